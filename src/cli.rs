@@ -1,0 +1,291 @@
+//! The whole command-line surface of `dsar`, in one place.
+//!
+//! Names here are a contract (see DESIGN.md): scripts and cron jobs depend on them. The same
+//! definition feeds the generated shell completions and man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    done
+  1    failed at run time
+  2    bad usage or configuration (nothing changed)
+  3    done, but some items were flagged for manual review
+  4    refused for safety (nothing changed)
+  130  cancelled";
+
+/// Answer data-subject requests (GDPR Art. 15/17/20, CCPA) straight from your databases.
+#[derive(Debug, Parser)]
+#[command(name = "dsar", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand understands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The source map that says where personal data lives.
+    #[arg(
+        long,
+        global = true,
+        env = "DSAR_CONFIG",
+        default_value = "sources.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// Where the audit log, the installation key and the request ledger live
+    /// [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar].
+    #[arg(long, global = true, env = "DSAR_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Who is acting, for the audit log [default: the OS user].
+    #[arg(long, global = true, env = "DSAR_OPERATOR", value_name = "NAME")]
+    pub operator: Option<String>,
+
+    /// Print one machine-readable JSON object on stdout instead of the human summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors; no progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Say more: warnings in full, and the cause chain of errors.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect every row about a subject into one age-encrypted zip archive.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// Erase a subject's rows, keeping them restorable for the recovery window.
+    Delete(DeleteArgs),
+    /// Bring back a deleted request, or single rows, inside the recovery window.
+    Restore(RestoreArgs),
+    /// Permanently remove what is past its window; remove expired export archives.
+    Purge(PurgeArgs),
+    /// Verify, export or search the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Show one request from the ledger in detail (the latest by default).
+    Status(StatusArgs),
+    /// List requests from the ledger.
+    Jobs,
+    /// Stop a running request after its current batch.
+    Cancel(RequestIdArg),
+    /// Continue an interrupted or cancelled request from its last committed batch.
+    Resume(RequestIdArg),
+    /// Validate the source map against the live databases.
+    Check,
+    /// Decrypt an export archive, verify its checksums, list or extract it (audit-logged).
+    Open(OpenArgs),
+    /// A self-contained tour on an embedded copy of the Chinook database.
+    Demo(DemoArgs),
+    /// Draft a source map from a database catalog (TOML on stdout).
+    Discover(DiscoverArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Write the man pages.
+    Man(ManArgs),
+}
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  # One person, identified by email, encrypted to the keys in a recipients file:
+  dsar export --subject email=luisg@embraer.com.br --recipients-file keys/exports.txt --out exports/
+
+  # Several identifiers of the same person, CSV inside the archive, one explicit recipient:
+  dsar export --subject email=ada@example.com --subject user_id=42 --format csv \\
+              --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+
+  # Many people (CSV with a header naming subject keys), one archive each, passphrase from env:
+  DSAR_PASSPHRASE=... dsar export --subjects-file requests.csv --passphrase --json";
+
+/// Who the request is about: one person, or a file of people.
+#[derive(Debug, Args)]
+pub struct SubjectArgs {
+    /// An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give
+    /// several identifiers of the same person.
+    #[arg(
+        long = "subject",
+        value_name = "KEY=VALUE",
+        required_unless_present = "subjects_file"
+    )]
+    pub subject: Vec<String>,
+
+    /// A CSV file of many people: a header row naming subject keys, then one person per row.
+    #[arg(long, value_name = "FILE", conflicts_with = "subject")]
+    pub subjects_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+
+    /// The format of the table files inside the archive.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+
+    /// Encrypt to this age recipient (age1…). Repeatable.
+    #[arg(long, short = 'r', value_name = "RECIPIENT")]
+    pub recipient: Vec<String>,
+
+    /// Encrypt to the recipients listed in FILE (age's format: one per line, # comments).
+    /// Default: [settings].recipients_file.
+    #[arg(long, short = 'R', value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+
+    /// Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE.
+    #[arg(long, conflicts_with_all = ["recipient", "recipients_file"])]
+    pub passphrase: bool,
+
+    /// Directory the archives are written to. Default: [settings].export_dir.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Subjects per batch with --subjects-file: each table is queried once per batch.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON array of row objects per table.
+    Json,
+    /// One CSV file per table, with a header row.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+
+    /// Print the plan (tables, row counts, strategy) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Why the data is erased, for the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The request to restore.
+    #[arg(long, value_name = "ID")]
+    pub request: String,
+
+    /// An age identity file able to decrypt the quarantine.
+    #[arg(long, short, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Restore single rows of this table only.
+    #[arg(long, value_name = "TABLE", requires = "key")]
+    pub table: Option<String>,
+
+    /// The primary key of a row to restore, as COL=VALUE. Repeatable.
+    #[arg(long, value_name = "COL=VALUE", requires = "table")]
+    pub key: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Print what would be removed and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain and report the first broken line.
+    Verify,
+    /// Export events for a regulator.
+    Export,
+    /// Search events by request or subject.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The request id [default: the latest request].
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RequestIdArg {
+    /// The request id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The .zip.age archive.
+    pub archive: PathBuf,
+    /// An age identity file.
+    #[arg(long, short, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to create the demo files [default: a fresh temporary directory].
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The source whose catalog is read.
+    #[arg(long, value_name = "NAME")]
+    pub source: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages to.
+    #[arg(long, default_value = "man", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

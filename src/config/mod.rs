@@ -1,0 +1,168 @@
+//! The source map (`sources.toml`): where a person's data lives and what to do with it.
+//!
+//! [`load`] reads, parses and checks the map without touching any database; catalog checks happen
+//! when a source is connected. Every error points at `file:line:column`.
+
+mod duration;
+mod raw;
+mod secret;
+mod table_name;
+mod validate;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::parse_duration;
+pub use secret::SecretRef;
+pub use table_name::TableName;
+
+use crate::error::{UserError, suggestion};
+
+/// A checked source map.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub settings: Settings,
+    /// The identifiers an operator may pass as `--subject KEY=VALUE`.
+    pub subject_keys: Vec<String>,
+    pub sources: Vec<Source>,
+    /// Non-fatal remarks found while loading (e.g. a literal connection string).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub recovery_window: Duration,
+    pub export_retention: Duration,
+    pub audit_retention: Option<Duration>,
+    /// Resolved against the map's directory.
+    pub export_dir: PathBuf,
+    pub recipients_file: Option<PathBuf>,
+    pub recovery_recipients_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: SecretRef,
+    pub max_rows_per_second: Option<u32>,
+    pub batch_rows: u32,
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Postgres,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: TableName,
+    /// `file:line:col` of the entry, for errors found later against the catalog.
+    pub location: String,
+    pub link: Link,
+    pub exclude_columns: Vec<String>,
+    pub on_delete: OnDelete,
+    pub anonymize: Vec<(String, String)>,
+    pub flag_column: Option<String>,
+    pub retain_reason: Option<String>,
+}
+
+/// How a table's rows are tied to the subject.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// Rows whose column equals one of the subject's identifiers: (subject key, column) pairs.
+    Match(Vec<(String, String)>),
+    /// Rows whose `columns` equal the `parent_columns` of a row that belongs to the subject in
+    /// the parent table (an index into the same source's `tables`).
+    Via {
+        parent: usize,
+        columns: Vec<String>,
+        parent_columns: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Quarantine,
+    Anonymize,
+    Flag,
+    Retain,
+}
+
+/// Read and check the source map at `path`.
+pub fn load(path: &Path) -> Result<Config, UserError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => e.to_string(),
+        };
+        UserError::usage(format!("cannot read source map {}: {why}", path.display()))
+            .with_hint("pass --config PATH or set DSAR_CONFIG; sources.toml.example shows the format")
+    })?;
+    let locator = Locator {
+        file: path.display().to_string(),
+        text: &text,
+    };
+    let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| locator.toml_error(&e))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    validate::validate(raw, &locator, path, &dir)
+}
+
+/// Turns byte offsets of the map into `file:line:col`.
+pub(crate) struct Locator<'a> {
+    file: String,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    pub fn at(&self, span: Range<usize>) -> String {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{}:{line}:{col}", self.file)
+    }
+
+    pub fn error(&self, span: Range<usize>, message: impl std::fmt::Display) -> UserError {
+        UserError::usage(format!("{}: {message}", self.at(span)))
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> UserError {
+        let place = match e.span() {
+            Some(span) => self.at(span),
+            None => self.file.clone(),
+        };
+        let message = e.message().trim().replace('\n', " ");
+        // serde says "unknown field `x`, expected one of `a`, `b`": turn that into a suggestion.
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let err = UserError::usage(format!(
+                "{place}: unknown key `{unknown}`{}",
+                suggestion(unknown, names.iter().copied())
+            ));
+            return err.with_hint(format!("allowed keys here: {}", names.join(", ")));
+        }
+        let message = message.replace("missing field", "missing key");
+        UserError::usage(format!("{place}: {message}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locator_counts_lines_and_columns_from_one() {
+        let locator = Locator {
+            file: "m.toml".into(),
+            text: "a = 1\nbb = 2\n",
+        };
+        assert_eq!(locator.at(0..1), "m.toml:1:1");
+        assert_eq!(locator.at(9..10), "m.toml:2:4");
+    }
+}

@@ -1,0 +1,90 @@
+//! The source map exactly as written in TOML, before any checking.
+//!
+//! Every struct rejects unknown keys, so a typo is an error with a location instead of a silently
+//! ignored setting. Names that later errors must point at are kept `Spanned`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub settings: RawSettings,
+    pub subject: RawSubject,
+    pub sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub recovery_window: Option<Spanned<String>>,
+    pub export_retention: Option<Spanned<String>>,
+    pub audit_retention: Option<Spanned<String>>,
+    pub export_dir: Option<PathBuf>,
+    pub recipients_file: Option<PathBuf>,
+    pub recovery_recipients_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubject {
+    pub keys: Spanned<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub url: Spanned<String>,
+    pub max_rows_per_second: Option<u32>,
+    pub batch_rows: Option<Spanned<u32>>,
+    pub statement_timeout: Option<Spanned<String>>,
+    pub lock_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tables: Vec<RawTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub table: Spanned<String>,
+    #[serde(rename = "match")]
+    pub match_: Option<Spanned<BTreeMap<String, String>>>,
+    pub via: Option<Spanned<RawVia>>,
+    #[serde(default)]
+    pub exclude_columns: Vec<String>,
+    pub on_delete: Option<Spanned<String>>,
+    pub anonymize: Option<Spanned<BTreeMap<String, String>>>,
+    pub flag_column: Option<String>,
+    pub retain_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVia {
+    pub table: Spanned<String>,
+    pub column: OneOrMany,
+    pub parent_column: OneOrMany,
+}
+
+/// `column = "id"` or `column = ["order_id", "line_no"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}

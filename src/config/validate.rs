@@ -1,0 +1,336 @@
+//! From the map as written to a [`Config`] the rest of the tool can trust: names exist, links form
+//! no cycle, strategies have what they need. Database catalogs are not consulted here.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{RawConfig, RawSettings, RawSource, RawTable};
+use super::{Config, Link, Locator, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName};
+use crate::config::parse_duration;
+use crate::error::{UserError, suggestion};
+
+const DEFAULT_BATCH_ROWS: u32 = 1000;
+
+pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Config, UserError> {
+    let mut warnings = Vec::new();
+    let settings = settings(raw.settings, loc, dir)?;
+
+    let keys_span = raw.subject.keys.span();
+    let subject_keys = raw.subject.keys.into_inner();
+    if subject_keys.is_empty() {
+        return Err(loc.error(
+            keys_span,
+            "[subject].keys is empty; list the identifiers operators may use, e.g. [\"email\"]",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for key in &subject_keys {
+        if key.is_empty() || !seen.insert(key) {
+            return Err(loc.error(
+                keys_span.clone(),
+                format!("[subject].keys: `{key}` is empty or listed twice"),
+            ));
+        }
+    }
+
+    if raw.sources.is_empty() {
+        return Err(UserError::usage(format!("{}: no [[sources]] defined", path.display()))
+            .with_hint("add a [[sources]] entry with name, kind, url and [[sources.tables]]"));
+    }
+    let mut names = BTreeSet::new();
+    let mut sources = Vec::new();
+    for raw_source in raw.sources {
+        if !names.insert(raw_source.name.get_ref().clone()) {
+            return Err(loc.error(
+                raw_source.name.span(),
+                format!("source `{}` is defined twice", raw_source.name.get_ref()),
+            ));
+        }
+        sources.push(source(raw_source, &subject_keys, loc, dir, &mut warnings)?);
+    }
+    for key in &subject_keys {
+        let matched = sources.iter().flat_map(|s| &s.tables).any(|t| match &t.link {
+            Link::Match(pairs) => pairs.iter().any(|(k, _)| k == key),
+            Link::Via { .. } => false,
+        });
+        if !matched {
+            warnings.push(format!(
+                "subject key `{key}` is matched by no table; --subject {key}=… finds nothing"
+            ));
+        }
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        settings,
+        subject_keys,
+        sources,
+        warnings,
+    })
+}
+
+fn duration(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    loc: &Locator,
+    key: &str,
+) -> Result<Option<Duration>, UserError> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_duration(v.get_ref())
+            .map(Some)
+            .map_err(|e| loc.error(v.span(), format!("{key}: {e}"))),
+    }
+}
+
+fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, UserError> {
+    let day = Duration::from_secs(86_400);
+    let anchor = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
+    Ok(Settings {
+        recovery_window: duration(&raw.recovery_window, Some(30 * day), loc, "recovery_window")?.unwrap_or_default(),
+        export_retention: duration(&raw.export_retention, Some(7 * day), loc, "export_retention")?.unwrap_or_default(),
+        audit_retention: duration(&raw.audit_retention, None, loc, "audit_retention")?,
+        export_dir: anchor(raw.export_dir.unwrap_or_else(|| PathBuf::from("exports"))),
+        recipients_file: raw.recipients_file.map(anchor),
+        recovery_recipients_file: raw.recovery_recipients_file.map(anchor),
+    })
+}
+
+fn source(
+    raw: RawSource,
+    subject_keys: &[String],
+    loc: &Locator,
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Source, UserError> {
+    let name = raw.name.get_ref().clone();
+    if name.is_empty() || name.contains(['/', '\\', '\0']) {
+        return Err(loc.error(
+            raw.name.span(),
+            "a source name must be non-empty and hold no `/`, `\\` or NUL (it names folders in archives)",
+        ));
+    }
+    let kind = match raw.kind.get_ref().as_str() {
+        "postgres" | "postgresql" => SourceKind::Postgres,
+        "sqlite" | "mysql" | "command" => {
+            return Err(loc.error(
+                raw.kind.span(),
+                format!(
+                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\"",
+                    raw.kind.get_ref()
+                ),
+            ));
+        }
+        other => {
+            return Err(loc.error(
+                raw.kind.span(),
+                format!("unknown source kind `{other}`{}", suggestion(other, ["postgres"])),
+            ));
+        }
+    };
+    let url = SecretRef::parse(raw.url.get_ref(), dir);
+    if matches!(url, SecretRef::Literal(_)) {
+        warnings.push(format!(
+            "{}: source `{name}` has a literal connection string; prefer url = \"env:NAME\" or \"file:PATH\" so no password sits in the map",
+            loc.at(raw.url.span())
+        ));
+    }
+    let batch_rows = match raw.batch_rows {
+        Some(b) if *b.get_ref() == 0 => return Err(loc.error(b.span(), "batch_rows must be at least 1")),
+        Some(b) => b.into_inner(),
+        None => DEFAULT_BATCH_ROWS,
+    };
+    if raw.max_rows_per_second == Some(0) {
+        return Err(UserError::usage(format!(
+            "source `{name}`: max_rows_per_second must be at least 1 (leave it out for no limit)"
+        )));
+    }
+    if raw.tables.is_empty() {
+        return Err(loc.error(
+            raw.name.span(),
+            format!("source `{name}` lists no tables; add [[sources.tables]] entries"),
+        ));
+    }
+
+    let mut index = HashMap::new();
+    for (i, t) in raw.tables.iter().enumerate() {
+        let parsed = TableName::parse(t.table.get_ref()).map_err(|e| loc.error(t.table.span(), e))?;
+        if index.insert(parsed.clone(), i).is_some() {
+            return Err(loc.error(
+                t.table.span(),
+                format!("table `{parsed}` is listed twice in source `{name}`"),
+            ));
+        }
+    }
+    let tables = raw
+        .tables
+        .into_iter()
+        .map(|t| table(t, &index, subject_keys, loc))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_no_cycles(&tables)?;
+
+    Ok(Source {
+        name,
+        kind,
+        url,
+        max_rows_per_second: raw.max_rows_per_second,
+        batch_rows,
+        statement_timeout: duration(
+            &raw.statement_timeout,
+            Some(Duration::from_secs(30 * 60)),
+            loc,
+            "statement_timeout",
+        )?
+        .unwrap_or_default(),
+        lock_timeout: duration(&raw.lock_timeout, Some(Duration::from_secs(10)), loc, "lock_timeout")?
+            .unwrap_or_default(),
+        tables,
+    })
+}
+
+fn table(
+    raw: RawTable,
+    index: &HashMap<TableName, usize>,
+    subject_keys: &[String],
+    loc: &Locator,
+) -> Result<Table, UserError> {
+    let name = TableName::parse(raw.table.get_ref()).map_err(|e| loc.error(raw.table.span(), e))?;
+    let location = loc.at(raw.table.span());
+    let link = match (raw.match_, raw.via) {
+        (Some(_), Some(via)) => {
+            return Err(loc.error(
+                via.span(),
+                format!("table `{name}` has both `match` and `via`; give one"),
+            ));
+        }
+        (None, None) => {
+            return Err(loc
+                .error(
+                    raw.table.span(),
+                    format!("table `{name}` has neither `match` nor `via`, so no row can be tied to a subject"),
+                )
+                .with_hint(
+                    "add match = { email = \"email_column\" } or via = { table = …, column = …, parent_column = … }",
+                ));
+        }
+        (Some(m), None) => {
+            let span = m.span();
+            let pairs: Vec<(String, String)> = m.into_inner().into_iter().collect();
+            if pairs.is_empty() {
+                return Err(loc.error(span, format!("table `{name}`: `match` is empty")));
+            }
+            for (key, _) in &pairs {
+                if !subject_keys.contains(key) {
+                    return Err(loc.error(
+                        span,
+                        format!(
+                            "table `{name}`: match key `{key}` is not in [subject].keys{}",
+                            suggestion(key, subject_keys.iter().map(String::as_str))
+                        ),
+                    ));
+                }
+            }
+            Link::Match(pairs)
+        }
+        (None, Some(via)) => {
+            let span = via.span();
+            let via = via.into_inner();
+            let parent_name = TableName::parse(via.table.get_ref()).map_err(|e| loc.error(via.table.span(), e))?;
+            let Some(&parent) = index.get(&parent_name) else {
+                let known: Vec<String> = index.keys().map(ToString::to_string).collect();
+                return Err(loc.error(
+                    via.table.span(),
+                    format!(
+                        "table `{name}`: via table `{parent_name}` is not listed in this source{}",
+                        suggestion(&parent_name.to_string(), known.iter().map(String::as_str))
+                    ),
+                ));
+            };
+            let columns = via.column.into_vec();
+            let parent_columns = via.parent_column.into_vec();
+            if columns.is_empty() || columns.len() != parent_columns.len() {
+                return Err(loc.error(span, format!("table `{name}`: via `column` and `parent_column` must list the same number of columns (got {} and {})", columns.len(), parent_columns.len())));
+            }
+            Link::Via {
+                parent,
+                columns,
+                parent_columns,
+            }
+        }
+    };
+    let on_delete = match raw.on_delete.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("quarantine") => OnDelete::Quarantine,
+        Some("anonymize") => OnDelete::Anonymize,
+        Some("flag") => OnDelete::Flag,
+        Some("retain") => OnDelete::Retain,
+        Some(other) => {
+            let span = raw.on_delete.as_ref().map(|s| s.span()).unwrap_or(raw.table.span());
+            return Err(loc.error(
+                span,
+                format!(
+                    "on_delete = `{other}` is not a strategy{}; use quarantine, anonymize, flag or retain",
+                    suggestion(other, ["quarantine", "anonymize", "flag", "retain"])
+                ),
+            ));
+        }
+    };
+    if on_delete == OnDelete::Flag && raw.flag_column.is_none() {
+        return Err(loc.error(
+            raw.table.span(),
+            format!("table `{name}`: on_delete = \"flag\" needs flag_column (the table's own soft-delete column)"),
+        ));
+    }
+    let anonymize = match raw.anonymize {
+        None => Vec::new(),
+        Some(a) => {
+            if on_delete != OnDelete::Anonymize {
+                return Err(loc.error(
+                    a.span(),
+                    format!("table `{name}`: `anonymize` is set but on_delete is not \"anonymize\""),
+                ));
+            }
+            a.into_inner().into_iter().collect()
+        }
+    };
+    if on_delete == OnDelete::Anonymize && anonymize.is_empty() {
+        return Err(loc.error(raw.table.span(), format!("table `{name}`: on_delete = \"anonymize\" needs anonymize = {{ column = \"null\" | \"redact\" | \"hash\" | literal }}")));
+    }
+    Ok(Table {
+        name,
+        location,
+        link,
+        exclude_columns: raw.exclude_columns,
+        on_delete,
+        anonymize,
+        flag_column: raw.flag_column,
+        retain_reason: raw.retain_reason,
+    })
+}
+
+/// A `via` chain must end at a `match` table; a loop would never reach the subject.
+fn check_no_cycles(tables: &[Table]) -> Result<(), UserError> {
+    for (start, table) in tables.iter().enumerate() {
+        let mut seen = vec![start];
+        let mut current = &table.link;
+        while let Link::Via { parent, .. } = current {
+            if seen.contains(parent) {
+                let chain: Vec<String> = seen
+                    .iter()
+                    .chain(std::iter::once(parent))
+                    .map(|&i| tables[i].name.to_string())
+                    .collect();
+                return Err(UserError::usage(format!(
+                    "{}: `via` links form a cycle: {}",
+                    table.location,
+                    chain.join(" → ")
+                ))
+                .with_hint("every via chain must end at a table with `match`"));
+            }
+            seen.push(*parent);
+            current = &tables[*parent].link;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! One export archive on disk: zip entries streamed through age into a temporary file beside the
+//! target, made durable (fsync) and then renamed into place. Plaintext exists only in memory, one
+//! buffer at a time; a failed or interrupted export leaves no file behind.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+use zip::ZipWriter;
+use zip::write::{SimpleFileOptions, StreamWriter};
+
+use crate::error::UserError;
+
+/// Counts and hashes the bytes passing through, so the archive's own checksum costs no re-read.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+type Encrypted = age::stream::StreamWriter<Hashing<BufWriter<File>>>;
+
+/// What an entry of the archive holds, for the manifest.
+#[derive(Debug, Clone)]
+pub struct EntrySummary {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The archive once it is in place.
+#[derive(Debug, Clone)]
+pub struct ArchiveSummary {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// Of the encrypted file, as it is on disk.
+    pub sha256: String,
+}
+
+struct OpenEntry {
+    path: String,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+pub struct ArchiveWriter {
+    zip: ZipWriter<StreamWriter<Encrypted>>,
+    temp: NamedTempFile,
+    target: PathBuf,
+    entry: Option<OpenEntry>,
+}
+
+impl ArchiveWriter {
+    /// Start `dir/name` (which must not exist yet). Nothing appears under that name until
+    /// [`ArchiveWriter::finish`] succeeds.
+    pub fn create(dir: &Path, name: &str, encryptor: age::Encryptor) -> Result<ArchiveWriter, UserError> {
+        let target = dir.join(name);
+        if target.exists() {
+            return Err(UserError::runtime(format!(
+                "{} already exists; refusing to overwrite it",
+                target.display()
+            )));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| UserError::runtime(format!("cannot create a file in {}: {e}", dir.display())))?;
+        let file = temp.as_file().try_clone().map_err(|e| io_error(&target, e))?;
+        let hashing = Hashing {
+            inner: BufWriter::with_capacity(256 * 1024, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let encrypted = encryptor.wrap_output(hashing).map_err(|e| io_error(&target, e))?;
+        Ok(ArchiveWriter {
+            zip: ZipWriter::new_stream(encrypted),
+            temp,
+            target,
+            entry: None,
+        })
+    }
+
+    pub fn start_entry(&mut self, path: &str) -> Result<(), UserError> {
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true)
+            .unix_permissions(0o644);
+        self.zip
+            .start_file(path, options)
+            .map_err(|e| io_error(&self.target, io::Error::other(e)))?;
+        self.entry = Some(OpenEntry {
+            path: path.to_string(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        });
+        Ok(())
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), UserError> {
+        let entry = self.entry.as_mut().expect("write outside an entry");
+        entry.hasher.update(bytes);
+        entry.bytes += bytes.len() as u64;
+        self.zip.write_all(bytes).map_err(|e| io_error(&self.target, e))
+    }
+
+    /// Close the current entry and say what it holds.
+    pub fn finish_entry(&mut self) -> EntrySummary {
+        let entry = self.entry.take().expect("finish_entry without start_entry");
+        EntrySummary {
+            path: entry.path,
+            bytes: entry.bytes,
+            sha256: hex(&entry.hasher.finalize()),
+        }
+    }
+
+    /// Write the zip directory, finish the age stream, fsync, and rename into place.
+    pub fn finish(self) -> Result<ArchiveSummary, UserError> {
+        let target = self.target;
+        let encrypted = self
+            .zip
+            .finish()
+            .map_err(|e| io_error(&target, io::Error::other(e)))?
+            .into_inner();
+        let hashing = encrypted.finish().map_err(|e| io_error(&target, e))?;
+        let Hashing { inner, hasher, bytes } = hashing;
+        let file = inner.into_inner().map_err(|e| io_error(&target, e.into_error()))?;
+        file.sync_all().map_err(|e| io_error(&target, e))?;
+        self.temp
+            .persist_noclobber(&target)
+            .map_err(|e| io_error(&target, e.error))?;
+        if let Some(dir) = target.parent() {
+            // Make the rename itself durable.
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_error(&target, e))?;
+        }
+        Ok(ArchiveSummary {
+            path: target,
+            bytes,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+}
+
+fn io_error(target: &Path, e: io::Error) -> UserError {
+    UserError::runtime(format!("cannot write {}: {e}", target.display()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,101 @@
+//! `manifest.json` and `README.txt`: what an archive holds, for machines and for the person.
+
+use serde::Serialize;
+
+use crate::cli::Format;
+
+/// The manifest's schema version; bump it when a field changes meaning.
+const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub request_id: String,
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub format: &'static str,
+    /// The identifiers the request was made with.
+    pub subject: Vec<SubjectId>,
+    pub sources: Vec<SourceEntry>,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubjectId {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceEntry {
+    pub name: String,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    /// Absent for files that are not table data (README.txt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn new(
+        request_id: String,
+        created_at: String,
+        format: Format,
+        subject: Vec<SubjectId>,
+        sources: Vec<SourceEntry>,
+    ) -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            request_id,
+            tool: "dsar",
+            tool_version: env!("CARGO_PKG_VERSION"),
+            created_at,
+            format: format.extension(),
+            subject,
+            sources,
+            files: Vec::new(),
+        }
+    }
+
+    /// The plain-language summary for the person the data is about.
+    pub fn readme(&self) -> String {
+        let rows: u64 = self.files.iter().filter_map(|f| f.rows).sum();
+        let mut text = format!(
+            "Your personal data\n\
+             ==================\n\n\
+             This archive is a copy of the personal data held about you, collected on {} \
+             (request {}).\n\n\
+             It holds {rows} records in {} files. Each file under data/ is one table of one \
+             system, in {} format; its first line or keys name the fields. Empty fields mean no \
+             value was stored.\n\n",
+            self.created_at,
+            self.request_id,
+            self.files.len(),
+            self.format.to_uppercase(),
+        );
+        for file in &self.files {
+            if let Some(rows) = file.rows {
+                text.push_str(&format!("  {:<60} {rows} records\n", file.path));
+            }
+        }
+        text.push_str(
+            "\nmanifest.json lists every file with its SHA-256 checksum, so you can check that \
+             nothing was changed or left out.\n",
+        );
+        text
+    }
+}

@@ -1,0 +1,488 @@
+//! `dsar export`: every row about a subject, from every source, into one age-encrypted archive.
+//!
+//! Data flows rows → encoder → zip entry → age → temp file → fsync → rename. The database side runs
+//! on the async runtime; the zip and age writers run on one blocking thread fed through a bounded
+//! channel, which gives backpressure and keeps memory flat whatever the data size.
+
+pub mod archive;
+mod encode;
+mod manifest;
+mod recipients;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, pin_mut};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::cli::{ExportArgs, Format, Global};
+use crate::error::UserError;
+use crate::identity::Identities;
+use crate::progress::Progress;
+use crate::source::postgres::{ExportRow, PgSource};
+use crate::state::{StateDir, subject_hash};
+use crate::subject::{self, Subject};
+use archive::{ArchiveSummary, ArchiveWriter};
+use encode::TableEncoder;
+use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
+use recipients::Encryption;
+
+/// Rows per message to the writer thread: large enough to amortise the hand-off.
+const CHUNK_ROWS: usize = 512;
+/// Identity expansion stops after this many rounds even if a map links keys in a long chain.
+const MAX_EXPANSION_ROUNDS: usize = 16;
+
+/// One finished archive, as printed and audit-logged.
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    pub request_id: String,
+    pub state: &'static str,
+    pub archive: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows: u64,
+    pub counts: Vec<TableCount>,
+    #[serde(skip)]
+    subject: String,
+}
+
+/// The top-level entry point for `dsar export`.
+pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    crate::warn_all(global, &config.warnings);
+    let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
+    let encryption = Encryption::from_args(args, &config.settings)?;
+    let out_dir = args.out.clone().unwrap_or_else(|| config.settings.export_dir.clone());
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| UserError::usage(format!("cannot create output directory {}: {e}", out_dir.display())))?;
+    let state = StateDir::open(global.state_dir.as_deref())?;
+    let key = state.installation_key()?;
+    let actor = Actor::current(global.operator.as_deref(), &key);
+    let audit = AuditLog::new(&state, &actor);
+
+    let mut sources = Vec::new();
+    for source in &config.sources {
+        sources.push(PgSource::open(source).await?);
+    }
+    let progress = Progress::new(global.quiet);
+    let job = Job {
+        sources: &sources,
+        encryption: &encryption,
+        out_dir: &out_dir,
+        format: args.format,
+        progress: &progress,
+    };
+
+    let mut done = Vec::new();
+    for batch in subjects.chunks(args.batch_size as usize) {
+        let request_ids: Vec<String> = batch.iter().map(|_| crate::clock::new_request_id()).collect();
+        match job.batch(batch, &request_ids).await {
+            Ok((exported, ids)) => {
+                for (i, e) in exported.iter().enumerate() {
+                    audit.append(&Event {
+                        action: "export.completed".into(),
+                        request_id: Some(e.request_id.clone()),
+                        subject: hashes(&key, &ids.of_subject(i as u32)),
+                        tables: e.counts.clone(),
+                        archive_sha256: Some(e.sha256.clone()),
+                        outcome: Outcome::Ok,
+                        ..Default::default()
+                    })?;
+                }
+                done.extend(exported);
+            }
+            Err(err) => {
+                for (subject, id) in batch.iter().zip(&request_ids) {
+                    audit.append(&Event {
+                        action: "export.failed".into(),
+                        request_id: Some(id.clone()),
+                        subject: hashes(&key, &subject.ids),
+                        outcome: Outcome::Error,
+                        error: Some(err.message.clone()),
+                        ..Default::default()
+                    })?;
+                }
+                return Err(err);
+            }
+        }
+    }
+    report(global, &done);
+    Ok(())
+}
+
+fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {
+    ids.iter().map(|(k, v)| subject_hash(key, k, v)).collect()
+}
+
+/// What every batch of an export run shares.
+struct Job<'a> {
+    sources: &'a [PgSource<'a>],
+    encryption: &'a Encryption,
+    out_dir: &'a std::path::Path,
+    format: Format,
+    progress: &'a Progress,
+}
+
+/// Messages to the archive-writing thread.
+enum SinkMessage {
+    Begin {
+        path: String,
+        source: String,
+        table: String,
+        encoder: Arc<TableEncoder>,
+    },
+    Rows(Vec<ExportRow>),
+    End,
+}
+
+/// An archive being written, with what it holds so far.
+struct OpenArchive {
+    writer: ArchiveWriter,
+    rows_in_entry: u64,
+    files: Vec<FileEntry>,
+}
+
+impl Job<'_> {
+    /// Export one batch of subjects: one query per table for the whole batch, one archive each.
+    async fn batch(&self, batch: &[Subject], request_ids: &[String]) -> Result<(Vec<Exported>, Identities), UserError> {
+        let mut ids = Identities::new(batch);
+        for source in self.sources {
+            source.begin_snapshot().await?;
+        }
+        for _ in 0..MAX_EXPANSION_ROUNDS {
+            let mut learnt = false;
+            for source in self.sources {
+                learnt |= source.expand_identities(&mut ids).await?;
+            }
+            if !learnt {
+                break;
+            }
+        }
+
+        let archives = self.open_archives(request_ids).await?;
+        let (tx, rx) = mpsc::channel::<SinkMessage>(8);
+        let sink = tokio::task::spawn_blocking(move || write_rows(rx, archives));
+        let streamed = self.stream_tables(&ids, &tx).await;
+        drop(tx);
+        let written = sink
+            .await
+            .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))?;
+        // A writer failure explains a closed channel, so it wins over the streaming error.
+        let archives = written?;
+        streamed?;
+        for source in self.sources {
+            source.end_snapshot().await?;
+        }
+
+        let created_at = crate::clock::now_rfc3339();
+        let sources: Vec<(String, &'static str)> = self
+            .sources
+            .iter()
+            .map(|s| (s.config.name.clone(), "postgres"))
+            .collect();
+        let format = self.format;
+        let subjects: Vec<Subject> = batch.to_vec();
+        let ids_owned: Vec<String> = request_ids.to_vec();
+        let finished = tokio::task::spawn_blocking(move || {
+            archives
+                .into_iter()
+                .zip(subjects)
+                .zip(ids_owned)
+                .map(|((archive, subject), request_id)| {
+                    finish_archive(archive, &subject, request_id, &created_at, format, &sources)
+                })
+                .collect::<Result<Vec<_>, UserError>>()
+        })
+        .await
+        .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
+        Ok((finished, ids))
+    }
+
+    async fn open_archives(&self, request_ids: &[String]) -> Result<Vec<OpenArchive>, UserError> {
+        let mut archives = Vec::with_capacity(request_ids.len());
+        for id in request_ids {
+            let encryptor = self.encryption.encryptor()?;
+            let dir = self.out_dir.to_path_buf();
+            let name = format!("{id}.zip.age");
+            // A passphrase costs a deliberate second of scrypt: keep it off the async threads.
+            let writer = tokio::task::spawn_blocking(move || ArchiveWriter::create(&dir, &name, encryptor))
+                .await
+                .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
+            archives.push(OpenArchive {
+                writer,
+                rows_in_entry: 0,
+                files: Vec::new(),
+            });
+        }
+        Ok(archives)
+    }
+
+    /// Query every mapped table once and send its rows to the writer.
+    async fn stream_tables(&self, ids: &Identities, tx: &mpsc::Sender<SinkMessage>) -> Result<(), UserError> {
+        let closed = || UserError::runtime("the archive writer stopped early");
+        for source in self.sources {
+            let pace = source.config.max_rows_per_second;
+            for (t, table) in source.config.tables.iter().enumerate() {
+                let columns: Vec<String> = source
+                    .exported_columns(t)
+                    .into_iter()
+                    .map(|i| source.shapes[t].columns[i].name.clone())
+                    .collect();
+                let path = entry_path(&source.config.name, &table.name.to_string(), self.format);
+                let encoder = Arc::new(TableEncoder::new(self.format, columns));
+                let begin = SinkMessage::Begin {
+                    path,
+                    source: source.config.name.clone(),
+                    table: table.name.to_string(),
+                    encoder,
+                };
+                tx.send(begin).await.map_err(|_| closed())?;
+
+                let bar = self.progress.table(&format!("{}: {}", source.config.name, table.name));
+                let started = Instant::now();
+                let rows = source.export_rows(t, ids).await?;
+                pin_mut!(rows);
+                let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                let mut count: u64 = 0;
+                while let Some(row) = rows.next().await {
+                    chunk.push(row?);
+                    count += 1;
+                    if chunk.len() == CHUNK_ROWS {
+                        tx.send(SinkMessage::Rows(std::mem::take(&mut chunk)))
+                            .await
+                            .map_err(|_| closed())?;
+                        bar.set_position(count);
+                        if let Some(limit) = pace {
+                            throttle(started, count, limit).await;
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    tx.send(SinkMessage::Rows(chunk)).await.map_err(|_| closed())?;
+                }
+                tx.send(SinkMessage::End).await.map_err(|_| closed())?;
+                bar.set_position(count);
+                bar.finish();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sleep as long as needed to keep `rows` since `started` at or under `limit` rows per second.
+async fn throttle(started: Instant, rows: u64, limit: u32) {
+    let due = Duration::from_secs_f64(rows as f64 / f64::from(limit));
+    if let Some(wait) = due.checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// `data/<source>/<schema>.<table>.<ext>`, with characters no file system likes replaced.
+fn entry_path(source: &str, table: &str, format: Format) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c == '/' || c == '\\' || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    format!("data/{}/{}.{}", clean(source), clean(table), format.extension())
+}
+
+/// The writer thread: route each row to the archives of the subjects it belongs to.
+fn write_rows(
+    mut rx: mpsc::Receiver<SinkMessage>,
+    mut archives: Vec<OpenArchive>,
+) -> Result<Vec<OpenArchive>, UserError> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut current: Option<(String, String, Arc<TableEncoder>)> = None;
+    while let Some(message) = rx.blocking_recv() {
+        match message {
+            SinkMessage::Begin {
+                path,
+                source,
+                table,
+                encoder,
+            } => {
+                buf.clear();
+                encoder.header(&mut buf);
+                for archive in &mut archives {
+                    archive.writer.start_entry(&path)?;
+                    archive.writer.write(&buf)?;
+                    archive.rows_in_entry = 0;
+                }
+                current = Some((source, table, encoder));
+            }
+            SinkMessage::Rows(rows) => {
+                let Some((_, _, encoder)) = &current else { continue };
+                for row in rows {
+                    let targets: Vec<usize> = match &row.owners {
+                        None => (0..archives.len()).collect(),
+                        Some(owners) => owners
+                            .iter()
+                            .map(|&o| o as usize)
+                            .filter(|&o| o < archives.len())
+                            .collect(),
+                    };
+                    for target in targets {
+                        let archive = &mut archives[target];
+                        buf.clear();
+                        encoder.row(archive.rows_in_entry == 0, &row.values, &mut buf);
+                        archive.writer.write(&buf)?;
+                        archive.rows_in_entry += 1;
+                    }
+                }
+            }
+            SinkMessage::End => {
+                let Some((source, table, encoder)) = current.take() else {
+                    continue;
+                };
+                for archive in &mut archives {
+                    buf.clear();
+                    encoder.footer(archive.rows_in_entry > 0, &mut buf);
+                    archive.writer.write(&buf)?;
+                    let entry = archive.writer.finish_entry();
+                    archive.files.push(FileEntry {
+                        path: entry.path,
+                        source: Some(source.clone()),
+                        table: Some(table.clone()),
+                        rows: Some(archive.rows_in_entry),
+                        columns: encoder.columns().to_vec(),
+                        bytes: entry.bytes,
+                        sha256: entry.sha256,
+                    });
+                }
+            }
+        }
+    }
+    Ok(archives)
+}
+
+/// Add README.txt and manifest.json, then close, fsync and rename the archive.
+fn finish_archive(
+    mut archive: OpenArchive,
+    subject: &Subject,
+    request_id: String,
+    created_at: &str,
+    format: Format,
+    sources: &[(String, &'static str)],
+) -> Result<Exported, UserError> {
+    let subject_ids = subject
+        .ids
+        .iter()
+        .map(|(k, v)| SubjectId {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    let source_entries = sources
+        .iter()
+        .map(|(n, k)| SourceEntry {
+            name: n.clone(),
+            kind: k,
+        })
+        .collect();
+    let mut manifest = Manifest::new(
+        request_id.clone(),
+        created_at.to_string(),
+        format,
+        subject_ids,
+        source_entries,
+    );
+    manifest.files = std::mem::take(&mut archive.files);
+    let counts: Vec<TableCount> = manifest
+        .files
+        .iter()
+        .map(|f| TableCount {
+            source: f.source.clone().unwrap_or_default(),
+            table: f.table.clone().unwrap_or_default(),
+            rows: f.rows.unwrap_or(0),
+        })
+        .collect();
+
+    let readme = manifest.readme();
+    archive.writer.start_entry("README.txt")?;
+    archive.writer.write(readme.as_bytes())?;
+    let entry = archive.writer.finish_entry();
+    manifest.files.push(FileEntry {
+        path: entry.path,
+        source: None,
+        table: None,
+        rows: None,
+        columns: Vec::new(),
+        bytes: entry.bytes,
+        sha256: entry.sha256,
+    });
+
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| UserError::runtime(format!("cannot write the manifest: {e}")))?;
+    archive.writer.start_entry("manifest.json")?;
+    archive.writer.write(&json)?;
+    archive.writer.finish_entry();
+    let ArchiveSummary { path, bytes, sha256 } = archive.writer.finish()?;
+    Ok(Exported {
+        request_id,
+        state: "completed",
+        archive: path.display().to_string(),
+        bytes,
+        sha256,
+        rows: counts.iter().map(|c| c.rows).sum(),
+        counts,
+        subject: subject.describe(),
+    })
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    state: &'static str,
+    /// The request id when the run had one subject; see `requests` for batches.
+    request_id: Option<&'a str>,
+    counts: Vec<TableCount>,
+    requests: &'a [Exported],
+}
+
+fn report(global: &Global, done: &[Exported]) {
+    if global.json {
+        let mut totals: Vec<TableCount> = Vec::new();
+        for count in done.iter().flat_map(|e| &e.counts) {
+            match totals
+                .iter_mut()
+                .find(|t| t.source == count.source && t.table == count.table)
+            {
+                Some(t) => t.rows += count.rows,
+                None => totals.push(count.clone()),
+            }
+        }
+        let request_id = (done.len() == 1).then(|| done[0].request_id.as_str());
+        let report = JsonReport {
+            state: "completed",
+            request_id,
+            counts: totals,
+            requests: done,
+        };
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        return;
+    }
+    if global.quiet {
+        return;
+    }
+    for e in done {
+        let tables = e.counts.len();
+        println!("exported {} → {}", e.subject, e.archive);
+        println!("  request  {}", e.request_id);
+        println!("  tables   {tables}, {} rows", e.rows);
+        println!("  size     {}", indicatif::HumanBytes(e.bytes));
+        println!("  sha256   {}", e.sha256);
+        if done.len() == 1 {
+            for c in &e.counts {
+                println!("    {:>8}  {}: {}", c.rows, c.source, c.table);
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! What is known about the subjects of one batch: every identifier, and whose it is.
+//!
+//! The operator gives some identifiers; tables that match several subject keys add the others
+//! (email → user_id) before rows are collected. Values are kept as text; the database casts them
+//! to each column's type, so an identifier is always a bound parameter.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::subject::Subject;
+
+/// Identifiers of the subjects of one batch, by subject key.
+#[derive(Debug, Clone, Default)]
+pub struct Identities {
+    /// How many subjects the batch has; subject indices are `0..count`.
+    pub count: usize,
+    known: BTreeMap<String, Vec<(String, u32)>>,
+    seen: HashSet<(String, String, u32)>,
+}
+
+impl Identities {
+    pub fn new(subjects: &[Subject]) -> Identities {
+        let mut ids = Identities {
+            count: subjects.len(),
+            ..Default::default()
+        };
+        for (i, subject) in subjects.iter().enumerate() {
+            for (key, value) in &subject.ids {
+                ids.insert(key, value, i as u32);
+            }
+        }
+        ids
+    }
+
+    /// Record that `subject` has `key` = `value`; true when this was not known yet.
+    pub fn insert(&mut self, key: &str, value: &str, subject: u32) -> bool {
+        if !self.seen.insert((key.to_string(), value.to_string(), subject)) {
+            return false;
+        }
+        self.known
+            .entry(key.to_string())
+            .or_default()
+            .push((value.to_string(), subject));
+        true
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.known.get(key).is_some_and(|v| !v.is_empty())
+    }
+
+    /// All values of `key`, one entry per (value, subject) pair, parallel to [`Self::subjects`].
+    pub fn values(&self, key: &str) -> Vec<String> {
+        self.known
+            .get(key)
+            .map(|v| v.iter().map(|(value, _)| value.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn subjects(&self, key: &str) -> Vec<i32> {
+        self.known
+            .get(key)
+            .map(|v| v.iter().map(|(_, s)| *s as i32).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every (key, value) a subject is known by, for hashing into the audit log.
+    pub fn of_subject(&self, subject: u32) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .known
+            .iter()
+            .flat_map(|(k, v)| {
+                v.iter()
+                    .filter(|(_, s)| *s == subject)
+                    .map(move |(value, _)| (k.clone(), value.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_values_and_owners_parallel_without_duplicates() {
+        let mut ids = Identities::new(&[Subject {
+            ids: vec![("email".into(), "a@x".into())],
+        }]);
+        assert!(ids.insert("user_id", "7", 0));
+        assert!(!ids.insert("user_id", "7", 0));
+        assert_eq!(ids.values("user_id"), vec!["7"]);
+        assert_eq!(ids.subjects("user_id"), vec![0]);
+        assert_eq!(ids.of_subject(0).len(), 2);
+    }
+}

@@ -1,0 +1,69 @@
+//! dsar: answer data-subject requests straight from your databases.
+//!
+//! `main` only parses arguments, runs the command and maps the outcome to an exit code; each
+//! subcommand lives in the module named after it.
+
+mod audit;
+mod cli;
+mod clock;
+mod config;
+mod error;
+mod export;
+mod identity;
+mod progress;
+mod source;
+mod state;
+mod subject;
+
+use clap::Parser;
+
+use cli::{Cli, Command, Global};
+use error::{ExitKind, UserError};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(&cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            if let Some(hint) = &e.hint {
+                eprintln!("hint: {hint}");
+            }
+            e.kind.code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: &Cli) -> Result<(), UserError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        match &cli.command {
+            Command::Export(args) => export::run(&cli.global, args).await,
+            other => Err(not_implemented(other)),
+        }
+    })
+}
+
+fn not_implemented(command: &Command) -> UserError {
+    let name = format!("{command:?}");
+    let name = name.split(['(', ' ']).next().unwrap_or("this command").to_lowercase();
+    UserError {
+        kind: ExitKind::Usage,
+        message: format!("`dsar {name}` is not implemented yet"),
+        hint: None,
+    }
+}
+
+/// Print non-fatal remarks on stderr, unless `--quiet`.
+pub fn warn_all(global: &Global, warnings: &[String]) {
+    if global.quiet {
+        return;
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Opening a session on a PostgreSQL source with the settings every dsar session needs.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::config::Source;
+use crate::error::UserError;
+
+/// "host:port/db" of a connection string: enough to tell which server failed, never the password.
+pub fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(default db)");
+    format!("{host}:{port}/{db}")
+}
+
+/// Connect, then pin the session settings that make output deterministic (UTC, ISO dates,
+/// shortest exact floats) and bound how long dsar may wait or hold locks.
+pub async fn connect(source: &Source) -> Result<Client, UserError> {
+    let url = source.url.resolve(&source.name)?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|_| {
+        UserError::usage(format!(
+            "source `{}`: {} does not hold a valid PostgreSQL connection string",
+            source.name,
+            source.url.describe()
+        ))
+        .with_hint("use postgres://USER@HOST:PORT/DB or the key=value form libpq accepts")
+    })?;
+    config.application_name("dsar");
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    let place = describe(&config);
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+        UserError::usage(format!(
+            "source `{}` ({place}): cannot connect: {}",
+            source.name,
+            error_text(&e)
+        ))
+        .with_hint(format!(
+            "check that the server is up and that {} points at it",
+            source.url.describe()
+        ))
+    })?;
+    tokio::spawn(async move {
+        // The connection ends when the client is dropped; errors surface on the client side.
+        let _ = connection.await;
+    });
+    let settings = format!(
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; \
+         SET extra_float_digits = 3; SET statement_timeout = {}; SET lock_timeout = {}",
+        source.statement_timeout.as_millis(),
+        source.lock_timeout.as_millis()
+    );
+    client.batch_execute(&settings).await.map_err(|e| {
+        UserError::runtime(format!(
+            "source `{}` ({place}): cannot set up the session: {}",
+            source.name,
+            error_text(&e)
+        ))
+    })?;
+    Ok(client)
+}
+
+/// The most useful one-line text of a driver error: the server's message when there is one.
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,155 @@
+//! A PostgreSQL source: one session, its mapped tables checked against the catalog, and the
+//! queries that find a subject's rows.
+
+mod catalog;
+mod connect;
+pub mod sql;
+
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+pub use catalog::{Column, TableShape};
+pub use connect::error_text;
+
+use crate::config::{Link, Source};
+use crate::error::UserError;
+use crate::identity::Identities;
+use sql::Schema;
+
+/// A connected source whose map has been checked against its catalog.
+pub struct PgSource<'a> {
+    pub config: &'a Source,
+    client: Client,
+    pub shapes: Vec<TableShape>,
+}
+
+/// One row of an export query: which subjects of the batch it belongs to (`None`: the batch has a
+/// single subject, so all of them), and one JSON value per exported column.
+pub struct ExportRow {
+    pub owners: Option<Vec<i32>>,
+    pub values: Vec<Value>,
+}
+
+impl<'a> PgSource<'a> {
+    /// Connect and check every table and column the map names.
+    pub async fn open(config: &'a Source) -> Result<PgSource<'a>, UserError> {
+        let client = connect::connect(config).await?;
+        let shapes = catalog::load(&client, config).await?;
+        Ok(PgSource { config, client, shapes })
+    }
+
+    fn schema(&self) -> Schema<'_> {
+        Schema {
+            tables: &self.config.tables,
+            shapes: &self.shapes,
+        }
+    }
+
+    /// Start a read-only snapshot: every table of an export sees the same moment.
+    pub async fn begin_snapshot(&self) -> Result<(), UserError> {
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| self.failure("cannot start a snapshot", &e))
+    }
+
+    pub async fn end_snapshot(&self) -> Result<(), UserError> {
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| self.failure("cannot end the snapshot", &e))
+    }
+
+    /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.
+    pub fn exported_columns(&self, table: usize) -> Vec<usize> {
+        let excluded = &self.config.tables[table].exclude_columns;
+        self.shapes[table]
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !excluded.contains(&c.name))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Add to `ids` what `match` tables with several keys say about the subjects (email → user_id).
+    /// Returns whether anything new was learnt; callers repeat until nothing is.
+    pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
+        let mut learnt = false;
+        for (i, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            if pairs.len() < 2 {
+                continue;
+            }
+            let Some((sql, params, keys)) = self.schema().identity_query(i, ids) else {
+                continue;
+            };
+            let rows = self
+                .client
+                .query(&sql, &params.as_refs())
+                .await
+                .map_err(|e| self.query_failure(i, &e))?;
+            for row in rows {
+                let owners: Vec<i32> = row.get(0);
+                for (k, key) in keys.iter().enumerate() {
+                    let Some(value): Option<String> = row.get(k + 1) else {
+                        continue;
+                    };
+                    for &owner in &owners {
+                        learnt |= ids.insert(key, &value, owner as u32);
+                    }
+                }
+            }
+        }
+        Ok(learnt)
+    }
+
+    /// Stream the subjects' rows of `table`, one query for the whole batch.
+    pub async fn export_rows(
+        &self,
+        table: usize,
+        ids: &Identities,
+    ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + '_, UserError> {
+        let exported = self.exported_columns(table);
+        let with_owners = ids.count > 1;
+        let (sql, params) = self.schema().export_query(table, &exported, with_owners, ids);
+        let stream = self
+            .client
+            .query_raw(&sql, params.as_refs())
+            .await
+            .map_err(|e| self.query_failure(table, &e))?;
+        let width = exported.len().max(1);
+        Ok(stream.map(move |row| {
+            let row = row.map_err(|e| self.query_failure(table, &e))?;
+            let first = usize::from(with_owners);
+            let owners = with_owners.then(|| row.get::<_, Vec<i32>>(0));
+            let values = (first..first + width)
+                .map(|i| row.try_get::<_, Option<Value>>(i).map(Option::unwrap_or_default))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.query_failure(table, &e))?;
+            Ok(ExportRow { owners, values })
+        }))
+    }
+
+    fn failure(&self, what: &str, e: &tokio_postgres::Error) -> UserError {
+        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e)))
+    }
+
+    /// A failed query on a table. A subject value the column's type cannot hold is the operator's
+    /// input, not a run-time fault: it exits 2.
+    fn query_failure(&self, table: usize, e: &tokio_postgres::Error) -> UserError {
+        let name = &self.config.tables[table].name;
+        let text = format!("source `{}`, table `{name}`: {}", self.config.name, error_text(e));
+        let bad_input = e.code().is_some_and(|c| {
+            let c = c.code();
+            c == "22P02" || c == "22003" || c == "22007" || c == "22008" || c == "22001"
+        });
+        if bad_input {
+            UserError::usage(text)
+                .with_hint("a --subject value does not fit the type of the column it is matched against")
+        } else {
+            UserError::runtime(text)
+        }
+    }
+}

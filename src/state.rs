@@ -1,0 +1,134 @@
+//! The local state directory: audit log, installation key, request ledger.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::error::UserError;
+use crate::export::archive::hex;
+
+pub struct StateDir {
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    /// `--state-dir`/`DSAR_STATE_DIR`, else `$XDG_STATE_HOME/dsar`, else `~/.local/state/dsar`.
+    pub fn open(explicit: Option<&Path>) -> Result<StateDir, UserError> {
+        let root = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match (std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
+                (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("dsar"),
+                (_, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/state/dsar"),
+                _ => {
+                    return Err(UserError::usage(
+                        "no state directory: set --state-dir or DSAR_STATE_DIR",
+                    ));
+                }
+            },
+        };
+        create_private_dir(&root)?;
+        Ok(StateDir { root })
+    }
+
+    pub fn audit_dir(&self) -> Result<PathBuf, UserError> {
+        let dir = self.root.join("audit");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// The per-installation secret that keys subject hashes. Created on first use, mode 0600.
+    /// Two processes racing to create it both end up with the one that won.
+    pub fn installation_key(&self) -> Result<Vec<u8>, UserError> {
+        let path = self.root.join("installation.key");
+        if let Ok(text) = fs::read_to_string(&path) {
+            return decode_key(&text, &path);
+        }
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let temp = self.root.join(format!(".installation.key.{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)?;
+            f.write_all(hex(&key).as_bytes())?;
+            f.sync_all()
+        };
+        write().map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => Ok(key.to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = fs::read_to_string(&path)
+                    .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", path.display())))?;
+                decode_key(&text, &path)
+            }
+            Err(e) => Err(UserError::runtime(format!("cannot create {}: {e}", path.display()))),
+        }
+    }
+}
+
+fn decode_key(text: &str, path: &Path) -> Result<Vec<u8>, UserError> {
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    match bytes {
+        Some(b) if b.len() == 32 => Ok(b),
+        _ => Err(
+            UserError::runtime(format!("{} is damaged (expected 64 hex digits)", path.display()))
+                .with_hint("restore it from backup: without it, audit searches by subject no longer match"),
+        ),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), UserError> {
+    fs::create_dir_all(dir)
+        .map_err(|e| UserError::usage(format!("cannot create state directory {}: {e}", dir.display())))?;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    Ok(())
+}
+
+/// A subject identifier as the audit log stores it: `key:` + HMAC-SHA256(installation key,
+/// "key=value"). Searchable by whoever holds the key and the raw value; reveals nothing otherwise.
+pub fn subject_hash(key: &[u8], id_key: &str, value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(id_key.as_bytes());
+    mac.update(b"=");
+    mac.update(value.as_bytes());
+    format!("{id_key}:{}", hex(&mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installation_key_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let a = state.installation_key().unwrap();
+        let b = state.installation_key().unwrap();
+        assert_eq!(a, b);
+        let mode = fs::metadata(dir.path().join("installation.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn subject_hash_is_keyed_and_hides_the_value() {
+        let h1 = subject_hash(b"k1", "email", "a@x");
+        assert_ne!(h1, subject_hash(b"k2", "email", "a@x"));
+        assert!(h1.starts_with("email:") && !h1.contains("a@x"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Who a request is about: `--subject KEY=VALUE` (several identifiers of one person) or a
+//! `--subjects-file` CSV (one person per row).
+
+use std::path::Path;
+
+use crate::cli::SubjectArgs;
+use crate::error::{UserError, suggestion};
+
+/// One person, as the operator identified them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// (subject key, value) pairs, in the order given.
+    pub ids: Vec<(String, String)>,
+}
+
+impl Subject {
+    /// "email=…, user_id=…": only for the operator's own terminal, never for the audit log.
+    pub fn describe(&self) -> String {
+        self.ids
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The subjects a command acts on, checked against `[subject].keys`.
+pub fn from_args(args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, UserError> {
+    match &args.subjects_file {
+        Some(path) => from_file(path, keys),
+        None => {
+            let mut ids = Vec::new();
+            for arg in &args.subject {
+                let (key, value) = arg.split_once('=').ok_or_else(|| {
+                    UserError::usage(format!("--subject `{arg}` is not KEY=VALUE")).with_hint(format!(
+                        "e.g. --subject {}=…; keys: {}",
+                        keys[0],
+                        keys.join(", ")
+                    ))
+                })?;
+                ids.push((check_key(key, keys)?, check_value(key, value, "--subject")?));
+            }
+            Ok(vec![Subject { ids }])
+        }
+    }
+}
+
+fn check_key(key: &str, keys: &[String]) -> Result<String, UserError> {
+    if keys.iter().any(|k| k == key) {
+        Ok(key.to_string())
+    } else {
+        Err(UserError::usage(format!(
+            "subject key `{key}` is not in [subject].keys{}",
+            suggestion(key, keys.iter().map(String::as_str))
+        ))
+        .with_hint(format!("keys in this source map: {}", keys.join(", "))))
+    }
+}
+
+fn check_value(key: &str, value: &str, place: &str) -> Result<String, UserError> {
+    if value.is_empty() {
+        return Err(UserError::usage(format!("{place}: the value for `{key}` is empty")));
+    }
+    if value.contains('\0') {
+        return Err(UserError::usage(format!(
+            "{place}: the value for `{key}` contains a NUL byte"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
+    let cannot =
+        |e: &dyn std::fmt::Display| UserError::usage(format!("cannot read subjects file {}: {e}", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| cannot(&e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| cannot(&e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(UserError::usage(format!(
+            "{}: the header row is empty; name subject keys, e.g. email",
+            path.display()
+        )));
+    }
+    for name in &header {
+        check_key(name, keys).map_err(|e| UserError::usage(format!("{}:1: {}", path.display(), e.message)))?;
+    }
+    let mut subjects = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| cannot(&e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let place = format!("{}:{line}", path.display());
+        let ids: Vec<(String, String)> = header
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| check_value(k, v, &place).map(|v| (k.clone(), v)))
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Err(UserError::usage(format!("{place}: this row names no identifier")));
+        }
+        subjects.push(Subject { ids });
+    }
+    if subjects.is_empty() {
+        return Err(UserError::usage(format!(
+            "{}: no subjects below the header",
+            path.display()
+        )));
+    }
+    Ok(subjects)
+}
