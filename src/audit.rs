@@ -8,7 +8,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -169,8 +168,9 @@ fn last_line(file: &mut File) -> std::io::Result<Option<String>> {
     }
 }
 
-/// Read every event of the current segment (for tests and, later, `audit verify`).
-pub fn read_events(dir: &Path) -> std::io::Result<Vec<Map<String, Value>>> {
+/// Read every event of the current segment.
+#[cfg(test)]
+fn read_events(dir: &std::path::Path) -> std::io::Result<Vec<Map<String, Value>>> {
     let text = std::fs::read_to_string(dir.join(CURRENT_SEGMENT))?;
     Ok(text
         .lines()

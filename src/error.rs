@@ -6,6 +6,8 @@
 use std::fmt;
 
 /// The exit codes of DESIGN.md.
+// Flagged, Refused and Cancelled are raised by erasure and the ledger, which land after export.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
     /// Bad usage or configuration; nothing was changed (exit 2).
@@ -72,11 +74,6 @@ impl fmt::Display for UserError {
 }
 
 impl std::error::Error for UserError {}
-
-/// Shorthand: `Err(usage("…"))?`.
-pub fn usage(message: impl Into<String>) -> UserError {
-    UserError::usage(message)
-}
 
 /// The closest of `candidates` to `given`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

@@ -31,14 +31,4 @@ impl Progress {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
-
-    /// Print a line above the bars (or plainly, when there are none).
-    pub fn println(&self, line: &str) {
-        match &self.multi {
-            Some(m) => {
-                let _ = m.println(line);
-            }
-            None => eprintln!("{line}"),
-        }
-    }
 }

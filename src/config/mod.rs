@@ -22,7 +22,6 @@ use crate::error::{UserError, suggestion};
 /// A checked source map.
 #[derive(Debug)]
 pub struct Config {
-    pub path: PathBuf,
     pub settings: Settings,
     /// The identifiers an operator may pass as `--subject KEY=VALUE`.
     pub subject_keys: Vec<String>,
@@ -31,6 +30,8 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+// Erasure settings are read by delete/restore/purge, which land after export.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct Settings {
     pub recovery_window: Duration,
@@ -42,6 +43,7 @@ pub struct Settings {
     pub recovery_recipients_file: Option<PathBuf>,
 }
 
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct Source {
     pub name: String,
@@ -59,6 +61,7 @@ pub enum SourceKind {
     Postgres,
 }
 
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct Table {
     pub name: TableName,

@@ -63,7 +63,6 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -
         }
     }
     Ok(Config {
-        path: path.to_path_buf(),
         settings,
         subject_keys,
         sources,

@@ -429,7 +429,8 @@ fn finish_archive(
     Ok(Exported {
         request_id,
         state: "completed",
-        archive: path.display().to_string(),
+        // Absolute, so scripts reading --json need not know the working directory.
+        archive: std::fs::canonicalize(&path).unwrap_or(path).display().to_string(),
         bytes,
         sha256,
         rows: counts.iter().map(|c| c.rows).sum(),

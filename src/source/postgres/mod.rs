@@ -9,7 +9,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tokio_postgres::Client;
 
-pub use catalog::{Column, TableShape};
+pub use catalog::TableShape;
 pub use connect::error_text;
 
 use crate::config::{Link, Source};

@@ -1,0 +1,274 @@
+//! `dsar export` on the Chinook sample database, end to end: real server, real binary, archives
+//! opened with the official `age` CLI and checked with `unzip -t`.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Workspace, fresh_db, psql, stdout};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const EXAMPLE: &str = include_str!("../sources.toml.example");
+
+fn chinook() -> (common::TestDb, Workspace) {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    (db, ws)
+}
+
+fn ints(rows: &[Value], column: &str) -> BTreeSet<i64> {
+    rows.iter().map(|r| r[column].as_i64().unwrap()).collect()
+}
+
+fn sql_ints(url: &str, sql: &str) -> BTreeSet<i64> {
+    psql(url, sql).lines().map(|l| l.parse().unwrap()).collect()
+}
+
+#[test]
+fn export_by_email_collects_the_customer_invoices_and_lines_and_nothing_else() {
+    let (db, ws) = chinook();
+    let out = ws.dsar_ok(&["export", "--subject", "email=luisg@embraer.com.br"]);
+
+    let archives = ws.archives();
+    assert_eq!(archives.len(), 1, "exactly one archive: {archives:?}");
+    let name = archives[0].file_name().unwrap().to_str().unwrap().to_string();
+    let request_id = name.strip_suffix(".zip.age").expect("named <request-id>.zip.age");
+    let summary = stdout(&out);
+    assert!(summary.contains(request_id) && summary.contains("46 rows"), "{summary}");
+
+    let archive = ws.open_archive(&archives[0]);
+    let counts = archive.counts();
+    assert_eq!(counts["chinook/public.customer"], 1);
+    assert_eq!(counts["chinook/public.invoice"], 7);
+    assert_eq!(counts["chinook/public.invoice_line"], 38);
+
+    let customers = archive.json_rows("data/chinook/public.customer.json");
+    assert_eq!(customers[0]["email"], "luisg@embraer.com.br");
+    assert_eq!(customers[0]["first_name"], "Luís");
+    let invoices = archive.json_rows("data/chinook/public.invoice.json");
+    assert_eq!(
+        ints(&invoices, "invoice_id"),
+        sql_ints(&db.url, "SELECT invoice_id FROM invoice WHERE customer_id = 1")
+    );
+    assert!(
+        invoices.iter().all(|r| r["customer_id"] == 1),
+        "no other customer's invoice"
+    );
+    let lines = archive.json_rows("data/chinook/public.invoice_line.json");
+    assert_eq!(
+        ints(&lines, "invoice_line_id"),
+        sql_ints(
+            &db.url,
+            "SELECT invoice_line_id FROM invoice_line JOIN invoice USING (invoice_id) WHERE customer_id = 1"
+        )
+    );
+    // numeric stays exact: 0.99 is written as the literal the database holds.
+    assert!(
+        archive
+            .text("data/chinook/public.invoice_line.json")
+            .contains("\"unit_price\":0.99")
+    );
+}
+
+#[test]
+fn manifest_checksums_match_and_the_readme_speaks_to_the_person() {
+    let (_db, ws) = chinook();
+    ws.dsar_ok(&["export", "--subject", "email=luisg@embraer.com.br"]);
+    let archive = ws.open_archive(&ws.archives()[0]);
+    let manifest = archive.manifest();
+    assert_eq!(manifest["tool"], "dsar");
+    assert_eq!(manifest["subject"][0]["value"], "luisg@embraer.com.br");
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(
+        files.len() + 1,
+        archive.files.len(),
+        "every file but the manifest is listed"
+    );
+    for file in files {
+        let data = &archive.files[file["path"].as_str().unwrap()];
+        let digest: String = Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(file["sha256"], digest.as_str(), "checksum of {}", file["path"]);
+        assert_eq!(file["bytes"], data.len() as u64);
+    }
+    let customer = files.iter().find(|f| f["table"] == "public.customer").unwrap();
+    assert!(customer["columns"].as_array().unwrap().contains(&Value::from("email")));
+    assert!(archive.text("README.txt").contains("46 records"));
+}
+
+#[test]
+fn export_by_customer_id_finds_the_same_rows_as_by_email() {
+    let (_db, ws) = chinook();
+    ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
+    let counts = ws.open_archive(&ws.archives()[0]).counts();
+    assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![1, 7, 38]);
+}
+
+#[test]
+fn csv_and_ndjson_archives_hold_the_same_rows() {
+    let (_db, ws) = chinook();
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "customer_id=1",
+        "--format",
+        "csv",
+        "--out",
+        "csv",
+    ]);
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "customer_id=1",
+        "--format",
+        "ndjson",
+        "--out",
+        "nd",
+    ]);
+    let csv_path = std::fs::read_dir(ws.path("csv"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let nd_path = std::fs::read_dir(ws.path("nd"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let csv = ws.open_archive(&csv_path);
+    let nd = ws.open_archive(&nd_path);
+
+    let text = csv.text("data/chinook/public.invoice_line.csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().next(), Some("invoice_line_id"));
+    assert_eq!(reader.records().count(), 38);
+
+    let lines = nd.text("data/chinook/public.invoice_line.ndjson");
+    let rows: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 38);
+    assert_eq!(csv.counts(), nd.counts());
+}
+
+#[test]
+fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
+    let (db, ws) = chinook();
+    std::fs::write(
+        ws.path("people.csv"),
+        "email,customer_id\nluisg@embraer.com.br,\n,2\nnobody@example.com,\nftremblay@gmail.com,\n",
+    )
+    .unwrap();
+    let out = ws.dsar_ok(&["export", "--subjects-file", "people.csv", "--json", "--batch-size", "3"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let requests = report["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(ws.archives().len(), 4);
+
+    let expected_customer = [Some(1), Some(2), None, Some(3)];
+    for (request, customer) in requests.iter().zip(expected_customer) {
+        let archive = ws.open_archive(std::path::Path::new(request["archive"].as_str().unwrap()));
+        let invoices = archive.json_rows("data/chinook/public.invoice.json");
+        let lines = archive.json_rows("data/chinook/public.invoice_line.json");
+        match customer {
+            None => {
+                assert!(archive.json_rows("data/chinook/public.customer.json").is_empty());
+                assert!(invoices.is_empty() && lines.is_empty());
+            }
+            Some(id) => {
+                assert_eq!(
+                    ints(&invoices, "invoice_id"),
+                    sql_ints(
+                        &db.url,
+                        &format!("SELECT invoice_id FROM invoice WHERE customer_id = {id}")
+                    )
+                );
+                assert_eq!(
+                    ints(&lines, "invoice_line_id"),
+                    sql_ints(
+                        &db.url,
+                        &format!(
+                            "SELECT invoice_line_id FROM invoice_line JOIN invoice USING (invoice_id) WHERE customer_id = {id}"
+                        )
+                    )
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_export_is_audit_logged_without_the_raw_identifier() {
+    let (_db, ws) = chinook();
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "email=luisg@embraer.com.br",
+        "--operator",
+        "dpo-anna",
+    ]);
+    let events = ws.audit_events();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event["action"], "export.completed");
+    assert_eq!(event["outcome"], "ok");
+    assert_eq!(event["operator"], "dpo-anna");
+    assert_eq!(event["seq"], 1);
+    let archive_name = ws.archives()[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(archive_name.starts_with(event["request_id"].as_str().unwrap()));
+    let on_disk: String = Sha256::digest(std::fs::read(&ws.archives()[0]).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(event["archive_sha256"], on_disk.as_str());
+    assert_eq!(event["tables"].as_array().unwrap().len(), 3);
+    let subject: Vec<&str> = event["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(subject.iter().any(|s| s.starts_with("email:")) && subject.iter().any(|s| s.starts_with("customer_id:")));
+    let log = std::fs::read_to_string(ws.state_dir().join("audit/000001.jsonl")).unwrap();
+    assert!(!log.contains("luisg@embraer.com.br"), "raw identifier in the audit log");
+}
+
+#[test]
+fn passphrase_archives_open_with_that_passphrase() {
+    let (_db, ws) = chinook();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"));
+    cmd.current_dir(ws.dir.path())
+        .args(["export", "--subject", "customer_id=1", "--passphrase", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("DSAR_PASSPHRASE", "correct horse battery staple")
+        .env("CHINOOK_DATABASE_URL", &_db.url);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.stdout.is_empty(), "--quiet prints nothing");
+
+    let file = std::fs::File::open(&ws.archives()[0]).unwrap();
+    let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(
+        "correct horse battery staple".to_string(),
+    ));
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap();
+    let mut zip = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut zip).unwrap();
+    assert_eq!(common::Archive::from_zip(zip).counts()["chinook/public.invoice"], 7);
+}
+
+#[test]
+fn json_output_is_one_object_with_request_state_and_counts() {
+    let (_db, ws) = chinook();
+    let out = ws.dsar_ok(&["export", "--subject", "customer_id=1", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("stdout is one JSON object");
+    assert_eq!(report["state"], "completed");
+    let id = report["request_id"].as_str().unwrap();
+    assert_eq!(report["requests"][0]["request_id"], id);
+    let counts = report["counts"].as_array().unwrap();
+    let invoice = counts.iter().find(|c| c["table"] == "public.invoice").unwrap();
+    assert_eq!(invoice["rows"], 7);
+    assert_eq!(invoice["source"], "chinook");
+}
