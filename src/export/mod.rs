@@ -100,7 +100,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
                         request_id: Some(id.clone()),
                         subject: hashes(&key, &subject.ids),
                         outcome: Outcome::Error,
-                        error: Some(err.message.clone()),
+                        error: Some(redact(&err.message, subject)),
                         ..Default::default()
                     })?;
                 }
@@ -110,6 +110,13 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     }
     report(global, &done);
     Ok(())
+}
+
+/// An error message fit for the audit log: the subject's raw identifiers replaced by their key.
+fn redact(message: &str, subject: &Subject) -> String {
+    subject.ids.iter().fold(message.to_string(), |m, (k, v)| {
+        m.replace(v.as_str(), &format!("<{k}>"))
+    })
 }
 
 fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {
@@ -148,6 +155,9 @@ impl Job<'_> {
     /// Export one batch of subjects: one query per table for the whole batch, one archive each.
     async fn batch(&self, batch: &[Subject], request_ids: &[String]) -> Result<(Vec<Exported>, Identities), UserError> {
         let mut ids = Identities::new(batch);
+        for source in self.sources {
+            source.check_subject_values(&ids).await?;
+        }
         for source in self.sources {
             source.begin_snapshot().await?;
         }

@@ -73,6 +73,33 @@ impl<'a> PgSource<'a> {
             .collect()
     }
 
+    /// Refuse, before any other query, a subject value that a matched column's type cannot hold
+    /// (`customer_id=abc` against an integer): that is the operator's input, so it exits 2.
+    pub async fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
+        let mut checked = std::collections::HashSet::new();
+        for (t, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            for (key, column) in pairs {
+                let Some(col) = self.shapes[t].column(column) else {
+                    continue;
+                };
+                if !ids.has(key) || !checked.insert((key.clone(), col.base_type.clone())) {
+                    continue;
+                }
+                let sql = format!("SELECT $1::text[]::{}[]", col.base_type);
+                if let Err(e) = self.client.query(&sql, &[&ids.values(key)]).await {
+                    return Err(UserError::usage(format!(
+                        "--subject {key}: {} (it is matched against {}.{column}, of type {})",
+                        error_text(&e),
+                        table.name,
+                        col.base_type
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Add to `ids` what `match` tables with several keys say about the subjects (email → user_id).
     /// Returns whether anything new was learnt; callers repeat until nothing is.
     pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {

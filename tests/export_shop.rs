@@ -1,0 +1,181 @@
+//! `dsar export` on a schema built to trip a DSAR tool up: every common PostgreSQL type, quoted
+//! mixed-case names, a reserved-word table, composite keys, decoys in other schemas, and subject
+//! values that look like SQL or LIKE patterns.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Archive, Workspace, fresh_db, stdout};
+use serde_json::{Value, json};
+
+const MAP: &str = include_str!("fixtures/shop.toml");
+
+fn shop() -> (common::TestDb, Workspace) {
+    let db = fresh_db("shop_tpl");
+    let ws = Workspace::new(MAP, &[("SHOP_DATABASE_URL", &db.url)]);
+    (db, ws)
+}
+
+fn export_one(ws: &Workspace, subject: &str) -> Archive {
+    let out = ws.dsar_ok(&["export", "--subject", subject, "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()))
+}
+
+fn column(rows: &[Value], name: &str) -> BTreeSet<String> {
+    rows.iter().map(|r| r[name].to_string()).collect()
+}
+
+#[test]
+fn every_type_comes_out_faithfully() {
+    let (_db, ws) = shop();
+    let archive = export_one(&ws, "email=alice@example.com");
+    let text = archive.text("data/shop/Shop.Customers.json");
+    // numeric is exact, digit for digit, not a float.
+    assert!(text.contains("\"balance\":12345678901234567890.123456789"), "{text}");
+    let alice = &archive.json_rows("data/shop/Shop.Customers.json")[0];
+    assert_eq!(alice["CustomerId"], 1);
+    assert_eq!(alice["name"], "Alice \"Al\" O'Neil");
+    assert_eq!(
+        alice["created"], "2024-03-01T10:00:00+00:00",
+        "timestamptz in UTC with its zone"
+    );
+    assert_eq!(alice["birthday"], "1990-02-28");
+    assert_eq!(alice["active"], true);
+    assert_eq!(alice["ratio"].to_string(), "0.1");
+    let prefs: Value = serde_json::from_str(r#"{"theme": "dark", "nested": {"n": [1, 2.50, null]}}"#).unwrap();
+    assert_eq!(alice["prefs"], prefs, "jsonb is nested JSON, numbers exact");
+    assert_eq!(alice["raw_json"], json!({"b": 1, "a": 2}), "json is nested JSON");
+    assert_eq!(alice["tags"], json!(["vip", "comma,quote\""]));
+    assert_eq!(alice["scores"], json!([1, 2, 3]));
+    assert_eq!(alice["avatar"], "AP8Q", "bytea as base64");
+    assert_eq!(alice["uid"], "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert_eq!(alice["last_ip"], "192.168.0.1/24");
+    assert_eq!(alice["address_id"], 10);
+
+    let carol = &export_one(&ws, "customer_id=3").json_rows("data/shop/Shop.Customers.json")[0];
+    assert_eq!(carol["name"], "Carol ✓ 日本");
+    assert_eq!(carol["ratio"], "NaN");
+    assert_eq!(carol["avatar"], "", "empty bytea is an empty string, not NULL");
+    assert_eq!(carol["birthday"], Value::Null);
+    assert_eq!(carol["raw_json"], Value::Null, "json 'null' reads as null");
+    assert_eq!(carol["tags"], json!([]));
+}
+
+#[test]
+fn excluded_columns_never_leave_the_database() {
+    let (_db, ws) = shop();
+    let archive = export_one(&ws, "email=alice@example.com");
+    let manifest = archive.manifest();
+    let customers = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["table"] == "Shop.Customers")
+        .unwrap();
+    assert!(
+        !customers["columns"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password_hash"))
+    );
+    for data in archive.files.values() {
+        assert!(
+            !String::from_utf8_lossy(data).contains("secret-hash"),
+            "an excluded value leaked"
+        );
+    }
+}
+
+#[test]
+fn via_chains_composite_keys_and_parents_reach_exactly_the_subjects_rows() {
+    let (_db, ws) = shop();
+    let archive = export_one(&ws, "email=alice@example.com");
+    let counts = archive.counts();
+    assert_eq!(counts["shop/Shop.Customers"], 1);
+    assert_eq!(counts["shop/Shop.order"], 2, "the reserved-word table");
+    assert_eq!(counts["shop/Shop.order_items"], 3);
+    assert_eq!(
+        counts["shop/Shop.shipments"], 3,
+        "matched on the composite (order_id, line_no)"
+    );
+    assert_eq!(
+        counts["shop/Shop.addresses"], 1,
+        "a parent reached from the subject's row"
+    );
+    let shipments = archive.json_rows("data/shop/Shop.shipments.json");
+    assert!(shipments.iter().all(|s| s["order_id"] == 100));
+    assert_eq!(
+        archive.json_rows("data/shop/Shop.addresses.json")[0]["street"],
+        "Rue de la Paix 1"
+    );
+}
+
+#[test]
+fn same_named_tables_in_other_schemas_are_never_read() {
+    let (_db, ws) = shop();
+    let archive = export_one(&ws, "email=alice@example.com");
+    for data in archive.files.values() {
+        assert!(
+            !String::from_utf8_lossy(data).contains("DECOY"),
+            "a decoy table was read"
+        );
+    }
+}
+
+#[test]
+fn subject_values_that_look_like_sql_or_patterns_match_only_literally() {
+    let (_db, ws) = shop();
+    let bob = export_one(&ws, "email=x' OR '1'='1");
+    let customers = bob.json_rows("data/shop/Shop.Customers.json");
+    assert_eq!(customers.len(), 1);
+    assert_eq!(customers[0]["name"], "Bob");
+    assert_eq!(bob.counts()["shop/Shop.order"], 1);
+
+    let carol = export_one(&ws, "email=a_ice%");
+    let customers = carol.json_rows("data/shop/Shop.Customers.json");
+    assert_eq!(customers.len(), 1, "a LIKE pattern must not match alice");
+    assert_eq!(customers[0]["CustomerId"], 3);
+
+    let nobody = export_one(&ws, "email=%");
+    assert!(nobody.counts().values().all(|&n| n == 0));
+}
+
+#[test]
+fn a_long_value_is_not_cut_to_fit_the_column() {
+    let (_db, ws) = shop();
+    let long = format!("email=alice@example.com{}", "x".repeat(10_000));
+    let archive = export_one(&ws, &long);
+    assert!(archive.counts().values().all(|&n| n == 0));
+}
+
+#[test]
+fn a_batch_routes_every_row_to_its_own_subject_only() {
+    let (_db, ws) = shop();
+    let singles: Vec<Archive> = ["customer_id=1", "customer_id=2", "customer_id=3", "customer_id=99"]
+        .iter()
+        .map(|s| export_one(&ws, s))
+        .collect();
+    std::fs::write(ws.path("batch.csv"), "customer_id\n1\n2\n3\n99\n").unwrap();
+    let out = ws.dsar_ok(&["export", "--subjects-file", "batch.csv", "--json", "--out", "batch"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for (single, request) in singles.iter().zip(report["requests"].as_array().unwrap()) {
+        let batched = ws.open_archive(std::path::Path::new(request["archive"].as_str().unwrap()));
+        assert_eq!(single.counts(), batched.counts());
+        for name in single.files.keys().filter(|n| n.starts_with("data/")) {
+            let key = |a: &Archive| {
+                column(&a.json_rows(name), "order_id")
+                    .union(&column(&a.json_rows(name), "CustomerId"))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+            };
+            assert_eq!(key(single), key(&batched), "{name}");
+        }
+    }
+    // alice and bob share address 10: both archives hold it.
+    let alice = ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let bob = ws.open_archive(std::path::Path::new(report["requests"][1]["archive"].as_str().unwrap()));
+    assert_eq!(alice.json_rows("data/shop/Shop.addresses.json")[0]["address_id"], 10);
+    assert_eq!(bob.json_rows("data/shop/Shop.addresses.json")[0]["address_id"], 10);
+}
