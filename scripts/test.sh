@@ -4,7 +4,7 @@
 #   scripts/test.sh [cargo test args…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${DSAR_SHARED:-../shared}
+SHARED=$(cd "${DSAR_SHARED:-../shared}" && pwd)
 
 missing=()
 for tool in age unzip psql; do command -v "$tool" >/dev/null || missing+=("$tool"); done

@@ -189,9 +189,8 @@ impl Actor {
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| {
                 use std::os::unix::fs::MetadataExt;
-                std::fs::metadata("/proc/self")
-                    .map(|m| format!("uid:{}", m.uid()))
-                    .unwrap_or_else(|_| "unknown".into())
+                let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+                user_name(uid).unwrap_or_else(|| format!("uid:{uid}"))
             });
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -205,6 +204,16 @@ impl Actor {
             command,
         }
     }
+}
+
+/// The login name of `uid` from /etc/passwd (cron and containers often leave USER unset).
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 /// Replace the value of every `--subject KEY=VALUE` (both spellings) by its keyed hash.

@@ -98,6 +98,7 @@ impl ArchiveWriter {
 
     pub fn start_entry(&mut self, path: &str) -> Result<(), UserError> {
         let options = SimpleFileOptions::default()
+            .last_modified_time(zip_time_now())
             .compression_method(zip::CompressionMethod::Deflated)
             .large_file(true)
             .unix_permissions(0o644);
@@ -156,6 +157,20 @@ impl ArchiveWriter {
             sha256: hex(&hasher.finalize()),
         })
     }
+}
+
+/// The current UTC time as zip stores it (so entries do not read 1980-01-01 in `unzip -l`).
+fn zip_time_now() -> zip::DateTime {
+    let now = time::OffsetDateTime::now_utc();
+    zip::DateTime::from_date_and_time(
+        now.year().clamp(1980, 2107) as u16,
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+    )
+    .unwrap_or_default()
 }
 
 fn io_error(target: &Path, e: io::Error) -> UserError {

@@ -89,7 +89,8 @@ impl Manifest {
         );
         for file in &self.files {
             if let Some(rows) = file.rows {
-                text.push_str(&format!("  {:<60} {rows} records\n", file.path));
+                let noun = if rows == 1 { "record" } else { "records" };
+                text.push_str(&format!("  {:<60} {rows} {noun}\n", file.path));
             }
         }
         text.push_str(
