@@ -53,6 +53,8 @@ pub enum Outcome {
 pub struct TableCount {
     pub source: String,
     pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'static str>,
     pub rows: u64,
 }
 

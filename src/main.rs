@@ -3,13 +3,17 @@
 //! `main` only parses arguments, runs the command and maps the outcome to an exit code; each
 //! subcommand lives in the module named after it.
 
+mod age_keys;
 mod audit;
 mod cli;
 mod clock;
 mod config;
+mod envelope;
+mod erase;
 mod error;
 mod export;
 mod identity;
+mod pace;
 mod progress;
 mod source;
 mod state;
@@ -43,6 +47,9 @@ fn run(cli: &Cli) -> Result<(), UserError> {
     runtime.block_on(async {
         match &cli.command {
             Command::Export(args) => export::run(&cli.global, args).await,
+            Command::Delete(args) => erase::delete::run(&cli.global, args).await,
+            Command::Restore(args) => erase::restore::run(&cli.global, args).await,
+            Command::Purge(args) => erase::purge::run(&cli.global, args).await,
             other => Err(not_implemented(other)),
         }
     })

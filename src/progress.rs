@@ -31,4 +31,20 @@ impl Progress {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
+
+    /// A bar for a known number of rows; hidden when progress is off.
+    pub fn rows_of(&self, label: &str, total: u64) -> ProgressBar {
+        let Some(multi) = &self.multi else {
+            return ProgressBar::hidden();
+        };
+        let bar = multi.add(ProgressBar::new(total));
+        let style = ProgressStyle::with_template(
+            "{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {per_sec:>12} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(label.to_string());
+        bar
+    }
 }

@@ -70,7 +70,7 @@ pub struct Table {
     pub link: Link,
     pub exclude_columns: Vec<String>,
     pub on_delete: OnDelete,
-    pub anonymize: Vec<(String, String)>,
+    pub anonymize: Vec<(String, AnonRule)>,
     pub flag_column: Option<String>,
     pub retain_reason: Option<String>,
 }
@@ -87,6 +87,31 @@ pub enum Link {
         columns: Vec<String>,
         parent_columns: Vec<String>,
     },
+}
+
+/// What `anonymize` writes over a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnonRule {
+    /// SQL NULL.
+    Null,
+    /// A fixed marker, `[redacted]`.
+    Redact,
+    /// A keyed hash of the old value, the same for the same value within one installation, so
+    /// joins and counts on the column still line up.
+    Hash,
+    /// This literal, cast to the column's type.
+    Literal(String),
+}
+
+impl AnonRule {
+    pub fn parse(text: &str) -> AnonRule {
+        match text {
+            "null" => AnonRule::Null,
+            "redact" => AnonRule::Redact,
+            "hash" => AnonRule::Hash,
+            other => AnonRule::Literal(other.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawConfig, RawSettings, RawSource, RawTable};
-use super::{Config, Link, Locator, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName};
+use super::{AnonRule, Config, Link, Locator, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName};
 use crate::config::parse_duration;
 use crate::error::{UserError, suggestion};
 
@@ -290,7 +290,10 @@ fn table(
                     format!("table `{name}`: `anonymize` is set but on_delete is not \"anonymize\""),
                 ));
             }
-            a.into_inner().into_iter().collect()
+            a.into_inner()
+                .into_iter()
+                .map(|(c, r)| (c, AnonRule::parse(&r)))
+                .collect()
         }
     };
     if on_delete == OnDelete::Anonymize && anonymize.is_empty() {

@@ -10,7 +10,7 @@ mod manifest;
 mod recipients;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::{StreamExt, pin_mut};
 use serde::Serialize;
@@ -31,8 +31,6 @@ use recipients::Encryption;
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
 const CHUNK_ROWS: usize = 512;
-/// Identity expansion stops after this many rounds even if a map links keys in a long chain.
-const MAX_EXPANSION_ROUNDS: usize = 16;
 
 /// One finished archive, as printed and audit-logged.
 #[derive(Debug, Serialize)]
@@ -154,22 +152,10 @@ struct OpenArchive {
 impl Job<'_> {
     /// Export one batch of subjects: one query per table for the whole batch, one archive each.
     async fn batch(&self, batch: &[Subject], request_ids: &[String]) -> Result<(Vec<Exported>, Identities), UserError> {
-        let mut ids = Identities::new(batch);
-        for source in self.sources {
-            source.check_subject_values(&ids).await?;
-        }
         for source in self.sources {
             source.begin_snapshot().await?;
         }
-        for _ in 0..MAX_EXPANSION_ROUNDS {
-            let mut learnt = false;
-            for source in self.sources {
-                learnt |= source.expand_identities(&mut ids).await?;
-            }
-            if !learnt {
-                break;
-            }
-        }
+        let ids = crate::identity::resolve(self.sources, batch).await?;
 
         let archives = self.open_archives(request_ids).await?;
         let (tx, rx) = mpsc::channel::<SinkMessage>(8);
@@ -265,7 +251,7 @@ impl Job<'_> {
                             .map_err(|_| closed())?;
                         bar.set_position(count);
                         if let Some(limit) = pace {
-                            throttle(started, count, limit).await;
+                            crate::pace::throttle(started, count, limit).await;
                         }
                     }
                 }
@@ -278,14 +264,6 @@ impl Job<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// Sleep as long as needed to keep `rows` since `started` at or under `limit` rows per second.
-async fn throttle(started: Instant, rows: u64, limit: u32) {
-    let due = Duration::from_secs_f64(rows as f64 / f64::from(limit));
-    if let Some(wait) = due.checked_sub(started.elapsed()) {
-        tokio::time::sleep(wait).await;
     }
 }
 
@@ -412,6 +390,7 @@ fn finish_archive(
         .map(|f| TableCount {
             source: f.source.clone().unwrap_or_default(),
             table: f.table.clone().unwrap_or_default(),
+            strategy: None,
             rows: f.rows.unwrap_or(0),
         })
         .collect();

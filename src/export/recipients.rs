@@ -2,10 +2,10 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::str::FromStr;
 
 use age::secrecy::SecretString;
 
+use crate::age_keys::{parse_recipient, read_recipients_file};
 use crate::cli::ExportArgs;
 use crate::config::Settings;
 use crate::error::UserError;
@@ -57,36 +57,6 @@ impl Encryption {
     }
 }
 
-fn parse_recipient(text: &str) -> Result<age::x25519::Recipient, String> {
-    if text.starts_with("ssh-") {
-        return Err("SSH keys are not supported as recipients; use an age X25519 key (age1…, from age-keygen)".into());
-    }
-    age::x25519::Recipient::from_str(text).map_err(|e| format!("not an age X25519 recipient ({e})"))
-}
-
-/// age's recipients-file format: one recipient per line, `#` comments, blank lines ignored.
-pub fn read_recipients_file(path: &Path) -> Result<Vec<age::x25519::Recipient>, UserError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError::usage(format!("cannot read recipients file {}: {e}", path.display())))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let recipient =
-            parse_recipient(line).map_err(|e| UserError::usage(format!("{}:{}: {e}", path.display(), n + 1)))?;
-        out.push(recipient);
-    }
-    if out.is_empty() {
-        return Err(UserError::usage(format!(
-            "recipients file {} lists no recipient",
-            path.display()
-        )));
-    }
-    Ok(out)
-}
-
 /// `DSAR_PASSPHRASE` for scripts; otherwise asked twice on the terminal.
 fn passphrase() -> Result<SecretString, UserError> {
     if let Ok(p) = std::env::var("DSAR_PASSPHRASE") {
@@ -110,21 +80,4 @@ fn passphrase() -> Result<SecretString, UserError> {
         return Err(UserError::usage("an empty passphrase protects nothing"));
     }
     Ok(SecretString::from(first))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recipients_file_skips_comments_and_names_bad_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = age::x25519::Identity::generate().to_public().to_string();
-        let good = dir.path().join("good.txt");
-        std::fs::write(&good, format!("# exports\n\n{key}\n")).unwrap();
-        assert_eq!(read_recipients_file(&good).unwrap().len(), 1);
-        let bad = dir.path().join("bad.txt");
-        std::fs::write(&bad, format!("{key}\nnot-a-key\n")).unwrap();
-        assert!(read_recipients_file(&bad).unwrap_err().message.contains("bad.txt:2"));
-    }
 }

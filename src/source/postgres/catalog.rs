@@ -27,12 +27,20 @@ pub struct Column {
     /// subject value to it never truncates or rounds, so a long value cannot match a prefix.
     pub base_type: String,
     pub kind: ColumnKind,
+    /// A text type (`text`, `varchar`, `char`…): what `redact` and `hash` can write into.
+    pub text_like: bool,
+    /// The declared length limit of a `varchar(n)`/`char(n)` column.
+    pub max_len: Option<usize>,
+    /// `GENERATED ALWAYS AS (…) STORED`: computed by the server, never written back on restore.
+    pub generated: bool,
 }
 
 /// A mapped table as the catalog describes it.
 #[derive(Debug, Clone)]
 pub struct TableShape {
     pub columns: Vec<Column>,
+    /// Primary key columns in key order; empty when the table has none.
+    pub primary_key: Vec<String>,
 }
 
 impl TableShape {
@@ -48,10 +56,18 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
     let rows = client
         .query(
             "SELECT n.nspname, c.relname, a.attname, pg_catalog.format_type(a.atttypid, NULL), \
-                    a.atttypid = 'bytea'::regtype, a.atttypid = 'json'::regtype \
+                    a.atttypid = 'bytea'::regtype, a.atttypid = 'json'::regtype, \
+                    t.typcategory = 'S', \
+                    CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4 \
+                         THEN a.atttypmod - 4 END, \
+                    a.attgenerated <> '', \
+                    COALESCE(a.attnum = ANY(pk.indkey), false) AS in_pk, \
+                    COALESCE(array_position(pk.indkey::int2[], a.attnum), 0) AS pk_pos \
              FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             LEFT JOIN pg_catalog.pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary \
              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
                AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])) \
              ORDER BY n.nspname, c.relname, a.attnum",
@@ -66,6 +82,7 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
             ))
         })?;
     let mut found: HashMap<TableName, TableShape> = HashMap::new();
+    let mut key_positions: HashMap<TableName, Vec<(i32, String)>> = HashMap::new();
     for row in rows {
         let name = TableName {
             schema: row.get(0),
@@ -78,15 +95,36 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
         } else {
             ColumnKind::Other
         };
+        let column: String = row.get(2);
+        if row.get::<_, bool>(9) {
+            let position: i32 = row.get(10);
+            key_positions
+                .entry(name.clone())
+                .or_default()
+                .push((position, column.clone()));
+        }
+        let max_len: Option<i32> = row.get(7);
         found
             .entry(name)
-            .or_insert_with(|| TableShape { columns: Vec::new() })
+            .or_insert_with(|| TableShape {
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+            })
             .columns
             .push(Column {
-                name: row.get(2),
+                name: column,
                 base_type: row.get(3),
                 kind,
+                text_like: row.get(6),
+                max_len: max_len.map(|n| n as usize),
+                generated: row.get(8),
             });
+    }
+    for (name, mut positions) in key_positions {
+        positions.sort();
+        if let Some(shape) = found.get_mut(&name) {
+            shape.primary_key = positions.into_iter().map(|(_, c)| c).collect();
+        }
     }
 
     let mut shapes = Vec::with_capacity(source.tables.len());

@@ -3,7 +3,10 @@
 
 mod catalog;
 mod connect;
+mod erase;
+pub mod foreign_keys;
 pub mod sql;
+mod store;
 
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
@@ -59,6 +62,11 @@ impl<'a> PgSource<'a> {
             .batch_execute("COMMIT")
             .await
             .map_err(|e| self.failure("cannot end the snapshot", &e))
+    }
+
+    /// Foreign keys from any table into this source's mapped tables.
+    pub async fn foreign_keys(&self) -> Result<Vec<foreign_keys::ForeignKey>, UserError> {
+        foreign_keys::into_mapped(&self.client, self.config).await
     }
 
     /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.

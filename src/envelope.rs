@@ -1,0 +1,140 @@
+//! Envelope encryption for quarantined rows.
+//!
+//! Each request gets a random 256-bit data key. The key is stored only age-encrypted to the
+//! recovery recipients (one X25519 operation per request, not per row); each row is sealed with
+//! ChaCha20-Poly1305 under it, bound to its request, table and key hash as associated data so a
+//! sealed row cannot be moved to another place. Destroying the wrapped key (purge) makes every
+//! row of the request unreadable at once, before its ciphertext is even deleted.
+
+use std::io::{Read, Write};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::error::UserError;
+
+const NONCE_LEN: usize = 12;
+
+pub struct DataKey([u8; 32]);
+
+impl DataKey {
+    pub fn generate() -> DataKey {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        DataKey(key)
+    }
+
+    /// The key, age-encrypted to `recipients`.
+    pub fn wrap(&self, recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, UserError> {
+        let fail = |e: &dyn std::fmt::Display| UserError::runtime(format!("cannot encrypt the request key: {e}"));
+        let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| fail(&e))?;
+        let mut out = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut out).map_err(|e| fail(&e))?;
+        writer.write_all(&self.0).map_err(|e| fail(&e))?;
+        writer.finish().map_err(|e| fail(&e))?;
+        Ok(out)
+    }
+
+    /// Recover the key with one of `identities`.
+    pub fn unwrap(wrapped: &[u8], identities: &[Box<dyn age::Identity + Send + Sync>]) -> Result<DataKey, UserError> {
+        let decryptor = age::Decryptor::new(wrapped)
+            .map_err(|e| UserError::runtime(format!("the stored request key is damaged: {e}")))?;
+        let mut reader = decryptor
+            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .map_err(|e| {
+                UserError::usage(format!("the identity cannot open this request: {e}")).with_hint(
+                    "pass the secret key of one of the recovery recipients that were set when the request was deleted",
+                )
+            })?;
+        let mut key = Vec::new();
+        reader
+            .read_to_end(&mut key)
+            .map_err(|e| UserError::runtime(format!("cannot decrypt the request key: {e}")))?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| UserError::runtime("the stored request key has the wrong length"))?;
+        Ok(DataKey(key))
+    }
+
+    /// Seal one row: `nonce || ciphertext`.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .expect("ChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, UserError> {
+        let damaged = || UserError::runtime("a quarantined row does not decrypt: it was altered or moved");
+        if sealed.len() < NONCE_LEN {
+            return Err(damaged());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        ChaCha20Poly1305::new(Key::from_slice(&self.0))
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad })
+            .map_err(|_| damaged())
+    }
+
+    /// What a sealed row is bound to: its request, table, strategy and key hash.
+    pub fn place(request_id: &str, table: &str, strategy: &str, key_hash: &[u8]) -> Vec<u8> {
+        let mut aad = format!("{request_id}\0{table}\0{strategy}\0").into_bytes();
+        aad.extend_from_slice(key_hash);
+        aad
+    }
+
+    /// A keyed hash of a row's primary key, so single rows can be found for restore without the
+    /// key (which may itself be personal data) sitting in clear in `dsar.quarantine`.
+    pub fn key_hash(&self, primary_key: &[Option<String>]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"dsar primary key\0");
+        mac.update(serde_json::to_string(primary_key).unwrap_or_default().as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_rows_open_only_with_the_same_key_and_place() {
+        let key = DataKey::generate();
+        let sealed = key.seal(b"row", b"place-a");
+        assert_eq!(key.open(&sealed, b"place-a").unwrap(), b"row");
+        assert!(key.open(&sealed, b"place-b").is_err(), "bound to its place");
+        assert!(
+            DataKey::generate().open(&sealed, b"place-a").is_err(),
+            "bound to its key"
+        );
+    }
+
+    #[test]
+    fn wrapped_key_unwraps_with_the_recipient_identity_only() {
+        let identity = age::x25519::Identity::generate();
+        let key = DataKey::generate();
+        let wrapped = key.wrap(&[identity.to_public()]).unwrap();
+        let ids: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(identity)];
+        assert_eq!(DataKey::unwrap(&wrapped, &ids).unwrap().0, key.0);
+        let other: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(age::x25519::Identity::generate())];
+        assert!(DataKey::unwrap(&wrapped, &other).is_err());
+    }
+
+    #[test]
+    fn key_hash_depends_on_key_and_value() {
+        let key = DataKey::generate();
+        let one = key.key_hash(&[Some("1".into())]);
+        assert_eq!(one, key.key_hash(&[Some("1".into())]));
+        assert_ne!(one, key.key_hash(&[Some("2".into())]));
+        assert_ne!(one, DataKey::generate().key_hash(&[Some("1".into())]));
+    }
+}

@@ -1,0 +1,275 @@
+//! `dsar delete`: plan, confirm, then move the subject's rows into quarantine batch by batch.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::plan::{Plan, Step};
+use crate::age_keys::read_recipients_file;
+use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::cli::{DeleteArgs, Global};
+use crate::envelope::DataKey;
+use crate::error::{ExitKind, UserError};
+use crate::progress::Progress;
+use crate::state::{StateDir, subject_hash};
+use crate::subject;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    request_id: &'a str,
+    state: &'static str,
+    dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore_until: Option<String>,
+    counts: Vec<Step>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    refusals: &'a [String],
+}
+
+/// The top-level entry point for `dsar delete`.
+pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    crate::warn_all(global, &config.warnings);
+    let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
+    let recipients = if super::erases_anything(&config) {
+        let file = config.settings.recovery_recipients_file.as_ref().ok_or_else(|| {
+            UserError::usage("no recovery recipients: quarantined rows would be readable by no one")
+                .with_hint("set [settings].recovery_recipients_file to an age recipients file whose keys you keep safe")
+        })?;
+        read_recipients_file(file)?
+    } else {
+        Vec::new()
+    };
+    let state = StateDir::open(global.state_dir.as_deref())?;
+    let key = state.installation_key()?;
+    let actor = Actor::current(global.operator.as_deref(), &key);
+    let audit = AuditLog::new(&state, &actor);
+
+    let sources = super::open_sources(&config).await?;
+    if !args.dry_run {
+        // Held for the whole run: the plan must still be true when the rows move.
+        for source in &sources {
+            source.lock_for_erasure().await?;
+        }
+    }
+    let ids = crate::identity::resolve(&sources, &subjects).await?;
+    let plan = Plan::build(&sources, &ids).await?;
+    let request_id = crate::clock::new_request_id();
+    let subject_hashes: Vec<String> = (0..subjects.len() as u32)
+        .flat_map(|i| ids.of_subject(i))
+        .map(|(k, v)| subject_hash(&key, &k, &v))
+        .collect();
+    let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
+        let mut details = serde_json::Map::new();
+        details.insert("dry_run".into(), args.dry_run.into());
+        if let Some(reason) = &args.reason {
+            details.insert("reason".into(), reason.clone().into());
+        }
+        if !plan.refusals.is_empty() {
+            details.insert("refusals".into(), plan.refusals.len().into());
+        }
+        Event {
+            action: action.into(),
+            request_id: Some(request_id.clone()),
+            subject: subject_hashes.clone(),
+            tables: counts,
+            outcome,
+            error,
+            details,
+            ..Default::default()
+        }
+    };
+    audit.append(&event("delete.planned", Outcome::Ok, table_counts(&plan.steps), None))?;
+
+    if !plan.refusals.is_empty() {
+        eprint!("{}", plan.render());
+        let more = if plan.refusals.len() > 1 {
+            format!(" (and {} more above)", plan.refusals.len() - 1)
+        } else {
+            String::new()
+        };
+        return Err(UserError {
+            kind: ExitKind::Refused,
+            message: format!("delete refused, nothing changed: {}{more}", plan.refusals[0]),
+            hint: Some("extend the source map as suggested, then run `dsar delete --dry-run` again".into()),
+        });
+    }
+    if args.dry_run {
+        print_report(global, &request_id, "planned", true, None, plan.steps.clone(), &plan);
+        return Ok(());
+    }
+    confirm(args.yes, &plan)?;
+
+    let data_key = DataKey::generate();
+    let wrapped = data_key.wrap(&recipients)?;
+    let window = config.settings.recovery_window.as_secs_f64();
+    let mut restore_until = None;
+    for (s, source) in sources.iter().enumerate() {
+        if plan
+            .steps
+            .iter()
+            .any(|step| step.source == s && step.strategy != "retain")
+        {
+            source.ensure_store().await?;
+            source.register_request(&request_id, window, &wrapped).await?;
+            restore_until = source.stored_request(&request_id).await?.map(|r| r.restore_until);
+        }
+    }
+
+    let progress = Progress::new(global.quiet);
+    let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
+    for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
+        let source = &sources[step.source];
+        let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
+        let started = Instant::now();
+        let mut moved = 0u64;
+        loop {
+            let result = source
+                .erase_batch(
+                    step.table,
+                    i64::from(source.config.batch_rows),
+                    &request_id,
+                    &data_key,
+                    &key,
+                )
+                .await;
+            let n = match result {
+                Ok(n) => n,
+                Err(e) => {
+                    let mut counts = table_counts(&done);
+                    counts.push(TableCount {
+                        rows: moved,
+                        ..table_count(step)
+                    });
+                    audit.append(&event(
+                        "delete.failed",
+                        Outcome::Error,
+                        counts,
+                        Some(redact(&e.message, &ids_text(&subjects))),
+                    ))?;
+                    return Err(UserError {
+                        message: format!(
+                            "{} ({moved} rows of {} were already quarantined; request {request_id})",
+                            e.message, step.table_name
+                        ),
+                        ..e
+                    });
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            moved += n;
+            bar.set_position(moved);
+            if let Some(limit) = source.config.max_rows_per_second {
+                crate::pace::throttle(started, moved, limit).await;
+            }
+        }
+        bar.finish();
+        done.push(Step {
+            rows: moved,
+            ..step.clone()
+        });
+    }
+    audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
+    print_report(global, &request_id, "completed", false, restore_until, done, &plan);
+    Ok(())
+}
+
+fn ids_text(subjects: &[subject::Subject]) -> Vec<String> {
+    subjects
+        .iter()
+        .flat_map(|s| s.ids.iter().map(|(_, v)| v.clone()))
+        .collect()
+}
+
+/// An error fit for the audit log: raw identifiers removed.
+fn redact(message: &str, values: &[String]) -> String {
+    values
+        .iter()
+        .fold(message.to_string(), |m, v| m.replace(v.as_str(), "<subject>"))
+}
+
+fn table_count(step: &Step) -> TableCount {
+    TableCount {
+        source: step.source_name.clone(),
+        table: step.table_name.clone(),
+        strategy: Some(step.strategy),
+        rows: step.rows,
+    }
+}
+
+fn table_counts(steps: &[Step]) -> Vec<TableCount> {
+    steps.iter().map(table_count).collect()
+}
+
+/// `--yes`, or a person at a terminal who types yes. Scripts without `--yes` are refused.
+fn confirm(yes: bool, plan: &Plan) -> Result<(), UserError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            UserError::usage("delete needs confirmation and there is no terminal to ask on; nothing changed")
+                .with_hint("review the plan with --dry-run, then run again with --yes"),
+        );
+    }
+    eprint!("{}", plan.render());
+    eprint!(
+        "Erase {} rows as planned above? Type yes to continue: ",
+        plan.total_rows()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| UserError::usage(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "yes" | "y") {
+        Ok(())
+    } else {
+        Err(UserError::usage("not confirmed; nothing changed"))
+    }
+}
+
+fn print_report(
+    global: &Global,
+    request_id: &str,
+    state: &'static str,
+    dry_run: bool,
+    restore_until: Option<String>,
+    counts: Vec<Step>,
+    plan: &Plan,
+) {
+    if global.json {
+        let report = Report {
+            request_id,
+            state,
+            dry_run,
+            restore_until,
+            counts,
+            refusals: &plan.refusals,
+        };
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        return;
+    }
+    if global.quiet {
+        return;
+    }
+    let shown = Plan {
+        steps: counts,
+        refusals: Vec::new(),
+    };
+    if dry_run {
+        println!("plan for a delete (dry run, nothing changed):");
+    } else {
+        println!(
+            "deleted: request {request_id}, {} rows; restorable until {}",
+            shown.total_rows(),
+            restore_until.as_deref().unwrap_or("-")
+        );
+        println!("  undo with: dsar restore --request {request_id} --identity <recovery key file>");
+    }
+    print!("{}", shown.render());
+}

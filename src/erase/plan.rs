@@ -1,0 +1,256 @@
+//! The erasure plan: per table the strategy, the rows it covers and the order, and everything
+//! `delete` must refuse before it changes a single row.
+
+use serde::Serialize;
+
+use crate::config::{AnonRule, OnDelete};
+use crate::error::UserError;
+use crate::identity::Identities;
+use crate::source::postgres::PgSource;
+use crate::source::postgres::foreign_keys::{ForeignKey, OnParentDelete};
+
+/// One table of the plan, in execution order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    #[serde(skip)]
+    pub source: usize,
+    #[serde(skip)]
+    pub table: usize,
+    #[serde(rename = "source")]
+    pub source_name: String,
+    #[serde(rename = "table")]
+    pub table_name: String,
+    pub strategy: &'static str,
+    pub rows: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_reason: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Why `delete` will not run; each names the table, the constraint and the fix.
+    pub refusals: Vec<String>,
+}
+
+pub fn strategy_name(strategy: OnDelete) -> &'static str {
+    match strategy {
+        OnDelete::Quarantine => "quarantine",
+        OnDelete::Anonymize => "anonymize",
+        OnDelete::Flag => "flag",
+        OnDelete::Retain => "retain",
+    }
+}
+
+impl Plan {
+    /// Capture the rows of every table, check foreign keys against the capture, and order the
+    /// tables children first. Changes no data (the capture lives in session temp tables).
+    pub async fn build(sources: &[PgSource<'_>], ids: &Identities) -> Result<Plan, UserError> {
+        let mut plan = Plan::default();
+        for (s, source) in sources.iter().enumerate() {
+            check_anonymize_rules(source)?;
+            let tables = &source.config.tables;
+            let acting: Vec<usize> = (0..tables.len())
+                .filter(|&t| tables[t].on_delete != OnDelete::Retain)
+                .collect();
+            let counts = source.capture(&acting, ids).await?;
+            let fks = source.foreign_keys().await?;
+            plan.refusals.extend(refusals(source, &acting, &counts, &fks).await?);
+
+            for t in children_first(source, &acting, &fks) {
+                let rows = counts[acting.iter().position(|&a| a == t).unwrap_or(0)];
+                plan.steps.push(step(source, s, t, rows));
+            }
+            for (t, table) in tables
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.on_delete == OnDelete::Retain)
+            {
+                let rows = source.count_rows(t, ids).await?;
+                let mut retained = step(source, s, t, rows);
+                retained.retain_reason = Some(
+                    table
+                        .retain_reason
+                        .clone()
+                        .unwrap_or_else(|| "(no reason given)".into()),
+                );
+                plan.steps.push(retained);
+            }
+        }
+        Ok(plan)
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter(|s| s.strategy != "retain")
+            .map(|s| s.rows)
+            .sum()
+    }
+
+    /// The plan as an operator reads it.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("  {:<5} {:<12} {:>9}  table\n", "order", "strategy", "rows"));
+        for (i, step) in self.steps.iter().enumerate() {
+            let order = if step.strategy == "retain" {
+                "-".to_string()
+            } else {
+                (i + 1).to_string()
+            };
+            out.push_str(&format!(
+                "  {order:<5} {:<12} {:>9}  {}: {}",
+                step.strategy, step.rows, step.source_name, step.table_name
+            ));
+            if let Some(reason) = &step.retain_reason {
+                out.push_str(&format!("  (kept: {reason})"));
+            }
+            out.push('\n');
+        }
+        for refusal in &self.refusals {
+            out.push_str(&format!("  refused: {refusal}\n"));
+        }
+        out
+    }
+}
+
+fn step(source: &PgSource<'_>, s: usize, t: usize, rows: u64) -> Step {
+    let table = &source.config.tables[t];
+    Step {
+        source: s,
+        table: t,
+        source_name: source.config.name.clone(),
+        table_name: table.name.to_string(),
+        strategy: strategy_name(table.on_delete),
+        rows,
+        retain_reason: None,
+    }
+}
+
+/// `redact` and `hash` write text: refuse them on columns that cannot hold it.
+fn check_anonymize_rules(source: &PgSource<'_>) -> Result<(), UserError> {
+    for (t, table) in source.config.tables.iter().enumerate() {
+        for (column, rule) in &table.anonymize {
+            let Some(col) = source.shapes[t].column(column) else {
+                continue;
+            };
+            if matches!(rule, AnonRule::Redact | AnonRule::Hash) && !col.text_like {
+                return Err(UserError::usage(format!(
+                    "{}: anonymize `{column}` = \"{}\" needs a text column, but it is {}",
+                    table.location,
+                    if *rule == AnonRule::Redact { "redact" } else { "hash" },
+                    col.base_type
+                ))
+                .with_hint("use \"null\" or a literal value of the column's type"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Foreign keys into tables whose rows will be deleted must not lose or block anything the
+/// map does not cover: an uncovered child table (whatever its ON DELETE), covered rows that the
+/// map does not tie to the subject, or covered rows that are kept while their parent goes.
+async fn refusals(
+    source: &PgSource<'_>,
+    acting: &[usize],
+    counts: &[u64],
+    fks: &[ForeignKey],
+) -> Result<Vec<String>, UserError> {
+    let tables = &source.config.tables;
+    let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
+    let mut out = Vec::new();
+    for fk in fks {
+        let Some(parent) = index(&fk.parent) else { continue };
+        if tables[parent].on_delete != OnDelete::Quarantine {
+            continue;
+        }
+        let parent_rows = acting.iter().position(|&a| a == parent).map_or(0, |i| counts[i]);
+        let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
+        match index(&fk.child) {
+            None => out.push(format!(
+                "table {} references {} through {constraint}, but the source map does not cover it; \
+                 add [[sources.tables]] table = \"{}\" via = {{ table = \"{}\", column = {}, parent_column = {} }}",
+                fk.child,
+                fk.parent,
+                fk.child,
+                fk.parent,
+                toml_list(&fk.child_columns),
+                toml_list(&fk.parent_columns)
+            )),
+            Some(child) if parent_rows > 0 => {
+                let child_acts = tables[child].on_delete == OnDelete::Quarantine;
+                let outside = source
+                    .references_outside_plan(fk, parent, child_acts.then_some(child).filter(|c| acting.contains(c)))
+                    .await?;
+                if outside == 0 {
+                    continue;
+                }
+                if child_acts {
+                    out.push(format!(
+                        "{outside} row(s) of {} reference the subject's rows in {} through {constraint} but the map \
+                         does not tie them to the subject; deleting would {} them",
+                        fk.child,
+                        fk.parent,
+                        if fk.on_delete == OnParentDelete::Cascade {
+                            "silently delete"
+                        } else {
+                            "break or alter"
+                        }
+                    ));
+                } else {
+                    out.push(format!(
+                        "{outside} row(s) of {} are kept (on_delete = \"{}\") but reference the subject's rows in {} \
+                         through {constraint}; set on_delete = \"quarantine\" for {}, or anonymize {} instead",
+                        fk.child,
+                        strategy_name(tables[child].on_delete),
+                        fk.parent,
+                        fk.child,
+                        fk.parent
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+fn toml_list(columns: &[String]) -> String {
+    match columns {
+        [one] => format!("\"{one}\""),
+        many => format!(
+            "[{}]",
+            many.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// `tables` ordered so that a table referencing another comes before it (deletes go children
+/// first; restores walk this backwards). Ties keep map order; a cycle falls back to map order.
+pub fn children_first(source: &PgSource<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
+    let names = &source.config.tables;
+    let edges: Vec<(usize, usize)> = fks
+        .iter()
+        .filter_map(|fk| {
+            let child = tables.iter().copied().find(|&t| names[t].name == fk.child)?;
+            let parent = tables.iter().copied().find(|&t| names[t].name == fk.parent)?;
+            (child != parent).then_some((child, parent))
+        })
+        .collect();
+    let mut left: Vec<usize> = tables.to_vec();
+    let mut order = Vec::with_capacity(tables.len());
+    while !left.is_empty() {
+        // A table goes next when no table still left references it.
+        let next = left
+            .iter()
+            .position(|&t| {
+                !edges
+                    .iter()
+                    .any(|&(child, parent)| parent == t && left.contains(&child))
+            })
+            .unwrap_or(0);
+        order.push(left.remove(next));
+    }
+    order
+}

@@ -1,0 +1,179 @@
+//! `dsar purge`, for cron: destroy what is past its recovery window, and expired exports.
+//!
+//! Per expired request: first the wrapped data key (from that commit on the rows are
+//! unreadable), then the live rows of `flag` tables, then the ciphertext, in batches. Every step
+//! is idempotent, so a purge that dies half-way is finished by the next one.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::audit::{Actor, AuditLog, Event, Outcome};
+use crate::cli::{Global, PurgeArgs};
+use crate::error::UserError;
+use crate::source::postgres::PgSource;
+use crate::state::StateDir;
+
+/// Interrupted archive writes older than this are debris.
+const PARTIAL_MAX_AGE: Duration = Duration::from_secs(86_400);
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    state: &'static str,
+    dry_run: bool,
+    requests: u64,
+    rows: u64,
+    flagged_rows: u64,
+    archives: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    purged_requests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed_archives: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<String>,
+}
+
+/// The top-level entry point for `dsar purge`.
+pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    if global.verbose > 0 {
+        crate::warn_all(global, &config.warnings);
+    }
+    let state = StateDir::open(global.state_dir.as_deref())?;
+    let key = state.installation_key()?;
+    let actor = Actor::current(global.operator.as_deref(), &key);
+    let audit = AuditLog::new(&state, &actor);
+    let mut summary = Summary {
+        state: "completed",
+        dry_run: args.dry_run,
+        ..Default::default()
+    };
+
+    for source_config in &config.sources {
+        let result = match PgSource::open(source_config).await {
+            Ok(source) => purge_source(&source, args.dry_run, &mut summary).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            summary.failures.push(e.message);
+        }
+    }
+    if let Err(e) = expire_archives(
+        &config.settings.export_dir,
+        config.settings.export_retention,
+        args.dry_run,
+        &mut summary,
+    ) {
+        summary.failures.push(e.message);
+    }
+
+    let failed = !summary.failures.is_empty();
+    if failed {
+        summary.state = "failed";
+    }
+    let mut details = serde_json::Map::new();
+    details.insert("dry_run".into(), args.dry_run.into());
+    details.insert("requests".into(), summary.requests.into());
+    details.insert("rows".into(), summary.rows.into());
+    details.insert("archives".into(), summary.archives.into());
+    audit.append(&Event {
+        action: if failed { "purge.failed" } else { "purge.completed" }.into(),
+        outcome: if failed { Outcome::Error } else { Outcome::Ok },
+        error: summary.failures.first().cloned(),
+        details,
+        ..Default::default()
+    })?;
+
+    if global.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else if global.verbose > 0 || args.dry_run {
+        let verb = if args.dry_run { "would purge" } else { "purged" };
+        println!(
+            "{verb}: {} request(s), {} quarantined row(s), {} flagged row(s), {} export archive(s)",
+            summary.requests, summary.rows, summary.flagged_rows, summary.archives
+        );
+        for r in &summary.purged_requests {
+            println!("  request {r}");
+        }
+        for a in &summary.removed_archives {
+            println!("  archive {a}");
+        }
+    }
+    if failed {
+        return Err(UserError::runtime(format!(
+            "purge failed: {}",
+            summary.failures.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+async fn purge_source(source: &PgSource<'_>, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
+    if !source.has_store().await? {
+        return Ok(());
+    }
+    if !dry_run {
+        source.lock_for_erasure().await?;
+    }
+    let batch = i64::from(source.config.batch_rows);
+    for request in source.expired_requests().await? {
+        summary.requests += 1;
+        summary.purged_requests.push(request.request_id.clone());
+        if dry_run {
+            summary.rows += (request.rows - request.flagged_rows) as u64;
+            summary.flagged_rows += request.flagged_rows as u64;
+            continue;
+        }
+        source.shred_key(&request.request_id).await?;
+        loop {
+            let n = source.purge_flagged_batch(&request.request_id, batch).await?;
+            if n == 0 {
+                break;
+            }
+            summary.flagged_rows += n;
+        }
+        loop {
+            let n = source.delete_quarantined(&request.request_id, batch).await?;
+            if n == 0 {
+                break;
+            }
+            summary.rows += n;
+        }
+    }
+    Ok(())
+}
+
+/// Remove `*.zip.age` archives older than the retention, and stale `.partial` leftovers.
+fn expire_archives(dir: &Path, retention: Duration, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(UserError::runtime(format!("cannot list {}: {e}", dir.display()))),
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let max_age = if name.ends_with(".zip.age") {
+            retention
+        } else if name.starts_with('.') && name.ends_with(".partial") {
+            PARTIAL_MAX_AGE
+        } else {
+            continue;
+        };
+        let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        if now.duration_since(modified).unwrap_or_default() < max_age {
+            continue;
+        }
+        if !dry_run {
+            std::fs::remove_file(&path)
+                .map_err(|e| UserError::runtime(format!("cannot remove {}: {e}", path.display())))?;
+        }
+        summary.archives += 1;
+        summary.removed_archives.push(path.display().to_string());
+    }
+    Ok(())
+}

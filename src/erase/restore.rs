@@ -1,0 +1,227 @@
+//! `dsar restore`: bring a deleted request back, whole or row by row, inside its window.
+
+use serde::Serialize;
+
+use super::plan::children_first;
+use crate::age_keys::read_identity_file;
+use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::cli::{Global, RestoreArgs};
+use crate::config::{OnDelete, TableName};
+use crate::envelope::DataKey;
+use crate::error::{ExitKind, UserError};
+use crate::state::StateDir;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    request_id: &'a str,
+    state: &'static str,
+    counts: &'a [TableCount],
+    flagged: &'a [String],
+}
+
+fn strategy_of(text: &str) -> Option<OnDelete> {
+    match text {
+        "quarantine" => Some(OnDelete::Quarantine),
+        "anonymize" => Some(OnDelete::Anonymize),
+        "flag" => Some(OnDelete::Flag),
+        _ => None,
+    }
+}
+
+/// The top-level entry point for `dsar restore`.
+pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    crate::warn_all(global, &config.warnings);
+    let identity = args.identity.as_ref().ok_or_else(|| {
+        UserError::usage("restore needs --identity FILE").with_hint(
+            "pass the age secret key of a recovery recipient (the pair of [settings].recovery_recipients_file)",
+        )
+    })?;
+    let identities = read_identity_file(identity)?;
+    let state = StateDir::open(global.state_dir.as_deref())?;
+    let installation_key = state.installation_key()?;
+    let actor = Actor::current(global.operator.as_deref(), &installation_key);
+    let audit = AuditLog::new(&state, &actor);
+    let request_id = args.request.as_str();
+
+    let sources = super::open_sources(&config).await?;
+    let mut found = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        if let Some(stored) = source.stored_request(request_id).await? {
+            found.push((s, stored));
+        }
+    }
+    if found.is_empty() {
+        return Err(
+            UserError::usage(format!("no request `{request_id}` in any source of this map"))
+                .with_hint("check the id printed by `dsar delete` (or in the audit log)"),
+        );
+    }
+    // Check every source before changing any: a closed window anywhere means no restore at all.
+    if let Some((_, closed)) = found.iter().find(|(_, r)| !r.window_open) {
+        return Err(UserError::runtime(format!(
+            "the recovery window of request {request_id} closed at {}; its rows are purged or about to be; nothing was restored",
+            closed.restore_until
+        )));
+    }
+    let mut keys = Vec::new();
+    for (s, stored) in &found {
+        let wrapped = stored
+            .wrapped_key
+            .as_deref()
+            .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing was restored")))?;
+        keys.push((*s, DataKey::unwrap(wrapped, &identities)?));
+    }
+    for (s, _) in &keys {
+        sources[*s].lock_for_erasure().await?;
+    }
+
+    let single = match &args.table {
+        Some(table) => Some((
+            TableName::parse(table).map_err(UserError::usage)?,
+            parse_keys(&args.key)?,
+        )),
+        None => None,
+    };
+    let mut counts = Vec::new();
+    let mut flagged = Vec::new();
+    let mut matched_single = false;
+    for (s, key) in &keys {
+        let source = &sources[*s];
+        let fks = source.foreign_keys().await?;
+        let mut entries = Vec::new();
+        for (name, strategy, _) in source.quarantined_tables(request_id).await? {
+            let table = source
+                .config
+                .tables
+                .iter()
+                .position(|t| t.name == name)
+                .ok_or_else(|| {
+                    UserError::usage(format!(
+                        "request {request_id} holds rows of {name}, which the source map no longer lists"
+                    ))
+                    .with_hint("add the table back to the map to restore them")
+                })?;
+            let strategy = strategy_of(&strategy)
+                .ok_or_else(|| UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`")))?;
+            entries.push((table, strategy));
+        }
+        let only = match &single {
+            Some((name, given)) => {
+                let Some(table) = source.config.tables.iter().position(|t| &t.name == name) else {
+                    continue;
+                };
+                entries.retain(|(t, _)| *t == table);
+                Some(vec![key.key_hash(&source.canonical_key(table, given).await?)])
+            }
+            None => None,
+        };
+        let tables: Vec<usize> = entries.iter().map(|(t, _)| *t).collect();
+        let mut order = children_first(source, &tables, &fks);
+        order.reverse();
+        order.dedup();
+        for table in order {
+            for strategy in entries.iter().filter(|(t, _)| *t == table).map(|(_, s)| *s) {
+                let mut restored = 0u64;
+                let mut after = 0i64;
+                loop {
+                    let batch = source
+                        .restore_batch(
+                            table,
+                            strategy,
+                            request_id,
+                            key,
+                            after,
+                            i64::from(source.config.batch_rows),
+                            only.as_deref(),
+                        )
+                        .await?;
+                    if batch.seen == 0 {
+                        break;
+                    }
+                    after = batch.last_id;
+                    restored += batch.restored;
+                    flagged.extend(batch.conflicts);
+                }
+                matched_single |= restored > 0;
+                counts.push(TableCount {
+                    source: source.config.name.clone(),
+                    table: source.config.tables[table].name.to_string(),
+                    strategy: Some(super::plan::strategy_name(strategy)),
+                    rows: restored,
+                });
+            }
+        }
+    }
+    if single.is_some() && !matched_single && flagged.is_empty() {
+        return Err(UserError::usage(format!(
+            "request {request_id} holds no quarantined row with that key"
+        )));
+    }
+
+    let mut details = serde_json::Map::new();
+    details.insert("flagged_for_review".into(), flagged.len().into());
+    if let Some(table) = &args.table {
+        details.insert("single_table".into(), table.clone().into());
+    }
+    audit.append(&Event {
+        action: "restore.completed".into(),
+        request_id: Some(request_id.to_string()),
+        tables: counts.clone(),
+        outcome: Outcome::Ok,
+        details,
+        ..Default::default()
+    })?;
+
+    if global.json {
+        let state = if flagged.is_empty() {
+            "completed"
+        } else {
+            "completed_with_flags"
+        };
+        let report = Report {
+            request_id,
+            state,
+            counts: &counts,
+            flagged: &flagged,
+        };
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else if !global.quiet {
+        let total: u64 = counts.iter().map(|c| c.rows).sum();
+        println!("restored: request {request_id}, {total} rows");
+        for c in &counts {
+            println!(
+                "  {:<12} {:>9}  {}: {}",
+                c.strategy.unwrap_or("-"),
+                c.rows,
+                c.source,
+                c.table
+            );
+        }
+    }
+    if !flagged.is_empty() {
+        for item in &flagged {
+            eprintln!("flagged: {item}: its key is live again (or its row is gone); left in quarantine");
+        }
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "{} row(s) were not restored and need manual review (listed above)",
+                flagged.len()
+            ),
+            hint: Some("nothing was overwritten; they stay in quarantine until the window closes".into()),
+        });
+    }
+    Ok(())
+}
+
+/// `--key COL=VALUE`, repeatable.
+fn parse_keys(keys: &[String]) -> Result<Vec<(String, String)>, UserError> {
+    keys.iter()
+        .map(|k| {
+            k.split_once('=')
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .ok_or_else(|| UserError::usage(format!("--key `{k}` is not COL=VALUE")))
+        })
+        .collect()
+}
