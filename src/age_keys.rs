@@ -71,7 +71,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let identity = age::x25519::Identity::generate();
         let path = dir.path().join("key.txt");
-        std::fs::write(&path, format!("# created: now\n{}\n", identity.to_string().expose_secret())).unwrap();
+        std::fs::write(
+            &path,
+            format!("# created: now\n{}\n", identity.to_string().expose_secret()),
+        )
+        .unwrap();
         assert_eq!(read_identity_file(&path).unwrap().len(), 1);
         std::fs::write(&path, "# nothing\n").unwrap();
         assert!(read_identity_file(&path).is_err());
