@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use age::secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 
 pub const CHINOOK_SQL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -115,9 +116,13 @@ pub fn fresh_db(template: &str) -> TestDb {
         "shop_tpl" => SHOP_SQL,
         other => panic!("unknown template {other}"),
     };
-    ensure_template(template, sql);
+    // The template's name carries a hash of its SQL, so an edited fixture gets a new template.
+    let text = std::fs::read(sql).unwrap_or_else(|e| panic!("cannot read {sql}: {e}"));
+    let digest: String = Sha256::digest(&text)[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let versioned = format!("{template}_{digest}");
+    ensure_template(&versioned, sql);
     let name = format!("t_{}_{:08x}", template.trim_end_matches("_tpl"), rand::random::<u32>());
-    psql(&server_url(), &format!("CREATE DATABASE {name} TEMPLATE {template}"));
+    psql(&server_url(), &format!("CREATE DATABASE {name} TEMPLATE {versioned}"));
     TestDb {
         url: url_for(&name),
         name,
@@ -144,6 +149,18 @@ impl Workspace {
         std::fs::write(
             dir.path().join("keys/exports.txt"),
             format!("# test recipient\n{recipient}\n"),
+        )
+        .unwrap();
+        // A separate key pair for quarantine, as operators are told to keep.
+        let recovery = age::x25519::Identity::generate();
+        std::fs::write(
+            dir.path().join("keys/recovery.key"),
+            format!("{}\n", recovery.to_string().expose_secret()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("keys/recovery.txt"),
+            format!("{}\n", recovery.to_public()),
         )
         .unwrap();
         std::fs::write(dir.path().join("sources.toml"), config).unwrap();
@@ -234,6 +251,29 @@ impl Workspace {
         let text = std::fs::read_to_string(self.state_dir().join("audit/000001.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
+}
+
+/// A table's rows in primary-key order, as COPY text: equal dumps mean equal data, byte for byte.
+pub fn dump_table(url: &str, table: &str, order_by: &str) -> String {
+    psql(
+        url,
+        &format!("COPY (SELECT * FROM {table} ORDER BY {order_by}) TO STDOUT"),
+    )
+}
+
+/// `pg_dump` of the whole database as text.
+pub fn pg_dump(url: &str, extra: &[&str]) -> String {
+    let out = Command::new("pg_dump")
+        .arg(url)
+        .args(extra)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The files of a decrypted archive.

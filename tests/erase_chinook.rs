@@ -1,0 +1,315 @@
+//! delete / restore / purge on Chinook: the issue's own scenario, refusals, conflicts, windows.
+
+mod common;
+
+use common::{Workspace, dump_table, fresh_db, pg_dump, psql, stderr, stdout};
+use serde_json::Value;
+
+const EXAMPLE: &str = include_str!("../sources.toml.example");
+const TABLES: [(&str, &str); 3] = [
+    ("customer", "customer_id"),
+    ("invoice", "invoice_id"),
+    ("invoice_line", "invoice_line_id"),
+];
+
+fn chinook(config: &str) -> (common::TestDb, Workspace) {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(config, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    (db, ws)
+}
+
+fn dumps(url: &str) -> Vec<String> {
+    TABLES.iter().map(|(t, k)| dump_table(url, t, k)).collect()
+}
+
+fn subject_rows(url: &str) -> (String, String, String) {
+    let one = |sql: &str| psql(url, sql);
+    (
+        one("SELECT count(*) FROM customer WHERE customer_id = 1"),
+        one("SELECT count(*) FROM invoice WHERE customer_id = 1"),
+        one("SELECT count(*) FROM invoice_line WHERE invoice_id IN (98, 121, 143, 195, 316, 327, 382)"),
+    )
+}
+
+fn request_id(out: &std::process::Output) -> String {
+    let report: Value = serde_json::from_str(&stdout(out)).expect("--json output");
+    report["request_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn delete_then_restore_brings_customer_1_back_byte_for_byte() {
+    let (db, ws) = chinook(EXAMPLE);
+    let before = dumps(&db.url);
+    assert_eq!(subject_rows(&db.url), ("1".into(), "7".into(), "38".into()));
+    let dump = pg_dump(&db.url, &[]);
+    assert!(
+        dump.contains("luisg@embraer.com.br") && dump.contains("Gonçalves"),
+        "the subject is there to begin with"
+    );
+
+    let out = ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "email=luisg@embraer.com.br",
+        "--yes",
+        "--json",
+        "--reason",
+        "DSAR-1",
+    ]);
+    let id = request_id(&out);
+    assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM customer"),
+        "58",
+        "other customers untouched"
+    );
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM dsar.quarantine"), "46");
+    let dump = pg_dump(&db.url, &[]);
+    assert!(
+        !dump.contains("luisg@embraer.com.br"),
+        "the email is readable in pg_dump after delete"
+    );
+    assert!(
+        !dump.contains("Gonçalves"),
+        "the name is readable in pg_dump after delete"
+    );
+
+    let out = ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert!(stdout(&out).contains("46 rows"), "{}", stdout(&out));
+    assert_eq!(dumps(&db.url), before, "every row back, byte for byte");
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM dsar.quarantine"), "0");
+
+    let actions: Vec<String> = ws
+        .audit_events()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["delete.planned", "delete.completed", "restore.completed"]);
+    let log = std::fs::read_to_string(ws.state_dir().join("audit/000001.jsonl")).unwrap();
+    assert!(!log.contains("luisg@embraer.com.br"));
+}
+
+#[test]
+fn dry_run_prints_the_ordered_plan_and_changes_nothing() {
+    let (db, ws) = chinook(EXAMPLE);
+    let before = dumps(&db.url);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--dry-run", "--json"]);
+    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(plan["state"], "planned");
+    let steps: Vec<(String, u64)> = plan["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["table"].as_str().unwrap().to_string(), s["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("public.invoice_line".to_string(), 38),
+            ("public.invoice".to_string(), 7),
+            ("public.customer".to_string(), 1)
+        ],
+        "children before parents"
+    );
+    let human = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--dry-run"]);
+    assert!(stdout(&human).contains("dry run"));
+    assert_eq!(dumps(&db.url), before);
+    assert_eq!(
+        psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NULL"),
+        "t",
+        "not even the dsar schema"
+    );
+}
+
+#[test]
+fn without_a_terminal_or_yes_delete_refuses_and_changes_nothing() {
+    let (db, ws) = chinook(EXAMPLE);
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"));
+    assert_eq!(subject_rows(&db.url), ("1".into(), "7".into(), "38".into()));
+}
+
+#[test]
+fn an_uncovered_cascade_child_is_refused_with_the_fix() {
+    let (db, ws) = chinook(EXAMPLE);
+    psql(
+        &db.url,
+        "CREATE TABLE customer_note (note_id int PRIMARY KEY, customer_id int REFERENCES customer ON DELETE CASCADE, note text);
+         INSERT INTO customer_note VALUES (1, 1, 'called about refund')",
+    );
+    let before = dumps(&db.url);
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("public.customer_note") && err.contains("customer_note_customer_id_fkey"),
+        "{err}"
+    );
+    assert!(err.contains("CASCADE"), "{err}");
+    assert!(
+        err.contains("table = \"public.customer_note\" via"),
+        "the map entry that fixes it: {err}"
+    );
+    assert_eq!(dumps(&db.url), before);
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM customer_note"), "1");
+}
+
+#[test]
+fn a_kept_child_of_a_deleted_parent_is_refused() {
+    let config = EXAMPLE.replacen(
+        "via = { table = \"public.customer\", column = \"customer_id\", parent_column = \"customer_id\" }\non_delete = \"quarantine\"",
+        "via = { table = \"public.customer\", column = \"customer_id\", parent_column = \"customer_id\" }\non_delete = \"retain\"",
+        1,
+    );
+    assert_ne!(config, EXAMPLE);
+    let (db, ws) = chinook(&config);
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("public.invoice"), "{}", stderr(&out));
+    assert_eq!(subject_rows(&db.url), ("1".into(), "7".into(), "38".into()));
+}
+
+#[test]
+fn restore_never_overwrites_a_reused_key_and_exits_3() {
+    let (db, ws) = chinook(EXAMPLE);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    psql(
+        &db.url,
+        "INSERT INTO customer (customer_id, first_name, last_name, email) VALUES (1, 'New', 'Person', 'new@x.org')",
+    );
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("public.customer (customer_id=1)"), "{err}");
+    assert_eq!(
+        psql(&db.url, "SELECT first_name FROM customer WHERE customer_id = 1"),
+        "New",
+        "not overwritten"
+    );
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM invoice WHERE customer_id = 1"),
+        "7",
+        "the rest came back"
+    );
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM dsar.quarantine"),
+        "1",
+        "the conflicting row stays in quarantine"
+    );
+}
+
+#[test]
+fn single_rows_can_be_restored_by_key() {
+    let (db, ws) = chinook(EXAMPLE);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--table",
+        "public.customer",
+        "--key",
+        "customer_id=1",
+    ]);
+    assert_eq!(subject_rows(&db.url), ("1".into(), "0".into(), "0".into()));
+    let out = ws.dsar(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--table",
+        "public.invoice",
+        "--key",
+        "invoice_id=999999",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn deleting_twice_is_a_no_op_the_second_time() {
+    let (db, ws) = chinook(EXAMPLE);
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(report["counts"].as_array().unwrap().iter().all(|c| c["rows"] == 0));
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM dsar.quarantine"), "46");
+}
+
+#[test]
+fn after_the_window_restore_fails_cleanly_and_purge_destroys_everything_once() {
+    let config = EXAMPLE.replace("recovery_window = \"30d\"", "recovery_window = \"0s\"");
+    let (db, ws) = chinook(&config);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("window") && stderr(&out).contains("nothing was restored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM dsar.quarantine"),
+        "46",
+        "restore changed nothing"
+    );
+
+    // Two purges at once: both succeed, the work is done exactly once.
+    let a = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["purge", "--json"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .spawn()
+        .unwrap();
+    let b = ws.dsar(&["purge", "--json"]);
+    let a = a.wait_with_output().unwrap();
+    assert!(a.status.success() && b.status.success(), "{}", stderr(&b));
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM dsar.quarantine"), "0");
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT wrapped_key IS NULL AND purged_at IS NOT NULL FROM dsar.requests"
+        ),
+        "t"
+    );
+
+    let again = ws.dsar_ok(&["purge", "--json"]);
+    let summary: Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(summary["requests"], 0, "idempotent");
+    let quiet = ws.dsar_ok(&["purge"]);
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "silent on success for cron"
+    );
+
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn purge_removes_export_archives_past_their_retention() {
+    let config = EXAMPLE.replace("export_retention = \"7d\"", "export_retention = \"0s\"");
+    let (_db, ws) = chinook(&config);
+    ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
+    assert_eq!(ws.archives().len(), 1);
+    let dry = ws.dsar_ok(&["purge", "--dry-run"]);
+    assert!(stdout(&dry).contains("1 export archive"), "{}", stdout(&dry));
+    assert_eq!(ws.archives().len(), 1, "dry run keeps it");
+    ws.dsar_ok(&["purge"]);
+    assert!(ws.archives().is_empty());
+}
+
+#[test]
+fn restore_of_an_unknown_request_or_without_identity_is_a_usage_error() {
+    let (_db, ws) = chinook(EXAMPLE);
+    let out = ws.dsar(&["restore", "--request", "nope", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = ws.dsar(&["restore", "--request", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--identity"));
+}
