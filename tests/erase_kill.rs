@@ -1,0 +1,93 @@
+//! `kill -9` in the middle of a large delete, then a re-run: every row is live or quarantined
+//! exactly once, and restoring both requests gives back exactly the original data.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{Workspace, fresh_db, psql};
+
+const MAP: &str = include_str!("fixtures/shop_erase.toml");
+const ROWS: i64 = 120_000;
+
+fn count(url: &str, sql: &str) -> i64 {
+    psql(url, sql).parse().unwrap()
+}
+
+fn fingerprint(url: &str) -> String {
+    psql(
+        url,
+        "SELECT count(*) || ':' || md5(string_agg(event_id || '/' || \"CustomerId\" || '/' || payload, ',' ORDER BY event_id)) FROM \"Shop\".events",
+    )
+}
+
+#[test]
+fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!(
+            "INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g;
+             INSERT INTO \"Shop\".events SELECT g, 2, md5(g::text) FROM generate_series({ROWS} + 1, {ROWS} + 500) g;
+             ANALYZE"
+        ),
+    );
+    let before = fingerprint(&db.url);
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 1000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let live = || count(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1");
+    let quarantined = || {
+        count(
+            &db.url,
+            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events' AND to_regclass('dsar.quarantine') IS NOT NULL",
+        )
+    };
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until a good number of batches have committed, then SIGKILL mid-run.
+    loop {
+        let exists = psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NOT NULL") == "t";
+        if exists && quarantined() >= 10_000 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "delete finished before it could be killed"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (l, q) = (live(), quarantined());
+    assert!(l > 0 && q > 0, "killed mid-run: live {l}, quarantined {q}");
+    assert_eq!(l + q, ROWS, "after the kill every row is live or quarantined, once");
+
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    assert_eq!(live(), 0);
+    assert_eq!(quarantined(), ROWS, "the re-run quarantined exactly the rest");
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 2"),
+        500
+    );
+
+    let requests = psql(&db.url, "SELECT request_id FROM dsar.requests ORDER BY created_at");
+    let requests: Vec<&str> = requests.lines().collect();
+    assert_eq!(requests.len(), 2);
+    for id in requests {
+        ws.dsar_ok(&["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]);
+    }
+    assert_eq!(
+        fingerprint(&db.url),
+        before,
+        "both requests restore exactly the original rows"
+    );
+    assert_eq!(count(&db.url, "SELECT count(*) FROM dsar.quarantine"), 0);
+}

@@ -1,0 +1,260 @@
+//! Every erasure strategy on the hostile schema: quarantine through via chains and composite
+//! keys, anonymize, flag and retain; decoys untouched; nothing readable in pg_dump; restore
+//! byte for byte; purge of flagged rows after the window.
+
+mod common;
+
+use common::{Workspace, dump_table, fresh_db, pg_dump, psql, stderr, stdout};
+use serde_json::Value;
+
+const MAP: &str = include_str!("fixtures/shop_erase.toml");
+
+/// Every table with its ordering key, decoys included.
+const TABLES: [(&str, &str); 11] = [
+    ("\"Shop\".\"Customers\"", "1"),
+    ("\"Shop\".\"order\"", "1"),
+    ("\"Shop\".order_items", "1, 2"),
+    ("\"Shop\".shipments", "1, 2, 3"),
+    ("\"Shop\".addresses", "1"),
+    ("\"Shop\".invoices", "1"),
+    ("\"Shop\".sessions", "1"),
+    ("\"Shop\".events", "1"),
+    ("public.\"Customers\"", "1, 2"),
+    ("decoy.\"Customers\"", "1"),
+    ("public.customer_audit", "1"),
+];
+
+fn shop(config: &str) -> (common::TestDb, Workspace) {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        "CREATE TABLE public.customer_audit (id int PRIMARY KEY, note text); INSERT INTO public.customer_audit VALUES (1, 'unrelated')",
+    );
+    let ws = Workspace::new(config, &[("SHOP_DATABASE_URL", &db.url)]);
+    (db, ws)
+}
+
+fn dumps(url: &str) -> Vec<String> {
+    TABLES.iter().map(|(t, k)| dump_table(url, t, k)).collect()
+}
+
+fn count(url: &str, sql: &str) -> i64 {
+    psql(url, sql).parse().unwrap()
+}
+
+fn request_id(out: &std::process::Output) -> String {
+    let report: Value = serde_json::from_str(&stdout(out)).expect("--json output");
+    report["request_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn each_strategy_does_its_job_and_leaves_others_and_decoys_alone() {
+    let (db, ws) = shop(MAP);
+    let before = dumps(&db.url);
+    let out = ws.dsar_ok(&["delete", "--subject", "email=alice@example.com", "--yes", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = |table: &str| {
+        report["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["table"] == table)
+            .map(|c| c["rows"].as_u64().unwrap())
+    };
+    assert_eq!(rows("Shop.Customers"), Some(1));
+    assert_eq!(rows("Shop.order"), Some(2));
+    assert_eq!(rows("Shop.order_items"), Some(3));
+    assert_eq!(rows("Shop.shipments"), Some(3));
+    assert_eq!(rows("Shop.invoices"), Some(2));
+    assert_eq!(rows("Shop.sessions"), Some(2));
+    assert_eq!(rows("Shop.addresses"), Some(1), "listed as retained");
+
+    // quarantine: gone from the live tables
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".\"Customers\" WHERE \"CustomerId\" = 1"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".\"order\" WHERE \"CustomerId\" = 1"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".order_items WHERE order_id IN (100, 101)"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM \"Shop\".shipments WHERE order_id = 100"),
+        0
+    );
+    // anonymize: kept, personal columns overwritten
+    let invoice = psql(
+        &db.url,
+        "SELECT billing_email, billing_name, ip IS NULL, amount FROM \"Shop\".invoices WHERE invoice_id = 1000",
+    );
+    let fields: Vec<&str> = invoice.split('|').collect();
+    assert_eq!(fields[0].len(), 16, "hashed email: {invoice}");
+    assert_eq!(fields[1], "[redacted]");
+    assert_eq!(fields[2], "t");
+    assert_eq!(fields[3], "10.00", "non-personal columns kept");
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT count(DISTINCT billing_email) FROM \"Shop\".invoices WHERE \"CustomerId\" = 1"
+        ),
+        "1",
+        "the same value hashes the same, so joins still line up"
+    );
+    // flag: the table's own soft-delete column is set
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".sessions WHERE \"CustomerId\" = 1 AND deleted_at IS NOT NULL"
+        ),
+        2
+    );
+    // retain and everyone else: untouched
+    let after = dumps(&db.url);
+    assert_eq!(after[4], before[4], "retained addresses untouched");
+    for i in 8..11 {
+        assert_eq!(after[i], before[i], "decoy/unrelated table {} untouched", TABLES[i].0);
+    }
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM \"Shop\".\"Customers\""),
+        3,
+        "bob, carol, dave stay"
+    );
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT billing_name FROM \"Shop\".invoices WHERE invoice_id = 2000"
+        ),
+        "Bob"
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".sessions WHERE deleted_at IS NOT NULL"
+        ),
+        2
+    );
+
+    // No readable copy of alice outside the decoy tables the map does not cover.
+    let dump = pg_dump(
+        &db.url,
+        &["--exclude-schema=decoy", "--exclude-table=public.\"Customers\""],
+    );
+    for secret in [
+        "alice@example.com",
+        "O'Neil",
+        "12345678901234567890.123456789",
+        "10.0.0.1",
+    ] {
+        assert!(!dump.contains(secret), "`{secret}` is readable in pg_dump after delete");
+    }
+}
+
+#[test]
+fn restore_undoes_every_strategy_byte_for_byte() {
+    let (db, ws) = shop(MAP);
+    let before = dumps(&db.url);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    assert_ne!(dumps(&db.url), before);
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let after = dumps(&db.url);
+    for ((table, _), (b, a)) in TABLES.iter().zip(before.iter().zip(&after)) {
+        assert_eq!(a, b, "{table} differs after restore");
+    }
+    assert_eq!(count(&db.url, "SELECT count(*) FROM dsar.quarantine"), 0);
+}
+
+#[test]
+fn a_batch_of_subjects_is_one_request_restorable_as_a_whole() {
+    let (db, ws) = shop(MAP);
+    let before = dumps(&db.url);
+    std::fs::write(ws.path("people.csv"), "customer_id\n1\n3\n").unwrap();
+    let id = request_id(&ws.dsar_ok(&["delete", "--subjects-file", "people.csv", "--yes", "--json"]));
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".\"Customers\" WHERE \"CustomerId\" IN (1, 3)"
+        ),
+        0
+    );
+    assert_eq!(count(&db.url, "SELECT count(*) FROM \"Shop\".\"Customers\""), 2);
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(dumps(&db.url), before);
+}
+
+#[test]
+fn purge_after_the_window_hard_deletes_flagged_rows_and_keeps_anonymized_ones() {
+    let config = MAP.replace("recovery_window = \"30d\"", "recovery_window = \"0s\"");
+    let (db, ws) = shop(&config);
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let out = ws.dsar_ok(&["purge", "--json"]);
+    let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["requests"], 1);
+    assert_eq!(summary["flagged_rows"], 2);
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".sessions WHERE \"CustomerId\" = 1"
+        ),
+        0,
+        "flagged rows gone"
+    );
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM \"Shop\".sessions"),
+        1,
+        "bob's session stays"
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".invoices WHERE billing_name = '[redacted]'"
+        ),
+        2
+    );
+    assert_eq!(count(&db.url, "SELECT count(*) FROM dsar.quarantine"), 0);
+}
+
+#[test]
+fn a_table_without_primary_key_cannot_be_erased() {
+    let (db, ws) = shop(MAP);
+    psql(&db.url, "ALTER TABLE \"Shop\".events DROP CONSTRAINT events_pkey");
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Shop.events") && stderr(&out).contains("primary key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".\"Customers\" WHERE \"CustomerId\" = 1"
+        ),
+        1
+    );
+}
+
+#[test]
+fn redact_on_a_non_text_column_is_a_config_error() {
+    let config = MAP.replace("ip = \"null\"", "ip = \"redact\"");
+    let (_db, ws) = shop(&config);
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`ip`") && stderr(&out).contains("inet"),
+        "{}",
+        stderr(&out)
+    );
+}
