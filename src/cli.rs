@@ -87,6 +87,7 @@ pub enum Command {
     /// Validate the source map against the live databases.
     Check,
     /// Decrypt an export archive, verify its checksums, list or extract it (audit-logged).
+    #[command(after_help = OPEN_EXAMPLES)]
     Open(OpenArgs),
     /// A self-contained tour on an embedded copy of the Chinook database.
     Demo(DemoArgs),
@@ -109,6 +110,11 @@ Examples:
 
   # Many people (CSV with a header naming subject keys), one archive each, passphrase from env:
   DSAR_PASSPHRASE=... dsar export --subjects-file requests.csv --passphrase --json";
+
+const OPEN_EXAMPLES: &str = "\
+Examples:
+  dsar open exports/20261125-164459-edb99eb8.zip.age --identity keys/exports.key
+  dsar open exports/20261125-164459-edb99eb8.zip.age --identity keys/exports.key --extract out/";
 
 /// Who the request is about: one person, or a file of people.
 #[derive(Debug, Args)]
@@ -224,12 +230,67 @@ pub struct PurgeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain and report the first broken line.
+    /// Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered
+    /// line, or a truncated tail.
+    #[command(after_help = "Examples:\n  dsar audit verify\n  dsar audit verify --json")]
     Verify,
-    /// Export events for a regulator.
-    Export,
-    /// Search events by request or subject.
-    Show,
+    /// Export events for a regulator: CSV (one row per event, stable columns) or JSON.
+    #[command(after_help = AUDIT_EXPORT_EXAMPLES)]
+    Export(AuditExportArgs),
+    /// Find events by request, subject, action or time.
+    #[command(after_help = AUDIT_SHOW_EXAMPLES)]
+    Show(AuditShowArgs),
+}
+
+const AUDIT_EXPORT_EXAMPLES: &str = "\
+Examples:
+  dsar audit export --since 2026-01-01 --until 2027-01-01 --out audit-2026.csv
+  dsar audit export --format json > audit.json";
+
+const AUDIT_SHOW_EXAMPLES: &str = "\
+Examples:
+  dsar audit show --subject email=luisg@embraer.com.br     # hashed before searching
+  dsar audit show --request 20261125-165258-4bfd7bcc
+  dsar audit show --action delete --since 2026-11-01";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// One row per event; opens in a spreadsheet.
+    Csv,
+    /// A JSON array of the events as logged.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Csv)]
+    pub format: AuditFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// Events of this request.
+    #[arg(long, value_name = "ID")]
+    pub request: Option<String>,
+    /// Events about this person: type the raw identifier; it is hashed with the installation
+    /// key before searching, as the log only holds hashes.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub subject: Option<String>,
+    /// Events of this action, or of every action under a prefix (`delete` → delete.*).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only events at or after this time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -248,9 +309,16 @@ pub struct RequestIdArg {
 pub struct OpenArgs {
     /// The .zip.age archive.
     pub archive: PathBuf,
-    /// An age identity file.
+    /// An age identity file (age-keygen output). Without it, the passphrase is asked for, or
+    /// read from DSAR_PASSPHRASE.
     #[arg(long, short, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// List the files and their checksums (the default).
+    #[arg(long, conflicts_with = "extract")]
+    pub list: bool,
+    /// Write the files into DIR (which must not hold them already).
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod erase;
 mod error;
 mod export;
 mod identity;
+mod open;
 mod pace;
 mod progress;
 mod source;
@@ -21,7 +22,7 @@ mod subject;
 
 use clap::Parser;
 
-use cli::{Cli, Command, Global};
+use cli::{AuditCommand, Cli, Command, Global};
 use error::{ExitKind, UserError};
 
 fn main() {
@@ -50,6 +51,10 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Delete(args) => erase::delete::run(&cli.global, args).await,
             Command::Restore(args) => erase::restore::run(&cli.global, args).await,
             Command::Purge(args) => erase::purge::run(&cli.global, args).await,
+            Command::Audit(AuditCommand::Verify) => audit::command::run_verify(&cli.global),
+            Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&cli.global, args),
+            Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
+            Command::Open(args) => open::run(&cli.global, args),
             other => Err(not_implemented(other)),
         }
     })

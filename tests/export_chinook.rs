@@ -208,12 +208,14 @@ fn every_export_is_audit_logged_without_the_raw_identifier() {
         "dpo-anna",
     ]);
     let events = ws.audit_events();
-    assert_eq!(events.len(), 1);
-    let event = &events[0];
+    assert_eq!(events.len(), 2, "requested, then completed");
+    assert_eq!(events[0]["action"], "export.requested");
+    assert_eq!(events[0]["request_id"], events[1]["request_id"]);
+    let event = &events[1];
     assert_eq!(event["action"], "export.completed");
     assert_eq!(event["outcome"], "ok");
     assert_eq!(event["operator"], "dpo-anna");
-    assert_eq!(event["seq"], 1);
+    assert_eq!(event["seq"], 2);
     let archive_name = ws.archives()[0].file_name().unwrap().to_str().unwrap().to_string();
     assert!(archive_name.starts_with(event["request_id"].as_str().unwrap()));
     let on_disk: String = Sha256::digest(std::fs::read(&ws.archives()[0]).unwrap())

@@ -37,6 +37,8 @@ pub struct Settings {
     pub recovery_window: Duration,
     pub export_retention: Duration,
     pub audit_retention: Option<Duration>,
+    /// Events per audit segment; retention removes whole segments.
+    pub audit_segment_events: Option<u64>,
     /// Resolved against the map's directory.
     pub export_dir: PathBuf,
     pub recipients_file: Option<PathBuf>,

@@ -24,6 +24,7 @@ pub struct RawSettings {
     pub recovery_window: Option<Spanned<String>>,
     pub export_retention: Option<Spanned<String>>,
     pub audit_retention: Option<Spanned<String>>,
+    pub audit_segment_events: Option<u64>,
     pub export_dir: Option<PathBuf>,
     pub recipients_file: Option<PathBuf>,
     pub recovery_recipients_file: Option<PathBuf>,

@@ -91,6 +91,7 @@ fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, Use
         recovery_window: duration(&raw.recovery_window, Some(30 * day), loc, "recovery_window")?.unwrap_or_default(),
         export_retention: duration(&raw.export_retention, Some(7 * day), loc, "export_retention")?.unwrap_or_default(),
         audit_retention: duration(&raw.audit_retention, None, loc, "audit_retention")?,
+        audit_segment_events: raw.audit_segment_events,
         export_dir: anchor(raw.export_dir.unwrap_or_else(|| PathBuf::from("exports"))),
         recipients_file: raw.recipients_file.map(anchor),
         recovery_recipients_file: raw.recovery_recipients_file.map(anchor),

@@ -7,12 +7,12 @@ use serde::Serialize;
 
 use super::plan::{Plan, Step};
 use crate::age_keys::read_recipients_file;
-use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{DeleteArgs, Global};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::progress::Progress;
-use crate::state::{StateDir, subject_hash};
+use crate::state::subject_hash;
 use crate::subject;
 
 #[derive(Serialize)]
@@ -41,10 +41,8 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     } else {
         Vec::new()
     };
-    let state = StateDir::open(global.state_dir.as_deref())?;
-    let key = state.installation_key()?;
-    let actor = Actor::current(global.operator.as_deref(), &key);
-    let audit = AuditLog::new(&state, &actor);
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let key = audit.key().to_vec();
 
     let sources = super::open_sources(&config).await?;
     if !args.dry_run {

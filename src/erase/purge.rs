@@ -9,11 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::audit::{Actor, AuditLog, Event, Outcome};
+use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::{Global, PurgeArgs};
 use crate::error::UserError;
 use crate::source::postgres::PgSource;
-use crate::state::StateDir;
 
 /// Interrupted archive writes older than this are debris.
 const PARTIAL_MAX_AGE: Duration = Duration::from_secs(86_400);
@@ -26,6 +25,7 @@ struct Summary {
     rows: u64,
     flagged_rows: u64,
     archives: u64,
+    audit_segments: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     purged_requests: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -40,10 +40,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     if global.verbose > 0 {
         crate::warn_all(global, &config.warnings);
     }
-    let state = StateDir::open(global.state_dir.as_deref())?;
-    let key = state.installation_key()?;
-    let actor = Actor::current(global.operator.as_deref(), &key);
-    let audit = AuditLog::new(&state, &actor);
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let mut summary = Summary {
         state: "completed",
         dry_run: args.dry_run,
@@ -68,6 +65,13 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
         summary.failures.push(e.message);
     }
 
+    if let Some(retention) = config.settings.audit_retention {
+        match audit.remove_expired_segments(retention, args.dry_run) {
+            Ok(n) => summary.audit_segments = n,
+            Err(e) => summary.failures.push(e.message),
+        }
+    }
+
     let failed = !summary.failures.is_empty();
     if failed {
         summary.state = "failed";
@@ -77,6 +81,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     details.insert("requests".into(), summary.requests.into());
     details.insert("rows".into(), summary.rows.into());
     details.insert("archives".into(), summary.archives.into());
+    details.insert("audit_segments".into(), summary.audit_segments.into());
     audit.append(&Event {
         action: if failed { "purge.failed" } else { "purge.completed" }.into(),
         outcome: if failed { Outcome::Error } else { Outcome::Ok },
@@ -90,8 +95,8 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     } else if global.verbose > 0 || args.dry_run {
         let verb = if args.dry_run { "would purge" } else { "purged" };
         println!(
-            "{verb}: {} request(s), {} quarantined row(s), {} flagged row(s), {} export archive(s)",
-            summary.requests, summary.rows, summary.flagged_rows, summary.archives
+            "{verb}: {} request(s), {} quarantined row(s), {} flagged row(s), {} export archive(s), {} audit segment(s)",
+            summary.requests, summary.rows, summary.flagged_rows, summary.archives, summary.audit_segments
         );
         for r in &summary.purged_requests {
             println!("  request {r}");

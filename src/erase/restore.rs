@@ -4,12 +4,11 @@ use serde::Serialize;
 
 use super::plan::children_first;
 use crate::age_keys::read_identity_file;
-use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, RestoreArgs};
 use crate::config::{OnDelete, TableName};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
-use crate::state::StateDir;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -38,10 +37,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         )
     })?;
     let identities = read_identity_file(identity)?;
-    let state = StateDir::open(global.state_dir.as_deref())?;
-    let installation_key = state.installation_key()?;
-    let actor = Actor::current(global.operator.as_deref(), &installation_key);
-    let audit = AuditLog::new(&state, &actor);
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let request_id = args.request.as_str();
 
     let sources = super::open_sources(&config).await?;

@@ -16,13 +16,13 @@ use futures_util::{StreamExt, pin_mut};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::audit::{Actor, AuditLog, Event, Outcome, TableCount};
+use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{ExportArgs, Format, Global};
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::progress::Progress;
 use crate::source::postgres::{ExportRow, PgSource};
-use crate::state::{StateDir, subject_hash};
+use crate::state::subject_hash;
 use crate::subject::{self, Subject};
 use archive::{ArchiveSummary, ArchiveWriter};
 use encode::TableEncoder;
@@ -55,10 +55,8 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let out_dir = args.out.clone().unwrap_or_else(|| config.settings.export_dir.clone());
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| UserError::usage(format!("cannot create output directory {}: {e}", out_dir.display())))?;
-    let state = StateDir::open(global.state_dir.as_deref())?;
-    let key = state.installation_key()?;
-    let actor = Actor::current(global.operator.as_deref(), &key);
-    let audit = AuditLog::new(&state, &actor);
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let key = audit.key().to_vec();
 
     let mut sources = Vec::new();
     for source in &config.sources {
@@ -76,6 +74,15 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let mut done = Vec::new();
     for batch in subjects.chunks(args.batch_size as usize) {
         let request_ids: Vec<String> = batch.iter().map(|_| crate::clock::new_request_id()).collect();
+        for (subject, id) in batch.iter().zip(&request_ids) {
+            audit.append(&Event {
+                action: "export.requested".into(),
+                request_id: Some(id.clone()),
+                subject: hashes(&key, &subject.ids),
+                outcome: Outcome::Ok,
+                ..Default::default()
+            })?;
+        }
         match job.batch(batch, &request_ids).await {
             Ok((exported, ids)) => {
                 for (i, e) in exported.iter().enumerate() {

@@ -1,0 +1,330 @@
+//! The append-only, hash-chained audit log: JSON Lines segments under `<state>/audit/`.
+//!
+//! Each event carries `seq`, the hash of the previous event (`prev`) and its own `hash`: an
+//! HMAC-SHA256, keyed by the installation key, of the line without `hash`. An edited, removed,
+//! inserted or reordered line breaks the chain, and a forged line cannot carry a valid hash
+//! without the key. `head.json` remembers the last event, so a truncated tail shows. Appends
+//! happen under an exclusive lock, with `O_APPEND`, and are fsynced before the command reports
+//! success. Subjects appear only as keyed hashes (see [`crate::state::subject_hash`]).
+
+mod actor;
+pub mod command;
+pub mod query;
+pub mod segments;
+pub mod verify;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+pub use actor::Actor;
+use segments::{GENESIS, Head, Removed};
+
+use crate::cli::Global;
+use crate::error::UserError;
+use crate::export::archive::hex;
+use crate::state::StateDir;
+
+/// Events per segment before a new one is started (`[settings] audit_segment_events`).
+pub const DEFAULT_SEGMENT_EVENTS: u64 = 10_000;
+
+/// What a command records; `seq`, `time`, actor, host, `prev` and `hash` are added on append.
+#[derive(Debug, Default, Serialize)]
+pub struct Event {
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Keyed hashes of the subject's identifiers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableCount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_sha256: Option<String>,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub details: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    #[default]
+    Ok,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCount {
+    pub source: String,
+    pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'static str>,
+    pub rows: u64,
+}
+
+/// The audit log of one installation, with who is acting.
+pub struct AuditLog {
+    state: StateDir,
+    key: Vec<u8>,
+    actor: Actor,
+    segment_events: u64,
+}
+
+impl AuditLog {
+    /// Open the state dir named by the global flags, its installation key, and the actor.
+    pub fn open(global: &Global) -> Result<AuditLog, UserError> {
+        let state = StateDir::open(global.state_dir.as_deref())?;
+        let key = state.installation_key()?;
+        let actor = Actor::current(global.operator.as_deref(), &key);
+        Ok(AuditLog {
+            state,
+            key,
+            actor,
+            segment_events: DEFAULT_SEGMENT_EVENTS,
+        })
+    }
+
+    pub fn with_segment_events(mut self, events: Option<u64>) -> AuditLog {
+        self.segment_events = events.unwrap_or(DEFAULT_SEGMENT_EVENTS).max(1);
+        self
+    }
+
+    /// The installation key: subject hashes and the chain are keyed with it.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn dir(&self) -> Result<PathBuf, UserError> {
+        self.state.audit_dir()
+    }
+
+    /// Append one event and fsync it. Several dsar processes may append at once: the lock
+    /// serialises them, so lines never interleave and the chain stays whole.
+    pub fn append(&self, event: &Event) -> Result<(), UserError> {
+        let dir = self.dir()?;
+        let fail = |what: &str, e: std::io::Error| {
+            UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
+                .with_hint("run `dsar audit verify` to check the log")
+        };
+        let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
+        let segments = segments::list(&dir).map_err(|e| fail("list segments", e))?;
+
+        // Where the chain stands: the last line written, else where retention left it.
+        let mut tail = None;
+        for path in segments.iter().rev() {
+            if let Some(line) = segments::last_line(path).map_err(|e| fail("read", e))? {
+                tail = Some(line);
+                break;
+            }
+        }
+        let (seq, prev) = match tail {
+            Some(line) => {
+                let last: Value = serde_json::from_str(&line).map_err(|_| {
+                    UserError::runtime(format!(
+                        "audit log in {}: the last line is not valid JSON",
+                        dir.display()
+                    ))
+                    .with_hint("run `dsar audit verify` to find the damage")
+                })?;
+                (
+                    last.get("seq").and_then(Value::as_u64).unwrap_or(0) + 1,
+                    last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
+                )
+            }
+            None => match segments::read_removed(&dir)
+                .map_err(|e| fail("read removed.json", e))?
+                .last()
+            {
+                Some(r) => (r.last_seq + 1, r.last_hash.clone()),
+                None => (1, GENESIS.to_string()),
+            },
+        };
+
+        // A new segment once the current one holds `segment_events` events.
+        let path = match segments.last() {
+            None => dir.join(segments::segment_name(1)),
+            Some(current) => {
+                let first_seq = segments::first_line(current)
+                    .map_err(|e| fail("read", e))?
+                    .and_then(|l| serde_json::from_str::<Value>(&l).ok())
+                    .and_then(|v| v.get("seq").and_then(Value::as_u64));
+                match first_seq {
+                    Some(first) if seq - first >= self.segment_events => {
+                        dir.join(segments::segment_name(segments::number(current) + 1))
+                    }
+                    _ => current.clone(),
+                }
+            }
+        };
+
+        let (line, hash) = self.seal(event, seq, &prev);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| fail("open", e))?;
+        file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
+        file.sync_data().map_err(|e| fail("fsync", e))?;
+        segments::write_head(&dir, &Head { seq, hash }).map_err(|e| fail("write head.json", e))?;
+        Ok(())
+    }
+
+    /// The event as its final line: envelope fields first, then the event, then `prev` and `hash`.
+    fn seal(&self, event: &Event, seq: u64, prev: &str) -> (String, String) {
+        let mut map = Map::new();
+        map.insert("seq".into(), seq.into());
+        map.insert("time".into(), crate::clock::now_rfc3339().into());
+        map.insert("user".into(), self.actor.user.clone().into());
+        map.insert("operator".into(), self.actor.operator.clone().into());
+        map.insert("host".into(), self.actor.host.clone().into());
+        map.insert("command".into(), self.actor.command.clone().into());
+        if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
+            map.extend(fields);
+        }
+        map.insert("prev".into(), prev.into());
+        let hash = line_hash(&self.key, &map);
+        map.insert("hash".into(), hash.clone().into());
+        let mut line = Value::Object(map).to_string();
+        line.push('\n');
+        (line, hash)
+    }
+
+    /// Remove whole sealed segments whose last event is older than `retention`, oldest first,
+    /// never the segment being written. Records where the chain continues. Returns how many.
+    pub fn remove_expired_segments(&self, retention: Duration, dry_run: bool) -> Result<u64, UserError> {
+        let dir = self.dir()?;
+        let fail = |what: &str, e: std::io::Error| {
+            UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
+        };
+        let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
+        let segments = segments::list(&dir).map_err(|e| fail("list segments", e))?;
+        let cutoff = time::OffsetDateTime::now_utc() - retention;
+        let mut removed = segments::read_removed(&dir).map_err(|e| fail("read removed.json", e))?;
+        let mut count = 0;
+        for path in segments.iter().take(segments.len().saturating_sub(1)) {
+            let Some(line) = segments::last_line(path).map_err(|e| fail("read", e))? else {
+                break;
+            };
+            let last: Value = serde_json::from_str(&line).map_err(|e| fail("parse", std::io::Error::other(e)))?;
+            let time = last.get("time").and_then(Value::as_str).and_then(query::parse_time);
+            if time.is_none_or(|t| t >= cutoff) {
+                break;
+            }
+            count += 1;
+            if dry_run {
+                continue;
+            }
+            removed.push(Removed {
+                segment: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                last_seq: last.get("seq").and_then(Value::as_u64).unwrap_or(0),
+                last_hash: last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
+                removed_at: crate::clock::now_rfc3339(),
+            });
+            // Record first: a crash after it leaves a segment verify can still skip.
+            segments::write_removed(&dir, &removed).map_err(|e| fail("write removed.json", e))?;
+            std::fs::remove_file(path).map_err(|e| fail("remove a segment", e))?;
+        }
+        Ok(count)
+    }
+}
+
+/// Hold the log's exclusive lock for as long as the returned file lives.
+fn lock(dir: &std::path::Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(".lock"))?;
+    file.lock()?;
+    Ok(file)
+}
+
+/// HMAC-SHA256 (installation key) of the event's compact JSON without its `hash` field.
+pub fn line_hash(key: &[u8], event: &Map<String, Value>) -> String {
+    let mut without = event.clone();
+    without.shift_remove("hash");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"dsar audit chain\0");
+    mac.update(Value::Object(without).to_string().as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_in(dir: &std::path::Path, segment_events: u64) -> AuditLog {
+        let state = StateDir::open(Some(dir)).unwrap();
+        let key = state.installation_key().unwrap();
+        let actor = Actor {
+            user: "u".into(),
+            operator: "o".into(),
+            host: "h".into(),
+            command: vec![],
+        };
+        AuditLog {
+            state,
+            key,
+            actor,
+            segment_events,
+        }
+    }
+
+    #[test]
+    fn events_chain_across_segments_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log_in(dir.path(), 2);
+        for action in ["a", "b", "c", "d", "e"] {
+            log.append(&Event {
+                action: action.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let audit = dir.path().join("audit");
+        assert_eq!(segments::list(&audit).unwrap().len(), 3, "2 + 2 + 1 events");
+        let events = query::read_all(&audit).unwrap();
+        assert_eq!(events.len(), 5);
+        assert_eq!(events[0]["prev"], GENESIS);
+        assert_eq!(events[3]["prev"], events[2]["hash"]);
+        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 5);
+    }
+
+    #[test]
+    fn retention_removes_whole_old_segments_and_the_rest_still_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log_in(dir.path(), 2);
+        for action in ["a", "b", "c", "d", "e"] {
+            log.append(&Event {
+                action: action.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        assert_eq!(log.remove_expired_segments(Duration::ZERO, false).unwrap(), 2);
+        let audit = dir.path().join("audit");
+        assert_eq!(segments::list(&audit).unwrap().len(), 1, "the current segment stays");
+        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 1);
+        log.append(&Event {
+            action: "f".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 2);
+    }
+}

@@ -1,0 +1,126 @@
+//! The audit log's files: numbered JSONL segments, the head record that detects a truncated
+//! tail, and the record of segments removed by retention (so the chain still verifies).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// `prev` of the very first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const HEAD: &str = "head.json";
+const REMOVED: &str = "removed.json";
+
+/// The last event written, kept beside the log: a log that ends before it was truncated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// A segment removed by retention: where the chain continues from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removed {
+    pub segment: String,
+    pub last_seq: u64,
+    pub last_hash: String,
+    pub removed_at: String,
+}
+
+pub fn segment_name(n: u64) -> String {
+    format!("{n:06}.jsonl")
+}
+
+/// Segment files, oldest first.
+pub fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.len() == 12 && name.ends_with(".jsonl") && name[..6].bytes().all(|b| b.is_ascii_digit())
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The number in a segment's file name.
+pub fn number(path: &Path) -> u64 {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n[..6].parse().ok())
+        .unwrap_or(0)
+}
+
+/// The first line of a file, if any.
+pub fn first_line(path: &Path) -> std::io::Result<Option<String>> {
+    let mut line = String::new();
+    let n = BufReader::new(File::open(path)?).read_line(&mut line)?;
+    Ok((n > 0).then(|| line.trim_end_matches('\n').to_string()))
+}
+
+/// The last complete line of a file, read from the end so long segments cost nothing.
+pub fn last_line(path: &Path) -> std::io::Result<Option<String>> {
+    let mut file = File::open(path)?;
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut window = 4096u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        (&mut file).take(len - start).read_to_end(&mut buf)?;
+        let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if let Some(pos) = body.iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(String::from_utf8_lossy(&body[pos + 1..]).into_owned()));
+        }
+        if start == 0 {
+            return Ok(Some(String::from_utf8_lossy(body).into_owned()));
+        }
+        window *= 4;
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> std::io::Result<Option<T>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(std::io::Error::other),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replace `dir/name` atomically: write a temp file, fsync, rename, fsync the directory.
+fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<()> {
+    let temp = dir.join(format!(".{name}.tmp"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temp)?;
+    file.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
+    file.sync_all()?;
+    fs::rename(&temp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+pub fn read_head(dir: &Path) -> std::io::Result<Option<Head>> {
+    read_json(&dir.join(HEAD))
+}
+
+pub fn write_head(dir: &Path, head: &Head) -> std::io::Result<()> {
+    write_json(dir, HEAD, head)
+}
+
+pub fn read_removed(dir: &Path) -> std::io::Result<Vec<Removed>> {
+    Ok(read_json(&dir.join(REMOVED))?.unwrap_or_default())
+}
+
+pub fn write_removed(dir: &Path, removed: &[Removed]) -> std::io::Result<()> {
+    write_json(dir, REMOVED, &removed)
+}

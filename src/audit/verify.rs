@@ -1,0 +1,169 @@
+//! `dsar audit verify`: recompute the chain and name the first line that breaks it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::segments::{self, GENESIS};
+use crate::error::UserError;
+
+#[derive(Debug)]
+pub struct Verified {
+    pub events: u64,
+    pub segments: usize,
+    pub last_seq: u64,
+}
+
+/// Where and how the log was tampered with.
+#[derive(Debug)]
+pub struct Broken {
+    /// `segment:line`.
+    pub place: String,
+    pub problem: String,
+}
+
+impl Broken {
+    fn at(segment: &str, line: usize, problem: impl Into<String>) -> Broken {
+        Broken {
+            place: format!("{segment}:{line}"),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Walk every segment in order. Each line must parse, carry the keyed hash of its own content,
+/// follow the previous line (`prev`, `seq + 1`), and the log must reach the recorded head.
+pub fn verify(dir: &Path, key: &[u8]) -> Result<Verified, Broken> {
+    let io = |e: std::io::Error| Broken {
+        place: dir.display().to_string(),
+        problem: format!("cannot read: {e}"),
+    };
+    let removed = segments::read_removed(dir).map_err(io)?;
+    let (mut expected_seq, mut expected_prev) = match removed.last() {
+        Some(r) => (r.last_seq + 1, r.last_hash.clone()),
+        None => (1, GENESIS.to_string()),
+    };
+    let paths = segments::list(dir).map_err(io)?;
+    // All lines first: telling "removed" from "reordered" needs to look ahead.
+    let mut lines: Vec<(String, usize, String)> = Vec::new();
+    for path in &paths {
+        let segment = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = std::fs::read(path).map_err(io)?;
+        let text = String::from_utf8_lossy(&text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            let n = text.lines().count();
+            return Err(Broken::at(
+                &segment,
+                n,
+                "the last line is cut off (the file was truncated mid-line)",
+            ));
+        }
+        lines.extend(
+            text.lines()
+                .enumerate()
+                .map(|(i, l)| (segment.clone(), i + 1, l.to_string())),
+        );
+    }
+    let seqs: Vec<Option<u64>> = lines
+        .iter()
+        .map(|(_, _, l)| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_u64))
+        })
+        .collect();
+
+    let mut count = 0u64;
+    for (i, (segment, line, text)) in lines.iter().enumerate() {
+        let Ok(Value::Object(event)) = serde_json::from_str::<Value>(text) else {
+            return Err(Broken::at(segment, *line, "not a JSON event: the line was altered"));
+        };
+        let stated = event.get("hash").and_then(Value::as_str).unwrap_or_default();
+        if super::line_hash(key, &event) != stated {
+            return Err(Broken::at(
+                segment,
+                *line,
+                "its content does not match its hash: the line was altered or forged",
+            ));
+        }
+        let seq = seqs[i].unwrap_or(0);
+        if seq != expected_seq {
+            let problem = if seq < expected_seq {
+                format!(
+                    "seq {seq} comes after seq {}: a line was inserted or the lines were reordered",
+                    expected_seq - 1
+                )
+            } else if seqs[i + 1..].contains(&Some(expected_seq)) {
+                format!("seq {seq} comes where seq {expected_seq} belongs: the lines were reordered")
+            } else {
+                format!(
+                    "seq jumps from {} to {seq}: {} line(s) were removed",
+                    expected_seq - 1,
+                    seq - expected_seq
+                )
+            };
+            return Err(Broken::at(segment, *line, problem));
+        }
+        if event.get("prev").and_then(Value::as_str) != Some(expected_prev.as_str()) {
+            return Err(Broken::at(
+                segment,
+                *line,
+                "it does not follow the line before it (prev hash differs)",
+            ));
+        }
+        expected_seq = seq + 1;
+        expected_prev = stated.to_string();
+        count += 1;
+    }
+    let last_seq = expected_seq - 1;
+    if let Some(head) = segments::read_head(dir).map_err(io)? {
+        // The head is written just after the line, so it may lag by one after a crash.
+        if head.seq > last_seq {
+            let place = lines
+                .last()
+                .map_or_else(|| "the log".to_string(), |(s, l, _)| format!("{s}:{l}"));
+            return Err(Broken {
+                place,
+                problem: format!(
+                    "the log ends at seq {last_seq} but seq {} was written: its tail was truncated",
+                    head.seq
+                ),
+            });
+        }
+        if head.seq == last_seq && head.hash != expected_prev {
+            let (s, l, _) = lines.last().cloned().unwrap_or_default();
+            return Err(Broken::at(&s, l, "the last line is not the one that was written last"));
+        }
+        if last_seq > head.seq + 1 {
+            let (s, l, _) = lines.last().cloned().unwrap_or_default();
+            return Err(Broken::at(
+                &s,
+                l,
+                format!(
+                    "{} line(s) after the recorded head: appended by hand",
+                    last_seq - head.seq
+                ),
+            ));
+        }
+    } else if count > 0 {
+        return Err(Broken {
+            place: dir.join("head.json").display().to_string(),
+            problem: "is missing, so a truncated tail could not be seen".into(),
+        });
+    }
+    Ok(Verified {
+        events: count,
+        segments: paths.len(),
+        last_seq,
+    })
+}
+
+impl From<Broken> for UserError {
+    fn from(b: Broken) -> UserError {
+        UserError::runtime(format!("audit log broken at {}: {}", b.place, b.problem))
+            .with_hint("keep this copy as evidence and restore the log from backup")
+    }
+}

@@ -1,0 +1,194 @@
+//! `dsar open`: decrypt an export for an authorised administrator, check every file against the
+//! manifest, list or extract it, and record the access in the audit log.
+//!
+//! The decrypted zip is held in memory (zip's directory sits at its end, and streamed entries
+//! carry their sizes after the data), so nothing decrypted reaches the disk unless `--extract`
+//! asks for it.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::age_keys::read_identity_file;
+use crate::audit::{AuditLog, Event, Outcome};
+use crate::cli::{Global, OpenArgs};
+use crate::error::UserError;
+use crate::export::archive::hex;
+
+/// The top-level entry point for `dsar open`.
+pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {
+    let log = AuditLog::open(global)?;
+    let encrypted = std::fs::read(&args.archive)
+        .map_err(|e| UserError::usage(format!("cannot read {}: {e}", args.archive.display())))?;
+    let archive_sha256 = hex(&Sha256::digest(&encrypted));
+    let record = |outcome: Outcome, request_id: Option<String>, error: Option<String>, files: usize| {
+        let mut details = Map::new();
+        details.insert("archive".into(), args.archive.display().to_string().into());
+        details.insert(
+            "mode".into(),
+            if args.extract.is_some() { "extract" } else { "list" }.into(),
+        );
+        details.insert("files".into(), files.into());
+        log.append(&Event {
+            action: "archive.opened".into(),
+            request_id,
+            archive_sha256: Some(archive_sha256.clone()),
+            outcome,
+            error,
+            details,
+            ..Default::default()
+        })
+    };
+
+    let plain = match decrypt(&encrypted, args.identity.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            record(Outcome::Error, None, Some(e.message.clone()), 0)?;
+            return Err(e);
+        }
+    };
+    let files = unzip(plain)?;
+    let manifest: Value = files
+        .get("manifest.json")
+        .and_then(|m| serde_json::from_slice(m).ok())
+        .ok_or_else(|| UserError::runtime("the archive has no readable manifest.json: not a dsar export"))?;
+    let request_id = manifest.get("request_id").and_then(Value::as_str).map(str::to_string);
+    let problems = check(&files, &manifest);
+    if !problems.is_empty() {
+        record(Outcome::Error, request_id, Some(problems.join("; ")), files.len())?;
+        return Err(UserError::runtime(format!(
+            "the archive fails its manifest checks: {}",
+            problems.join("; ")
+        ))
+        .with_hint("do not hand this archive over; export again"));
+    }
+    if let Some(dir) = &args.extract {
+        extract(&files, dir)?;
+    }
+    record(Outcome::Ok, request_id.clone(), None, files.len())?;
+
+    if global.json {
+        let listed: Vec<Value> = files
+            .iter()
+            .map(|(name, data)| json!({"path": name, "bytes": data.len(), "sha256": hex(&Sha256::digest(data))}))
+            .collect();
+        println!(
+            "{}",
+            json!({"request_id": request_id, "state": "verified", "files": listed})
+        );
+    } else if !global.quiet {
+        println!(
+            "request {}: {} files, checksums match the manifest",
+            request_id.as_deref().unwrap_or("?"),
+            files.len()
+        );
+        for (name, data) in &files {
+            println!("  {:>10}  {name}", data.len());
+        }
+        if let Some(dir) = &args.extract {
+            println!("extracted to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn decrypt(encrypted: &[u8], identity: Option<&Path>) -> Result<Vec<u8>, UserError> {
+    let decryptor =
+        age::Decryptor::new(encrypted).map_err(|e| UserError::usage(format!("not an age-encrypted archive: {e}")))?;
+    let identities: Vec<Box<dyn age::Identity + Send + Sync>> = match identity {
+        Some(path) => read_identity_file(path)?,
+        None => {
+            let passphrase = match std::env::var("DSAR_PASSPHRASE") {
+                Ok(p) => p,
+                Err(_) => rpassword::prompt_password("Passphrase: ").map_err(|_| {
+                    UserError::usage("no --identity and no passphrase")
+                        .with_hint("pass --identity FILE, or set DSAR_PASSPHRASE for passphrase archives")
+                })?,
+            };
+            vec![Box::new(age::scrypt::Identity::new(age::secrecy::SecretString::from(
+                passphrase,
+            )))]
+        }
+    };
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| {
+            UserError::usage(format!("cannot decrypt the archive: {e}")).with_hint("is this the right key?")
+        })?;
+    let mut plain = Vec::new();
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| UserError::runtime(format!("the archive is damaged: {e}")))?;
+    Ok(plain)
+}
+
+fn unzip(plain: Vec<u8>) -> Result<BTreeMap<String, Vec<u8>>, UserError> {
+    let damaged = |e: &dyn std::fmt::Display| UserError::runtime(format!("the archive's zip is damaged: {e}"));
+    let mut zip = zip::ZipArchive::new(Cursor::new(plain)).map_err(|e| damaged(&e))?;
+    let mut files = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| damaged(&e))?;
+        // Only names that stay inside a directory: no absolute paths, no `..`.
+        let name = entry
+            .enclosed_name()
+            .ok_or_else(|| damaged(&"an entry's name points outside the archive"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(|e| damaged(&e))?;
+        files.insert(name, data);
+    }
+    Ok(files)
+}
+
+/// Every file the manifest lists is present with its size and SHA-256; nothing else is.
+fn check(files: &BTreeMap<String, Vec<u8>>, manifest: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let listed = manifest
+        .get("files")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for file in &listed {
+        let path = file.get("path").and_then(Value::as_str).unwrap_or_default();
+        match files.get(path) {
+            None => problems.push(format!("{path} is missing")),
+            Some(data) => {
+                if file.get("sha256").and_then(Value::as_str) != Some(hex(&Sha256::digest(data)).as_str()) {
+                    problems.push(format!("{path} does not match its checksum"));
+                }
+            }
+        }
+    }
+    for name in files.keys() {
+        let known = name == "manifest.json"
+            || listed
+                .iter()
+                .any(|f| f.get("path").and_then(Value::as_str) == Some(name));
+        if !known {
+            problems.push(format!("{name} is not in the manifest"));
+        }
+    }
+    problems
+}
+
+fn extract(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), UserError> {
+    for (name, data) in files {
+        let path = dir.join(name);
+        if path.exists() {
+            return Err(UserError::usage(format!(
+                "{} already exists; extract into an empty directory",
+                path.display()
+            )));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, data).map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
