@@ -94,8 +94,12 @@ pub enum Command {
     /// Draft a source map from a database catalog (TOML on stdout).
     Discover(DiscoverArgs),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  dsar completions bash > /etc/bash_completion.d/dsar\n  dsar completions zsh > \"${fpath[1]}/_dsar\""
+    )]
     Completions(CompletionsArgs),
-    /// Write the man pages.
+    /// Write the man pages (dsar.1 and one per subcommand).
+    #[command(after_help = "Examples:\n  dsar man --out /usr/local/share/man/man1")]
     Man(ManArgs),
 }
 
@@ -336,8 +340,9 @@ pub struct DiscoverArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    /// bash, zsh, fish, elvish or powershell.
-    pub shell: String,
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod clock;
 mod config;
+mod docs;
 mod envelope;
 mod erase;
 mod error;
@@ -55,6 +56,8 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&cli.global, args),
             Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
             Command::Open(args) => open::run(&cli.global, args),
+            Command::Completions(args) => docs::run_completions(args.shell),
+            Command::Man(args) => docs::run_man(&args.out),
             other => Err(not_implemented(other)),
         }
     })

@@ -1,0 +1,383 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[dsar] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'dsar'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'dsar'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand export 'Collect every row about a subject into one age-encrypted zip archive'
+            cand delete 'Erase a subject''s rows, keeping them restorable for the recovery window'
+            cand restore 'Bring back a deleted request, or single rows, inside the recovery window'
+            cand purge 'Permanently remove what is past its window; remove expired export archives'
+            cand audit 'Verify, export or search the tamper-evident audit log'
+            cand status 'Show one request from the ledger in detail (the latest by default)'
+            cand jobs 'List requests from the ledger'
+            cand cancel 'Stop a running request after its current batch'
+            cand resume 'Continue an interrupted or cancelled request from its last committed batch'
+            cand check 'Validate the source map against the live databases'
+            cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
+            cand demo 'A self-contained tour on an embedded copy of the Chinook database'
+            cand discover 'Draft a source map from a database catalog (TOML on stdout)'
+            cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (dsar.1 and one per subcommand)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;export'= {
+            cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
+            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row'
+            cand --format 'The format of the table files inside the archive'
+            cand -r 'Encrypt to this age recipient (age1…). Repeatable'
+            cand --recipient 'Encrypt to this age recipient (age1…). Repeatable'
+            cand -R 'Encrypt to the recipients listed in FILE (age''s format: one per line, # comments). Default: [settings].recipients_file'
+            cand --recipients-file 'Encrypt to the recipients listed in FILE (age''s format: one per line, # comments). Default: [settings].recipients_file'
+            cand -o 'Directory the archives are written to. Default: [settings].export_dir'
+            cand --out 'Directory the archives are written to. Default: [settings].export_dir'
+            cand --batch-size 'Subjects per batch with --subjects-file: each table is queried once per batch'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --passphrase 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dsar;delete'= {
+            cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
+            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row'
+            cand --reason 'Why the data is erased, for the audit log'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --dry-run 'Print the plan (tables, row counts, strategy) and change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;restore'= {
+            cand --request 'The request to restore'
+            cand -i 'An age identity file able to decrypt the quarantine'
+            cand --identity 'An age identity file able to decrypt the quarantine'
+            cand --table 'Restore single rows of this table only'
+            cand --key 'The primary key of a row to restore, as COL=VALUE. Repeatable'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;purge'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --dry-run 'Print what would be removed and change nothing'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;audit'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+            cand show 'Find events by request, subject, action or time'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;audit;verify'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;audit;export'= {
+            cand --since 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)'
+            cand --until 'Only events before this time'
+            cand --format 'format'
+            cand -o 'Write to FILE instead of stdout'
+            cand --out 'Write to FILE instead of stdout'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dsar;audit;show'= {
+            cand --request 'Events of this request'
+            cand --subject 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes'
+            cand --action 'Events of this action, or of every action under a prefix (`delete` → delete.*)'
+            cand --since 'Only events at or after this time'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;audit;help'= {
+            cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+            cand show 'Find events by request, subject, action or time'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;audit;help;verify'= {
+        }
+        &'dsar;audit;help;export'= {
+        }
+        &'dsar;audit;help;show'= {
+        }
+        &'dsar;audit;help;help'= {
+        }
+        &'dsar;status'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;jobs'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;cancel'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;resume'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;check'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;open'= {
+            cand -i 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE'
+            cand --identity 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE'
+            cand --extract 'Write the files into DIR (which must not hold them already)'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --list 'List the files and their checksums (the default)'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;demo'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;discover'= {
+            cand --source 'The source whose catalog is read'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;completions'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;man'= {
+            cand --out 'Directory to write the pages to'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: warnings in full, and the cause chain of errors'
+            cand --verbose 'Say more: warnings in full, and the cause chain of errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;help'= {
+            cand export 'Collect every row about a subject into one age-encrypted zip archive'
+            cand delete 'Erase a subject''s rows, keeping them restorable for the recovery window'
+            cand restore 'Bring back a deleted request, or single rows, inside the recovery window'
+            cand purge 'Permanently remove what is past its window; remove expired export archives'
+            cand audit 'Verify, export or search the tamper-evident audit log'
+            cand status 'Show one request from the ledger in detail (the latest by default)'
+            cand jobs 'List requests from the ledger'
+            cand cancel 'Stop a running request after its current batch'
+            cand resume 'Continue an interrupted or cancelled request from its last committed batch'
+            cand check 'Validate the source map against the live databases'
+            cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
+            cand demo 'A self-contained tour on an embedded copy of the Chinook database'
+            cand discover 'Draft a source map from a database catalog (TOML on stdout)'
+            cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (dsar.1 and one per subcommand)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;help;export'= {
+        }
+        &'dsar;help;delete'= {
+        }
+        &'dsar;help;restore'= {
+        }
+        &'dsar;help;purge'= {
+        }
+        &'dsar;help;audit'= {
+            cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+            cand show 'Find events by request, subject, action or time'
+        }
+        &'dsar;help;audit;verify'= {
+        }
+        &'dsar;help;audit;export'= {
+        }
+        &'dsar;help;audit;show'= {
+        }
+        &'dsar;help;status'= {
+        }
+        &'dsar;help;jobs'= {
+        }
+        &'dsar;help;cancel'= {
+        }
+        &'dsar;help;resume'= {
+        }
+        &'dsar;help;check'= {
+        }
+        &'dsar;help;open'= {
+        }
+        &'dsar;help;demo'= {
+        }
+        &'dsar;help;discover'= {
+        }
+        &'dsar;help;completions'= {
+        }
+        &'dsar;help;man'= {
+        }
+        &'dsar;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,237 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_dsar_global_optspecs
+    string join \n config= state-dir= operator= json q/quiet v/verbose h/help V/version
+end
+
+function __fish_dsar_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_dsar_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_dsar_using_subcommand
+    set -l cmd (__fish_dsar_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c dsar -n "__fish_dsar_needs_command" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_needs_command" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_needs_command" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_needs_command" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_needs_command" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_needs_command" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_needs_command" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_needs_command" -s V -l version -d 'Print version'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "delete" -d 'Erase a subject\'s rows, keeping them restorable for the recovery window'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "restore" -d 'Bring back a deleted request, or single rows, inside the recovery window'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "jobs" -d 'List requests from the ledger'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "cancel" -d 'Stop a running request after its current batch'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "resume" -d 'Continue an interrupted or cancelled request from its last committed batch'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "check" -d 'Validate the source map against the live databases'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l format -d 'The format of the table files inside the archive' -r -f -a "json\t'One JSON array of row objects per table'
+csv\t'One CSV file per table, with a header row'
+ndjson\t'One JSON object per line'"
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s r -l recipient -d 'Encrypt to this age recipient (age1…). Repeatable' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s R -l recipients-file -d 'Encrypt to the recipients listed in FILE (age\'s format: one per line, # comments). Default: [settings].recipients_file' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s o -l out -d 'Directory the archives are written to. Default: [settings].export_dir' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l batch-size -d 'Subjects per batch with --subjects-file: each table is queried once per batch' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l passphrase -d 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l reason -d 'Why the data is erased, for the audit log' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l dry-run -d 'Print the plan (tables, row counts, strategy) and change nothing'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l request -d 'The request to restore' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s i -l identity -d 'An age identity file able to decrypt the quarantine' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l table -d 'Restore single rows of this table only' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l key -d 'The primary key of a row to restore, as COL=VALUE. Repeatable' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l dry-run -d 'Print what would be removed and change nothing'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l since -d 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only events before this time' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l format -r -f -a "csv\t'One row per event; opens in a spreadsheet'
+json\t'A JSON array of the events as logged'"
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s o -l out -d 'Write to FILE instead of stdout' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l request -d 'Events of this request' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l subject -d 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Events of this action, or of every action under a prefix (`delete` → delete.*)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only events at or after this time' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand status" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand status" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand status" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand status" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand status" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand status" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand status" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand check" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand check" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand check" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand check" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand check" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand check" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand check" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s i -l identity -d 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l extract -d 'Write the files into DIR (which must not hold them already)' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l list -d 'List the files and their checksums (the default)'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l source -d 'The source whose catalog is read' -r
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand man" -l out -d 'Directory to write the pages to' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand man" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand man" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand man" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand man" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand man" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand man" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand man" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "delete" -d 'Erase a subject\'s rows, keeping them restorable for the recovery window'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "restore" -d 'Bring back a deleted request, or single rows, inside the recovery window'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "jobs" -d 'List requests from the ledger'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "cancel" -d 'Stop a running request after its current batch'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "resume" -d 'Continue an interrupted or cancelled request from its last committed batch'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "check" -d 'Validate the source map against the live databases'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Find events by request, subject, action or time'
