@@ -5,6 +5,7 @@
 
 mod age_keys;
 mod audit;
+mod check;
 mod cli;
 mod clock;
 mod config;
@@ -56,6 +57,7 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&cli.global, args),
             Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
             Command::Open(args) => open::run(&cli.global, args),
+            Command::Check => check::run(&cli.global).await,
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
             other => Err(not_implemented(other)),

@@ -144,7 +144,6 @@ fn a_via_cycle_is_refused() {
 fn commands_not_built_yet_say_so_and_exit_2() {
     let ws = Workspace::new("", &[]);
     for args in [
-        vec!["check"],
         vec!["status"],
         vec!["jobs"],
         vec!["cancel", "x"],

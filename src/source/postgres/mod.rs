@@ -64,6 +64,24 @@ impl<'a> PgSource<'a> {
             .map_err(|e| self.failure("cannot end the snapshot", &e))
     }
 
+    /// Whether some index of `table` starts with `column`, so lookups on it need no full scan.
+    pub async fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
+        let name = &self.config.tables[table].name;
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+                   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] \
+                   WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3)",
+                &[&name.schema, &name.name, &column],
+            )
+            .await
+            .map_err(|e| self.failure("cannot read indexes", &e))?;
+        Ok(row.get(0))
+    }
+
     /// Foreign keys from any table into this source's mapped tables.
     pub async fn foreign_keys(&self) -> Result<Vec<foreign_keys::ForeignKey>, UserError> {
         foreign_keys::into_mapped(&self.client, self.config).await

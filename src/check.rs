@@ -1,0 +1,156 @@
+//! `dsar check`: the source map against the live databases, before anyone relies on it.
+//!
+//! Catalog queries only: every table, column and key exists, `via` links join columns of the
+//! same type, lookups have an index to use, tables that erasure changes have a primary key, and
+//! the keys that archives and quarantine are encrypted to are readable.
+
+use serde::Serialize;
+
+use crate::age_keys::read_recipients_file;
+use crate::audit::{AuditLog, Event, Outcome};
+use crate::cli::Global;
+use crate::config::{Link, OnDelete};
+use crate::error::UserError;
+use crate::source::postgres::PgSource;
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    state: &'static str,
+    sources: Vec<String>,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// The top-level entry point for `dsar check`.
+pub async fn run(global: &Global) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    let mut report = Report {
+        warnings: config.warnings.clone(),
+        ..Default::default()
+    };
+
+    match &config.settings.recipients_file {
+        None => report
+            .warnings
+            .push("no [settings].recipients_file: every export needs --recipient or --passphrase".into()),
+        Some(file) => {
+            if let Err(e) = read_recipients_file(file) {
+                report.errors.push(e.message);
+            }
+        }
+    }
+    if crate::erase::erases_anything(&config) {
+        match &config.settings.recovery_recipients_file {
+            None => report
+                .warnings
+                .push("no [settings].recovery_recipients_file: delete will refuse to run until it is set".into()),
+            Some(file) => {
+                if let Err(e) = read_recipients_file(file) {
+                    report.errors.push(e.message);
+                }
+            }
+        }
+    }
+
+    for source_config in &config.sources {
+        match PgSource::open(source_config).await {
+            Err(e) => report.errors.push(e.message),
+            Ok(source) => {
+                check_source(&source, &mut report).await?;
+                report
+                    .sources
+                    .push(format!("{}: {} tables", source_config.name, source_config.tables.len()));
+            }
+        }
+    }
+
+    report.state = if report.errors.is_empty() { "ok" } else { "failed" };
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let mut details = serde_json::Map::new();
+    details.insert("errors".into(), report.errors.len().into());
+    details.insert("warnings".into(), report.warnings.len().into());
+    audit.append(&Event {
+        action: "config.checked".into(),
+        outcome: if report.errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
+        error: report.errors.first().cloned(),
+        details,
+        ..Default::default()
+    })?;
+
+    if global.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        for w in &report.warnings {
+            if !global.quiet {
+                eprintln!("warning: {w}");
+            }
+        }
+        for e in report.errors.iter().skip(1) {
+            eprintln!("error: {e}");
+        }
+        if !global.quiet {
+            for s in &report.sources {
+                println!("ok  {s}");
+            }
+        }
+    }
+    match report.errors.first() {
+        None => Ok(()),
+        Some(first) => Err(UserError::usage(first.clone()).with_hint(format!(
+            "{} problem(s) in {}; fix them before export or delete",
+            report.errors.len(),
+            global.config.display()
+        ))),
+    }
+}
+
+async fn check_source(source: &PgSource<'_>, report: &mut Report) -> Result<(), UserError> {
+    let tables = &source.config.tables;
+    for (t, table) in tables.iter().enumerate() {
+        let shape = &source.shapes[t];
+        if table.on_delete != OnDelete::Retain && shape.primary_key.is_empty() {
+            report.errors.push(format!(
+                "{}: table `{}` has no primary key, so on_delete = \"{}\" cannot work; add one or use \"retain\"",
+                table.location,
+                table.name,
+                crate::erase::plan::strategy_name(table.on_delete)
+            ));
+        }
+        let looked_up: Vec<&String> = match &table.link {
+            Link::Match(pairs) => pairs.iter().map(|(_, c)| c).collect(),
+            Link::Via {
+                parent,
+                columns,
+                parent_columns,
+            } => {
+                for (c, p) in columns.iter().zip(parent_columns) {
+                    let ours = shape.column(c).map(|x| x.base_type.as_str()).unwrap_or("?");
+                    let theirs = source.shapes[*parent]
+                        .column(p)
+                        .map(|x| x.base_type.as_str())
+                        .unwrap_or("?");
+                    if ours != theirs {
+                        report.errors.push(format!(
+                            "{}: via column `{c}` ({ours}) and parent_column `{p}` of {} ({theirs}) have different types",
+                            table.location, tables[*parent].name
+                        ));
+                    }
+                }
+                columns.iter().take(1).collect()
+            }
+        };
+        for column in looked_up {
+            if !source.has_leading_index(t, column).await? {
+                report.warnings.push(format!(
+                    "{}: no index starts with {}.{column}: every request scans the whole table; CREATE INDEX ON {} ({column})",
+                    table.location, table.name, table.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
