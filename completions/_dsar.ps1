@@ -39,8 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Permanently remove what is past its window; remove expired export archives')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify, export or search the tamper-evident audit log')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show one request from the ledger in detail (the latest by default)')
-            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger')
-            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
@@ -224,6 +224,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;jobs' {
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -353,8 +355,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Permanently remove what is past its window; remove expired export archives')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify, export or search the tamper-evident audit log')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show one request from the ledger in detail (the latest by default)')
-            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger')
-            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')

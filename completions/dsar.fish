@@ -38,8 +38,8 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "restore" -d 'Bring back a
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
-complete -c dsar -n "__fish_dsar_needs_command" -f -a "jobs" -d 'List requests from the ledger'
-complete -c dsar -n "__fish_dsar_needs_command" -f -a "cancel" -d 'Stop a running request after its current batch'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "jobs" -d 'List requests from the ledger, newest first'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "cancel" -d 'Stop a running request after its current batch (from another shell)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "resume" -d 'Continue an interrupted or cancelled request from its last committed batch'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "check" -d 'Validate the source map against the live databases'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
@@ -148,6 +148,8 @@ complete -c dsar -n "__fish_dsar_using_subcommand status" -l json -d 'Print one 
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state -d 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l since -d 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -222,8 +224,8 @@ complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subc
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "jobs" -d 'List requests from the ledger'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "cancel" -d 'Stop a running request after its current batch'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "jobs" -d 'List requests from the ledger, newest first'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "cancel" -d 'Stop a running request after its current batch (from another shell)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "resume" -d 'Continue an interrupted or cancelled request from its last committed batch'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "check" -d 'Validate the source map against the live databases'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'

@@ -77,10 +77,15 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Show one request from the ledger in detail (the latest by default).
+    #[command(after_help = "Examples:\n  dsar status\n  dsar status 20261125-165258-4bfd7bcc --json")]
     Status(StatusArgs),
-    /// List requests from the ledger.
-    Jobs,
-    /// Stop a running request after its current batch.
+    /// List requests from the ledger, newest first.
+    #[command(
+        after_help = "Examples:\n  dsar jobs\n  dsar jobs --state running\n  dsar jobs --since 2026-11-01 --json"
+    )]
+    Jobs(JobsArgs),
+    /// Stop a running request after its current batch (from another shell).
+    #[command(after_help = "Examples:\n  dsar cancel 20261125-165258-4bfd7bcc")]
     Cancel(RequestIdArg),
     /// Continue an interrupted or cancelled request from its last committed batch.
     Resume(RequestIdArg),
@@ -301,6 +306,17 @@ pub struct AuditShowArgs {
 pub struct StatusArgs {
     /// The request id [default: the latest request].
     pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only requests in this state: running, completed, failed, cancelled (failed includes
+    /// interrupted).
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

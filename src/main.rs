@@ -15,6 +15,9 @@ mod erase;
 mod error;
 mod export;
 mod identity;
+mod interrupt;
+mod jobs;
+mod ledger;
 mod open;
 mod pace;
 mod progress;
@@ -58,6 +61,9 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
             Command::Open(args) => open::run(&cli.global, args),
             Command::Check => check::run(&cli.global).await,
+            Command::Status(args) => jobs::run_status(&cli.global, args),
+            Command::Jobs(args) => jobs::run_jobs(&cli.global, args),
+            Command::Cancel(args) => jobs::run_cancel(&cli.global, args),
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
             other => Err(not_implemented(other)),

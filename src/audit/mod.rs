@@ -99,6 +99,14 @@ impl AuditLog {
         self
     }
 
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.actor.operator
+    }
+
     /// The installation key: subject hashes and the chain are keyed with it.
     pub fn key(&self) -> &[u8] {
         &self.key

@@ -11,6 +11,7 @@ use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{DeleteArgs, Global};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
+use crate::ledger::Ledger;
 use crate::progress::Progress;
 use crate::state::subject_hash;
 use crate::subject;
@@ -115,6 +116,19 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         }
     }
 
+    let ledger = Ledger::open(audit.state())?;
+    let mut running = ledger.start(
+        &request_id,
+        "delete",
+        audit.operator(),
+        args.reason.clone(),
+        subject_hashes.clone(),
+    )?;
+    for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
+        running.progress(&step.source_name, &step.table_name, 0, Some(step.rows));
+    }
+    crate::interrupt::install();
+
     let progress = Progress::new(global.quiet);
     let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
     for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
@@ -140,12 +154,9 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                         rows: moved,
                         ..table_count(step)
                     });
-                    audit.append(&event(
-                        "delete.failed",
-                        Outcome::Error,
-                        counts,
-                        Some(redact(&e.message, &ids_text(&subjects))),
-                    ))?;
+                    let error = redact(&e.message, &ids_text(&subjects));
+                    audit.append(&event("delete.failed", Outcome::Error, counts, Some(error.clone())))?;
+                    running.finish("failed", Some(error), Vec::new())?;
                     return Err(UserError {
                         message: format!(
                             "{} ({moved} rows of {} were already quarantined; request {request_id})",
@@ -160,6 +171,31 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             }
             moved += n;
             bar.set_position(moved);
+            running.progress(&step.source_name, &step.table_name, moved, Some(step.rows));
+            if running.cancel_requested() {
+                bar.abandon();
+                let mut counts = table_counts(&done);
+                counts.push(TableCount {
+                    rows: moved,
+                    ..table_count(step)
+                });
+                let total: u64 = counts
+                    .iter()
+                    .filter(|c| c.strategy != Some("retain"))
+                    .map(|c| c.rows)
+                    .sum();
+                audit.append(&event("delete.cancelled", Outcome::Ok, counts, None))?;
+                running.finish("cancelled", None, Vec::new())?;
+                return Err(UserError {
+                    kind: ExitKind::Cancelled,
+                    message: format!(
+                        "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
+                    ),
+                    hint: Some(format!(
+                        "run the same delete again to finish, or undo with dsar restore --request {request_id} --identity KEY"
+                    )),
+                });
+            }
             if let Some(limit) = source.config.max_rows_per_second {
                 crate::pace::throttle(started, moved, limit).await;
             }
@@ -171,6 +207,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         });
     }
     audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
+    running.finish("completed", None, Vec::new())?;
     print_report(global, &request_id, "completed", false, restore_until, done, &plan);
     Ok(())
 }

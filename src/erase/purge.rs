@@ -41,6 +41,9 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
         crate::warn_all(global, &config.warnings);
     }
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let run_id = crate::clock::new_request_id();
+    let running =
+        crate::ledger::Ledger::open(audit.state())?.start(&run_id, "purge", audit.operator(), None, Vec::new())?;
     let mut summary = Summary {
         state: "completed",
         dry_run: args.dry_run,
@@ -76,6 +79,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     if failed {
         summary.state = "failed";
     }
+    running.finish(summary.state, summary.failures.first().cloned(), Vec::new())?;
     let mut details = serde_json::Map::new();
     details.insert("dry_run".into(), args.dry_run.into());
     details.insert("requests".into(), summary.requests.into());
@@ -84,6 +88,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     details.insert("audit_segments".into(), summary.audit_segments.into());
     audit.append(&Event {
         action: if failed { "purge.failed" } else { "purge.completed" }.into(),
+        request_id: Some(run_id.clone()),
         outcome: if failed { Outcome::Error } else { Outcome::Ok },
         error: summary.failures.first().cloned(),
         details,

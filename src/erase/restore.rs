@@ -9,6 +9,7 @@ use crate::cli::{Global, RestoreArgs};
 use crate::config::{OnDelete, TableName};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
+use crate::ledger::Ledger;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -71,6 +72,10 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
     for (s, _) in &keys {
         sources[*s].lock_for_erasure().await?;
     }
+    let run_id = crate::clock::new_request_id();
+    let mut running = Ledger::open(audit.state())?.start(&run_id, "restore", audit.operator(), None, Vec::new())?;
+    running.request.target_request = Some(request_id.to_string());
+    crate::interrupt::install();
 
     let single = match &args.table {
         Some(table) => Some((
@@ -138,6 +143,18 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                     after = batch.last_id;
                     restored += batch.restored;
                     flagged.extend(batch.conflicts);
+                    let table_name = source.config.tables[table].name.to_string();
+                    running.progress(&source.config.name, &table_name, restored, None);
+                    if running.cancel_requested() {
+                        running.finish("cancelled", None, flagged.clone())?;
+                        return Err(UserError {
+                            kind: ExitKind::Cancelled,
+                            message: format!("cancelled: rows restored so far stay restored (restore run {run_id})"),
+                            hint: Some(format!(
+                                "run the same restore again to bring back the rest of {request_id}"
+                            )),
+                        });
+                    }
                 }
                 matched_single |= restored > 0;
                 counts.push(TableCount {
@@ -160,6 +177,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
     if let Some(table) = &args.table {
         details.insert("single_table".into(), table.clone().into());
     }
+    running.finish("completed", None, flagged.clone())?;
     audit.append(&Event {
         action: "restore.completed".into(),
         request_id: Some(request_id.to_string()),

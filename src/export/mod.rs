@@ -18,8 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{ExportArgs, Format, Global};
-use crate::error::UserError;
+use crate::error::{ExitKind, UserError};
 use crate::identity::Identities;
+use crate::ledger::{Ledger, Running};
 use crate::progress::Progress;
 use crate::source::postgres::{ExportRow, PgSource};
 use crate::state::subject_hash;
@@ -71,10 +72,14 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         progress: &progress,
     };
 
+    let ledger = Ledger::open(audit.state())?;
+    crate::interrupt::install();
     let mut done = Vec::new();
     for batch in subjects.chunks(args.batch_size as usize) {
         let request_ids: Vec<String> = batch.iter().map(|_| crate::clock::new_request_id()).collect();
+        let mut running = Vec::with_capacity(batch.len());
         for (subject, id) in batch.iter().zip(&request_ids) {
+            running.push(ledger.start(id, "export", audit.operator(), None, hashes(&key, &subject.ids))?);
             audit.append(&Event {
                 action: "export.requested".into(),
                 request_id: Some(id.clone()),
@@ -83,9 +88,13 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
                 ..Default::default()
             })?;
         }
-        match job.batch(batch, &request_ids).await {
+        match job.batch(batch, &request_ids, &running).await {
             Ok((exported, ids)) => {
-                for (i, e) in exported.iter().enumerate() {
+                for (i, (e, mut run)) in exported.iter().zip(running).enumerate() {
+                    for c in &e.counts {
+                        run.progress(&c.source, &c.table, c.rows, Some(c.rows));
+                    }
+                    run.finish("completed", None, Vec::new())?;
                     audit.append(&Event {
                         action: "export.completed".into(),
                         request_id: Some(e.request_id.clone()),
@@ -99,9 +108,17 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
                 done.extend(exported);
             }
             Err(err) => {
+                let cancelled = err.kind == ExitKind::Cancelled;
+                for run in running {
+                    run.finish(
+                        if cancelled { "cancelled" } else { "failed" },
+                        Some(err.message.clone()),
+                        Vec::new(),
+                    )?;
+                }
                 for (subject, id) in batch.iter().zip(&request_ids) {
                     audit.append(&Event {
-                        action: "export.failed".into(),
+                        action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
                         request_id: Some(id.clone()),
                         subject: hashes(&key, &subject.ids),
                         outcome: Outcome::Error,
@@ -158,7 +175,12 @@ struct OpenArchive {
 
 impl Job<'_> {
     /// Export one batch of subjects: one query per table for the whole batch, one archive each.
-    async fn batch(&self, batch: &[Subject], request_ids: &[String]) -> Result<(Vec<Exported>, Identities), UserError> {
+    async fn batch(
+        &self,
+        batch: &[Subject],
+        request_ids: &[String],
+        running: &[Running],
+    ) -> Result<(Vec<Exported>, Identities), UserError> {
         for source in self.sources {
             source.begin_snapshot().await?;
         }
@@ -167,7 +189,7 @@ impl Job<'_> {
         let archives = self.open_archives(request_ids).await?;
         let (tx, rx) = mpsc::channel::<SinkMessage>(8);
         let sink = tokio::task::spawn_blocking(move || write_rows(rx, archives));
-        let streamed = self.stream_tables(&ids, &tx).await;
+        let streamed = self.stream_tables(&ids, &tx, running).await;
         drop(tx);
         let written = sink
             .await
@@ -223,7 +245,12 @@ impl Job<'_> {
     }
 
     /// Query every mapped table once and send its rows to the writer.
-    async fn stream_tables(&self, ids: &Identities, tx: &mpsc::Sender<SinkMessage>) -> Result<(), UserError> {
+    async fn stream_tables(
+        &self,
+        ids: &Identities,
+        tx: &mpsc::Sender<SinkMessage>,
+        running: &[Running],
+    ) -> Result<(), UserError> {
         let closed = || UserError::runtime("the archive writer stopped early");
         for source in self.sources {
             let pace = source.config.max_rows_per_second;
@@ -257,6 +284,13 @@ impl Job<'_> {
                             .await
                             .map_err(|_| closed())?;
                         bar.set_position(count);
+                        if running.iter().any(Running::cancel_requested) {
+                            return Err(UserError {
+                                kind: ExitKind::Cancelled,
+                                message: "export cancelled; no archive was written for this batch".into(),
+                                hint: None,
+                            });
+                        }
                         if let Some(limit) = pace {
                             crate::pace::throttle(started, count, limit).await;
                         }

@@ -1,0 +1,118 @@
+//! `dsar status`, `dsar jobs`, `dsar cancel`: the request ledger, for people and scripts.
+
+use serde_json::json;
+
+use crate::cli::{Global, JobsArgs, RequestIdArg, StatusArgs};
+use crate::error::UserError;
+use crate::ledger::{Ledger, Request};
+use crate::state::StateDir;
+
+fn ledger(global: &Global) -> Result<Ledger, UserError> {
+    Ledger::open(&StateDir::open(global.state_dir.as_deref())?)
+}
+
+/// The top-level entry point for `dsar status`.
+pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
+    let ledger = ledger(global)?;
+    let request = match &args.id {
+        Some(id) => ledger.get(id)?.ok_or_else(|| {
+            UserError::usage(format!("no request `{id}` in the ledger")).with_hint("`dsar jobs` lists them")
+        })?,
+        None => ledger
+            .list()?
+            .into_iter()
+            .next()
+            .ok_or_else(|| UserError::usage("the ledger is empty: no request has run yet"))?,
+    };
+    if global.json {
+        println!("{}", serde_json::to_string(&request).unwrap_or_default());
+        return Ok(());
+    }
+    println!("request  {}", request.request_id);
+    println!("kind     {}", request.kind);
+    if let Some(target) = &request.target_request {
+        println!("target   {target}");
+    }
+    println!("state    {}", request.state);
+    println!("operator {}", request.operator);
+    if let Some(reason) = &request.reason {
+        println!("reason   {reason}");
+    }
+    println!("started  {}", request.started_at);
+    if let Some(ended) = &request.ended_at {
+        println!("ended    {ended}");
+    }
+    if let Some(eta) = request.eta_seconds {
+        println!("eta      {eta}s");
+    }
+    if let Some(error) = &request.last_error {
+        println!("error    {error}");
+    }
+    for p in &request.progress {
+        let planned = p.planned.map(|n| format!("/{n}")).unwrap_or_default();
+        println!("  {:>10}{planned:<11} {}: {}", p.done, p.source, p.table);
+    }
+    for item in &request.flagged {
+        println!("  flagged: {item}");
+    }
+    Ok(())
+}
+
+/// The top-level entry point for `dsar jobs`.
+pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| crate::audit::query::parse_bound("--since", t))
+        .transpose()?;
+    let keep = |r: &Request| {
+        let state_ok = args
+            .state
+            .as_deref()
+            .is_none_or(|s| r.state == s || r.state.starts_with(&format!("{s} ")));
+        let time_ok =
+            since.is_none_or(|since| crate::audit::query::parse_time(&r.started_at).is_some_and(|t| t >= since));
+        state_ok && time_ok
+    };
+    let requests: Vec<Request> = ledger(global)?.list()?.into_iter().filter(keep).collect();
+    if global.json {
+        println!("{}", json!({ "requests": requests }));
+        return Ok(());
+    }
+    if requests.is_empty() {
+        if !global.quiet {
+            eprintln!("no requests");
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<26} {:<8} {:<21} {:>10}  {:<12} started",
+        "request", "kind", "state", "rows", "operator"
+    );
+    for r in &requests {
+        println!(
+            "{:<26} {:<8} {:<21} {:>10}  {:<12} {}",
+            r.request_id,
+            r.kind,
+            r.state,
+            r.rows_done(),
+            r.operator,
+            r.started_at.get(..19).unwrap_or(&r.started_at)
+        );
+    }
+    Ok(())
+}
+
+/// The top-level entry point for `dsar cancel`.
+pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError> {
+    let request = ledger(global)?.request_cancel(&args.id)?;
+    if global.json {
+        println!("{}", json!({"request_id": request.request_id, "state": "cancelling"}));
+    } else if !global.quiet {
+        println!(
+            "asked request {} ({}) to stop after its current batch; `dsar status {}` shows when it has",
+            request.request_id, request.kind, request.request_id
+        );
+    }
+    Ok(())
+}

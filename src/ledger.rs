@@ -1,0 +1,333 @@
+//! The request ledger: one JSON record per request under `<state>/requests/`, so a privacy
+//! officer never has to wonder whether a request finished.
+//!
+//! Records are replaced atomically (temp file, fsync, rename). The process running a request
+//! holds an exclusive lock on `<id>.lock` for its whole life: a record that says `running` but
+//! whose lock is free belongs to a process that died, and reads as `failed (interrupted)`.
+//! `dsar cancel` drops a `<id>.cancel` file that the running process sees between batches.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::UserError;
+use crate::state::StateDir;
+
+/// How often a running request rewrites its record at most.
+const WRITE_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableProgress {
+    pub source: String,
+    pub table: String,
+    pub done: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub request_id: String,
+    pub kind: String,
+    /// For restore: the delete request it brings back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_request: Option<String>,
+    /// queued, running, completed, failed, cancelled; `failed (interrupted)` when read back
+    /// from a process that died.
+    pub state: String,
+    pub operator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Keyed hashes, as in the audit log: the ledger never holds a raw identifier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject: Vec<String>,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub progress: Vec<TableProgress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<String>,
+    pub pid: u32,
+}
+
+impl Request {
+    pub fn rows_done(&self) -> u64 {
+        self.progress.iter().map(|p| p.done).sum()
+    }
+}
+
+pub struct Ledger {
+    dir: PathBuf,
+}
+
+impl Ledger {
+    pub fn open(state: &StateDir) -> Result<Ledger, UserError> {
+        let dir = state.root.join("requests");
+        fs::create_dir_all(&dir).map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Ledger { dir })
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Record a request as running and hold its lock until the returned handle is finished or dropped.
+    pub fn start(
+        &self,
+        request_id: &str,
+        kind: &str,
+        operator: &str,
+        reason: Option<String>,
+        subject: Vec<String>,
+    ) -> Result<Running, UserError> {
+        let lock_path = self.dir.join(format!("{request_id}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", lock_path.display())))?;
+        let request = Request {
+            request_id: request_id.to_string(),
+            kind: kind.to_string(),
+            target_request: None,
+            state: "running".into(),
+            operator: operator.to_string(),
+            reason,
+            subject,
+            started_at: crate::clock::now_rfc3339(),
+            ended_at: None,
+            progress: Vec::new(),
+            eta_seconds: None,
+            last_error: None,
+            flagged: Vec::new(),
+            pid: std::process::id(),
+        };
+        let mut running = Running {
+            path: self.record_path(request_id),
+            cancel_path: self.dir.join(format!("{request_id}.cancel")),
+            request,
+            _lock: lock,
+            started: Instant::now(),
+            last_write: None,
+        };
+        running.write()?;
+        Ok(running)
+    }
+
+    /// One request, with a dead process's `running` read as `failed (interrupted)`.
+    pub fn get(&self, id: &str) -> Result<Option<Request>, UserError> {
+        let path = self.record_path(id);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+        };
+        let mut request: Request = serde_json::from_slice(&text)
+            .map_err(|e| UserError::runtime(format!("{} is damaged: {e}", path.display())))?;
+        if request.state == "running" && !self.is_alive(id) {
+            request.state = "failed (interrupted)".into();
+        }
+        Ok(Some(request))
+    }
+
+    /// Whether a live process holds the request's lock.
+    fn is_alive(&self, id: &str) -> bool {
+        let Ok(file) = File::open(self.dir.join(format!("{id}.lock"))) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => false,
+            Err(_) => true,
+        }
+    }
+
+    /// Every request, newest first.
+    pub fn list(&self) -> Result<Vec<Request>, UserError> {
+        let entries = fs::read_dir(&self.dir)
+            .map_err(|e| UserError::runtime(format!("cannot list {}: {e}", self.dir.display())))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(".json")
+                && !name.starts_with('.')
+                && let Some(r) = self.get(id)?
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.request_id.cmp(&a.request_id)));
+        Ok(out)
+    }
+
+    /// Ask a running request to stop after its current batch.
+    pub fn request_cancel(&self, id: &str) -> Result<Request, UserError> {
+        let request = self.get(id)?.ok_or_else(|| {
+            UserError::usage(format!("no request `{id}` in the ledger")).with_hint("`dsar jobs` lists them")
+        })?;
+        if request.state != "running" {
+            return Err(UserError::usage(format!(
+                "request {id} is not running (it is {})",
+                request.state
+            )));
+        }
+        let path = self.dir.join(format!("{id}.cancel"));
+        fs::write(&path, b"cancel\n")
+            .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        Ok(request)
+    }
+}
+
+/// A request this process is running.
+pub struct Running {
+    path: PathBuf,
+    cancel_path: PathBuf,
+    pub request: Request,
+    _lock: File,
+    started: Instant,
+    last_write: Option<Instant>,
+}
+
+impl Running {
+    /// Set a table's progress; the record is rewritten at most every half second.
+    pub fn progress(&mut self, source: &str, table: &str, done: u64, planned: Option<u64>) {
+        match self
+            .request
+            .progress
+            .iter_mut()
+            .find(|p| p.source == source && p.table == table)
+        {
+            Some(p) => {
+                p.done = done;
+                if planned.is_some() {
+                    p.planned = planned;
+                }
+            }
+            None => self.request.progress.push(TableProgress {
+                source: source.into(),
+                table: table.into(),
+                done,
+                planned,
+            }),
+        }
+        self.request.eta_seconds = self.eta();
+        if self.last_write.is_none_or(|t| t.elapsed() >= WRITE_EVERY) {
+            // Progress is advisory: a failed write must not stop the erasure itself.
+            let _ = self.write();
+        }
+    }
+
+    /// Seconds left at the rate so far, when every table has a planned count.
+    fn eta(&self) -> Option<u64> {
+        let planned: Option<u64> = self.request.progress.iter().map(|p| p.planned).sum();
+        let planned = planned?;
+        let done = self.request.rows_done();
+        if done == 0 || planned <= done {
+            return None;
+        }
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        Some(((planned - done) as f64 / rate).ceil() as u64)
+    }
+
+    /// Whether the operator asked to stop: Ctrl-C/SIGTERM here, or `dsar cancel` elsewhere.
+    pub fn cancel_requested(&self) -> bool {
+        crate::interrupt::requested() || self.cancel_path.exists()
+    }
+
+    /// Record the outcome; the lock is released when `self` is dropped.
+    pub fn finish(mut self, state: &str, error: Option<String>, flagged: Vec<String>) -> Result<Request, UserError> {
+        self.request.state = state.to_string();
+        self.request.ended_at = Some(crate::clock::now_rfc3339());
+        self.request.last_error = error;
+        self.request.flagged = flagged;
+        self.request.eta_seconds = None;
+        self.write()?;
+        let _ = fs::remove_file(&self.cancel_path);
+        Ok(self.request.clone())
+    }
+
+    fn write(&mut self) -> Result<(), UserError> {
+        self.last_write = Some(Instant::now());
+        let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", self.path.display()));
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let temp = dir.join(format!(".{}.tmp", self.request.request_id));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(fail)?;
+        file.write_all(&serde_json::to_vec_pretty(&self.request).map_err(|e| fail(std::io::Error::other(e)))?)
+            .map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        fs::rename(&temp, &self.path).map_err(fail)
+    }
+}
+
+impl Drop for Running {
+    /// A request that ends without `finish` (an error returned early) is recorded as failed; a
+    /// process killed outright is caught by its free lock instead.
+    fn drop(&mut self) {
+        if self.request.state == "running" {
+            self.request.state = "failed".into();
+            self.request.ended_at = Some(crate::clock::now_rfc3339());
+            self.request
+                .last_error
+                .get_or_insert_with(|| "stopped before it finished; see the error it printed".into());
+            let _ = self.write();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_request_stays_running_while_its_lock_is_held_and_fails_when_dropped_unfinished() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let ledger = Ledger::open(&state).unwrap();
+        let mut running = ledger.start("r1", "delete", "anna", None, vec![]).unwrap();
+        running.progress("app", "public.t", 5, Some(10));
+        assert_eq!(ledger.get("r1").unwrap().unwrap().state, "running");
+        drop(running);
+        let record = ledger.get("r1").unwrap().unwrap();
+        assert_eq!(record.state, "failed");
+        assert_eq!(record.progress[0].done, 5);
+    }
+
+    #[test]
+    fn finished_requests_keep_their_outcome_and_list_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let ledger = Ledger::open(&state).unwrap();
+        let a = ledger
+            .start("20260101-000000-aaaaaaaa", "export", "anna", None, vec![])
+            .unwrap();
+        a.finish("completed", None, vec![]).unwrap();
+        let b = ledger
+            .start("20260102-000000-bbbbbbbb", "delete", "anna", None, vec![])
+            .unwrap();
+        b.finish("cancelled", None, vec![]).unwrap();
+        let all = ledger.list().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.iter().map(|r| r.state.as_str()).collect::<Vec<_>>().len(), 2);
+        assert!(
+            ledger.request_cancel("20260101-000000-aaaaaaaa").is_err(),
+            "not running"
+        );
+    }
+}

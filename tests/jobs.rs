@@ -1,0 +1,204 @@
+//! The request ledger: status and jobs after real runs, and a long delete that is interrupted,
+//! cancelled by signal, or cancelled from another shell.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::{TestDb, Workspace, fresh_db, psql, stderr, stdout};
+use serde_json::Value;
+
+const EXAMPLE: &str = include_str!("../sources.toml.example");
+const MAP: &str = include_str!("fixtures/shop_erase.toml");
+const ROWS: i64 = 60_000;
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+#[test]
+fn status_and_jobs_show_finished_requests_with_their_counts() {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let export = json(&ws.dsar_ok(&["export", "--subject", "customer_id=1", "--json"]));
+    let delete = json(&ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "customer_id=1",
+        "--yes",
+        "--json",
+        "--reason",
+        "DSAR-7",
+    ]));
+
+    let status = json(&ws.dsar_ok(&["status", delete["request_id"].as_str().unwrap(), "--json"]));
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["kind"], "delete");
+    assert_eq!(status["reason"], "DSAR-7");
+    let lines = status["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["table"] == "public.invoice_line")
+        .unwrap();
+    assert_eq!(
+        (lines["done"].as_u64(), lines["planned"].as_u64()),
+        (Some(38), Some(38))
+    );
+
+    let latest = json(&ws.dsar_ok(&["status", "--json"]));
+    assert_eq!(
+        latest["request_id"], delete["request_id"],
+        "status without an id shows the latest"
+    );
+
+    let jobs = json(&ws.dsar_ok(&["jobs", "--json"]));
+    let ids: Vec<&str> = jobs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&export["request_id"].as_str().unwrap()) && ids.contains(&delete["request_id"].as_str().unwrap())
+    );
+    let none = json(&ws.dsar_ok(&["jobs", "--state", "running", "--json"]));
+    assert!(none["requests"].as_array().unwrap().is_empty());
+    let human = ws.dsar_ok(&["jobs"]);
+    assert!(stdout(&human).contains("completed"));
+    let log = std::fs::read_to_string(
+        ws.state_dir()
+            .join("requests")
+            .join(format!("{}.json", delete["request_id"].as_str().unwrap())),
+    )
+    .unwrap();
+    assert!(!log.contains("luisg"), "the ledger holds no raw identifier");
+}
+
+/// A shop database where customer 1 owns `ROWS` events, and a delete of them paced at 20k rows/s.
+fn long_delete() -> (TestDb, Workspace, Child) {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (db, ws, child)
+}
+
+/// Wait (by polling the ledger) until the delete is running and has moved some rows.
+fn running_id(ws: &Workspace, child: &mut Child) -> String {
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the test could act"
+        );
+        let jobs = json(&ws.dsar_ok(&["jobs", "--state", "running", "--json"]));
+        if let Some(r) = jobs["requests"].as_array().unwrap().first()
+            && r["progress"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["done"].as_u64().unwrap_or(0) > 0)
+        {
+            return r["request_id"].as_str().unwrap().to_string();
+        }
+    }
+}
+
+fn live_plus_quarantined(db: &TestDb) -> i64 {
+    let live: i64 = psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1")
+        .parse()
+        .unwrap();
+    let q: i64 = psql(
+        &db.url,
+        "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+    )
+    .parse()
+    .unwrap();
+    assert!(live > 0 && q > 0, "stopped mid-run: live {live}, quarantined {q}");
+    live + q
+}
+
+#[test]
+fn a_killed_request_shows_as_interrupted() {
+    let (db, ws, mut child) = long_delete();
+    let id = running_id(&ws, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
+    assert_eq!(status["state"], "failed (interrupted)");
+    assert_eq!(live_plus_quarantined(&db), ROWS);
+    let failed = json(&ws.dsar_ok(&["jobs", "--state", "failed", "--json"]));
+    assert_eq!(
+        failed["requests"].as_array().unwrap().len(),
+        1,
+        "interrupted counts as failed"
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
+    let (db, ws, mut child) = long_delete();
+    let id = running_id(&ws, &mut child);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stay erased"), "{}", stderr(&out));
+    let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
+    assert_eq!(status["state"], "cancelled");
+    assert_eq!(live_plus_quarantined(&db), ROWS, "nothing lost at the cancel");
+    let events = status["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["table"] == "Shop.events")
+        .unwrap();
+    let quarantined: u64 = psql(
+        &db.url,
+        "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(
+        events["done"].as_u64(),
+        Some(quarantined),
+        "the ledger records exactly the committed batches"
+    );
+    assert_eq!(events["planned"].as_u64(), Some(ROWS as u64));
+    assert_eq!(ws.audit_events().last().unwrap()["action"], "delete.cancelled");
+}
+
+#[test]
+fn dsar_cancel_from_another_shell_stops_the_request() {
+    let (db, ws, mut child) = long_delete();
+    let id = running_id(&ws, &mut child);
+    let out = ws.dsar_ok(&["cancel", &id]);
+    assert!(stdout(&out).contains(&id));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "cancelled");
+    assert_eq!(live_plus_quarantined(&db), ROWS);
+    let again = ws.dsar(&["cancel", &id]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "cancelling a finished request is a usage error"
+    );
+}
