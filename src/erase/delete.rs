@@ -136,18 +136,20 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
         let started = Instant::now();
         let mut moved = 0u64;
+        let mut after: Option<Vec<Option<String>>> = None;
         loop {
             let result = source
                 .erase_batch(
                     step.table,
+                    after.as_deref(),
                     i64::from(source.config.batch_rows),
                     &request_id,
                     &data_key,
                     &key,
                 )
                 .await;
-            let n = match result {
-                Ok(n) => n,
+            let batch = match result {
+                Ok(batch) => batch,
                 Err(e) => {
                     let mut counts = table_counts(&done);
                     counts.push(TableCount {
@@ -166,10 +168,11 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                     });
                 }
             };
-            if n == 0 {
+            if batch.taken == 0 {
                 break;
             }
-            moved += n;
+            after = Some(batch.last_key);
+            moved += batch.moved;
             bar.set_position(moved);
             running.progress(&step.source_name, &step.table_name, moved, Some(step.rows));
             if running.cancel_requested() {

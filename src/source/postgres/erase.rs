@@ -31,6 +31,17 @@ impl RowPayload {
     }
 }
 
+/// What an erase batch did.
+#[derive(Debug)]
+pub struct ErasedBatch {
+    /// Keys taken from the plan (0: the table is done).
+    pub taken: u64,
+    /// Rows actually changed (fewer if some vanished meanwhile).
+    pub moved: u64,
+    /// Where the next batch starts.
+    pub last_key: Vec<Option<String>>,
+}
+
 /// What a restore batch did.
 #[derive(Debug, Default)]
 pub struct RestoreBatch {
@@ -224,6 +235,16 @@ impl PgSource<'_> {
                 .execute(&insert, &params.as_refs())
                 .await
                 .map_err(|e| self.query_failure(t, &e))?;
+            // A key index and fresh statistics keep batch-taking and the foreign-key checks
+            // linear however many rows a subject owns.
+            let bare: Vec<String> = self.primary_key(t)?.iter().map(|c| ident(c)).collect();
+            self.client
+                .batch_execute(&format!(
+                    "ALTER TABLE {pending} ADD PRIMARY KEY ({}); ANALYZE {pending}",
+                    bare.join(", ")
+                ))
+                .await
+                .map_err(|e| self.query_failure(t, &e))?;
             counts.push(n);
         }
         self.client
@@ -263,10 +284,16 @@ impl PgSource<'_> {
                 .iter()
                 .map(|c| format!("c.{}", ident(c)))
                 .collect();
+            let pending_key: Vec<String> = self
+                .primary_key(child)?
+                .iter()
+                .map(|c| format!("pp.{}", ident(c)))
+                .collect();
             sql.push_str(&format!(
-                " AND ({}) NOT IN (SELECT * FROM {})",
-                child_key.join(", "),
-                self.pending(child)
+                " AND NOT EXISTS (SELECT 1 FROM {} pp WHERE ({}) = ({}))",
+                self.pending(child),
+                pending_key.join(", "),
+                child_key.join(", ")
             ));
         }
         let row = self
@@ -282,44 +309,72 @@ impl PgSource<'_> {
     pub async fn erase_batch(
         &self,
         table: usize,
+        after: Option<&[Option<String>]>,
         limit: i64,
         request_id: &str,
         key: &DataKey,
         installation_key: &[u8],
-    ) -> Result<u64, UserError> {
-        self.in_transaction(self.erase_batch_body(table, limit, request_id, key, installation_key))
+    ) -> Result<ErasedBatch, UserError> {
+        self.in_transaction(self.erase_batch_body(table, after, limit, request_id, key, installation_key))
             .await
     }
 
     async fn erase_batch_body(
         &self,
         table: usize,
+        after: Option<&[Option<String>]>,
         limit: i64,
         request_id: &str,
         key: &DataKey,
         installation_key: &[u8],
-    ) -> Result<u64, UserError> {
+    ) -> Result<ErasedBatch, UserError> {
         let strategy = self.config.tables[table].on_delete;
         let pk = self.primary_key(table)?.to_vec();
         let name = table_ident(&self.config.tables[table].name);
         let place_name = self.config.tables[table].name.to_string();
         let pending = self.pending(table);
-        let pk_text: Vec<String> = pk.iter().map(|c| format!("{}::text", ident(c))).collect();
 
+        // The next keys after the last batch, in key order through the pending table's index:
+        // each batch costs the same however far the erasure has come.
+        // Qualified: a bare name in ORDER BY would mean the `::text` output column, and text
+        // order is not key order.
+        let order: Vec<String> = pk.iter().map(|c| format!("p.{}", ident(c))).collect();
+        let taken_text: Vec<String> = pk.iter().map(|c| format!("p.{}::text", ident(c))).collect();
+        let mut take_params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(limit)];
+        let after_clause = match after {
+            None => String::new(),
+            Some(last) => {
+                let bounds: Vec<String> = pk
+                    .iter()
+                    .zip(last)
+                    .map(|(c, v)| {
+                        take_params.push(Box::new(v.clone()));
+                        format!("${}::text::{}", take_params.len(), self.cast(table, c))
+                    })
+                    .collect();
+                format!("WHERE ({}) > ({})", order.join(", "), bounds.join(", "))
+            }
+        };
         let taken = self
             .client
             .query(
                 &format!(
-                    "DELETE FROM {pending} WHERE ctid IN (SELECT ctid FROM {pending} LIMIT $1) RETURNING {}",
-                    pk_text.join(", ")
+                    "SELECT {} FROM {pending} p {after_clause} ORDER BY {} LIMIT $1",
+                    taken_text.join(", "),
+                    order.join(", ")
                 ),
-                &[&limit],
+                &refs(&take_params),
             )
             .await
             .map_err(|e| self.failure_static("cannot take a batch", &e))?;
-        if taken.is_empty() {
-            return Ok(0);
-        }
+        let Some(last_taken) = taken.last() else {
+            return Ok(ErasedBatch {
+                taken: 0,
+                moved: 0,
+                last_key: Vec::new(),
+            });
+        };
+        let last_key: Vec<Option<String>> = (0..pk.len()).map(|i| last_taken.get::<_, Option<String>>(i)).collect();
         let key_columns: Vec<Vec<Option<String>>> = (0..pk.len())
             .map(|i| taken.iter().map(|r| r.get::<_, Option<String>>(i)).collect())
             .collect();
@@ -403,7 +458,11 @@ impl PgSource<'_> {
         )
         .await
         .map_err(|e| self.failure_static("cannot write to dsar.quarantine", &e))?;
-        Ok(payloads.len() as u64)
+        Ok(ErasedBatch {
+            taken: taken.len() as u64,
+            moved: payloads.len() as u64,
+            last_key,
+        })
     }
 
     async fn anonymize_rows(

@@ -33,7 +33,6 @@ CREATE TABLE IF NOT EXISTS dsar.quarantine (
     restore_until timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_request ON dsar.quarantine (request_id, table_schema, table_name, id);
-CREATE INDEX IF NOT EXISTS quarantine_by_window ON dsar.quarantine (restore_until);
 ";
 
 /// A request as the source's `dsar.requests` holds it.
