@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql.
-#   bench/run.sh            full: ~1.3M rows in 8 tables; the whale subject owns ~251k of them
+# Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
+# `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql.
+#   bench/run.sh            full: ~1.3M rows in 8 tables; the whale subject owns ~251k of them;
+#                           the eraser subject owns 1M + 1 rows of 2 other tables
 #   bench/run.sh --quick    ~10x fewer rows (a smoke run, well under a minute once dsar is built)
 # Prints one figure per line as `name: value` on stdout; everything else goes to stderr.
 # On Debian it installs what it uses (age, postgresql, time, python3) when run as root.
+# The erasure tables have a foreign key from events to customers (the realistic case, and the
+# one that exercises delete's foreign-key checks); DSAR_BENCH_ERASE_FK=0 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${DSAR_SHARED:-../shared}
@@ -12,21 +16,26 @@ MODE=full
 case "${1:-}" in
   "") ;;
   --quick) MODE=quick ;;
-  -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "run.sh: unknown argument $1 (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
 esac
 
 if [ "$MODE" = quick ]; then
   N_USERS=5000 WHALE_ORDERS=2000 WHALE_SESSIONS=1000 WHALE_TICKETS=100
   SMALL_ORDERS=200 SMALL_SESSIONS=100 SMALL_TICKETS=10
+  ERASER_EVENTS=100000 ERASE_CUSTOMERS=2000
 else
   N_USERS=50000 WHALE_ORDERS=20000 WHALE_SESSIONS=10000 WHALE_TICKETS=1000
   SMALL_ORDERS=2000 SMALL_SESSIONS=1000 SMALL_TICKETS=100
+  ERASER_EVENTS=1000000 ERASE_CUSTOMERS=20000
 fi
+ERASE_OTHER_EVENTS=10
+case "${DSAR_BENCH_ERASE_FK:-1}" in 0 | false | no) ERASE_FK=false ;; *) ERASE_FK=true ;; esac
 RUNS=3
 WHALE=whale@example.com
 SMALL=small@example.com
 ORDINARY=user1000@example.com
+ERASER=eraser@example.com
 
 log() { echo "bench: $*" >&2; }
 figure() { echo "$1: $2"; }
@@ -66,6 +75,11 @@ log "server up at $BENCH_DATABASE_URL (mode: $MODE)"
 age-keygen -o "$WORK/key.txt" 2>/dev/null
 RECIPIENT=$(age-keygen -y "$WORK/key.txt")
 echo "$RECIPIENT" >"$WORK/recipients.txt"
+# The recovery key for the erasure benchmark: the map's recovery_recipients_file is
+# "recovery.txt" next to the map, so the map is copied into $WORK beside it.
+age-keygen -o "$WORK/recovery.key" 2>/dev/null
+age-keygen -y "$WORK/recovery.key" >"$WORK/recovery.txt"
+cp bench/erase.toml "$WORK/erase.toml"
 mkdir -p "$WORK/out" "$WORK/state"
 
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$BENCH_DATABASE_URL" "$@"; }
@@ -176,6 +190,100 @@ SMALL_S=$(median "${stimes[@]}")
 SMALL_RSS=$(maximum "${srss[@]}")
 log "  ${stimes[*]} s, peak RSS ${srss[*]} KiB"
 
+# --- erasure -----------------------------------------------------------------------------------
+# `dsar delete` of the eraser (quarantine: every row encrypted into dsar.quarantine, in batches of
+# the default batch_rows) against a bare DELETE of the same rows by customer_id, in one
+# transaction. Each runs once, on its own byte-for-byte copy of the same database (CREATE
+# DATABASE ... TEMPLATE after seeding and VACUUM ANALYZE), after the same CHECKPOINT and
+# pg_prewarm: erasing is destructive, so a second run would need a fresh copy, and one 1M-row
+# run is long enough not to need a median. `dsar restore` of the request is timed after it.
+server_url() { echo "${BENCH_DATABASE_URL%/*}/$1"; }
+ERASE_URL=$(server_url dsar_erase)
+BARE_URL=$(server_url dsar_erase_bare)
+psql_at() { local url=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 "$url" "$@"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+log "erasure: seeding the eraser ($ERASER_EVENTS events) and $ERASE_CUSTOMERS other customers (foreign key: $ERASE_FK)"
+psql_q -c "CREATE DATABASE dsar_erase"
+psql_at "$ERASE_URL" -c "CREATE EXTENSION pg_prewarm"
+psql_at "$ERASE_URL" -f bench/erase.sql -v eraser_rows="$ERASER_EVENTS" -v n_customers="$ERASE_CUSTOMERS" \
+  -v other_events="$ERASE_OTHER_EVENTS" -v with_fk="$ERASE_FK" >&2
+strategy=
+if [ "$(psql_q -c "SHOW server_version_num")" -ge 150000 ]; then strategy=" STRATEGY = FILE_COPY"; fi
+psql_q -c "CREATE DATABASE dsar_erase_bare TEMPLATE dsar_erase$strategy"
+
+# The eraser's rows, live and quarantined, in the database at URL $1.
+ERASER_ID=$(psql_at "$ERASE_URL" -c "SELECT customer_id FROM erase.customers WHERE email = '$ERASER'")
+live_rows() {
+  psql_at "$1" -c "SELECT (SELECT count(*) FROM erase.customers WHERE customer_id = $ERASER_ID)
+                        + (SELECT count(*) FROM erase.events WHERE customer_id = $ERASER_ID)"
+}
+quarantined_rows() { psql_at "$1" -c "SELECT count(*) FROM dsar.quarantine"; }
+# The same state before each measurement: nothing dirty left by the previous one, and the erase
+# schema's tables and indexes read into shared buffers in the same order.
+settle() {
+  psql_at "$1" -c "CHECKPOINT" -c "SELECT count(pg_prewarm(c.oid)) FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'erase' AND c.relkind IN ('r', 'i')" >/dev/null
+}
+erase_check() { # label expected got
+  if [ "$2" != "$3" ]; then
+    log "erasure: $1: expected $2 rows, got $3"
+    exit 1
+  fi
+}
+json_rows() { # sum of "rows" over "counts" in the JSON report $1
+  python3 -c 'import json,sys; print(sum(c["rows"] for c in json.load(open(sys.argv[1]))["counts"]))' "$1"
+}
+
+ERASE_ROWS=$(live_rows "$ERASE_URL")
+erase_check "eraser's rows in the copy" "$ERASE_ROWS" "$(live_rows "$BARE_URL")"
+log "erasure: the eraser owns $ERASE_ROWS rows"
+
+log "erasure: bare DELETE of the eraser's rows (one transaction)"
+settle "$BARE_URL"
+a=$(date +%s.%N)
+psql_at "$BARE_URL" -v id="$ERASER_ID" <<'SQL'
+BEGIN;
+DELETE FROM erase.events WHERE customer_id = :id;
+DELETE FROM erase.customers WHERE customer_id = :id;
+COMMIT;
+SQL
+b=$(date +%s.%N)
+BARE_S=$(elapsed "$a" "$b")
+erase_check "live after the bare DELETE" 0 "$(live_rows "$BARE_URL")"
+psql_q -c "DROP DATABASE dsar_erase_bare"
+log "  $BARE_S s"
+
+log "erasure: dsar delete of the eraser (quarantine)"
+settle "$ERASE_URL"
+export ERASE_DATABASE_URL=$ERASE_URL
+a=$(date +%s.%N)
+/usr/bin/time -f %M -o "$WORK/rss" \
+  "$DSAR" --config "$WORK/erase.toml" --state-dir "$WORK/state" delete --subject "email=$ERASER" \
+  --yes --quiet --json >"$WORK/delete.json" || { log "erasure: dsar delete failed (exit $?)"; exit 1; }
+b=$(date +%s.%N)
+ERASE_S=$(elapsed "$a" "$b")
+ERASE_RSS=$(tail -1 "$WORK/rss")
+REQUEST_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["request_id"])' "$WORK/delete.json")
+erase_check "dsar delete's --json counts" "$ERASE_ROWS" "$(json_rows "$WORK/delete.json")"
+erase_check "live after dsar delete" 0 "$(live_rows "$ERASE_URL")"
+erase_check "in dsar.quarantine after dsar delete" "$ERASE_ROWS" "$(quarantined_rows "$ERASE_URL")"
+log "  $ERASE_S s, peak RSS $ERASE_RSS KiB (request $REQUEST_ID)"
+
+log "erasure: dsar restore of request $REQUEST_ID"
+settle "$ERASE_URL"
+a=$(date +%s.%N)
+"$DSAR" --config "$WORK/erase.toml" --state-dir "$WORK/state" restore --request "$REQUEST_ID" \
+  --identity "$WORK/recovery.key" --quiet --json >"$WORK/restore.json" || { log "erasure: dsar restore failed (exit $?)"; exit 1; }
+b=$(date +%s.%N)
+RESTORE_S=$(elapsed "$a" "$b")
+erase_check "dsar restore's --json counts" "$ERASE_ROWS" "$(json_rows "$WORK/restore.json")"
+erase_check "live after dsar restore" "$ERASE_ROWS" "$(live_rows "$ERASE_URL")"
+erase_check "in dsar.quarantine after dsar restore" 0 "$(quarantined_rows "$ERASE_URL")"
+log "  $RESTORE_S s"
+
+log "load average at the end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+
 # --- figures ----------------------------------------------------------------------------------
 MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 figure machine "$(nproc) cores, $MEM"
@@ -195,3 +303,11 @@ figure small_rows "$SMALL_ROWS"
 figure small_export_s "$SMALL_S"
 figure small_peak_rss_kb "$SMALL_RSS"
 figure rss_growth_ratio "$(ratio "$WHALE_RSS" "$SMALL_RSS")"
+figure erase_rows "$ERASE_ROWS"
+figure erase_quarantine_s "$ERASE_S"
+figure erase_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$ERASE_S" 'BEGIN { printf "%.0f", r / s }')"
+figure erase_peak_rss_kb "$ERASE_RSS"
+figure baseline_bare_delete_s "$BARE_S"
+figure erase_vs_bare_delete_ratio "$(ratio "$ERASE_S" "$BARE_S")"
+figure restore_s "$RESTORE_S"
+figure restore_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$RESTORE_S" 'BEGIN { printf "%.0f", r / s }')"

@@ -68,10 +68,13 @@ pub enum Command {
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
     /// Erase a subject's rows, keeping them restorable for the recovery window.
+    #[command(after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
     /// Bring back a deleted request, or single rows, inside the recovery window.
+    #[command(after_help = RESTORE_EXAMPLES)]
     Restore(RestoreArgs),
     /// Permanently remove what is past its window; remove expired export archives.
+    #[command(after_help = PURGE_EXAMPLES)]
     Purge(PurgeArgs),
     /// Verify, export or search the tamper-evident audit log.
     #[command(subcommand)]
@@ -90,6 +93,7 @@ pub enum Command {
     /// Continue an interrupted or cancelled request from its last committed batch.
     Resume(RequestIdArg),
     /// Validate the source map against the live databases.
+    #[command(after_help = "Examples:\n  dsar check\n  dsar --config /etc/dsar/sources.toml check --json")]
     Check,
     /// Decrypt an export archive, verify its checksums, list or extract it (audit-logged).
     #[command(after_help = OPEN_EXAMPLES)]
@@ -107,6 +111,29 @@ pub enum Command {
     #[command(after_help = "Examples:\n  dsar man --out /usr/local/share/man/man1")]
     Man(ManArgs),
 }
+
+const DELETE_EXAMPLES: &str = "\
+Examples:
+  # See the plan first (tables, strategy, rows, order); nothing changes:
+  dsar delete --subject email=luisg@embraer.com.br --dry-run
+
+  # Erase, asking for confirmation on the terminal, with a reason for the audit log:
+  dsar delete --subject email=luisg@embraer.com.br --reason \"DSAR-1234\"
+
+  # From a script: many people in one request, no prompt, JSON result:
+  dsar delete --subjects-file erasures.csv --yes --json";
+
+const RESTORE_EXAMPLES: &str = "\
+Examples:
+  dsar restore --request 20261125-165258-4bfd7bcc --identity keys/recovery.key
+  dsar restore --request 20261125-165258-4bfd7bcc --identity keys/recovery.key \\
+               --table public.customer --key customer_id=1";
+
+const PURGE_EXAMPLES: &str = "\
+Examples:
+  dsar purge --dry-run -v        # what would go
+  dsar purge                     # from cron: silent on success, exit 1 and one line on failure
+  dsar purge --json              # one summary line for log collectors";
 
 const EXPORT_EXAMPLES: &str = "\
 Examples:

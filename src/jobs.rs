@@ -106,6 +106,13 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
 /// The top-level entry point for `dsar cancel`.
 pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError> {
     let request = ledger(global)?.request_cancel(&args.id)?;
+    let audit = crate::audit::AuditLog::open(global)?;
+    audit.append(&crate::audit::Event {
+        action: "cancel.requested".into(),
+        request_id: Some(request.request_id.clone()),
+        outcome: crate::audit::Outcome::Ok,
+        ..Default::default()
+    })?;
     if global.json {
         println!("{}", json!({"request_id": request.request_id, "state": "cancelling"}));
     } else if !global.quiet {

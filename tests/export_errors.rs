@@ -153,3 +153,21 @@ fn commands_not_built_yet_say_so_and_exit_2() {
         );
     }
 }
+
+#[test]
+fn a_readable_map_with_a_literal_password_is_warned_about() {
+    let db = fresh_db("chinook_tpl");
+    let config = EXAMPLE.replace("url = \"env:CHINOOK_DATABASE_URL\"", &format!("url = \"{}\"", db.url));
+    let ws = Workspace::new(&config, &[]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(ws.path("sources.toml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
+    assert!(stderr(&out).contains("other users can read it"), "{}", stderr(&out));
+    std::fs::set_permissions(ws.path("sources.toml"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = ws.dsar_ok(&["export", "--subject", "customer_id=1", "--out", "again"]);
+    assert!(!stderr(&out).contains("other users can read it"));
+    assert!(
+        stderr(&out).contains("literal connection string"),
+        "the literal itself is still worth a warning"
+    );
+}

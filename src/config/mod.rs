@@ -140,7 +140,21 @@ pub fn load(path: &Path) -> Result<Config, UserError> {
     };
     let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| locator.toml_error(&e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    validate::validate(raw, &locator, path, &dir)
+    let mut config = validate::validate(raw, &locator, path, &dir)?;
+    let literal = config.sources.iter().any(|s| matches!(s.url, SecretRef::Literal(_)));
+    if literal && readable_by_others(path) {
+        config.warnings.push(format!(
+            "{} holds a literal connection string and other users can read it; chmod 600 it, or use url = \"env:…\"",
+            path.display()
+        ));
+    }
+    Ok(config)
+}
+
+/// Whether the group or others may read `path`.
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
 }
 
 /// Turns byte offsets of the map into `file:line:col`.
