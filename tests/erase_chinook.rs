@@ -313,3 +313,42 @@ fn restore_of_an_unknown_request_or_without_identity_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--identity"));
 }
+
+/// Run dsar under a pseudo-terminal (util-linux `script`), typing `answer` at the prompt.
+fn on_a_terminal(ws: &Workspace, db: &common::TestDb, args: &str, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_dsar"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_delete_shows_the_plan_and_asks_first() {
+    let (db, ws) = chinook(EXAMPLE);
+    let out = on_a_terminal(&ws, &db, "delete --subject customer_id=1", "no\n");
+    let screen = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{screen}");
+    assert!(
+        screen.contains("public.invoice_line") && screen.contains("Type yes"),
+        "{screen}"
+    );
+    assert_eq!(
+        subject_rows(&db.url),
+        ("1".into(), "7".into(), "38".into()),
+        "a no changes nothing"
+    );
+
+    let out = on_a_terminal(&ws, &db, "delete --subject customer_id=1", "yes\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
+}

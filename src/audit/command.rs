@@ -136,15 +136,15 @@ fn text_of(value: &Value, key: &str) -> String {
     }
 }
 
+fn since(text: Option<&str>) -> Result<Option<time::OffsetDateTime>, UserError> {
+    text.map(|t| query::parse_bound("--since", t)).transpose()
+}
+
 /// The top-level entry point for `dsar audit export`.
 pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserError> {
     let log = AuditLog::open(global)?;
     let filter = Filter {
-        since: args
-            .since
-            .as_deref()
-            .map(|t| query::parse_bound("--since", t))
-            .transpose()?,
+        since: since(args.since.as_deref())?,
         until: args
             .until
             .as_deref()
@@ -216,11 +216,7 @@ pub fn run_show(global: &Global, args: &AuditShowArgs) -> Result<(), UserError> 
         }
     };
     let filter = Filter {
-        since: args
-            .since
-            .as_deref()
-            .map(|t| query::parse_bound("--since", t))
-            .transpose()?,
+        since: since(args.since.as_deref())?,
         request: args.request.clone(),
         subject_hash,
         action: args.action.clone(),

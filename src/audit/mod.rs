@@ -293,8 +293,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn events_chain_across_segments_and_verify() {
+    fn five_events_two_per_segment() -> (tempfile::TempDir, AuditLog) {
         let dir = tempfile::tempdir().unwrap();
         let log = log_in(dir.path(), 2);
         for action in ["a", "b", "c", "d", "e"] {
@@ -304,6 +303,12 @@ mod tests {
             })
             .unwrap();
         }
+        (dir, log)
+    }
+
+    #[test]
+    fn events_chain_across_segments_and_verify() {
+        let (dir, log) = five_events_two_per_segment();
         let audit = dir.path().join("audit");
         assert_eq!(segments::list(&audit).unwrap().len(), 3, "2 + 2 + 1 events");
         let events = query::read_all(&audit).unwrap();
@@ -315,15 +320,7 @@ mod tests {
 
     #[test]
     fn retention_removes_whole_old_segments_and_the_rest_still_verifies() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = log_in(dir.path(), 2);
-        for action in ["a", "b", "c", "d", "e"] {
-            log.append(&Event {
-                action: action.into(),
-                ..Default::default()
-            })
-            .unwrap();
-        }
+        let (dir, log) = five_events_two_per_segment();
         assert_eq!(log.remove_expired_segments(Duration::ZERO, false).unwrap(), 2);
         let audit = dir.path().join("audit");
         assert_eq!(segments::list(&audit).unwrap().len(), 1, "the current segment stays");
