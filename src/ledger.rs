@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditLog, Event, Outcome};
+use crate::config::Notify;
 use crate::error::UserError;
 use crate::state::StateDir;
 
@@ -66,13 +68,22 @@ impl Request {
 
 pub struct Ledger {
     dir: PathBuf,
+    /// For requests this process runs: where their end is announced and notify failures logged.
+    announce: Option<(AuditLog, Notify)>,
 }
 
 impl Ledger {
     pub fn open(state: &StateDir) -> Result<Ledger, UserError> {
         let dir = state.root.join("requests");
         fs::create_dir_all(&dir).map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Ledger { dir })
+        Ok(Ledger { dir, announce: None })
+    }
+
+    /// The ledger for running requests: their end goes to `[notify]`, failures to the audit log.
+    pub fn for_runs(audit: &AuditLog, notify: &Notify) -> Result<Ledger, UserError> {
+        let mut ledger = Ledger::open(audit.state())?;
+        ledger.announce = Some((audit.clone(), notify.clone()));
+        Ok(ledger)
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -121,6 +132,7 @@ impl Ledger {
             _lock: lock,
             started: Instant::now(),
             last_write: None,
+            announce: self.announce.clone(),
         };
         running.write()?;
         Ok(running)
@@ -197,6 +209,7 @@ pub struct Running {
     _lock: File,
     started: Instant,
     last_write: Option<Instant>,
+    announce: Option<(AuditLog, Notify)>,
 }
 
 impl Running {
@@ -254,7 +267,27 @@ impl Running {
         self.request.eta_seconds = None;
         self.write()?;
         let _ = fs::remove_file(&self.cancel_path);
+        self.announce();
         Ok(self.request.clone())
+    }
+
+    /// Send the finished record to `[notify]`; report and audit-log what fails, never fail.
+    fn announce(&self) {
+        let Some((audit, notify)) = &self.announce else { return };
+        if notify.command.is_none() && notify.webhook.is_none() {
+            return;
+        }
+        let summary = serde_json::to_string(&self.request).unwrap_or_default();
+        for failure in crate::notify::send(notify, &summary) {
+            eprintln!("warning: {failure}");
+            let _ = audit.append(&Event {
+                action: "notify.failed".into(),
+                request_id: Some(self.request.request_id.clone()),
+                outcome: Outcome::Error,
+                error: Some(failure),
+                ..Default::default()
+            });
+        }
     }
 
     fn write(&mut self) -> Result<(), UserError> {
@@ -287,6 +320,7 @@ impl Drop for Running {
                 .last_error
                 .get_or_insert_with(|| "stopped before it finished; see the error it printed".into());
             let _ = self.write();
+            self.announce();
         }
     }
 }

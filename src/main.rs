@@ -18,6 +18,7 @@ mod identity;
 mod interrupt;
 mod jobs;
 mod ledger;
+mod notify;
 mod open;
 mod pace;
 mod progress;

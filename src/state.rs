@@ -12,6 +12,7 @@ use sha2::Sha256;
 use crate::error::UserError;
 use crate::export::archive::hex;
 
+#[derive(Clone)]
 pub struct StateDir {
     pub root: PathBuf,
 }

@@ -202,3 +202,62 @@ fn dsar_cancel_from_another_shell_stops_the_request() {
         "cancelling a finished request is a usage error"
     );
 }
+
+#[test]
+fn a_finished_request_is_sent_to_the_notify_command_and_webhook() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read headers and the body announced by Content-Length.
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    stream
+                        .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                        .unwrap();
+                    return text;
+                }
+            }
+        }
+    });
+    let db = fresh_db("chinook_tpl");
+    let config = EXAMPLE.replace(
+        "[subject]",
+        &format!("[notify]\ncommand = [\"sh\", \"-c\", \"cat > notified.json\"]\nwebhook = \"http://127.0.0.1:{port}/hooks/dsar\"\n\n[subject]"),
+    );
+    let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let out = json(&ws.dsar_ok(&["export", "--subject", "customer_id=1", "--json"]));
+    let notified: Value = serde_json::from_slice(&std::fs::read(ws.path("notified.json")).unwrap()).unwrap();
+    assert_eq!(notified["request_id"], out["request_id"]);
+    assert_eq!(notified["state"], "completed");
+    assert_eq!(notified["kind"], "export");
+    let posted = server.join().unwrap();
+    assert!(posted.starts_with("POST /hooks/dsar"), "{posted}");
+    assert!(posted.contains(out["request_id"].as_str().unwrap()), "{posted}");
+
+    // A notification that fails is a warning and an audit event, never a failed request.
+    let broken = EXAMPLE.replace("[subject]", "[notify]\ncommand = [\"false\"]\n\n[subject]");
+    let ws = Workspace::new(&broken, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let out = ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
+    assert!(
+        stderr(&out).contains("warning: notify command `false`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(ws.audit_events().iter().any(|e| e["action"] == "notify.failed"));
+}

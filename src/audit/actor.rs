@@ -1,6 +1,7 @@
 //! Who acts, from where, with what command line: recorded in every audit event.
 
 /// Who runs the command and where, as every event records it.
+#[derive(Clone)]
 pub struct Actor {
     pub user: String,
     pub operator: String,

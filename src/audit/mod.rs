@@ -73,6 +73,7 @@ pub struct TableCount {
 }
 
 /// The audit log of one installation, with who is acting.
+#[derive(Clone)]
 pub struct AuditLog {
     state: StateDir,
     key: Vec<u8>,

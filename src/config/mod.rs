@@ -23,11 +23,21 @@ use crate::error::{UserError, suggestion};
 #[derive(Debug)]
 pub struct Config {
     pub settings: Settings,
+    pub notify: Notify,
     /// The identifiers an operator may pass as `--subject KEY=VALUE`.
     pub subject_keys: Vec<String>,
     pub sources: Vec<Source>,
     /// Non-fatal remarks found while loading (e.g. a literal connection string).
     pub warnings: Vec<String>,
+}
+
+/// Where the summary of a finished request goes (`[notify]`).
+#[derive(Debug, Clone, Default)]
+pub struct Notify {
+    /// argv of a program that gets the summary JSON on stdin.
+    pub command: Option<Vec<String>>,
+    /// A URL the summary JSON is POSTed to.
+    pub webhook: Option<String>,
 }
 
 // Erasure settings are read by delete/restore/purge, which land after export.

@@ -14,6 +14,8 @@ use toml::Spanned;
 pub struct RawConfig {
     #[serde(default)]
     pub settings: RawSettings,
+    #[serde(default)]
+    pub notify: RawNotify,
     pub subject: RawSubject,
     pub sources: Vec<RawSource>,
 }
@@ -28,6 +30,13 @@ pub struct RawSettings {
     pub export_dir: Option<PathBuf>,
     pub recipients_file: Option<PathBuf>,
     pub recovery_recipients_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub command: Option<Spanned<Vec<String>>>,
+    pub webhook: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawConfig, RawSettings, RawSource, RawTable};
-use super::{AnonRule, Config, Link, Locator, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName};
+use super::raw::{RawConfig, RawNotify, RawSettings, RawSource, RawTable};
+use super::{
+    AnonRule, Config, Link, Locator, Notify, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName,
+};
 use crate::config::parse_duration;
 use crate::error::{UserError, suggestion};
 
@@ -17,6 +19,7 @@ const DEFAULT_BATCH_ROWS: u32 = 1000;
 pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Config, UserError> {
     let mut warnings = Vec::new();
     let settings = settings(raw.settings, loc, dir)?;
+    let notify = notify(raw.notify, loc)?;
 
     let keys_span = raw.subject.keys.span();
     let subject_keys = raw.subject.keys.into_inner();
@@ -64,6 +67,7 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -
     }
     Ok(Config {
         settings,
+        notify,
         subject_keys,
         sources,
         warnings,
@@ -82,6 +86,26 @@ fn duration(
             .map(Some)
             .map_err(|e| loc.error(v.span(), format!("{key}: {e}"))),
     }
+}
+
+fn notify(raw: RawNotify, loc: &Locator) -> Result<Notify, UserError> {
+    if let Some(command) = &raw.command
+        && command.get_ref().is_empty()
+    {
+        return Err(loc.error(
+            command.span(),
+            "[notify].command is empty; give the program and its arguments",
+        ));
+    }
+    if let Some(url) = &raw.webhook
+        && !(url.get_ref().starts_with("https://") || url.get_ref().starts_with("http://"))
+    {
+        return Err(loc.error(url.span(), "[notify].webhook must be an http:// or https:// URL"));
+    }
+    Ok(Notify {
+        command: raw.command.map(Spanned::into_inner),
+        webhook: raw.webhook.map(Spanned::into_inner),
+    })
 }
 
 fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, UserError> {

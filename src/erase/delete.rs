@@ -116,7 +116,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         }
     }
 
-    let ledger = Ledger::open(audit.state())?;
+    let ledger = Ledger::for_runs(&audit, &config.notify)?;
     let mut running = ledger.start(
         &request_id,
         "delete",

@@ -42,8 +42,13 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     }
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let run_id = crate::clock::new_request_id();
-    let running =
-        crate::ledger::Ledger::open(audit.state())?.start(&run_id, "purge", audit.operator(), None, Vec::new())?;
+    let running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
+        &run_id,
+        "purge",
+        audit.operator(),
+        None,
+        Vec::new(),
+    )?;
     let mut summary = Summary {
         state: "completed",
         dry_run: args.dry_run,

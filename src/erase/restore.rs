@@ -73,7 +73,8 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         sources[*s].lock_for_erasure().await?;
     }
     let run_id = crate::clock::new_request_id();
-    let mut running = Ledger::open(audit.state())?.start(&run_id, "restore", audit.operator(), None, Vec::new())?;
+    let mut running =
+        Ledger::for_runs(&audit, &config.notify)?.start(&run_id, "restore", audit.operator(), None, Vec::new())?;
     running.request.target_request = Some(request_id.to_string());
     crate::interrupt::install();
 

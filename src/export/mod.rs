@@ -72,7 +72,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         progress: &progress,
     };
 
-    let ledger = Ledger::open(audit.state())?;
+    let ledger = Ledger::for_runs(&audit, &config.notify)?;
     crate::interrupt::install();
     let mut done = Vec::new();
     for batch in subjects.chunks(args.batch_size as usize) {
