@@ -1,19 +1,51 @@
-//! Progress bars on stderr: only for a person at a terminal, never in `--quiet` or piped runs.
+//! Progress on stderr. A person at a terminal gets bars; cron logs and `--json` runs get a
+//! one-line JSON event now and then instead; `--quiet` gets nothing.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+/// The first event comes after this long, so short runs stay silent…
+const FIRST_EVENT: Duration = Duration::from_secs(1);
+/// …and then at most this often.
+const EVENT_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
     multi: Option<MultiProgress>,
+    /// When events are on: when the run started and when the last event went out.
+    events: Option<Mutex<(Instant, Option<Instant>)>>,
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
-        let show = !quiet && std::io::stderr().is_terminal();
+    pub fn new(quiet: bool, json: bool) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let bars = !quiet && !json && terminal;
+        let events = !quiet && (json || !terminal);
         Progress {
-            multi: show.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            multi: bars.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            events: events.then(|| Mutex::new((Instant::now(), None))),
+        }
+    }
+
+    /// `{"event":"progress", …}` on stderr, when events are on and one is due.
+    pub fn event(&self, request_id: &str, source: &str, table: &str, done: u64, planned: Option<u64>) {
+        let Some(events) = &self.events else { return };
+        let Ok(mut times) = events.lock() else { return };
+        let (started, last) = *times;
+        let due = match last {
+            None => started.elapsed() >= FIRST_EVENT,
+            Some(t) => t.elapsed() >= EVENT_EVERY,
+        };
+        if due {
+            times.1 = Some(Instant::now());
+            let line = json!({
+                "event": "progress", "request_id": request_id, "source": source, "table": table,
+                "done": done, "planned": planned, "elapsed_s": started.elapsed().as_secs(),
+            });
+            eprintln!("{line}");
         }
     }
 

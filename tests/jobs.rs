@@ -261,3 +261,24 @@ fn a_finished_request_is_sent_to_the_notify_command_and_webhook() {
     );
     assert!(ws.audit_events().iter().any(|e| e["action"] == "notify.failed"));
 }
+
+#[test]
+fn without_a_terminal_long_runs_report_progress_as_json_lines_on_stderr() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 30000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let events: Vec<Value> = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("\"event\":\"progress\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!events.is_empty(), "a 2-second run reports progress: {}", stderr(&out));
+    assert_eq!(events[0]["table"], "Shop.events");
+    assert_eq!(events[0]["planned"], ROWS);
+    assert!(stdout(&out).contains("deleted"), "the summary still goes to stdout");
+}

@@ -129,7 +129,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     }
     crate::interrupt::install();
 
-    let progress = Progress::new(global.quiet);
+    let progress = Progress::new(global.quiet, global.json);
     let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
     for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
         let source = &sources[step.source];
@@ -175,6 +175,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             moved += batch.moved;
             bar.set_position(moved);
             running.progress(&step.source_name, &step.table_name, moved, Some(step.rows));
+            progress.event(&request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
             if running.cancel_requested() {
                 bar.abandon();
                 let mut counts = table_counts(&done);

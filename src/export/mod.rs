@@ -63,7 +63,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     for source in &config.sources {
         sources.push(PgSource::open(source).await?);
     }
-    let progress = Progress::new(global.quiet);
+    let progress = Progress::new(global.quiet, global.json);
     let job = Job {
         sources: &sources,
         encryption: &encryption,
@@ -284,6 +284,11 @@ impl Job<'_> {
                             .await
                             .map_err(|_| closed())?;
                         bar.set_position(count);
+                        if let Some(first) = running.first() {
+                            let id = &first.request.request_id;
+                            self.progress
+                                .event(id, &source.config.name, &table.name.to_string(), count, None);
+                        }
                         if running.iter().any(Running::cancel_requested) {
                             return Err(UserError {
                                 kind: ExitKind::Cancelled,
