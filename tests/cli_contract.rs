@@ -1,0 +1,180 @@
+//! The command-line contract scripts depend on: `--help` text, the shape of every `--json`
+//! result, and the exit codes. Snapshots live in tests/snapshots/; after an intended change run
+//! `DSAR_UPDATE_SNAPSHOTS=1 cargo test --test cli_contract` and review the diff.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Workspace, fresh_db, psql, stdout};
+use serde_json::{Map, Value};
+
+const EXAMPLE: &str = include_str!("../sources.toml.example");
+
+fn snapshot(kind: &str, name: &str, actual: &str) {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "snapshots", kind, name]
+        .iter()
+        .collect();
+    if std::env::var_os("DSAR_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} changed; if intended, run DSAR_UPDATE_SNAPSHOTS=1 cargo test --test cli_contract\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn help_texts_match_their_snapshots() {
+    let commands: [&[&str]; 17] = [
+        &[],
+        &["export"],
+        &["delete"],
+        &["restore"],
+        &["purge"],
+        &["audit"],
+        &["audit", "verify"],
+        &["audit", "export"],
+        &["audit", "show"],
+        &["status"],
+        &["jobs"],
+        &["cancel"],
+        &["check"],
+        &["open"],
+        &["completions"],
+        &["man"],
+        &["resume"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+            .args(args)
+            .arg("--help")
+            .env("COLUMNS", "100")
+            .env_remove("DSAR_CONFIG")
+            .env_remove("DSAR_STATE_DIR")
+            .env_remove("DSAR_OPERATOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let name = if args.is_empty() {
+            "dsar.txt".to_string()
+        } else {
+            format!("{}.txt", args.join("-"))
+        };
+        snapshot("help", &name, &stdout(&out));
+    }
+}
+
+/// A value's shape: objects keep their keys, arrays show their first element, scalars their type.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect::<Map<_, _>>()),
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        Value::String(_) => "string".into(),
+        Value::Number(_) => "number".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+#[test]
+fn every_json_result_keeps_its_shape() {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let mut run = |name: &str, args: &[&str]| -> Value {
+        let out = ws.dsar_ok(args);
+        let value: Value =
+            serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{name}: {e}: {}", stdout(&out)));
+        snapshot("json", &format!("{name}.json"), &format!("{:#}\n", shape(&value)));
+        value
+    };
+    let export = run("export", &["export", "--subject", "customer_id=1", "--json"]);
+    run(
+        "delete-dry-run",
+        &["delete", "--subject", "customer_id=2", "--dry-run", "--json"],
+    );
+    let delete = run("delete", &["delete", "--subject", "customer_id=2", "--yes", "--json"]);
+    let id = delete["request_id"].as_str().unwrap().to_string();
+    run(
+        "restore",
+        &["restore", "--request", &id, "--identity", "keys/recovery.key", "--json"],
+    );
+    run("purge", &["purge", "--json"]);
+    run("check", &["check", "--json"]);
+    run("status", &["status", &id, "--json"]);
+    run("jobs", &["jobs", "--json"]);
+    run("audit-verify", &["audit", "verify", "--json"]);
+    run("audit-show", &["audit", "show", "--request", &id, "--json"]);
+    let archive = export["requests"][0]["archive"].as_str().unwrap().to_string();
+    run("open", &["open", &archive, "--identity", "keys/id.txt", "--json"]);
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(
+        &EXAMPLE.replace("recovery_window = \"30d\"", "recovery_window = \"0s\""),
+        &[("CHINOOK_DATABASE_URL", &db.url)],
+    );
+    let code = |args: &[&str]| ws.dsar(args).status.code();
+
+    assert_eq!(code(&["export", "--subject", "customer_id=1"]), Some(0), "0: done");
+    assert_eq!(
+        code(&["export", "--subject", "nope=1"]),
+        Some(2),
+        "2: bad usage, nothing changed"
+    );
+    let deleted: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "customer_id=3",
+        "--yes",
+        "--json",
+    ])))
+    .unwrap();
+    let id = deleted["request_id"].as_str().unwrap();
+    assert_eq!(
+        code(&["restore", "--request", id, "--identity", "keys/recovery.key"]),
+        Some(1),
+        "1: failed at run time (window closed)"
+    );
+
+    let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let deleted: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "customer_id=4",
+        "--yes",
+        "--json",
+    ])))
+    .unwrap();
+    psql(
+        &db.url,
+        "INSERT INTO customer (customer_id, first_name, last_name, email) VALUES (4, 'Re', 'Used', 'r@x.org')",
+    );
+    let id = deleted["request_id"].as_str().unwrap();
+    assert_eq!(
+        ws.dsar(&["restore", "--request", id, "--identity", "keys/recovery.key"])
+            .status
+            .code(),
+        Some(3),
+        "3: flagged for review"
+    );
+
+    psql(
+        &db.url,
+        "CREATE TABLE note (id int PRIMARY KEY, customer_id int REFERENCES customer ON DELETE CASCADE)",
+    );
+    assert_eq!(
+        ws.dsar(&["delete", "--subject", "customer_id=5", "--yes"])
+            .status
+            .code(),
+        Some(4),
+        "4: refused for safety"
+    );
+    // 130 (cancelled) needs a run long enough to signal: see tests/jobs.rs.
+}
