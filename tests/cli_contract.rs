@@ -85,7 +85,7 @@ fn shape(value: &Value) -> Value {
 fn every_json_result_keeps_its_shape() {
     let db = fresh_db("chinook_tpl");
     let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
-    let mut run = |name: &str, args: &[&str]| -> Value {
+    let run = |name: &str, args: &[&str]| -> Value {
         let out = ws.dsar_ok(args);
         let value: Value =
             serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{name}: {e}: {}", stdout(&out)));
