@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A five-minute look at dsar on the Chinook sample database, on a throwaway PostgreSQL server.
 # Installs postgresql and age on Debian (as root) if missing, builds dsar, exports customer 1,
-# opens the archive with the official age CLI, and leaves the files in DIR (default: a temp dir).
+# opens the archive with the official age CLI, deletes the customer (with a recovery window),
+# restores them, verifies the audit log, and leaves the files in DIR (default: a temp dir).
 #   scripts/demo.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,10 @@ psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f "$SHARED/testdata/chinook/Chino
 export CHINOOK_DATABASE_URL=${DATABASE_URL%/*}/chinook
 
 cp sources.toml.example "$DIR/sources.toml"
-[ -f "$DIR/keys/exports.key" ] || age-keygen -o "$DIR/keys/exports.key" 2>/dev/null
-age-keygen -y "$DIR/keys/exports.key" >"$DIR/keys/exports.txt"
+for k in exports recovery; do
+  [ -f "$DIR/keys/$k.key" ] || age-keygen -o "$DIR/keys/$k.key" 2>/dev/null
+  age-keygen -y "$DIR/keys/$k.key" >"$DIR/keys/$k.txt"
+done
 cd "$DIR"
 
 echo "== dsar export --subject email=luisg@embraer.com.br"
@@ -44,7 +47,20 @@ unzip -p "$DIR/archive.zip" README.txt
 rm -f "$DIR/archive.zip"
 
 echo
-echo "== the audit log recorded it (subject as a keyed hash, never the email)"
-tail -1 "$DIR/state/audit/"*.jsonl
+echo "== dsar delete --dry-run, then delete: the rows leave the live tables, sealed in quarantine"
+"$DSAR" --state-dir "$DIR/state" delete --subject email=luisg@embraer.com.br --dry-run
+"$DSAR" --state-dir "$DIR/state" delete --subject email=luisg@embraer.com.br --yes --reason demo
+psql "$CHINOOK_DATABASE_URL" -X -At -c "SELECT 'customers with that email now: ' || count(*) FROM customer WHERE email = 'luisg@embraer.com.br'"
+REQUEST=$("$DSAR" --state-dir "$DIR/state" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+
+echo
+echo "== dsar restore --request $REQUEST: back, byte for byte"
+"$DSAR" --state-dir "$DIR/state" restore --request "$REQUEST" --identity keys/recovery.key
+psql "$CHINOOK_DATABASE_URL" -X -At -c "SELECT 'customers with that email now: ' || count(*) FROM customer WHERE email = 'luisg@embraer.com.br'"
+
+echo
+echo "== the audit log: every step, the subject only as a keyed hash"
+"$DSAR" --state-dir "$DIR/state" audit show
+"$DSAR" --state-dir "$DIR/state" audit verify
 echo
 echo "Files are in $DIR (the database server was throwaway and is gone)."
