@@ -1,0 +1,102 @@
+//! A corpus of broken source maps and hostile identifiers: each gives one clear error (exit 2) or
+//! a correct result, never a panic and never a changed database.
+
+mod common;
+
+use common::{Workspace, fresh_db, psql, stderr, stdout};
+use serde_json::Value;
+
+#[test]
+fn every_broken_map_in_the_corpus_is_a_one_line_usage_error() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let ws = Workspace::new(
+        "",
+        &[("X", "postgres://u@127.0.0.1:1/x"), ("Y", "postgres://u@127.0.0.1:1/y")],
+    );
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    assert!(entries.len() >= 15, "the corpus is there");
+    for path in entries {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let out = ws.dsar(&[
+            "--config",
+            path.to_str().unwrap(),
+            "export",
+            "--subject",
+            "email=a@x",
+            "--recipient",
+            &ws.recipient,
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name} panicked: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
+        assert!(lines[0].starts_with("error: ") && lines.len() <= 2, "{name}: {err}");
+        assert!(err.contains(&name), "{name}: the error names the file: {err}");
+    }
+}
+
+#[test]
+fn identifiers_with_quotes_semicolons_and_comment_marks_are_quoted_not_executed() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        r#"CREATE TABLE "Shop"."we""ird; DROP TABLE ""Shop"".addresses;--" ("CustomerId" int PRIMARY KEY, "no""te" text);
+           INSERT INTO "Shop"."we""ird; DROP TABLE ""Shop"".addresses;--" VALUES (1, 'quoted fine'), (2, 'other')"#,
+    );
+    let config = r#"
+[settings]
+recipients_file = "keys/exports.txt"
+recovery_recipients_file = "keys/recovery.txt"
+
+[subject]
+keys = ["customer_id"]
+
+[[sources]]
+name = "shop"
+kind = "postgres"
+url = "env:SHOP_DATABASE_URL"
+
+[[sources.tables]]
+table = 'Shop.we"ird; DROP TABLE "Shop".addresses;--'
+match = { customer_id = "CustomerId" }
+"#;
+    let ws = Workspace::new(config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let out = ws.dsar_ok(&["export", "--subject", "customer_id=1", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let name = archive.files.keys().find(|k| k.contains("we\"ird")).cloned().unwrap();
+    let rows = archive.json_rows(&name);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["no\"te"], "quoted fine");
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM \"Shop\".addresses"),
+        "3",
+        "nothing was executed from a name"
+    );
+
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    assert_eq!(
+        psql(
+            &db.url,
+            r#"SELECT count(*) FROM "Shop"."we""ird; DROP TABLE ""Shop"".addresses;--""#
+        ),
+        "1"
+    );
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM \"Shop\".addresses"), "3");
+}
+
+#[test]
+fn unicode_and_empty_subject_values() {
+    let db = fresh_db("shop_tpl");
+    let ws = Workspace::new(include_str!("fixtures/shop.toml"), &[("SHOP_DATABASE_URL", &db.url)]);
+    let out = ws.dsar_ok(&["export", "--subject", "email=ünïcødé@例え.jp", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        report["counts"].as_array().unwrap().iter().all(|c| c["rows"] == 0),
+        "a correct empty result"
+    );
+    let out = ws.dsar(&["export", "--subject", "email="]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty"));
+}
