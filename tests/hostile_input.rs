@@ -100,3 +100,46 @@ fn unicode_and_empty_subject_values() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("empty"));
 }
+
+#[test]
+fn a_database_password_never_reaches_output_errors_audit_or_ledger() {
+    let secret = "pw-SECRET-4711";
+    let db = fresh_db("chinook_tpl");
+    let example = include_str!("../sources.toml.example");
+    // Trust authentication ignores the password, so the same URL works and fails on demand.
+    let good = db
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://postgres:{secret}@"), 1);
+    let bad = format!("postgres://postgres:{secret}@127.0.0.1:1/chinook");
+    let mut seen = String::new();
+    for url in [&good, &bad] {
+        for literal in [false, true] {
+            let config = if literal {
+                example.replace("url = \"env:CHINOOK_DATABASE_URL\"", &format!("url = \"{url}\""))
+            } else {
+                example.to_string()
+            };
+            let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", url)]);
+            for args in [
+                vec!["export", "--subject", "customer_id=1", "--json"],
+                vec!["delete", "--subject", "customer_id=1", "--yes", "--json"],
+                vec!["check", "--json"],
+                vec!["purge", "--json", "-v"],
+                vec!["jobs", "--json"],
+            ] {
+                let out = ws.dsar(&args);
+                seen.push_str(&stdout(&out));
+                seen.push_str(&stderr(&out));
+            }
+            for dir in ["audit", "requests"] {
+                if let Ok(entries) = std::fs::read_dir(ws.state_dir().join(dir)) {
+                    for entry in entries {
+                        seen.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen.contains("cannot connect"), "the failing runs did fail");
+    assert!(!seen.contains(secret), "the password leaked somewhere");
+}
