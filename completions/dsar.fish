@@ -29,7 +29,7 @@ complete -c dsar -n "__fish_dsar_needs_command" -l state-dir -d 'Where the audit
 complete -c dsar -n "__fish_dsar_needs_command" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_needs_command" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_needs_command" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_needs_command" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_needs_command" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_needs_command" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_needs_command" -s V -l version -d 'Print version'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
@@ -63,7 +63,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand export" -l operator -d 'Who is
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l passphrase -d 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand export" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row' -r -F
@@ -75,7 +75,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand delete" -l dry-run -d 'Print t
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand delete" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l request -d 'The request to restore' -r
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s i -l identity -d 'An age identity file able to decrypt the quarantine' -r -F
@@ -86,7 +86,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand restore" -l state-dir -d 'Wher
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand restore" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -94,14 +94,14 @@ complete -c dsar -n "__fish_dsar_using_subcommand purge" -l operator -d 'Who is 
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l dry-run -d 'Print what would be removed and change nothing'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
@@ -112,7 +112,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l since -d 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only events before this time' -r
@@ -124,7 +124,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l request -d 'Events of this request' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l subject -d 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
@@ -135,7 +135,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
@@ -146,7 +146,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand status" -l state-dir -d 'Where
 complete -c dsar -n "__fish_dsar_using_subcommand status" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand status" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand status" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand status" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state -d 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l since -d 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
@@ -155,28 +155,28 @@ complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state-dir -d 'Where t
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand resume" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand check" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand check" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand check" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand check" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand check" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand check" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand check" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand check" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s i -l identity -d 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l extract -d 'Write the files into DIR (which must not hold them already)' -r -F
@@ -186,14 +186,14 @@ complete -c dsar -n "__fish_dsar_using_subcommand open" -l operator -d 'Who is a
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l list -d 'List the files and their checksums (the default)'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand open" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand demo" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand demo" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l source -d 'The source whose catalog is read' -r
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l config -d 'The source map that says where personal data lives' -r -F
@@ -201,14 +201,14 @@ complete -c dsar -n "__fish_dsar_using_subcommand discover" -l state-dir -d 'Whe
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand discover" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand completions" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand completions" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand man" -l out -d 'Directory to write the pages to' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand man" -l config -d 'The source map that says where personal data lives' -r -F
@@ -216,7 +216,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand man" -l state-dir -d 'Where th
 complete -c dsar -n "__fish_dsar_using_subcommand man" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand man" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand man" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand man" -s v -l verbose -d 'Say more: warnings in full, and the cause chain of errors'
+complete -c dsar -n "__fish_dsar_using_subcommand man" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand man" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "delete" -d 'Erase a subject\'s rows, keeping them restorable for the recovery window'

@@ -57,7 +57,7 @@ pub struct Global {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
-    /// Say more: warnings in full, and the cause chain of errors.
+    /// Say more: purge lists what it removed and prints config warnings; a crash shows where.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }

@@ -33,6 +33,7 @@ use error::{ExitKind, UserError};
 
 fn main() {
     let cli = Cli::parse();
+    quiet_panics(cli.global.verbose > 0);
     let code = match run(&cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -80,6 +81,26 @@ fn not_implemented(command: &Command) -> UserError {
         message: format!("`dsar {name}` is not implemented yet"),
         hint: None,
     }
+}
+
+/// A bug must still read like every other error: one line and a hint, exit 1, no backtrace
+/// unless `-v` (or RUST_BACKTRACE) asks for it. Open database transactions roll back when the
+/// process goes.
+fn quiet_panics(verbose: bool) {
+    if verbose || std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        eprintln!("error: dsar hit a bug and stopped: {what}");
+        eprintln!("hint: nothing half-done was committed; run again with -v to see where, and report it");
+        std::process::exit(ExitKind::Runtime.code());
+    }));
 }
 
 /// Print non-fatal remarks on stderr, unless `--quiet`.
