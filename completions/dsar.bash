@@ -1080,12 +1080,20 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__resume)
-            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-i -q -v -h --identity --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -38,7 +38,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand status 'Show one request from the ledger in detail (the latest by default)'
             cand jobs 'List requests from the ledger, newest first'
             cand cancel 'Stop a running request after its current batch (from another shell)'
-            cand resume 'Continue an interrupted or cancelled request from its last committed batch'
+            cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database'
@@ -232,6 +232,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;resume'= {
+            cand -i 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it'
+            cand --identity 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -330,7 +332,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand status 'Show one request from the ledger in detail (the latest by default)'
             cand jobs 'List requests from the ledger, newest first'
             cand cancel 'Stop a running request after its current batch (from another shell)'
-            cand resume 'Continue an interrupted or cancelled request from its last committed batch'
+            cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database'

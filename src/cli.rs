@@ -90,8 +90,9 @@ pub enum Command {
     /// Stop a running request after its current batch (from another shell).
     #[command(after_help = "Examples:\n  dsar cancel 20261125-165258-4bfd7bcc")]
     Cancel(RequestIdArg),
-    /// Continue an interrupted or cancelled request from its last committed batch.
-    Resume(RequestIdArg),
+    /// Continue an interrupted, failed or cancelled request from its last committed batch.
+    #[command(after_help = RESUME_EXAMPLES)]
+    Resume(ResumeArgs),
     /// Validate the source map against the live databases.
     #[command(after_help = "Examples:\n  dsar check\n  dsar --config /etc/dsar/sources.toml check --json")]
     Check,
@@ -344,6 +345,20 @@ pub struct JobsArgs {
     /// Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+}
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  dsar resume 20261125-165258-4bfd7bcc --identity keys/recovery.key   # a delete or a restore
+  dsar resume 20261125-171002-0b1c2d3e                                 # a purge";
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The request id (`dsar jobs` lists them).
+    pub id: String,
+    /// A recovery key: a delete's subjects and key, and a restore's rows, are sealed to it.
+    #[arg(long, short, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,36 @@ use crate::error::UserError;
 
 const NONCE_LEN: usize = 12;
 
+/// `plaintext` age-encrypted to `recipients`.
+pub fn age_encrypt(plaintext: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, UserError> {
+    let fail = |e: &dyn std::fmt::Display| UserError::runtime(format!("cannot encrypt: {e}"));
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient)).map_err(|e| fail(&e))?;
+    let mut out = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut out).map_err(|e| fail(&e))?;
+    writer.write_all(plaintext).map_err(|e| fail(&e))?;
+    writer.finish().map_err(|e| fail(&e))?;
+    Ok(out)
+}
+
+/// Decrypt what [`age_encrypt`] sealed, with one of `identities`.
+pub fn age_decrypt(sealed: &[u8], identities: &[Box<dyn age::Identity + Send + Sync>]) -> Result<Vec<u8>, UserError> {
+    let decryptor = age::Decryptor::new(sealed)
+        .map_err(|e| UserError::runtime(format!("stored encrypted data is damaged: {e}")))?;
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| {
+            UserError::usage(format!("the identity cannot open this request: {e}")).with_hint(
+                "pass the secret key of one of the recovery recipients that were set when the request was deleted",
+            )
+        })?;
+    let mut plain = Vec::new();
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| UserError::runtime(format!("cannot decrypt: {e}")))?;
+    Ok(plain)
+}
+
 pub struct DataKey([u8; 32]);
 
 impl DataKey {
@@ -29,32 +59,12 @@ impl DataKey {
 
     /// The key, age-encrypted to `recipients`.
     pub fn wrap(&self, recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, UserError> {
-        let fail = |e: &dyn std::fmt::Display| UserError::runtime(format!("cannot encrypt the request key: {e}"));
-        let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| fail(&e))?;
-        let mut out = Vec::new();
-        let mut writer = encryptor.wrap_output(&mut out).map_err(|e| fail(&e))?;
-        writer.write_all(&self.0).map_err(|e| fail(&e))?;
-        writer.finish().map_err(|e| fail(&e))?;
-        Ok(out)
+        age_encrypt(&self.0, recipients)
     }
 
     /// Recover the key with one of `identities`.
     pub fn unwrap(wrapped: &[u8], identities: &[Box<dyn age::Identity + Send + Sync>]) -> Result<DataKey, UserError> {
-        let decryptor = age::Decryptor::new(wrapped)
-            .map_err(|e| UserError::runtime(format!("the stored request key is damaged: {e}")))?;
-        let mut reader = decryptor
-            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| {
-                UserError::usage(format!("the identity cannot open this request: {e}")).with_hint(
-                    "pass the secret key of one of the recovery recipients that were set when the request was deleted",
-                )
-            })?;
-        let mut key = Vec::new();
-        reader
-            .read_to_end(&mut key)
-            .map_err(|e| UserError::runtime(format!("cannot decrypt the request key: {e}")))?;
-        let key: [u8; 32] = key
+        let key: [u8; 32] = age_decrypt(wrapped, identities)?
             .try_into()
             .map_err(|_| UserError::runtime("the stored request key has the wrong length"))?;
         Ok(DataKey(key))

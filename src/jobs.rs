@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::cli::{Global, JobsArgs, RequestIdArg, StatusArgs};
+use crate::cli::{Global, JobsArgs, PurgeArgs, RequestIdArg, RestoreArgs, ResumeArgs, StatusArgs};
 use crate::error::UserError;
 use crate::ledger::{Ledger, Request};
 use crate::state::StateDir;
@@ -122,4 +122,49 @@ pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError>
         );
     }
     Ok(())
+}
+
+/// The top-level entry point for `dsar resume`.
+pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserError> {
+    let record = ledger(global)?.get(&args.id)?.ok_or_else(|| {
+        UserError::usage(format!("no request `{}` in the ledger", args.id)).with_hint("`dsar jobs` lists them")
+    })?;
+    match record.state.as_str() {
+        "running" => return Err(UserError::usage(format!("request {} is still running", args.id))),
+        "completed" => {
+            return Err(UserError::usage(format!(
+                "request {} already completed; nothing to resume",
+                args.id
+            )));
+        }
+        _ => {}
+    }
+    let identity = || {
+        args.identity.as_deref().ok_or_else(|| {
+            UserError::usage(format!(
+                "resuming a {} needs --identity FILE (a recovery key)",
+                record.kind
+            ))
+        })
+    };
+    match record.kind.as_str() {
+        "delete" => crate::erase::delete::resume(global, &record, identity()?).await,
+        "restore" => {
+            let target = record
+                .target_request
+                .clone()
+                .ok_or_else(|| UserError::runtime("the restore record names no request"))?;
+            let args = RestoreArgs {
+                request: target,
+                identity: Some(identity()?.to_path_buf()),
+                table: None,
+                key: Vec::new(),
+            };
+            crate::erase::restore::run(global, &args).await
+        }
+        "purge" => crate::erase::purge::run(global, &PurgeArgs { dry_run: false }).await,
+        other => Err(UserError::usage(format!(
+            "a {other} request is all or nothing: run it again instead of resuming"
+        ))),
+    }
 }

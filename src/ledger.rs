@@ -57,6 +57,10 @@ pub struct Request {
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flagged: Vec<String>,
+    /// For delete: the subjects' identifiers age-encrypted to the recovery recipients (hex), so
+    /// `dsar resume` can finish the request with a recovery key. Unreadable without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_subjects: Option<String>,
     pub pid: u32,
 }
 
@@ -123,6 +127,7 @@ impl Ledger {
             eta_seconds: None,
             last_error: None,
             flagged: Vec::new(),
+            sealed_subjects: None,
             pid: std::process::id(),
         };
         let mut running = Running {
@@ -253,13 +258,18 @@ impl Running {
         Some(((planned - done) as f64 / rate).ceil() as u64)
     }
 
+    pub fn set_sealed_subjects(&mut self, sealed: String) -> Result<(), UserError> {
+        self.request.sealed_subjects = Some(sealed);
+        self.write()
+    }
+
     /// Whether the operator asked to stop: Ctrl-C/SIGTERM here, or `dsar cancel` elsewhere.
     pub fn cancel_requested(&self) -> bool {
         crate::interrupt::requested() || self.cancel_path.exists()
     }
 
     /// Record the outcome; the lock is released when `self` is dropped.
-    pub fn finish(mut self, state: &str, error: Option<String>, flagged: Vec<String>) -> Result<Request, UserError> {
+    pub fn finish(&mut self, state: &str, error: Option<String>, flagged: Vec<String>) -> Result<Request, UserError> {
         self.request.state = state.to_string();
         self.request.ended_at = Some(crate::clock::now_rfc3339());
         self.request.last_error = error;
@@ -348,11 +358,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(Some(dir.path())).unwrap();
         let ledger = Ledger::open(&state).unwrap();
-        let a = ledger
+        let mut a = ledger
             .start("20260101-000000-aaaaaaaa", "export", "anna", None, vec![])
             .unwrap();
         a.finish("completed", None, vec![]).unwrap();
-        let b = ledger
+        let mut b = ledger
             .start("20260102-000000-bbbbbbbb", "delete", "anna", None, vec![])
             .unwrap();
         b.finish("cancelled", None, vec![]).unwrap();

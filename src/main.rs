@@ -66,6 +66,7 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Status(args) => jobs::run_status(&cli.global, args),
             Command::Jobs(args) => jobs::run_jobs(&cli.global, args),
             Command::Cancel(args) => jobs::run_cancel(&cli.global, args),
+            Command::Resume(args) => jobs::run_resume(&cli.global, args).await,
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
             other => Err(not_implemented(other)),

@@ -282,3 +282,65 @@ fn without_a_terminal_long_runs_report_progress_as_json_lines_on_stderr() {
     assert_eq!(events[0]["planned"], ROWS);
     assert!(stdout(&out).contains("deleted"), "the summary still goes to stdout");
 }
+
+#[test]
+fn resume_finishes_a_killed_delete_under_the_same_request() {
+    let (db, ws, mut child) = long_delete();
+    let before_rows = ROWS;
+    let id = running_id(&ws, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(live_plus_quarantined(&db), before_rows);
+
+    let out = ws.dsar(&["resume", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a delete needs the recovery key to resume: {}",
+        stderr(&out)
+    );
+    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1"),
+        "0"
+    );
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'"
+        ),
+        ROWS.to_string()
+    );
+    assert_eq!(
+        psql(&db.url, "SELECT count(DISTINCT request_id) FROM dsar.quarantine"),
+        "1",
+        "one request, not two"
+    );
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
+    let again = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(again.status.code(), Some(2), "nothing left to resume");
+
+    let actions: Vec<String> = ws
+        .audit_events()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(actions.contains(&"delete.resumed".to_string()), "{actions:?}");
+    ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1"),
+        ROWS.to_string()
+    );
+    let record = std::fs::read_to_string(ws.state_dir().join("requests").join(format!("{id}.json"))).unwrap();
+    assert!(
+        !record.contains("customer_id\",\"1"),
+        "the sealed subjects are not readable in the ledger"
+    );
+}

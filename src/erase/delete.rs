@@ -6,13 +6,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::plan::{Plan, Step};
-use crate::age_keys::read_recipients_file;
+use crate::age_keys::{read_identity_file, read_recipients_file};
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{DeleteArgs, Global};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Request, Running};
 use crate::progress::Progress;
+use crate::source::postgres::PgSource;
 use crate::state::subject_hash;
 use crate::subject;
 
@@ -101,7 +102,45 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     confirm(args.yes, &plan)?;
 
     let data_key = DataKey::generate();
-    let wrapped = data_key.wrap(&recipients)?;
+    let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
+    let ledger = Ledger::for_runs(&audit, &config.notify)?;
+    let mut running = ledger.start(
+        &request_id,
+        "delete",
+        audit.operator(),
+        args.reason.clone(),
+        subject_hashes.clone(),
+    )?;
+    // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
+    // the ledger holds no readable identifier.
+    running.set_sealed_subjects(seal_subjects(&subjects, &recipients)?)?;
+    let run = Run {
+        global,
+        sources: &sources,
+        request_id: &request_id,
+        data_key: &data_key,
+        installation_key: &key,
+        audit: &audit,
+        raw_values: ids_text(&subjects),
+        event: &event,
+    };
+    let done = erase_planned(&run, &plan, &mut running).await?;
+    audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
+    running.finish("completed", None, Vec::new())?;
+    print_report(global, &request_id, "completed", false, restore_until, done, &plan);
+    Ok(())
+}
+
+/// Record the request (and its wrapped key) in every source the plan changes, unless it is
+/// there already (a resumed request). Returns when its window closes.
+async fn register(
+    sources: &[PgSource<'_>],
+    plan: &Plan,
+    request_id: &str,
+    data_key: &DataKey,
+    recipients: &[age::x25519::Recipient],
+    config: &crate::config::Config,
+) -> Result<Option<String>, UserError> {
     let window = config.settings.recovery_window.as_secs_f64();
     let mut restore_until = None;
     for (s, source) in sources.iter().enumerate() {
@@ -111,41 +150,59 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             .any(|step| step.source == s && step.strategy != "retain")
         {
             source.ensure_store().await?;
-            source.register_request(&request_id, window, &wrapped).await?;
-            restore_until = source.stored_request(&request_id).await?.map(|r| r.restore_until);
+            if source.stored_request(request_id).await?.is_none() {
+                source
+                    .register_request(request_id, window, &data_key.wrap(recipients)?)
+                    .await?;
+            }
+            restore_until = source.stored_request(request_id).await?.map(|r| r.restore_until);
         }
     }
+    Ok(restore_until)
+}
 
-    let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    let mut running = ledger.start(
-        &request_id,
-        "delete",
-        audit.operator(),
-        args.reason.clone(),
-        subject_hashes.clone(),
-    )?;
+/// What one erasure run needs besides its plan.
+struct Run<'a> {
+    global: &'a Global,
+    sources: &'a [PgSource<'a>],
+    request_id: &'a str,
+    data_key: &'a DataKey,
+    installation_key: &'a [u8],
+    audit: &'a AuditLog,
+    /// The subject's raw identifiers, only to redact them from logged errors.
+    raw_values: Vec<String>,
+    event: &'a EventFor<'a>,
+}
+
+/// Builds the audit event of this request for an action, outcome, counts and error.
+type EventFor<'a> = dyn Fn(&str, Outcome, Vec<TableCount>, Option<String>) -> Event + 'a;
+
+/// Move every planned table, batch by batch, children first. A failure or a cancel is recorded
+/// in the audit log and the ledger before it is returned; what was committed stays.
+async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Result<Vec<Step>, UserError> {
+    let request_id = run.request_id;
     for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
         running.progress(&step.source_name, &step.table_name, 0, Some(step.rows));
     }
     crate::interrupt::install();
-
-    let progress = Progress::new(global.quiet, global.json);
+    let progress = Progress::new(run.global.quiet, run.global.json);
     let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
     for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
-        let source = &sources[step.source];
+        let source = &run.sources[step.source];
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
         let started = Instant::now();
         let mut moved = 0u64;
         let mut after: Option<Vec<Option<String>>> = None;
         loop {
+            let limit = i64::from(source.config.batch_rows);
             let result = source
                 .erase_batch(
                     step.table,
                     after.as_deref(),
-                    i64::from(source.config.batch_rows),
-                    &request_id,
-                    &data_key,
-                    &key,
+                    limit,
+                    request_id,
+                    run.data_key,
+                    run.installation_key,
                 )
                 .await;
             let batch = match result {
@@ -156,14 +213,22 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                         rows: moved,
                         ..table_count(step)
                     });
-                    let error = redact(&e.message, &ids_text(&subjects));
-                    audit.append(&event("delete.failed", Outcome::Error, counts, Some(error.clone())))?;
+                    let error = redact(&e.message, &run.raw_values);
+                    run.audit.append(&(run.event)(
+                        "delete.failed",
+                        Outcome::Error,
+                        counts,
+                        Some(error.clone()),
+                    ))?;
                     running.finish("failed", Some(error), Vec::new())?;
                     return Err(UserError {
                         message: format!(
                             "{} ({moved} rows of {} were already quarantined; request {request_id})",
                             e.message, step.table_name
                         ),
+                        hint: Some(format!(
+                            "fix the cause, then `dsar resume {request_id} --identity KEY` finishes it"
+                        )),
                         ..e
                     });
                 }
@@ -175,7 +240,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             moved += batch.moved;
             bar.set_position(moved);
             running.progress(&step.source_name, &step.table_name, moved, Some(step.rows));
-            progress.event(&request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
+            progress.event(request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
             if running.cancel_requested() {
                 bar.abandon();
                 let mut counts = table_counts(&done);
@@ -188,7 +253,8 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                     .filter(|c| c.strategy != Some("retain"))
                     .map(|c| c.rows)
                     .sum();
-                audit.append(&event("delete.cancelled", Outcome::Ok, counts, None))?;
+                run.audit
+                    .append(&(run.event)("delete.cancelled", Outcome::Ok, counts, None))?;
                 running.finish("cancelled", None, Vec::new())?;
                 return Err(UserError {
                     kind: ExitKind::Cancelled,
@@ -196,7 +262,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                         "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
                     ),
                     hint: Some(format!(
-                        "run the same delete again to finish, or undo with dsar restore --request {request_id} --identity KEY"
+                        "finish with dsar resume {request_id} --identity KEY, or undo with dsar restore --request {request_id} --identity KEY"
                     )),
                 });
             }
@@ -210,10 +276,124 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             ..step.clone()
         });
     }
+    Ok(done)
+}
+
+/// `dsar resume` of a delete: the same request, its key unwrapped with the recovery identity,
+/// its subjects unsealed from the ledger; the plan is captured again from what is still live,
+/// so committed batches are not redone and nothing is skipped.
+pub async fn resume(global: &Global, record: &Request, identity: &std::path::Path) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    crate::warn_all(global, &config.warnings);
+    let identities = read_identity_file(identity)?;
+    let request_id = record.request_id.clone();
+    let sealed = record.sealed_subjects.as_deref().ok_or_else(|| {
+        UserError::usage(format!(
+            "request {request_id} holds no sealed subjects, so it cannot be resumed"
+        ))
+        .with_hint("run the same delete again: it erases what is still live, as a new request")
+    })?;
+    let subjects = unseal_subjects(sealed, &identities)?;
+    let file = config
+        .settings
+        .recovery_recipients_file
+        .as_ref()
+        .ok_or_else(|| UserError::usage("no recovery recipients: set [settings].recovery_recipients_file"))?;
+    let recipients = read_recipients_file(file)?;
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let key = audit.key().to_vec();
+
+    let sources = super::open_sources(&config).await?;
+    for source in &sources {
+        source.lock_for_erasure().await?;
+    }
+    let mut data_key = None;
+    for source in &sources {
+        if let Some(stored) = source.stored_request(&request_id).await? {
+            let wrapped = stored
+                .wrapped_key
+                .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing to resume")))?;
+            data_key = Some(DataKey::unwrap(&wrapped, &identities)?);
+            break;
+        }
+    }
+    // Killed before any source recorded it: nothing was erased yet, so a new key is as good.
+    let data_key = data_key.unwrap_or_else(DataKey::generate);
+    let ids = crate::identity::resolve(&sources, &subjects).await?;
+    let plan = Plan::build(&sources, &ids).await?;
+    if let Some(first) = plan.refusals.first() {
+        eprint!("{}", plan.render());
+        return Err(UserError {
+            kind: ExitKind::Refused,
+            message: format!("resume refused, nothing changed: {first}"),
+            hint: Some("extend the source map as suggested, then resume again".into()),
+        });
+    }
+    let subject_hashes = record.subject.clone();
+    let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
+        let mut details = serde_json::Map::new();
+        details.insert("resumed".into(), true.into());
+        Event {
+            action: action.into(),
+            request_id: Some(request_id.clone()),
+            subject: subject_hashes.clone(),
+            tables: counts,
+            outcome,
+            error,
+            details,
+            ..Default::default()
+        }
+    };
+    audit.append(&event("delete.resumed", Outcome::Ok, table_counts(&plan.steps), None))?;
+    let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
+    let ledger = Ledger::for_runs(&audit, &config.notify)?;
+    let mut running = ledger.start(
+        &request_id,
+        "delete",
+        audit.operator(),
+        record.reason.clone(),
+        record.subject.clone(),
+    )?;
+    running.set_sealed_subjects(sealed.to_string())?;
+    let run = Run {
+        global,
+        sources: &sources,
+        request_id: &request_id,
+        data_key: &data_key,
+        installation_key: &key,
+        audit: &audit,
+        raw_values: ids_text(&subjects),
+        event: &event,
+    };
+    let done = erase_planned(&run, &plan, &mut running).await?;
     audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
     running.finish("completed", None, Vec::new())?;
     print_report(global, &request_id, "completed", false, restore_until, done, &plan);
     Ok(())
+}
+
+/// The subjects, age-encrypted to the recovery recipients, hex-encoded for the ledger.
+fn seal_subjects(subjects: &[subject::Subject], recipients: &[age::x25519::Recipient]) -> Result<String, UserError> {
+    let ids: Vec<&Vec<(String, String)>> = subjects.iter().map(|s| &s.ids).collect();
+    let plain = serde_json::to_vec(&ids).map_err(|e| UserError::runtime(format!("cannot seal the subjects: {e}")))?;
+    Ok(crate::export::archive::hex(&crate::envelope::age_encrypt(
+        &plain, recipients,
+    )?))
+}
+
+fn unseal_subjects(
+    sealed: &str,
+    identities: &[Box<dyn age::Identity + Send + Sync>],
+) -> Result<Vec<subject::Subject>, UserError> {
+    let damaged = || UserError::runtime("the ledger's sealed subjects are damaged");
+    let bytes: Vec<u8> = (0..sealed.len())
+        .step_by(2)
+        .map(|i| sealed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(damaged)?;
+    let plain = crate::envelope::age_decrypt(&bytes, identities)?;
+    let ids: Vec<Vec<(String, String)>> = serde_json::from_slice(&plain).map_err(|_| damaged())?;
+    Ok(ids.into_iter().map(|ids| subject::Subject { ids }).collect())
 }
 
 fn ids_text(subjects: &[subject::Subject]) -> Vec<String> {

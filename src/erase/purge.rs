@@ -42,7 +42,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     }
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let run_id = crate::clock::new_request_id();
-    let running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
+    let mut running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
         &run_id,
         "purge",
         audit.operator(),

@@ -109,7 +109,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
             }
             Err(err) => {
                 let cancelled = err.kind == ExitKind::Cancelled;
-                for run in running {
+                for mut run in running {
                     run.finish(
                         if cancelled { "cancelled" } else { "failed" },
                         Some(err.message.clone()),
