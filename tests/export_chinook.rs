@@ -274,3 +274,41 @@ fn json_output_is_one_object_with_request_state_and_counts() {
     assert_eq!(invoice["rows"], 7);
     assert_eq!(invoice["source"], "chinook");
 }
+
+#[test]
+fn a_source_out_of_reach_leaves_an_archive_that_says_so_and_exits_3() {
+    let db = fresh_db("chinook_tpl");
+    let config = format!(
+        "{EXAMPLE}\n[[sources]]\nname = \"crm\"\nkind = \"postgres\"\nurl = \"env:CRM_DATABASE_URL\"\n\n\
+         [[sources.tables]]\ntable = \"public.contacts\"\nmatch = {{ email = \"email\" }}\n"
+    );
+    let ws = Workspace::new(
+        &config,
+        &[
+            ("CHINOOK_DATABASE_URL", &db.url),
+            ("CRM_DATABASE_URL", "postgres://u@127.0.0.1:1/crm"),
+        ],
+    );
+    let out = ws.dsar(&["export", "--subject", "customer_id=1", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("flagged: source `crm` was not exported"));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    assert_eq!(
+        archive.counts()["chinook/public.invoice"],
+        7,
+        "the reachable source is complete"
+    );
+    let manifest = archive.manifest();
+    let crm = manifest["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "crm")
+        .unwrap();
+    assert!(crm["unavailable"].as_str().unwrap().contains("cannot connect"));
+    assert!(archive.text("README.txt").contains("incomplete"), "the person is told");
+    let id = report["request_id"].as_str().unwrap();
+    let status: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["status", id, "--json"]))).unwrap();
+    assert_eq!(status["flagged"].as_array().unwrap().len(), 1);
+}

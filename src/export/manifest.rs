@@ -28,10 +28,13 @@ pub struct SubjectId {
     pub value: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SourceEntry {
     pub name: String,
     pub kind: &'static str,
+    /// Why this source could not be read: the archive lacks its data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +95,19 @@ impl Manifest {
                 let noun = if rows == 1 { "record" } else { "records" };
                 text.push_str(&format!("  {:<60} {rows} {noun}\n", file.path));
             }
+        }
+        let missing: Vec<&str> = self
+            .sources
+            .iter()
+            .filter(|s| s.unavailable.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            text.push_str(&format!(
+                "\nNOTE: this archive is incomplete. These systems could not be reached when it was made, \
+                 so their data about you is not included: {}. A further export will follow.\n",
+                missing.join(", ")
+            ));
         }
         text.push_str(
             "\nmanifest.json lists every file with its SHA-256 checksum, so you can check that \

@@ -59,9 +59,27 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
 
+    // A server out of reach does not stop the others; the archive and exit 3 say it is missing.
     let mut sources = Vec::new();
+    let mut unavailable: Vec<SourceEntry> = Vec::new();
+    let mut first_unreachable = None;
     for source in &config.sources {
-        sources.push(PgSource::open(source).await?);
+        match PgSource::try_open(source).await? {
+            Ok(opened) => sources.push(opened),
+            Err(e) => {
+                unavailable.push(SourceEntry {
+                    name: source.name.clone(),
+                    kind: "postgres",
+                    unavailable: Some(e.message.clone()),
+                });
+                first_unreachable.get_or_insert(e);
+            }
+        }
+    }
+    if sources.is_empty()
+        && let Some(e) = first_unreachable
+    {
+        return Err(e);
     }
     let progress = Progress::new(global.quiet, global.json);
     let job = Job {
@@ -70,8 +88,24 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         out_dir: &out_dir,
         format: args.format,
         progress: &progress,
+        unavailable: &unavailable,
     };
 
+    let missing: Vec<String> = unavailable
+        .iter()
+        .map(|s| {
+            format!(
+                "source `{}` was not exported: {}",
+                s.name,
+                s.unavailable.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut missing_details = serde_json::Map::new();
+    if !unavailable.is_empty() {
+        let names: Vec<serde_json::Value> = unavailable.iter().map(|s| s.name.clone().into()).collect();
+        missing_details.insert("unavailable_sources".into(), names.into());
+    }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     crate::interrupt::install();
     let mut done = Vec::new();
@@ -94,7 +128,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
                     for c in &e.counts {
                         run.progress(&c.source, &c.table, c.rows, Some(c.rows));
                     }
-                    run.finish("completed", None, Vec::new())?;
+                    run.finish("completed", None, missing.clone())?;
                     audit.append(&Event {
                         action: "export.completed".into(),
                         request_id: Some(e.request_id.clone()),
@@ -102,6 +136,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
                         tables: e.counts.clone(),
                         archive_sha256: Some(e.sha256.clone()),
                         outcome: Outcome::Ok,
+                        details: missing_details.clone(),
                         ..Default::default()
                     })?;
                 }
@@ -131,6 +166,19 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         }
     }
     report(global, &done);
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("flagged: {m}");
+        }
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "exported, but {} source(s) could not be reached; their data is missing (listed above)",
+                missing.len()
+            ),
+            hint: Some("the archive's manifest and README say so; export again once the source is back".into()),
+        });
+    }
     Ok(())
 }
 
@@ -152,6 +200,8 @@ struct Job<'a> {
     out_dir: &'a std::path::Path,
     format: Format,
     progress: &'a Progress,
+    /// Sources that could not be reached, named in every manifest.
+    unavailable: &'a [SourceEntry],
 }
 
 /// Messages to the archive-writing thread.
@@ -202,10 +252,15 @@ impl Job<'_> {
         }
 
         let created_at = crate::clock::now_rfc3339();
-        let sources: Vec<(String, &'static str)> = self
+        let sources: Vec<SourceEntry> = self
             .sources
             .iter()
-            .map(|s| (s.config.name.clone(), "postgres"))
+            .map(|s| SourceEntry {
+                name: s.config.name.clone(),
+                kind: "postgres",
+                unavailable: None,
+            })
+            .chain(self.unavailable.iter().cloned())
             .collect();
         let format = self.format;
         let subjects: Vec<Subject> = batch.to_vec();
@@ -405,7 +460,7 @@ fn finish_archive(
     request_id: String,
     created_at: &str,
     format: Format,
-    sources: &[(String, &'static str)],
+    sources: &[SourceEntry],
 ) -> Result<Exported, UserError> {
     let subject_ids = subject
         .ids
@@ -415,13 +470,7 @@ fn finish_archive(
             value: v.clone(),
         })
         .collect();
-    let source_entries = sources
-        .iter()
-        .map(|(n, k)| SourceEntry {
-            name: n.clone(),
-            kind: k,
-        })
-        .collect();
+    let source_entries = sources.to_vec();
     let mut manifest = Manifest::new(
         request_id.clone(),
         created_at.to_string(),

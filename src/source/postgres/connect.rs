@@ -23,34 +23,55 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{db}")
 }
 
+/// Why a connection failed: the map is wrong (fix it), or the server is out of reach (a
+/// multi-source export can go on without it).
+pub enum ConnectError {
+    Config(UserError),
+    Unreachable(UserError),
+}
+
+impl From<ConnectError> for UserError {
+    fn from(e: ConnectError) -> UserError {
+        match e {
+            ConnectError::Config(e) | ConnectError::Unreachable(e) => e,
+        }
+    }
+}
+
 /// Connect, then pin the session settings that make output deterministic (UTC, ISO dates,
 /// shortest exact floats) and bound how long dsar may wait or hold locks.
-pub async fn connect(source: &Source) -> Result<Client, UserError> {
-    let url = source.url.resolve(&source.name)?;
-    let mut config = tokio_postgres::Config::from_str(&url).map_err(|_| {
-        UserError::usage(format!(
-            "source `{}`: {} does not hold a valid PostgreSQL connection string",
-            source.name,
-            source.url.describe()
-        ))
-        .with_hint("use postgres://USER@HOST:PORT/DB or the key=value form libpq accepts")
-    })?;
+pub async fn connect(source: &Source) -> Result<Client, ConnectError> {
+    let url = source.url.resolve(&source.name).map_err(ConnectError::Config)?;
+    let mut config = tokio_postgres::Config::from_str(&url)
+        .map_err(|_| {
+            UserError::usage(format!(
+                "source `{}`: {} does not hold a valid PostgreSQL connection string",
+                source.name,
+                source.url.describe()
+            ))
+            .with_hint("use postgres://USER@HOST:PORT/DB or the key=value form libpq accepts")
+        })
+        .map_err(ConnectError::Config)?;
     config.application_name("dsar");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     let place = describe(&config);
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-        UserError::usage(format!(
-            "source `{}` ({place}): cannot connect: {}",
-            source.name,
-            error_text(&e)
-        ))
-        .with_hint(format!(
-            "check that the server is up and that {} points at it",
-            source.url.describe()
-        ))
-    })?;
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| {
+            UserError::usage(format!(
+                "source `{}` ({place}): cannot connect: {}",
+                source.name,
+                error_text(&e)
+            ))
+            .with_hint(format!(
+                "check that the server is up and that {} points at it",
+                source.url.describe()
+            ))
+        })
+        .map_err(ConnectError::Unreachable)?;
     tokio::spawn(async move {
         // The connection ends when the client is dropped; errors surface on the client side.
         let _ = connection.await;
@@ -61,13 +82,17 @@ pub async fn connect(source: &Source) -> Result<Client, UserError> {
         source.statement_timeout.as_millis(),
         source.lock_timeout.as_millis()
     );
-    client.batch_execute(&settings).await.map_err(|e| {
-        UserError::runtime(format!(
-            "source `{}` ({place}): cannot set up the session: {}",
-            source.name,
-            error_text(&e)
-        ))
-    })?;
+    client
+        .batch_execute(&settings)
+        .await
+        .map_err(|e| {
+            UserError::runtime(format!(
+                "source `{}` ({place}): cannot set up the session: {}",
+                source.name,
+                error_text(&e)
+            ))
+        })
+        .map_err(ConnectError::Unreachable)?;
     Ok(client)
 }
 

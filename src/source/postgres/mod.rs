@@ -37,9 +37,19 @@ pub struct ExportRow {
 impl<'a> PgSource<'a> {
     /// Connect and check every table and column the map names.
     pub async fn open(config: &'a Source) -> Result<PgSource<'a>, UserError> {
-        let client = connect::connect(config).await?;
+        Self::try_open(config).await?
+    }
+
+    /// Like [`PgSource::open`], but a server out of reach is `Ok(Err(…))`, so an export can go
+    /// on with the other sources and say which one is missing. A wrong map is still `Err`.
+    pub async fn try_open(config: &'a Source) -> Result<Result<PgSource<'a>, UserError>, UserError> {
+        let client = match connect::connect(config).await {
+            Ok(client) => client,
+            Err(connect::ConnectError::Unreachable(e)) => return Ok(Err(e)),
+            Err(connect::ConnectError::Config(e)) => return Err(e),
+        };
         let shapes = catalog::load(&client, config).await?;
-        Ok(PgSource { config, client, shapes })
+        Ok(Ok(PgSource { config, client, shapes }))
     }
 
     fn schema(&self) -> Schema<'_> {
