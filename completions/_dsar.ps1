@@ -310,7 +310,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;discover' {
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'The source whose catalog is read')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'The source whose catalog is read (its url from the source map; it may list no tables yet)')
+            [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'The table the subject lives in [default: a person-like table with an email column]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')

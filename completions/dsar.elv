@@ -286,7 +286,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;discover'= {
-            cand --source 'The source whose catalog is read'
+            cand --source 'The source whose catalog is read (its url from the source map; it may list no tables yet)'
+            cand --table 'The table the subject lives in [default: a person-like table with an email column]'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'

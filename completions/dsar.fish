@@ -196,7 +196,8 @@ complete -c dsar -n "__fish_dsar_using_subcommand demo" -l json -d 'Print one ma
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand discover" -l source -d 'The source whose catalog is read' -r
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l source -d 'The source whose catalog is read (its url from the source map; it may list no tables yet)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l table -d 'The table the subject lives in [default: a person-like table with an email column]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r

@@ -102,6 +102,9 @@ pub enum Command {
     /// A self-contained tour on an embedded copy of the Chinook database.
     Demo(DemoArgs),
     /// Draft a source map from a database catalog (TOML on stdout).
+    #[command(
+        after_help = "Examples:\n  dsar discover --source app > sources.draft.toml\n  dsar discover --source app --table public.users"
+    )]
     Discover(DiscoverArgs),
     /// Print a shell completion script.
     #[command(
@@ -391,9 +394,12 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
-    /// The source whose catalog is read.
+    /// The source whose catalog is read (its url from the source map; it may list no tables yet).
     #[arg(long, value_name = "NAME")]
     pub source: String,
+    /// The table the subject lives in [default: a person-like table with an email column].
+    #[arg(long, value_name = "SCHEMA.TABLE")]
+    pub table: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod clock;
 mod config;
+mod discover;
 mod docs;
 mod envelope;
 mod erase;
@@ -67,6 +68,7 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Jobs(args) => jobs::run_jobs(&cli.global, args),
             Command::Cancel(args) => jobs::run_cancel(&cli.global, args),
             Command::Resume(args) => jobs::run_resume(&cli.global, args).await,
+            Command::Discover(args) => discover::run(&cli.global, args).await,
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
             other => Err(not_implemented(other)),

@@ -143,7 +143,7 @@ fn a_via_cycle_is_refused() {
 #[test]
 fn commands_not_built_yet_say_so_and_exit_2() {
     let ws = Workspace::new("", &[]);
-    for args in [vec!["discover", "--source", "app"], vec!["demo"]] {
+    for args in [vec!["demo"]] {
         let out = ws.dsar(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(

@@ -136,6 +136,15 @@ pub enum OnDelete {
 
 /// Read and check the source map at `path`.
 pub fn load(path: &Path) -> Result<Config, UserError> {
+    load_with(path, false)
+}
+
+/// For `dsar discover`: a source may list no tables yet (that is what discover drafts).
+pub fn load_for_discovery(path: &Path) -> Result<Config, UserError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, allow_empty_sources: bool) -> Result<Config, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
@@ -150,7 +159,7 @@ pub fn load(path: &Path) -> Result<Config, UserError> {
     };
     let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| locator.toml_error(&e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut config = validate::validate(raw, &locator, path, &dir)?;
+    let mut config = validate::validate(raw, &locator, path, &dir, allow_empty_sources)?;
     let literal = config.sources.iter().any(|s| matches!(s.url, SecretRef::Literal(_)));
     if literal && readable_by_others(path) {
         config.warnings.push(format!(

@@ -16,7 +16,13 @@ use crate::error::{UserError, suggestion};
 
 const DEFAULT_BATCH_ROWS: u32 = 1000;
 
-pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Config, UserError> {
+pub(super) fn validate(
+    raw: RawConfig,
+    loc: &Locator,
+    path: &Path,
+    dir: &Path,
+    allow_empty_sources: bool,
+) -> Result<Config, UserError> {
     let mut warnings = Vec::new();
     let settings = settings(raw.settings, loc, dir)?;
     let notify = notify(raw.notify, loc)?;
@@ -52,7 +58,14 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -
                 format!("source `{}` is defined twice", raw_source.name.get_ref()),
             ));
         }
-        sources.push(source(raw_source, &subject_keys, loc, dir, &mut warnings)?);
+        sources.push(source(
+            raw_source,
+            &subject_keys,
+            loc,
+            dir,
+            &mut warnings,
+            allow_empty_sources,
+        )?);
     }
     for key in &subject_keys {
         let matched = sources.iter().flat_map(|s| &s.tables).any(|t| match &t.link {
@@ -128,6 +141,7 @@ fn source(
     loc: &Locator,
     dir: &Path,
     warnings: &mut Vec<String>,
+    allow_empty_sources: bool,
 ) -> Result<Source, UserError> {
     let name = raw.name.get_ref().clone();
     if name.is_empty() || name.contains(['/', '\\', '\0']) {
@@ -171,7 +185,7 @@ fn source(
             "source `{name}`: max_rows_per_second must be at least 1 (leave it out for no limit)"
         )));
     }
-    if raw.tables.is_empty() {
+    if raw.tables.is_empty() && !allow_empty_sources {
         return Err(loc.error(
             raw.name.span(),
             format!("source `{name}` lists no tables; add [[sources.tables]] entries"),

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod connect;
+pub mod discover;
 mod erase;
 pub mod foreign_keys;
 pub mod sql;
