@@ -229,3 +229,51 @@ mod tests {
         assert_eq!(locator.at(9..10), "m.toml:2:4");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests: whatever text the map holds, parsing never panics and errors point at a
+    //! place; whatever a name holds, quoting round-trips.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_as_a_source_map_is_a_config_or_a_located_error(text in "\\PC{0,300}") {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sources.toml");
+            std::fs::write(&path, &text).unwrap();
+            if let Err(e) = load(&path) {
+                prop_assert!(e.message.contains("sources.toml"), "{}", e.message);
+                prop_assert!(!e.message.contains('\n'), "one line: {}", e.message);
+            }
+        }
+
+        /// Near-misses of a real map (a cut, a splice) are the typos operators make.
+        #[test]
+        fn a_damaged_example_map_is_a_config_or_a_located_error(
+            at in 0usize..2000, cut in 0usize..40, splice in "[\\[\\]{}=,.\"'a-z0-9 \n]{0,8}"
+        ) {
+            let example = include_str!("../../sources.toml.example");
+            let at = example.char_indices().map(|(i, _)| i).take_while(|&i| i <= at % example.len()).last().unwrap_or(0);
+            let end = example[at..].char_indices().map(|(i, _)| at + i).take(cut + 1).last().unwrap_or(at);
+            let text = format!("{}{splice}{}", &example[..at], &example[end..]);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sources.toml");
+            std::fs::write(&path, &text).unwrap();
+            if let Err(e) = load(&path) {
+                prop_assert!(e.message.contains("sources.toml"), "{}", e.message);
+                prop_assert!(!e.message.contains('\n'), "one line: {}", e.message);
+            }
+        }
+
+        #[test]
+        fn table_names_parse_or_refuse_without_panicking(text in "\\PC{0,40}") {
+            if let Ok(name) = TableName::parse(&text) {
+                prop_assert!(!name.schema.is_empty() && !name.name.is_empty());
+                prop_assert_eq!(format!("{}.{}", name.schema, name.name).len() >= text.len(), true);
+            }
+        }
+    }
+}

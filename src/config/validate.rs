@@ -181,9 +181,10 @@ fn source(
         None => DEFAULT_BATCH_ROWS,
     };
     if raw.max_rows_per_second == Some(0) {
-        return Err(UserError::usage(format!(
-            "source `{name}`: max_rows_per_second must be at least 1 (leave it out for no limit)"
-        )));
+        return Err(loc.error(
+            raw.name.span(),
+            format!("source `{name}`: max_rows_per_second must be at least 1 (leave it out for no limit)"),
+        ));
     }
     if raw.tables.is_empty() && !allow_empty_sources {
         return Err(loc.error(

@@ -228,3 +228,23 @@ mod tests {
         assert_eq!(table_ident(&t), "\"Shop\".\"a.b\"");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::ident;
+
+    proptest! {
+        /// Whatever a name holds (quotes, semicolons, comment marks), its quoted form is one
+        /// identifier that reads back as exactly that name.
+        #[test]
+        fn quoting_round_trips_any_name(name in "[^\\x00]{0,40}") {
+            let quoted = ident(&name);
+            prop_assert!(quoted.starts_with('"') && quoted.ends_with('"'));
+            let inner = &quoted[1..quoted.len() - 1];
+            prop_assert!(!inner.replace("\"\"", "").contains('"'), "no lone quote ends it early");
+            prop_assert_eq!(inner.replace("\"\"", "\""), name);
+        }
+    }
+}
