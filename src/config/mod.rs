@@ -238,16 +238,22 @@ mod properties {
 
     use super::*;
 
+    /// Loading `text` as a map gives a config, or one error line that names the file.
+    fn loads_or_locates(text: &str) -> Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sources.toml");
+        std::fs::write(&path, text).unwrap();
+        if let Err(e) = load(&path) {
+            prop_assert!(e.message.contains("sources.toml"), "{}", e.message);
+            prop_assert!(!e.message.contains('\n'), "one line: {}", e.message);
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn any_text_as_a_source_map_is_a_config_or_a_located_error(text in "\\PC{0,300}") {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("sources.toml");
-            std::fs::write(&path, &text).unwrap();
-            if let Err(e) = load(&path) {
-                prop_assert!(e.message.contains("sources.toml"), "{}", e.message);
-                prop_assert!(!e.message.contains('\n'), "one line: {}", e.message);
-            }
+            loads_or_locates(&text)?;
         }
 
         /// Near-misses of a real map (a cut, a splice) are the typos operators make.
@@ -259,13 +265,7 @@ mod properties {
             let at = example.char_indices().map(|(i, _)| i).take_while(|&i| i <= at % example.len()).last().unwrap_or(0);
             let end = example[at..].char_indices().map(|(i, _)| at + i).take(cut + 1).last().unwrap_or(at);
             let text = format!("{}{splice}{}", &example[..at], &example[end..]);
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("sources.toml");
-            std::fs::write(&path, &text).unwrap();
-            if let Err(e) = load(&path) {
-                prop_assert!(e.message.contains("sources.toml"), "{}", e.message);
-                prop_assert!(!e.message.contains('\n'), "one line: {}", e.message);
-            }
+            loads_or_locates(&text)?;
         }
 
         #[test]

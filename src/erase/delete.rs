@@ -124,10 +124,29 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         raw_values: ids_text(&subjects),
         event: &event,
     };
-    let done = erase_planned(&run, &plan, &mut running).await?;
-    audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
+    erase_and_report(&run, &plan, &mut running, restore_until).await
+}
+
+/// Erase the plan, then record and report the completed request.
+async fn erase_and_report(
+    run: &Run<'_>,
+    plan: &Plan,
+    running: &mut Running,
+    restore_until: Option<String>,
+) -> Result<(), UserError> {
+    let done = erase_planned(run, plan, running).await?;
+    run.audit
+        .append(&(run.event)("delete.completed", Outcome::Ok, table_counts(&done), None))?;
     running.finish("completed", None, Vec::new())?;
-    print_report(global, &request_id, "completed", false, restore_until, done, &plan);
+    print_report(
+        run.global,
+        run.request_id,
+        "completed",
+        false,
+        restore_until,
+        done,
+        plan,
+    );
     Ok(())
 }
 
@@ -365,11 +384,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         raw_values: ids_text(&subjects),
         event: &event,
     };
-    let done = erase_planned(&run, &plan, &mut running).await?;
-    audit.append(&event("delete.completed", Outcome::Ok, table_counts(&done), None))?;
-    running.finish("completed", None, Vec::new())?;
-    print_report(global, &request_id, "completed", false, restore_until, done, &plan);
-    Ok(())
+    erase_and_report(&run, &plan, &mut running, restore_until).await
 }
 
 /// The subjects, age-encrypted to the recovery recipients, hex-encoded for the ledger.

@@ -86,44 +86,7 @@ pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
         key.sort();
         table.primary_key = key.into_iter().map(|(_, c)| c).collect();
     }
-    let fk_rows = client
-        .query(
-            &format!(
-                "SELECT con.conname, cn.nspname, c.relname, pn.nspname, p.relname, \
-                        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, i) \
-                              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.i), \
-                        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, i) \
-                              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.i) \
-                 FROM pg_catalog.pg_constraint con \
-                 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
-                 JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace \
-                 JOIN pg_catalog.pg_class p ON p.oid = con.confrelid \
-                 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace \
-                 WHERE con.contype = 'f' AND {} \
-                 ORDER BY cn.nspname, c.relname, con.conname",
-                USER_SCHEMAS.replace("n.nspname", "cn.nspname")
-            ),
-            &[],
-        )
-        .await
-        .map_err(fail)?;
-    let foreign_keys = fk_rows
-        .iter()
-        .map(|r| ForeignKey {
-            name: r.get(0),
-            child: TableName {
-                schema: r.get(1),
-                name: r.get(2),
-            },
-            parent: TableName {
-                schema: r.get(3),
-                name: r.get(4),
-            },
-            child_columns: r.get(5),
-            parent_columns: r.get(6),
-            on_delete: super::foreign_keys::OnParentDelete::NoAction,
-        })
-        .collect();
+    let foreign_keys = super::foreign_keys::read(&client, source, None).await?;
     Ok(DbCatalog {
         client,
         tables,

@@ -18,8 +18,8 @@ pub enum OnParentDelete {
 }
 
 impl OnParentDelete {
-    fn from_code(code: i8) -> OnParentDelete {
-        match code as u8 {
+    fn from_code(code: u8) -> OnParentDelete {
+        match code {
             b'r' => OnParentDelete::Restrict,
             b'c' => OnParentDelete::Cascade,
             b'n' => OnParentDelete::SetNull,
@@ -53,6 +53,16 @@ pub struct ForeignKey {
 pub async fn into_mapped(client: &Client, source: &Source) -> Result<Vec<ForeignKey>, UserError> {
     let schemas: Vec<&str> = source.tables.iter().map(|t| t.name.schema.as_str()).collect();
     let names: Vec<&str> = source.tables.iter().map(|t| t.name.name.as_str()).collect();
+    read(client, source, Some((&schemas, &names))).await
+}
+
+/// Foreign keys between user tables; with `parents`, only those into these (schemas, names).
+pub async fn read(
+    client: &Client,
+    source: &Source,
+    parents: Option<(&[&str], &[&str])>,
+) -> Result<Vec<ForeignKey>, UserError> {
+    let (schemas, names) = parents.map_or((None, None), |(s, n)| (Some(s.to_vec()), Some(n.to_vec())));
     let rows = client
         .query(
             "SELECT con.conname, cn.nspname, c.relname, pn.nspname, p.relname, con.confdeltype::\"char\"::text, \
@@ -66,8 +76,9 @@ pub async fn into_mapped(client: &Client, source: &Source) -> Result<Vec<Foreign
              JOIN pg_catalog.pg_class p ON p.oid = con.confrelid \
              JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace \
              WHERE con.contype = 'f' \
-               AND (pn.nspname, p.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])) \
-             ORDER BY con.conname",
+               AND cn.nspname NOT IN ('pg_catalog', 'information_schema', 'dsar') \
+               AND ($1::text[] IS NULL OR (pn.nspname, p.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))) \
+             ORDER BY cn.nspname, c.relname, con.conname",
             &[&schemas, &names],
         )
         .await
@@ -88,7 +99,7 @@ pub async fn into_mapped(client: &Client, source: &Source) -> Result<Vec<Foreign
                     schema: row.get(3),
                     name: row.get(4),
                 },
-                on_delete: OnParentDelete::from_code(code.bytes().next().unwrap_or(b'a') as i8),
+                on_delete: OnParentDelete::from_code(code.bytes().next().unwrap_or(b'a')),
                 child_columns: row.get(6),
                 parent_columns: row.get(7),
             }
