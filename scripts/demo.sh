@@ -51,7 +51,7 @@ echo "== dsar delete --dry-run, then delete: the rows leave the live tables, sea
 "$DSAR" --state-dir "$DIR/state" delete --subject email=luisg@embraer.com.br --dry-run
 "$DSAR" --state-dir "$DIR/state" delete --subject email=luisg@embraer.com.br --yes --reason demo
 psql "$CHINOOK_DATABASE_URL" -X -At -c "SELECT 'customers with that email now: ' || count(*) FROM customer WHERE email = 'luisg@embraer.com.br'"
-REQUEST=$("$DSAR" --state-dir "$DIR/state" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+REQUEST=$("$DSAR" --state-dir "$DIR/state" status --json | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
 
 echo
 echo "== dsar restore --request $REQUEST: back, byte for byte"
