@@ -2,12 +2,14 @@
 
 use rand::Rng;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
+/// Now, in UTC, as RFC 3339 with microseconds: fixed width, so logs line up and sort as text.
 pub fn now_rfc3339() -> String {
     OffsetDateTime::now_utc()
-        .format(&Rfc3339)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        ))
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -24,6 +26,13 @@ pub fn new_request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_rfc3339() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-11-25T16:30:00.000000Z".len(), "{now}");
+        assert!(time::OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339).is_ok());
+    }
 
     #[test]
     fn request_ids_are_distinct_and_file_name_safe() {
