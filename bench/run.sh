@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
-# `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql.
+# `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql, and
+# `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick).
 #   bench/run.sh            full: ~1.3M rows in 8 tables; the whale subject owns ~251k of them;
 #                           the eraser subject owns 1M + 1 rows of 2 other tables
 #   bench/run.sh --quick    ~10x fewer rows (a smoke run, well under a minute once dsar is built)
@@ -16,7 +17,7 @@ MODE=full
 case "${1:-}" in
   "") ;;
   --quick) MODE=quick ;;
-  -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "run.sh: unknown argument $1 (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
 esac
 
@@ -71,6 +72,17 @@ trap cleanup EXIT
 eval "$("$SHARED/ci/pg-up.sh")"
 export BENCH_DATABASE_URL=$DATABASE_URL
 log "server up at $BENCH_DATABASE_URL (mode: $MODE)"
+
+# pg_stat_statements counts the statements of the batch export and delete below. It has to be
+# preloaded: set it and restart the server (pg_ctl restart reuses the options pg-up.sh gave it,
+# from postmaster.opts), as the user that runs the server.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); else RUNAS=(); fi
+psql -X -q -v ON_ERROR_STOP=1 "$BENCH_DATABASE_URL" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+"${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTEST_DIR/data" -l "$PGTEST_DIR/server.log" -w -t 60 restart >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 "$BENCH_DATABASE_URL" -c "CREATE EXTENSION pg_stat_statements" -c "CREATE EXTENSION pg_prewarm" \
+  -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" -c "SELECT pg_reload_conf()" >/dev/null
+log "pg_stat_statements loaded (server restarted); tracking off until the batch benchmark"
 
 age-keygen -o "$WORK/key.txt" 2>/dev/null
 RECIPIENT=$(age-keygen -y "$WORK/key.txt")
@@ -282,6 +294,143 @@ erase_check "live after dsar restore" "$ERASE_ROWS" "$(live_rows "$ERASE_URL")"
 erase_check "in dsar.quarantine after dsar restore" 0 "$(quarantined_rows "$ERASE_URL")"
 log "  $RESTORE_S s"
 
+# --- batch ------------------------------------------------------------------------------------
+# `dsar export --subjects-file` of $BATCH_SUBJECTS ordinary users (user3.. of seed.sql, a handful of
+# rows each) in batches of $BATCH_SIZE, against one COPY per table of the same rows | gzip | age
+# (bench/batch_baseline.sql); then `dsar delete --subjects-file` of the same users (one request,
+# quarantine) against a bare DELETE of the same rows in one transaction (bench/batch_delete.sql),
+# each on its own copy of the bench database made after the export, after the same CHECKPOINT and
+# pg_prewarm. Each runs once (the export writes one archive per subject; erasing is destructive).
+# pg_stat_statements (tracking switched on here and reset before each dsar run) counts the
+# statements: the export must run each table's SELECT once per batch, and delete's capture one
+# INSERT ... SELECT per table for the whole request.
+if [ "$MODE" = quick ]; then BATCH_SUBJECTS=1000; else BATCH_SUBJECTS=10000; fi
+BATCH_SIZE=100
+N_TABLES=$(wc -w <<<"$TABLES")
+BATCHES=$(( (BATCH_SUBJECTS + BATCH_SIZE - 1) / BATCH_SIZE ))
+SUBJECTS_CSV=$WORK/subjects.csv
+{ echo email; for i in $(seq 3 $((BATCH_SUBJECTS + 2))); do echo "user$i@example.com"; done; } >"$SUBJECTS_CSV"
+BATCH_DEL_URL=$(server_url dsar_batch_delete)
+BATCH_BARE_URL=$(server_url dsar_batch_bare)
+settle_bench() {
+  psql_at "$1" -c "CHECKPOINT" -c "SELECT count(pg_prewarm(c.oid)) FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bench' AND c.relkind IN ('r', 'i')" >/dev/null
+}
+batch_check() { # label expected got
+  if [ "$2" != "$3" ]; then
+    log "batch: $1: expected $2, got $3"
+    exit 1
+  fi
+}
+stats_reset() { psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null; }
+# Sum of calls of the statements run in database $1 whose text matches the LIKE pattern $2.
+stmt_calls() {
+  psql_q -v db="$1" -v pat="$2" <<'SQL'
+SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = :'db' AND s.query LIKE :'pat';
+SQL
+}
+bench_total_rows() { psql_at "$1" -c "SELECT ${count_sql}0"; }
+psql_q -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
+
+BATCH_ROWS=$(psql -X -q -v ON_ERROR_STOP=1 -f bench/batch_baseline.sql "$BENCH_DATABASE_URL" <"$SUBJECTS_CSV" | wc -l)
+log "batch: $BATCH_SUBJECTS subjects own $BATCH_ROWS rows; $BATCHES batches of $BATCH_SIZE"
+
+log "batch: dsar export --subjects-file ($BATCH_SUBJECTS subjects, --batch-size $BATCH_SIZE)"
+settle_bench "$BENCH_DATABASE_URL"
+stats_reset
+a=$(date +%s.%N)
+/usr/bin/time -f %M -o "$WORK/rss" \
+  "$DSAR" --config "$CONFIG" --state-dir "$WORK/state" export --subjects-file "$SUBJECTS_CSV" \
+  --batch-size "$BATCH_SIZE" --out "$WORK/out" --quiet --json --recipients-file "$WORK/recipients.txt" \
+  >"$WORK/batch_export.json" || { log "batch: dsar export failed (exit $?)"; exit 1; }
+b=$(date +%s.%N)
+BATCH_EXPORT_S=$(elapsed "$a" "$b")
+BATCH_EXPORT_RSS=$(tail -1 "$WORK/rss")
+DB=${BENCH_DATABASE_URL##*/}
+# Per table: the calls of its export SELECT (the statement reading the table as t0 and returning
+# its columns as JSON); identity expansion (email -> user_id) reads users as t0 too but returns text.
+per_table=()
+export_selects=0
+for t in $TABLES; do
+  c=$(stmt_calls "$DB" "%to_jsonb(t0.%FROM \"bench\".\"$t\" t0%")
+  per_table+=("$t=$c")
+  export_selects=$((export_selects + c))
+done
+BATCH_EXPORT_STATEMENTS=$(psql_q -v db="$DB" <<'SQL'
+SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = :'db' AND s.query NOT LIKE '%pg_stat_statements%';
+SQL
+)
+psql_q -v db="$DB" >"$WORK/batch_export_statements.txt" <<'SQL'
+SELECT s.calls || E'\t' || s.rows || E'\t' || left(regexp_replace(s.query, '\s+', ' ', 'g'), 160)
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = :'db' AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC, s.query;
+SQL
+batch_check "dsar export's --json counts" "$BATCH_ROWS" \
+  "$(python3 -c 'import json,sys; print(sum(c["rows"] for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_export.json")"
+batch_check "completed requests in dsar export's --json" "$BATCH_SUBJECTS" \
+  "$(python3 -c 'import json,sys; print(sum(r["state"] == "completed" for r in json.load(open(sys.argv[1]))["requests"]))' "$WORK/batch_export.json")"
+batch_check "archives written" "$BATCH_SUBJECTS" "$(find "$WORK/out" -name '*.zip.age' | wc -l)"
+rm -f "$WORK/out"/*.zip.age
+log "  $BATCH_EXPORT_S s, peak RSS $BATCH_EXPORT_RSS KiB; export SELECTs per table: ${per_table[*]}; $BATCH_EXPORT_STATEMENTS statements in all:"
+sed 's/^/bench:     /' "$WORK/batch_export_statements.txt" >&2
+track_statements=$(psql_q -c "SHOW pg_stat_statements.track")
+batch_check "pg_stat_statements.track" top "$track_statements"
+
+log "batch: baseline COPY | gzip | age of the same rows"
+settle_bench "$BENCH_DATABASE_URL"
+a=$(date +%s.%N)
+psql -X -q -v ON_ERROR_STOP=1 -f bench/batch_baseline.sql "$BENCH_DATABASE_URL" <"$SUBJECTS_CSV" \
+  | gzip | age -r "$RECIPIENT" >/dev/null
+b=$(date +%s.%N)
+BATCH_COPY_S=$(elapsed "$a" "$b")
+log "  $BATCH_COPY_S s"
+
+# The two copies for the erasure: no session may be connected to the template.
+psql_q -c "CREATE DATABASE dsar_batch_delete TEMPLATE $DB$strategy" -c "CREATE DATABASE dsar_batch_bare TEMPLATE $DB$strategy"
+BENCH_TOTAL=$(bench_total_rows "$BATCH_DEL_URL")
+batch_check "rows in the bare-DELETE copy" "$BENCH_TOTAL" "$(bench_total_rows "$BATCH_BARE_URL")"
+
+log "batch: bare DELETE of the same rows (one transaction)"
+settle_bench "$BATCH_BARE_URL"
+a=$(date +%s.%N)
+psql -X -q -v ON_ERROR_STOP=1 -f bench/batch_delete.sql "$BATCH_BARE_URL" <"$SUBJECTS_CSV"
+b=$(date +%s.%N)
+BATCH_BARE_S=$(elapsed "$a" "$b")
+batch_check "rows removed by the bare DELETE" "$BATCH_ROWS" "$((BENCH_TOTAL - $(bench_total_rows "$BATCH_BARE_URL")))"
+psql_q -c "DROP DATABASE dsar_batch_bare"
+log "  $BATCH_BARE_S s"
+
+log "batch: dsar delete --subjects-file ($BATCH_SUBJECTS subjects, one request, quarantine)"
+# The bench map with the recovery recipients delete needs, next to $WORK/recovery.txt.
+{ printf '[settings]\nrecovery_recipients_file = "recovery.txt"\n\n'; cat bench/sources.toml; } >"$WORK/batch.toml"
+settle_bench "$BATCH_DEL_URL"
+stats_reset
+a=$(date +%s.%N)
+BENCH_DATABASE_URL=$BATCH_DEL_URL /usr/bin/time -f %M -o "$WORK/rss" \
+  "$DSAR" --config "$WORK/batch.toml" --state-dir "$WORK/state" delete --subjects-file "$SUBJECTS_CSV" \
+  --yes --quiet --json >"$WORK/batch_delete.json" || { log "batch: dsar delete failed (exit $?)"; exit 1; }
+b=$(date +%s.%N)
+BATCH_DELETE_S=$(elapsed "$a" "$b")
+BATCH_DELETE_RSS=$(tail -1 "$WORK/rss")
+batch_check "dsar delete's --json counts" "$BATCH_ROWS" "$(json_rows "$WORK/batch_delete.json")"
+batch_check "rows removed by dsar delete" "$BATCH_ROWS" "$((BENCH_TOTAL - $(bench_total_rows "$BATCH_DEL_URL")))"
+batch_check "in dsar.quarantine after dsar delete" "$BATCH_ROWS" "$(quarantined_rows "$BATCH_DEL_URL")"
+# Capture: one INSERT INTO a pending temp table per table; then the quarantined DELETE ... RETURNING
+# batches, ceil(rows / batch_rows) per table (batch_rows: the default 1000).
+CAPTURE_STATEMENTS=$(stmt_calls dsar_batch_delete 'INSERT INTO pg_temp.%SELECT%FROM "bench".%')
+DELETE_STATEMENTS=$(stmt_calls dsar_batch_delete 'DELETE FROM "bench".%')
+EXPECTED_DELETES=$(python3 -c 'import json,sys; print(sum(-(-c["rows"] // 1000) for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_delete.json")
+psql_q >"$WORK/batch_delete_statements.txt" <<'SQL'
+SELECT s.calls || E'\t' || s.rows || E'\t' || left(regexp_replace(s.query, '\s+', ' ', 'g'), 160)
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = 'dsar_batch_delete' AND s.query ~ '^(INSERT|DELETE|SELECT ARRAY)' ORDER BY s.calls DESC, s.query;
+SQL
+log "  $BATCH_DELETE_S s, peak RSS $BATCH_DELETE_RSS KiB; capture statements $CAPTURE_STATEMENTS, DELETE statements $DELETE_STATEMENTS (ceil(rows/1000) per table: $EXPECTED_DELETES):"
+sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2
+psql_q -c "DROP DATABASE dsar_batch_delete"
+
 log "load average at the end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- figures ----------------------------------------------------------------------------------
@@ -311,3 +460,24 @@ figure baseline_bare_delete_s "$BARE_S"
 figure erase_vs_bare_delete_ratio "$(ratio "$ERASE_S" "$BARE_S")"
 figure restore_s "$RESTORE_S"
 figure restore_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$RESTORE_S" 'BEGIN { printf "%.0f", r / s }')"
+figure batch_subjects "$BATCH_SUBJECTS"
+figure batch_size "$BATCH_SIZE"
+figure batch_export_s "$BATCH_EXPORT_S"
+figure batch_export_rows "$BATCH_ROWS"
+figure batch_export_rows_per_s "$(awk -v r="$BATCH_ROWS" -v s="$BATCH_EXPORT_S" 'BEGIN { printf "%.0f", r / s }')"
+figure batch_export_peak_rss_kb "$BATCH_EXPORT_RSS"
+figure batch_baseline_copy_gzip_age_s "$BATCH_COPY_S"
+figure batch_export_vs_copy_ratio "$(ratio "$BATCH_EXPORT_S" "$BATCH_COPY_S")"
+figure batch_export_select_statements "$export_selects"
+figure batch_export_statements_per_table_per_batch "$(awk -v c="$export_selects" -v t="$N_TABLES" -v b="$BATCHES" 'BEGIN { printf "%.2f", c / (t * b) }')"
+figure batch_export_statements_total "$BATCH_EXPORT_STATEMENTS"
+figure batch_delete_s "$BATCH_DELETE_S"
+figure batch_delete_rows "$BATCH_ROWS"
+figure batch_delete_rows_per_s "$(awk -v r="$BATCH_ROWS" -v s="$BATCH_DELETE_S" 'BEGIN { printf "%.0f", r / s }')"
+figure batch_delete_peak_rss_kb "$BATCH_DELETE_RSS"
+figure batch_baseline_bare_delete_s "$BATCH_BARE_S"
+figure batch_delete_vs_bare_delete_ratio "$(ratio "$BATCH_DELETE_S" "$BATCH_BARE_S")"
+figure batch_delete_capture_statements "$CAPTURE_STATEMENTS"
+figure batch_delete_capture_statements_per_table "$(ratio "$CAPTURE_STATEMENTS" "$N_TABLES")"
+figure batch_delete_delete_statements "$DELETE_STATEMENTS"
+figure batch_delete_delete_statements_expected "$EXPECTED_DELETES"
