@@ -214,3 +214,137 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
         "faults: {trials_run} trials, {kills} killed mid-run, {rows_checked} rows checked, 0 violations (seed {seed})"
     );
 }
+
+/// A private PostgreSQL server for a test that restarts it (pg-up.sh), stopped on drop.
+struct PrivateServer {
+    dir: String,
+    url: String,
+}
+
+impl PrivateServer {
+    fn start() -> PrivateServer {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/ci/pg-up.sh");
+        let out = Command::new("bash").arg(script).output().expect("pg-up.sh runs");
+        assert!(
+            out.status.success(),
+            "pg-up.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {key}=")).map(str::to_string))
+                .unwrap()
+        };
+        PrivateServer {
+            dir: value("PGTEST_DIR"),
+            url: value("DATABASE_URL"),
+        }
+    }
+
+    /// `pg_ctl restart -m fast`: every session is cut, as in a failover or an OOM kill.
+    fn restart(&self) {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .map(|e| e.unwrap().path().join("bin/pg_ctl"))
+            .filter(|p| p.exists())
+            .max()
+            .expect("pg_ctl");
+        let data = format!("{}/data", self.dir);
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let log = format!("{}/server.log", self.dir);
+        let status = cmd
+            .args(["-D", &data, "-l", &log, "-m", "fast", "-w", "restart"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl restart failed");
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/ci/pg-down.sh");
+        let _ = Command::new("bash").arg(script).arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn a_postgres_restart_mid_delete_loses_nothing_and_resume_finishes() {
+    let server = PrivateServer::start();
+    let db = TestDb {
+        name: "dsar_test".into(),
+        url: server.url.clone(),
+    };
+    let out = Command::new("psql")
+        .args([
+            db.url.as_str(),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            common::SHOP_SQL,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    psql(
+        &db.url,
+        "INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, 20000) g; ANALYZE",
+    );
+    let before = fingerprint(&db);
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 200\nmax_rows_per_second = 10000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+
+    let mut child = spawn(&ws, &db, &["delete", "--subject", "customer_id=1", "--yes"]);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the restart"
+        );
+        if quarantined(&db) >= 3000 {
+            break;
+        }
+    }
+    server.restart();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a lost server is a run-time failure");
+    assert_eq!(
+        live(&db) + quarantined(&db),
+        ROWS,
+        "after the restart every row is live or quarantined, once"
+    );
+
+    let id = psql(&db.url, "SELECT request_id FROM dsar.requests");
+    let jobs = ws.dsar_ok(&["status", &id, "--json"]);
+    let state: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(state["state"], "failed");
+    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    assert_eq!((live(&db), quarantined(&db)), (0, ROWS));
+    ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    assert_eq!(fingerprint(&db), before);
+    audit_verifies(&ws, "restart");
+}
