@@ -352,3 +352,30 @@ fn on_a_terminal_delete_shows_the_plan_and_asks_first() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
 }
+
+#[test]
+fn rows_the_table_no_longer_accepts_are_flagged_and_the_rest_restored() {
+    let (db, ws) = chinook(EXAMPLE);
+    let before = dumps(&db.url);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    // A rule added after the delete: the 13.86 invoice (and so its lines) no longer fit.
+    psql(
+        &db.url,
+        "ALTER TABLE invoice ADD CONSTRAINT invoice_small CHECK (total < 10) NOT VALID",
+    );
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("invoice_small"), "the reason is given: {err}");
+    assert_eq!(
+        psql(&db.url, "SELECT count(*) FROM customer WHERE customer_id = 1"),
+        "1"
+    );
+    assert_eq!(psql(&db.url, "SELECT count(*) FROM invoice WHERE customer_id = 1"), "6");
+    let left: i64 = psql(&db.url, "SELECT count(*) FROM dsar.quarantine").parse().unwrap();
+    assert!(left > 1, "the refused invoice and its lines wait in quarantine: {left}");
+
+    psql(&db.url, "ALTER TABLE invoice DROP CONSTRAINT invoice_small");
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(dumps(&db.url), before, "a second restore brings back the rest");
+}

@@ -10,6 +10,7 @@ use crate::config::{OnDelete, TableName};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::Ledger;
+use crate::source::postgres::RestoreBatch;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -127,17 +128,19 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                 let mut restored = 0u64;
                 let mut after = 0i64;
                 loop {
-                    let batch = source
-                        .restore_batch(
-                            table,
-                            strategy,
-                            request_id,
-                            key,
-                            after,
-                            i64::from(source.config.batch_rows),
-                            only.as_deref(),
-                        )
-                        .await?;
+                    let limit = i64::from(source.config.batch_rows);
+                    let batch = match source
+                        .restore_batch(table, strategy, request_id, key, after, limit, only.as_deref())
+                        .await
+                    {
+                        Ok(batch) => batch,
+                        // A row the table no longer accepts (a new constraint, a missing
+                        // parent) must not hold back the others: go row by row and flag it.
+                        Err(e) if e.message.contains("violates") => {
+                            one_by_one(source, table, strategy, request_id, key, after, limit, only.as_deref()).await?
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if batch.seen == 0 {
                         break;
                     }
@@ -228,6 +231,56 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         });
     }
     Ok(())
+}
+
+/// Restore up to `limit` entries after `after` one per transaction, flagging each that the live
+/// table refuses (with the database's reason) instead of failing the whole restore.
+#[allow(clippy::too_many_arguments)]
+async fn one_by_one(
+    source: &crate::source::postgres::PgSource<'_>,
+    table: usize,
+    strategy: OnDelete,
+    request_id: &str,
+    key: &DataKey,
+    mut after: i64,
+    limit: i64,
+    only: Option<&[Vec<u8>]>,
+) -> Result<RestoreBatch, UserError> {
+    let mut total = RestoreBatch {
+        last_id: after,
+        ..Default::default()
+    };
+    for _ in 0..limit {
+        match source
+            .restore_batch(table, strategy, request_id, key, after, 1, only)
+            .await
+        {
+            Ok(single) if single.seen == 0 => break,
+            Ok(single) => {
+                total.seen += single.seen;
+                total.restored += single.restored;
+                total.conflicts.extend(single.conflicts);
+                after = single.last_id;
+            }
+            Err(e) if e.message.contains("violates") => {
+                let Some(id) = source
+                    .next_quarantined(table, strategy, request_id, after, only)
+                    .await?
+                else {
+                    break;
+                };
+                total.seen += 1;
+                total.conflicts.push(format!(
+                    "{} (quarantined row {id}): {}",
+                    source.config.tables[table].name, e.message
+                ));
+                after = id;
+            }
+            Err(e) => return Err(e),
+        }
+        total.last_id = after;
+    }
+    Ok(total)
 }
 
 /// `--key COL=VALUE`, repeatable.

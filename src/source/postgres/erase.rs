@@ -702,6 +702,37 @@ impl PgSource<'_> {
         Ok(outcome)
     }
 
+    /// The id of the next quarantine entry of `table` after `after` (for flagging one that fails).
+    pub async fn next_quarantined(
+        &self,
+        table: usize,
+        strategy: OnDelete,
+        request_id: &str,
+        after: i64,
+        only: Option<&[Vec<u8>]>,
+    ) -> Result<Option<i64>, UserError> {
+        let name = &self.config.tables[table].name;
+        let only: Option<Vec<Vec<u8>>> = only.map(<[Vec<u8>]>::to_vec);
+        let row = self
+            .client
+            .query_one(
+                "SELECT min(id) FROM dsar.quarantine \
+                 WHERE request_id = $1 AND table_schema = $2 AND table_name = $3 AND strategy = $4 AND id > $5 \
+                   AND ($6::bytea[] IS NULL OR key_hash = ANY($6))",
+                &[
+                    &request_id,
+                    &name.schema,
+                    &name.name,
+                    &strategy_name(strategy),
+                    &after,
+                    &only,
+                ],
+            )
+            .await
+            .map_err(|e| self.failure_static("cannot read dsar.quarantine", &e))?;
+        Ok(row.get(0))
+    }
+
     /// `INSERT … SELECT … FROM unnest(…)` of whole rows, each column cast back from its text.
     async fn insert_rows(&self, table: usize, rows: &[&RowPayload]) -> Result<(), UserError> {
         let shape = &self.shapes[table];

@@ -15,6 +15,7 @@ use tokio_postgres::Client;
 
 pub use catalog::TableShape;
 pub use connect::error_text;
+pub use erase::RestoreBatch;
 
 use crate::config::{Link, Source};
 use crate::error::UserError;
