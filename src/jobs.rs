@@ -163,8 +163,9 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             crate::erase::restore::run(global, &args).await
         }
         "purge" => crate::erase::purge::run(global, &PurgeArgs { dry_run: false }).await,
+        "export" => crate::export::resume(global, &record, identity()?).await,
         other => Err(UserError::usage(format!(
-            "a {other} request is all or nothing: run it again instead of resuming"
+            "a {other} request cannot be resumed: run it again"
         ))),
     }
 }

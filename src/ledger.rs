@@ -61,7 +61,18 @@ pub struct Request {
     /// `dsar resume` can finish the request with a recovery key. Unreadable without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_subjects: Option<String>,
+    /// For export: how to make the archive again on resume (public recipients, not secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportSettings>,
     pub pid: u32,
+}
+
+/// What an export needs to be made again: its recipients (age public keys), format and directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportSettings {
+    pub recipients: Vec<String>,
+    pub format: String,
+    pub out_dir: String,
 }
 
 impl Request {
@@ -128,6 +139,7 @@ impl Ledger {
             last_error: None,
             flagged: Vec::new(),
             sealed_subjects: None,
+            export: None,
             pid: std::process::id(),
         };
         let mut running = Running {
@@ -256,6 +268,11 @@ impl Running {
         }
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
         Some(((planned - done) as f64 / rate).ceil() as u64)
+    }
+
+    pub fn set_export_settings(&mut self, settings: ExportSettings) -> Result<(), UserError> {
+        self.request.export = Some(settings);
+        self.write()
     }
 
     pub fn set_sealed_subjects(&mut self, sealed: String) -> Result<(), UserError> {

@@ -45,6 +45,27 @@ pub fn from_args(args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, Us
     }
 }
 
+/// The subjects, age-encrypted to the recovery recipients, hex-encoded for the ledger.
+pub fn seal(subjects: &[Subject], recipients: &[age::x25519::Recipient]) -> Result<String, UserError> {
+    let ids: Vec<&Vec<(String, String)>> = subjects.iter().map(|s| &s.ids).collect();
+    let plain = serde_json::to_vec(&ids).map_err(|e| UserError::runtime(format!("cannot seal the subjects: {e}")))?;
+    Ok(crate::export::archive::hex(&crate::envelope::age_encrypt(
+        &plain, recipients,
+    )?))
+}
+
+pub fn unseal(sealed: &str, identities: &[Box<dyn age::Identity + Send + Sync>]) -> Result<Vec<Subject>, UserError> {
+    let damaged = || UserError::runtime("the ledger's sealed subjects are damaged");
+    let bytes: Vec<u8> = (0..sealed.len())
+        .step_by(2)
+        .map(|i| sealed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(damaged)?;
+    let plain = crate::envelope::age_decrypt(&bytes, identities)?;
+    let ids: Vec<Vec<(String, String)>> = serde_json::from_slice(&plain).map_err(|_| damaged())?;
+    Ok(ids.into_iter().map(|ids| Subject { ids }).collect())
+}
+
 fn check_key(key: &str, keys: &[String]) -> Result<String, UserError> {
     if keys.iter().any(|k| k == key) {
         Ok(key.to_string())

@@ -344,3 +344,51 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
         "the sealed subjects are not readable in the ledger"
     );
 }
+
+#[test]
+fn resume_redoes_a_killed_export_under_the_same_request() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["export", "--subject", "customer_id=1", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .spawn()
+        .unwrap();
+    // Kill it once its archive is being written (the temp file exists).
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended before the test could act"
+        );
+        if ws.archives().iter().any(|p| p.to_string_lossy().ends_with(".partial")) {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let jobs = json(&ws.dsar_ok(&["jobs", "--json"]));
+    let record = &jobs["requests"][0];
+    assert_eq!(record["state"], "failed (interrupted)");
+    let id = record["request_id"].as_str().unwrap().to_string();
+    assert!(
+        !ws.archives().iter().any(|p| p.to_string_lossy().ends_with(".zip.age")),
+        "no finished archive yet"
+    );
+
+    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    let archive = ws.path(&format!("exports/{id}.zip.age"));
+    let opened = ws.open_archive(&archive);
+    assert_eq!(
+        opened.counts()["shop/Shop.events"],
+        ROWS as u64,
+        "the resumed request's archive is whole"
+    );
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
+}

@@ -113,7 +113,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     )?;
     // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
     // the ledger holds no readable identifier.
-    running.set_sealed_subjects(seal_subjects(&subjects, &recipients)?)?;
+    running.set_sealed_subjects(subject::seal(&subjects, &recipients)?)?;
     let run = Run {
         global,
         sources: &sources,
@@ -312,7 +312,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         ))
         .with_hint("run the same delete again: it erases what is still live, as a new request")
     })?;
-    let subjects = unseal_subjects(sealed, &identities)?;
+    let subjects = subject::unseal(sealed, &identities)?;
     let file = config
         .settings
         .recovery_recipients_file
@@ -385,30 +385,6 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         event: &event,
     };
     erase_and_report(&run, &plan, &mut running, restore_until).await
-}
-
-/// The subjects, age-encrypted to the recovery recipients, hex-encoded for the ledger.
-fn seal_subjects(subjects: &[subject::Subject], recipients: &[age::x25519::Recipient]) -> Result<String, UserError> {
-    let ids: Vec<&Vec<(String, String)>> = subjects.iter().map(|s| &s.ids).collect();
-    let plain = serde_json::to_vec(&ids).map_err(|e| UserError::runtime(format!("cannot seal the subjects: {e}")))?;
-    Ok(crate::export::archive::hex(&crate::envelope::age_encrypt(
-        &plain, recipients,
-    )?))
-}
-
-fn unseal_subjects(
-    sealed: &str,
-    identities: &[Box<dyn age::Identity + Send + Sync>],
-) -> Result<Vec<subject::Subject>, UserError> {
-    let damaged = || UserError::runtime("the ledger's sealed subjects are damaged");
-    let bytes: Vec<u8> = (0..sealed.len())
-        .step_by(2)
-        .map(|i| sealed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<_>>()
-        .ok_or_else(damaged)?;
-    let plain = crate::envelope::age_decrypt(&bytes, identities)?;
-    let ids: Vec<Vec<(String, String)>> = serde_json::from_slice(&plain).map_err(|_| damaged())?;
-    Ok(ids.into_iter().map(|ids| subject::Subject { ids }).collect())
 }
 
 fn ids_text(subjects: &[subject::Subject]) -> Vec<String> {

@@ -20,7 +20,7 @@ use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{ExportArgs, Format, Global};
 use crate::error::{ExitKind, UserError};
 use crate::identity::Identities;
-use crate::ledger::{Ledger, Running};
+use crate::ledger::{ExportSettings, Ledger, Request, Running};
 use crate::progress::Progress;
 use crate::source::postgres::{ExportRow, PgSource};
 use crate::state::subject_hash;
@@ -54,7 +54,77 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
     let encryption = Encryption::from_args(args, &config.settings)?;
     let out_dir = args.out.clone().unwrap_or_else(|| config.settings.export_dir.clone());
-    std::fs::create_dir_all(&out_dir)
+    let plan = Plan {
+        subjects: &subjects,
+        encryption: &encryption,
+        out_dir: &out_dir,
+        format: args.format,
+    };
+    export_subjects(global, &config, &plan, args.batch_size as usize, None).await
+}
+
+/// What to export, where, and how it is encrypted.
+struct Plan<'a> {
+    subjects: &'a [Subject],
+    encryption: &'a Encryption,
+    out_dir: &'a std::path::Path,
+    format: Format,
+}
+
+/// `dsar resume` of an export: the same request id, its subject unsealed from the ledger with the
+/// recovery key, the same recipients, format and directory. An archive is all or nothing, so
+/// the subject is exported again from the start.
+pub async fn resume(global: &Global, record: &Request, identity: &std::path::Path) -> Result<(), UserError> {
+    let config = crate::config::load(&global.config)?;
+    crate::warn_all(global, &config.warnings);
+    let cannot = |why: &str| {
+        UserError::usage(format!("export {} cannot be resumed: {why}", record.request_id))
+            .with_hint("run the export again; it makes a new request")
+    };
+    let sealed = record
+        .sealed_subjects
+        .as_deref()
+        .ok_or_else(|| cannot("no recovery recipients were set when it ran"))?;
+    let settings = record
+        .export
+        .as_ref()
+        .ok_or_else(|| cannot("it records no export settings"))?;
+    if settings.recipients.is_empty() {
+        return Err(cannot("it was encrypted with a passphrase, which dsar does not keep"));
+    }
+    let identities = crate::age_keys::read_identity_file(identity)?;
+    let subjects = subject::unseal(sealed, &identities)?;
+    let recipients = settings
+        .recipients
+        .iter()
+        .map(|r| crate::age_keys::parse_recipient(r).map_err(|e| UserError::runtime(format!("stored recipient: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let format = match settings.format.as_str() {
+        "csv" => Format::Csv,
+        "ndjson" => Format::Ndjson,
+        _ => Format::Json,
+    };
+    let encryption = Encryption::Recipients(recipients);
+    let out_dir = std::path::PathBuf::from(&settings.out_dir);
+    let plan = Plan {
+        subjects: &subjects,
+        encryption: &encryption,
+        out_dir: &out_dir,
+        format,
+    };
+    export_subjects(global, &config, &plan, 1, Some(&record.request_id)).await
+}
+
+/// Export `plan.subjects` in batches; `resumed` reuses that request id for a one-subject plan.
+async fn export_subjects(
+    global: &Global,
+    config: &crate::config::Config,
+    plan: &Plan<'_>,
+    batch_size: usize,
+    resumed: Option<&str>,
+) -> Result<(), UserError> {
+    let (subjects, encryption, out_dir) = (plan.subjects, plan.encryption, plan.out_dir);
+    std::fs::create_dir_all(out_dir)
         .map_err(|e| UserError::usage(format!("cannot create output directory {}: {e}", out_dir.display())))?;
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
@@ -84,9 +154,9 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let progress = Progress::new(global.quiet, global.json);
     let job = Job {
         sources: &sources,
-        encryption: &encryption,
-        out_dir: &out_dir,
-        format: args.format,
+        encryption,
+        out_dir,
+        format: plan.format,
         progress: &progress,
         unavailable: &unavailable,
     };
@@ -109,11 +179,35 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     crate::interrupt::install();
     let mut done = Vec::new();
-    for batch in subjects.chunks(args.batch_size as usize) {
-        let request_ids: Vec<String> = batch.iter().map(|_| crate::clock::new_request_id()).collect();
+    // With recovery recipients, each request keeps its subject sealed so `dsar resume` can redo it.
+    let recovery = match &config.settings.recovery_recipients_file {
+        Some(file) => crate::age_keys::read_recipients_file(file).ok(),
+        None => None,
+    };
+    let resume_settings = ExportSettings {
+        recipients: match encryption {
+            Encryption::Recipients(list) => list.iter().map(ToString::to_string).collect(),
+            Encryption::Passphrase(_) => Vec::new(),
+        },
+        format: plan.format.extension().to_string(),
+        out_dir: std::fs::canonicalize(out_dir)
+            .unwrap_or_else(|_| out_dir.to_path_buf())
+            .display()
+            .to_string(),
+    };
+    for batch in subjects.chunks(batch_size.max(1)) {
+        let request_ids: Vec<String> = match resumed {
+            Some(id) => vec![id.to_string()],
+            None => batch.iter().map(|_| crate::clock::new_request_id()).collect(),
+        };
         let mut running = Vec::with_capacity(batch.len());
         for (subject, id) in batch.iter().zip(&request_ids) {
-            running.push(ledger.start(id, "export", audit.operator(), None, hashes(&key, &subject.ids))?);
+            let mut run = ledger.start(id, "export", audit.operator(), None, hashes(&key, &subject.ids))?;
+            run.set_export_settings(resume_settings.clone())?;
+            if let Some(recipients) = &recovery {
+                run.set_sealed_subjects(subject::seal(std::slice::from_ref(subject), recipients)?)?;
+            }
+            running.push(run);
             audit.append(&Event {
                 action: "export.requested".into(),
                 request_id: Some(id.clone()),
