@@ -11,7 +11,7 @@ use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::Global;
 use crate::config::{Link, OnDelete};
 use crate::error::UserError;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 
 #[derive(Debug, Default, Serialize)]
 struct Report {
@@ -53,7 +53,7 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
     }
 
     for source_config in &config.sources {
-        match PgSource::open(source_config).await {
+        match Database::open(source_config).await {
             Err(e) => report.errors.push(e.message),
             Ok(source) => {
                 check_source(&source, &mut report).await?;
@@ -108,10 +108,10 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
     }
 }
 
-async fn check_source(source: &PgSource<'_>, report: &mut Report) -> Result<(), UserError> {
-    let tables = &source.config.tables;
+async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), UserError> {
+    let tables = &source.config().tables;
     for (t, table) in tables.iter().enumerate() {
-        let shape = &source.shapes[t];
+        let shape = &source.shapes()[t];
         if table.on_delete != OnDelete::Retain && shape.primary_key.is_empty() {
             report.errors.push(format!(
                 "{}: table `{}` has no primary key, so on_delete = \"{}\" cannot work; add one or use \"retain\"",
@@ -129,7 +129,7 @@ async fn check_source(source: &PgSource<'_>, report: &mut Report) -> Result<(), 
             } => {
                 for (c, p) in columns.iter().zip(parent_columns) {
                     let ours = shape.column(c).map(|x| x.base_type.as_str()).unwrap_or("?");
-                    let theirs = source.shapes[*parent]
+                    let theirs = source.shapes()[*parent]
                         .column(p)
                         .map(|x| x.base_type.as_str())
                         .unwrap_or("?");

@@ -109,6 +109,13 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
             suggestion(&args.source, config.sources.iter().map(|s| s.name.as_str()))
         ))
     })?;
+    if source.kind != crate::config::SourceKind::Postgres {
+        return Err(UserError::usage(format!(
+            "source `{}`: discover reads PostgreSQL catalogs only, for now",
+            source.name
+        ))
+        .with_hint("write the map of a SQLite source by hand; demo/sources.toml is a worked example"));
+    }
     let catalog = crate::source::postgres::discover::read(source).await?;
     if catalog.tables.is_empty() {
         return Err(UserError::usage(format!(

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::error::UserError;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 use crate::subject::Subject;
 
 /// Identity expansion stops after this many rounds even if a map links keys in a long chain.
@@ -16,7 +16,7 @@ const MAX_EXPANSION_ROUNDS: usize = 16;
 /// Everything the sources know about `subjects`: their values checked against the column types
 /// they are matched with, then expanded through tables that match several keys until nothing new
 /// turns up.
-pub async fn resolve(sources: &[PgSource<'_>], subjects: &[Subject]) -> Result<Identities, UserError> {
+pub async fn resolve(sources: &[Database<'_>], subjects: &[Subject]) -> Result<Identities, UserError> {
     let mut ids = Identities::new(subjects);
     for source in sources {
         source.check_subject_values(&ids).await?;

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod clock;
 mod config;
+mod demo;
 mod discover;
 mod docs;
 mod envelope;
@@ -71,19 +72,9 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Discover(args) => discover::run(&cli.global, args).await,
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
-            other => Err(not_implemented(other)),
+            Command::Demo(args) => demo::run(&cli.global, args).await,
         }
     })
-}
-
-fn not_implemented(command: &Command) -> UserError {
-    let name = format!("{command:?}");
-    let name = name.split(['(', ' ']).next().unwrap_or("this command").to_lowercase();
-    UserError {
-        kind: ExitKind::Usage,
-        message: format!("`dsar {name}` is not implemented yet"),
-        hint: None,
-    }
 }
 
 /// A bug must still read like every other error: one line and a hint, exit 1, no backtrace

@@ -141,14 +141,6 @@ fn a_via_cycle_is_refused() {
 }
 
 #[test]
-fn a_command_not_built_yet_says_so_and_exits_2() {
-    let ws = Workspace::new("", &[]);
-    let out = ws.dsar(&["demo"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not implemented yet"), "{}", stderr(&out));
-}
-
-#[test]
 fn a_readable_map_with_a_literal_password_is_warned_about() {
     let db = fresh_db("chinook_tpl");
     let config = EXAMPLE.replace("url = \"env:CHINOOK_DATABASE_URL\"", &format!("url = \"{}\"", db.url));

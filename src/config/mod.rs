@@ -60,7 +60,10 @@ pub struct Settings {
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
+    /// Where a PostgreSQL source connects (`Literal` empty for file-based kinds).
     pub url: SecretRef,
+    /// The database file of a SQLite source, resolved against the map's directory.
+    pub path: Option<PathBuf>,
     pub max_rows_per_second: Option<u32>,
     pub batch_rows: u32,
     pub statement_timeout: Duration,
@@ -71,6 +74,7 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Postgres,
+    Sqlite,
 }
 
 #[allow(dead_code)]
@@ -160,7 +164,10 @@ fn load_with(path: &Path, allow_empty_sources: bool) -> Result<Config, UserError
     let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| locator.toml_error(&e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut config = validate::validate(raw, &locator, path, &dir, allow_empty_sources)?;
-    let literal = config.sources.iter().any(|s| matches!(s.url, SecretRef::Literal(_)));
+    let literal = config
+        .sources
+        .iter()
+        .any(|s| s.kind == SourceKind::Postgres && matches!(s.url, SecretRef::Literal(_)));
     if literal && readable_by_others(path) {
         config.warnings.push(format!(
             "{} holds a literal connection string and other users can read it; chmod 600 it, or use url = \"env:…\"",

@@ -50,7 +50,10 @@ pub struct RawSubject {
 pub struct RawSource {
     pub name: Spanned<String>,
     pub kind: Spanned<String>,
-    pub url: Spanned<String>,
+    /// A connection string or `env:`/`file:` reference (postgres).
+    pub url: Option<Spanned<String>>,
+    /// The database file (sqlite), relative to the map's directory.
+    pub path: Option<Spanned<PathBuf>>,
     pub max_rows_per_second: Option<u32>,
     pub batch_rows: Option<Spanned<u32>>,
     pub statement_timeout: Option<Spanned<String>>,

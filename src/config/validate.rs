@@ -152,11 +152,12 @@ fn source(
     }
     let kind = match raw.kind.get_ref().as_str() {
         "postgres" | "postgresql" => SourceKind::Postgres,
-        "sqlite" | "mysql" | "command" => {
+        "sqlite" => SourceKind::Sqlite,
+        "mysql" | "command" => {
             return Err(loc.error(
                 raw.kind.span(),
                 format!(
-                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\"",
+                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\" or \"sqlite\"",
                     raw.kind.get_ref()
                 ),
             ));
@@ -164,17 +165,52 @@ fn source(
         other => {
             return Err(loc.error(
                 raw.kind.span(),
-                format!("unknown source kind `{other}`{}", suggestion(other, ["postgres"])),
+                format!(
+                    "unknown source kind `{other}`{}",
+                    suggestion(other, ["postgres", "sqlite"])
+                ),
             ));
         }
     };
-    let url = SecretRef::parse(raw.url.get_ref(), dir);
-    if matches!(url, SecretRef::Literal(_)) {
-        warnings.push(format!(
-            "{}: source `{name}` has a literal connection string; prefer url = \"env:NAME\" or \"file:PATH\" so no password sits in the map",
-            loc.at(raw.url.span())
-        ));
-    }
+    let (url, path) = match kind {
+        SourceKind::Postgres => {
+            if let Some(path) = &raw.path {
+                return Err(loc.error(
+                    path.span(),
+                    format!("source `{name}` is kind = \"postgres\": it connects with url, not path"),
+                ));
+            }
+            let Some(raw_url) = &raw.url else {
+                return Err(loc.error(
+                    raw.name.span(),
+                    format!("source `{name}` needs url = \"env:NAME\" (or \"file:PATH\") naming its connection string"),
+                ));
+            };
+            let url = SecretRef::parse(raw_url.get_ref(), dir);
+            if matches!(url, SecretRef::Literal(_)) {
+                warnings.push(format!(
+                    "{}: source `{name}` has a literal connection string; prefer url = \"env:NAME\" or \"file:PATH\" so no password sits in the map",
+                    loc.at(raw_url.span())
+                ));
+            }
+            (url, None)
+        }
+        SourceKind::Sqlite => {
+            if let Some(url) = &raw.url {
+                return Err(loc.error(
+                    url.span(),
+                    format!("source `{name}` is kind = \"sqlite\": name its database file with path, not url"),
+                ));
+            }
+            let Some(path) = &raw.path else {
+                return Err(loc.error(
+                    raw.name.span(),
+                    format!("source `{name}` needs path = \"FILE.db\", the SQLite database file"),
+                ));
+            };
+            (SecretRef::Literal(String::new()), Some(dir.join(path.get_ref())))
+        }
+    };
     let batch_rows = match raw.batch_rows {
         Some(b) if *b.get_ref() == 0 => return Err(loc.error(b.span(), "batch_rows must be at least 1")),
         Some(b) => b.into_inner(),
@@ -203,17 +239,26 @@ fn source(
             ));
         }
     }
-    let tables = raw
+    let mut tables = raw
         .tables
         .into_iter()
         .map(|t| table(t, &index, subject_keys, loc))
         .collect::<Result<Vec<_>, _>>()?;
+    if kind == SourceKind::Sqlite {
+        // SQLite has no `public` schema: a bare name is a table of the file itself, `main`.
+        for t in &mut tables {
+            if t.name.schema == "public" {
+                t.name.schema = "main".into();
+            }
+        }
+    }
     check_no_cycles(&tables)?;
 
     Ok(Source {
         name,
         kind,
         url,
+        path,
         max_rows_per_second: raw.max_rows_per_second,
         batch_rows,
         statement_timeout: duration(

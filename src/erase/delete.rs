@@ -13,7 +13,7 @@ use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::{Ledger, Request, Running};
 use crate::progress::Progress;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 use crate::state::subject_hash;
 use crate::subject;
 
@@ -135,6 +135,9 @@ async fn erase_and_report(
     restore_until: Option<String>,
 ) -> Result<(), UserError> {
     let done = erase_planned(run, plan, running).await?;
+    for source in run.sources {
+        source.scrub_free_space().await?;
+    }
     run.audit
         .append(&(run.event)("delete.completed", Outcome::Ok, table_counts(&done), None))?;
     running.finish("completed", None, Vec::new())?;
@@ -153,7 +156,7 @@ async fn erase_and_report(
 /// Record the request (and its wrapped key) in every source the plan changes, unless it is
 /// there already (a resumed request). Returns when its window closes.
 async fn register(
-    sources: &[PgSource<'_>],
+    sources: &[Database<'_>],
     plan: &Plan,
     request_id: &str,
     data_key: &DataKey,
@@ -183,7 +186,7 @@ async fn register(
 /// What one erasure run needs besides its plan.
 struct Run<'a> {
     global: &'a Global,
-    sources: &'a [PgSource<'a>],
+    sources: &'a [Database<'a>],
     request_id: &'a str,
     data_key: &'a DataKey,
     installation_key: &'a [u8],
@@ -213,7 +216,7 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
         let mut moved = 0u64;
         let mut after: Option<Vec<Option<String>>> = None;
         loop {
-            let limit = i64::from(source.config.batch_rows);
+            let limit = i64::from(source.config().batch_rows);
             let result = source
                 .erase_batch(
                     step.table,
@@ -285,7 +288,7 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
                     )),
                 });
             }
-            if let Some(limit) = source.config.max_rows_per_second {
+            if let Some(limit) = source.config().max_rows_per_second {
                 crate::pace::throttle(started, moved, limit).await;
             }
         }

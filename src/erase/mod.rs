@@ -9,13 +9,13 @@ pub mod restore;
 
 use crate::config::{Config, OnDelete};
 use crate::error::UserError;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 
 /// Connect every source of the map and check it against its catalog.
-pub async fn open_sources(config: &Config) -> Result<Vec<PgSource<'_>>, UserError> {
+pub async fn open_sources(config: &Config) -> Result<Vec<Database<'_>>, UserError> {
     let mut sources = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
-        sources.push(PgSource::open(source).await?);
+        sources.push(Database::open(source).await?);
     }
     Ok(sources)
 }

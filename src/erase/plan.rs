@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::config::{AnonRule, OnDelete};
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 use crate::source::postgres::foreign_keys::{ForeignKey, OnParentDelete};
 
 /// One table of the plan, in execution order.
@@ -45,11 +45,11 @@ pub fn strategy_name(strategy: OnDelete) -> &'static str {
 impl Plan {
     /// Capture the rows of every table, check foreign keys against the capture, and order the
     /// tables children first. Changes no data (the capture lives in session temp tables).
-    pub async fn build(sources: &[PgSource<'_>], ids: &Identities) -> Result<Plan, UserError> {
+    pub async fn build(sources: &[Database<'_>], ids: &Identities) -> Result<Plan, UserError> {
         let mut plan = Plan::default();
         for (s, source) in sources.iter().enumerate() {
             check_anonymize_rules(source)?;
-            let tables = &source.config.tables;
+            let tables = &source.config().tables;
             let acting: Vec<usize> = (0..tables.len())
                 .filter(|&t| tables[t].on_delete != OnDelete::Retain)
                 .collect();
@@ -114,12 +114,12 @@ impl Plan {
     }
 }
 
-fn step(source: &PgSource<'_>, s: usize, t: usize, rows: u64) -> Step {
-    let table = &source.config.tables[t];
+fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
+    let table = &source.config().tables[t];
     Step {
         source: s,
         table: t,
-        source_name: source.config.name.clone(),
+        source_name: source.config().name.clone(),
         table_name: table.name.to_string(),
         strategy: strategy_name(table.on_delete),
         rows,
@@ -128,10 +128,10 @@ fn step(source: &PgSource<'_>, s: usize, t: usize, rows: u64) -> Step {
 }
 
 /// `redact` and `hash` write text: refuse them on columns that cannot hold it.
-fn check_anonymize_rules(source: &PgSource<'_>) -> Result<(), UserError> {
-    for (t, table) in source.config.tables.iter().enumerate() {
+fn check_anonymize_rules(source: &Database<'_>) -> Result<(), UserError> {
+    for (t, table) in source.config().tables.iter().enumerate() {
         for (column, rule) in &table.anonymize {
-            let Some(col) = source.shapes[t].column(column) else {
+            let Some(col) = source.shapes()[t].column(column) else {
                 continue;
             };
             if matches!(rule, AnonRule::Redact | AnonRule::Hash) && !col.text_like {
@@ -152,12 +152,12 @@ fn check_anonymize_rules(source: &PgSource<'_>) -> Result<(), UserError> {
 /// map does not cover: an uncovered child table (whatever its ON DELETE), covered rows that the
 /// map does not tie to the subject, or covered rows that are kept while their parent goes.
 async fn refusals(
-    source: &PgSource<'_>,
+    source: &Database<'_>,
     acting: &[usize],
     counts: &[u64],
     fks: &[ForeignKey],
 ) -> Result<Vec<String>, UserError> {
-    let tables = &source.config.tables;
+    let tables = &source.config().tables;
     let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
     let mut out = Vec::new();
     for fk in fks {
@@ -228,8 +228,8 @@ fn toml_list(columns: &[String]) -> String {
 
 /// `tables` ordered so that a table referencing another comes before it (deletes go children
 /// first; restores walk this backwards). Ties keep map order; a cycle falls back to map order.
-pub fn children_first(source: &PgSource<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
-    let names = &source.config.tables;
+pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
+    let names = &source.config().tables;
     let edges: Vec<(usize, usize)> = fks
         .iter()
         .filter_map(|fk| {

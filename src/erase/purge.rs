@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::{Global, PurgeArgs};
 use crate::error::UserError;
-use crate::source::postgres::PgSource;
+use crate::source::Database;
 
 /// Interrupted archive writes older than this are debris.
 const PARTIAL_MAX_AGE: Duration = Duration::from_secs(86_400);
@@ -56,7 +56,7 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     };
 
     for source_config in &config.sources {
-        let result = match PgSource::open(source_config).await {
+        let result = match Database::open(source_config).await {
             Ok(source) => purge_source(&source, args.dry_run, &mut summary).await,
             Err(e) => Err(e),
         };
@@ -124,14 +124,14 @@ pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
     Ok(())
 }
 
-async fn purge_source(source: &PgSource<'_>, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
+async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
     if !source.has_store().await? {
         return Ok(());
     }
     if !dry_run {
         source.lock_for_erasure().await?;
     }
-    let batch = i64::from(source.config.batch_rows);
+    let batch = i64::from(source.config().batch_rows);
     for request in source.expired_requests().await? {
         summary.requests += 1;
         summary.purged_requests.push(request.request_id.clone());

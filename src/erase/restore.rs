@@ -10,7 +10,7 @@ use crate::config::{OnDelete, TableName};
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::Ledger;
-use crate::source::postgres::RestoreBatch;
+use crate::source::erasure::RestoreBatch;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -95,7 +95,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         let mut entries = Vec::new();
         for (name, strategy, _) in source.quarantined_tables(request_id).await? {
             let table = source
-                .config
+                .config()
                 .tables
                 .iter()
                 .position(|t| t.name == name)
@@ -111,7 +111,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         }
         let only = match &single {
             Some((name, given)) => {
-                let Some(table) = source.config.tables.iter().position(|t| &t.name == name) else {
+                let Some(table) = source.config().tables.iter().position(|t| &t.name == name) else {
                     continue;
                 };
                 entries.retain(|(t, _)| *t == table);
@@ -128,7 +128,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                 let mut restored = 0u64;
                 let mut after = 0i64;
                 loop {
-                    let limit = i64::from(source.config.batch_rows);
+                    let limit = i64::from(source.config().batch_rows);
                     let batch = match source
                         .restore_batch(table, strategy, request_id, key, after, limit, only.as_deref())
                         .await
@@ -147,8 +147,8 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                     after = batch.last_id;
                     restored += batch.restored;
                     flagged.extend(batch.conflicts);
-                    let table_name = source.config.tables[table].name.to_string();
-                    running.progress(&source.config.name, &table_name, restored, None);
+                    let table_name = source.config().tables[table].name.to_string();
+                    running.progress(&source.config().name, &table_name, restored, None);
                     if running.cancel_requested() {
                         running.finish("cancelled", None, flagged.clone())?;
                         return Err(UserError {
@@ -162,8 +162,8 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                 }
                 matched_single |= restored > 0;
                 counts.push(TableCount {
-                    source: source.config.name.clone(),
-                    table: source.config.tables[table].name.to_string(),
+                    source: source.config().name.clone(),
+                    table: source.config().tables[table].name.to_string(),
                     strategy: Some(super::plan::strategy_name(strategy)),
                     rows: restored,
                 });
@@ -237,7 +237,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
 /// table refuses (with the database's reason) instead of failing the whole restore.
 #[allow(clippy::too_many_arguments)]
 async fn one_by_one(
-    source: &crate::source::postgres::PgSource<'_>,
+    source: &crate::source::Database<'_>,
     table: usize,
     strategy: OnDelete,
     request_id: &str,
@@ -272,7 +272,8 @@ async fn one_by_one(
                 total.seen += 1;
                 total.conflicts.push(format!(
                     "{} (quarantined row {id}): {}",
-                    source.config.tables[table].name, e.message
+                    source.config().tables[table].name,
+                    e.message
                 ));
                 after = id;
             }

@@ -22,7 +22,7 @@ use crate::error::{ExitKind, UserError};
 use crate::identity::Identities;
 use crate::ledger::{ExportSettings, Ledger, Request, Running};
 use crate::progress::Progress;
-use crate::source::postgres::{ExportRow, PgSource};
+use crate::source::{Database, ExportRow};
 use crate::state::subject_hash;
 use crate::subject::{self, Subject};
 use archive::{ArchiveSummary, ArchiveWriter};
@@ -134,7 +134,7 @@ async fn export_subjects(
     let mut unavailable: Vec<SourceEntry> = Vec::new();
     let mut first_unreachable = None;
     for source in &config.sources {
-        match PgSource::try_open(source).await? {
+        match Database::try_open(source).await? {
             Ok(opened) => sources.push(opened),
             Err(e) => {
                 unavailable.push(SourceEntry {
@@ -289,7 +289,7 @@ fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {
 
 /// What every batch of an export run shares.
 struct Job<'a> {
-    sources: &'a [PgSource<'a>],
+    sources: &'a [Database<'a>],
     encryption: &'a Encryption,
     out_dir: &'a std::path::Path,
     format: Format,
@@ -350,7 +350,7 @@ impl Job<'_> {
             .sources
             .iter()
             .map(|s| SourceEntry {
-                name: s.config.name.clone(),
+                name: s.config().name.clone(),
                 kind: "postgres",
                 unavailable: None,
             })
@@ -402,24 +402,26 @@ impl Job<'_> {
     ) -> Result<(), UserError> {
         let closed = || UserError::runtime("the archive writer stopped early");
         for source in self.sources {
-            let pace = source.config.max_rows_per_second;
-            for (t, table) in source.config.tables.iter().enumerate() {
+            let pace = source.config().max_rows_per_second;
+            for (t, table) in source.config().tables.iter().enumerate() {
                 let columns: Vec<String> = source
                     .exported_columns(t)
                     .into_iter()
-                    .map(|i| source.shapes[t].columns[i].name.clone())
+                    .map(|i| source.shapes()[t].columns[i].name.clone())
                     .collect();
-                let path = entry_path(&source.config.name, &table.name.to_string(), self.format);
+                let path = entry_path(&source.config().name, &table.name.to_string(), self.format);
                 let encoder = Arc::new(TableEncoder::new(self.format, columns));
                 let begin = SinkMessage::Begin {
                     path,
-                    source: source.config.name.clone(),
+                    source: source.config().name.clone(),
                     table: table.name.to_string(),
                     encoder,
                 };
                 tx.send(begin).await.map_err(|_| closed())?;
 
-                let bar = self.progress.table(&format!("{}: {}", source.config.name, table.name));
+                let bar = self
+                    .progress
+                    .table(&format!("{}: {}", source.config().name, table.name));
                 let started = Instant::now();
                 let rows = source.export_rows(t, ids).await?;
                 pin_mut!(rows);
@@ -436,7 +438,7 @@ impl Job<'_> {
                         if let Some(first) = running.first() {
                             let id = &first.request.request_id;
                             self.progress
-                                .event(id, &source.config.name, &table.name.to_string(), count, None);
+                                .event(id, &source.config().name, &table.name.to_string(), count, None);
                         }
                         if running.iter().any(Running::cancel_requested) {
                             return Err(UserError {

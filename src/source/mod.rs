@@ -1,3 +1,20 @@
-//! The databases personal data is read from. One module per kind of database.
+//! The databases personal data is read from: one module per kind of database, and
+//! [`Database`], the one handle the commands use whatever the kind.
 
+mod database;
+pub mod erasure;
+pub mod foreign_key;
 pub mod postgres;
+pub mod shape;
+pub mod sqlite;
+
+pub use database::Database;
+
+use serde_json::Value;
+
+/// One row of an export query: which subjects of the batch it belongs to (`None`: the batch has a
+/// single subject, so all of them), and one JSON value per exported column.
+pub struct ExportRow {
+    pub owners: Option<Vec<i32>>,
+    pub values: Vec<Value>,
+}

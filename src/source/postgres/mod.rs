@@ -13,9 +13,9 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tokio_postgres::Client;
 
+pub use crate::source::ExportRow;
 pub use catalog::TableShape;
 pub use connect::error_text;
-pub use erase::RestoreBatch;
 
 use crate::config::{Link, Source};
 use crate::error::UserError;
@@ -29,20 +29,9 @@ pub struct PgSource<'a> {
     pub shapes: Vec<TableShape>,
 }
 
-/// One row of an export query: which subjects of the batch it belongs to (`None`: the batch has a
-/// single subject, so all of them), and one JSON value per exported column.
-pub struct ExportRow {
-    pub owners: Option<Vec<i32>>,
-    pub values: Vec<Value>,
-}
-
 impl<'a> PgSource<'a> {
-    /// Connect and check every table and column the map names.
-    pub async fn open(config: &'a Source) -> Result<PgSource<'a>, UserError> {
-        Self::try_open(config).await?
-    }
-
-    /// Like [`PgSource::open`], but a server out of reach is `Ok(Err(…))`, so an export can go
+    /// Connect and check every table and column the map names; like [`crate::source::Database::open`],
+    /// but a server out of reach is `Ok(Err(…))`, so an export can go
     /// on with the other sources and say which one is missing. A wrong map is still `Err`.
     pub async fn try_open(config: &'a Source) -> Result<Result<PgSource<'a>, UserError>, UserError> {
         let client = match connect::connect(config).await {
@@ -101,14 +90,7 @@ impl<'a> PgSource<'a> {
 
     /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.
     pub fn exported_columns(&self, table: usize) -> Vec<usize> {
-        let excluded = &self.config.tables[table].exclude_columns;
-        self.shapes[table]
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !excluded.contains(&c.name))
-            .map(|(i, _)| i)
-            .collect()
+        self.shapes[table].exported(&self.config.tables[table].exclude_columns)
     }
 
     /// Refuse, before any other query, a subject value that a matched column's type cannot hold

@@ -5,6 +5,7 @@
 use super::PgSource;
 use crate::config::TableName;
 use crate::error::UserError;
+pub use crate::source::erasure::{ExpiredRequest, StoredRequest};
 
 /// The advisory lock that serialises delete, restore and purge on one database.
 const ERASURE_LOCK: i64 = 0x6473_6172_0001;
@@ -34,22 +35,6 @@ CREATE TABLE IF NOT EXISTS dsar.quarantine (
 );
 CREATE INDEX IF NOT EXISTS quarantine_by_request ON dsar.quarantine (request_id, table_schema, table_name, id);
 ";
-
-/// A request as the source's `dsar.requests` holds it.
-#[derive(Debug)]
-pub struct StoredRequest {
-    pub restore_until: String,
-    pub window_open: bool,
-    pub wrapped_key: Option<Vec<u8>>,
-}
-
-/// A request whose window has closed and that still has something to purge.
-#[derive(Debug)]
-pub struct ExpiredRequest {
-    pub request_id: String,
-    pub rows: i64,
-    pub flagged_rows: i64,
-}
 
 impl PgSource<'_> {
     /// Take the source's erasure lock for this session; waits at most `lock_timeout`.

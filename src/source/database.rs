@@ -1,0 +1,289 @@
+//! One handle for a connected source, whatever kind of database it is.
+//!
+//! The commands (export, delete, restore, purge, check) speak only to [`Database`]; each method
+//! hands the call to the kind's own implementation, which keeps its SQL dialect to itself. The
+//! contract of every method is the one documented on the PostgreSQL implementation.
+
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
+use super::ExportRow;
+use super::erasure::{ErasedBatch, ExpiredRequest, RestoreBatch, StoredRequest};
+use super::foreign_key::ForeignKey;
+use super::postgres::PgSource;
+use super::shape::TableShape;
+use super::sqlite::SqliteSource;
+use crate::config::{OnDelete, Source, SourceKind, TableName};
+use crate::envelope::DataKey;
+use crate::error::UserError;
+use crate::identity::Identities;
+
+/// A connected source whose map has been checked against its catalog.
+pub enum Database<'a> {
+    Postgres(PgSource<'a>),
+    Sqlite(SqliteSource<'a>),
+}
+
+impl<'a> Database<'a> {
+    /// Connect and check every table and column the map names.
+    pub async fn open(config: &'a Source) -> Result<Database<'a>, UserError> {
+        Self::try_open(config).await?
+    }
+
+    /// Like [`Database::open`], but a database out of reach is `Ok(Err(…))`, so an export can go
+    /// on with the other sources and say which one is missing. A wrong map is still `Err`.
+    pub async fn try_open(config: &'a Source) -> Result<Result<Database<'a>, UserError>, UserError> {
+        Ok(match config.kind {
+            SourceKind::Postgres => PgSource::try_open(config).await?.map(Database::Postgres),
+            SourceKind::Sqlite => SqliteSource::try_open(config)?.map(Database::Sqlite),
+        })
+    }
+
+    pub fn config(&self) -> &'a Source {
+        match self {
+            Database::Postgres(s) => s.config,
+            Database::Sqlite(s) => s.config,
+        }
+    }
+
+    pub fn shapes(&self) -> &[TableShape] {
+        match self {
+            Database::Postgres(s) => &s.shapes,
+            Database::Sqlite(s) => &s.shapes,
+        }
+    }
+
+    /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.
+    pub fn exported_columns(&self, table: usize) -> Vec<usize> {
+        self.shapes()[table].exported(&self.config().tables[table].exclude_columns)
+    }
+
+    pub async fn begin_snapshot(&self) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.begin_snapshot().await,
+            Database::Sqlite(s) => s.begin_snapshot(),
+        }
+    }
+
+    pub async fn end_snapshot(&self) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.end_snapshot().await,
+            Database::Sqlite(s) => s.end_snapshot(),
+        }
+    }
+
+    pub async fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
+        match self {
+            Database::Postgres(s) => s.has_leading_index(table, column).await,
+            Database::Sqlite(s) => s.has_leading_index(table, column),
+        }
+    }
+
+    pub async fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
+        match self {
+            Database::Postgres(s) => s.foreign_keys().await,
+            Database::Sqlite(s) => s.foreign_keys(),
+        }
+    }
+
+    pub async fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.check_subject_values(ids).await,
+            Database::Sqlite(s) => s.check_subject_values(ids),
+        }
+    }
+
+    pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
+        match self {
+            Database::Postgres(s) => s.expand_identities(ids).await,
+            Database::Sqlite(s) => s.expand_identities(ids),
+        }
+    }
+
+    /// Stream the subjects' rows of `table`, one query for the whole batch.
+    pub async fn export_rows(
+        &'a self,
+        table: usize,
+        ids: &Identities,
+    ) -> Result<BoxStream<'a, Result<ExportRow, UserError>>, UserError> {
+        Ok(match self {
+            Database::Postgres(s) => s.export_rows(table, ids).await?.boxed(),
+            Database::Sqlite(s) => s.export_rows(table, ids)?.boxed(),
+        })
+    }
+
+    /// Make sure no copy of a deleted row is left in the database's free space. SQLite keeps
+    /// stale copies in free pages and unused page areas (from page splits long before dsar
+    /// ran): it is rebuilt with `VACUUM`. PostgreSQL's dead tuples are the server's to reclaim
+    /// (autovacuum); they never reach `pg_dump`.
+    pub async fn scrub_free_space(&self) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(_) => Ok(()),
+            Database::Sqlite(s) => s.vacuum(),
+        }
+    }
+
+    pub async fn lock_for_erasure(&self) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.lock_for_erasure().await,
+            Database::Sqlite(s) => s.lock_for_erasure(),
+        }
+    }
+
+    pub async fn ensure_store(&self) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.ensure_store().await,
+            Database::Sqlite(s) => s.ensure_store(),
+        }
+    }
+
+    pub async fn has_store(&self) -> Result<bool, UserError> {
+        match self {
+            Database::Postgres(s) => s.has_store().await,
+            Database::Sqlite(s) => s.has_store(),
+        }
+    }
+
+    pub async fn register_request(
+        &self,
+        request_id: &str,
+        window_secs: f64,
+        wrapped_key: &[u8],
+    ) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.register_request(request_id, window_secs, wrapped_key).await,
+            Database::Sqlite(s) => s.register_request(request_id, window_secs, wrapped_key),
+        }
+    }
+
+    pub async fn stored_request(&self, request_id: &str) -> Result<Option<StoredRequest>, UserError> {
+        match self {
+            Database::Postgres(s) => s.stored_request(request_id).await,
+            Database::Sqlite(s) => s.stored_request(request_id),
+        }
+    }
+
+    pub async fn quarantined_tables(&self, request_id: &str) -> Result<Vec<(TableName, String, i64)>, UserError> {
+        match self {
+            Database::Postgres(s) => s.quarantined_tables(request_id).await,
+            Database::Sqlite(s) => s.quarantined_tables(request_id),
+        }
+    }
+
+    pub async fn expired_requests(&self) -> Result<Vec<ExpiredRequest>, UserError> {
+        match self {
+            Database::Postgres(s) => s.expired_requests().await,
+            Database::Sqlite(s) => s.expired_requests(),
+        }
+    }
+
+    pub async fn shred_key(&self, request_id: &str) -> Result<(), UserError> {
+        match self {
+            Database::Postgres(s) => s.shred_key(request_id).await,
+            Database::Sqlite(s) => s.shred_key(request_id),
+        }
+    }
+
+    pub async fn delete_quarantined(&self, request_id: &str, limit: i64) -> Result<u64, UserError> {
+        match self {
+            Database::Postgres(s) => s.delete_quarantined(request_id, limit).await,
+            Database::Sqlite(s) => s.delete_quarantined(request_id, limit),
+        }
+    }
+
+    pub async fn canonical_key(
+        &self,
+        table: usize,
+        given: &[(String, String)],
+    ) -> Result<Vec<Option<String>>, UserError> {
+        match self {
+            Database::Postgres(s) => s.canonical_key(table, given).await,
+            Database::Sqlite(s) => s.canonical_key(table, given),
+        }
+    }
+
+    pub async fn count_rows(&self, table: usize, ids: &Identities) -> Result<u64, UserError> {
+        match self {
+            Database::Postgres(s) => s.count_rows(table, ids).await,
+            Database::Sqlite(s) => s.count_rows(table, ids),
+        }
+    }
+
+    pub async fn capture(&self, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
+        match self {
+            Database::Postgres(s) => s.capture(tables, ids).await,
+            Database::Sqlite(s) => s.capture(tables, ids),
+        }
+    }
+
+    pub async fn references_outside_plan(
+        &self,
+        fk: &ForeignKey,
+        parent: usize,
+        child_captured: Option<usize>,
+    ) -> Result<u64, UserError> {
+        match self {
+            Database::Postgres(s) => s.references_outside_plan(fk, parent, child_captured).await,
+            Database::Sqlite(s) => s.references_outside_plan(fk, parent, child_captured),
+        }
+    }
+
+    pub async fn erase_batch(
+        &self,
+        table: usize,
+        after: Option<&[Option<String>]>,
+        limit: i64,
+        request_id: &str,
+        key: &DataKey,
+        installation_key: &[u8],
+    ) -> Result<ErasedBatch, UserError> {
+        match self {
+            Database::Postgres(s) => {
+                s.erase_batch(table, after, limit, request_id, key, installation_key)
+                    .await
+            }
+            Database::Sqlite(s) => s.erase_batch(table, limit, request_id, key, installation_key),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn restore_batch(
+        &self,
+        table: usize,
+        strategy: OnDelete,
+        request_id: &str,
+        key: &DataKey,
+        after_id: i64,
+        limit: i64,
+        only: Option<&[Vec<u8>]>,
+    ) -> Result<RestoreBatch, UserError> {
+        match self {
+            Database::Postgres(s) => {
+                s.restore_batch(table, strategy, request_id, key, after_id, limit, only)
+                    .await
+            }
+            Database::Sqlite(s) => s.restore_batch(table, strategy, request_id, key, after_id, limit, only),
+        }
+    }
+
+    pub async fn next_quarantined(
+        &self,
+        table: usize,
+        strategy: OnDelete,
+        request_id: &str,
+        after: i64,
+        only: Option<&[Vec<u8>]>,
+    ) -> Result<Option<i64>, UserError> {
+        match self {
+            Database::Postgres(s) => s.next_quarantined(table, strategy, request_id, after, only).await,
+            Database::Sqlite(s) => s.next_quarantined(table, strategy, request_id, after, only),
+        }
+    }
+
+    pub async fn purge_flagged_batch(&self, request_id: &str, limit: i64) -> Result<u64, UserError> {
+        match self {
+            Database::Postgres(s) => s.purge_flagged_batch(request_id, limit).await,
+            Database::Sqlite(s) => s.purge_flagged_batch(request_id, limit),
+        }
+    }
+}

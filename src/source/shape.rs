@@ -1,0 +1,92 @@
+//! What a mapped table looks like, as any kind of database's catalog describes it.
+
+use crate::config::{Link, Source};
+use crate::error::{UserError, suggestion};
+
+/// How a column's values are read out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Binary: exported as base64 text.
+    Bytea,
+    /// `json`: read as written, keeping key order and duplicates' last value.
+    Json,
+    /// Everything else goes through `to_jsonb`, which keeps numerics exact, arrays as arrays and
+    /// jsonb as nested JSON.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// The type without modifiers (`character varying`, not `character varying(40)`): casting a
+    /// subject value to it never truncates or rounds, so a long value cannot match a prefix.
+    pub base_type: String,
+    pub kind: ColumnKind,
+    /// A text type (`text`, `varchar`, `char`…): what `redact` and `hash` can write into.
+    pub text_like: bool,
+    /// The declared length limit of a `varchar(n)`/`char(n)` column.
+    pub max_len: Option<usize>,
+    /// `GENERATED ALWAYS AS (…) STORED`: computed by the server, never written back on restore.
+    pub generated: bool,
+}
+
+/// A mapped table as the catalog describes it.
+#[derive(Debug, Clone)]
+pub struct TableShape {
+    pub columns: Vec<Column>,
+    /// Primary key columns in key order; empty when the table has none.
+    pub primary_key: Vec<String>,
+}
+
+impl TableShape {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The indices of the columns an export writes: all but `excluded`, in catalog order.
+    pub fn exported(&self, excluded: &[String]) -> Vec<usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !excluded.contains(&c.name))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Every column the map names must exist in its table.
+pub fn check_columns(source: &Source, shapes: &[TableShape]) -> Result<(), UserError> {
+    for (table, shape) in source.tables.iter().zip(shapes) {
+        let mut named: Vec<(&str, &TableShape, &crate::config::Table)> = Vec::new();
+        match &table.link {
+            Link::Match(pairs) => named.extend(pairs.iter().map(|(_, c)| (c.as_str(), shape, table))),
+            Link::Via {
+                parent,
+                columns,
+                parent_columns,
+            } => {
+                named.extend(columns.iter().map(|c| (c.as_str(), shape, table)));
+                let parent_table = &source.tables[*parent];
+                named.extend(
+                    parent_columns
+                        .iter()
+                        .map(|c| (c.as_str(), &shapes[*parent], parent_table)),
+                );
+            }
+        }
+        named.extend(table.exclude_columns.iter().map(|c| (c.as_str(), shape, table)));
+        named.extend(table.anonymize.iter().map(|(c, _)| (c.as_str(), shape, table)));
+        named.extend(table.flag_column.iter().map(|c| (c.as_str(), shape, table)));
+        for (column, in_shape, in_table) in named {
+            if in_shape.column(column).is_none() {
+                return Err(UserError::usage(format!(
+                    "{}: table `{}` has no column `{column}`{}",
+                    table.location,
+                    in_table.name,
+                    suggestion(column, in_shape.columns.iter().map(|c| c.name.as_str()))
+                )));
+            }
+        }
+    }
+    Ok(())
+}

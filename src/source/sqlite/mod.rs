@@ -1,0 +1,318 @@
+//! A SQLite source: one database file, its mapped tables checked against `sqlite_schema`, and
+//! the queries that find a subject's rows.
+//!
+//! SQLite runs in this process, so a call is a function call, not a round trip: the methods are
+//! synchronous, and a batch is one transaction whose prepared statements run per row where
+//! PostgreSQL would bind arrays. Subject values reach SQL only as bound JSON arrays read through
+//! `json_each`, so one query still serves a whole batch of subjects.
+
+mod catalog;
+mod erase;
+mod sql;
+mod store;
+mod value;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::sync::{Mutex, MutexGuard};
+
+use futures_util::Stream;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::config::{Link, Source};
+use crate::error::UserError;
+use crate::identity::Identities;
+use crate::source::ExportRow;
+use crate::source::foreign_key::ForeignKey;
+use crate::source::shape::TableShape;
+use catalog::Affinity;
+use sql::Schema;
+
+/// Rows read per page of an export: bounds memory however many rows a subject owns.
+const EXPORT_PAGE_ROWS: i64 = 1000;
+
+/// An open SQLite database whose map has been checked against its schema.
+pub struct SqliteSource<'a> {
+    pub config: &'a Source,
+    conn: Mutex<Connection>,
+    pub shapes: Vec<TableShape>,
+    /// Per mapped table: each column's type affinity, parallel to `shapes[t].columns`.
+    affinities: Vec<Vec<Affinity>>,
+    /// Per mapped table: whether it has a rowid (exports page through it).
+    has_rowid: Vec<bool>,
+    /// The erasure lock file, held while this source is open once taken.
+    lock: Mutex<Option<File>>,
+}
+
+impl<'a> SqliteSource<'a> {
+    /// Open the file (never creating it) and check the map against its schema. A missing or
+    /// unreadable file is `Ok(Err(…))`, like a PostgreSQL server out of reach.
+    pub fn try_open(config: &'a Source) -> Result<Result<SqliteSource<'a>, UserError>, UserError> {
+        let Some(path) = &config.path else {
+            return Err(UserError::usage(format!("source `{}` has no path", config.name)));
+        };
+        if !path.is_file() {
+            return Ok(Err(UserError::usage(format!(
+                "source `{}`: SQLite database {} does not exist",
+                config.name,
+                path.display()
+            ))
+            .with_hint(
+                "check path in the source map (relative paths start at the map's directory)",
+            )));
+        }
+        let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+            Ok(conn) => conn,
+            Err(e) => {
+                return Ok(Err(UserError::runtime(format!(
+                    "source `{}`: cannot open {}: {e}",
+                    config.name,
+                    path.display()
+                ))));
+            }
+        };
+        let setup = conn
+            .busy_timeout(config.lock_timeout)
+            .and_then(|()| conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON"));
+        if let Err(e) = setup {
+            return Ok(Err(UserError::runtime(format!(
+                "source `{}`: {} is not a usable SQLite database: {e}",
+                config.name,
+                path.display()
+            ))));
+        }
+        let loaded = catalog::load(&conn, config)?;
+        Ok(Ok(SqliteSource {
+            config,
+            conn: Mutex::new(conn),
+            shapes: loaded.shapes,
+            affinities: loaded.affinities,
+            has_rowid: loaded.has_rowid,
+            lock: Mutex::new(None),
+        }))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the connection ends the process (see main), so poison is moot.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn schema(&self) -> Schema<'_> {
+        Schema {
+            tables: &self.config.tables,
+            shapes: &self.shapes,
+            affinities: &self.affinities,
+        }
+    }
+
+    fn failure(&self, what: &str, e: &rusqlite::Error) -> UserError {
+        UserError::runtime(format!("source `{}`: {what}: {e}", self.config.name))
+    }
+
+    fn query_failure(&self, table: usize, e: &rusqlite::Error) -> UserError {
+        let name = &self.config.tables[table].name;
+        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.config.name))
+    }
+
+    /// A read transaction: every table of an export sees the same moment.
+    pub fn begin_snapshot(&self) -> Result<(), UserError> {
+        self.conn()
+            .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema")
+            .map_err(|e| self.failure("cannot start a snapshot", &e))
+    }
+
+    pub fn end_snapshot(&self) -> Result<(), UserError> {
+        self.conn()
+            .execute_batch("COMMIT")
+            .map_err(|e| self.failure("cannot end the snapshot", &e))
+    }
+
+    /// Whether some index of `table` starts with `column` (the rowid alias counts).
+    pub fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
+        let t = &self.config.tables[table];
+        let shape = &self.shapes[table];
+        let is_rowid_alias = shape.primary_key.len() == 1
+            && shape.primary_key[0] == column
+            && shape
+                .column(column)
+                .is_some_and(|c| c.base_type.eq_ignore_ascii_case("INTEGER"));
+        if is_rowid_alias {
+            return Ok(true);
+        }
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1, ?2) il \
+                   JOIN pragma_index_info(il.name, ?2) ii WHERE ii.seqno = 0 AND ii.name = ?3)",
+                (&t.name.name, sql::schema_name(&t.name), column),
+                |r| r.get(0),
+            )
+            .map_err(|e| self.failure("cannot read indexes", &e))
+    }
+
+    /// Foreign keys from any table into this source's mapped tables.
+    pub fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
+        catalog::foreign_keys(&self.conn(), self.config, &self.shapes)
+            .map_err(|e| self.failure("cannot read foreign keys", &e))
+    }
+
+    /// Refuse a subject value that a matched numeric column cannot hold (`customer_id=abc`
+    /// against an INTEGER column): the operator's input, so it exits 2.
+    pub fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
+        for (t, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            for (key, column) in pairs {
+                let Some(c) = self.shapes[t].columns.iter().position(|c| &c.name == column) else {
+                    continue;
+                };
+                let affinity = self.affinities[t][c];
+                if !affinity.is_numeric() {
+                    continue;
+                }
+                if ids.values(key).iter().any(|v| value::number(v).is_none()) {
+                    return Err(UserError::usage(format!(
+                        "--subject {key}: not a number, but it is matched against {}.{column} (declared {})",
+                        table.name, self.shapes[t].columns[c].base_type
+                    ))
+                    .with_hint("a --subject value must fit the type of the column it is matched against"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Add to `ids` what `match` tables with several keys say about the subjects (email → user_id).
+    pub fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
+        let mut learnt = false;
+        for (i, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            if pairs.len() < 2 {
+                continue;
+            }
+            let Some((query, params, keys)) = self.schema().identity_query(i, ids) else {
+                continue;
+            };
+            let found: Vec<(Vec<u32>, Vec<Option<String>>)> = {
+                let conn = self.conn();
+                let mut stmt = conn.prepare(&query).map_err(|e| self.query_failure(i, &e))?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                        let owners: String = r.get(0)?;
+                        let values = (0..keys.len())
+                            .map(|k| r.get::<_, Option<String>>(k + 1))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok((value::owners(&owners), values))
+                    })
+                    .map_err(|e| self.query_failure(i, &e))?;
+                rows.collect::<Result<_, _>>().map_err(|e| self.query_failure(i, &e))?
+            };
+            for (owners, values) in found {
+                for (key, value) in keys.iter().zip(values) {
+                    let Some(value) = value else { continue };
+                    for &owner in &owners {
+                        learnt |= ids.insert(key, &value, owner);
+                    }
+                }
+            }
+        }
+        Ok(learnt)
+    }
+
+    /// Stream the subjects' rows of `table`: one query for the whole batch, read a page of rows
+    /// at a time in rowid order so memory stays flat.
+    pub fn export_rows(
+        &'a self,
+        table: usize,
+        ids: &Identities,
+    ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + Send + 'a, UserError> {
+        let exported = self.shapes[table].exported(&self.config.tables[table].exclude_columns);
+        let with_owners = ids.count > 1;
+        let paged = self.has_rowid[table];
+        let (query, params) = self.schema().export_query(table, &exported, with_owners, paged, ids);
+        let width = exported.len();
+        let mut state = Page {
+            after: i64::MIN,
+            buffer: VecDeque::new(),
+            done: false,
+        };
+        // A table without rowid is read in one go (its rows still arrive as a stream).
+        let page_size = if paged { EXPORT_PAGE_ROWS } else { i64::MAX };
+        Ok(futures_util::stream::iter(std::iter::from_fn(move || {
+            if state.buffer.is_empty() && !state.done {
+                match self.read_page(
+                    table,
+                    &query,
+                    &params,
+                    paged,
+                    page_size,
+                    state.after,
+                    with_owners,
+                    width,
+                ) {
+                    Ok((rows, last)) => {
+                        state.done = !paged || (rows.len() as i64) < page_size;
+                        state.after = last.unwrap_or(state.after);
+                        state.buffer.extend(rows);
+                    }
+                    Err(e) => {
+                        state.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            state.buffer.pop_front().map(Ok)
+        })))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_page(
+        &self,
+        table: usize,
+        query: &str,
+        params: &[rusqlite::types::Value],
+        paged: bool,
+        page_size: i64,
+        after: i64,
+        with_owners: bool,
+        width: usize,
+    ) -> Result<(Vec<ExportRow>, Option<i64>), UserError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(query).map_err(|e| self.query_failure(table, &e))?;
+        let mut bound: Vec<rusqlite::types::Value> = params.to_vec();
+        if paged {
+            bound.push(after.into());
+            bound.push(page_size.into());
+        }
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(bound.iter()))
+            .map_err(|e| self.query_failure(table, &e))?;
+        let mut out = Vec::new();
+        let mut last = None;
+        while let Some(row) = rows.next().map_err(|e| self.query_failure(table, &e))? {
+            let mut i = 0;
+            if paged {
+                last = Some(row.get::<_, i64>(0).map_err(|e| self.query_failure(table, &e))?);
+                i += 1;
+            }
+            let owners = if with_owners {
+                let text: String = row.get(i).map_err(|e| self.query_failure(table, &e))?;
+                i += 1;
+                Some(value::owners(&text).into_iter().map(|o| o as i32).collect())
+            } else {
+                None
+            };
+            let values = (i..i + width)
+                .map(|c| row.get_ref(c).map(value::to_json))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.query_failure(table, &e))?;
+            out.push(ExportRow { owners, values });
+        }
+        Ok((out, last))
+    }
+}
+
+/// Where a paged export read is.
+struct Page {
+    after: i64,
+    buffer: VecDeque<ExportRow>,
+    done: bool,
+}

@@ -1,0 +1,355 @@
+//! SQLite sources and `dsar demo`: export, delete, restore and purge on a real SQLite file
+//! (Chinook), through the real binary.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Workspace, stderr};
+use rusqlite::Connection;
+
+const CHINOOK_SQLITE: &str = include_str!("../demo/chinook.sql");
+const EMAIL: &str = "luisg@embraer.com.br";
+
+/// The demo's source map, with the window and batch size a test needs.
+fn map(window: &str, batch_rows: u32) -> String {
+    include_str!("../demo/sources.toml")
+        .replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\""))
+        .replace("batch_rows = 10", &format!("batch_rows = {batch_rows}"))
+}
+
+fn workspace(window: &str, batch_rows: u32) -> Workspace {
+    let ws = Workspace::new(&map(window, batch_rows), &[]);
+    load_chinook(&ws.path("chinook.db"));
+    ws
+}
+
+fn load_chinook(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!("BEGIN; {CHINOOK_SQLITE}; COMMIT")).unwrap();
+}
+
+/// A table's rows in key order with each value's storage class: equal dumps, equal data.
+fn dump(path: &Path, table: &str, order_by: &str) -> String {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY {order_by}"))
+        .unwrap();
+    let width = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..width)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap();
+    rows.map(|r| format!("{:?}\n", r.unwrap())).collect()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+fn scalar(path: &Path, sql: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+const TABLES: [(&str, &str); 3] = [
+    ("Customer", "CustomerId"),
+    ("Invoice", "InvoiceId"),
+    ("InvoiceLine", "InvoiceLineId"),
+];
+
+#[test]
+fn demo_runs_the_whole_tour_and_leaves_the_database_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("tour");
+    let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .arg("demo")
+        .arg(&demo)
+        .env_remove("DSAR_CONFIG")
+        .env_remove("DSAR_STATE_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dsar demo failed:\n{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("customers with that email now: 0"), "{text}");
+    assert!(text.lines().any(|l| l == "customers with that email now: 1"), "{text}");
+    assert!(text.contains("audit log ok: 6 events"), "{text}");
+
+    // Restored byte for byte: the same as a fresh load.
+    let fresh = dir.path().join("fresh.db");
+    load_chinook(&fresh);
+    for (table, key) in TABLES {
+        assert_eq!(
+            dump(&demo.join("chinook.db"), table, key),
+            dump(&fresh, table, key),
+            "{table} is back as it was"
+        );
+    }
+    assert_eq!(
+        scalar(&demo.join("chinook.db"), "SELECT count(*) FROM dsar_quarantine"),
+        0
+    );
+
+    // The archive opens with the official age CLI and holds customer 1's rows.
+    let archive = std::fs::read_dir(demo.join("exports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".zip.age"))
+        .expect("an archive");
+    let decrypted = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(demo.join("keys/exports.key"))
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(decrypted.status.success(), "{}", stderr(&decrypted));
+    let zip = common::Archive::from_zip(decrypted.stdout);
+    let counts = zip.counts();
+    assert_eq!(counts["chinook/main.Customer"], 1);
+    assert_eq!(counts["chinook/main.Invoice"], 7);
+    assert_eq!(counts["chinook/main.InvoiceLine"], 38);
+    let customer = &zip.json_rows("data/chinook/main.Customer.json")[0];
+    assert_eq!(customer["Email"], EMAIL);
+    assert_eq!(customer["CustomerId"], 1, "integers stay integers");
+
+    // The secret keys are private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(demo.join("keys/recovery.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "recovery.key is readable by its owner only");
+}
+
+#[test]
+fn demo_refuses_a_directory_that_holds_something() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .arg("demo")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not empty"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing was written");
+}
+
+#[test]
+fn delete_leaves_no_readable_copy_in_the_file_and_restore_brings_it_back() {
+    let ws = workspace("30d", 5);
+    let db = ws.path("chinook.db");
+    let before: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    let others = scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId <> 1");
+
+    let out = ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let result = json(&out);
+    let id = result["request_id"].as_str().unwrap().to_string();
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 1"), 0);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"), 0);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM dsar_quarantine"), 46);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId <> 1"),
+        others,
+        "no other customer is touched"
+    );
+    let bytes = std::fs::read(&db).unwrap();
+    for plain in [EMAIL.as_bytes(), "Gonçalves".as_bytes(), b"Embraer"] {
+        let at = bytes.windows(plain.len()).position(|w| w == plain);
+        assert!(
+            at.is_none(),
+            "the database file holds no readable {:?}: {:?}",
+            String::from_utf8_lossy(plain),
+            at.map(|i| String::from_utf8_lossy(&bytes[i.saturating_sub(300)..i + 40]).into_owned())
+        );
+    }
+
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    assert_eq!(after, before, "every row is back byte for byte");
+}
+
+#[test]
+fn a_batch_export_routes_every_row_to_its_own_subject() {
+    let ws = workspace("30d", 10);
+    let db = ws.path("chinook.db");
+    std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n").unwrap();
+    ws.dsar_ok(&["export", "--subjects-file", "people.csv", "--quiet"]);
+    let archives = ws.archives();
+    assert_eq!(archives.len(), 2, "one archive per person");
+    let mut seen = Vec::new();
+    for archive in &archives {
+        let zip = ws.open_archive(archive);
+        let customer = zip.json_rows("data/chinook/main.Customer.json");
+        assert_eq!(customer.len(), 1);
+        let id = customer[0]["CustomerId"].as_i64().unwrap();
+        let invoices = zip.json_rows("data/chinook/main.Invoice.json");
+        assert!(
+            invoices.iter().all(|i| i["CustomerId"] == id),
+            "only their own invoices"
+        );
+        assert_eq!(
+            invoices.len() as i64,
+            scalar(&db, &format!("SELECT count(*) FROM Invoice WHERE CustomerId = {id}"))
+        );
+        assert_eq!(
+            zip.counts()["chinook/main.InvoiceLine"] as i64,
+            scalar(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM InvoiceLine WHERE InvoiceId IN (SELECT InvoiceId FROM Invoice WHERE CustomerId = {id})"
+                )
+            )
+        );
+        seen.push(id);
+    }
+    seen.sort();
+    assert_eq!(seen, vec![1, 2]);
+}
+
+#[test]
+fn after_the_window_purge_destroys_the_quarantine_and_restore_says_so() {
+    let ws = workspace("0s", 10);
+    let db = ws.path("chinook.db");
+    let result = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    let id = result["request_id"].as_str().unwrap().to_string();
+    assert_eq!(scalar(&db, "SELECT count(*) FROM dsar_quarantine"), 46);
+    let purge = ws.dsar_ok(&["purge"]);
+    assert!(purge.stdout.is_empty(), "purge is silent on success");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM dsar_quarantine"), 0);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM dsar_requests WHERE wrapped_key IS NOT NULL"),
+        0,
+        "the request key is shredded"
+    );
+    ws.dsar_ok(&["purge"]);
+    let restore = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(restore.status.code(), Some(1), "{}", stderr(&restore));
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 1"), 0);
+}
+
+#[test]
+fn a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
+    let ws = workspace("30d", 200);
+    let db = ws.path("chinook.db");
+    // A big subject: 20,000 more invoices for customer 1.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) \
+             INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
+             SELECT 100000 + n, 1, '2020-01-01 00:00:00', n / 100.0 FROM g",
+        )
+        .unwrap();
+    let owned = scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .spawn()
+        .unwrap();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the test could act"
+        );
+        let moved = Connection::open(&db)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c.query_row(
+                    "SELECT count(*) FROM dsar_quarantine WHERE table_name = 'Invoice'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0);
+        if moved > 0 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let live = scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1");
+    let quarantined = scalar(&db, "SELECT count(*) FROM dsar_quarantine WHERE table_name = 'Invoice'");
+    assert!(live > 0, "killed mid-run");
+    assert_eq!(
+        live + quarantined,
+        owned,
+        "every invoice is live or quarantined, exactly once"
+    );
+
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"), 0);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM dsar_quarantine WHERE table_name = 'Invoice'"),
+        owned,
+        "none lost, none twice"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM (SELECT DISTINCT request_id, key_hash FROM dsar_quarantine WHERE table_name = 'Invoice')"
+        ),
+        owned
+    );
+}
+
+#[test]
+fn bad_input_on_a_sqlite_source_exits_2_and_changes_nothing() {
+    let ws = workspace("30d", 10);
+    let db = ws.path("chinook.db");
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1 OR 1=1", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a number"), "{}", stderr(&out));
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer"), 59);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'dsar%'"),
+        0,
+        "no table was created"
+    );
+
+    let sql_like = ws.dsar_ok(&["export", "--subject", "email=x' OR '1'='1", "--json"]);
+    assert!(!json(&sql_like)["counts"].as_array().unwrap().is_empty());
+    assert!(
+        json(&sql_like)["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["rows"] == 0),
+        "a value that looks like SQL matches nothing: {}",
+        common::stdout(&sql_like)
+    );
+
+    std::fs::remove_file(&db).unwrap();
+    let missing = ws.dsar(&["export", "--subject", "customer_id=1"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("does not exist"), "{}", stderr(&missing));
+    assert!(!db.exists(), "a missing database is never created");
+}
+
+#[test]
+fn a_sqlite_source_names_its_file_with_path_and_says_so_when_it_does_not() {
+    for (from, to, expected) in [
+        ("path = \"chinook.db\"", "", "needs path = \"FILE.db\""),
+        (
+            "path = \"chinook.db\"",
+            "url = \"env:X\"",
+            "name its database file with path, not url",
+        ),
+        ("kind = \"sqlite\"", "kind = \"sqlit\"", "did you mean `sqlite`?"),
+    ] {
+        let ws = Workspace::new(&map("30d", 10).replace(from, to), &[]);
+        let out = ws.dsar(&["export", "--subject", "customer_id=1"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains("sources.toml:"), "the error is located: {err}");
+    }
+}
