@@ -44,7 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
             [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (dsar.1 and one per subcommand)')
@@ -252,8 +252,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;resume' {
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it')
-            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'A recovery key: a delete''s subjects and key, a restore''s rows and an export''s subject are sealed to it')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'A recovery key: a delete''s subjects and key, a restore''s rows and an export''s subject are sealed to it')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -363,7 +363,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
             [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (dsar.1 and one per subcommand)')

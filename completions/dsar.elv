@@ -41,7 +41,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
-            cand demo 'A self-contained tour on an embedded copy of the Chinook database'
+            cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
             cand discover 'Draft a source map from a database catalog (TOML on stdout)'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages (dsar.1 and one per subcommand)'
@@ -232,8 +232,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;resume'= {
-            cand -i 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it'
-            cand --identity 'A recovery key: a delete''s subjects and key, and a restore''s rows, are sealed to it'
+            cand -i 'A recovery key: a delete''s subjects and key, a restore''s rows and an export''s subject are sealed to it'
+            cand --identity 'A recovery key: a delete''s subjects and key, a restore''s rows and an export''s subject are sealed to it'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -336,7 +336,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
-            cand demo 'A self-contained tour on an embedded copy of the Chinook database'
+            cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
             cand discover 'Draft a source map from a database catalog (TOML on stdout)'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages (dsar.1 and one per subcommand)'

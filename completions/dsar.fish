@@ -43,7 +43,7 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "cancel" -d 'Stop a runnin
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "resume" -d 'Continue an interrupted, failed or cancelled request from its last committed batch'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "check" -d 'Validate the source map against the live databases'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
-complete -c dsar -n "__fish_dsar_needs_command" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
@@ -164,7 +164,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l json -d 'Print one 
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand resume" -s i -l identity -d 'A recovery key: a delete\'s subjects and key, and a restore\'s rows, are sealed to it' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s i -l identity -d 'A recovery key: a delete\'s subjects and key, a restore\'s rows and an export\'s subject are sealed to it' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -231,7 +231,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subc
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "resume" -d 'Continue an interrupted, failed or cancelled request from its last committed batch'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "check" -d 'Validate the source map against the live databases'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "completions" -d 'Print a shell completion script'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'

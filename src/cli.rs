@@ -99,7 +99,10 @@ pub enum Command {
     /// Decrypt an export archive, verify its checksums, list or extract it (audit-logged).
     #[command(after_help = OPEN_EXAMPLES)]
     Open(OpenArgs),
-    /// A self-contained tour on an embedded copy of the Chinook database.
+    /// A self-contained tour on an embedded copy of the Chinook database (SQLite).
+    #[command(
+        after_help = "Examples:\n  dsar demo                  # in a fresh temporary directory\n  dsar demo /tmp/dsar-tour   # there, kept for more commands (it prints how)"
+    )]
     Demo(DemoArgs),
     /// Draft a source map from a database catalog (TOML on stdout).
     #[command(
@@ -353,13 +356,15 @@ pub struct JobsArgs {
 const RESUME_EXAMPLES: &str = "\
 Examples:
   dsar resume 20261125-165258-4bfd7bcc --identity keys/recovery.key   # a delete or a restore
+  dsar resume 20261125-170112-9a8b7c6d --identity keys/recovery.key   # an export, made again whole
   dsar resume 20261125-171002-0b1c2d3e                                 # a purge";
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The request id (`dsar jobs` lists them).
     pub id: String,
-    /// A recovery key: a delete's subjects and key, and a restore's rows, are sealed to it.
+    /// A recovery key: a delete's subjects and key, a restore's rows and an export's subject
+    /// are sealed to it.
     #[arg(long, short, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 }
@@ -388,7 +393,8 @@ pub struct OpenArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where to create the demo files [default: a fresh temporary directory].
+    /// Where to create the demo files: a new or empty directory [default: a fresh temporary
+    /// directory, kept afterwards].
     pub dir: Option<PathBuf>,
 }
 

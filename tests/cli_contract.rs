@@ -30,7 +30,7 @@ fn snapshot(kind: &str, name: &str, actual: &str) {
 
 #[test]
 fn help_texts_match_their_snapshots() {
-    let commands: [&[&str]; 17] = [
+    let commands: [&[&str]; 19] = [
         &[],
         &["export"],
         &["delete"],
@@ -48,6 +48,8 @@ fn help_texts_match_their_snapshots() {
         &["completions"],
         &["man"],
         &["resume"],
+        &["demo"],
+        &["discover"],
     ];
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
