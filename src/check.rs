@@ -146,11 +146,27 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
         for column in looked_up {
             if !source.has_leading_index(t, column).await? {
                 report.warnings.push(format!(
-                    "{}: no index starts with {}.{column}: every request scans the whole table; CREATE INDEX ON {} ({column})",
-                    table.location, table.name, table.name
+                    "{}: no index starts with {}.{column}: every request scans the whole table; {}",
+                    table.location,
+                    table.name,
+                    create_index(source.config().kind, &table.name, column)
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The statement that adds the missing index, quoted for the source's kind (SQLite needs a name).
+fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableName, column: &str) -> String {
+    use crate::source::postgres::sql::{ident, table_ident};
+    match kind {
+        crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({})", table_ident(table), ident(column)),
+        crate::config::SourceKind::Sqlite => format!(
+            "CREATE INDEX {} ON {} ({})",
+            ident(&format!("{}_{column}", table.name)),
+            ident(&table.name),
+            ident(column)
+        ),
+    }
 }

@@ -278,6 +278,16 @@ fn after_the_window_restore_fails_cleanly_and_purge_destroys_everything_once() {
         "t"
     );
 
+    let purges: Vec<Value> = ws
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["action"] == "purge.completed")
+        .collect();
+    assert_eq!(purges.len(), 2, "each purge run is audit-logged");
+    let rows: u64 = purges.iter().map(|e| e["details"]["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 46, "the purge events count the rows destroyed, once");
+    assert!(purges.iter().all(|e| e["details"]["dry_run"] == false));
+
     let again = ws.dsar_ok(&["purge", "--json"]);
     let summary: Value = serde_json::from_str(&stdout(&again)).unwrap();
     assert_eq!(summary["requests"], 0, "idempotent");

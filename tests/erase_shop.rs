@@ -258,3 +258,29 @@ fn redact_on_a_non_text_column_is_a_config_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_literal_anonymize_rule_writes_that_value_and_restore_undoes_it() {
+    let config = MAP.replace("ip = \"null\"", "ip = \"192.0.2.1\"");
+    let (db, ws) = shop(&config);
+    let before = dumps(&db.url);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
+    let id = serde_json::from_str::<Value>(&stdout(&out)).unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT string_agg(DISTINCT host(ip), ',') FROM \"Shop\".invoices WHERE \"CustomerId\" = 1"
+        ),
+        "192.0.2.1",
+        "the literal is cast to the column's type and written over every row"
+    );
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(
+        dumps(&db.url),
+        before,
+        "restore brings the old values back, NULLs included"
+    );
+}

@@ -312,3 +312,35 @@ fn a_source_out_of_reach_leaves_an_archive_that_says_so_and_exits_3() {
     let status: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["status", id, "--json"]))).unwrap();
     assert_eq!(status["flagged"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn dsar_config_and_dsar_operator_come_from_the_environment() {
+    let (db, ws) = chinook();
+    let elsewhere = ws.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(&elsewhere)
+        .args(["export", "--subject", "customer_id=1", "--quiet"])
+        .env("DSAR_CONFIG", ws.path("sources.toml"))
+        .env("DSAR_OPERATOR", "dpo-ben")
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        ws.archives().len(),
+        1,
+        "export_dir is relative to the map, not the working directory"
+    );
+    let event = ws.audit_events().pop().unwrap();
+    assert_eq!(event["operator"], "dpo-ben");
+    assert!(
+        !event["host"].as_str().unwrap_or_default().is_empty(),
+        "the host is recorded"
+    );
+    assert!(
+        !event["user"].as_str().unwrap_or_default().is_empty(),
+        "the OS user is recorded"
+    );
+}

@@ -353,3 +353,49 @@ fn a_sqlite_source_names_its_file_with_path_and_says_so_when_it_does_not() {
         assert!(err.contains("sources.toml:"), "the error is located: {err}");
     }
 }
+
+#[test]
+fn check_reads_the_sqlite_schema_and_names_the_missing_index() {
+    let ws = workspace("30d", 10);
+    let out = ws.dsar_ok(&["check", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["state"], "ok");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains(r#"CREATE INDEX \"Customer_Email\" ON \"Customer\" (\"Email\")"#),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("CustomerId"),
+        "the rowid key needs no index: {warnings}"
+    );
+
+    let broken = Workspace::new(
+        &map("30d", 10).replace("table = \"Invoice\"", "table = \"Invoices\""),
+        &[],
+    );
+    load_chinook(&broken.path("chinook.db"));
+    let out = broken.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean `Invoice`?"), "{}", stderr(&out));
+}
+
+#[test]
+fn delete_refuses_a_child_table_the_map_does_not_cover() {
+    // Without InvoiceLine in the map, deleting invoices would break its foreign key.
+    let config = map("30d", 10);
+    let cut = config.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
+    let ws = Workspace::new(&config[..cut], &[]);
+    let db = ws.path("chinook.db");
+    load_chinook(&db);
+    let before = dump(&db, "Invoice", "InvoiceId");
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let text = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(text.contains("main.InvoiceLine"), "{text}");
+    assert!(
+        text.contains("table = \"main.InvoiceLine\" via"),
+        "the fix is named: {text}"
+    );
+    assert_eq!(dump(&db, "Invoice", "InvoiceId"), before, "nothing changed");
+}
