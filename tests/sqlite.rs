@@ -399,3 +399,66 @@ fn delete_refuses_a_child_table_the_map_does_not_cover() {
     );
     assert_eq!(dump(&db, "Invoice", "InvoiceId"), before, "nothing changed");
 }
+
+#[test]
+fn flag_and_anonymize_on_sqlite_are_undone_by_restore_byte_for_byte() {
+    let config = map("30d", 3)
+        .replacen(
+            "match = { email = \"Email\", customer_id = \"CustomerId\" }\non_delete = \"quarantine\"",
+            "match = { email = \"Email\", customer_id = \"CustomerId\" }\non_delete = \"flag\"\nflag_column = \"deleted_at\"",
+            1,
+        )
+        .replacen(
+            "parent_column = \"CustomerId\" }\non_delete = \"quarantine\"",
+            "parent_column = \"CustomerId\" }\non_delete = \"anonymize\"\n\
+             anonymize = { BillingAddress = \"redact\", BillingPostalCode = \"null\", BillingCity = \"hash\", BillingState = \"XX\" }",
+            1,
+        )
+        .replacen(
+            "parent_column = \"InvoiceId\" }\non_delete = \"quarantine\"",
+            "parent_column = \"InvoiceId\" }\non_delete = \"retain\"\nretain_reason = \"tax law\"",
+            1,
+        );
+    assert!(config.contains("on_delete = \"retain\""), "{config}");
+    let ws = Workspace::new(&config, &[]);
+    let db = ws.path("chinook.db");
+    load_chinook(&db);
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("ALTER TABLE Customer ADD COLUMN deleted_at TEXT")
+        .unwrap();
+    let before: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+
+    let result = json(&ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]));
+    let id = result["request_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM Customer WHERE CustomerId = 1 AND deleted_at IS NOT NULL"
+        ),
+        1,
+        "flagged, not deleted"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM Invoice WHERE CustomerId = 1 AND BillingAddress = '[redacted]' \
+             AND BillingPostalCode IS NULL AND BillingState = 'XX' AND length(BillingCity) = 16"
+        ),
+        7,
+        "every invoice anonymized"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(DISTINCT BillingCity) FROM Invoice WHERE CustomerId = 1"
+        ),
+        1,
+        "the same city hashes the same"
+    );
+    assert_eq!(dump(&db, "InvoiceLine", "InvoiceLineId"), before[2], "retained");
+
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    assert_eq!(after, before, "flag and anonymize are undone byte for byte");
+}
