@@ -26,8 +26,10 @@ pub async fn run(global: &Global, args: &DemoArgs) -> Result<(), UserError> {
     for name in ["exports", "recovery"] {
         write_key_pair(&dir.join("keys"), name)?;
     }
+    // With --json the steps run quietly and one object sums the tour up at the end.
+    let quiet = global.quiet || global.json;
     let say = |text: &str| {
-        if !global.quiet {
+        if !quiet {
             println!("{text}");
         }
     };
@@ -80,6 +82,10 @@ pub async fn run(global: &Global, args: &DemoArgs) -> Result<(), UserError> {
 
     say("\n== dsar audit verify: every step above is in the tamper-evident log");
     step(&dir, global, &["audit", "verify"]).await?;
+    if global.json {
+        print_json(&dir, &archive, &request)?;
+        return Ok(());
+    }
     say(&format!(
         "\nTry more with: dsar --config {0}/sources.toml --state-dir {0}/state status",
         dir.display()
@@ -152,7 +158,7 @@ async fn step(dir: &Path, global: &Global, args: &[&str]) -> Result<(), UserErro
     let config = dir.join("sources.toml").display().to_string();
     let state = dir.join("state").display().to_string();
     let mut argv = vec!["dsar", "--config", &config, "--state-dir", &state];
-    if global.quiet {
+    if global.quiet || global.json {
         argv.push("--quiet");
     }
     argv.extend_from_slice(args);
@@ -182,14 +188,44 @@ fn newest_archive(exports: &Path) -> Result<PathBuf, UserError> {
         .ok_or_else(|| UserError::runtime(format!("the demo export left no archive in {}", exports.display())))
 }
 
-fn latest_request(dir: &Path, kind: &str) -> Result<String, UserError> {
+fn latest(dir: &Path, kind: &str) -> Result<crate::ledger::Request, UserError> {
     let state = crate::state::StateDir::open(Some(&dir.join("state")))?;
     crate::ledger::Ledger::open(&state)?
         .list()?
         .into_iter()
         .find(|r| r.kind == kind)
-        .map(|r| r.request_id)
         .ok_or_else(|| UserError::runtime(format!("the demo's {kind} left no request in the ledger")))
+}
+
+fn latest_request(dir: &Path, kind: &str) -> Result<String, UserError> {
+    latest(dir, kind).map(|r| r.request_id)
+}
+
+/// The tour as one object: where its files are, each step's request, the rows exported.
+fn print_json(dir: &Path, archive: &Path, delete_request: &str) -> Result<(), UserError> {
+    let export = latest(dir, "export")?;
+    let restore = latest(dir, "restore")?;
+    let counts: Vec<serde_json::Value> = export
+        .progress
+        .iter()
+        .map(|p| serde_json::json!({ "source": p.source, "table": p.table, "rows": p.done }))
+        .collect();
+    let summary = serde_json::json!({
+        "state": "completed",
+        "request_id": export.request_id,
+        "counts": counts,
+        "dir": dir.display().to_string(),
+        "config": dir.join("sources.toml").display().to_string(),
+        "state_dir": dir.join("state").display().to_string(),
+        "archive": archive.display().to_string(),
+        "requests": {
+            "export": export.request_id,
+            "delete": delete_request,
+            "restore": restore.request_id,
+        },
+    });
+    println!("{summary}");
+    Ok(())
 }
 
 /// How many customers have the demo subject's email, read straight from the file.

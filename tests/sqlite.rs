@@ -462,3 +462,28 @@ fn flag_and_anonymize_on_sqlite_are_undone_by_restore_byte_for_byte() {
     let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
     assert_eq!(after, before, "flag and anonymize are undone byte for byte");
 }
+
+#[test]
+fn demo_with_json_prints_one_object_that_sums_up_the_tour() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .args(["demo", "--json"])
+        .arg(dir.path().join("tour"))
+        .env_remove("DSAR_CONFIG")
+        .env_remove("DSAR_STATE_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(summary["state"], "completed");
+    assert_eq!(summary["requests"]["export"], summary["request_id"]);
+    let rows: u64 = summary["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, 46, "customer 1, 7 invoices, 38 lines");
+    assert!(Path::new(summary["archive"].as_str().unwrap()).is_file());
+    assert!(summary["requests"]["delete"].is_string() && summary["requests"]["restore"].is_string());
+}
