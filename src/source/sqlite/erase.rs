@@ -256,20 +256,18 @@ impl SqliteSource<'_> {
         let order = pk.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
         conn.execute_batch("DROP TABLE IF EXISTS temp.dsar_batch")
             .map_err(fail)?;
-        let taken = conn
-            .execute(
-                &format!(
-                    "CREATE TEMP TABLE dsar_batch AS SELECT * FROM {} ORDER BY {order} LIMIT ?1",
-                    pending(table)
-                ),
-                [limit],
-            )
-            .map_err(fail)?;
+        conn.execute(
+            &format!(
+                "CREATE TEMP TABLE dsar_batch AS SELECT * FROM {} ORDER BY {order} LIMIT ?1",
+                pending(table)
+            ),
+            [limit],
+        )
+        .map_err(fail)?;
         // CREATE TABLE AS reports no row count; count what it took.
         let taken: i64 = conn
             .query_row("SELECT count(*) FROM temp.dsar_batch", [], |r| r.get(0))
-            .map_err(fail)
-            .map(|n: i64| n.max(taken as i64))?;
+            .map_err(fail)?;
         if taken == 0 {
             conn.execute_batch("DROP TABLE temp.dsar_batch").map_err(fail)?;
             return Ok(ErasedBatch {
@@ -519,8 +517,9 @@ impl SqliteSource<'_> {
             ))
             .map_err(fail)?;
         let mut restored_ids = Vec::new();
-        let mut writer: Option<rusqlite::Statement<'_>> = None;
-        let mut writer_columns: Vec<String> = Vec::new();
+        // The write-back statement, prepared again only when a sealed row has other columns
+        // (the table changed between batches of one request): (sealed columns, bound columns).
+        let mut writer: Option<(rusqlite::Statement<'_>, Vec<String>, Vec<String>)> = None;
         for (id, hash, sealed) in &entries {
             outcome.last_id = *id;
             let plain = key.open(
@@ -549,13 +548,12 @@ impl SqliteSource<'_> {
                 outcome.conflicts.push(format!("{table_name} ({})", parts.join(", ")));
                 continue;
             }
-            if writer.is_none() || writer_columns != row.columns {
-                let (sql, columns) = self.restore_statement(table, strategy, &pk, &row)?;
-                writer = Some(conn.prepare(&sql).map_err(fail)?);
-                writer_columns = columns;
+            if writer.as_ref().is_none_or(|(_, sealed, _)| sealed != &row.columns) {
+                let (sql, bound) = self.restore_statement(table, strategy, &pk, &row)?;
+                writer = Some((conn.prepare(&sql).map_err(fail)?, row.columns.clone(), bound));
             }
-            if let Some(stmt) = writer.as_mut() {
-                let mut params: Vec<SqlValue> = writer_columns
+            if let Some((stmt, _, bound)) = writer.as_mut() {
+                let mut params: Vec<SqlValue> = bound
                     .iter()
                     .map(|c| row.get(c).map_or(SqlValue::Null, Cell::to_sql))
                     .collect();
@@ -565,9 +563,6 @@ impl SqliteSource<'_> {
                 stmt.execute(rusqlite::params_from_iter(params.iter())).map_err(fail)?;
             }
             restored_ids.push(*id);
-            // `writer_columns` keeps the sealed row's column list, compared on the next row.
-            writer_columns.clone_from(&row.columns);
-            writer_columns.retain(|c| self.writable(table, strategy, &pk, c));
         }
         let mut clear = conn
             .prepare("DELETE FROM dsar_quarantine WHERE id = ?1")
