@@ -131,28 +131,111 @@ fn without_a_terminal_or_yes_delete_refuses_and_changes_nothing() {
 }
 
 #[test]
-fn an_uncovered_cascade_child_is_refused_with_the_fix() {
-    let (db, ws) = chinook(EXAMPLE);
-    psql(
-        &db.url,
-        "CREATE TABLE customer_note (note_id int PRIMARY KEY, customer_id int REFERENCES customer ON DELETE CASCADE, note text);
-         INSERT INTO customer_note VALUES (1, 1, 'called about refund')",
+fn an_uncovered_child_is_refused_with_the_fix_whatever_its_on_delete() {
+    for action in ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"] {
+        let (db, ws) = chinook(EXAMPLE);
+        psql(
+            &db.url,
+            &format!(
+                "CREATE TABLE customer_note (note_id int PRIMARY KEY, customer_id int REFERENCES customer ON DELETE {action}, note text);
+                 INSERT INTO customer_note VALUES (1, 1, 'called about refund')"
+            ),
+        );
+        let before = dumps(&db.url);
+        let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{action}: {err}");
+        assert!(
+            err.contains("public.customer_note") && err.contains("customer_note_customer_id_fkey"),
+            "{action}: {err}"
+        );
+        assert!(err.contains(&format!("ON DELETE {action}")), "{action}: {err}");
+        assert!(
+            err.contains("table = \"public.customer_note\" via"),
+            "the map entry that fixes it: {err}"
+        );
+        assert_eq!(dumps(&db.url), before, "{action}: nothing changed");
+        assert_eq!(
+            psql(&db.url, "SELECT customer_id FROM customer_note"),
+            "1",
+            "{action}: the note is untouched"
+        );
+    }
+}
+
+#[test]
+fn kept_children_of_a_flagged_parent_are_refused_because_purge_would_delete_it() {
+    // Customers are flagged (purge hard-deletes them later); their invoices are kept for tax law.
+    let config = EXAMPLE
+        .replacen(
+            "match = { email = \"email\", customer_id = \"customer_id\" }\non_delete = \"quarantine\"",
+            "match = { email = \"email\", customer_id = \"customer_id\" }\non_delete = \"flag\"\nflag_column = \"deleted_at\"",
+            1,
+        )
+        .replacen(
+            "parent_column = \"customer_id\" }\non_delete = \"quarantine\"",
+            "parent_column = \"customer_id\" }\non_delete = \"retain\"\nretain_reason = \"kept 10 years for tax law\"",
+            1,
+        );
+    assert!(
+        config.contains("flag_column") && config.contains("retain_reason"),
+        "{config}"
     );
+    let (db, ws) = chinook(&config);
+    psql(&db.url, "ALTER TABLE customer ADD COLUMN deleted_at timestamptz");
     let before = dumps(&db.url);
+
     let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("public.invoice") && err.contains("kept"), "{err}");
     assert!(
-        err.contains("public.customer_note") && err.contains("customer_note_customer_id_fkey"),
-        "{err}"
+        err.contains("(kept: kept 10 years for tax law)"),
+        "the plan says why: {err}"
     );
-    assert!(err.contains("CASCADE"), "{err}");
-    assert!(
-        err.contains("table = \"public.customer_note\" via"),
-        "the map entry that fixes it: {err}"
+    assert_eq!(dumps(&db.url), before, "nothing changed");
+}
+
+#[test]
+fn two_deletes_of_one_subject_at_once_move_each_row_once() {
+    let (db, ws) = chinook(EXAMPLE);
+    let first = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .spawn()
+        .unwrap();
+    let second = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success() && second.status.success(), "{}", stderr(&second));
+    assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT count(*), count(DISTINCT (table_name, key_hash)) FROM dsar.quarantine"
+        ),
+        "46|46",
+        "the erasure lock serialises them: every row is quarantined exactly once"
     );
-    assert_eq!(dumps(&db.url), before);
-    assert_eq!(psql(&db.url, "SELECT count(*) FROM customer_note"), "1");
+}
+
+#[test]
+fn purge_with_a_source_out_of_reach_fails_with_one_clear_line() {
+    let (_db, ws) = chinook(EXAMPLE);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .arg("purge")
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", "postgres://dsar@127.0.0.1:1/nowhere")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains("chinook"), "it names the source: {err}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -68,6 +68,40 @@ fn each_strategy_does_its_job_and_leaves_others_and_decoys_alone() {
     assert_eq!(rows("Shop.invoices"), Some(2));
     assert_eq!(rows("Shop.sessions"), Some(2));
     assert_eq!(rows("Shop.addresses"), Some(1), "listed as retained");
+    let addresses = report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["table"] == "Shop.addresses")
+        .unwrap();
+    assert_eq!(addresses["strategy"], "retain");
+    assert_eq!(
+        addresses["retain_reason"], "shared by several customers",
+        "the report says why"
+    );
+    let completed = ws
+        .audit_events()
+        .into_iter()
+        .find(|e| e["action"] == "delete.completed")
+        .expect("a delete.completed event");
+    let audited: Vec<(String, String, u64)> = completed["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["strategy"].as_str().unwrap().to_string(),
+                t["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        audited.contains(&("Shop.invoices".into(), "anonymize".into(), 2))
+            && audited.contains(&("Shop.sessions".into(), "flag".into(), 2))
+            && audited.contains(&("Shop.addresses".into(), "retain".into(), 1)),
+        "the audit event lists each table with its strategy and rows: {audited:?}"
+    );
 
     // quarantine: gone from the live tables
     assert_eq!(

@@ -115,6 +115,8 @@ fn demo_runs_the_whole_tour_and_leaves_the_database_as_it_was() {
     assert_eq!(counts["chinook/main.Customer"], 1);
     assert_eq!(counts["chinook/main.Invoice"], 7);
     assert_eq!(counts["chinook/main.InvoiceLine"], 38);
+    let manifest = zip.manifest();
+    assert_eq!(manifest["sources"][0]["kind"], "sqlite");
     let customer = &zip.json_rows("data/chinook/main.Customer.json")[0];
     assert_eq!(customer["Email"], EMAIL);
     assert_eq!(customer["CustomerId"], 1, "integers stay integers");
@@ -400,33 +402,39 @@ fn delete_refuses_a_child_table_the_map_does_not_cover() {
     assert_eq!(dump(&db, "Invoice", "InvoiceId"), before, "nothing changed");
 }
 
-#[test]
-fn flag_and_anonymize_on_sqlite_are_undone_by_restore_byte_for_byte() {
-    let config = map("30d", 3)
+/// Customers anonymized in place, invoices flagged (purge deletes them later, after their lines,
+/// which are quarantined at once).
+fn flag_and_anonymize(window: &str) -> Workspace {
+    let config = map(window, 3)
         .replacen(
             "match = { email = \"Email\", customer_id = \"CustomerId\" }\non_delete = \"quarantine\"",
-            "match = { email = \"Email\", customer_id = \"CustomerId\" }\non_delete = \"flag\"\nflag_column = \"deleted_at\"",
+            "match = { email = \"Email\", customer_id = \"CustomerId\" }\non_delete = \"anonymize\"\n\
+             anonymize = { Email = \"hash\", FirstName = \"redact\", Company = \"null\", State = \"XX\" }",
             1,
         )
         .replacen(
             "parent_column = \"CustomerId\" }\non_delete = \"quarantine\"",
-            "parent_column = \"CustomerId\" }\non_delete = \"anonymize\"\n\
-             anonymize = { BillingAddress = \"redact\", BillingPostalCode = \"null\", BillingCity = \"hash\", BillingState = \"XX\" }",
-            1,
-        )
-        .replacen(
-            "parent_column = \"InvoiceId\" }\non_delete = \"quarantine\"",
-            "parent_column = \"InvoiceId\" }\non_delete = \"retain\"\nretain_reason = \"tax law\"",
+            "parent_column = \"CustomerId\" }\non_delete = \"flag\"\nflag_column = \"deleted_at\"",
             1,
         );
-    assert!(config.contains("on_delete = \"retain\""), "{config}");
+    assert!(
+        config.contains("flag_column") && config.contains("anonymize ="),
+        "{config}"
+    );
     let ws = Workspace::new(&config, &[]);
     let db = ws.path("chinook.db");
     load_chinook(&db);
     Connection::open(&db)
         .unwrap()
-        .execute_batch("ALTER TABLE Customer ADD COLUMN deleted_at TEXT")
+        .execute_batch("ALTER TABLE Invoice ADD COLUMN deleted_at TEXT")
         .unwrap();
+    ws
+}
+
+#[test]
+fn flag_and_anonymize_on_sqlite_are_undone_by_restore_byte_for_byte() {
+    let ws = flag_and_anonymize("30d");
+    let db = ws.path("chinook.db");
     let before: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
 
     let result = json(&ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]));
@@ -434,35 +442,33 @@ fn flag_and_anonymize_on_sqlite_are_undone_by_restore_byte_for_byte() {
     assert_eq!(
         scalar(
             &db,
-            "SELECT count(*) FROM Customer WHERE CustomerId = 1 AND deleted_at IS NOT NULL"
+            "SELECT count(*) FROM Customer WHERE CustomerId = 1 AND FirstName = '[redacted]' \
+             AND Company IS NULL AND State = 'XX' AND length(Email) = 16"
         ),
         1,
+        "anonymized in place"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM Invoice WHERE CustomerId = 1 AND deleted_at IS NOT NULL"
+        ),
+        7,
         "flagged, not deleted"
     );
     assert_eq!(
         scalar(
             &db,
-            "SELECT count(*) FROM Invoice WHERE CustomerId = 1 AND BillingAddress = '[redacted]' \
-             AND BillingPostalCode IS NULL AND BillingState = 'XX' AND length(BillingCity) = 16"
+            "SELECT count(*) FROM InvoiceLine WHERE InvoiceId IN (SELECT InvoiceId FROM Invoice WHERE CustomerId = 1)"
         ),
-        7,
-        "every invoice anonymized"
+        0,
+        "quarantined"
     );
-    assert_eq!(
-        scalar(
-            &db,
-            "SELECT count(DISTINCT BillingCity) FROM Invoice WHERE CustomerId = 1"
-        ),
-        1,
-        "the same city hashes the same"
-    );
-    assert_eq!(dump(&db, "InvoiceLine", "InvoiceLineId"), before[2], "retained");
 
     ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
-    assert_eq!(after, before, "flag and anonymize are undone byte for byte");
+    assert_eq!(after, before, "flag, anonymize and quarantine are undone byte for byte");
 }
-
 #[test]
 fn demo_with_json_prints_one_object_that_sums_up_the_tour() {
     let dir = tempfile::tempdir().unwrap();
@@ -486,4 +492,33 @@ fn demo_with_json_prints_one_object_that_sums_up_the_tour() {
     assert_eq!(rows, 46, "customer 1, 7 invoices, 38 lines");
     assert!(Path::new(summary["archive"].as_str().unwrap()).is_file());
     assert!(summary["requests"]["delete"].is_string() && summary["requests"]["restore"].is_string());
+}
+
+#[test]
+fn purge_hard_deletes_flagged_rows_and_keeps_anonymized_ones_on_sqlite() {
+    let ws = flag_and_anonymize("0s");
+    let db = ws.path("chinook.db");
+    let invoices = scalar(&db, "SELECT count(*) FROM Invoice");
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let summary = json(&ws.dsar_ok(&["purge", "--json"]));
+    assert_eq!(summary["flagged_rows"], 7, "{summary}");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"),
+        0,
+        "flagged rows are gone"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM Customer WHERE CustomerId = 1 AND FirstName = '[redacted]'"
+        ),
+        1,
+        "the anonymized customer stays"
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM dsar_quarantine"), 0);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM Invoice"),
+        invoices - 7,
+        "no other invoice is touched"
+    );
 }

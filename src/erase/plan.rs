@@ -162,7 +162,10 @@ async fn refusals(
     let mut out = Vec::new();
     for fk in fks {
         let Some(parent) = index(&fk.parent) else { continue };
-        if tables[parent].on_delete != OnDelete::Quarantine {
+        // Quarantined parents leave at once; flagged ones are hard-deleted by purge. Either way a
+        // child row still pointing at them would block the delete or go with it.
+        let parent_strategy = tables[parent].on_delete;
+        if !matches!(parent_strategy, OnDelete::Quarantine | OnDelete::Flag) {
             continue;
         }
         let parent_rows = acting.iter().position(|&a| a == parent).map_or(0, |i| counts[i]);
@@ -179,7 +182,12 @@ async fn refusals(
                 toml_list(&fk.parent_columns)
             )),
             Some(child) if parent_rows > 0 => {
-                let child_acts = tables[child].on_delete == OnDelete::Quarantine;
+                // A child goes along when it leaves no later than its parent: quarantined with a
+                // quarantined parent; quarantined or flagged (purged first) with a flagged one.
+                let child_acts = match parent_strategy {
+                    OnDelete::Flag => matches!(tables[child].on_delete, OnDelete::Quarantine | OnDelete::Flag),
+                    _ => tables[child].on_delete == OnDelete::Quarantine,
+                };
                 let outside = source
                     .references_outside_plan(fk, parent, child_acts.then_some(child).filter(|c| acting.contains(c)))
                     .await?;
