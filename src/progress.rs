@@ -49,21 +49,6 @@ impl Progress {
         }
     }
 
-    /// A counter for rows of one table; hidden when progress is off.
-    pub fn table(&self, label: &str) -> ProgressBar {
-        let Some(multi) = &self.multi else {
-            return ProgressBar::hidden();
-        };
-        let bar = multi.add(ProgressBar::new_spinner());
-        let style =
-            ProgressStyle::with_template("{spinner} {prefix:40!} {human_pos:>10} rows  {per_sec:>12}  {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
-        bar.set_prefix(label.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    }
-
     /// A bar for a known number of rows; hidden when progress is off.
     pub fn rows_of(&self, label: &str, total: u64) -> ProgressBar {
         let Some(multi) = &self.multi else {

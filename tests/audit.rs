@@ -207,6 +207,21 @@ fn show_finds_a_subject_by_its_raw_identifier_which_the_log_never_holds() {
     let deletes: Value = serde_json::from_str(&stdout(&deletes)).unwrap();
     assert_eq!(deletes["events"].as_array().unwrap().len(), 2, "planned and completed");
 
+    let id = deletes["events"][0]["request_id"].as_str().unwrap();
+    let by_request = ws.dsar_ok(&["audit", "show", "--request", id, "--json"]);
+    let by_request: Value = serde_json::from_str(&stdout(&by_request)).unwrap();
+    let events = by_request["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "that request's events only");
+    assert!(events.iter().all(|e| e["request_id"] == id));
+
+    let count = |since: &str| {
+        let out = ws.dsar_ok(&["audit", "show", "--since", since, "--json"]);
+        let found: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        found["events"].as_array().unwrap().len()
+    };
+    assert_eq!(count("2000-01-01"), ws.audit_events().len(), "everything since 2000");
+    assert_eq!(count("2999-01-01T00:00:00Z"), 0, "nothing from the future");
+
     let log = std::fs::read_to_string(segment(&ws)).unwrap();
     assert!(
         !log.contains("luisg@embraer.com.br"),

@@ -78,6 +78,19 @@ fn manifest_checksums_match_and_the_readme_speaks_to_the_person() {
     let archive = ws.open_archive(&ws.archives()[0]);
     let manifest = archive.manifest();
     assert_eq!(manifest["tool"], "dsar");
+    assert_eq!(manifest["tool_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(manifest["sources"][0]["kind"], "postgres");
+    let name = ws.archives()[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        Some(manifest["request_id"].as_str().unwrap()),
+        name.strip_suffix(".zip.age"),
+        "the manifest names the request the archive is named after"
+    );
+    let created = manifest["created_at"].as_str().unwrap();
+    assert!(
+        created.len() == 27 && created.ends_with('Z') && created.starts_with("20"),
+        "RFC 3339 UTC with microseconds: {created}"
+    );
     assert_eq!(manifest["subject"][0]["value"], "luisg@embraer.com.br");
     let files = manifest["files"].as_array().unwrap();
     assert_eq!(
@@ -343,4 +356,49 @@ fn dsar_config_and_dsar_operator_come_from_the_environment() {
         !event["user"].as_str().unwrap_or_default().is_empty(),
         "the OS user is recorded"
     );
+}
+
+#[test]
+fn recipients_from_flags_and_files_and_a_file_url_all_work() {
+    let db = fresh_db("chinook_tpl");
+    // No recipients in the map: they come from the command line. The URL comes from a file.
+    let config = EXAMPLE.replace("recipients_file = \"keys/exports.txt\"", "").replace(
+        "url = \"env:CHINOOK_DATABASE_URL\"",
+        "url = \"file:secrets/chinook.url\"",
+    );
+    let ws = Workspace::new(&config, &[]);
+    std::fs::create_dir_all(ws.path("secrets")).unwrap();
+    std::fs::write(ws.path("secrets/chinook.url"), format!("{}\n", db.url)).unwrap();
+
+    let none = ws.dsar(&["export", "--subject", "customer_id=1"]);
+    assert_eq!(none.status.code(), Some(2), "no recipient at all is a usage error");
+
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "customer_id=1",
+        "--recipient",
+        &ws.recipient,
+        "--out",
+        "a",
+    ]);
+    std::fs::write(
+        ws.path("keys/team.txt"),
+        format!("# the DPO's key\n\n{}\n# end\n", ws.recipient),
+    )
+    .unwrap();
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "customer_id=1",
+        "--recipients-file",
+        "keys/team.txt",
+        "--out",
+        "b",
+    ]);
+    for dir in ["a", "b"] {
+        let archive = std::fs::read_dir(ws.path(dir)).unwrap().next().unwrap().unwrap().path();
+        let counts = ws.open_archive(&archive).counts();
+        assert_eq!(counts.values().sum::<u64>(), 46, "{dir}: opens with the age CLI, whole");
+    }
 }

@@ -64,6 +64,32 @@ fn status_and_jobs_show_finished_requests_with_their_counts() {
     );
     let none = json(&ws.dsar_ok(&["jobs", "--state", "running", "--json"]));
     assert!(none["requests"].as_array().unwrap().is_empty());
+    let future = json(&ws.dsar_ok(&["jobs", "--since", "2999-01-01", "--json"]));
+    assert!(
+        future["requests"].as_array().unwrap().is_empty(),
+        "--since filters by start"
+    );
+    let all = json(&ws.dsar_ok(&["jobs", "--since", "2000-01-01T00:00:00Z", "--json"]));
+    assert_eq!(all["requests"].as_array().unwrap().len(), 2);
+
+    // Export and restore plan their rows too (a count before the work), so status can show a
+    // percentage and an ETA while they run; when they are done, done = planned.
+    let restore = json(&ws.dsar_ok(&[
+        "restore",
+        "--request",
+        delete["request_id"].as_str().unwrap(),
+        "--identity",
+        "keys/recovery.key",
+        "--json",
+    ]));
+    for request in [&export, &restore] {
+        let status = json(&ws.dsar_ok(&["status", request["request_id"].as_str().unwrap(), "--json"]));
+        let progress = status["progress"].as_array().unwrap();
+        assert_eq!(progress.len(), 3, "{status}");
+        let done: u64 = progress.iter().map(|p| p["done"].as_u64().unwrap()).sum();
+        let planned: u64 = progress.iter().map(|p| p["planned"].as_u64().unwrap()).sum();
+        assert_eq!((done, planned), (46, 46), "{} {status}", status["kind"]);
+    }
     let human = ws.dsar_ok(&["jobs"]);
     assert!(stdout(&human).contains("completed"));
     let log = std::fs::read_to_string(
@@ -195,6 +221,16 @@ fn dsar_cancel_from_another_shell_stops_the_request() {
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "cancelled");
     assert_eq!(live_plus_quarantined(&db), ROWS);
+    let events = ws.audit_events();
+    let asked = events
+        .iter()
+        .position(|e| e["action"] == "cancel.requested" && e["request_id"] == id.as_str())
+        .expect("the cancel request is audit-logged");
+    let stopped = events
+        .iter()
+        .position(|e| e["action"] == "delete.cancelled" && e["request_id"] == id.as_str())
+        .expect("the cancelled delete is audit-logged");
+    assert!(asked < stopped, "asked, then stopped");
     let again = ws.dsar(&["cancel", &id]);
     assert_eq!(
         again.status.code(),

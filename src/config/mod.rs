@@ -77,6 +77,16 @@ pub enum SourceKind {
     Sqlite,
 }
 
+impl SourceKind {
+    /// The name the map writes in `kind = "…"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Postgres => "postgres",
+            SourceKind::Sqlite => "sqlite",
+        }
+    }
+}
+
 #[allow(dead_code)]
 #[derive(Debug)]
 pub struct Table {

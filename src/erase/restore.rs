@@ -93,7 +93,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
         let source = &sources[*s];
         let fks = source.foreign_keys().await?;
         let mut entries = Vec::new();
-        for (name, strategy, _) in source.quarantined_tables(request_id).await? {
+        for (name, strategy, count) in source.quarantined_tables(request_id).await? {
             let table = source
                 .config()
                 .tables
@@ -107,24 +107,27 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                 })?;
             let strategy = strategy_of(&strategy)
                 .ok_or_else(|| UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`")))?;
-            entries.push((table, strategy));
+            entries.push((table, strategy, count as u64));
         }
         let only = match &single {
             Some((name, given)) => {
                 let Some(table) = source.config().tables.iter().position(|t| &t.name == name) else {
                     continue;
                 };
-                entries.retain(|(t, _)| *t == table);
+                entries.retain(|(t, ..)| *t == table);
                 Some(vec![key.key_hash(&source.canonical_key(table, given).await?)])
             }
             None => None,
         };
-        let tables: Vec<usize> = entries.iter().map(|(t, _)| *t).collect();
+        let tables: Vec<usize> = entries.iter().map(|(t, ..)| *t).collect();
         let mut order = children_first(source, &tables, &fks);
         order.reverse();
         order.dedup();
         for table in order {
-            for strategy in entries.iter().filter(|(t, _)| *t == table).map(|(_, s)| *s) {
+            for (strategy, quarantined) in entries.iter().filter(|(t, ..)| *t == table).map(|(_, s, n)| (*s, *n)) {
+                // The rows in quarantine are the plan, so `status` shows a percentage and ETA
+                // (a single-row restore brings back fewer).
+                let planned = only.is_none().then_some(quarantined);
                 let mut restored = 0u64;
                 let mut after = 0i64;
                 loop {
@@ -136,7 +139,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                         Ok(batch) => batch,
                         // A row the table no longer accepts (a new constraint, a missing
                         // parent) must not hold back the others: go row by row and flag it.
-                        Err(e) if e.message.contains("violates") => {
+                        Err(e) if refused_by_table(&e) => {
                             one_by_one(source, table, strategy, request_id, key, after, limit, only.as_deref()).await?
                         }
                         Err(e) => return Err(e),
@@ -148,7 +151,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                     restored += batch.restored;
                     flagged.extend(batch.conflicts);
                     let table_name = source.config().tables[table].name.to_string();
-                    running.progress(&source.config().name, &table_name, restored, None);
+                    running.progress(&source.config().name, &table_name, restored, planned);
                     if running.cancel_requested() {
                         running.finish("cancelled", None, flagged.clone())?;
                         return Err(UserError {
@@ -262,7 +265,7 @@ async fn one_by_one(
                 total.conflicts.extend(single.conflicts);
                 after = single.last_id;
             }
-            Err(e) if e.message.contains("violates") => {
+            Err(e) if refused_by_table(&e) => {
                 let Some(id) = source
                     .next_quarantined(table, strategy, request_id, after, only)
                     .await?
@@ -282,6 +285,12 @@ async fn one_by_one(
         total.last_id = after;
     }
     Ok(total)
+}
+
+/// Whether a write failed because the live table refuses the row (a constraint: PostgreSQL
+/// says "violates", SQLite "constraint failed"), not because the database is unwell.
+fn refused_by_table(e: &UserError) -> bool {
+    e.message.contains("violates") || e.message.contains("constraint failed")
 }
 
 /// `--key COL=VALUE`, repeatable.

@@ -139,7 +139,7 @@ async fn export_subjects(
             Err(e) => {
                 unavailable.push(SourceEntry {
                     name: source.name.clone(),
-                    kind: "postgres",
+                    kind: source.kind.name(),
                     unavailable: Some(e.message.clone()),
                 });
                 first_unreachable.get_or_insert(e);
@@ -216,7 +216,7 @@ async fn export_subjects(
                 ..Default::default()
             })?;
         }
-        match job.batch(batch, &request_ids, &running).await {
+        match job.batch(batch, &request_ids, &mut running).await {
             Ok((exported, ids)) => {
                 for (i, (e, mut run)) in exported.iter().zip(running).enumerate() {
                     for c in &e.counts {
@@ -323,7 +323,7 @@ impl Job<'_> {
         &self,
         batch: &[Subject],
         request_ids: &[String],
-        running: &[Running],
+        running: &mut [Running],
     ) -> Result<(Vec<Exported>, Identities), UserError> {
         for source in self.sources {
             source.begin_snapshot().await?;
@@ -351,7 +351,7 @@ impl Job<'_> {
             .iter()
             .map(|s| SourceEntry {
                 name: s.config().name.clone(),
-                kind: "postgres",
+                kind: s.config().kind.name(),
                 unavailable: None,
             })
             .chain(self.unavailable.iter().cloned())
@@ -398,7 +398,7 @@ impl Job<'_> {
         &self,
         ids: &Identities,
         tx: &mpsc::Sender<SinkMessage>,
-        running: &[Running],
+        running: &mut [Running],
     ) -> Result<(), UserError> {
         let closed = || UserError::runtime("the archive writer stopped early");
         for source in self.sources {
@@ -419,9 +419,16 @@ impl Job<'_> {
                 };
                 tx.send(begin).await.map_err(|_| closed())?;
 
+                // A count first, in the same snapshot, so the bar and `dsar status` show a real
+                // percentage and ETA. For a batch of subjects it is the batch's total.
+                let planned = source.count_rows(t, ids).await?;
+                let table_name = table.name.to_string();
                 let bar = self
                     .progress
-                    .table(&format!("{}: {}", source.config().name, table.name));
+                    .rows_of(&format!("{}: {}", source.config().name, table.name), planned);
+                if let [one] = &mut *running {
+                    one.progress(&source.config().name, &table_name, 0, Some(planned));
+                }
                 let started = Instant::now();
                 let rows = source.export_rows(t, ids).await?;
                 pin_mut!(rows);
@@ -435,10 +442,13 @@ impl Job<'_> {
                             .await
                             .map_err(|_| closed())?;
                         bar.set_position(count);
+                        if let [one] = &mut *running {
+                            one.progress(&source.config().name, &table_name, count, Some(planned));
+                        }
                         if let Some(first) = running.first() {
                             let id = &first.request.request_id;
                             self.progress
-                                .event(id, &source.config().name, &table.name.to_string(), count, None);
+                                .event(id, &source.config().name, &table_name, count, Some(planned));
                         }
                         if running.iter().any(Running::cancel_requested) {
                             return Err(UserError {
