@@ -472,3 +472,39 @@ fn rows_the_table_no_longer_accepts_are_flagged_and_the_rest_restored() {
     ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(dumps(&db.url), before, "a second restore brings back the rest");
 }
+
+#[test]
+fn a_table_locked_by_someone_else_fails_after_lock_timeout_and_changes_nothing() {
+    use std::io::Write;
+    let config = EXAMPLE.replace("batch_rows = 1000", "batch_rows = 1000\nlock_timeout = \"1s\"");
+    let (db, ws) = chinook(&config);
+    let before = dumps(&db.url);
+    // Another session holds an exclusive lock on invoice until its stdin closes.
+    let mut holder = std::process::Command::new("psql")
+        .args([db.url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sql = holder.stdin.take().unwrap();
+    writeln!(
+        sql,
+        "BEGIN; LOCK TABLE invoice IN ACCESS EXCLUSIVE MODE; SELECT 'locked';"
+    )
+    .unwrap();
+    // Wait until the lock is really held (the server says so), not for a fixed time.
+    while psql(
+        &db.url,
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'invoice' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+    ) != "1"
+    {}
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    drop(sql);
+    holder.wait().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lock timeout"), "the cause is named: {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert_eq!(dumps(&db.url), before, "nothing changed");
+}

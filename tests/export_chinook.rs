@@ -402,3 +402,49 @@ fn recipients_from_flags_and_files_and_a_file_url_all_work() {
         assert_eq!(counts.values().sum::<u64>(), 46, "{dir}: opens with the age CLI, whole");
     }
 }
+
+/// Run dsar under a pseudo-terminal (`script`), typing `typed` into it.
+fn on_a_terminal(ws: &Workspace, db: &common::TestDb, args: &str, typed: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", env!("CARGO_BIN_EXE_dsar")), "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .env_remove("DSAR_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_the_passphrase_is_asked_twice() {
+    let (db, ws) = chinook();
+    let args = "export --subject customer_id=1 --passphrase --quiet";
+    let out = on_a_terminal(&ws, &db, args, "tr0ub4dor&3\nsomething else\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).contains("do not match"), "{}", stdout(&out));
+    assert!(ws.archives().is_empty(), "no archive without a confirmed passphrase");
+
+    let out = on_a_terminal(&ws, &db, args, "tr0ub4dor&3\ntr0ub4dor&3\n");
+    let screen = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains("Passphrase for the archive") && screen.contains("Repeat it"),
+        "{screen}"
+    );
+
+    let file = std::fs::File::open(&ws.archives()[0]).unwrap();
+    let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from("tr0ub4dor&3".to_string()));
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap();
+    let mut zip = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut zip).unwrap();
+    assert_eq!(common::Archive::from_zip(zip).counts()["chinook/public.invoice"], 7);
+}

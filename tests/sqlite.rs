@@ -522,3 +522,27 @@ fn purge_hard_deletes_flagged_rows_and_keeps_anonymized_ones_on_sqlite() {
         "no other invoice is touched"
     );
 }
+
+#[test]
+fn max_rows_per_second_paces_an_erasure() {
+    let ws = Workspace::new(
+        &map("30d", 100).replace("batch_rows = 100", "batch_rows = 100\nmax_rows_per_second = 2000"),
+        &[],
+    );
+    let db = ws.path("chinook.db");
+    load_chinook(&db);
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000) \
+             INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
+             SELECT 100000 + n, 1, '2020-01-01 00:00:00', 1 FROM g",
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let took = started.elapsed();
+    // 3,000 rows at 2,000 rows/s cannot finish in under about 1.5 s; unpaced it takes ~0.1 s.
+    assert!(took.as_secs_f64() >= 1.4, "paced: took {took:?}");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"), 0);
+}
