@@ -113,6 +113,13 @@ fn every_json_result_keeps_its_shape() {
     run("audit-show", &["audit", "show", "--request", &id, "--json"]);
     let archive = export["requests"][0]["archive"].as_str().unwrap().to_string();
     run("open", &["open", &archive, "--identity", "keys/id.txt", "--json"]);
+    let exported = run(
+        "audit-export",
+        &["audit", "export", "--format", "csv", "--out", "audit.csv", "--json"],
+    );
+    assert!(exported["events"].as_u64().unwrap() > 0 && ws.path("audit.csv").is_file());
+    let tour = ws.path("tour").display().to_string();
+    run("demo", &["demo", &tour, "--json"]);
 }
 
 #[test]
@@ -179,4 +186,32 @@ fn exit_codes_are_the_documented_ones() {
         "4: refused for safety"
     );
     // 130 (cancelled) needs a run long enough to signal: see tests/jobs.rs.
+}
+
+#[test]
+fn no_color_turns_off_colour_even_on_a_terminal() {
+    let on_a_terminal = |no_color: bool| -> String {
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("{} export --help", env!("CARGO_BIN_EXE_dsar")),
+            "/dev/null",
+        ])
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null());
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&cmd.output().expect("script (util-linux) runs").stdout).into_owned()
+    };
+    let coloured = on_a_terminal(false);
+    assert!(
+        coloured.contains("Usage") && coloured.contains('\x1b'),
+        "a terminal gets styles"
+    );
+    let plain = on_a_terminal(true);
+    assert!(
+        plain.contains("Usage") && !plain.contains('\x1b'),
+        "NO_COLOR: no escape codes: {plain:?}"
+    );
 }

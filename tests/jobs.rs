@@ -215,8 +215,11 @@ fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
 fn dsar_cancel_from_another_shell_stops_the_request() {
     let (db, ws, mut child) = long_delete();
     let id = running_id(&ws, &mut child);
-    let out = ws.dsar_ok(&["cancel", &id]);
-    assert!(stdout(&out).contains(&id));
+    let out = json(&ws.dsar_ok(&["cancel", &id, "--json"]));
+    assert_eq!(
+        (out["request_id"].as_str(), out["state"].as_str()),
+        (Some(id.as_str()), Some("cancelling"))
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "cancelled");
@@ -427,4 +430,114 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
         "the resumed request's archive is whole"
     );
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
+}
+
+#[test]
+fn resume_finishes_a_killed_restore_under_the_same_request() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let fast = MAP.replace("batch_rows = 2", "batch_rows = 2000");
+    let ws = Workspace::new(&fast, &[("SHOP_DATABASE_URL", &db.url)]);
+    let deleted = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    let delete_id = deleted["request_id"].as_str().unwrap().to_string();
+    // The restore is paced, so it can be caught mid-run.
+    std::fs::write(
+        ws.path("sources.toml"),
+        MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args([
+            "restore",
+            "--request",
+            &delete_id,
+            "--identity",
+            "keys/recovery.key",
+            "--quiet",
+        ])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = running_id(&ws, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let live = || -> i64 {
+        psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1")
+            .parse()
+            .unwrap()
+    };
+    let quarantined = || -> i64 {
+        psql(
+            &db.url,
+            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+        )
+        .parse()
+        .unwrap()
+    };
+    assert!(live() > 0 && quarantined() > 0, "killed mid-restore");
+    assert_eq!(live() + quarantined(), ROWS, "every row is live or in quarantine, once");
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
+
+    let resumed = json(&ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--json"]));
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    assert_eq!((live(), quarantined()), (ROWS, 0), "all back, none twice");
+}
+
+#[test]
+fn sigterm_cancels_an_export_which_leaves_no_archive() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["export", "--subject", "customer_id=1", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = running_id(&ws, &mut child);
+    let planned = json(&ws.dsar_ok(&["status", &id, "--json"]))["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["table"] == "Shop.events")
+        .map(|p| p["planned"].as_i64());
+    assert_eq!(planned, Some(Some(ROWS)), "a running export shows its plan");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "cancelled");
+    assert!(
+        ws.archives().is_empty(),
+        "no archive, not even a partial one: {:?}",
+        ws.archives()
+    );
+    assert!(
+        ws.audit_events()
+            .iter()
+            .any(|e| e["action"] == "export.failed" || e["action"] == "export.cancelled"),
+        "the audit log says it did not finish"
+    );
 }

@@ -197,8 +197,21 @@ pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserErr
         details,
         ..Default::default()
     })?;
-    if args.out.is_some() && !global.quiet && !global.json {
-        eprintln!("exported {} events", events.len());
+    // Without --out the events themselves are stdout; with it, --json gets a result object.
+    if let Some(path) = &args.out {
+        if global.json {
+            println!(
+                "{}",
+                json!({
+                    "state": "completed",
+                    "events": events.len(),
+                    "format": format!("{:?}", args.format).to_lowercase(),
+                    "out": path.display().to_string(),
+                })
+            );
+        } else if !global.quiet {
+            eprintln!("exported {} events", events.len());
+        }
     }
     Ok(())
 }

@@ -130,6 +130,7 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                 let planned = only.is_none().then_some(quarantined);
                 let mut restored = 0u64;
                 let mut after = 0i64;
+                let started = std::time::Instant::now();
                 loop {
                     let limit = i64::from(source.config().batch_rows);
                     let batch = match source
@@ -161,6 +162,10 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
                                 "run the same restore again to bring back the rest of {request_id}"
                             )),
                         });
+                    }
+                    // Restores spare a busy database as deletes do.
+                    if let Some(rate) = source.config().max_rows_per_second {
+                        crate::pace::throttle(started, restored, rate).await;
                     }
                 }
                 matched_single |= restored > 0;
