@@ -160,9 +160,9 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
                 table: None,
                 key: Vec::new(),
             };
-            crate::erase::restore::run(global, &args).await
+            crate::erase::restore::run_as(global, &args, Some(&record.request_id)).await
         }
-        "purge" => crate::erase::purge::run(global, &PurgeArgs { dry_run: false }).await,
+        "purge" => crate::erase::purge::run_as(global, &PurgeArgs { dry_run: false }, Some(&record.request_id)).await,
         "export" => crate::export::resume(global, &record, identity()?).await,
         other => Err(UserError::usage(format!(
             "a {other} request cannot be resumed: run it again"

@@ -270,6 +270,12 @@ impl Running {
         Some(((planned - done) as f64 / rate).ceil() as u64)
     }
 
+    /// For restore: the delete request it brings back, recorded before any row moves.
+    pub fn set_target_request(&mut self, request_id: &str) -> Result<(), UserError> {
+        self.request.target_request = Some(request_id.to_string());
+        self.write()
+    }
+
     pub fn set_export_settings(&mut self, settings: ExportSettings) -> Result<(), UserError> {
         self.request.export = Some(settings);
         self.write()

@@ -1,6 +1,7 @@
-//! Fault injection: SIGKILL delete, restore, purge and export at seeded random points, then run
-//! them again, and check after every trial that each row is in exactly one place, that no archive
-//! that fails to decrypt was left as finished, and that the audit log still verifies.
+//! Fault injection: SIGKILL delete, restore, purge and export at seeded random points, then
+//! finish them with `dsar resume` (the ledger shows the killed request as interrupted), and check
+//! after every trial that each row is in exactly one place, that no archive that fails to decrypt
+//! was left as finished, and that the audit log still verifies.
 //!
 //! `DSAR_FAULT_TRIALS` sets the trials per command (a handful in CI; 50 for a nightly run) and
 //! `DSAR_FAULT_SEED` the seed, which every failure message prints.
@@ -10,6 +11,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use common::{TestDb, Workspace, fresh_db, psql};
+use serde_json::Value;
 
 const MAP: &str = include_str!("fixtures/shop_erase.toml");
 const ROWS: i64 = 20_000;
@@ -103,6 +105,43 @@ fn kill_when(child: &mut Child, mut reached: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Finish what a kill interrupted. The ledger must show the request `failed (interrupted)`;
+/// `dsar resume` then completes it as the same request. A process killed before it recorded
+/// anything resumable (its subject not sealed yet) is told to run again, and is. Returns
+/// whether it was resumed.
+fn finish(ws: &Workspace, kind: &str, again: &[&str], context: &str) -> bool {
+    let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--json"]).stdout).unwrap();
+    let requests = jobs["requests"].as_array().unwrap();
+    assert!(
+        requests.iter().all(|r| r["state"] != "running"),
+        "{context}: a killed process left a request that still reads as running"
+    );
+    let interrupted = requests
+        .iter()
+        .find(|r| r["kind"] == kind && r["state"] == "failed (interrupted)")
+        .map(|r| r["request_id"].as_str().unwrap().to_string());
+    let Some(id) = interrupted else {
+        ws.dsar_ok(again);
+        return false;
+    };
+    let out = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    if out.status.code() == Some(2) && String::from_utf8_lossy(&out.stderr).contains("again") {
+        ws.dsar_ok(again);
+        return false;
+    }
+    assert!(
+        out.status.success(),
+        "{context}: resume {kind} {id} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&ws.dsar_ok(&["status", &id, "--json"]).stdout).unwrap();
+    assert_eq!(
+        status["state"], "completed",
+        "{context}: the resumed {kind} is completed"
+    );
+    true
+}
+
 fn audit_verifies(ws: &Workspace, context: &str) {
     let out = ws.dsar(&["audit", "verify"]);
     assert!(
@@ -116,7 +155,7 @@ fn audit_verifies(ws: &Workspace, context: &str) {
 fn killed_deletes_restores_purges_and_exports_lose_nothing() {
     let seed = seed();
     let mut rng = Rng(seed);
-    let (mut trials_run, mut kills, mut rows_checked) = (0, 0, 0i64);
+    let (mut trials_run, mut kills, mut resumed, mut rows_checked) = (0, 0, 0, 0i64);
     for trial in 0..trials() {
         let context = format!("seed {seed}, trial {trial}");
 
@@ -130,11 +169,16 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
             ROWS,
             "{context}: delete killed at ~{target} rows"
         );
-        ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+        resumed += usize::from(finish(
+            &ws,
+            "delete",
+            &["delete", "--subject", "customer_id=1", "--yes", "--quiet"],
+            &context,
+        ));
         assert_eq!(
             (live(&db), quarantined(&db)),
             (0, ROWS),
-            "{context}: the re-run finished the delete"
+            "{context}: resume finished the delete"
         );
 
         // restore of every request, killed part-way, then run again
@@ -152,7 +196,20 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
             ROWS,
             "{context}: restore killed at ~{target} rows"
         );
-        for id in &ids {
+        resumed += usize::from(finish(
+            &ws,
+            "restore",
+            &[
+                "restore",
+                "--request",
+                &ids[0],
+                "--identity",
+                "keys/recovery.key",
+                "--quiet",
+            ],
+            &context,
+        ));
+        for id in &ids[1..] {
             ws.dsar_ok(&["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]);
         }
         assert_eq!(
@@ -170,7 +227,7 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
         let mut child = spawn(&ws, &db, &["purge"]);
         kills += usize::from(kill_when(&mut child, || quarantined(&db) <= target));
         assert_eq!(live(&db), 0, "{context}: purge never brings rows back");
-        ws.dsar_ok(&["purge"]);
+        resumed += usize::from(finish(&ws, "purge", &["purge"], &context));
         assert_eq!(quarantined(&db), 0, "{context}: the second purge finished");
         assert_eq!(
             psql(&db.url, "SELECT bool_and(wrapped_key IS NULL) FROM dsar.requests"),
@@ -205,14 +262,39 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
                 );
             }
         }
-        ws.dsar_ok(&["export", "--subject", "customer_id=1", "--quiet"]);
+        resumed += usize::from(finish(
+            &ws,
+            "export",
+            &["export", "--subject", "customer_id=1", "--quiet"],
+            &context,
+        ));
+        let finished: Vec<_> = ws
+            .archives()
+            .into_iter()
+            .filter(|a| a.to_string_lossy().ends_with(".zip.age"))
+            .collect();
+        assert!(!finished.is_empty(), "{context}: the export finished");
+        for archive in finished {
+            assert_eq!(
+                ws.open_archive(&archive).counts()["shop/Shop.events"],
+                ROWS as u64,
+                "{context}: every finished archive is whole"
+            );
+        }
         audit_verifies(&ws, &context);
         rows_checked += ROWS;
         trials_run += 4;
     }
-    println!(
-        "faults: {trials_run} trials, {kills} killed mid-run, {rows_checked} rows checked, 0 violations (seed {seed})"
+    // libtest captures stdout; the tally goes where CI logs show it.
+    let tally = format!(
+        "faults: {trials_run} trials, {kills} killed mid-run, {resumed} resumed, {rows_checked} rows checked, 0 violations (seed {seed})"
     );
+    println!("{tally}");
+    std::fs::write(
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/fault-tally.txt"),
+        format!("{tally}\n"),
+    )
+    .unwrap();
 }
 
 /// A private PostgreSQL server for a test that restarts it (pg-up.sh), stopped on drop.

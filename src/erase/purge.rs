@@ -36,12 +36,18 @@ struct Summary {
 
 /// The top-level entry point for `dsar purge`.
 pub async fn run(global: &Global, args: &PurgeArgs) -> Result<(), UserError> {
+    run_as(global, args, None).await
+}
+
+/// A purge run; `resumed` finishes an interrupted one under its own run id (`dsar resume`).
+/// Purge is idempotent, so it simply does what is still due.
+pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     if global.verbose > 0 {
         crate::warn_all(global, &config.warnings);
     }
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
-    let run_id = crate::clock::new_request_id();
+    let run_id = resumed.map_or_else(crate::clock::new_request_id, str::to_string);
     let mut running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
         &run_id,
         "purge",

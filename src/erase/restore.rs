@@ -31,6 +31,12 @@ fn strategy_of(text: &str) -> Option<OnDelete> {
 
 /// The top-level entry point for `dsar restore`.
 pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
+    run_as(global, args, None).await
+}
+
+/// A restore run; `resumed` continues an interrupted one under its own run id (`dsar resume`).
+/// Rows already back are not in quarantine any more, so the run simply restores the rest.
+pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
     let identity = args.identity.as_ref().ok_or_else(|| {
@@ -73,10 +79,11 @@ pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
     for (s, _) in &keys {
         sources[*s].lock_for_erasure().await?;
     }
-    let run_id = crate::clock::new_request_id();
+    let run_id = resumed.map_or_else(crate::clock::new_request_id, str::to_string);
     let mut running =
         Ledger::for_runs(&audit, &config.notify)?.start(&run_id, "restore", audit.operator(), None, Vec::new())?;
-    running.request.target_request = Some(request_id.to_string());
+    // Written at once: a restore killed before its first batch must still be resumable.
+    running.set_target_request(request_id)?;
     crate::interrupt::install();
 
     let single = match &args.table {
