@@ -367,7 +367,7 @@ impl Drop for PrivateServer {
 }
 
 #[test]
-fn a_postgres_restart_mid_delete_loses_nothing_and_resume_finishes() {
+fn a_postgres_restart_mid_delete_restore_or_export_loses_nothing_and_resume_finishes() {
     let server = PrivateServer::start();
     let db = TestDb {
         name: "dsar_test".into(),
@@ -419,14 +419,66 @@ fn a_postgres_restart_mid_delete_loses_nothing_and_resume_finishes() {
     assert_eq!(state["state"], "failed");
     ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!((live(&db), quarantined(&db)), (0, ROWS));
-    ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+
+    // The same for a restore: cut off part-way, failed, then resumed to the original rows.
+    let mut child = spawn(
+        &ws,
+        &db,
+        &["restore", "--request", &id, "--identity", "keys/recovery.key"],
+    );
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before the restart"
+        );
+        if live(&db) >= 3000 {
+            break;
+        }
+    }
+    server.restart();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(
+        live(&db) + quarantined(&db),
+        ROWS,
+        "restore cut off: every row in one place"
+    );
+    let restore = failed_request(&ws, "restore");
+    ws.dsar_ok(&["resume", &restore, "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(fingerprint(&db), before);
+
+    // And an export: cut off while streaming, it leaves no finished archive; resumed, it is whole.
+    let mut child = spawn(&ws, &db, &["export", "--subject", "customer_id=1"]);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended before the restart"
+        );
+        if ws.archives().iter().any(|a| a.to_string_lossy().ends_with(".partial")) {
+            break;
+        }
+    }
+    server.restart();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert!(
+        !ws.archives().iter().any(|a| a.to_string_lossy().ends_with(".zip.age")),
+        "no archive is reported finished"
+    );
+    let export = failed_request(&ws, "export");
+    ws.dsar_ok(&["resume", &export, "--identity", "keys/recovery.key", "--quiet"]);
+    let archive = ws.path(&format!("exports/{export}.zip.age"));
+    assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.events"], ROWS as u64);
     audit_verifies(&ws, "restart");
+}
+
+/// The request of `kind` the ledger shows as failed (a run that lost its server).
+fn failed_request(ws: &Workspace, kind: &str) -> String {
+    let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--state", "failed", "--json"]).stdout).unwrap();
+    jobs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind)
+        .and_then(|r| r["request_id"].as_str())
+        .unwrap_or_else(|| panic!("no failed {kind} in {jobs}"))
+        .to_string()
 }

@@ -143,3 +143,57 @@ fn a_database_password_never_reaches_output_errors_audit_or_ledger() {
     assert!(seen.contains("cannot connect"), "the failing runs did fail");
     assert!(!seen.contains(secret), "the password leaked somewhere");
 }
+
+#[test]
+fn hostile_subject_values_given_to_delete_erase_nothing() {
+    let db = fresh_db("chinook_tpl");
+    let ws = Workspace::new(
+        include_str!("../sources.toml.example"),
+        &[("CHINOOK_DATABASE_URL", &db.url)],
+    );
+    let dump = || {
+        ["customer", "invoice", "invoice_line"]
+            .iter()
+            .map(|t| common::dump_table(&db.url, t, "1"))
+            .collect::<Vec<_>>()
+    };
+    let before = dump();
+    let long = format!("email={}@x.org", "a".repeat(10_000));
+    let values = [
+        "email=x' OR '1'='1",
+        "email=%",
+        "email=l_isg@embraer.com.br",
+        "email=luisg@embraer.com.br'; DROP TABLE customer; --",
+        "email=ünïcødé@例え.jp",
+        long.as_str(),
+    ];
+    for value in values {
+        let out = ws.dsar(&["delete", "--subject", value, "--yes", "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            &value[..value.len().min(60)],
+            stderr(&out)
+        );
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let moved: u64 = report["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["rows"].as_u64().unwrap())
+            .sum();
+        assert_eq!(moved, 0, "{}: matches nobody", &value[..value.len().min(60)]);
+    }
+    for (value, why) in [("email=", "empty"), ("customer_id=1 OR 1=1", "integer")] {
+        let out = ws.dsar(&["delete", "--subject", value, "--yes"]);
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{value}: {}", stderr(&out));
+    }
+    assert_eq!(dump(), before, "not one row changed");
+    let raw = std::fs::read_to_string(ws.state_dir().join("audit/000001.jsonl")).unwrap();
+    assert!(
+        !raw.contains("DROP TABLE") && !raw.contains("aaaaaaaaaa"),
+        "raw values never reach the audit log"
+    );
+}
