@@ -377,6 +377,10 @@ log "  $BATCH_EXPORT_S s, peak RSS $BATCH_EXPORT_RSS KiB; export SELECTs per tab
 sed 's/^/bench:     /' "$WORK/batch_export_statements.txt" >&2
 track_statements=$(psql_q -c "SHOW pg_stat_statements.track")
 batch_check "pg_stat_statements.track" top "$track_statements"
+# The claim itself: one export SELECT per table per batch, never one per subject.
+for entry in "${per_table[@]}"; do
+  batch_check "export SELECTs of table ${entry%%=*} (one per batch)" "$BATCHES" "${entry#*=}"
+done
 
 log "batch: baseline COPY | gzip | age of the same rows"
 settle_bench "$BENCH_DATABASE_URL"
@@ -429,6 +433,9 @@ WHERE d.datname = 'dsar_batch_delete' AND s.query ~ '^(INSERT|DELETE|SELECT ARRA
 SQL
 log "  $BATCH_DELETE_S s, peak RSS $BATCH_DELETE_RSS KiB; capture statements $CAPTURE_STATEMENTS, DELETE statements $DELETE_STATEMENTS (ceil(rows/1000) per table: $EXPECTED_DELETES):"
 sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2
+# One capture per table for all subjects, and one DELETE per batch of rows: never one per subject.
+batch_check "capture statements (one per table)" "$N_TABLES" "$CAPTURE_STATEMENTS"
+batch_check "DELETE statements (one per batch of rows)" "$EXPECTED_DELETES" "$DELETE_STATEMENTS"
 psql_q -c "DROP DATABASE dsar_batch_delete"
 
 log "load average at the end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt::Write;
 
 use crate::cli::{DiscoverArgs, Global};
-use crate::config::{SecretRef, TableName};
+use crate::config::{SecretRef, SourceKind, TableName};
 use crate::error::{UserError, suggestion};
-use crate::source::postgres::discover::{DbCatalog, DbTable};
+use crate::source::discovery::{DbCatalog, DbTable};
 
 /// How a discovered table reaches its parent: (parent, columns, parent columns).
 type ViaLink = (usize, Vec<String>, Vec<String>);
@@ -109,14 +109,10 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
             suggestion(&args.source, config.sources.iter().map(|s| s.name.as_str()))
         ))
     })?;
-    if source.kind != crate::config::SourceKind::Postgres {
-        return Err(UserError::usage(format!(
-            "source `{}`: discover reads PostgreSQL catalogs only, for now",
-            source.name
-        ))
-        .with_hint("write the map of a SQLite source by hand; demo/sources.toml is a worked example"));
-    }
-    let catalog = crate::source::postgres::discover::read(source).await?;
+    let catalog = match source.kind {
+        SourceKind::Postgres => crate::source::postgres::discover::read(source).await?,
+        SourceKind::Sqlite => crate::source::sqlite::discover::read(source)?,
+    };
     if catalog.tables.is_empty() {
         return Err(UserError::usage(format!(
             "source `{}` has no tables to map",
@@ -194,9 +190,21 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
     }
 
     let mut out = String::new();
-    let url = match &source.url {
-        SecretRef::Literal(_) => "env:DATABASE_URL".to_string(),
-        other => other.describe(),
+    // Where the drafted source connects, as the map it was drafted from says it.
+    let location = match source.kind {
+        SourceKind::Postgres => {
+            let url = match &source.url {
+                SecretRef::Literal(_) => "env:DATABASE_URL".to_string(),
+                other => other.describe(),
+            };
+            format!("url = {}", toml_string(&url))
+        }
+        SourceKind::Sqlite => {
+            let path = source.path.clone().unwrap_or_default();
+            let map_dir = global.config.parent().unwrap_or(std::path::Path::new(""));
+            let shown = path.strip_prefix(map_dir).unwrap_or(&path);
+            format!("path = {}", toml_string(&shown.display().to_string()))
+        }
     };
     let _ = writeln!(
         out,
@@ -219,9 +227,9 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
     let _ = writeln!(out, "[subject]\nkeys = {}\n", toml_list_always(&keys));
     let _ = writeln!(
         out,
-        "[[sources]]\nname = {}\nkind = \"postgres\"\nurl = {}",
+        "[[sources]]\nname = {}\nkind = \"{}\"\n{location}",
         toml_string(&source.name),
-        toml_string(&url)
+        source.kind.name()
     );
     for (t, link) in &reached {
         let table = &catalog.tables[*t];

@@ -546,3 +546,42 @@ fn max_rows_per_second_paces_an_erasure() {
     assert!(took.as_secs_f64() >= 1.4, "paced: took {took:?}");
     assert_eq!(scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"), 0);
 }
+
+#[test]
+fn discover_drafts_a_working_map_of_a_sqlite_file() {
+    let bare =
+        "[subject]\nkeys = [\"email\"]\n\n[[sources]]\nname = \"chinook\"\nkind = \"sqlite\"\npath = \"chinook.db\"\n";
+    let ws = Workspace::new(bare, &[]);
+    let db = ws.path("chinook.db");
+    load_chinook(&db);
+    let before = std::fs::read(&db).unwrap();
+    let out = ws.dsar_ok(&["discover", "--source", "chinook"]);
+    let draft = common::stdout(&out);
+    assert!(draft.contains("kind = \"sqlite\"\npath = \"chinook.db\""), "{draft}");
+    assert!(
+        draft.contains("table = \"main.Customer\"\nmatch = { email = \"Email\""),
+        "{draft}"
+    );
+    assert!(
+        draft.contains("table = \"main.InvoiceLine\"\nvia = { table = \"main.Invoice\""),
+        "customer → invoice → invoice_line: {draft}"
+    );
+    assert!(draft.contains("Email (email)") && draft.contains("(phone)"), "{draft}");
+    assert_eq!(std::fs::read(&db).unwrap(), before, "discover changes nothing");
+
+    // The draft is a working map: check passes and an export finds customer 1's 46 rows.
+    std::fs::write(
+        ws.path("sources.toml"),
+        format!("[settings]\nrecipients_file = \"keys/exports.txt\"\n\n{draft}"),
+    )
+    .unwrap();
+    ws.dsar_ok(&["check"]);
+    let report = json(&ws.dsar_ok(&["export", "--subject", &format!("email={EMAIL}"), "--json"]));
+    let rows: u64 = report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, 46);
+}

@@ -2,6 +2,7 @@
 //! [`Database`], the one handle the commands use whatever the kind.
 
 mod database;
+pub mod discovery;
 pub mod erasure;
 pub mod foreign_key;
 pub mod postgres;

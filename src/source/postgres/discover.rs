@@ -1,32 +1,9 @@
 //! The whole catalog of a PostgreSQL database, for `dsar discover` to draft a map from.
 
-use tokio_postgres::Client;
-
 use super::connect::{connect, error_text};
-use super::foreign_keys::ForeignKey;
-use super::sql::{ident, table_ident};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
-
-#[derive(Debug, Clone)]
-pub struct DbColumn {
-    pub name: String,
-    pub text_like: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct DbTable {
-    pub name: TableName,
-    pub columns: Vec<DbColumn>,
-    pub primary_key: Vec<String>,
-}
-
-/// Every user table with its columns and key, and every foreign key between them.
-pub struct DbCatalog {
-    client: Client,
-    pub tables: Vec<DbTable>,
-    pub foreign_keys: Vec<ForeignKey>,
-}
+use crate::source::discovery::{DbCatalog, DbColumn, DbTable, Sampler};
 
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'dsar') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
@@ -88,28 +65,23 @@ pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
     }
     let foreign_keys = super::foreign_keys::read(&client, source, None).await?;
     Ok(DbCatalog {
-        client,
+        sampler: Sampler::Postgres(client),
         tables,
         foreign_keys,
     })
 }
 
-impl DbCatalog {
-    /// Whether sampled values of a text column look like email addresses.
-    pub async fn looks_like_email(&self, table: &TableName, column: &str) -> bool {
-        let sql = format!(
-            "SELECT count(*) FILTER (WHERE v ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'), count(*) \
-             FROM (SELECT {}::text AS v FROM {} WHERE {} IS NOT NULL LIMIT 50) s",
-            ident(column),
-            table_ident(table),
-            ident(column)
-        );
-        match self.client.query_one(&sql, &[]).await {
-            Ok(row) => {
-                let (hits, all): (i64, i64) = (row.get(0), row.get(1));
-                all > 0 && hits * 2 > all
-            }
-            Err(_) => false,
-        }
-    }
+/// Up to `limit` non-NULL values of a column, as text.
+pub async fn sample(client: &tokio_postgres::Client, table: &TableName, column: &str, limit: i64) -> Vec<String> {
+    use super::sql::{ident, table_ident};
+    let sql = format!(
+        "SELECT {c}::text FROM {t} WHERE {c} IS NOT NULL LIMIT $1",
+        c = ident(column),
+        t = table_ident(table)
+    );
+    client
+        .query(&sql, &[&limit])
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
 }

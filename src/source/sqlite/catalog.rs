@@ -135,56 +135,60 @@ fn missing_table(conn: &Connection, source: &Source, name: &TableName, location:
     .with_hint("names are case-sensitive and literal, as the schema has them")
 }
 
-/// Every foreign key, from any table of the main database, whose parent is a mapped table.
-pub fn foreign_keys(conn: &Connection, source: &Source, shapes: &[TableShape]) -> rusqlite::Result<Vec<ForeignKey>> {
-    let tables: Vec<String> = conn
-        .prepare(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'dsar\\_%' ESCAPE '\\' ORDER BY name",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    // Names as the map writes them, so the plan can compare them with its tables.
-    let mapped = |name: &str| -> Option<(usize, TableName)> {
+/// Every foreign key, from any table of the main database, whose parent is a mapped table,
+/// with table names as the map writes them.
+pub fn foreign_keys(conn: &Connection, source: &Source) -> rusqlite::Result<Vec<ForeignKey>> {
+    let mapped = |name: &TableName| -> Option<TableName> {
         source
             .tables
             .iter()
-            .position(|t| t.name.name == name && schema_name(&t.name) == "main")
-            .map(|i| (i, source.tables[i].name.clone()))
+            .find(|t| t.name.name == name.name && schema_name(&t.name) == "main")
+            .map(|t| t.name.clone())
     };
-    let as_named = |name: &str| {
-        mapped(name).map(|(_, n)| n).unwrap_or_else(|| TableName {
-            schema: "main".into(),
-            name: name.to_string(),
+    Ok(all_foreign_keys(conn)?
+        .into_iter()
+        .filter_map(|mut fk| {
+            fk.parent = mapped(&fk.parent)?;
+            if let Some(child) = mapped(&fk.child) {
+                fk.child = child;
+            }
+            Some(fk)
         })
+        .collect())
+}
+
+/// Every foreign key between the tables of the main database (dsar's own tables aside).
+pub fn all_foreign_keys(conn: &Connection) -> rusqlite::Result<Vec<ForeignKey>> {
+    let main = |name: &str| TableName {
+        schema: "main".into(),
+        name: name.to_string(),
     };
     let mut out = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1, 'main') ORDER BY id, seq",
     )?;
-    for child in &tables {
+    for child in user_tables(conn)? {
         let rows: Vec<(i64, String, String, Option<String>, String)> = stmt
-            .query_map([child], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .query_map([&child], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<Result<_, _>>()?;
         let mut i = 0;
         while i < rows.len() {
             let id = rows[i].0;
             let group: Vec<_> = rows[i..].iter().take_while(|r| r.0 == id).collect();
             i += group.len();
-            let Some((parent, parent_name)) = mapped(&group[0].1) else {
-                continue;
-            };
             // `REFERENCES parent` without columns means the parent's primary key.
             let parent_columns: Vec<String> = if group.iter().all(|r| r.3.is_some()) {
                 group.iter().filter_map(|r| r.3.clone()).collect()
             } else {
-                shapes[parent].primary_key.clone()
+                primary_key(conn, &group[0].1)?
             };
             out.push(ForeignKey {
                 name: format!("{child}#{id}"),
-                child: as_named(child),
+                child: main(&child),
                 child_columns: group.iter().map(|r| r.2.clone()).collect(),
-                parent: parent_name,
+                parent: main(&group[0].1),
                 parent_columns,
                 on_delete: match group[0].4.as_str() {
                     "CASCADE" => OnParentDelete::Cascade,
@@ -197,6 +201,23 @@ pub fn foreign_keys(conn: &Connection, source: &Source, shapes: &[TableShape]) -
         }
     }
     Ok(out)
+}
+
+/// The tables of the main database that hold data: not SQLite's, not dsar's quarantine.
+pub fn user_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'dsar\\_%' ESCAPE '\\' ORDER BY name",
+    )?
+    .query_map([], |r| r.get(0))?
+    .collect()
+}
+
+/// A table's primary key columns, in key order.
+pub fn primary_key(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0 ORDER BY pk")?
+        .query_map([table], |r| r.get(0))?
+        .collect()
 }
 
 #[cfg(test)]

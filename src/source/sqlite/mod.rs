@@ -7,6 +7,7 @@
 //! `json_each`, so one query still serves a whole batch of subjects.
 
 mod catalog;
+pub mod discover;
 mod erase;
 mod sql;
 mod store;
@@ -151,8 +152,7 @@ impl<'a> SqliteSource<'a> {
 
     /// Foreign keys from any table into this source's mapped tables.
     pub fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
-        catalog::foreign_keys(&self.conn(), self.config, &self.shapes)
-            .map_err(|e| self.failure("cannot read foreign keys", &e))
+        catalog::foreign_keys(&self.conn(), self.config).map_err(|e| self.failure("cannot read foreign keys", &e))
     }
 
     /// Refuse a subject value that a matched numeric column cannot hold (`customer_id=abc`
