@@ -52,7 +52,13 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
         }
     }
 
-    for source_config in &config.sources {
+    for command in config.commands() {
+        match crate::source::command::check(command) {
+            Ok(found) => report.sources.push(format!("{}: runs {found}", command.name)),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    for source_config in config.databases() {
         match Database::open(source_config).await {
             Err(e) => report.errors.push(e.message),
             Ok(source) => {
@@ -162,7 +168,7 @@ fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableNam
     use crate::source::postgres::sql::{ident, table_ident};
     match kind {
         crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({})", table_ident(table), ident(column)),
-        crate::config::SourceKind::Sqlite => format!(
+        crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
             "CREATE INDEX {} ON {} ({})",
             ident(&format!("{}_{column}", table.name)),
             ident(&table.name),

@@ -112,6 +112,12 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
     let catalog = match source.kind {
         SourceKind::Postgres => crate::source::postgres::discover::read(source).await?,
         SourceKind::Sqlite => crate::source::sqlite::discover::read(source)?,
+        SourceKind::Command => {
+            return Err(UserError::usage(format!(
+                "source `{}` is a command: it has no catalog to draft a map from",
+                source.name
+            )));
+        }
     };
     if catalog.tables.is_empty() {
         return Err(UserError::usage(format!(
@@ -205,6 +211,7 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
             let shown = path.strip_prefix(map_dir).unwrap_or(&path);
             format!("path = {}", toml_string(&shown.display().to_string()))
         }
+        SourceKind::Command => String::new(),
     };
     let _ = writeln!(
         out,

@@ -16,6 +16,7 @@ use std::time::Duration;
 pub use duration::parse_duration;
 pub use secret::SecretRef;
 pub use table_name::TableName;
+pub(crate) use validate::placeholders;
 
 use crate::error::{UserError, suggestion};
 
@@ -64,6 +65,10 @@ pub struct Source {
     pub url: SecretRef,
     /// The database file of a SQLite source, resolved against the map's directory.
     pub path: Option<PathBuf>,
+    /// A command source's export program and arguments (`{key}` replaced by the subject's).
+    pub run: Vec<String>,
+    /// A command source's erase program, if it can erase.
+    pub delete_run: Option<Vec<String>>,
     pub max_rows_per_second: Option<u32>,
     pub batch_rows: u32,
     pub statement_timeout: Duration,
@@ -75,6 +80,8 @@ pub struct Source {
 pub enum SourceKind {
     Postgres,
     Sqlite,
+    /// An external service reached through a program (an API wrapped with curl, say).
+    Command,
 }
 
 impl SourceKind {
@@ -83,7 +90,20 @@ impl SourceKind {
         match self {
             SourceKind::Postgres => "postgres",
             SourceKind::Sqlite => "sqlite",
+            SourceKind::Command => "command",
         }
+    }
+}
+
+impl Config {
+    /// The sources that are databases (tables, quarantine, catalogs).
+    pub fn databases(&self) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(|s| s.kind != SourceKind::Command)
+    }
+
+    /// The sources that are programs.
+    pub fn commands(&self) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(|s| s.kind == SourceKind::Command)
     }
 }
 

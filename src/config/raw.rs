@@ -54,6 +54,10 @@ pub struct RawSource {
     pub url: Option<Spanned<String>>,
     /// The database file (sqlite), relative to the map's directory.
     pub path: Option<Spanned<PathBuf>>,
+    /// The program that prints a subject's records as JSON lines (command), with `{key}`s.
+    pub run: Option<Spanned<Vec<String>>>,
+    /// The program that erases a subject's records (command), with `{key}`s.
+    pub delete_run: Option<Spanned<Vec<String>>>,
     pub max_rows_per_second: Option<u32>,
     pub batch_rows: Option<Spanned<u32>>,
     pub statement_timeout: Option<Spanned<String>>,

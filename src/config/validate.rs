@@ -153,11 +153,12 @@ fn source(
     let kind = match raw.kind.get_ref().as_str() {
         "postgres" | "postgresql" => SourceKind::Postgres,
         "sqlite" => SourceKind::Sqlite,
-        "mysql" | "command" => {
+        "command" => SourceKind::Command,
+        "mysql" => {
             return Err(loc.error(
                 raw.kind.span(),
                 format!(
-                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\" or \"sqlite\"",
+                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\", \"sqlite\" or \"command\"",
                     raw.kind.get_ref()
                 ),
             ));
@@ -167,7 +168,7 @@ fn source(
                 raw.kind.span(),
                 format!(
                     "unknown source kind `{other}`{}",
-                    suggestion(other, ["postgres", "sqlite"])
+                    suggestion(other, ["postgres", "sqlite", "command"])
                 ),
             ));
         }
@@ -210,7 +211,23 @@ fn source(
             };
             (SecretRef::Literal(String::new()), Some(dir.join(path.get_ref())))
         }
+        SourceKind::Command => {
+            if let Some(url) = &raw.url {
+                return Err(loc.error(
+                    url.span(),
+                    format!("source `{name}` is kind = \"command\": it runs `run`, it has no url"),
+                ));
+            }
+            if let Some(path) = &raw.path {
+                return Err(loc.error(
+                    path.span(),
+                    format!("source `{name}` is kind = \"command\": it runs `run`, it has no path"),
+                ));
+            }
+            (SecretRef::Literal(String::new()), None)
+        }
     };
+    let (run, delete_run) = command_lines(&raw, kind, &name, subject_keys, loc, dir)?;
     let batch_rows = match raw.batch_rows {
         Some(b) if *b.get_ref() == 0 => return Err(loc.error(b.span(), "batch_rows must be at least 1")),
         Some(b) => b.into_inner(),
@@ -222,7 +239,13 @@ fn source(
             format!("source `{name}`: max_rows_per_second must be at least 1 (leave it out for no limit)"),
         ));
     }
-    if raw.tables.is_empty() && !allow_empty_sources {
+    if kind == SourceKind::Command && !raw.tables.is_empty() {
+        return Err(loc.error(
+            raw.name.span(),
+            format!("source `{name}` is kind = \"command\": its records come from `run`, it lists no tables"),
+        ));
+    }
+    if raw.tables.is_empty() && !allow_empty_sources && kind != SourceKind::Command {
         return Err(loc.error(
             raw.name.span(),
             format!("source `{name}` lists no tables; add [[sources.tables]] entries"),
@@ -259,6 +282,8 @@ fn source(
         kind,
         url,
         path,
+        run,
+        delete_run,
         max_rows_per_second: raw.max_rows_per_second,
         batch_rows,
         statement_timeout: duration(
@@ -420,4 +445,70 @@ fn check_no_cycles(tables: &[Table]) -> Result<(), UserError> {
         }
     }
     Ok(())
+}
+
+/// `run` and `delete_run` of a command source: argv lists whose `{key}`s are subject keys, the
+/// program resolved against the map's directory when it is a relative path. Other kinds must
+/// not have them.
+fn command_lines(
+    raw: &RawSource,
+    kind: SourceKind,
+    name: &str,
+    subject_keys: &[String],
+    loc: &Locator,
+    dir: &Path,
+) -> Result<(Vec<String>, Option<Vec<String>>), UserError> {
+    if kind != SourceKind::Command {
+        if let Some(run) = raw.run.as_ref().or(raw.delete_run.as_ref()) {
+            return Err(loc.error(
+                run.span(),
+                format!("source `{name}`: run and delete_run belong to kind = \"command\" sources"),
+            ));
+        }
+        return Ok((Vec::new(), None));
+    }
+    let Some(run) = &raw.run else {
+        return Err(loc.error(
+            raw.name.span(),
+            format!("source `{name}` needs run = [\"program\", \"{{email}}\"], the program that prints its records"),
+        ));
+    };
+    let check = |argv: &Spanned<Vec<String>>, what: &str| -> Result<Vec<String>, UserError> {
+        let Some(program) = argv.get_ref().first() else {
+            return Err(loc.error(argv.span(), format!("source `{name}`: {what} is empty; name a program")));
+        };
+        for arg in argv.get_ref() {
+            for key in placeholders(arg) {
+                if !subject_keys.iter().any(|k| k == key) {
+                    return Err(loc.error(
+                        argv.span(),
+                        format!(
+                            "source `{name}`: {what} uses {{{key}}}, which is not a subject key{}",
+                            suggestion(key, subject_keys.iter().map(String::as_str))
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut argv = argv.get_ref().clone();
+        if program.contains('/') && Path::new(program).is_relative() {
+            argv[0] = dir.join(program).display().to_string();
+        }
+        Ok(argv)
+    };
+    let run = check(run, "run")?;
+    let delete_run = raw.delete_run.as_ref().map(|d| check(d, "delete_run")).transpose()?;
+    Ok((run, delete_run))
+}
+
+/// The `{key}` names in one argument.
+pub(crate) fn placeholders(arg: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out
 }

@@ -54,7 +54,8 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         }
     }
     let ids = crate::identity::resolve(&sources, &subjects).await?;
-    let plan = Plan::build(&sources, &ids).await?;
+    let mut plan = Plan::build(&sources, &ids).await?;
+    plan.external = Plan::external_steps(&config, subjects.len());
     let request_id = crate::clock::new_request_id();
     let subject_hashes: Vec<String> = (0..subjects.len() as u32)
         .flat_map(|i| ids.of_subject(i))
@@ -96,7 +97,9 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         });
     }
     if args.dry_run {
-        print_report(global, &request_id, "planned", true, None, plan.steps.clone(), &plan);
+        let mut shown = plan.steps.clone();
+        shown.extend(plan.external.iter().cloned());
+        print_report(global, &request_id, "planned", true, None, shown, &plan);
         return Ok(());
     }
     confirm(args.yes, &plan)?;
@@ -117,6 +120,8 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let run = Run {
         global,
         sources: &sources,
+        commands: config.commands().collect(),
+        ids: &ids,
         request_id: &request_id,
         data_key: &data_key,
         installation_key: &key,
@@ -134,13 +139,14 @@ async fn erase_and_report(
     running: &mut Running,
     restore_until: Option<String>,
 ) -> Result<(), UserError> {
-    let done = erase_planned(run, plan, running).await?;
+    let mut done = erase_planned(run, plan, running).await?;
     for source in run.sources {
         source.scrub_free_space().await?;
     }
+    let flagged = erase_external(run, plan, &mut done).await;
     run.audit
         .append(&(run.event)("delete.completed", Outcome::Ok, table_counts(&done), None))?;
-    running.finish("completed", None, Vec::new())?;
+    running.finish("completed", None, flagged.clone())?;
     print_report(
         run.global,
         run.request_id,
@@ -150,7 +156,49 @@ async fn erase_and_report(
         done,
         plan,
     );
-    Ok(())
+    if flagged.is_empty() {
+        return Ok(());
+    }
+    for item in &flagged {
+        eprintln!("flagged: {item}");
+    }
+    Err(UserError {
+        kind: ExitKind::Flagged,
+        message: format!(
+            "the databases are erased, but {} external erasure(s) need you (listed above)",
+            flagged.len()
+        ),
+        hint: Some("fix the command source and run the same delete again, or erase there by hand".into()),
+    })
+}
+
+/// Run every command source's delete_run for each subject, after the databases (it cannot be
+/// undone). Adds a step per source to `done`; returns what needs a person: failures, and
+/// sources with no delete_run. Messages name the subject by key, never by value.
+async fn erase_external(run: &Run<'_>, plan: &Plan, done: &mut Vec<Step>) -> Vec<String> {
+    let mut flagged = Vec::new();
+    for (source, step) in run.commands.iter().zip(&plan.external) {
+        let mut erased = 0u64;
+        for subject in 0..run.ids.count as u32 {
+            match crate::source::command::erase(source, &run.ids.of_subject(subject)).await {
+                Ok(true) => erased += 1,
+                Ok(false) => {
+                    flagged.push(format!(
+                        "source `{}` has no delete_run: erase subject {} there by hand",
+                        source.name,
+                        subject + 1
+                    ));
+                }
+                // Redacted at the source (see source::command).
+                Err(message) => flagged.push(message),
+            }
+        }
+        done.push(Step {
+            rows: erased,
+            ..step.clone()
+        });
+    }
+    flagged
 }
 
 /// Record the request (and its wrapped key) in every source the plan changes, unless it is
@@ -187,6 +235,10 @@ async fn register(
 struct Run<'a> {
     global: &'a Global,
     sources: &'a [Database<'a>],
+    /// Command sources, erased through their delete_run after the databases.
+    commands: Vec<&'a crate::config::Source>,
+    /// Everything known about the subjects (a command's `{key}`s are filled from it).
+    ids: &'a crate::identity::Identities,
     request_id: &'a str,
     data_key: &'a DataKey,
     installation_key: &'a [u8],
@@ -342,7 +394,8 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     // Killed before any source recorded it: nothing was erased yet, so a new key is as good.
     let data_key = data_key.unwrap_or_else(DataKey::generate);
     let ids = crate::identity::resolve(&sources, &subjects).await?;
-    let plan = Plan::build(&sources, &ids).await?;
+    let mut plan = Plan::build(&sources, &ids).await?;
+    plan.external = Plan::external_steps(&config, subjects.len());
     if let Some(first) = plan.refusals.first() {
         eprint!("{}", plan.render());
         return Err(UserError {
@@ -380,6 +433,8 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     let run = Run {
         global,
         sources: &sources,
+        commands: config.commands().collect(),
+        ids: &ids,
         request_id: &request_id,
         data_key: &data_key,
         installation_key: &key,
@@ -472,7 +527,7 @@ fn print_report(
     }
     let shown = Plan {
         steps: counts,
-        refusals: Vec::new(),
+        ..Plan::default()
     };
     if dry_run {
         println!("plan for a delete (dry run, nothing changed):");

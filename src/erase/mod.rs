@@ -14,7 +14,7 @@ use crate::source::Database;
 /// Connect every source of the map and check it against its catalog.
 pub async fn open_sources(config: &Config) -> Result<Vec<Database<'_>>, UserError> {
     let mut sources = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
+    for source in config.databases() {
         sources.push(Database::open(source).await?);
     }
     Ok(sources)

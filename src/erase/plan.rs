@@ -31,6 +31,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Why `delete` will not run; each names the table, the constraint and the fix.
     pub refusals: Vec<String>,
+    /// Command sources: `external` (their delete_run erases, for good) or `manual` (no
+    /// delete_run: the operator erases by hand). `rows` counts subjects, not records.
+    pub external: Vec<Step>,
 }
 
 pub fn strategy_name(strategy: OnDelete) -> &'static str {
@@ -83,9 +86,25 @@ impl Plan {
     pub fn total_rows(&self) -> u64 {
         self.steps
             .iter()
-            .filter(|s| s.strategy != "retain")
+            .filter(|s| !matches!(s.strategy, "retain" | "external" | "manual"))
             .map(|s| s.rows)
             .sum()
+    }
+
+    /// The command sources of `config` as plan steps for `subjects` people.
+    pub fn external_steps(config: &crate::config::Config, subjects: usize) -> Vec<Step> {
+        config
+            .commands()
+            .map(|c| Step {
+                source: usize::MAX,
+                table: usize::MAX,
+                source_name: c.name.clone(),
+                table_name: crate::export::RECORDS.into(),
+                strategy: if c.delete_run.is_some() { "external" } else { "manual" },
+                rows: subjects as u64,
+                retain_reason: None,
+            })
+            .collect()
     }
 
     /// The plan as an operator reads it.
@@ -93,7 +112,7 @@ impl Plan {
         let mut out = String::new();
         out.push_str(&format!("  {:<5} {:<12} {:>9}  table\n", "order", "strategy", "rows"));
         for (i, step) in self.steps.iter().enumerate() {
-            let order = if step.strategy == "retain" {
+            let order = if matches!(step.strategy, "retain" | "external" | "manual") {
                 "-".to_string()
             } else {
                 (i + 1).to_string()
@@ -104,6 +123,11 @@ impl Plan {
             ));
             if let Some(reason) = &step.retain_reason {
                 out.push_str(&format!("  (kept: {reason})"));
+            }
+            match step.strategy {
+                "external" => out.push_str("  (subjects; delete_run erases there, not restorable)"),
+                "manual" => out.push_str("  (subjects; no delete_run: erase them there by hand)"),
+                _ => {}
             }
             out.push('\n');
         }

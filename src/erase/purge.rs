@@ -61,7 +61,7 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         ..Default::default()
     };
 
-    for source_config in &config.sources {
+    for source_config in config.databases() {
         let result = match Database::open(source_config).await {
             Ok(source) => purge_source(&source, args.dry_run, &mut summary).await,
             Err(e) => Err(e),

@@ -5,6 +5,9 @@
 //! channel, which gives backpressure and keeps memory flat whatever the data size.
 
 pub mod archive;
+mod external;
+
+pub use external::RECORDS;
 mod encode;
 mod manifest;
 mod recipients;
@@ -45,6 +48,9 @@ pub struct Exported {
     pub counts: Vec<TableCount>,
     #[serde(skip)]
     subject: String,
+    /// Command sources that failed for this subject (their data is missing), redacted.
+    #[serde(skip)]
+    failed_sources: Vec<String>,
 }
 
 /// The top-level entry point for `dsar export`.
@@ -133,7 +139,7 @@ async fn export_subjects(
     let mut sources = Vec::new();
     let mut unavailable: Vec<SourceEntry> = Vec::new();
     let mut first_unreachable = None;
-    for source in &config.sources {
+    for source in config.databases() {
         match Database::try_open(source).await? {
             Ok(opened) => sources.push(opened),
             Err(e) => {
@@ -152,8 +158,10 @@ async fn export_subjects(
         return Err(e);
     }
     let progress = Progress::new(global.quiet, global.json);
+    let commands: Vec<&crate::config::Source> = config.commands().collect();
     let job = Job {
         sources: &sources,
+        commands: &commands,
         encryption,
         out_dir,
         format: plan.format,
@@ -179,6 +187,7 @@ async fn export_subjects(
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     crate::interrupt::install();
     let mut done = Vec::new();
+    let mut failed_commands: Vec<String> = Vec::new();
     // With recovery recipients, each request keeps its subject sealed so `dsar resume` can redo it.
     let recovery = match &config.settings.recovery_recipients_file {
         Some(file) => crate::age_keys::read_recipients_file(file).ok(),
@@ -222,7 +231,13 @@ async fn export_subjects(
                     for c in &e.counts {
                         run.progress(&c.source, &c.table, c.rows, Some(c.rows));
                     }
-                    run.finish("completed", None, missing.clone())?;
+                    let mut flagged = missing.clone();
+                    flagged.extend(e.failed_sources.iter().cloned());
+                    run.finish("completed", None, flagged)?;
+                    let mut details = missing_details.clone();
+                    if !e.failed_sources.is_empty() {
+                        details.insert("failed_sources".into(), e.failed_sources.clone().into());
+                    }
                     audit.append(&Event {
                         action: "export.completed".into(),
                         request_id: Some(e.request_id.clone()),
@@ -230,10 +245,11 @@ async fn export_subjects(
                         tables: e.counts.clone(),
                         archive_sha256: Some(e.sha256.clone()),
                         outcome: Outcome::Ok,
-                        details: missing_details.clone(),
+                        details,
                         ..Default::default()
                     })?;
                 }
+                failed_commands.extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
                 done.extend(exported);
             }
             Err(err) => {
@@ -260,15 +276,15 @@ async fn export_subjects(
         }
     }
     report(global, &done);
-    if !missing.is_empty() {
-        for m in &missing {
+    if !missing.is_empty() || !failed_commands.is_empty() {
+        for m in missing.iter().chain(&failed_commands) {
             eprintln!("flagged: {m}");
         }
         return Err(UserError {
             kind: ExitKind::Flagged,
             message: format!(
-                "exported, but {} source(s) could not be reached; their data is missing (listed above)",
-                missing.len()
+                "exported, but {} source(s) could not be read; their data is missing (listed above)",
+                missing.len() + failed_commands.len()
             ),
             hint: Some("the archive's manifest and README say so; export again once the source is back".into()),
         });
@@ -290,6 +306,8 @@ fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {
 /// What every batch of an export run shares.
 struct Job<'a> {
     sources: &'a [Database<'a>],
+    /// Command sources, run once per subject after the databases.
+    commands: &'a [&'a crate::config::Source],
     encryption: &'a Encryption,
     out_dir: &'a std::path::Path,
     format: Format,
@@ -333,14 +351,17 @@ impl Job<'_> {
         let archives = self.open_archives(request_ids).await?;
         let (tx, rx) = mpsc::channel::<SinkMessage>(8);
         let sink = tokio::task::spawn_blocking(move || write_rows(rx, archives));
-        let streamed = self.stream_tables(&ids, &tx, running).await;
+        let streamed = match self.stream_tables(&ids, &tx, running).await {
+            Ok(()) => self.stream_commands(batch.len(), &ids, &tx).await,
+            Err(e) => Err(e),
+        };
         drop(tx);
         let written = sink
             .await
             .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))?;
         // A writer failure explains a closed channel, so it wins over the streaming error.
         let archives = written?;
-        streamed?;
+        let failed = streamed?;
         for source in self.sources {
             source.end_snapshot().await?;
         }
@@ -354,6 +375,11 @@ impl Job<'_> {
                 kind: s.config().kind.name(),
                 unavailable: None,
             })
+            .chain(self.commands.iter().map(|c| SourceEntry {
+                name: c.name.clone(),
+                kind: c.kind.name(),
+                unavailable: None,
+            }))
             .chain(self.unavailable.iter().cloned())
             .collect();
         let format = self.format;
@@ -364,8 +390,22 @@ impl Job<'_> {
                 .into_iter()
                 .zip(subjects)
                 .zip(ids_owned)
-                .map(|((archive, subject), request_id)| {
-                    finish_archive(archive, &subject, request_id, &created_at, format, &sources)
+                .enumerate()
+                .map(|(i, ((archive, subject), request_id))| {
+                    // A command that failed for this person is named in their manifest.
+                    let mut sources = sources.clone();
+                    let mut failures = Vec::new();
+                    // Command messages come redacted (see source::command).
+                    for (_, name, message) in failed.iter().filter(|(s, ..)| *s == i) {
+                        let message = message.clone();
+                        if let Some(entry) = sources.iter_mut().find(|e| &e.name == name) {
+                            entry.unavailable = Some(message.clone());
+                        }
+                        failures.push(message);
+                    }
+                    let mut exported = finish_archive(archive, &subject, request_id, &created_at, format, &sources)?;
+                    exported.failed_sources = failures;
+                    Ok(exported)
                 })
                 .collect::<Result<Vec<_>, UserError>>()
         })
@@ -617,6 +657,7 @@ fn finish_archive(
     archive.writer.finish_entry();
     let ArchiveSummary { path, bytes, sha256 } = archive.writer.finish()?;
     Ok(Exported {
+        failed_sources: Vec::new(),
         request_id,
         state: "completed",
         // Absolute, so scripts reading --json need not know the working directory.

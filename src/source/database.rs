@@ -36,6 +36,12 @@ impl<'a> Database<'a> {
         Ok(match config.kind {
             SourceKind::Postgres => PgSource::try_open(config).await?.map(Database::Postgres),
             SourceKind::Sqlite => SqliteSource::try_open(config)?.map(Database::Sqlite),
+            SourceKind::Command => {
+                return Err(UserError::runtime(format!(
+                    "source `{}` is a command, not a database",
+                    config.name
+                )));
+            }
         })
     }
 

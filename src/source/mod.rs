@@ -1,6 +1,7 @@
 //! The databases personal data is read from: one module per kind of database, and
 //! [`Database`], the one handle the commands use whatever the kind.
 
+pub mod command;
 mod database;
 pub mod discovery;
 pub mod erasure;
