@@ -131,6 +131,12 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
     })?;
     match record.state.as_str() {
         "running" => return Err(UserError::usage(format!("request {} is still running", args.id))),
+        "queued" => {
+            return Err(UserError::usage(format!(
+                "request {} is queued in a run that is still going; it will run",
+                args.id
+            )));
+        }
         "completed" => {
             return Err(UserError::usage(format!(
                 "request {} already completed; nothing to resume",

@@ -61,6 +61,10 @@ pub struct Request {
     /// `dsar resume` can finish the request with a recovery key. Unreadable without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_subjects: Option<String>,
+    /// For a queued request: the run lock (`run-<id>.lock`) of the process that will run it; a
+    /// queued request whose run lock is free was orphaned and reads `failed (interrupted)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_by: Option<String>,
     /// For export: how to make the archive again on resume (public recipients, not secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<ExportSettings>,
@@ -76,6 +80,29 @@ pub struct ExportSettings {
 }
 
 impl Request {
+    /// A request of this process, running from now.
+    pub fn new(request_id: &str, kind: &str, operator: &str, subject: Vec<String>) -> Request {
+        Request {
+            request_id: request_id.to_string(),
+            kind: kind.to_string(),
+            target_request: None,
+            state: "running".into(),
+            operator: operator.to_string(),
+            reason: None,
+            subject,
+            started_at: crate::clock::now_rfc3339(),
+            ended_at: None,
+            progress: Vec::new(),
+            eta_seconds: None,
+            last_error: None,
+            flagged: Vec::new(),
+            sealed_subjects: None,
+            queued_by: None,
+            export: None,
+            pid: std::process::id(),
+        }
+    }
+
     pub fn rows_done(&self) -> u64 {
         self.progress.iter().map(|p| p.done).sum()
     }
@@ -124,24 +151,8 @@ impl Ledger {
             .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", lock_path.display())))?;
         lock.lock()
             .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", lock_path.display())))?;
-        let request = Request {
-            request_id: request_id.to_string(),
-            kind: kind.to_string(),
-            target_request: None,
-            state: "running".into(),
-            operator: operator.to_string(),
-            reason,
-            subject,
-            started_at: crate::clock::now_rfc3339(),
-            ended_at: None,
-            progress: Vec::new(),
-            eta_seconds: None,
-            last_error: None,
-            flagged: Vec::new(),
-            sealed_subjects: None,
-            export: None,
-            pid: std::process::id(),
-        };
+        let mut request = Request::new(request_id, kind, operator, subject);
+        request.reason = reason;
         let mut running = Running {
             path: self.record_path(request_id),
             cancel_path: self.dir.join(format!("{request_id}.cancel")),
@@ -165,13 +176,48 @@ impl Ledger {
         };
         let mut request: Request = serde_json::from_slice(&text)
             .map_err(|e| UserError::runtime(format!("{} is damaged: {e}", path.display())))?;
-        if request.state == "running" && !self.is_alive(id) {
+        let orphaned = match request.state.as_str() {
+            "running" => !self.is_alive(id),
+            "queued" => request.queued_by.as_deref().is_none_or(|run| !self.is_alive(run)),
+            _ => false,
+        };
+        if orphaned {
             request.state = "failed (interrupted)".into();
         }
         Ok(Some(request))
     }
 
-    /// Whether a live process holds the request's lock.
+    /// Hold the lock of a whole run (an export of many subjects, say) while the returned file
+    /// lives: the requests it queued read `queued` until then, `failed (interrupted)` after.
+    pub fn hold_run(&self, run_id: &str) -> Result<(File, String), UserError> {
+        let name = format!("run-{run_id}");
+        let path = self.dir.join(format!("{name}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+        lock.lock()
+            .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", path.display())))?;
+        Ok((lock, name))
+    }
+
+    /// Record a request this process will run later, as `queued` under its run lock. Not
+    /// fsynced: a queued record lost in a crash names work that never started.
+    pub fn queue(&self, mut request: Request, run: &str) -> Result<(), UserError> {
+        request.state = "queued".into();
+        request.queued_by = Some(run.to_string());
+        let path = self.record_path(&request.request_id);
+        let text = serde_json::to_vec_pretty(&request).map_err(|e| UserError::runtime(format!("cannot queue: {e}")))?;
+        let temp = self.dir.join(format!(".{}.tmp", request.request_id));
+        fs::write(&temp, text)
+            .and_then(|()| fs::rename(&temp, &path))
+            .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Whether a live process holds the lock named `id` (a request's, or a run's).
     fn is_alive(&self, id: &str) -> bool {
         let Ok(file) = File::open(self.dir.join(format!("{id}.lock"))) else {
             return false;

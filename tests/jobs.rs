@@ -541,3 +541,58 @@ fn sigterm_cancels_an_export_which_leaves_no_archive() {
         "the audit log says it did not finish"
     );
 }
+
+#[test]
+fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumable() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args([
+            "export",
+            "--subjects-file",
+            "people.csv",
+            "--batch-size",
+            "1",
+            "--quiet",
+        ])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    running_id(&ws, &mut child);
+    let states = |ws: &Workspace| -> Vec<String> {
+        let mut s: Vec<String> = json(&ws.dsar_ok(&["jobs", "--json"]))["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["state"].as_str().unwrap().to_string())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(states(&ws), ["queued", "running"], "the second person waits its turn");
+    let queued = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"][0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        states(&ws),
+        ["failed (interrupted)", "failed (interrupted)"],
+        "a dead run's queue is not left waiting forever"
+    );
+    ws.dsar_ok(&["resume", &queued, "--identity", "keys/recovery.key", "--quiet"]);
+    assert_eq!(json(&ws.dsar_ok(&["status", &queued, "--json"]))["state"], "completed");
+    let archive = ws.path(&format!("exports/{queued}.zip.age"));
+    assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
+}

@@ -204,11 +204,29 @@ async fn export_subjects(
             .display()
             .to_string(),
     };
-    for batch in subjects.chunks(batch_size.max(1)) {
-        let request_ids: Vec<String> = match resumed {
-            Some(id) => vec![id.to_string()],
-            None => batch.iter().map(|_| crate::clock::new_request_id()).collect(),
-        };
+    let all_ids: Vec<String> = match resumed {
+        Some(id) => vec![id.to_string()],
+        None => subjects.iter().map(|_| crate::clock::new_request_id()).collect(),
+    };
+    let batch_size = batch_size.max(1);
+    // Subjects beyond the first batch wait as `queued` requests, so `dsar jobs` shows the whole
+    // run from the start; the run lock tells a queue whose process died.
+    let _run_lock = if subjects.len() > batch_size {
+        let (lock, run) = ledger.hold_run(&all_ids[0])?;
+        for (subject, id) in subjects.iter().zip(&all_ids).skip(batch_size) {
+            let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
+            request.export = Some(resume_settings.clone());
+            if let Some(recipients) = &recovery {
+                request.sealed_subjects = Some(subject::seal(std::slice::from_ref(subject), recipients)?);
+            }
+            ledger.queue(request, &run)?;
+        }
+        Some(lock)
+    } else {
+        None
+    };
+    for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
+        let request_ids = request_ids.to_vec();
         let mut running = Vec::with_capacity(batch.len());
         for (subject, id) in batch.iter().zip(&request_ids) {
             let mut run = ledger.start(id, "export", audit.operator(), None, hashes(&key, &subject.ids))?;
