@@ -340,3 +340,28 @@ pub fn stderr(out: &Output) -> String {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Chinook in a new SQLite file, built from the copy `dsar demo` embeds.
+pub fn sqlite_chinook(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!("BEGIN; {}; COMMIT", include_str!("../../demo/chinook.sql")))
+        .unwrap();
+}
+
+/// A SQLite table's rows in `order_by` order, each value with its storage class: equal dumps
+/// mean equal data, byte for byte.
+pub fn sqlite_dump(path: &Path, table: &str, order_by: &str) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY {order_by}"))
+        .unwrap();
+    let width = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..width)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap();
+    rows.map(|r| format!("{:?}\n", r.unwrap())).collect()
+}

@@ -1,0 +1,393 @@
+//! The behaviour every database kind must have, written once and run against each: Chinook on a
+//! real PostgreSQL server and Chinook in a real SQLite file, through the real binary. A new kind
+//! of source implements [`Chinook`] and gets the whole suite.
+
+mod common;
+
+use common::{TestDb, Workspace, fresh_db, psql, stderr, stdout};
+use rusqlite::Connection;
+use serde_json::Value;
+
+const EMAIL: &str = "luisg@embraer.com.br";
+
+/// Chinook in one kind of database, with its names as that kind spells them.
+trait Chinook {
+    /// A workspace whose map covers customer → invoice → invoice_line, with this window.
+    fn setup(&self, window: &str) -> Fixture;
+    /// The same map without its `invoice_line` entry.
+    fn setup_without_lines(&self) -> Fixture;
+}
+
+/// How a test sees one kind's database.
+struct Fixture {
+    ws: Workspace,
+    db: Box<dyn Database>,
+    /// `customer`, `invoice`, `invoice_line`, and columns, as the kind names them.
+    customer: &'static str,
+    invoice: &'static str,
+    line: &'static str,
+    customer_id: &'static str,
+    invoice_id: &'static str,
+    last_name: &'static str,
+    /// The source/table prefix of archive entries and counts (`chinook/public.`).
+    entry: &'static str,
+}
+
+trait Database {
+    fn count(&self, sql: &str) -> i64;
+    /// A table's rows in key order (Chinook's keys are first columns), exactly: equal dumps,
+    /// equal data.
+    fn dump(&self, table: &str) -> String;
+    /// Insert a customer with this id (to re-use a deleted one's key).
+    fn insert_customer(&self, id: i64);
+}
+
+impl Fixture {
+    fn dumps(&self) -> Vec<String> {
+        [self.customer, self.invoice, self.line]
+            .iter()
+            .map(|t| self.db.dump(t))
+            .collect()
+    }
+
+    /// How many rows customer `id` owns: (customers, invoices, invoice lines).
+    fn owned(&self, id: i64) -> (i64, i64, i64) {
+        let (c, i, l, k, invoice_id) = (
+            self.customer,
+            self.invoice,
+            self.line,
+            self.customer_id,
+            self.invoice_id,
+        );
+        (
+            self.db.count(&format!("SELECT count(*) FROM {c} WHERE {k} = {id}")),
+            self.db.count(&format!("SELECT count(*) FROM {i} WHERE {k} = {id}")),
+            self.db.count(&format!(
+                "SELECT count(*) FROM {l} WHERE {invoice_id} IN (SELECT {invoice_id} FROM {i} WHERE {k} = {id})"
+            )),
+        )
+    }
+}
+
+// --- PostgreSQL -------------------------------------------------------------------------------
+
+struct Postgres;
+
+struct PgDb(TestDb);
+
+impl Database for PgDb {
+    fn count(&self, sql: &str) -> i64 {
+        psql(&self.0.url, sql).parse().unwrap()
+    }
+    fn dump(&self, table: &str) -> String {
+        common::dump_table(&self.0.url, table, "1")
+    }
+    fn insert_customer(&self, id: i64) {
+        psql(
+            &self.0.url,
+            &format!(
+                "INSERT INTO customer (customer_id, first_name, last_name, email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"
+            ),
+        );
+    }
+}
+
+impl Postgres {
+    fn with_map(&self, map: &str) -> Fixture {
+        let db = fresh_db("chinook_tpl");
+        let ws = Workspace::new(map, &[("CHINOOK_DATABASE_URL", &db.url)]);
+        Fixture {
+            ws,
+            db: Box::new(PgDb(db)),
+            customer: "customer",
+            invoice: "invoice",
+            line: "invoice_line",
+            customer_id: "customer_id",
+            invoice_id: "invoice_id",
+            last_name: "last_name",
+            entry: "chinook/public.",
+        }
+    }
+}
+
+const PG_MAP: &str = include_str!("../sources.toml.example");
+
+impl Chinook for Postgres {
+    fn setup(&self, window: &str) -> Fixture {
+        self.with_map(&PG_MAP.replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")))
+    }
+    fn setup_without_lines(&self) -> Fixture {
+        let cut = PG_MAP.find("# Invoice lines are reached").unwrap();
+        self.with_map(&PG_MAP[..cut])
+    }
+}
+
+// --- SQLite -----------------------------------------------------------------------------------
+
+struct Sqlite;
+
+struct SqliteDb(std::path::PathBuf);
+
+impl Database for SqliteDb {
+    fn count(&self, sql: &str) -> i64 {
+        Connection::open(&self.0)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+    fn dump(&self, table: &str) -> String {
+        common::sqlite_dump(&self.0, table, "1")
+    }
+    fn insert_customer(&self, id: i64) {
+        Connection::open(&self.0)
+            .unwrap()
+            .execute(
+                &format!("INSERT INTO Customer (CustomerId, FirstName, LastName, Email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"),
+                [],
+            )
+            .unwrap();
+    }
+}
+
+const SQLITE_MAP: &str = include_str!("../demo/sources.toml");
+
+impl Sqlite {
+    fn with_map(&self, map: &str) -> Fixture {
+        let ws = Workspace::new(map, &[]);
+        let path = ws.path("chinook.db");
+        common::sqlite_chinook(&path);
+        Fixture {
+            ws,
+            db: Box::new(SqliteDb(path)),
+            customer: "Customer",
+            invoice: "Invoice",
+            line: "InvoiceLine",
+            customer_id: "CustomerId",
+            invoice_id: "InvoiceId",
+            last_name: "LastName",
+            entry: "chinook/main.",
+        }
+    }
+}
+
+impl Chinook for Sqlite {
+    fn setup(&self, window: &str) -> Fixture {
+        self.with_map(&SQLITE_MAP.replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")))
+    }
+    fn setup_without_lines(&self) -> Fixture {
+        let cut = SQLITE_MAP.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
+        self.with_map(&SQLITE_MAP[..cut])
+    }
+}
+
+// --- the behaviours ---------------------------------------------------------------------------
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+fn request_id(out: &std::process::Output) -> String {
+    json(out)["request_id"].as_str().unwrap().to_string()
+}
+
+/// Export by email finds exactly customer 1's rows, through the identity and the via chain.
+fn export_finds_every_row_of_the_subject_and_no_other(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let report = json(
+        &f.ws
+            .dsar_ok(&["export", "--subject", &format!("email={EMAIL}"), "--json"]),
+    );
+    let archive =
+        f.ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let counts = archive.counts();
+    let owned = f.owned(1);
+    assert_eq!(owned, (1, 7, 38));
+    assert_eq!(counts[&format!("{}{}", f.entry, f.customer)], 1);
+    assert_eq!(counts[&format!("{}{}", f.entry, f.invoice)], 7);
+    assert_eq!(counts[&format!("{}{}", f.entry, f.line)], 38);
+    let invoices = archive.json_rows(&format!("data/{}{}.json", f.entry, f.invoice));
+    assert!(
+        invoices.iter().all(|i| i[f.customer_id] == 1),
+        "no other customer's invoice"
+    );
+}
+
+/// A batch export routes every row to its own subject's archive.
+fn a_batch_export_gives_each_person_their_own_rows(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    std::fs::write(f.ws.path("people.csv"), "customer_id\n1\n2\n").unwrap();
+    f.ws.dsar_ok(&["export", "--subjects-file", "people.csv", "--quiet"]);
+    let mut seen = Vec::new();
+    for archive in f.ws.archives() {
+        let zip = f.ws.open_archive(&archive);
+        let customer = zip.json_rows(&format!("data/{}{}.json", f.entry, f.customer));
+        let id = customer[0][f.customer_id].as_i64().unwrap();
+        let (_, invoices, lines) = f.owned(id);
+        assert_eq!(zip.counts()[&format!("{}{}", f.entry, f.invoice)] as i64, invoices);
+        assert_eq!(zip.counts()[&format!("{}{}", f.entry, f.line)] as i64, lines);
+        seen.push(id);
+    }
+    seen.sort();
+    assert_eq!(seen, [1, 2]);
+}
+
+/// Delete empties the live tables of the subject only; restore brings every row back exactly.
+fn delete_then_restore_is_byte_for_byte(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let before = f.dumps();
+    let others = f.db.count(&format!(
+        "SELECT count(*) FROM {} WHERE {} <> 1",
+        f.invoice, f.customer_id
+    ));
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]),
+    );
+    assert_eq!(f.owned(1), (0, 0, 0), "gone from every live table");
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE {} <> 1",
+            f.invoice, f.customer_id
+        )),
+        others,
+        "everyone else untouched"
+    );
+    f.ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(f.dumps(), before, "every row back, byte for byte");
+}
+
+/// Deleting twice is a no-op the second time.
+fn deleting_twice_changes_nothing_more(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let after_first = f.dumps();
+    let again = json(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    let moved: u64 = again["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(moved, 0);
+    assert_eq!(f.dumps(), after_first);
+}
+
+/// A child table the map does not cover makes delete refuse (exit 4) and change nothing.
+fn an_uncovered_child_is_refused(kind: &dyn Chinook) {
+    let f = kind.setup_without_lines();
+    let before = f.dumps();
+    let out = f.ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(f.line) && err.contains("via"),
+        "names the table and the fix: {err}"
+    );
+    assert_eq!(f.dumps(), before, "nothing changed");
+}
+
+/// Restore never overwrites a key that was re-used meanwhile: flagged, exit 3.
+fn restore_never_overwrites_a_reused_key(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    f.db.insert_customer(1);
+    let out =
+        f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}=1", f.customer_id)),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE {} = 1 AND {} = 'Used'",
+            f.customer, f.customer_id, f.last_name
+        )),
+        1,
+        "the new row is not overwritten"
+    );
+    assert_eq!(f.owned(1).1, 7, "the rest came back");
+}
+
+/// After the window, purge destroys the quarantine once (twice is a no-op) and restore says so.
+fn purge_after_the_window_then_restore_fails(kind: &dyn Chinook) {
+    let f = kind.setup("0s");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    let first = json(&f.ws.dsar_ok(&["purge", "--json"]));
+    assert_eq!(first["rows"], 46, "{first}");
+    let second = json(&f.ws.dsar_ok(&["purge", "--json"]));
+    assert_eq!(second["requests"], 0, "idempotent");
+    let out =
+        f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f.owned(1), (0, 0, 0));
+}
+
+// --- each behaviour on each kind --------------------------------------------------------------
+
+#[test]
+fn postgres_export_finds_every_row_of_the_subject_and_no_other() {
+    export_finds_every_row_of_the_subject_and_no_other(&Postgres);
+}
+#[test]
+fn sqlite_export_finds_every_row_of_the_subject_and_no_other() {
+    export_finds_every_row_of_the_subject_and_no_other(&Sqlite);
+}
+#[test]
+fn postgres_a_batch_export_gives_each_person_their_own_rows() {
+    a_batch_export_gives_each_person_their_own_rows(&Postgres);
+}
+#[test]
+fn sqlite_a_batch_export_gives_each_person_their_own_rows() {
+    a_batch_export_gives_each_person_their_own_rows(&Sqlite);
+}
+#[test]
+fn postgres_delete_then_restore_is_byte_for_byte() {
+    delete_then_restore_is_byte_for_byte(&Postgres);
+}
+#[test]
+fn sqlite_delete_then_restore_is_byte_for_byte() {
+    delete_then_restore_is_byte_for_byte(&Sqlite);
+}
+#[test]
+fn postgres_deleting_twice_changes_nothing_more() {
+    deleting_twice_changes_nothing_more(&Postgres);
+}
+#[test]
+fn sqlite_deleting_twice_changes_nothing_more() {
+    deleting_twice_changes_nothing_more(&Sqlite);
+}
+#[test]
+fn postgres_an_uncovered_child_is_refused() {
+    an_uncovered_child_is_refused(&Postgres);
+}
+#[test]
+fn sqlite_an_uncovered_child_is_refused() {
+    an_uncovered_child_is_refused(&Sqlite);
+}
+#[test]
+fn postgres_restore_never_overwrites_a_reused_key() {
+    restore_never_overwrites_a_reused_key(&Postgres);
+}
+#[test]
+fn sqlite_restore_never_overwrites_a_reused_key() {
+    restore_never_overwrites_a_reused_key(&Sqlite);
+}
+#[test]
+fn postgres_purge_after_the_window_then_restore_fails() {
+    purge_after_the_window_then_restore_fails(&Postgres);
+}
+#[test]
+fn sqlite_purge_after_the_window_then_restore_fails() {
+    purge_after_the_window_then_restore_fails(&Sqlite);
+}
