@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test against a real, throwaway PostgreSQL server.
-# On Debian it installs what the tests use (postgresql, age, unzip) when run as root.
+# Run every test against real, throwaway PostgreSQL and MariaDB servers.
+# On Debian it installs what the tests use (postgresql, mariadb-server, age, unzip) when run as root.
 #   scripts/test.sh [cargo test args…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,7 @@ fi
 
 eval "$("$SHARED/ci/pg-up.sh")"
 trap '"$SHARED/ci/pg-down.sh" "$PGTEST_DIR"' EXIT
+# MySQL sources are tested on MariaDB (mariadb-up.sh installs Debian's mariadb-server if missing).
+eval "$("$SHARED/ci/mariadb-up.sh")"
+trap '"$SHARED/ci/pg-down.sh" "$PGTEST_DIR"; "$SHARED/ci/mariadb-down.sh" "$MYSQLTEST_DIR"' EXIT
 cargo test --locked "$@"

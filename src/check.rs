@@ -168,6 +168,7 @@ fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableNam
     use crate::source::postgres::sql::{ident, table_ident};
     match kind {
         crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({})", table_ident(table), ident(column)),
+        crate::config::SourceKind::Mysql => format!("CREATE INDEX `{0}_{1}` ON `{0}` (`{1}`)", table.name, column),
         crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
             "CREATE INDEX {} ON {} ({})",
             ident(&format!("{}_{column}", table.name)),

@@ -118,6 +118,13 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
                 source.name
             )));
         }
+        SourceKind::Mysql => {
+            return Err(UserError::usage(format!(
+                "source `{}`: discover reads PostgreSQL and SQLite catalogs; write a MySQL map by hand",
+                source.name
+            ))
+            .with_hint("the README's MySQL section has a worked map of Chinook"));
+        }
     };
     if catalog.tables.is_empty() {
         return Err(UserError::usage(format!(
@@ -211,7 +218,7 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
             let shown = path.strip_prefix(map_dir).unwrap_or(&path);
             format!("path = {}", toml_string(&shown.display().to_string()))
         }
-        SourceKind::Command => String::new(),
+        SourceKind::Command | SourceKind::Mysql => String::new(),
     };
     let _ = writeln!(
         out,

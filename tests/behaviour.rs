@@ -1,6 +1,6 @@
 //! The behaviour every database kind must have, written once and run against each: Chinook on a
-//! real PostgreSQL server and Chinook in a real SQLite file, through the real binary. A new kind
-//! of source implements [`Chinook`] and gets the whole suite.
+//! real PostgreSQL server, in a real SQLite file and on a real MariaDB server, through the real
+//! binary. A new kind of source implements [`Chinook`] and gets the whole suite.
 
 mod common;
 
@@ -177,6 +177,65 @@ impl Chinook for Sqlite {
     fn setup_without_lines(&self) -> Fixture {
         let cut = SQLITE_MAP.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
         self.with_map(&SQLITE_MAP[..cut])
+    }
+}
+
+// --- MySQL / MariaDB ------------------------------------------------------------------------
+
+struct Mysql;
+
+struct MyChinook(common::MyDb);
+
+impl Database for MyChinook {
+    fn count(&self, sql: &str) -> i64 {
+        self.0.sql(sql).parse().unwrap()
+    }
+    fn dump(&self, table: &str) -> String {
+        self.0.sql(&format!("SELECT * FROM `{table}` ORDER BY 1"))
+    }
+    fn insert_customer(&self, id: i64) {
+        self.0.sql(&format!(
+            "INSERT INTO Customer (CustomerId, FirstName, LastName, Email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"
+        ));
+    }
+}
+
+/// The demo's SQLite map, pointed at MariaDB: the same Chinook names.
+fn mysql_map() -> String {
+    SQLITE_MAP
+        .replace(
+            "kind = \"sqlite\"\npath = \"chinook.db\"",
+            "kind = \"mysql\"\nurl = \"env:CHINOOK_MYSQL_URL\"",
+        )
+        .replace("batch_rows = 10", "batch_rows = 4")
+}
+
+impl Mysql {
+    fn with_map(&self, map: &str) -> Fixture {
+        let db = common::fresh_mysql_chinook();
+        let ws = Workspace::new(map, &[("CHINOOK_MYSQL_URL", &db.url)]);
+        Fixture {
+            ws,
+            db: Box::new(MyChinook(db)),
+            customer: "Customer",
+            invoice: "Invoice",
+            line: "InvoiceLine",
+            customer_id: "CustomerId",
+            invoice_id: "InvoiceId",
+            last_name: "LastName",
+            entry: "chinook/",
+        }
+    }
+}
+
+impl Chinook for Mysql {
+    fn setup(&self, window: &str) -> Fixture {
+        self.with_map(&mysql_map().replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")))
+    }
+    fn setup_without_lines(&self) -> Fixture {
+        let map = mysql_map();
+        let cut = map.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
+        self.with_map(&map[..cut])
     }
 }
 
@@ -390,4 +449,32 @@ fn postgres_purge_after_the_window_then_restore_fails() {
 #[test]
 fn sqlite_purge_after_the_window_then_restore_fails() {
     purge_after_the_window_then_restore_fails(&Sqlite);
+}
+#[test]
+fn mysql_export_finds_every_row_of_the_subject_and_no_other() {
+    export_finds_every_row_of_the_subject_and_no_other(&Mysql);
+}
+#[test]
+fn mysql_a_batch_export_gives_each_person_their_own_rows() {
+    a_batch_export_gives_each_person_their_own_rows(&Mysql);
+}
+#[test]
+fn mysql_delete_then_restore_is_byte_for_byte() {
+    delete_then_restore_is_byte_for_byte(&Mysql);
+}
+#[test]
+fn mysql_deleting_twice_changes_nothing_more() {
+    deleting_twice_changes_nothing_more(&Mysql);
+}
+#[test]
+fn mysql_an_uncovered_child_is_refused() {
+    an_uncovered_child_is_refused(&Mysql);
+}
+#[test]
+fn mysql_restore_never_overwrites_a_reused_key() {
+    restore_never_overwrites_a_reused_key(&Mysql);
+}
+#[test]
+fn mysql_purge_after_the_window_then_restore_fails() {
+    purge_after_the_window_then_restore_fails(&Mysql);
 }

@@ -80,6 +80,8 @@ pub struct Source {
 pub enum SourceKind {
     Postgres,
     Sqlite,
+    /// MySQL or MariaDB.
+    Mysql,
     /// An external service reached through a program (an API wrapped with curl, say).
     Command,
 }
@@ -90,6 +92,7 @@ impl SourceKind {
         match self {
             SourceKind::Postgres => "postgres",
             SourceKind::Sqlite => "sqlite",
+            SourceKind::Mysql => "mysql",
             SourceKind::Command => "command",
         }
     }
@@ -197,7 +200,7 @@ fn load_with(path: &Path, allow_empty_sources: bool) -> Result<Config, UserError
     let literal = config
         .sources
         .iter()
-        .any(|s| s.kind == SourceKind::Postgres && matches!(s.url, SecretRef::Literal(_)));
+        .any(|s| matches!(s.kind, SourceKind::Postgres | SourceKind::Mysql) && matches!(s.url, SecretRef::Literal(_)));
     if literal && readable_by_others(path) {
         config.warnings.push(format!(
             "{} holds a literal connection string and other users can read it; chmod 600 it, or use url = \"env:…\"",

@@ -31,8 +31,13 @@ impl TableName {
 }
 
 impl fmt::Display for TableName {
+    /// `schema.table`; just `table` when the schema is the connection's own (MySQL's bare names).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
+        if self.schema.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}.{}", self.schema, self.name)
+        }
     }
 }
 

@@ -154,31 +154,26 @@ fn source(
         "postgres" | "postgresql" => SourceKind::Postgres,
         "sqlite" => SourceKind::Sqlite,
         "command" => SourceKind::Command,
-        "mysql" => {
-            return Err(loc.error(
-                raw.kind.span(),
-                format!(
-                    "source kind `{}` is not supported yet; this version reads kind = \"postgres\", \"sqlite\" or \"command\"",
-                    raw.kind.get_ref()
-                ),
-            ));
-        }
+        "mysql" | "mariadb" => SourceKind::Mysql,
         other => {
             return Err(loc.error(
                 raw.kind.span(),
                 format!(
                     "unknown source kind `{other}`{}",
-                    suggestion(other, ["postgres", "sqlite", "command"])
+                    suggestion(other, ["postgres", "sqlite", "mysql", "command"])
                 ),
             ));
         }
     };
     let (url, path) = match kind {
-        SourceKind::Postgres => {
+        SourceKind::Postgres | SourceKind::Mysql => {
             if let Some(path) = &raw.path {
                 return Err(loc.error(
                     path.span(),
-                    format!("source `{name}` is kind = \"postgres\": it connects with url, not path"),
+                    format!(
+                        "source `{name}` is kind = \"{}\": it connects with url, not path",
+                        kind.name()
+                    ),
                 ));
             }
             let Some(raw_url) = &raw.url else {
@@ -267,11 +262,17 @@ fn source(
         .into_iter()
         .map(|t| table(t, &index, subject_keys, loc))
         .collect::<Result<Vec<_>, _>>()?;
-    if kind == SourceKind::Sqlite {
-        // SQLite has no `public` schema: a bare name is a table of the file itself, `main`.
+    // Only PostgreSQL has a `public` schema. A bare name is SQLite's file itself (`main`), and
+    // MySQL's database of the connection (no schema: it prints as just the table).
+    let bare = match kind {
+        SourceKind::Sqlite => Some("main"),
+        SourceKind::Mysql => Some(""),
+        _ => None,
+    };
+    if let Some(schema) = bare {
         for t in &mut tables {
             if t.name.schema == "public" {
-                t.name.schema = "main".into();
+                t.name.schema = schema.into();
             }
         }
     }

@@ -10,6 +10,7 @@ use futures_util::stream::BoxStream;
 use super::ExportRow;
 use super::erasure::{ErasedBatch, ExpiredRequest, RestoreBatch, StoredRequest};
 use super::foreign_key::ForeignKey;
+use super::mysql::MySqlSource;
 use super::postgres::PgSource;
 use super::shape::TableShape;
 use super::sqlite::SqliteSource;
@@ -22,6 +23,7 @@ use crate::identity::Identities;
 pub enum Database<'a> {
     Postgres(PgSource<'a>),
     Sqlite(SqliteSource<'a>),
+    Mysql(MySqlSource<'a>),
 }
 
 impl<'a> Database<'a> {
@@ -36,6 +38,7 @@ impl<'a> Database<'a> {
         Ok(match config.kind {
             SourceKind::Postgres => PgSource::try_open(config).await?.map(Database::Postgres),
             SourceKind::Sqlite => SqliteSource::try_open(config)?.map(Database::Sqlite),
+            SourceKind::Mysql => MySqlSource::try_open(config).await?.map(Database::Mysql),
             SourceKind::Command => {
                 return Err(UserError::runtime(format!(
                     "source `{}` is a command, not a database",
@@ -49,6 +52,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.config,
             Database::Sqlite(s) => s.config,
+            Database::Mysql(s) => s.config,
         }
     }
 
@@ -56,6 +60,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => &s.shapes,
             Database::Sqlite(s) => &s.shapes,
+            Database::Mysql(s) => &s.shapes,
         }
     }
 
@@ -68,6 +73,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.begin_snapshot().await,
             Database::Sqlite(s) => s.begin_snapshot(),
+            Database::Mysql(s) => s.begin_snapshot().await,
         }
     }
 
@@ -75,6 +81,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.end_snapshot().await,
             Database::Sqlite(s) => s.end_snapshot(),
+            Database::Mysql(s) => s.end_snapshot().await,
         }
     }
 
@@ -82,6 +89,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.has_leading_index(table, column).await,
             Database::Sqlite(s) => s.has_leading_index(table, column),
+            Database::Mysql(s) => s.has_leading_index(table, column).await,
         }
     }
 
@@ -89,6 +97,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.foreign_keys().await,
             Database::Sqlite(s) => s.foreign_keys(),
+            Database::Mysql(s) => s.foreign_keys().await,
         }
     }
 
@@ -96,6 +105,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.check_subject_values(ids).await,
             Database::Sqlite(s) => s.check_subject_values(ids),
+            Database::Mysql(s) => s.check_subject_values(ids).await,
         }
     }
 
@@ -103,6 +113,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.expand_identities(ids).await,
             Database::Sqlite(s) => s.expand_identities(ids),
+            Database::Mysql(s) => s.expand_identities(ids).await,
         }
     }
 
@@ -115,6 +126,7 @@ impl<'a> Database<'a> {
         Ok(match self {
             Database::Postgres(s) => s.export_rows(table, ids).await?.boxed(),
             Database::Sqlite(s) => s.export_rows(table, ids)?.boxed(),
+            Database::Mysql(s) => s.export_rows(table, ids).boxed(),
         })
     }
 
@@ -124,7 +136,7 @@ impl<'a> Database<'a> {
     /// (autovacuum); they never reach `pg_dump`.
     pub async fn scrub_free_space(&self) -> Result<(), UserError> {
         match self {
-            Database::Postgres(_) => Ok(()),
+            Database::Postgres(_) | Database::Mysql(_) => Ok(()),
             Database::Sqlite(s) => s.vacuum(),
         }
     }
@@ -133,6 +145,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.lock_for_erasure().await,
             Database::Sqlite(s) => s.lock_for_erasure(),
+            Database::Mysql(s) => s.lock_for_erasure().await,
         }
     }
 
@@ -140,6 +153,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.ensure_store().await,
             Database::Sqlite(s) => s.ensure_store(),
+            Database::Mysql(s) => s.ensure_store().await,
         }
     }
 
@@ -147,6 +161,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.has_store().await,
             Database::Sqlite(s) => s.has_store(),
+            Database::Mysql(s) => s.has_store().await,
         }
     }
 
@@ -159,6 +174,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.register_request(request_id, window_secs, wrapped_key).await,
             Database::Sqlite(s) => s.register_request(request_id, window_secs, wrapped_key),
+            Database::Mysql(s) => s.register_request(request_id, window_secs, wrapped_key).await,
         }
     }
 
@@ -166,6 +182,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.stored_request(request_id).await,
             Database::Sqlite(s) => s.stored_request(request_id),
+            Database::Mysql(s) => s.stored_request(request_id).await,
         }
     }
 
@@ -173,6 +190,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.quarantined_tables(request_id).await,
             Database::Sqlite(s) => s.quarantined_tables(request_id),
+            Database::Mysql(s) => s.quarantined_tables(request_id).await,
         }
     }
 
@@ -180,6 +198,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.expired_requests().await,
             Database::Sqlite(s) => s.expired_requests(),
+            Database::Mysql(s) => s.expired_requests().await,
         }
     }
 
@@ -187,6 +206,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.shred_key(request_id).await,
             Database::Sqlite(s) => s.shred_key(request_id),
+            Database::Mysql(s) => s.shred_key(request_id).await,
         }
     }
 
@@ -194,6 +214,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.delete_quarantined(request_id, limit).await,
             Database::Sqlite(s) => s.delete_quarantined(request_id, limit),
+            Database::Mysql(s) => s.delete_quarantined(request_id, limit).await,
         }
     }
 
@@ -205,6 +226,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.canonical_key(table, given).await,
             Database::Sqlite(s) => s.canonical_key(table, given),
+            Database::Mysql(s) => s.canonical_key(table, given).await,
         }
     }
 
@@ -212,6 +234,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.count_rows(table, ids).await,
             Database::Sqlite(s) => s.count_rows(table, ids),
+            Database::Mysql(s) => s.count_rows(table, ids).await,
         }
     }
 
@@ -219,6 +242,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.capture(tables, ids).await,
             Database::Sqlite(s) => s.capture(tables, ids),
+            Database::Mysql(s) => s.capture(tables, ids).await,
         }
     }
 
@@ -231,6 +255,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.references_outside_plan(fk, parent, child_captured).await,
             Database::Sqlite(s) => s.references_outside_plan(fk, parent, child_captured),
+            Database::Mysql(s) => s.references_outside_plan(fk, parent, child_captured).await,
         }
     }
 
@@ -249,6 +274,7 @@ impl<'a> Database<'a> {
                     .await
             }
             Database::Sqlite(s) => s.erase_batch(table, limit, request_id, key, installation_key),
+            Database::Mysql(s) => s.erase_batch(table, limit, request_id, key, installation_key).await,
         }
     }
 
@@ -269,6 +295,10 @@ impl<'a> Database<'a> {
                     .await
             }
             Database::Sqlite(s) => s.restore_batch(table, strategy, request_id, key, after_id, limit, only),
+            Database::Mysql(s) => {
+                s.restore_batch(table, strategy, request_id, key, after_id, limit, only)
+                    .await
+            }
         }
     }
 
@@ -283,6 +313,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.next_quarantined(table, strategy, request_id, after, only).await,
             Database::Sqlite(s) => s.next_quarantined(table, strategy, request_id, after, only),
+            Database::Mysql(s) => s.next_quarantined(table, strategy, request_id, after, only).await,
         }
     }
 
@@ -290,6 +321,7 @@ impl<'a> Database<'a> {
         match self {
             Database::Postgres(s) => s.purge_flagged_batch(request_id, limit).await,
             Database::Sqlite(s) => s.purge_flagged_batch(request_id, limit),
+            Database::Mysql(s) => s.purge_flagged_batch(request_id, limit).await,
         }
     }
 }

@@ -6,6 +6,7 @@ mod database;
 pub mod discovery;
 pub mod erasure;
 pub mod foreign_key;
+pub mod mysql;
 pub mod postgres;
 pub mod shape;
 pub mod sqlite;

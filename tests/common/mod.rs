@@ -365,3 +365,88 @@ pub fn sqlite_dump(path: &Path, table: &str, order_by: &str) -> String {
         .unwrap();
     rows.map(|r| format!("{:?}\n", r.unwrap())).collect()
 }
+
+pub const CHINOOK_MYSQL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/testdata/chinook/Chinook_MySql.sql"
+);
+
+/// A fresh MariaDB database of its own for one test (MYSQL_URL, started by scripts/test.sh).
+pub struct MyDb {
+    pub url: String,
+    host: String,
+    port: String,
+    pub name: String,
+}
+
+impl MyDb {
+    /// Run SQL through the `mariadb` client and return its tab-separated output (NULL as NULL).
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-uroot",
+                "-h",
+                &self.host,
+                "-P",
+                &self.port,
+                "-N",
+                "-B",
+                "-e",
+                sql,
+                &self.name,
+            ])
+            .output()
+            .expect("the mariadb client runs");
+        assert!(
+            out.status.success(),
+            "mariadb failed on {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+}
+
+/// A new database loaded with Chinook (its own CREATE/USE lines dropped).
+pub fn fresh_mysql_chinook() -> MyDb {
+    let base = std::env::var("MYSQL_URL").unwrap_or_else(|_| {
+        panic!("MYSQL_URL is not set: run `scripts/test.sh`, or `eval \"$(../shared/ci/mariadb-up.sh)\"` first")
+    });
+    let rest = base
+        .strip_prefix("mysql://root@")
+        .expect("MYSQL_URL is mysql://root@HOST:PORT/DB");
+    let (hostport, _) = rest.split_once('/').expect("MYSQL_URL names a database");
+    let (host, port) = hostport.split_once(':').expect("MYSQL_URL has a port");
+    let name = format!("t_chinook_{:08x}", rand::random::<u32>());
+    let db = MyDb {
+        url: format!("mysql://root@{hostport}/{name}"),
+        host: host.to_string(),
+        port: port.to_string(),
+        name: name.clone(),
+    };
+    let admin = MyDb {
+        name: "mysql".into(),
+        ..MyDb {
+            url: String::new(),
+            host: host.to_string(),
+            port: port.to_string(),
+            name: String::new(),
+        }
+    };
+    admin.sql(&format!("CREATE DATABASE {name}"));
+    let text: String = std::fs::read_to_string(CHINOOK_MYSQL)
+        .unwrap()
+        .lines()
+        .filter(|l| !(l.starts_with("DROP DATABASE") || l.starts_with("CREATE DATABASE") || l.starts_with("USE ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut child = Command::new("mariadb")
+        .args(["--no-defaults", "-uroot", "-h", host, "-P", port, &name])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mariadb client runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success(), "loading Chinook into MariaDB failed");
+    db
+}

@@ -1,0 +1,517 @@
+//! A MySQL/MariaDB source: one session (ANSI quotes, UTC, bounded waits), its mapped tables
+//! checked against `information_schema`, and the queries that find a subject's rows.
+//!
+//! Values cross in text form: exports read every row as one `JSON_ARRAY(…)` (numbers stay exact,
+//! binary columns come as base64), and quarantine keeps `CAST(… AS CHAR)`, or `HEX(…)` for
+//! binary columns, which MySQL converts back to exactly the same values on restore.
+
+mod erase;
+pub mod sql;
+mod store;
+
+use std::collections::VecDeque;
+
+use futures_util::Stream;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, Row, Value as SqlValue};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::config::{Link, Source, TableName};
+use crate::error::{UserError, suggestion};
+use crate::identity::Identities;
+use crate::source::ExportRow;
+use crate::source::foreign_key::{ForeignKey, OnParentDelete};
+use crate::source::shape::{Column, ColumnKind, TableShape};
+use sql::{Schema, ident, qualified, table_ident};
+
+/// Rows read per page of an export: bounds memory however many rows a subject owns.
+const EXPORT_PAGE_ROWS: usize = 1000;
+
+/// A connected MySQL/MariaDB source whose map has been checked against its catalog.
+pub struct MySqlSource<'a> {
+    pub config: &'a Source,
+    conn: Mutex<Conn>,
+    pub shapes: Vec<TableShape>,
+    /// Per mapped table and column: whether it holds integers (subject values must be numbers).
+    integer: Vec<Vec<bool>>,
+    /// Per mapped table and column: `tinyint(1)`, MySQL's boolean.
+    boolean: Vec<Vec<bool>>,
+    /// The erasure lock is held by this session.
+    locked: std::sync::atomic::AtomicBool,
+}
+
+fn is_integer(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+    )
+}
+
+fn is_binary(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
+    )
+}
+
+impl<'a> MySqlSource<'a> {
+    /// Connect and check every table and column the map names. A server out of reach is
+    /// `Ok(Err(…))`, so an export can go on with the other sources.
+    pub async fn try_open(config: &'a Source) -> Result<Result<MySqlSource<'a>, UserError>, UserError> {
+        let url = config.url.resolve(&config.name)?;
+        let opts = Opts::from_url(&url).map_err(|_| {
+            UserError::usage(format!(
+                "source `{}`: {} does not hold a valid MySQL connection string",
+                config.name,
+                config.url.describe()
+            ))
+            .with_hint("use mysql://USER@HOST:PORT/DATABASE")
+        })?;
+        let place = format!(
+            "{}:{}/{}",
+            opts.ip_or_hostname(),
+            opts.tcp_port(),
+            opts.db_name().unwrap_or_default()
+        );
+        let mut conn = match tokio::time::timeout(std::time::Duration::from_secs(10), Conn::new(opts)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Ok(Err(UserError::usage(format!(
+                    "source `{}`: cannot connect to {place} ({}): {}",
+                    config.name,
+                    config.url.describe(),
+                    error_text(&e)
+                ))
+                .with_hint("check that the server is up and the URL's user may connect")));
+            }
+            Err(_) => {
+                return Ok(Err(UserError::usage(format!(
+                    "source `{}`: {place} did not answer within 10 s ({})",
+                    config.name,
+                    config.url.describe()
+                ))));
+            }
+        };
+        let setup = format!(
+            "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'), SESSION time_zone = '+00:00', \
+             SESSION group_concat_max_len = 16777216, SESSION max_statement_time = {}, \
+             SESSION innodb_lock_wait_timeout = {}, SESSION lock_wait_timeout = {}",
+            config.statement_timeout.as_secs_f64(),
+            config.lock_timeout.as_secs().max(1),
+            config.lock_timeout.as_secs().max(1)
+        );
+        conn.query_drop(setup).await.map_err(|e| {
+            UserError::runtime(format!(
+                "source `{}`: cannot set up the session: {}",
+                config.name,
+                error_text(&e)
+            ))
+        })?;
+        let (shapes, integer, boolean) = load_catalog(&mut conn, config).await?;
+        Ok(Ok(MySqlSource {
+            config,
+            conn: Mutex::new(conn),
+            shapes,
+            integer,
+            boolean,
+            locked: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    fn schema(&self) -> Schema<'_> {
+        Schema {
+            tables: &self.config.tables,
+        }
+    }
+
+    fn failure(&self, what: &str, e: &mysql_async::Error) -> UserError {
+        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e)))
+    }
+
+    fn query_failure(&self, table: usize, e: &mysql_async::Error) -> UserError {
+        let name = &self.config.tables[table].name;
+        UserError::runtime(format!(
+            "source `{}`, table `{name}`: {}",
+            self.config.name,
+            error_text(e)
+        ))
+    }
+
+    /// Run a statement with bound values and return its rows.
+    async fn rows(&self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Row>, mysql_async::Error> {
+        let mut conn = self.conn.lock().await;
+        if params.is_empty() {
+            conn.query(sql).await
+        } else {
+            conn.exec(sql, params).await
+        }
+    }
+
+    /// Run a statement with bound values; returns the rows it changed.
+    async fn run(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64, mysql_async::Error> {
+        let mut conn = self.conn.lock().await;
+        if params.is_empty() {
+            conn.query_drop(sql).await?;
+        } else {
+            conn.exec_drop(sql, params).await?;
+        }
+        Ok(conn.affected_rows())
+    }
+
+    /// A consistent read snapshot: every table of an export sees the same moment.
+    pub async fn begin_snapshot(&self) -> Result<(), UserError> {
+        self.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", Vec::new())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failure("cannot start a snapshot", &e))
+    }
+
+    pub async fn end_snapshot(&self) -> Result<(), UserError> {
+        self.run("COMMIT", Vec::new())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failure("cannot end the snapshot", &e))
+    }
+
+    /// Whether some index of `table` starts with `column`.
+    pub async fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
+        let name = &self.config.tables[table].name;
+        let rows = self
+            .rows(
+                "SELECT COUNT(*) FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? \
+                   AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?",
+                vec![name.schema.as_str().into(), name.name.as_str().into(), column.into()],
+            )
+            .await
+            .map_err(|e| self.failure("cannot read indexes", &e))?;
+        Ok(rows.first().and_then(|r| r.get::<i64, _>(0)).unwrap_or(0) > 0)
+    }
+
+    /// Foreign keys from any table of the database into this source's mapped tables.
+    pub async fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
+        let rows = self
+            .rows(
+                "SELECT k.CONSTRAINT_NAME, IF(k.TABLE_SCHEMA = DATABASE(), '', k.TABLE_SCHEMA), k.TABLE_NAME, \
+                        k.COLUMN_NAME, IF(k.REFERENCED_TABLE_SCHEMA = DATABASE(), '', k.REFERENCED_TABLE_SCHEMA), \
+                        k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE \
+                 FROM information_schema.KEY_COLUMN_USAGE k \
+                 JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+                   ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+                  AND r.TABLE_NAME = k.TABLE_NAME \
+                 WHERE k.REFERENCED_TABLE_NAME IS NOT NULL AND k.TABLE_SCHEMA = DATABASE() \
+                   AND k.TABLE_NAME NOT LIKE 'dsar\\_%' \
+                 ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+                Vec::new(),
+            )
+            .await
+            .map_err(|e| self.failure("cannot read foreign keys", &e))?;
+        let mut out: Vec<ForeignKey> = Vec::new();
+        for row in rows {
+            let text = |i: usize| row.get::<Option<String>, _>(i).flatten().unwrap_or_default();
+            let (name, child, parent) = (
+                text(0),
+                TableName {
+                    schema: text(1),
+                    name: text(2),
+                },
+                TableName {
+                    schema: text(4),
+                    name: text(5),
+                },
+            );
+            if !self.config.tables.iter().any(|t| t.name == parent) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(fk) if fk.name == name && fk.child == child => {
+                    fk.child_columns.push(text(3));
+                    fk.parent_columns.push(text(6));
+                }
+                _ => out.push(ForeignKey {
+                    name,
+                    child,
+                    child_columns: vec![text(3)],
+                    parent,
+                    parent_columns: vec![text(6)],
+                    on_delete: match text(7).as_str() {
+                        "CASCADE" => OnParentDelete::Cascade,
+                        "SET NULL" => OnParentDelete::SetNull,
+                        "SET DEFAULT" => OnParentDelete::SetDefault,
+                        "RESTRICT" => OnParentDelete::Restrict,
+                        _ => OnParentDelete::NoAction,
+                    },
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuse a subject value an integer column cannot hold (`customer_id=abc`): exit 2.
+    pub async fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
+        for (t, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            for (key, column) in pairs {
+                let Some(c) = self.shapes[t].columns.iter().position(|c| &c.name == column) else {
+                    continue;
+                };
+                if self.integer[t][c] && ids.values(key).iter().any(|v| v.trim().parse::<i64>().is_err()) {
+                    return Err(UserError::usage(format!(
+                        "--subject {key}: not an integer, but it is matched against {}.{column} (of type {})",
+                        table.name, self.shapes[t].columns[c].base_type
+                    ))
+                    .with_hint("a --subject value must fit the type of the column it is matched against"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Add to `ids` what `match` tables with several keys say about the subjects (email → id).
+    pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
+        let mut learnt = false;
+        for (i, table) in self.config.tables.iter().enumerate() {
+            let Link::Match(pairs) = &table.link else { continue };
+            if pairs.len() < 2 {
+                continue;
+            }
+            let mut params = Vec::new();
+            let owners = self.schema().owners(i, 0, ids, &mut params);
+            let columns: Vec<String> = pairs
+                .iter()
+                .map(|(_, c)| format!("CAST(t0.{} AS CHAR)", ident(c)))
+                .collect();
+            let membership = self.schema().membership(i, 0, ids, &mut params);
+            let query = format!(
+                "SELECT {owners}, {} FROM {} t0 WHERE {membership}",
+                columns.join(", "),
+                table_ident(&table.name)
+            );
+            let rows = self.rows(&query, params).await.map_err(|e| self.query_failure(i, &e))?;
+            for row in rows {
+                let owners = sql::parse_owners(row.get::<Option<String>, _>(0).flatten().as_deref());
+                for (k, (key, _)) in pairs.iter().enumerate() {
+                    let Some(value) = row.get::<Option<String>, _>(k + 1).flatten() else {
+                        continue;
+                    };
+                    for &owner in &owners {
+                        learnt |= ids.insert(key, &value, owner);
+                    }
+                }
+            }
+        }
+        Ok(learnt)
+    }
+
+    /// Stream the subjects' rows of `table`: one query for the whole batch, read a page at a
+    /// time in primary-key order so memory stays flat.
+    pub fn export_rows(
+        &'a self,
+        table: usize,
+        ids: &Identities,
+    ) -> impl Stream<Item = Result<ExportRow, UserError>> + Send + 'a {
+        let exported = self.shapes[table].exported(&self.config.tables[table].exclude_columns);
+        let with_owners = ids.count > 1;
+        let ids = ids.clone();
+        let state = (Some(Vec::<String>::new()), VecDeque::<ExportRow>::new(), false);
+        futures_util::stream::unfold(state, move |(mut after, mut buffer, mut failed)| {
+            let exported = exported.clone();
+            let ids = ids.clone();
+            async move {
+                if failed {
+                    return None;
+                }
+                if buffer.is_empty() && after.is_some() {
+                    match self
+                        .read_page(table, &exported, with_owners, &ids, after.as_deref())
+                        .await
+                    {
+                        Ok((rows, last)) => {
+                            buffer.extend(rows);
+                            after = last;
+                        }
+                        Err(e) => {
+                            failed = true;
+                            return Some((Err(e), (None, buffer, failed)));
+                        }
+                    }
+                }
+                buffer.pop_front().map(|row| (Ok(row), (after, buffer, failed)))
+            }
+        })
+    }
+
+    /// One page after key `after` (empty: from the start). Returns the rows and the key to go on
+    /// from, `None` when this was the last page (or the table has no key to page by).
+    async fn read_page(
+        &self,
+        table: usize,
+        exported: &[usize],
+        with_owners: bool,
+        ids: &Identities,
+        after: Option<&[String]>,
+    ) -> Result<(Vec<ExportRow>, Option<Vec<String>>), UserError> {
+        let pk = self.shapes[table].primary_key.clone();
+        let mut params = Vec::new();
+        let mut select: Vec<String> = pk.iter().map(|c| format!("CAST(t0.{} AS CHAR)", ident(c))).collect();
+        select.push(if with_owners {
+            self.schema().owners(table, 0, ids, &mut params)
+        } else {
+            "NULL".into()
+        });
+        let values: Vec<String> = exported
+            .iter()
+            .map(|&i| {
+                let column = &self.shapes[table].columns[i];
+                let c = format!("t0.{}", ident(&column.name));
+                match column.kind {
+                    ColumnKind::Bytea => format!("REPLACE(REPLACE(TO_BASE64({c}), '\\n', ''), '\\r', '')"),
+                    _ => c,
+                }
+            })
+            .collect();
+        select.push(format!("JSON_ARRAY({})", values.join(", ")));
+        let mut query = format!(
+            "SELECT {} FROM {} t0 WHERE {}",
+            select.join(", "),
+            table_ident(&self.config.tables[table].name),
+            self.schema().membership(table, 0, ids, &mut params)
+        );
+        let paged = !pk.is_empty();
+        if paged {
+            if let Some(last) = after.filter(|a| !a.is_empty()) {
+                query.push_str(&format!(
+                    " AND ({}) > ({})",
+                    qualified("t0", &pk),
+                    vec!["?"; pk.len()].join(", ")
+                ));
+                params.extend(last.iter().map(|v| SqlValue::from(v.as_str())));
+            }
+            query.push_str(&format!(" ORDER BY {} LIMIT {EXPORT_PAGE_ROWS}", qualified("t0", &pk)));
+        }
+        let rows = self
+            .rows(&query, params)
+            .await
+            .map_err(|e| self.query_failure(table, &e))?;
+        let full = paged && rows.len() == EXPORT_PAGE_ROWS;
+        let mut last = None;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: Vec<String> = (0..pk.len())
+                .map(|i| row.get::<Option<String>, _>(i).flatten().unwrap_or_default())
+                .collect();
+            let owners = with_owners.then(|| {
+                sql::parse_owners(row.get::<Option<String>, _>(pk.len()).flatten().as_deref())
+                    .into_iter()
+                    .map(|o| o as i32)
+                    .collect()
+            });
+            let json: String = row.get::<Option<String>, _>(pk.len() + 1).flatten().unwrap_or_default();
+            let values: Vec<Value> = serde_json::from_str(&json).map_err(|e| {
+                UserError::runtime(format!(
+                    "source `{}`: a row did not read as JSON: {e}",
+                    self.config.name
+                ))
+            })?;
+            out.push(ExportRow { owners, values });
+            last = Some(key);
+        }
+        Ok((out, if full { last } else { None }))
+    }
+}
+
+/// Every mapped table's columns and key from `information_schema`, checked against the map.
+async fn load_catalog(
+    conn: &mut Conn,
+    source: &Source,
+) -> Result<(Vec<TableShape>, Vec<Vec<bool>>, Vec<Vec<bool>>), UserError> {
+    let fail = |e: mysql_async::Error| {
+        UserError::runtime(format!(
+            "source `{}`: cannot read the catalog: {}",
+            source.name,
+            error_text(&e)
+        ))
+    };
+    let mut shapes = Vec::new();
+    let (mut integer, mut boolean) = (Vec::new(), Vec::new());
+    for table in &source.tables {
+        let params = vec![
+            SqlValue::from(table.name.schema.as_str()),
+            SqlValue::from(table.name.name.as_str()),
+        ];
+        let rows: Vec<Row> = conn
+            .exec(
+                "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CAST(CHARACTER_MAXIMUM_LENGTH AS CHAR), EXTRA \
+                 FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                params.clone(),
+            )
+            .await
+            .map_err(fail)?;
+        if rows.is_empty() {
+            let all: Vec<String> = conn
+                .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+                .await
+                .unwrap_or_default();
+            return Err(UserError::usage(format!(
+                "{}: table `{}` does not exist in source `{}`{}",
+                table.location,
+                table.name,
+                source.name,
+                suggestion(&table.name.name, all.iter().map(String::as_str))
+            ))
+            .with_hint(
+                "names are case-sensitive and literal, as the catalog has them; a bare name is the URL's database",
+            ));
+        }
+        let key: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
+                 ORDER BY SEQ_IN_INDEX",
+                params,
+            )
+            .await
+            .map_err(fail)?;
+        let mut shape = TableShape {
+            columns: Vec::new(),
+            primary_key: key,
+        };
+        let (mut ints, mut bools) = (Vec::new(), Vec::new());
+        for row in rows {
+            let text = |i: usize| row.get::<Option<String>, _>(i).flatten().unwrap_or_default();
+            let data_type = text(1).to_ascii_lowercase();
+            ints.push(is_integer(&data_type));
+            bools.push(text(2).eq_ignore_ascii_case("tinyint(1)"));
+            shape.columns.push(Column {
+                name: text(0),
+                kind: if is_binary(&data_type) {
+                    ColumnKind::Bytea
+                } else {
+                    ColumnKind::Other
+                },
+                text_like: matches!(
+                    data_type.as_str(),
+                    "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext"
+                ),
+                max_len: text(3).parse().ok(),
+                generated: text(4).to_ascii_uppercase().contains("GENERATED"),
+                base_type: data_type,
+            });
+        }
+        shapes.push(shape);
+        integer.push(ints);
+        boolean.push(bools);
+    }
+    crate::source::shape::check_columns(source, &shapes)?;
+    Ok((shapes, integer, boolean))
+}
+
+/// The server's own words, without the client's wrapping.
+pub fn error_text(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
