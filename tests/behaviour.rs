@@ -16,7 +16,11 @@ trait Chinook {
     fn setup(&self, window: &str) -> Fixture;
     /// The same map without its `invoice_line` entry.
     fn setup_without_lines(&self) -> Fixture;
+    /// The map with batches of 200 rows paced at 10,000 rows/s, so a test can catch a run.
+    fn setup_paced(&self) -> Fixture;
 }
+
+const PACED: &str = "batch_rows = 200\nmax_rows_per_second = 10000";
 
 /// How a test sees one kind's database.
 struct Fixture {
@@ -31,15 +35,21 @@ struct Fixture {
     last_name: &'static str,
     /// The source/table prefix of archive entries and counts (`chinook/public.`).
     entry: &'static str,
+    /// Where quarantined rows are (`dsar.quarantine` on PostgreSQL).
+    quarantine: &'static str,
 }
 
 trait Database {
     fn count(&self, sql: &str) -> i64;
+    /// `count`, or 0 while the query cannot run yet (a table not created so far).
+    fn count_or_zero(&self, sql: &str) -> i64;
     /// A table's rows in key order (Chinook's keys are first columns), exactly: equal dumps,
     /// equal data.
     fn dump(&self, table: &str) -> String;
     /// Insert a customer with this id (to re-use a deleted one's key).
     fn insert_customer(&self, id: i64);
+    /// Give customer 1 `n` more invoices (ids from 100,001).
+    fn add_invoices(&self, n: i64);
 }
 
 impl Fixture {
@@ -79,6 +89,11 @@ impl Database for PgDb {
     fn count(&self, sql: &str) -> i64 {
         psql(&self.0.url, sql).parse().unwrap()
     }
+    fn count_or_zero(&self, sql: &str) -> i64 {
+        common::try_psql(&self.0.url, sql)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
     fn dump(&self, table: &str) -> String {
         common::dump_table(&self.0.url, table, "1")
     }
@@ -87,6 +102,15 @@ impl Database for PgDb {
             &self.0.url,
             &format!(
                 "INSERT INTO customer (customer_id, first_name, last_name, email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"
+            ),
+        );
+    }
+    fn add_invoices(&self, n: i64) {
+        psql(
+            &self.0.url,
+            &format!(
+                "INSERT INTO invoice (invoice_id, customer_id, invoice_date, total) \
+                 SELECT 100000 + g, 1, '2020-01-01', 1 FROM generate_series(1, {n}) g; ANALYZE invoice"
             ),
         );
     }
@@ -106,6 +130,7 @@ impl Postgres {
             invoice_id: "invoice_id",
             last_name: "last_name",
             entry: "chinook/public.",
+            quarantine: "dsar.quarantine",
         }
     }
 }
@@ -119,6 +144,9 @@ impl Chinook for Postgres {
     fn setup_without_lines(&self) -> Fixture {
         let cut = PG_MAP.find("# Invoice lines are reached").unwrap();
         self.with_map(&PG_MAP[..cut])
+    }
+    fn setup_paced(&self) -> Fixture {
+        self.with_map(&PG_MAP.replace("batch_rows = 1000", PACED))
     }
 }
 
@@ -135,6 +163,14 @@ impl Database for SqliteDb {
             .query_row(sql, [], |r| r.get(0))
             .unwrap()
     }
+    fn count_or_zero(&self, sql: &str) -> i64 {
+        Connection::open(&self.0)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c.query_row(sql, [], |r| r.get(0))
+            })
+            .unwrap_or(0)
+    }
     fn dump(&self, table: &str) -> String {
         common::sqlite_dump(&self.0, table, "1")
     }
@@ -145,6 +181,16 @@ impl Database for SqliteDb {
                 &format!("INSERT INTO Customer (CustomerId, FirstName, LastName, Email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"),
                 [],
             )
+            .unwrap();
+    }
+    fn add_invoices(&self, n: i64) {
+        Connection::open(&self.0)
+            .unwrap()
+            .execute_batch(&format!(
+                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n}) \
+                 INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
+                 SELECT 100000 + n, 1, '2020-01-01 00:00:00', 1 FROM g"
+            ))
             .unwrap();
     }
 }
@@ -166,6 +212,7 @@ impl Sqlite {
             invoice_id: "InvoiceId",
             last_name: "LastName",
             entry: "chinook/main.",
+            quarantine: "dsar_quarantine",
         }
     }
 }
@@ -177,6 +224,9 @@ impl Chinook for Sqlite {
     fn setup_without_lines(&self) -> Fixture {
         let cut = SQLITE_MAP.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
         self.with_map(&SQLITE_MAP[..cut])
+    }
+    fn setup_paced(&self) -> Fixture {
+        self.with_map(&SQLITE_MAP.replace("batch_rows = 10", PACED))
     }
 }
 
@@ -190,12 +240,21 @@ impl Database for MyChinook {
     fn count(&self, sql: &str) -> i64 {
         self.0.sql(sql).parse().unwrap()
     }
+    fn count_or_zero(&self, sql: &str) -> i64 {
+        self.0.try_sql(sql).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
     fn dump(&self, table: &str) -> String {
         self.0.sql(&format!("SELECT * FROM `{table}` ORDER BY 1"))
     }
     fn insert_customer(&self, id: i64) {
         self.0.sql(&format!(
             "INSERT INTO Customer (CustomerId, FirstName, LastName, Email) VALUES ({id}, 'Re', 'Used', 'r@x.org')"
+        ));
+    }
+    fn add_invoices(&self, n: i64) {
+        self.0.sql(&format!(
+            "INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
+             SELECT 100000 + seq, 1, '2020-01-01', 1 FROM seq_1_to_{n}"
         ));
     }
 }
@@ -224,6 +283,7 @@ impl Mysql {
             invoice_id: "InvoiceId",
             last_name: "LastName",
             entry: "chinook/",
+            quarantine: "dsar_quarantine",
         }
     }
 }
@@ -236,6 +296,9 @@ impl Chinook for Mysql {
         let map = mysql_map();
         let cut = map.find("[[sources.tables]]\ntable = \"InvoiceLine\"").unwrap();
         self.with_map(&map[..cut])
+    }
+    fn setup_paced(&self) -> Fixture {
+        self.with_map(&mysql_map().replace("batch_rows = 4", PACED))
     }
 }
 
@@ -392,6 +455,37 @@ fn purge_after_the_window_then_restore_fails(kind: &dyn Chinook) {
     assert_eq!(f.owned(1), (0, 0, 0));
 }
 
+/// `kill -9` in the middle of a big delete, then the same delete again: every invoice is live or
+/// quarantined, exactly once, at every point.
+fn a_killed_delete_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
+    let f = kind.setup_paced();
+    f.db.add_invoices(20_000);
+    let owned = f.owned(1).1;
+    let mut child =
+        f.ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    // Poll until some invoices are quarantined (the quarantine table appears with the first batch).
+    let quarantined = |f: &Fixture| {
+        f.db.count_or_zero(&format!(
+            "SELECT COUNT(*) FROM {} WHERE table_name = '{}'",
+            f.quarantine, f.invoice
+        ))
+    };
+    while quarantined(&f) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the test could act"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let live = f.owned(1).1;
+    assert!(live > 0, "killed mid-run");
+    assert_eq!(live + quarantined(&f), owned, "every invoice live or quarantined, once");
+    f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    assert_eq!(f.owned(1), (0, 0, 0));
+    assert_eq!(quarantined(&f), owned, "none lost, none twice");
+}
+
 // --- each behaviour on each kind --------------------------------------------------------------
 
 #[test]
@@ -477,4 +571,16 @@ fn mysql_restore_never_overwrites_a_reused_key() {
 #[test]
 fn mysql_purge_after_the_window_then_restore_fails() {
     purge_after_the_window_then_restore_fails(&Mysql);
+}
+#[test]
+fn postgres_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
+    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Postgres);
+}
+#[test]
+fn sqlite_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
+    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Sqlite);
+}
+#[test]
+fn mysql_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
+    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Mysql);
 }

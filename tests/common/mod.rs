@@ -46,6 +46,17 @@ pub fn psql(url: &str, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim_end().to_string()
 }
 
+/// Like [`psql`], `None` when the statement fails.
+pub fn try_psql(url: &str, sql: &str) -> Option<String> {
+    let out = Command::new("psql")
+        .args([url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
 fn psql_file(url: &str, path: &Path) {
     let out = Command::new("psql")
         .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
@@ -194,6 +205,19 @@ impl Workspace {
             cmd.env(k, v);
         }
         cmd.output().expect("dsar runs")
+    }
+
+    /// Start the real binary in the workspace without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsar"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env_remove("DSAR_CONFIG")
+            .env("DSAR_STATE_DIR", self.state_dir());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("dsar starts")
     }
 
     /// Like [`Workspace::dsar`], asserting success.
@@ -382,6 +406,11 @@ pub struct MyDb {
 impl MyDb {
     /// Run SQL through the `mariadb` client and return its tab-separated output (NULL as NULL).
     pub fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql).unwrap_or_else(|| panic!("mariadb failed on {sql}"))
+    }
+
+    /// Like [`MyDb::sql`], `None` when the statement fails.
+    pub fn try_sql(&self, sql: &str) -> Option<String> {
         let out = Command::new("mariadb")
             .args([
                 "--no-defaults",
@@ -398,12 +427,9 @@ impl MyDb {
             ])
             .output()
             .expect("the mariadb client runs");
-        assert!(
-            out.status.success(),
-            "mariadb failed on {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
 }
 
