@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use common::{TestDb, Workspace, fresh_db, psql, stderr, stdout};
 use serde_json::Value;
@@ -103,23 +103,30 @@ fn status_and_jobs_show_finished_requests_with_their_counts() {
 
 /// A shop database where customer 1 owns `ROWS` events, and a delete of them paced at 20k rows/s.
 fn long_delete() -> (TestDb, Workspace, Child) {
-    let db = fresh_db("shop_tpl");
+    let (db, ws) = shop_with_events(20_000);
+    let child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    (db, ws, child)
+}
+
+/// Give customer 1 of a shop database `ROWS` events.
+fn seed_events(db: &TestDb) {
     psql(
         &db.url,
         &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
     );
-    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
+}
+
+/// A shop database where customer 1 owns `ROWS` events, mapped in batches of 500 rows paced at
+/// `rate` rows/s, so a run lasts long enough to be caught.
+fn shop_with_events(rate: u32) -> (TestDb, Workspace) {
+    let db = fresh_db("shop_tpl");
+    seed_events(&db);
+    let config = MAP.replace(
+        "batch_rows = 2",
+        &format!("batch_rows = 500\nmax_rows_per_second = {rate}"),
+    );
     let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
-    let child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    (db, ws, child)
+    (db, ws)
 }
 
 /// Wait (by polling the ledger) until the delete is running and has moved some rows.
@@ -303,13 +310,7 @@ fn a_finished_request_is_sent_to_the_notify_command_and_webhook() {
 
 #[test]
 fn without_a_terminal_long_runs_report_progress_as_json_lines_on_stderr() {
-    let db = fresh_db("shop_tpl");
-    psql(
-        &db.url,
-        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
-    );
-    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 30000");
-    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let (_db, ws) = shop_with_events(30_000);
     let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
     let events: Vec<Value> = stderr(&out)
         .lines()
@@ -386,20 +387,8 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
 
 #[test]
 fn resume_redoes_a_killed_export_under_the_same_request() {
-    let db = fresh_db("shop_tpl");
-    psql(
-        &db.url,
-        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
-    );
-    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
-    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args(["export", "--subject", "customer_id=1", "--quiet"])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .spawn()
-        .unwrap();
+    let (_db, ws) = shop_with_events(20_000);
+    let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
     // Kill it once its archive is being written (the temp file exists).
     loop {
         assert!(
@@ -435,10 +424,7 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
 #[test]
 fn resume_finishes_a_killed_restore_under_the_same_request() {
     let db = fresh_db("shop_tpl");
-    psql(
-        &db.url,
-        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
-    );
+    seed_events(&db);
     let fast = MAP.replace("batch_rows = 2", "batch_rows = 2000");
     let ws = Workspace::new(&fast, &[("SHOP_DATABASE_URL", &db.url)]);
     let deleted = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
@@ -449,22 +435,14 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
         MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args([
-            "restore",
-            "--request",
-            &delete_id,
-            "--identity",
-            "keys/recovery.key",
-            "--quiet",
-        ])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.spawn(&[
+        "restore",
+        "--request",
+        &delete_id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
     let id = running_id(&ws, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -495,22 +473,8 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
 
 #[test]
 fn sigterm_cancels_an_export_which_leaves_no_archive() {
-    let db = fresh_db("shop_tpl");
-    psql(
-        &db.url,
-        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
-    );
-    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
-    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args(["export", "--subject", "customer_id=1", "--quiet"])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (_db, ws) = shop_with_events(20_000);
+    let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
     let id = running_id(&ws, &mut child);
     let planned = json(&ws.dsar_ok(&["status", &id, "--json"]))["progress"]
         .as_array()
@@ -544,30 +508,16 @@ fn sigterm_cancels_an_export_which_leaves_no_archive() {
 
 #[test]
 fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumable() {
-    let db = fresh_db("shop_tpl");
-    psql(
-        &db.url,
-        &format!("INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {ROWS}) g; ANALYZE"),
-    );
-    let config = MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000");
-    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let (_db, ws) = shop_with_events(20_000);
     std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args([
-            "export",
-            "--subjects-file",
-            "people.csv",
-            "--batch-size",
-            "1",
-            "--quiet",
-        ])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.spawn(&[
+        "export",
+        "--subjects-file",
+        "people.csv",
+        "--batch-size",
+        "1",
+        "--quiet",
+    ]);
     running_id(&ws, &mut child);
     let states = |ws: &Workspace| -> Vec<String> {
         let mut s: Vec<String> = json(&ws.dsar_ok(&["jobs", "--json"]))["requests"]

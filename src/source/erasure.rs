@@ -1,6 +1,8 @@
 //! What erasure steps report back, and what they write, the same for every kind of database.
 
-use crate::config::AnonRule;
+use crate::config::{AnonRule, Table};
+use crate::error::UserError;
+use crate::source::shape::TableShape;
 
 /// What an erase batch did.
 #[derive(Debug)]
@@ -38,6 +40,47 @@ pub struct ExpiredRequest {
     pub request_id: String,
     pub rows: i64,
     pub flagged_rows: i64,
+}
+
+/// The primary key of a table dsar changes rows of: quarantine, anonymize and flag need one to
+/// find each row again on restore.
+pub fn require_primary_key<'s>(table: &Table, shape: &'s TableShape) -> Result<&'s [String], UserError> {
+    if shape.primary_key.is_empty() {
+        return Err(UserError::usage(format!(
+            "{}: table `{}` has no primary key; dsar needs one to quarantine, anonymize or flag rows and restore them one by one",
+            table.location, table.name
+        ))
+        .with_hint("add a primary key, or set on_delete = \"retain\" for this table"));
+    }
+    Ok(&shape.primary_key)
+}
+
+/// The values of `--key COL=VALUE` in primary-key order: every key column given, no other.
+pub fn key_values(table: &Table, pk: &[String], given: &[(String, String)]) -> Result<Vec<String>, UserError> {
+    for (column, _) in given {
+        if !pk.contains(column) {
+            return Err(UserError::usage(format!(
+                "--key {column}: not a primary key column of {} (its key is {})",
+                table.name,
+                pk.join(", ")
+            )));
+        }
+    }
+    pk.iter()
+        .map(|column| {
+            given
+                .iter()
+                .find(|(c, _)| c == column)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    UserError::usage(format!(
+                        "--key: give every primary key column of {}: {}",
+                        table.name,
+                        pk.join(", ")
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// The value `rule` writes over `old`.

@@ -217,7 +217,10 @@ impl Workspace {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.spawn().expect("dsar starts")
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("dsar starts")
     }
 
     /// Like [`Workspace::dsar`], asserting success.

@@ -54,15 +54,8 @@ fn key_list(keys: &[Vec<Option<String>>], params: &mut Vec<SqlValue>) -> String 
 
 impl MySqlSource<'_> {
     fn primary_key(&self, table: usize) -> Result<Vec<String>, UserError> {
-        let key = &self.shapes[table].primary_key;
-        if key.is_empty() {
-            return Err(UserError::usage(format!(
-                "{}: table `{}` has no primary key; dsar needs one to quarantine, anonymize or flag rows and restore them one by one",
-                self.config.tables[table].location, self.config.tables[table].name
-            ))
-            .with_hint("add a primary key, or set on_delete = \"retain\" for this table"));
-        }
-        Ok(key.clone())
+        crate::source::erasure::require_primary_key(&self.config.tables[table], &self.shapes[table])
+            .map(<[String]>::to_vec)
     }
 
     fn column_index(&self, table: usize, column: &str) -> Option<usize> {
@@ -131,25 +124,13 @@ impl MySqlSource<'_> {
     ) -> Result<Vec<Option<String>>, UserError> {
         let pk = self.primary_key(table)?;
         let table_name = &self.config.tables[table].name;
-        for (column, _) in given {
-            if !pk.contains(column) {
-                return Err(UserError::usage(format!(
-                    "--key {column}: not a primary key column of {table_name} (its key is {})",
-                    pk.join(", ")
-                )));
-            }
-        }
+        let values = crate::source::erasure::key_values(&self.config.tables[table], &pk, given)?;
         pk.iter()
-            .map(|column| {
-                let Some((_, v)) = given.iter().find(|(c, _)| c == column) else {
-                    return Err(UserError::usage(format!(
-                        "--key: give every primary key column of {table_name}: {}",
-                        pk.join(", ")
-                    )));
-                };
+            .zip(values)
+            .map(|(column, v)| {
                 let integer = self.column_index(table, column).is_some_and(|i| self.integer[table][i]);
                 if !integer {
-                    return Ok(Some(v.clone()));
+                    return Ok(Some(v));
                 }
                 v.trim().parse::<i64>().map(|n| Some(n.to_string())).map_err(|_| {
                     UserError::usage(format!("--key {column}: not an integer, but {table_name}.{column} is"))

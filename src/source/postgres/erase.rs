@@ -63,15 +63,7 @@ impl PgSource<'_> {
     }
 
     fn primary_key(&self, table: usize) -> Result<&[String], UserError> {
-        let key = &self.shapes[table].primary_key;
-        if key.is_empty() {
-            return Err(UserError::usage(format!(
-                "{}: table `{}` has no primary key; dsar needs one to quarantine, anonymize or flag rows and restore them one by one",
-                self.config.tables[table].location, self.config.tables[table].name
-            ))
-            .with_hint("add a primary key, or set on_delete = \"retain\" for this table"));
-        }
-        Ok(key)
+        crate::source::erasure::require_primary_key(&self.config.tables[table], &self.shapes[table])
     }
 
     fn cast(&self, table: usize, column: &str) -> String {
@@ -118,24 +110,7 @@ impl PgSource<'_> {
     ) -> Result<Vec<Option<String>>, UserError> {
         let pk = self.primary_key(table)?.to_vec();
         let table_name = &self.config.tables[table].name;
-        for (column, _) in given {
-            if !pk.contains(column) {
-                return Err(UserError::usage(format!(
-                    "--key {column}: not a primary key column of {table_name} (its key is {})",
-                    pk.join(", ")
-                )));
-            }
-        }
-        let mut values: Vec<String> = Vec::with_capacity(pk.len());
-        for column in &pk {
-            let Some((_, v)) = given.iter().find(|(c, _)| c == column) else {
-                return Err(UserError::usage(format!(
-                    "--key: give every primary key column of {table_name}: {}",
-                    pk.join(", ")
-                )));
-            };
-            values.push(v.clone());
-        }
+        let values = crate::source::erasure::key_values(&self.config.tables[table], &pk, given)?;
         let casts: Vec<String> = pk
             .iter()
             .enumerate()

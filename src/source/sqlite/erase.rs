@@ -52,15 +52,7 @@ fn key_equals(pk: &[String], alias: &str, first: usize) -> String {
 
 impl SqliteSource<'_> {
     fn primary_key(&self, table: usize) -> Result<&[String], UserError> {
-        let key = &self.shapes[table].primary_key;
-        if key.is_empty() {
-            return Err(UserError::usage(format!(
-                "{}: table `{}` has no primary key; dsar needs one to quarantine, anonymize or flag rows and restore them one by one",
-                self.config.tables[table].location, self.config.tables[table].name
-            ))
-            .with_hint("add a primary key, or set on_delete = \"retain\" for this table"));
-        }
-        Ok(key)
+        crate::source::erasure::require_primary_key(&self.config.tables[table], &self.shapes[table])
     }
 
     /// The condition a `flag` table's row meets once it is flagged.
@@ -102,26 +94,13 @@ impl SqliteSource<'_> {
     pub fn canonical_key(&self, table: usize, given: &[(String, String)]) -> Result<Vec<Option<String>>, UserError> {
         let pk = self.primary_key(table)?.to_vec();
         let table_name = &self.config.tables[table].name;
-        for (column, _) in given {
-            if !pk.contains(column) {
-                return Err(UserError::usage(format!(
-                    "--key {column}: not a primary key column of {table_name} (its key is {})",
-                    pk.join(", ")
-                )));
-            }
-        }
+        let values = crate::source::erasure::key_values(&self.config.tables[table], &pk, given)?;
         pk.iter()
-            .map(|column| {
-                let Some((_, v)) = given.iter().find(|(c, _)| c == column) else {
-                    return Err(UserError::usage(format!(
-                        "--key: give every primary key column of {table_name}: {}",
-                        pk.join(", ")
-                    )));
-                };
+            .zip(values)
+            .map(|(column, v)| {
                 let i = self.shapes[table].columns.iter().position(|c| &c.name == column);
-                let numeric = i.is_some_and(|i| self.affinities[table][i].is_numeric());
-                if !numeric {
-                    return Ok(Some(v.clone()));
+                if !i.is_some_and(|i| self.affinities[table][i].is_numeric()) {
+                    return Ok(Some(v));
                 }
                 if let Ok(n) = v.trim().parse::<i64>() {
                     return Ok(Some(n.to_string()));
