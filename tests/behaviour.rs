@@ -584,3 +584,49 @@ fn sqlite_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
 fn mysql_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
     a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Mysql);
 }
+
+/// A subject value the matched column cannot hold is the operator's mistake: exit 2, no change.
+fn a_mistyped_subject_value_is_a_usage_error_and_changes_nothing(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let before = f.dumps();
+    for args in [
+        vec!["delete", "--subject", "customer_id=1 OR 1=1", "--yes"],
+        vec!["export", "--subject", "customer_id=abc"],
+    ] {
+        let out = f.ws.dsar(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("customer_id"), "names the key: {}", stderr(&out));
+    }
+    assert_eq!(f.dumps(), before);
+    assert!(f.ws.archives().is_empty());
+}
+
+#[test]
+fn postgres_a_mistyped_subject_value_is_a_usage_error_and_changes_nothing() {
+    a_mistyped_subject_value_is_a_usage_error_and_changes_nothing(&Postgres);
+}
+#[test]
+fn sqlite_a_mistyped_subject_value_is_a_usage_error_and_changes_nothing() {
+    a_mistyped_subject_value_is_a_usage_error_and_changes_nothing(&Sqlite);
+}
+#[test]
+fn mysql_a_mistyped_subject_value_is_a_usage_error_and_changes_nothing() {
+    a_mistyped_subject_value_is_a_usage_error_and_changes_nothing(&Mysql);
+}
+
+#[test]
+fn mysql_an_unreachable_server_is_one_clear_line_without_the_password() {
+    let ws = Workspace::new(
+        &mysql_map(),
+        &[("CHINOOK_MYSQL_URL", "mysql://dsar:s3cret-pw@127.0.0.1:1/chinook")],
+    );
+    let out = ws.dsar(&["export", "--subject", "customer_id=1"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("chinook") && err.contains("127.0.0.1:1"),
+        "names the source and server: {err}"
+    );
+    assert!(!err.contains("s3cret-pw"), "never the password: {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+}
