@@ -1,7 +1,9 @@
 //! What erasure steps report back, and what they write, the same for every kind of database.
 
-use crate::config::{AnonRule, Table};
+use crate::config::{AnonRule, OnDelete, Table};
 use crate::error::UserError;
+use crate::source::foreign_key::ForeignKey;
+use crate::source::postgres::sql::qualified;
 use crate::source::shape::TableShape;
 
 /// What an erase batch did.
@@ -81,6 +83,54 @@ pub fn key_values(table: &Table, pk: &[String], given: &[(String, String)]) -> R
                 })
         })
         .collect()
+}
+
+/// The columns a batch seals into quarantine, key first: every column for `quarantine`, the
+/// anonymized ones for `anonymize`, the flag column for `flag`, so restore can undo exactly that.
+pub fn sealed_columns(table: &Table, shape: &TableShape, pk: &[String]) -> Result<Vec<String>, UserError> {
+    let changed: Vec<String> = match table.on_delete {
+        OnDelete::Quarantine => shape.columns.iter().map(|c| c.name.clone()).collect(),
+        OnDelete::Anonymize => table.anonymize.iter().map(|(c, _)| c.clone()).collect(),
+        OnDelete::Flag => table.flag_column.iter().cloned().collect(),
+        OnDelete::Retain => return Err(UserError::runtime("retained tables are never erased")),
+    };
+    let mut sealed = pk.to_vec();
+    sealed.extend(changed.into_iter().filter(|c| !pk.contains(c)));
+    Ok(sealed)
+}
+
+/// A table's captured keys: the (quoted) pending list and the key columns it holds.
+pub struct Captured<'a> {
+    pub pending: String,
+    pub key: &'a [String],
+}
+
+/// The query counting rows of the foreign key's child that reference captured rows of its
+/// parent, less those the child's own capture holds (when given). The same SQL on every kind;
+/// the caller quotes the table names its way.
+pub fn outside_plan_query(
+    fk: &ForeignKey,
+    child_table: &str,
+    parent_table: &str,
+    parent: &Captured<'_>,
+    child: Option<&Captured<'_>>,
+) -> String {
+    let mut sql = format!(
+        "SELECT COUNT(*) FROM {child_table} c WHERE ({}) IN (SELECT {} FROM {parent_table} p WHERE ({}) IN (SELECT * FROM {}))",
+        qualified("c", &fk.child_columns),
+        qualified("p", &fk.parent_columns),
+        qualified("p", parent.key),
+        parent.pending
+    );
+    if let Some(child) = child {
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM {} pp WHERE ({}) = ({}))",
+            child.pending,
+            qualified("pp", child.key),
+            qualified("c", child.key)
+        ));
+    }
+    sql
 }
 
 /// The value `rule` writes over `old`.

@@ -13,7 +13,7 @@ use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::erasure::{ErasedBatch, RestoreBatch, anonymized};
+use crate::source::erasure::{Captured, ErasedBatch, RestoreBatch, anonymized, outside_plan_query, sealed_columns};
 use crate::source::foreign_key::ForeignKey;
 use crate::source::shape::ColumnKind;
 
@@ -221,24 +221,22 @@ impl MySqlSource<'_> {
         child_captured: Option<usize>,
     ) -> Result<u64, UserError> {
         let parent_key = self.primary_key(parent)?;
-        let mut query = format!(
-            "SELECT COUNT(*) FROM {} c WHERE ({}) IN (SELECT {} FROM {} p WHERE ({}) IN (SELECT * FROM {}))",
-            table_ident(&fk.child),
-            qualified("c", &fk.child_columns),
-            qualified("p", &fk.parent_columns),
-            table_ident(&fk.parent),
-            qualified("p", &parent_key),
-            pending(parent)
+        let child_key = child_captured.map(|c| self.primary_key(c)).transpose()?;
+        let parent_capture = Captured {
+            pending: pending(parent),
+            key: &parent_key,
+        };
+        let child_capture = child_captured.zip(child_key.as_deref()).map(|(c, key)| Captured {
+            pending: pending(c),
+            key,
+        });
+        let query = outside_plan_query(
+            fk,
+            &table_ident(&fk.child),
+            &table_ident(&fk.parent),
+            &parent_capture,
+            child_capture.as_ref(),
         );
-        if let Some(child) = child_captured {
-            let child_key = self.primary_key(child)?;
-            query.push_str(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM {} pp WHERE ({}) = ({}))",
-                pending(child),
-                qualified("pp", &child_key),
-                qualified("c", &child_key)
-            ));
-        }
         let rows = self
             .rows(&query, Vec::new())
             .await
@@ -315,18 +313,7 @@ impl MySqlSource<'_> {
             format!("({}) IN {}", columns.join(", "), key_list(&keys, params))
         };
 
-        let changed: Vec<String> = match strategy {
-            OnDelete::Quarantine => self.shapes[table].columns.iter().map(|c| c.name.clone()).collect(),
-            OnDelete::Anonymize => self.config.tables[table]
-                .anonymize
-                .iter()
-                .map(|(c, _)| c.clone())
-                .collect(),
-            OnDelete::Flag => self.config.tables[table].flag_column.iter().cloned().collect(),
-            OnDelete::Retain => return Err(UserError::runtime("retained tables are never erased")),
-        };
-        let mut sealed_columns = pk.clone();
-        sealed_columns.extend(changed.iter().filter(|c| !pk.contains(c)).cloned());
+        let sealed_columns = sealed_columns(&self.config.tables[table], &self.shapes[table], &pk)?;
         let mut params = Vec::new();
         let condition = key_in("t0", &mut params);
         let old = self

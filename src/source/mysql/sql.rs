@@ -7,7 +7,7 @@ use mysql_async::Value as SqlValue;
 use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
 
-pub use crate::source::postgres::sql::ident;
+pub use crate::source::postgres::sql::{ident, qualified};
 
 /// `"schema"."table"`, or just `"table"` for the connection's database (a bare name in the map).
 pub fn table_ident(name: &TableName) -> String {
@@ -16,15 +16,6 @@ pub fn table_ident(name: &TableName) -> String {
     } else {
         format!("{}.{}", ident(&name.schema), ident(&name.name))
     }
-}
-
-/// `alias."a", alias."b"`.
-pub fn qualified(alias: &str, columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{alias}.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `(?, ?, ?)` for `n` values, bound as text (MySQL converts them to the column's type).

@@ -13,9 +13,10 @@ use super::sql::{Params, Schema, ident, table_ident};
 use super::{PgSource, error_text};
 use crate::config::OnDelete;
 use crate::envelope::DataKey;
+use crate::erase::plan::strategy_name;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::erasure::anonymized;
+use crate::source::erasure::{Captured, anonymized, outside_plan_query, sealed_columns};
 pub use crate::source::erasure::{ErasedBatch, RestoreBatch};
 use crate::source::postgres::foreign_keys::ForeignKey;
 
@@ -30,15 +31,6 @@ pub struct RowPayload {
 impl RowPayload {
     fn get(&self, column: &str) -> Option<&Option<String>> {
         self.columns.iter().position(|c| c == column).map(|i| &self.values[i])
-    }
-}
-
-fn strategy_name(strategy: OnDelete) -> &'static str {
-    match strategy {
-        OnDelete::Quarantine => "quarantine",
-        OnDelete::Anonymize => "anonymize",
-        OnDelete::Flag => "flag",
-        OnDelete::Retain => "retain",
     }
 }
 
@@ -217,40 +209,24 @@ impl PgSource<'_> {
         parent: usize,
         child_captured: Option<usize>,
     ) -> Result<u64, UserError> {
-        let parent_key: Vec<String> = self
-            .primary_key(parent)?
-            .iter()
-            .map(|c| format!("p.{}", ident(c)))
-            .collect();
-        let child_cols: Vec<String> = fk.child_columns.iter().map(|c| format!("c.{}", ident(c))).collect();
-        let parent_cols: Vec<String> = fk.parent_columns.iter().map(|c| format!("p.{}", ident(c))).collect();
-        let mut sql = format!(
-            "SELECT count(*) FROM {} c WHERE ({}) IN (SELECT {} FROM {} p WHERE ({}) IN (SELECT * FROM {}))",
-            table_ident(&fk.child),
-            child_cols.join(", "),
-            parent_cols.join(", "),
-            table_ident(&fk.parent),
-            parent_key.join(", "),
-            self.pending(parent)
+        let parent_capture = Captured {
+            pending: self.pending(parent),
+            key: self.primary_key(parent)?,
+        };
+        let child_capture = match child_captured {
+            Some(child) => Some(Captured {
+                pending: self.pending(child),
+                key: self.primary_key(child)?,
+            }),
+            None => None,
+        };
+        let sql = outside_plan_query(
+            fk,
+            &table_ident(&fk.child),
+            &table_ident(&fk.parent),
+            &parent_capture,
+            child_capture.as_ref(),
         );
-        if let Some(child) = child_captured {
-            let child_key: Vec<String> = self
-                .primary_key(child)?
-                .iter()
-                .map(|c| format!("c.{}", ident(c)))
-                .collect();
-            let pending_key: Vec<String> = self
-                .primary_key(child)?
-                .iter()
-                .map(|c| format!("pp.{}", ident(c)))
-                .collect();
-            sql.push_str(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM {} pp WHERE ({}) = ({}))",
-                self.pending(child),
-                pending_key.join(", "),
-                child_key.join(", ")
-            ));
-        }
         let row = self
             .client
             .query_one(&sql, &[])
@@ -339,18 +315,7 @@ impl PgSource<'_> {
 
         // Which columns are sealed: all of them for quarantine; the key and the changed columns
         // for anonymize and flag.
-        let changed: Vec<String> = match strategy {
-            OnDelete::Quarantine => self.shapes[table].columns.iter().map(|c| c.name.clone()).collect(),
-            OnDelete::Anonymize => self.config.tables[table]
-                .anonymize
-                .iter()
-                .map(|(c, _)| c.clone())
-                .collect(),
-            OnDelete::Flag => self.config.tables[table].flag_column.iter().cloned().collect(),
-            OnDelete::Retain => return Err(UserError::runtime("retained tables are never erased")),
-        };
-        let mut sealed_columns = pk.clone();
-        sealed_columns.extend(changed.iter().filter(|c| !pk.contains(c)).cloned());
+        let sealed_columns = sealed_columns(&self.config.tables[table], &self.shapes[table], &pk)?;
         let select: Vec<String> = sealed_columns
             .iter()
             .map(|c| format!("t0.{}::text", ident(c)))

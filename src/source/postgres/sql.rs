@@ -205,7 +205,8 @@ impl Schema<'_> {
     }
 }
 
-fn qualified(alias: &str, columns: &[String]) -> String {
+/// `alias."a", alias."b"`: the same quoting on every kind of database.
+pub fn qualified(alias: &str, columns: &[String]) -> String {
     columns
         .iter()
         .map(|c| format!("{alias}.{}", ident(c)))

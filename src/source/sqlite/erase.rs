@@ -16,7 +16,7 @@ use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::erasure::{ErasedBatch, RestoreBatch, anonymized};
+use crate::source::erasure::{Captured, ErasedBatch, RestoreBatch, anonymized, outside_plan_query, sealed_columns};
 use crate::source::foreign_key::ForeignKey;
 
 /// A row's old values as sealed into quarantine, each with its storage class.
@@ -179,25 +179,24 @@ impl SqliteSource<'_> {
         parent: usize,
         child_captured: Option<usize>,
     ) -> Result<u64, UserError> {
-        let parent_key = self.primary_key(parent)?.to_vec();
-        let mut sql = format!(
-            "SELECT count(*) FROM {} c WHERE ({}) IN (SELECT {} FROM {} p WHERE ({}) IN (SELECT * FROM {}))",
-            table_ident(&fk.child),
-            qualified("c", &fk.child_columns),
-            qualified("p", &fk.parent_columns),
-            table_ident(&fk.parent),
-            qualified("p", &parent_key),
-            pending(parent)
+        let parent_capture = Captured {
+            pending: pending(parent),
+            key: self.primary_key(parent)?,
+        };
+        let child_capture = match child_captured {
+            Some(child) => Some(Captured {
+                pending: pending(child),
+                key: self.primary_key(child)?,
+            }),
+            None => None,
+        };
+        let sql = outside_plan_query(
+            fk,
+            &table_ident(&fk.child),
+            &table_ident(&fk.parent),
+            &parent_capture,
+            child_capture.as_ref(),
         );
-        if let Some(child) = child_captured {
-            let child_key = self.primary_key(child)?.to_vec();
-            sql.push_str(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM {} pp WHERE ({}) = ({}))",
-                pending(child),
-                qualified("pp", &child_key),
-                qualified("c", &child_key)
-            ));
-        }
         self.conn()
             .query_row(&sql, [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
@@ -259,18 +258,7 @@ impl SqliteSource<'_> {
 
         // Which columns are sealed: all of them for quarantine; the key and the changed columns
         // for anonymize and flag.
-        let changed: Vec<String> = match strategy {
-            OnDelete::Quarantine => self.shapes[table].columns.iter().map(|c| c.name.clone()).collect(),
-            OnDelete::Anonymize => self.config.tables[table]
-                .anonymize
-                .iter()
-                .map(|(c, _)| c.clone())
-                .collect(),
-            OnDelete::Flag => self.config.tables[table].flag_column.iter().cloned().collect(),
-            OnDelete::Retain => return Err(UserError::runtime("retained tables are never erased")),
-        };
-        let mut sealed_columns = pk.clone();
-        sealed_columns.extend(changed.iter().filter(|c| !pk.contains(c)).cloned());
+        let sealed_columns = sealed_columns(&self.config.tables[table], &self.shapes[table], &pk)?;
         let rows: Vec<SealedRow> = {
             let mut stmt = conn
                 .prepare(&format!(

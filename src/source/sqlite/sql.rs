@@ -10,7 +10,7 @@ use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
 use crate::source::shape::TableShape;
 
-pub use crate::source::postgres::sql::ident;
+pub use crate::source::postgres::sql::{ident, qualified};
 
 /// The schema (attached database) a map's table lives in; a bare name in the map is `main`.
 pub fn schema_name(name: &TableName) -> &str {
@@ -19,15 +19,6 @@ pub fn schema_name(name: &TableName) -> &str {
 
 pub fn table_ident(name: &TableName) -> String {
     format!("{}.{}", ident(schema_name(name)), ident(&name.name))
-}
-
-/// `alias."a", alias."b"`.
-pub fn qualified(alias: &str, columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{alias}.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The mapped tables of one source with their shapes and affinities.
