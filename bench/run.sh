@@ -11,7 +11,6 @@
 # one that exercises delete's foreign-key checks); DSAR_BENCH_ERASE_FK=0 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${DSAR_SHARED:-../shared}
 
 MODE=full
 case "${1:-}" in
@@ -65,16 +64,16 @@ DSAR=$PWD/target/release/dsar
 WORK=$(mktemp -d /tmp/dsar-bench.XXXXXX)
 PGTEST_DIR=
 cleanup() {
-  if [ -n "$PGTEST_DIR" ]; then "$SHARED/ci/pg-down.sh" "$PGTEST_DIR" || true; fi
+  if [ -n "$PGTEST_DIR" ]; then scripts/server.sh down "$PGTEST_DIR" || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-eval "$("$SHARED/ci/pg-up.sh")"
+eval "$(scripts/server.sh up postgres)"
 export BENCH_DATABASE_URL=$DATABASE_URL
 log "server up at $BENCH_DATABASE_URL (mode: $MODE)"
 
 # pg_stat_statements counts the statements of the batch export and delete below. It has to be
-# preloaded: set it and restart the server (pg_ctl restart reuses the options pg-up.sh gave it,
+# preloaded: set it and restart the server (pg_ctl restart reuses the options server.sh gave it,
 # from postmaster.opts), as the user that runs the server.
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); else RUNAS=(); fi

@@ -7,7 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SHARED=$(cd "${DSAR_SHARED:-../shared}" && pwd)
 DIR=${1:-$(mktemp -d /tmp/dsar-demo.XXXXXX)}
 mkdir -p "$DIR/keys"
 
@@ -23,9 +22,10 @@ fi
 cargo build --release --locked --quiet
 DSAR=$REPO/target/release/dsar
 
-eval "$("$SHARED/ci/pg-up.sh")"
-trap '"$SHARED/ci/pg-down.sh" "$PGTEST_DIR"' EXIT
-psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f "$SHARED/testdata/chinook/Chinook_PostgreSql.sql" >/dev/null 2>&1
+PGTEST_DIR=
+trap '[ -z "$PGTEST_DIR" ] || "$REPO/scripts/server.sh" down "$PGTEST_DIR"' EXIT
+eval "$(scripts/server.sh up postgres)"
+psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f testdata/chinook/Chinook_PostgreSql.sql >/dev/null 2>&1
 export CHINOOK_DATABASE_URL=${DATABASE_URL%/*}/chinook
 
 cp sources.toml.example "$DIR/sources.toml"

@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Run every test against real, throwaway PostgreSQL and MariaDB servers.
-# On Debian it installs what the tests use (postgresql, mariadb-server, age, unzip) when run as root.
-#   scripts/test.sh [cargo test args…]
+# Run every test against real, throwaway PostgreSQL and MariaDB servers (scripts/server.sh), started
+# once for the whole run and removed at the end, whatever the outcome.
+# On Debian, run as root, it installs what the tests use when missing: postgresql, mariadb-server,
+# age, unzip (apt). Elsewhere it says what to install.
+#   scripts/test.sh [cargo test args…]     e.g. scripts/test.sh --test behaviour
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=$(cd "${DSAR_SHARED:-../shared}" && pwd)
+REPO=$PWD
 
 missing=()
-for tool in age unzip psql; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in age unzip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test.sh: installing age unzip postgresql (apt)" >&2
+    echo "test.sh: installing ${missing[*]} (apt)" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age unzip postgresql >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   else
-    echo "test.sh: missing ${missing[*]}; install: sudo apt-get install age unzip postgresql" >&2
+    echo "test.sh: missing ${missing[*]}; install: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi
 
-eval "$("$SHARED/ci/pg-up.sh")"
-trap '"$SHARED/ci/pg-down.sh" "$PGTEST_DIR"' EXIT
-# MySQL sources are tested on MariaDB (mariadb-up.sh installs Debian's mariadb-server if missing).
-eval "$("$SHARED/ci/mariadb-up.sh")"
-trap '"$SHARED/ci/pg-down.sh" "$PGTEST_DIR"; "$SHARED/ci/mariadb-down.sh" "$MYSQLTEST_DIR"' EXIT
+PGTEST_DIR= MYSQLTEST_DIR=
+stop_servers() {
+  [ -z "$PGTEST_DIR" ] || "$REPO/scripts/server.sh" down "$PGTEST_DIR" || true
+  [ -z "$MYSQLTEST_DIR" ] || "$REPO/scripts/server.sh" down "$MYSQLTEST_DIR" || true
+}
+trap stop_servers EXIT
+eval "$(scripts/server.sh up postgres)"
+# MySQL sources are tested on MariaDB.
+eval "$(scripts/server.sh up mariadb)"
 cargo test --locked "$@"

@@ -12,8 +12,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command, DemoArgs, Global};
 use crate::error::UserError;
 
-/// Chinook 1.4.5 for SQLite (MIT, see demo/LICENSE-chinook.md).
-const CHINOOK_SQL: &str = include_str!("../demo/chinook.sql");
+/// Chinook 1.4.5 for SQLite (MIT, see testdata/chinook/LICENSE.md).
+const CHINOOK_SQL: &str = include_str!("../testdata/chinook/Chinook_Sqlite.sql");
 const SOURCE_MAP: &str = include_str!("../demo/sources.toml");
 const EMAIL: &str = "luisg@embraer.com.br";
 

@@ -297,7 +297,7 @@ fn killed_deletes_restores_purges_and_exports_lose_nothing() {
     .unwrap();
 }
 
-/// A private PostgreSQL server for a test that restarts it (pg-up.sh), stopped on drop.
+/// A private PostgreSQL server for a test that restarts it (scripts/server.sh), stopped on drop.
 struct PrivateServer {
     dir: String,
     url: String,
@@ -305,11 +305,14 @@ struct PrivateServer {
 
 impl PrivateServer {
     fn start() -> PrivateServer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/ci/pg-up.sh");
-        let out = Command::new("bash").arg(script).output().expect("pg-up.sh runs");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/server.sh");
+        let out = Command::new("bash")
+            .args([script, "up", "postgres"])
+            .output()
+            .expect("server.sh runs");
         assert!(
             out.status.success(),
-            "pg-up.sh failed: {}",
+            "server.sh up postgres failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -361,8 +364,8 @@ fn running_as_root() -> bool {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/ci/pg-down.sh");
-        let _ = Command::new("bash").arg(script).arg(&self.dir).status();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/server.sh");
+        let _ = Command::new("bash").args([script, "down", &self.dir]).status();
     }
 }
 

@@ -12,16 +12,13 @@ use std::sync::Mutex;
 use age::secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-pub const CHINOOK_SQL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/testdata/chinook/Chinook_PostgreSql.sql"
-);
+pub const CHINOOK_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/chinook/Chinook_PostgreSql.sql");
 pub const SHOP_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shop.sql");
 
 /// The test server. Tests need a real one; there is no mock to fall back to.
 pub fn server_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!("DATABASE_URL is not set: run `scripts/test.sh`, or `eval \"$(../shared/ci/pg-up.sh)\"` first")
+        panic!("DATABASE_URL is not set: run `scripts/test.sh`, or `eval \"$(scripts/server.sh up postgres)\"` first")
     })
 }
 
@@ -371,8 +368,11 @@ pub fn stdout(out: &Output) -> String {
 /// Chinook in a new SQLite file, built from the copy `dsar demo` embeds.
 pub fn sqlite_chinook(path: &Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(&format!("BEGIN; {}; COMMIT", include_str!("../../demo/chinook.sql")))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN; {}; COMMIT",
+        include_str!("../../testdata/chinook/Chinook_Sqlite.sql")
+    ))
+    .unwrap();
 }
 
 /// A SQLite table's rows in `order_by` order, each value with its storage class: equal dumps
@@ -393,10 +393,7 @@ pub fn sqlite_dump(path: &Path, table: &str, order_by: &str) -> String {
     rows.map(|r| format!("{:?}\n", r.unwrap())).collect()
 }
 
-pub const CHINOOK_MYSQL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/testdata/chinook/Chinook_MySql.sql"
-);
+pub const CHINOOK_MYSQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/chinook/Chinook_MySql.sql");
 
 /// A fresh MariaDB database of its own for one test (MYSQL_URL, started by scripts/test.sh).
 pub struct MyDb {
@@ -407,6 +404,34 @@ pub struct MyDb {
 }
 
 impl MyDb {
+    /// Run a MariaDB client program on this database (`args` before its name, `trailing` after
+    /// it), with `input` on its standard input; its standard output.
+    pub fn client(&self, program: &str, args: &[&str], trailing: &[&str], input: Option<&str>) -> String {
+        use std::io::Write;
+        let mut child = Command::new(program)
+            .args(["--no-defaults", "-uroot", "-h", &self.host, "-P", &self.port])
+            .args(args)
+            .arg(&self.name)
+            .args(trailing)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(input) = input {
+            stdin.write_all(input.as_bytes()).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     /// Run SQL through the `mariadb` client and return its tab-separated output (NULL as NULL).
     pub fn sql(&self, sql: &str) -> String {
         self.try_sql(sql).unwrap_or_else(|| panic!("mariadb failed on {sql}"))
@@ -439,7 +464,7 @@ impl MyDb {
 /// A new database loaded with Chinook (its own CREATE/USE lines dropped).
 pub fn fresh_mysql_chinook() -> MyDb {
     let base = std::env::var("MYSQL_URL").unwrap_or_else(|_| {
-        panic!("MYSQL_URL is not set: run `scripts/test.sh`, or `eval \"$(../shared/ci/mariadb-up.sh)\"` first")
+        panic!("MYSQL_URL is not set: run `scripts/test.sh`, or `eval \"$(scripts/server.sh up mariadb)\"` first")
     });
     let rest = base
         .strip_prefix("mysql://root@")
