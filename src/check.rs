@@ -123,7 +123,7 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
                 "{}: table `{}` has no primary key, so on_delete = \"{}\" cannot work; add one or use \"retain\"",
                 table.location,
                 table.name,
-                crate::erase::plan::strategy_name(table.on_delete)
+                table.on_delete.name()
             ));
         }
         let looked_up: Vec<&String> = match &table.link {

@@ -38,10 +38,7 @@ fn render(command: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)
 
 /// The top-level entry point for `dsar completions`.
 pub fn run_completions(shell: clap_complete::Shell) -> Result<(), UserError> {
-    use std::io::Write;
-    std::io::stdout()
-        .write_all(&completion(shell))
-        .map_err(|e| UserError::runtime(format!("cannot write: {e}")))
+    crate::output::write_stdout(&completion(shell))
 }
 
 /// The top-level entry point for `dsar man`.

@@ -40,6 +40,39 @@ pub struct UserError {
     pub kind: ExitKind,
     pub message: String,
     pub hint: Option<String>,
+    /// What the database said, classified where the error arose (by SQLSTATE or error code),
+    /// so callers decide on the kind and never on the message's text.
+    pub db: Option<DbErrorKind>,
+}
+
+/// The kinds of database failure dsar decides on, the same for every kind of database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// A unique or primary-key constraint refused the row.
+    UniqueViolation,
+    /// A foreign key refused the row (a missing parent) or its removal (a child still refers).
+    ForeignKeyViolation,
+    /// A check or not-null constraint refused the row.
+    CheckViolation,
+    /// A value the column's type cannot hold (a mistyped subject, an out-of-range number).
+    BadValue,
+    /// A lock or statement timeout ran out, or a deadlock was broken.
+    LockTimeout,
+    /// The connection went away (a server restart, a network cut).
+    ConnectionLost,
+    /// Anything else.
+    Other,
+}
+
+impl DbErrorKind {
+    /// The live table refused a row: a constraint, not an unwell database. Restore flags such a
+    /// row for review and goes on with the others.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            DbErrorKind::UniqueViolation | DbErrorKind::ForeignKeyViolation | DbErrorKind::CheckViolation
+        )
+    }
 }
 
 impl UserError {
@@ -49,6 +82,7 @@ impl UserError {
             kind: ExitKind::Usage,
             message: message.into(),
             hint: None,
+            db: None,
         }
     }
 
@@ -58,7 +92,19 @@ impl UserError {
             kind: ExitKind::Runtime,
             message: message.into(),
             hint: None,
+            db: None,
         }
+    }
+
+    /// Record what kind of database failure this is.
+    pub fn with_db(mut self, kind: DbErrorKind) -> Self {
+        self.db = Some(kind);
+        self
+    }
+
+    /// Whether the live table refused a row (see [`DbErrorKind::is_refusal`]).
+    pub fn is_refusal(&self) -> bool {
+        self.db.is_some_and(DbErrorKind::is_refusal)
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

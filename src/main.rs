@@ -12,16 +12,19 @@ mod config;
 mod demo;
 mod discover;
 mod docs;
+mod engine;
 mod envelope;
 mod erase;
 mod error;
 mod export;
+mod hex;
 mod identity;
 mod interrupt;
 mod jobs;
 mod ledger;
 mod notify;
 mod open;
+mod output;
 mod pace;
 mod progress;
 mod source;
@@ -80,11 +83,20 @@ fn run(cli: &Cli) -> Result<(), UserError> {
 /// A bug must still read like every other error: one line and a hint, exit 1, no backtrace
 /// unless `-v` (or RUST_BACKTRACE) asks for it. Open database transactions roll back when the
 /// process goes.
+///
+/// A reader that went away (`dsar jobs | head -1`) is a quiet stop with exit 0, as in ripgrep:
+/// `println!` panics when stdout is a closed pipe, and the hook recognises that case by the
+/// error a probe write to stdout returns, not by the panic's text.
 fn quiet_panics(verbose: bool) {
-    if verbose || std::env::var_os("RUST_BACKTRACE").is_some() {
-        return;
-    }
-    std::panic::set_hook(Box::new(|info| {
+    let noisy = verbose || std::env::var_os("RUST_BACKTRACE").is_some();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_is_closed() {
+            std::process::exit(0);
+        }
+        if noisy {
+            return default_hook(info);
+        }
         let what = info
             .payload()
             .downcast_ref::<&str>()
@@ -95,6 +107,16 @@ fn quiet_panics(verbose: bool) {
         eprintln!("hint: nothing half-done was committed; run again with -v to see where, and report it");
         std::process::exit(ExitKind::Runtime.code());
     }));
+}
+
+/// Whether standard output is a pipe whose reader has gone: a write there fails with EPIPE.
+fn stdout_is_closed() -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    matches!(
+        out.write_all(b"\n").and_then(|()| out.flush()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Print non-fatal remarks on stderr, unless `--quiet`.

@@ -16,7 +16,7 @@ use crate::age_keys::read_identity_file;
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::{Global, OpenArgs};
 use crate::error::UserError;
-use crate::export::archive::hex;
+use crate::hex::hex;
 
 /// The top-level entry point for `dsar open`.
 pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::error::UserError;
-use crate::export::archive::hex;
+use crate::hex::hex;
 
 #[derive(Clone)]
 pub struct StateDir {

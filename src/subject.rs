@@ -49,9 +49,7 @@ pub fn from_args(args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, Us
 pub fn seal(subjects: &[Subject], recipients: &[age::x25519::Recipient]) -> Result<String, UserError> {
     let ids: Vec<&Vec<(String, String)>> = subjects.iter().map(|s| &s.ids).collect();
     let plain = serde_json::to_vec(&ids).map_err(|e| UserError::runtime(format!("cannot seal the subjects: {e}")))?;
-    Ok(crate::export::archive::hex(&crate::envelope::age_encrypt(
-        &plain, recipients,
-    )?))
+    Ok(crate::hex::hex(&crate::envelope::age_encrypt(&plain, recipients)?))
 }
 
 pub fn unseal(sealed: &str, identities: &[Box<dyn age::Identity + Send + Sync>]) -> Result<Vec<Subject>, UserError> {

@@ -18,6 +18,23 @@ trait Chinook {
     fn setup_without_lines(&self) -> Fixture;
     /// The map with batches of 200 rows paced at 10,000 rows/s, so a test can catch a run.
     fn setup_paced(&self) -> Fixture;
+    /// Every strategy at once: the customer anonymized (hash, redact, null and a literal),
+    /// invoices flagged in a `deleted_at` column added for the test, lines quarantined.
+    fn setup_strategies(&self, window: &str) -> Fixture;
+}
+
+/// `map` with its customer anonymized by `rules` and its invoices flagged (`deleted_at`).
+fn with_strategies(map: &str, rules: &str) -> String {
+    let map = map.replacen(
+        "on_delete = \"quarantine\"",
+        &format!("on_delete = \"anonymize\"\nanonymize = {rules}"),
+        1,
+    );
+    map.replacen(
+        "on_delete = \"quarantine\"",
+        "on_delete = \"flag\"\nflag_column = \"deleted_at\"",
+        1,
+    )
 }
 
 const PACED: &str = "batch_rows = 200\nmax_rows_per_second = 10000";
@@ -50,6 +67,16 @@ trait Database {
     fn insert_customer(&self, id: i64);
     /// Give customer 1 `n` more invoices (ids from 100,001).
     fn add_invoices(&self, n: i64);
+    /// Run statements that return nothing.
+    fn exec(&self, sql: &str);
+    /// The tables dsar keeps in this database (requests and quarantine), schema and rows, as a
+    /// script the kind's own client loads.
+    fn dump_store(&self) -> String;
+    /// Load a script written by [`Database::dump_store`].
+    fn load_store(&self, script: &str);
+    /// Make the invoice table refuse invoice `id` from now on (a CHECK constraint, or on
+    /// SQLite, which cannot add one to a table, a trigger that aborts).
+    fn refuse_invoice(&self, id: i64);
 }
 
 impl Fixture {
@@ -114,6 +141,32 @@ impl Database for PgDb {
             ),
         );
     }
+    fn exec(&self, sql: &str) {
+        psql(&self.0.url, sql);
+    }
+    fn dump_store(&self) -> String {
+        let out = std::process::Command::new("pg_dump")
+            .args([&self.0.url, "--schema=dsar", "--no-owner", "--no-privileges"])
+            .output()
+            .expect("pg_dump runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn load_store(&self, script: &str) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), script).unwrap();
+        let out = std::process::Command::new("psql")
+            .args([&self.0.url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(file.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    fn refuse_invoice(&self, id: i64) {
+        self.exec(&format!(
+            "ALTER TABLE invoice ADD CONSTRAINT refused CHECK (invoice_id <> {id})"
+        ));
+    }
 }
 
 impl Postgres {
@@ -147,6 +200,15 @@ impl Chinook for Postgres {
     }
     fn setup_paced(&self) -> Fixture {
         self.with_map(&PG_MAP.replace("batch_rows = 1000", PACED))
+    }
+    fn setup_strategies(&self, window: &str) -> Fixture {
+        let map = with_strategies(
+            &PG_MAP.replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")),
+            "{ email = \"hash\", first_name = \"redact\", company = \"null\", state = \"XX\" }",
+        );
+        let f = self.with_map(&map);
+        f.db.exec("ALTER TABLE invoice ADD COLUMN deleted_at timestamptz");
+        f
     }
 }
 
@@ -193,9 +255,61 @@ impl Database for SqliteDb {
             ))
             .unwrap();
     }
+    fn exec(&self, sql: &str) {
+        Connection::open(&self.0).unwrap().execute_batch(sql).unwrap();
+    }
+    fn dump_store(&self) -> String {
+        let conn = Connection::open(&self.0).unwrap();
+        let mut script = String::new();
+        for table in ["dsar_requests", "dsar_quarantine"] {
+            let ddl: String = conn
+                .query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [table], |r| r.get(0))
+                .unwrap();
+            script.push_str(&format!("{ddl};\n"));
+            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).unwrap();
+            let width = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                let values: Vec<String> = (0..width)
+                    .map(|i| match row.get::<_, rusqlite::types::Value>(i).unwrap() {
+                        rusqlite::types::Value::Null => "NULL".into(),
+                        rusqlite::types::Value::Integer(n) => n.to_string(),
+                        rusqlite::types::Value::Real(f) => format!("{f:?}"),
+                        rusqlite::types::Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                        rusqlite::types::Value::Blob(b) => {
+                            format!("X'{}'", b.iter().map(|x| format!("{x:02X}")).collect::<String>())
+                        }
+                    })
+                    .collect();
+                script.push_str(&format!("INSERT INTO {table} VALUES ({});\n", values.join(", ")));
+            }
+        }
+        for index in conn
+            .prepare(
+                "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name LIKE 'dsar_%' AND sql IS NOT NULL",
+            )
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+        {
+            script.push_str(&format!("{};\n", index.unwrap()));
+        }
+        script
+    }
+    fn load_store(&self, script: &str) {
+        self.exec(script);
+    }
+    fn refuse_invoice(&self, id: i64) {
+        self.exec(&format!(
+            "CREATE TRIGGER refused BEFORE INSERT ON Invoice WHEN NEW.InvoiceId = {id} \
+             BEGIN SELECT RAISE(ABORT, 'invoice refused'); END"
+        ));
+    }
 }
 
 const SQLITE_MAP: &str = include_str!("../demo/sources.toml");
+/// The anonymize rules of `setup_strategies` for Chinook as SQLite and MySQL spell it.
+const CAMEL_CASE_RULES: &str = "{ Email = \"hash\", FirstName = \"redact\", Company = \"null\", State = \"XX\" }";
 
 impl Sqlite {
     fn with_map(&self, map: &str) -> Fixture {
@@ -228,6 +342,15 @@ impl Chinook for Sqlite {
     fn setup_paced(&self) -> Fixture {
         self.with_map(&SQLITE_MAP.replace("batch_rows = 10", PACED))
     }
+    fn setup_strategies(&self, window: &str) -> Fixture {
+        let map = with_strategies(
+            &SQLITE_MAP.replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")),
+            CAMEL_CASE_RULES,
+        );
+        let f = self.with_map(&map);
+        f.db.exec("ALTER TABLE Invoice ADD COLUMN deleted_at TEXT");
+        f
+    }
 }
 
 // --- MySQL / MariaDB ------------------------------------------------------------------------
@@ -255,6 +378,25 @@ impl Database for MyChinook {
         self.0.sql(&format!(
             "INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
              SELECT 100000 + seq, 1, '2020-01-01', 1 FROM seq_1_to_{n}"
+        ));
+    }
+    fn exec(&self, sql: &str) {
+        self.0.sql(sql);
+    }
+    fn dump_store(&self) -> String {
+        self.0.client(
+            "mariadb-dump",
+            &["--hex-blob", "--skip-comments", "--skip-dump-date"],
+            &["dsar_requests", "dsar_quarantine"],
+            None,
+        )
+    }
+    fn load_store(&self, script: &str) {
+        self.0.client("mariadb", &[], &[], Some(script));
+    }
+    fn refuse_invoice(&self, id: i64) {
+        self.exec(&format!(
+            "ALTER TABLE Invoice ADD CONSTRAINT refused CHECK (InvoiceId <> {id})"
         ));
     }
 }
@@ -299,6 +441,15 @@ impl Chinook for Mysql {
     }
     fn setup_paced(&self) -> Fixture {
         self.with_map(&mysql_map().replace("batch_rows = 4", PACED))
+    }
+    fn setup_strategies(&self, window: &str) -> Fixture {
+        let map = with_strategies(
+            &mysql_map().replace("recovery_window = \"30d\"", &format!("recovery_window = \"{window}\"")),
+            CAMEL_CASE_RULES,
+        );
+        let f = self.with_map(&map);
+        f.db.exec("ALTER TABLE Invoice ADD COLUMN deleted_at DATETIME(6) NULL");
+        f
     }
 }
 
@@ -629,4 +780,265 @@ fn mysql_an_unreachable_server_is_one_clear_line_without_the_password() {
     );
     assert!(!err.contains("s3cret-pw"), "never the password: {err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+}
+
+/// Customer 1's first invoice in Chinook (with 3 lines).
+const FIRST_INVOICE: i64 = 98;
+
+/// A row the live table refuses on restore (a constraint added after the delete) is flagged for
+/// review with its quarantine row, and every other row comes back: exit 3, never exit 1.
+fn a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    f.db.refuse_invoice(FIRST_INVOICE);
+    let out =
+        f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(f.invoice) && err.contains("quarantined row"),
+        "names the table and the quarantine row: {err}"
+    );
+    let (customers, invoices, _) = f.owned(1);
+    assert_eq!((customers, invoices), (1, 6), "every other row is back");
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE {} = {FIRST_INVOICE}",
+            f.invoice, f.invoice_id
+        )),
+        0
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE table_name = '{}'",
+            f.quarantine, f.invoice
+        )),
+        1,
+        "the refused invoice stays in quarantine"
+    );
+}
+
+#[test]
+fn postgres_a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored() {
+    a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored(&Postgres);
+}
+#[test]
+fn sqlite_a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored() {
+    a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored(&Sqlite);
+}
+#[test]
+fn mysql_a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored() {
+    a_row_the_table_refuses_on_restore_is_flagged_and_the_rest_restored(&Mysql);
+}
+
+/// Anonymize (hash, redact, null, a literal) and flag change rows in place; restore puts back
+/// exactly what was there.
+fn anonymize_and_flag_are_undone_by_restore_byte_for_byte(kind: &dyn Chinook) {
+    let f = kind.setup_strategies("30d");
+    let before = f.dumps();
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]),
+    );
+    let (c, k, i) = (f.customer, f.customer_id, f.invoice);
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {c} WHERE {k} = 1 AND {} IS NULL AND {} = 'XX'",
+            if f.customer == "customer" { "company" } else { "Company" },
+            if f.customer == "customer" { "state" } else { "State" },
+        )),
+        1,
+        "the customer stays, anonymized"
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {i} WHERE {k} = 1 AND deleted_at IS NOT NULL"
+        )),
+        7,
+        "the invoices stay, flagged"
+    );
+    assert_eq!(f.owned(1).2, 0, "the lines are quarantined");
+    f.ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(f.dumps(), before, "every value back, byte for byte");
+}
+
+#[test]
+fn postgres_anonymize_and_flag_are_undone_by_restore_byte_for_byte() {
+    anonymize_and_flag_are_undone_by_restore_byte_for_byte(&Postgres);
+}
+#[test]
+fn sqlite_anonymize_and_flag_are_undone_by_restore_byte_for_byte() {
+    anonymize_and_flag_are_undone_by_restore_byte_for_byte(&Sqlite);
+}
+#[test]
+fn mysql_anonymize_and_flag_are_undone_by_restore_byte_for_byte() {
+    anonymize_and_flag_are_undone_by_restore_byte_for_byte(&Mysql);
+}
+
+/// Purge hard-deletes flagged rows once their window closes; a stored flag key that does not
+/// fit the table stops purge with an error naming the request, the table and the quarantine
+/// row, and leaves the flagged rows and their entries in place (never skipped silently).
+fn purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key(kind: &dyn Chinook) {
+    let f = kind.setup_strategies("0s");
+    let (i, k) = (f.invoice, f.customer_id);
+    f.ws.dsar_ok(&["delete", "--subject", "customer_id=2", "--yes", "--quiet"]);
+    let first = json(&f.ws.dsar_ok(&["purge", "--json"]));
+    assert_eq!(first["flagged_rows"], 7, "{first}");
+    assert_eq!(f.owned(2).1, 0, "flagged invoices are gone after the window");
+
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    f.db.exec(&format!(
+        "UPDATE {} SET flag_key = '[1, 2]' WHERE strategy = 'flag'",
+        f.quarantine
+    ));
+    let out = f.ws.dsar(&["purge"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&id) && err.contains(i) && err.contains("quarantine row"),
+        "names the request, table and row: {err}"
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {i} WHERE {k} = 1 AND deleted_at IS NOT NULL"
+        )),
+        7,
+        "the flagged rows are still there"
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE strategy = 'flag'",
+            f.quarantine
+        )),
+        7,
+        "and so are their quarantine entries"
+    );
+}
+
+#[test]
+fn postgres_purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key() {
+    purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key(&Postgres);
+}
+#[test]
+fn sqlite_purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key() {
+    purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key(&Sqlite);
+}
+#[test]
+fn mysql_purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key() {
+    purge_deletes_flagged_rows_and_stops_on_a_damaged_flag_key(&Mysql);
+}
+
+// --- on-disk compatibility -------------------------------------------------------------------
+
+/// Quarantines written by dsar 0.1 (before the erasure engine), one per kind: customer 1
+/// deleted under `setup_strategies` (customer anonymized, invoices flagged, lines quarantined),
+/// sealed to the test-only recovery key beside them. Never regenerate them to make a test pass:
+/// they pin what an installed release left in production databases.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden");
+
+/// `<kind>.sql` (the store's schema and rows) or `<kind>.request` (the request's id).
+fn golden_file(kind: &str, ext: &str) -> std::path::PathBuf {
+    std::path::Path::new(GOLDEN).join(format!("{kind}.{ext}"))
+}
+
+/// A quarantine written by the previous release restores row for row: the database as that
+/// delete left it (lines gone, customer anonymized, invoices flagged) plus its store, restored
+/// with its key, equals Chinook before the delete.
+fn a_quarantine_written_by_0_1_restores_row_for_row(kind: &dyn Chinook, name: &str) {
+    let f = kind.setup_strategies("3650d");
+    let before = f.dumps();
+    let (c, i, l, k, inv) = (f.customer, f.invoice, f.line, f.customer_id, f.invoice_id);
+    f.db.exec(&format!(
+        "DELETE FROM {l} WHERE {inv} IN (SELECT {inv} FROM {i} WHERE {k} = 1)"
+    ));
+    f.db.exec(&format!(
+        "UPDATE {c} SET {} = '[redacted]' WHERE {k} = 1",
+        if c == "customer" { "first_name" } else { "FirstName" }
+    ));
+    f.db.exec(&format!(
+        "UPDATE {i} SET deleted_at = '2026-11-29 12:00:00' WHERE {k} = 1"
+    ));
+    f.db.load_store(&std::fs::read_to_string(golden_file(name, "sql")).unwrap());
+    let request = std::fs::read_to_string(golden_file(name, "request")).unwrap();
+    let key = std::path::Path::new(GOLDEN).join("recovery.key");
+    let out = f.ws.dsar(&[
+        "restore",
+        "--request",
+        request.trim(),
+        "--identity",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let restored: u64 = report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(restored, 1 + 7 + 38, "{report}");
+    assert_eq!(f.dumps(), before, "every row as it was before the 0.1 delete");
+}
+
+#[test]
+fn postgres_a_quarantine_written_by_0_1_restores_row_for_row() {
+    a_quarantine_written_by_0_1_restores_row_for_row(&Postgres, "postgres");
+}
+#[test]
+fn sqlite_a_quarantine_written_by_0_1_restores_row_for_row() {
+    a_quarantine_written_by_0_1_restores_row_for_row(&Sqlite, "sqlite");
+}
+#[test]
+fn mysql_a_quarantine_written_by_0_1_restores_row_for_row() {
+    a_quarantine_written_by_0_1_restores_row_for_row(&Mysql, "mysql");
+}
+
+/// Writes the golden fixtures above. Run once, by the release that pins its format:
+/// `DSAR_WRITE_GOLDEN=1 cargo test --test behaviour write_golden_fixtures -- --ignored`.
+#[test]
+#[ignore = "writes tests/fixtures/golden: only when pinning a release's on-disk format"]
+fn write_golden_fixtures() {
+    assert!(
+        std::env::var_os("DSAR_WRITE_GOLDEN").is_some(),
+        "set DSAR_WRITE_GOLDEN=1"
+    );
+    let dir = std::path::Path::new(GOLDEN);
+    std::fs::create_dir_all(dir).unwrap();
+    let key = dir.join("recovery.key");
+    if !key.exists() {
+        let identity = age::x25519::Identity::generate();
+        use age::secrecy::ExposeSecret;
+        std::fs::write(
+            &key,
+            format!(
+                "# TEST-ONLY recovery key for the golden fixtures; it protects no real data.\n{}\n",
+                identity.to_string().expose_secret()
+            ),
+        )
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(&key).unwrap();
+    let secret = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap();
+    let recipient = secret.parse::<age::x25519::Identity>().unwrap().to_public().to_string();
+    for (kind, name) in [
+        (&Postgres as &dyn Chinook, "postgres"),
+        (&Sqlite, "sqlite"),
+        (&Mysql, "mysql"),
+    ] {
+        let f = kind.setup_strategies("3650d");
+        std::fs::write(f.ws.path("keys/recovery.txt"), format!("{recipient}\n")).unwrap();
+        let id = request_id(
+            &f.ws
+                .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+        );
+        std::fs::write(golden_file(name, "sql"), f.db.dump_store()).unwrap();
+        std::fs::write(golden_file(name, "request"), format!("{id}\n")).unwrap();
+    }
 }

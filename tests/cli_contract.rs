@@ -215,3 +215,34 @@ fn no_color_turns_off_colour_even_on_a_terminal() {
         "NO_COLOR: no escape codes: {plain:?}"
     );
 }
+
+/// `dsar … | head -1`: a reader that goes away is a quiet stop, exit 0, no error (as in
+/// ripgrep), for a command that prints a lot and for one that reads the state dir.
+#[test]
+fn a_closed_pipe_is_a_quiet_stop() {
+    let state = tempfile::tempdir().unwrap();
+    for args in [&["completions", "bash"][..], &["jobs"][..], &["--help"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+            .args(args)
+            .arg("--state-dir")
+            .arg(state.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before dsar writes anything: its first write meets EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "dsar {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("error") && !err.contains("panicked"),
+            "dsar {args:?}: {err}"
+        );
+    }
+}

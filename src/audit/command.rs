@@ -1,7 +1,5 @@
 //! `dsar audit verify | export | show`: what compliance staff run.
 
-use std::io::Write;
-
 use serde_json::{Map, Value, json};
 
 use super::query::{self, Filter};
@@ -178,9 +176,7 @@ pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserErr
     match &args.out {
         Some(path) => std::fs::write(path, &out)
             .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?,
-        None => std::io::stdout()
-            .write_all(&out)
-            .map_err(|e| UserError::runtime(format!("cannot write: {e}")))?,
+        None => crate::output::write_stdout(&out)?,
     }
     let mut details = Map::new();
     details.insert("format".into(), format!("{:?}", args.format).to_lowercase().into());

@@ -29,7 +29,7 @@ use segments::{GENESIS, Head, Removed};
 
 use crate::cli::Global;
 use crate::error::UserError;
-use crate::export::archive::hex;
+use crate::hex::hex;
 use crate::state::StateDir;
 
 /// Events per segment before a new one is started (`[settings] audit_segment_events`).

@@ -171,6 +171,18 @@ pub enum OnDelete {
     Retain,
 }
 
+impl OnDelete {
+    /// The name the map, the plan and `dsar.quarantine.strategy` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnDelete::Quarantine => "quarantine",
+            OnDelete::Anonymize => "anonymize",
+            OnDelete::Flag => "flag",
+            OnDelete::Retain => "retain",
+        }
+    }
+}
+
 /// Read and check the source map at `path`.
 pub fn load(path: &Path) -> Result<Config, UserError> {
     load_with(path, false)

@@ -9,6 +9,7 @@ use super::plan::{Plan, Step};
 use crate::age_keys::{read_identity_file, read_recipients_file};
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{DeleteArgs, Global};
+use crate::engine;
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::{Ledger, Request, Running};
@@ -94,6 +95,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             kind: ExitKind::Refused,
             message: format!("delete refused, nothing changed: {}{more}", plan.refusals[0]),
             hint: Some("extend the source map as suggested, then run `dsar delete --dry-run` again".into()),
+            db: None,
         });
     }
     if args.dry_run {
@@ -169,6 +171,7 @@ async fn erase_and_report(
             flagged.len()
         ),
         hint: Some("fix the command source and run the same delete again, or erase there by hand".into()),
+        db: None,
     })
 }
 
@@ -219,13 +222,13 @@ async fn register(
             .iter()
             .any(|step| step.source == s && step.strategy != "retain")
         {
-            source.ensure_store().await?;
-            if source.stored_request(request_id).await?.is_none() {
-                source
-                    .register_request(request_id, window, &data_key.wrap(recipients)?)
-                    .await?;
+            engine::ensure_store(source.backend()).await?;
+            if engine::stored_request(source.backend(), request_id).await?.is_none() {
+                engine::register_request(source.backend(), request_id, window, &data_key.wrap(recipients)?).await?;
             }
-            restore_until = source.stored_request(request_id).await?.map(|r| r.restore_until);
+            restore_until = engine::stored_request(source.backend(), request_id)
+                .await?
+                .map(|r| r.restore_until);
         }
     }
     Ok(restore_until)
@@ -266,19 +269,19 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
         let started = Instant::now();
         let mut moved = 0u64;
-        let mut after: Option<Vec<Option<String>>> = None;
+        let mut after: Option<Vec<crate::source::cell::Cell>> = None;
         loop {
             let limit = i64::from(source.config().batch_rows);
-            let result = source
-                .erase_batch(
-                    step.table,
-                    after.as_deref(),
-                    limit,
-                    request_id,
-                    run.data_key,
-                    run.installation_key,
-                )
-                .await;
+            let result = engine::erase_batch(
+                source.backend(),
+                step.table,
+                after.as_deref(),
+                limit,
+                request_id,
+                run.data_key,
+                run.installation_key,
+            )
+            .await;
             let batch = match result {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -338,6 +341,7 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
                     hint: Some(format!(
                         "finish with dsar resume {request_id} --identity KEY, or undo with dsar restore --request {request_id} --identity KEY"
                     )),
+                    db: None,
                 });
             }
             if let Some(limit) = source.config().max_rows_per_second {
@@ -383,7 +387,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     }
     let mut data_key = None;
     for source in &sources {
-        if let Some(stored) = source.stored_request(&request_id).await? {
+        if let Some(stored) = engine::stored_request(source.backend(), &request_id).await? {
             let wrapped = stored
                 .wrapped_key
                 .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing to resume")))?;
@@ -402,6 +406,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             kind: ExitKind::Refused,
             message: format!("resume refused, nothing changed: {first}"),
             hint: Some("extend the source map as suggested, then resume again".into()),
+            db: None,
         });
     }
     let subject_hashes = record.subject.clone();

@@ -7,7 +7,7 @@ use crate::config::{AnonRule, OnDelete};
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::source::Database;
-use crate::source::postgres::foreign_keys::{ForeignKey, OnParentDelete};
+use crate::source::foreign_key::{ForeignKey, OnParentDelete};
 
 /// One table of the plan, in execution order.
 #[derive(Debug, Clone, Serialize)]
@@ -34,15 +34,6 @@ pub struct Plan {
     /// Command sources: `external` (their delete_run erases, for good) or `manual` (no
     /// delete_run: the operator erases by hand). `rows` counts subjects, not records.
     pub external: Vec<Step>,
-}
-
-pub fn strategy_name(strategy: OnDelete) -> &'static str {
-    match strategy {
-        OnDelete::Quarantine => "quarantine",
-        OnDelete::Anonymize => "anonymize",
-        OnDelete::Flag => "flag",
-        OnDelete::Retain => "retain",
-    }
 }
 
 impl Plan {
@@ -145,7 +136,7 @@ fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
         table: t,
         source_name: source.config().name.clone(),
         table_name: table.name.to_string(),
-        strategy: strategy_name(table.on_delete),
+        strategy: table.on_delete.name(),
         rows,
         retain_reason: None,
     }
@@ -235,7 +226,7 @@ async fn refusals(
                         "{outside} row(s) of {} are kept (on_delete = \"{}\") but reference the subject's rows in {} \
                          through {constraint}; set on_delete = \"quarantine\" for {}, or anonymize {} instead",
                         fk.child,
-                        strategy_name(tables[child].on_delete),
+                        tables[child].on_delete.name(),
                         fk.parent,
                         fk.child,
                         fk.parent

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::{Global, PurgeArgs};
+use crate::engine;
 use crate::error::UserError;
 use crate::source::Database;
 
@@ -131,14 +132,14 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
 }
 
 async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
-    if !source.has_store().await? {
+    if !engine::has_store(source.backend()).await? {
         return Ok(());
     }
     if !dry_run {
         source.lock_for_erasure().await?;
     }
     let batch = i64::from(source.config().batch_rows);
-    for request in source.expired_requests().await? {
+    for request in engine::expired_requests(source.backend()).await? {
         summary.requests += 1;
         summary.purged_requests.push(request.request_id.clone());
         if dry_run {
@@ -146,16 +147,16 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
             summary.flagged_rows += request.flagged_rows as u64;
             continue;
         }
-        source.shred_key(&request.request_id).await?;
+        engine::shred_key(source.backend(), &request.request_id).await?;
         loop {
-            let n = source.purge_flagged_batch(&request.request_id, batch).await?;
+            let n = engine::purge_flagged_batch(source.backend(), &request.request_id, batch).await?;
             if n == 0 {
                 break;
             }
             summary.flagged_rows += n;
         }
         loop {
-            let n = source.delete_quarantined(&request.request_id, batch).await?;
+            let n = engine::delete_quarantined(source.backend(), &request.request_id, batch).await?;
             if n == 0 {
                 break;
             }

@@ -7,6 +7,7 @@ use crate::age_keys::read_identity_file;
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, RestoreArgs};
 use crate::config::{OnDelete, TableName};
+use crate::engine;
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::Ledger;
@@ -51,7 +52,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     let sources = super::open_sources(&config).await?;
     let mut found = Vec::new();
     for (s, source) in sources.iter().enumerate() {
-        if let Some(stored) = source.stored_request(request_id).await? {
+        if let Some(stored) = engine::stored_request(source.backend(), request_id).await? {
             found.push((s, stored));
         }
     }
@@ -100,7 +101,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         let source = &sources[*s];
         let fks = source.foreign_keys().await?;
         let mut entries = Vec::new();
-        for (name, strategy, count) in source.quarantined_tables(request_id).await? {
+        for (name, strategy, count) in engine::quarantined_tables(source.backend(), request_id).await? {
             let table = source
                 .config()
                 .tables
@@ -140,14 +141,22 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                 let started = std::time::Instant::now();
                 loop {
                     let limit = i64::from(source.config().batch_rows);
-                    let batch = match source
-                        .restore_batch(table, strategy, request_id, key, after, limit, only.as_deref())
-                        .await
+                    let batch = match engine::restore_batch(
+                        source.backend(),
+                        table,
+                        strategy,
+                        request_id,
+                        key,
+                        after,
+                        limit,
+                        only.as_deref(),
+                    )
+                    .await
                     {
                         Ok(batch) => batch,
                         // A row the table no longer accepts (a new constraint, a missing
                         // parent) must not hold back the others: go row by row and flag it.
-                        Err(e) if refused_by_table(&e) => {
+                        Err(e) if e.is_refusal() => {
                             one_by_one(source, table, strategy, request_id, key, after, limit, only.as_deref()).await?
                         }
                         Err(e) => return Err(e),
@@ -168,6 +177,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                             hint: Some(format!(
                                 "run the same restore again to bring back the rest of {request_id}"
                             )),
+                            db: None,
                         });
                     }
                     // Restores spare a busy database as deletes do.
@@ -179,7 +189,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                 counts.push(TableCount {
                     source: source.config().name.clone(),
                     table: source.config().tables[table].name.to_string(),
-                    strategy: Some(super::plan::strategy_name(strategy)),
+                    strategy: Some(strategy.name()),
                     rows: restored,
                 });
             }
@@ -243,6 +253,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                 flagged.len()
             ),
             hint: Some("nothing was overwritten; they stay in quarantine until the window closes".into()),
+            db: None,
         });
     }
     Ok(())
@@ -266,10 +277,7 @@ async fn one_by_one(
         ..Default::default()
     };
     for _ in 0..limit {
-        match source
-            .restore_batch(table, strategy, request_id, key, after, 1, only)
-            .await
-        {
+        match engine::restore_batch(source.backend(), table, strategy, request_id, key, after, 1, only).await {
             Ok(single) if single.seen == 0 => break,
             Ok(single) => {
                 total.seen += single.seen;
@@ -277,10 +285,9 @@ async fn one_by_one(
                 total.conflicts.extend(single.conflicts);
                 after = single.last_id;
             }
-            Err(e) if refused_by_table(&e) => {
-                let Some(id) = source
-                    .next_quarantined(table, strategy, request_id, after, only)
-                    .await?
+            Err(e) if e.is_refusal() => {
+                let Some(id) =
+                    engine::next_quarantined(source.backend(), table, strategy, request_id, after, only).await?
                 else {
                     break;
                 };
@@ -297,12 +304,6 @@ async fn one_by_one(
         total.last_id = after;
     }
     Ok(total)
-}
-
-/// Whether a write failed because the live table refuses the row (a constraint: PostgreSQL
-/// says "violates", SQLite "constraint failed"), not because the database is unwell.
-fn refused_by_table(e: &UserError) -> bool {
-    e.message.contains("violates") || e.message.contains("constraint failed")
 }
 
 /// `--key COL=VALUE`, repeatable.

@@ -12,6 +12,7 @@ use zip::ZipWriter;
 use zip::write::{SimpleFileOptions, StreamWriter};
 
 use crate::error::UserError;
+use crate::hex::hex;
 
 /// Counts and hashes the bytes passing through, so the archive's own checksum costs no re-read.
 struct Hashing<W> {
@@ -175,8 +176,4 @@ fn zip_time_now() -> zip::DateTime {
 
 fn io_error(target: &Path, e: io::Error) -> UserError {
     UserError::runtime(format!("cannot write {}: {e}", target.display()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -305,6 +305,7 @@ async fn export_subjects(
                 missing.len() + failed_commands.len()
             ),
             hint: Some("the archive's manifest and README say so; export again once the source is back".into()),
+            db: None,
         });
     }
     Ok(())
@@ -513,6 +514,7 @@ impl Job<'_> {
                                 kind: ExitKind::Cancelled,
                                 message: "export cancelled; no archive was written for this batch".into(),
                                 hint: None,
+                                db: None,
                             });
                         }
                         if let Some(limit) = pace {

@@ -8,14 +8,13 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use super::ExportRow;
-use super::erasure::{ErasedBatch, ExpiredRequest, RestoreBatch, StoredRequest};
+use super::backend::Backend;
 use super::foreign_key::ForeignKey;
 use super::mysql::MySqlSource;
 use super::postgres::PgSource;
 use super::shape::TableShape;
 use super::sqlite::SqliteSource;
-use crate::config::{OnDelete, Source, SourceKind, TableName};
-use crate::envelope::DataKey;
+use crate::config::{Source, SourceKind};
 use crate::error::UserError;
 use crate::identity::Identities;
 
@@ -142,79 +141,15 @@ impl<'a> Database<'a> {
     }
 
     pub async fn lock_for_erasure(&self) -> Result<(), UserError> {
-        match self {
-            Database::Postgres(s) => s.lock_for_erasure().await,
-            Database::Sqlite(s) => s.lock_for_erasure(),
-            Database::Mysql(s) => s.lock_for_erasure().await,
-        }
+        self.backend().lock_for_erasure().await
     }
 
-    pub async fn ensure_store(&self) -> Result<(), UserError> {
+    /// This database as the erasure engine drives it.
+    pub fn backend(&self) -> &dyn Backend {
         match self {
-            Database::Postgres(s) => s.ensure_store().await,
-            Database::Sqlite(s) => s.ensure_store(),
-            Database::Mysql(s) => s.ensure_store().await,
-        }
-    }
-
-    pub async fn has_store(&self) -> Result<bool, UserError> {
-        match self {
-            Database::Postgres(s) => s.has_store().await,
-            Database::Sqlite(s) => s.has_store(),
-            Database::Mysql(s) => s.has_store().await,
-        }
-    }
-
-    pub async fn register_request(
-        &self,
-        request_id: &str,
-        window_secs: f64,
-        wrapped_key: &[u8],
-    ) -> Result<(), UserError> {
-        match self {
-            Database::Postgres(s) => s.register_request(request_id, window_secs, wrapped_key).await,
-            Database::Sqlite(s) => s.register_request(request_id, window_secs, wrapped_key),
-            Database::Mysql(s) => s.register_request(request_id, window_secs, wrapped_key).await,
-        }
-    }
-
-    pub async fn stored_request(&self, request_id: &str) -> Result<Option<StoredRequest>, UserError> {
-        match self {
-            Database::Postgres(s) => s.stored_request(request_id).await,
-            Database::Sqlite(s) => s.stored_request(request_id),
-            Database::Mysql(s) => s.stored_request(request_id).await,
-        }
-    }
-
-    pub async fn quarantined_tables(&self, request_id: &str) -> Result<Vec<(TableName, String, i64)>, UserError> {
-        match self {
-            Database::Postgres(s) => s.quarantined_tables(request_id).await,
-            Database::Sqlite(s) => s.quarantined_tables(request_id),
-            Database::Mysql(s) => s.quarantined_tables(request_id).await,
-        }
-    }
-
-    pub async fn expired_requests(&self) -> Result<Vec<ExpiredRequest>, UserError> {
-        match self {
-            Database::Postgres(s) => s.expired_requests().await,
-            Database::Sqlite(s) => s.expired_requests(),
-            Database::Mysql(s) => s.expired_requests().await,
-        }
-    }
-
-    pub async fn shred_key(&self, request_id: &str) -> Result<(), UserError> {
-        match self {
-            Database::Postgres(s) => s.shred_key(request_id).await,
-            Database::Sqlite(s) => s.shred_key(request_id),
-            Database::Mysql(s) => s.shred_key(request_id).await,
-        }
-    }
-
-    pub async fn delete_quarantined(&self, request_id: &str, limit: i64) -> Result<u64, UserError> {
-        match self {
-            Database::Postgres(s) => s.delete_quarantined(request_id, limit).await,
-            Database::Sqlite(s) => s.delete_quarantined(request_id, limit),
-            Database::Mysql(s) => s.delete_quarantined(request_id, limit).await,
+            Database::Postgres(s) => s,
+            Database::Sqlite(s) => s,
+            Database::Mysql(s) => s,
         }
     }
 
@@ -256,72 +191,6 @@ impl<'a> Database<'a> {
             Database::Postgres(s) => s.references_outside_plan(fk, parent, child_captured).await,
             Database::Sqlite(s) => s.references_outside_plan(fk, parent, child_captured),
             Database::Mysql(s) => s.references_outside_plan(fk, parent, child_captured).await,
-        }
-    }
-
-    pub async fn erase_batch(
-        &self,
-        table: usize,
-        after: Option<&[Option<String>]>,
-        limit: i64,
-        request_id: &str,
-        key: &DataKey,
-        installation_key: &[u8],
-    ) -> Result<ErasedBatch, UserError> {
-        match self {
-            Database::Postgres(s) => {
-                s.erase_batch(table, after, limit, request_id, key, installation_key)
-                    .await
-            }
-            Database::Sqlite(s) => s.erase_batch(table, limit, request_id, key, installation_key),
-            Database::Mysql(s) => s.erase_batch(table, limit, request_id, key, installation_key).await,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn restore_batch(
-        &self,
-        table: usize,
-        strategy: OnDelete,
-        request_id: &str,
-        key: &DataKey,
-        after_id: i64,
-        limit: i64,
-        only: Option<&[Vec<u8>]>,
-    ) -> Result<RestoreBatch, UserError> {
-        match self {
-            Database::Postgres(s) => {
-                s.restore_batch(table, strategy, request_id, key, after_id, limit, only)
-                    .await
-            }
-            Database::Sqlite(s) => s.restore_batch(table, strategy, request_id, key, after_id, limit, only),
-            Database::Mysql(s) => {
-                s.restore_batch(table, strategy, request_id, key, after_id, limit, only)
-                    .await
-            }
-        }
-    }
-
-    pub async fn next_quarantined(
-        &self,
-        table: usize,
-        strategy: OnDelete,
-        request_id: &str,
-        after: i64,
-        only: Option<&[Vec<u8>]>,
-    ) -> Result<Option<i64>, UserError> {
-        match self {
-            Database::Postgres(s) => s.next_quarantined(table, strategy, request_id, after, only).await,
-            Database::Sqlite(s) => s.next_quarantined(table, strategy, request_id, after, only),
-            Database::Mysql(s) => s.next_quarantined(table, strategy, request_id, after, only).await,
-        }
-    }
-
-    pub async fn purge_flagged_batch(&self, request_id: &str, limit: i64) -> Result<u64, UserError> {
-        match self {
-            Database::Postgres(s) => s.purge_flagged_batch(request_id, limit).await,
-            Database::Sqlite(s) => s.purge_flagged_batch(request_id, limit),
-            Database::Mysql(s) => s.purge_flagged_batch(request_id, limit).await,
         }
     }
 }

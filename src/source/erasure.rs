@@ -1,9 +1,9 @@
 //! What erasure steps report back, and what they write, the same for every kind of database.
 
-use crate::config::{AnonRule, OnDelete, Table};
+use crate::config::{AnonRule, OnDelete, Table, TableName};
 use crate::error::UserError;
 use crate::source::foreign_key::ForeignKey;
-use crate::source::postgres::sql::qualified;
+use crate::source::quote::qualified;
 use crate::source::shape::TableShape;
 
 /// What an erase batch did.
@@ -13,8 +13,8 @@ pub struct ErasedBatch {
     pub taken: u64,
     /// Rows actually changed (fewer if some vanished meanwhile).
     pub moved: u64,
-    /// Where the next batch starts.
-    pub last_key: Vec<Option<String>>,
+    /// The last key taken: the next batch starts after it.
+    pub last_key: Vec<crate::source::cell::Cell>,
 }
 
 /// What a restore batch did.
@@ -131,6 +131,38 @@ pub fn outside_plan_query(
         ));
     }
     sql
+}
+
+/// The invariant of every erase batch: each row taken from the live table (deleted, anonymized
+/// or flagged) has its sealed entry in quarantine, written in the same transaction. Anything
+/// else (the request is not registered, a trigger swallowed rows) rolls the batch back.
+pub fn check_sealed_all(request_id: &str, table: &TableName, changed: usize, sealed: u64) -> Result<(), UserError> {
+    if sealed == changed as u64 {
+        return Ok(());
+    }
+    Err(UserError::runtime(format!(
+        "request {request_id}, table {table}: {changed} rows were taken from the live table but {sealed} written to quarantine; the batch was rolled back, nothing changed"
+    ))
+    .with_hint("check that the request is registered in the source's dsar request table, then run dsar resume"))
+}
+
+/// The map's index of the table a quarantined flag entry names; a table the map no longer
+/// lists is an error, since purge could not delete its flagged rows.
+pub fn flagged_table(tables: &[Table], request_id: &str, schema: &str, name: &str) -> Result<usize, UserError> {
+    tables
+        .iter()
+        .position(|t| t.name.schema == schema && t.name.name == name)
+        .ok_or_else(|| {
+            UserError::runtime(format!(
+                "request {request_id} flagged rows in {}, which the source map no longer lists",
+                if schema.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{schema}.{name}")
+                }
+            ))
+            .with_hint("add the table back to the map (with its flag_column) so purge can delete those rows")
+        })
 }
 
 /// The value `rule` writes over `old`.

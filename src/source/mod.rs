@@ -1,6 +1,8 @@
 //! The databases personal data is read from: one module per kind of database, and
 //! [`Database`], the one handle the commands use whatever the kind.
 
+pub mod backend;
+pub mod cell;
 pub mod command;
 mod database;
 pub mod discovery;
@@ -8,6 +10,7 @@ pub mod erasure;
 pub mod foreign_key;
 pub mod mysql;
 pub mod postgres;
+pub mod quote;
 pub mod shape;
 pub mod sqlite;
 

@@ -5,9 +5,10 @@
 //! binary columns come as base64), and quarantine keeps `CAST(… AS CHAR)`, or `HEX(…)` for
 //! binary columns, which MySQL converts back to exactly the same values on restore.
 
-mod erase;
+mod backend;
+mod capture;
+mod lock;
 pub mod sql;
-mod store;
 
 use std::collections::VecDeque;
 
@@ -18,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::config::{Link, Source, TableName};
-use crate::error::{UserError, suggestion};
+use crate::error::{DbErrorKind, UserError, suggestion};
 use crate::identity::Identities;
 use crate::source::ExportRow;
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
@@ -30,15 +31,28 @@ const EXPORT_PAGE_ROWS: usize = 1000;
 
 /// A connected MySQL/MariaDB source whose map has been checked against its catalog.
 pub struct MySqlSource<'a> {
-    pub config: &'a Source,
+    dialect: MySqlDialect<'a>,
     conn: Mutex<Conn>,
+    /// The erasure lock is held by this session.
+    locked: std::sync::atomic::AtomicBool,
+}
+
+/// What MySQL's SQL is built from: the map entry and what the catalog says of its tables.
+pub struct MySqlDialect<'a> {
+    pub config: &'a Source,
     pub shapes: Vec<TableShape>,
     /// Per mapped table and column: whether it holds integers (subject values must be numbers).
     integer: Vec<Vec<bool>>,
     /// Per mapped table and column: `tinyint(1)`, MySQL's boolean.
     boolean: Vec<Vec<bool>>,
-    /// The erasure lock is held by this session.
-    locked: std::sync::atomic::AtomicBool,
+}
+
+/// The source reads as its dialect: its map entry, shapes and SQL builders.
+impl<'a> std::ops::Deref for MySqlSource<'a> {
+    type Target = MySqlDialect<'a>;
+    fn deref(&self) -> &MySqlDialect<'a> {
+        &self.dialect
+    }
 }
 
 fn is_integer(data_type: &str) -> bool {
@@ -110,11 +124,13 @@ impl<'a> MySqlSource<'a> {
         })?;
         let (shapes, integer, boolean) = load_catalog(&mut conn, config).await?;
         Ok(Ok(MySqlSource {
-            config,
+            dialect: MySqlDialect {
+                config,
+                shapes,
+                integer,
+                boolean,
+            },
             conn: Mutex::new(conn),
-            shapes,
-            integer,
-            boolean,
             locked: std::sync::atomic::AtomicBool::new(false),
         }))
     }
@@ -126,7 +142,7 @@ impl<'a> MySqlSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &mysql_async::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e)))
+        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e))).with_db(classify(e))
     }
 
     fn query_failure(&self, table: usize, e: &mysql_async::Error) -> UserError {
@@ -136,6 +152,7 @@ impl<'a> MySqlSource<'a> {
             self.config.name,
             error_text(e)
         ))
+        .with_db(classify(e))
     }
 
     /// Run a statement with bound values and return its rows.
@@ -506,6 +523,26 @@ async fn load_catalog(
     }
     crate::source::shape::check_columns(source, &shapes)?;
     Ok((shapes, integer, boolean))
+}
+
+/// The kind of a MySQL/MariaDB failure, by the server's error number (never by its text).
+pub fn classify(e: &mysql_async::Error) -> DbErrorKind {
+    use mysql_async::{DriverError, Error};
+    match e {
+        Error::Server(s) => match s.code {
+            1062 | 1586 => DbErrorKind::UniqueViolation,
+            1216 | 1217 | 1451 | 1452 => DbErrorKind::ForeignKeyViolation,
+            // 3819: MySQL's CHECK; 4025: MariaDB's CONSTRAINT_FAILED; 1048/1364: NOT NULL.
+            1048 | 1364 | 3819 | 4025 => DbErrorKind::CheckViolation,
+            1264 | 1265 | 1292 | 1366 | 1367 | 1406 | 1411 => DbErrorKind::BadValue,
+            // Lock wait timeout, deadlock, and the statement time limits of MySQL and MariaDB.
+            1205 | 1213 | 1969 | 3024 => DbErrorKind::LockTimeout,
+            1053 | 1927 | 2006 | 2013 => DbErrorKind::ConnectionLost,
+            _ => DbErrorKind::Other,
+        },
+        Error::Io(_) | Error::Driver(DriverError::ConnectionClosed) => DbErrorKind::ConnectionLost,
+        _ => DbErrorKind::Other,
+    }
 }
 
 /// The server's own words, without the client's wrapping.

@@ -7,7 +7,7 @@ use mysql_async::Value as SqlValue;
 use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
 
-pub use crate::source::postgres::sql::{ident, qualified};
+pub use crate::source::quote::{ident, qualified};
 
 /// `"schema"."table"`, or just `"table"` for the connection's database (a bare name in the map).
 pub fn table_ident(name: &TableName) -> String {

@@ -6,7 +6,35 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::Source;
-use crate::error::UserError;
+use crate::error::{DbErrorKind, UserError};
+
+/// The kind of a PostgreSQL failure, by its SQLSTATE (never by its text).
+pub fn classify(e: &tokio_postgres::Error) -> DbErrorKind {
+    if e.is_closed() {
+        return DbErrorKind::ConnectionLost;
+    }
+    let Some(state) = e.code() else {
+        // No SQLSTATE: the client failed, which is the connection going away (an I/O error).
+        let io = std::iter::successors(std::error::Error::source(e), |s| s.source())
+            .any(|s| s.downcast_ref::<std::io::Error>().is_some());
+        return if io {
+            DbErrorKind::ConnectionLost
+        } else {
+            DbErrorKind::Other
+        };
+    };
+    let code = state.code();
+    match code {
+        "23505" => DbErrorKind::UniqueViolation,
+        "23503" => DbErrorKind::ForeignKeyViolation,
+        "23502" | "23514" | "23P01" => DbErrorKind::CheckViolation,
+        "55P03" | "57014" | "40P01" | "40001" => DbErrorKind::LockTimeout,
+        "57P01" | "57P02" | "57P03" => DbErrorKind::ConnectionLost,
+        _ if code.starts_with("22") => DbErrorKind::BadValue,
+        _ if code.starts_with("08") => DbErrorKind::ConnectionLost,
+        _ => DbErrorKind::Other,
+    }
+}
 
 /// "host:port/db" of a connection string: enough to tell which server failed, never the password.
 pub fn describe(config: &tokio_postgres::Config) -> String {

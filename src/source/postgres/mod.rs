@@ -1,13 +1,14 @@
 //! A PostgreSQL source: one session, its mapped tables checked against the catalog, and the
 //! queries that find a subject's rows.
 
+mod backend;
+mod capture;
 mod catalog;
 mod connect;
 pub mod discover;
-mod erase;
 pub mod foreign_keys;
+mod lock;
 pub mod sql;
-mod store;
 
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
@@ -18,15 +19,28 @@ pub use catalog::TableShape;
 pub use connect::error_text;
 
 use crate::config::{Link, Source};
-use crate::error::UserError;
+use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
 use sql::Schema;
 
 /// A connected source whose map has been checked against its catalog.
 pub struct PgSource<'a> {
-    pub config: &'a Source,
+    dialect: PgDialect<'a>,
     client: Client,
+}
+
+/// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
+pub struct PgDialect<'a> {
+    pub config: &'a Source,
     pub shapes: Vec<TableShape>,
+}
+
+/// The source reads as its dialect: its map entry, shapes and SQL builders.
+impl<'a> std::ops::Deref for PgSource<'a> {
+    type Target = PgDialect<'a>;
+    fn deref(&self) -> &PgDialect<'a> {
+        &self.dialect
+    }
 }
 
 impl<'a> PgSource<'a> {
@@ -40,7 +54,10 @@ impl<'a> PgSource<'a> {
             Err(connect::ConnectError::Config(e)) => return Err(e),
         };
         let shapes = catalog::load(&client, config).await?;
-        Ok(Ok(PgSource { config, client, shapes }))
+        Ok(Ok(PgSource {
+            dialect: PgDialect { config, shapes },
+            client,
+        }))
     }
 
     fn schema(&self) -> Schema<'_> {
@@ -181,6 +198,7 @@ impl<'a> PgSource<'a> {
 
     fn failure(&self, what: &str, e: &tokio_postgres::Error) -> UserError {
         UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e)))
+            .with_db(connect::classify(e))
     }
 
     /// A failed query on a table. A subject value the column's type cannot hold is the operator's
@@ -188,15 +206,13 @@ impl<'a> PgSource<'a> {
     fn query_failure(&self, table: usize, e: &tokio_postgres::Error) -> UserError {
         let name = &self.config.tables[table].name;
         let text = format!("source `{}`, table `{name}`: {}", self.config.name, error_text(e));
-        let bad_input = e.code().is_some_and(|c| {
-            let c = c.code();
-            c == "22P02" || c == "22003" || c == "22007" || c == "22008" || c == "22001"
-        });
-        if bad_input {
+        let kind = connect::classify(e);
+        let error = if kind == DbErrorKind::BadValue {
             UserError::usage(text)
                 .with_hint("a --subject value does not fit the type of the column it is matched against")
         } else {
             UserError::runtime(text)
-        }
+        };
+        error.with_db(kind)
     }
 }

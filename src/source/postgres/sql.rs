@@ -12,10 +12,7 @@ use super::catalog::{ColumnKind, TableShape};
 use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
 
-/// `"name"` with embedded quotes doubled: safe for any identifier without a NUL.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::source::quote::{ident, qualified};
 
 /// `"schema"."table"`.
 pub fn table_ident(name: &TableName) -> String {
@@ -203,15 +200,6 @@ impl Schema<'_> {
         );
         Some((sql, params, pairs.iter().map(|(k, _)| k.clone()).collect()))
     }
-}
-
-/// `alias."a", alias."b"`: the same quoting on every kind of database.
-pub fn qualified(alias: &str, columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{alias}.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@
 //! PostgreSQL would bind arrays. Subject values reach SQL only as bound JSON arrays read through
 //! `json_each`, so one query still serves a whole batch of subjects.
 
+mod backend;
+mod capture;
 mod catalog;
 pub mod discover;
-mod erase;
+mod lock;
 mod sql;
-mod store;
 mod value;
 
 use std::collections::VecDeque;
@@ -21,7 +22,7 @@ use futures_util::Stream;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::config::{Link, Source};
-use crate::error::UserError;
+use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
 use crate::source::ExportRow;
 use crate::source::foreign_key::ForeignKey;
@@ -34,15 +35,28 @@ const EXPORT_PAGE_ROWS: i64 = 1000;
 
 /// An open SQLite database whose map has been checked against its schema.
 pub struct SqliteSource<'a> {
-    pub config: &'a Source,
+    dialect: SqliteDialect<'a>,
     conn: Mutex<Connection>,
-    pub shapes: Vec<TableShape>,
-    /// Per mapped table: each column's type affinity, parallel to `shapes[t].columns`.
-    affinities: Vec<Vec<Affinity>>,
     /// Per mapped table: whether it has a rowid (exports page through it).
     has_rowid: Vec<bool>,
     /// The erasure lock file, held while this source is open once taken.
     lock: Mutex<Option<File>>,
+}
+
+/// What SQLite's SQL is built from: the map entry and what the schema says of its tables.
+pub struct SqliteDialect<'a> {
+    pub config: &'a Source,
+    pub shapes: Vec<TableShape>,
+    /// Per mapped table: each column's type affinity, parallel to `shapes[t].columns`.
+    affinities: Vec<Vec<Affinity>>,
+}
+
+/// The source reads as its dialect: its map entry, shapes and SQL builders.
+impl<'a> std::ops::Deref for SqliteSource<'a> {
+    type Target = SqliteDialect<'a>;
+    fn deref(&self) -> &SqliteDialect<'a> {
+        &self.dialect
+    }
 }
 
 impl<'a> SqliteSource<'a> {
@@ -84,10 +98,12 @@ impl<'a> SqliteSource<'a> {
         }
         let loaded = catalog::load(&conn, config)?;
         Ok(Ok(SqliteSource {
-            config,
+            dialect: SqliteDialect {
+                config,
+                shapes: loaded.shapes,
+                affinities: loaded.affinities,
+            },
             conn: Mutex::new(conn),
-            shapes: loaded.shapes,
-            affinities: loaded.affinities,
             has_rowid: loaded.has_rowid,
             lock: Mutex::new(None),
         }))
@@ -107,12 +123,12 @@ impl<'a> SqliteSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &rusqlite::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {e}", self.config.name))
+        UserError::runtime(format!("source `{}`: {what}: {e}", self.config.name)).with_db(classify(e))
     }
 
     fn query_failure(&self, table: usize, e: &rusqlite::Error) -> UserError {
         let name = &self.config.tables[table].name;
-        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.config.name))
+        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.config.name)).with_db(classify(e))
     }
 
     /// A read transaction: every table of an export sees the same moment.
@@ -315,4 +331,24 @@ struct Page {
     after: i64,
     buffer: VecDeque<ExportRow>,
     done: bool,
+}
+
+/// The kind of a SQLite failure, by its extended result code (never by its text).
+pub fn classify(e: &rusqlite::Error) -> DbErrorKind {
+    use rusqlite::ffi;
+    let rusqlite::Error::SqliteFailure(failure, _) = e else {
+        return DbErrorKind::Other;
+    };
+    match failure.extended_code {
+        ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_ROWID => {
+            DbErrorKind::UniqueViolation
+        }
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => DbErrorKind::ForeignKeyViolation,
+        _ => match failure.code {
+            rusqlite::ErrorCode::ConstraintViolation => DbErrorKind::CheckViolation,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => DbErrorKind::LockTimeout,
+            rusqlite::ErrorCode::TypeMismatch | rusqlite::ErrorCode::TooBig => DbErrorKind::BadValue,
+            _ => DbErrorKind::Other,
+        },
+    }
 }

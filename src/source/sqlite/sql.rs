@@ -10,7 +10,7 @@ use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
 use crate::source::shape::TableShape;
 
-pub use crate::source::postgres::sql::{ident, qualified};
+pub use crate::source::quote::{ident, qualified};
 
 /// The schema (attached database) a map's table lives in; a bare name in the map is `main`.
 pub fn schema_name(name: &TableName) -> &str {

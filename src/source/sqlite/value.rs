@@ -4,7 +4,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `text` as a JSON number, if it is one (integers stay exact).
@@ -41,55 +40,34 @@ pub fn to_json(value: ValueRef<'_>) -> Value {
     }
 }
 
-/// A value with its storage class, as sealed into quarantine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Cell {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(String),
-    Blob(String),
+/// A stored value as the erasure engine reads it.
+pub fn read(value: ValueRef<'_>) -> crate::source::backend::Value {
+    use crate::source::backend::Value as V;
+    match value {
+        ValueRef::Null => V::Null,
+        ValueRef::Integer(i) => V::Int(i),
+        ValueRef::Real(f) => V::Float(f),
+        ValueRef::Text(t) => V::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => V::Bytes(b.to_vec()),
+    }
 }
 
-impl Cell {
-    pub fn read(value: ValueRef<'_>) -> Cell {
-        match value {
-            ValueRef::Null => Cell::Null,
-            ValueRef::Integer(i) => Cell::Integer(i),
-            ValueRef::Real(f) => Cell::Real(f),
-            ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Cell::Blob(STANDARD.encode(b)),
-        }
-    }
-
-    pub fn to_sql(&self) -> SqlValue {
-        match self {
-            Cell::Null => SqlValue::Null,
-            Cell::Integer(i) => SqlValue::Integer(*i),
-            Cell::Real(f) => SqlValue::Real(*f),
-            Cell::Text(t) => SqlValue::Text(t.clone()),
-            Cell::Blob(b) => SqlValue::Blob(STANDARD.decode(b).unwrap_or_default()),
-        }
-    }
-
-    /// The text a key value hashes as; the same text `canonical_key` makes of an operator's
-    /// `--key`.
-    pub fn key_text(&self) -> Option<String> {
-        match self {
-            Cell::Null => None,
-            Cell::Integer(i) => Some(i.to_string()),
-            Cell::Real(f) => Some(f.to_string()),
-            Cell::Text(t) => Some(t.clone()),
-            Cell::Blob(b) => Some(b.clone()),
-        }
-    }
-
-    /// Anonymized text written back: an integer-looking literal stays an integer.
-    pub fn from_text(text: Option<String>) -> Cell {
-        match text {
-            None => Cell::Null,
-            Some(t) => Cell::Text(t),
+/// A value the erasure engine binds, as SQLite takes it (arrays are bound as JSON text, for
+/// `json_each`).
+pub fn bind(value: &crate::source::backend::Value) -> SqlValue {
+    use crate::source::backend::Value as V;
+    match value {
+        V::Null => SqlValue::Null,
+        V::Int(i) => SqlValue::Integer(*i),
+        V::Float(f) => SqlValue::Real(*f),
+        V::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        V::Text(t) => SqlValue::Text(t.clone()),
+        V::Bytes(b) => SqlValue::Blob(b.clone()),
+        V::TextArray(a) => SqlValue::Text(serde_json::to_string(a).unwrap_or_default()),
+        V::IntArray(a) => SqlValue::Text(serde_json::to_string(a).unwrap_or_default()),
+        V::BytesArray(a) => {
+            let hex: Vec<String> = a.iter().map(|h| crate::hex::hex(h).to_uppercase()).collect();
+            SqlValue::Text(serde_json::to_string(&hex).unwrap_or_default())
         }
     }
 }
@@ -97,23 +75,6 @@ impl Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cells_round_trip_every_storage_class_exactly() {
-        for cell in [
-            Cell::Null,
-            Cell::Integer(i64::MIN),
-            Cell::Real(0.1 + 0.2),
-            Cell::Text("é\u{0}x".into()),
-            Cell::Blob(STANDARD.encode([0u8, 255, 10])),
-        ] {
-            let json = serde_json::to_string(&cell).unwrap();
-            let back: Cell = serde_json::from_str(&json).unwrap();
-            assert_eq!(back, cell);
-            let sql = cell.to_sql();
-            assert_eq!(Cell::read(ValueRef::from(&sql)), cell);
-        }
-    }
 
     #[test]
     fn numbers_are_exact_and_words_are_not_numbers() {

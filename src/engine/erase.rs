@@ -1,0 +1,228 @@
+//! One erase batch: take the next captured keys of a table, change their live rows by the
+//! table's strategy, seal the old values into quarantine, all in one transaction.
+
+use super::payload::{SealedRow, encode_key, key_texts};
+use super::transaction::in_transaction;
+use super::{on_source, on_table};
+use crate::config::{AnonRule, OnDelete};
+use crate::envelope::DataKey;
+use crate::error::UserError;
+use crate::source::backend::{Backend, SealedEntry};
+use crate::source::cell::Cell;
+use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
+use crate::source::quote::qualified;
+
+/// Move up to `limit` captured rows of `table` (those after `after` in key order) according to
+/// its strategy, in one transaction. `taken == 0` means the table is done.
+pub async fn erase_batch(
+    db: &dyn Backend,
+    table: usize,
+    after: Option<&[Cell]>,
+    limit: i64,
+    request_id: &str,
+    key: &DataKey,
+    installation_key: &[u8],
+) -> Result<ErasedBatch, UserError> {
+    in_transaction(db, body(db, table, after, limit, request_id, key, installation_key)).await
+}
+
+async fn body(
+    db: &dyn Backend,
+    table: usize,
+    after: Option<&[Cell]>,
+    limit: i64,
+    request_id: &str,
+    key: &DataKey,
+    installation_key: &[u8],
+) -> Result<ErasedBatch, UserError> {
+    let config = &db.dialect().source().tables[table];
+    let pk = require_primary_key(config, &db.dialect().shapes()[table])?.to_vec();
+    let strategy = config.on_delete;
+    let name = db.dialect().table_sql(&config.name);
+
+    // The next keys after the last batch, in key order: each batch costs the same however far
+    // the erasure has come.
+    let mut take = db.dialect().statement();
+    take.push("SELECT ")
+        .join(&pk, ", ", |st, c| {
+            st.push(&db.dialect().read_cell(table, "p", c));
+        })
+        .push(" FROM ")
+        .push(&db.dialect().pending_table(table))
+        .push(" p");
+    if let Some(after) = after {
+        take.push(" WHERE (")
+            .push(&qualified("p", &pk))
+            .push(") > (")
+            .join(&pk.iter().zip(after).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
+                db.dialect().bind_cell(st, table, c, cell);
+            })
+            .push(")");
+    }
+    take.push(" ORDER BY ")
+        .push(&qualified("p", &pk))
+        .push(" LIMIT ")
+        .bind(limit);
+    let keys: Vec<Vec<Cell>> = db
+        .query(take)
+        .await
+        .map_err(on_source(db, "cannot take a batch"))?
+        .into_iter()
+        .map(|row| row.into_iter().map(Cell::from_value).collect())
+        .collect();
+    let Some(last_key) = keys.last().cloned() else {
+        return Ok(ErasedBatch {
+            taken: 0,
+            moved: 0,
+            last_key: Vec::new(),
+        });
+    };
+
+    // The old values of what changes: every column for quarantine; the key and the changed
+    // columns for anonymize and flag.
+    let columns = sealed_columns(config, &db.dialect().shapes()[table], &pk)?;
+    let read = |st: &mut crate::source::backend::Statement| {
+        st.join(&columns, ", ", |st, c| {
+            st.push(&db.dialect().read_cell(table, "t0", c));
+        });
+    };
+    let returning = strategy == OnDelete::Quarantine && db.dialect().delete_returning();
+    let mut select = db.dialect().statement();
+    if returning {
+        select.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
+        db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
+        select.push(" RETURNING ");
+        read(&mut select);
+    } else {
+        select.push("SELECT ");
+        read(&mut select);
+        select.push(" FROM ").push(&name).push(" t0 WHERE ");
+        db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
+        select.push(db.dialect().lock_rows_sql());
+    }
+    let rows: Vec<SealedRow> = db
+        .query(select)
+        .await
+        .map_err(on_table(db, table))?
+        .into_iter()
+        .map(|row| SealedRow {
+            columns: columns.clone(),
+            values: row.into_iter().map(Cell::from_value).collect(),
+        })
+        .collect();
+    let row_keys: Vec<Vec<Cell>> = rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect();
+
+    match strategy {
+        OnDelete::Quarantine if !returning && !rows.is_empty() => {
+            let mut delete = db.dialect().statement();
+            delete.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
+            db.dialect().key_set(&mut delete, table, "t0", &pk, &row_keys);
+            let deleted = db.execute(delete).await.map_err(on_table(db, table))?;
+            // What left the table is exactly what is sealed below.
+            check_sealed_all(request_id, &config.name, deleted as usize, rows.len() as u64)?;
+        }
+        OnDelete::Anonymize => anonymize(db, table, &pk, &rows, installation_key).await?,
+        OnDelete::Flag if !rows.is_empty() => {
+            if let Some(column) = &config.flag_column {
+                let value = if db.dialect().is_boolean(table, column) {
+                    db.dialect().true_sql().to_string()
+                } else {
+                    db.dialect().flag_time_sql(table, column)
+                };
+                let mut flag = db.dialect().statement();
+                flag.push(&format!(
+                    "UPDATE {name} AS t0 SET {} = {value} WHERE ",
+                    crate::source::quote::ident(column)
+                ));
+                db.dialect().key_set(&mut flag, table, "t0", &pk, &row_keys);
+                db.execute(flag).await.map_err(on_table(db, table))?;
+            }
+        }
+        _ => {}
+    }
+
+    // Seal each old row under the request's data key, bound to where it belongs.
+    let typed = db.dialect().typed_payload();
+    let place_name = config.name.to_string();
+    let entries: Vec<SealedEntry> = rows
+        .iter()
+        .zip(&row_keys)
+        .map(|(row, row_key)| {
+            let key_hash = key.key_hash(&key_texts(row_key));
+            let sealed = key.seal(
+                &row.encode(typed),
+                &DataKey::place(request_id, &place_name, strategy.name(), &key_hash),
+            );
+            SealedEntry {
+                key_hash,
+                sealed,
+                flag_key: (strategy == OnDelete::Flag).then(|| encode_key(row_key, typed)),
+            }
+        })
+        .collect();
+    let mut written = 0;
+    for chunk in entries.chunks((db.dialect().max_binds() / 9).max(1)) {
+        let mut insert = db.dialect().statement();
+        db.dialect()
+            .insert_quarantine(&mut insert, request_id, &config.name, strategy.name(), chunk);
+        written += db
+            .execute(insert)
+            .await
+            .map_err(on_source(db, "cannot write to the quarantine"))?;
+    }
+    check_sealed_all(request_id, &config.name, rows.len(), written)?;
+    Ok(ErasedBatch {
+        taken: keys.len() as u64,
+        moved: rows.len() as u64,
+        last_key,
+    })
+}
+
+/// Write each rule's value over the rows' old ones: one UPDATE per chunk of rows.
+async fn anonymize(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    rows: &[SealedRow],
+    installation_key: &[u8],
+) -> Result<(), UserError> {
+    let rules: &[(String, AnonRule)] = &db.dialect().source().tables[table].anonymize;
+    if rows.is_empty() || rules.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<String> = rules.iter().map(|(c, _)| c.clone()).collect();
+    let updates: Vec<(Vec<Cell>, Vec<Cell>)> = rows
+        .iter()
+        .map(|row| {
+            let new = rules
+                .iter()
+                .map(|(column, rule)| {
+                    let max_len = db.dialect().shapes()[table].column(column).and_then(|c| c.max_len);
+                    let old = row.get(column).and_then(Cell::key_text);
+                    Cell::from_text(anonymized(rule, old, max_len, installation_key))
+                })
+                .collect();
+            (row.values[..pk.len()].to_vec(), new)
+        })
+        .collect();
+    update(db, table, pk, &columns, &updates).await
+}
+
+/// `update_rows` in chunks that fit the database's limit on bound values.
+pub(super) async fn update(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    columns: &[String],
+    rows: &[(Vec<Cell>, Vec<Cell>)],
+) -> Result<(), UserError> {
+    if rows.is_empty() || columns.is_empty() {
+        return Ok(());
+    }
+    for chunk in rows.chunks((db.dialect().max_binds() / (pk.len() + columns.len())).max(1)) {
+        let mut st = db.dialect().statement();
+        db.dialect().update_rows(&mut st, table, pk, columns, chunk);
+        db.execute(st).await.map_err(on_table(db, table))?;
+    }
+    Ok(())
+}

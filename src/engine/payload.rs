@@ -1,0 +1,144 @@
+//! What a sealed quarantine entry holds: the changed columns of one row and their old values.
+//!
+//! Two encodings exist on disk and both stay readable forever: PostgreSQL and MySQL sources seal
+//! each value's text form (`{"columns":[…],"values":["1",null]}`), SQLite sources seal each
+//! value with its storage class (`{"columns":[…],"values":[{"integer":1},"null"]}`). A stored
+//! flag key is the key's values in the same encoding, as a JSON array.
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::cell::Cell;
+
+/// One row's sealed columns and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedRow {
+    pub columns: Vec<String>,
+    pub values: Vec<Cell>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TextRow {
+    columns: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TypedRow {
+    columns: Vec<String>,
+    values: Vec<Cell>,
+}
+
+impl SealedRow {
+    pub fn get(&self, column: &str) -> Option<&Cell> {
+        self.columns.iter().position(|c| c == column).map(|i| &self.values[i])
+    }
+
+    /// The row's cells for `columns` (NULL for a column it does not hold).
+    pub fn cells(&self, columns: &[String]) -> Vec<Cell> {
+        columns
+            .iter()
+            .map(|c| self.get(c).cloned().unwrap_or(Cell::Null))
+            .collect()
+    }
+
+    pub fn encode(&self, typed: bool) -> Vec<u8> {
+        let encoded = if typed {
+            serde_json::to_vec(&TypedRow {
+                columns: self.columns.clone(),
+                values: self.values.clone(),
+            })
+        } else {
+            serde_json::to_vec(&TextRow {
+                columns: self.columns.clone(),
+                values: self.values.iter().map(Cell::key_text).collect(),
+            })
+        };
+        encoded.unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8], typed: bool) -> Result<SealedRow, serde_json::Error> {
+        if typed {
+            let row: TypedRow = serde_json::from_slice(bytes)?;
+            Ok(SealedRow {
+                columns: row.columns,
+                values: row.values,
+            })
+        } else {
+            let row: TextRow = serde_json::from_slice(bytes)?;
+            Ok(SealedRow {
+                columns: row.columns,
+                values: row.values.into_iter().map(Cell::from_text).collect(),
+            })
+        }
+    }
+}
+
+/// A key's values as a stored flag key.
+pub fn encode_key(key: &[Cell], typed: bool) -> String {
+    if typed {
+        serde_json::to_string(key).unwrap_or_default()
+    } else {
+        serde_json::to_string(&key.iter().map(Cell::key_text).collect::<Vec<_>>()).unwrap_or_default()
+    }
+}
+
+/// A stored flag key's values, or `None` when it does not parse as `width` values.
+pub fn decode_key(stored: Option<&str>, typed: bool, width: usize) -> Option<Vec<Cell>> {
+    let text = stored?;
+    let key: Vec<Cell> = if typed {
+        serde_json::from_str(text).ok()?
+    } else {
+        serde_json::from_str::<Vec<Option<String>>>(text)
+            .ok()?
+            .into_iter()
+            .map(Cell::from_text)
+            .collect()
+    };
+    (key.len() == width).then_some(key)
+}
+
+/// The key texts a row's key hashes as.
+pub fn key_texts(key: &[Cell]) -> Vec<Option<String>> {
+    key.iter().map(Cell::key_text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_encodings_read_back_what_they_wrote() {
+        let row = SealedRow {
+            columns: vec!["id".into(), "name".into()],
+            values: vec![Cell::Text("7".into()), Cell::Null],
+        };
+        assert_eq!(
+            String::from_utf8(row.encode(false)).unwrap(),
+            r#"{"columns":["id","name"],"values":["7",null]}"#
+        );
+        assert_eq!(SealedRow::decode(&row.encode(false), false).unwrap(), row);
+        let typed = SealedRow {
+            columns: vec!["id".into()],
+            values: vec![Cell::Integer(7)],
+        };
+        assert_eq!(
+            String::from_utf8(typed.encode(true)).unwrap(),
+            r#"{"columns":["id"],"values":[{"integer":7}]}"#
+        );
+        assert_eq!(SealedRow::decode(&typed.encode(true), true).unwrap(), typed);
+    }
+
+    #[test]
+    fn flag_keys_of_the_wrong_width_or_shape_do_not_parse() {
+        let key = [Cell::Text("1".into())];
+        assert_eq!(encode_key(&key, false), r#"["1"]"#);
+        assert_eq!(decode_key(Some(r#"["1"]"#), false, 1), Some(key.to_vec()));
+        assert_eq!(decode_key(Some("[1, 2]"), false, 1), None);
+        assert_eq!(decode_key(Some("not json"), false, 1), None);
+        assert_eq!(decode_key(None, true, 1), None);
+        assert_eq!(
+            decode_key(Some(r#"[{"integer":1}]"#), true, 1),
+            Some(vec![Cell::Integer(1)])
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! One restore batch: bring quarantined rows of a table back, never over a live row.
+
+use std::collections::HashSet;
+
+use super::erase::update;
+use super::payload::{SealedRow, key_texts};
+use super::transaction::in_transaction;
+use super::{on_source, on_table};
+use crate::config::OnDelete;
+use crate::envelope::DataKey;
+use crate::error::UserError;
+use crate::source::backend::{Backend, List, Statement, StoreTable};
+use crate::source::cell::Cell;
+use crate::source::erasure::{RestoreBatch, require_primary_key};
+
+/// `request_id = ? AND table_schema = ? AND table_name = ? AND strategy = ? AND id > ?`, and the
+/// key-hash filter when only some rows are wanted.
+fn entries_of(
+    db: &dyn Backend,
+    st: &mut Statement,
+    table: usize,
+    strategy: OnDelete,
+    request_id: &str,
+    after_id: i64,
+    only: Option<&[Vec<u8>]>,
+) {
+    let name = &db.dialect().source().tables[table].name;
+    st.push(" FROM ")
+        .push(db.dialect().store_table(StoreTable::Quarantine))
+        .push(" WHERE request_id = ")
+        .bind(request_id)
+        .push(" AND table_schema = ")
+        .bind(name.schema.as_str())
+        .push(" AND table_name = ")
+        .bind(name.name.as_str())
+        .push(" AND strategy = ")
+        .bind(strategy.name())
+        .push(" AND id > ")
+        .bind(after_id);
+    if let Some(hashes) = only {
+        st.push(" AND ");
+        db.dialect().in_list(st, "key_hash", List::Bytes(hashes.to_vec()));
+    }
+}
+
+/// Bring back up to `limit` quarantine entries of `table` for the request, after entry
+/// `after_id`, optionally only those whose key hash is in `only`. A row whose key exists again in
+/// the live table (or, for anonymize and flag, no longer exists) is never overwritten: it stays
+/// in quarantine and is reported. A row the table refuses fails the batch with an error whose
+/// kind says so ([`UserError::is_refusal`]); the caller then goes row by row.
+#[allow(clippy::too_many_arguments)]
+pub async fn restore_batch(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    request_id: &str,
+    key: &DataKey,
+    after_id: i64,
+    limit: i64,
+    only: Option<&[Vec<u8>]>,
+) -> Result<RestoreBatch, UserError> {
+    in_transaction(db, body(db, table, strategy, request_id, key, after_id, limit, only)).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn body(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    request_id: &str,
+    key: &DataKey,
+    after_id: i64,
+    limit: i64,
+    only: Option<&[Vec<u8>]>,
+) -> Result<RestoreBatch, UserError> {
+    let config = &db.dialect().source().tables[table];
+    let shape = &db.dialect().shapes()[table];
+    let pk = require_primary_key(config, shape)?.to_vec();
+    let table_name = &config.name;
+    let mut read = db.dialect().statement();
+    read.push("SELECT id, key_hash, sealed");
+    entries_of(db, &mut read, table, strategy, request_id, after_id, only);
+    read.push(" ORDER BY id LIMIT ")
+        .bind(limit)
+        .push(db.dialect().lock_rows_sql());
+    let entries = db
+        .query(read)
+        .await
+        .map_err(on_source(db, "cannot read the quarantine"))?;
+    let mut outcome = RestoreBatch {
+        seen: entries.len(),
+        ..Default::default()
+    };
+    let typed = db.dialect().typed_payload();
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut values = entry.into_iter();
+        let id = values.next().and_then(|v| v.int()).unwrap_or_default();
+        let hash = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+        let sealed = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+        let plain = key.open(
+            &sealed,
+            &DataKey::place(request_id, &table_name.to_string(), strategy.name(), &hash),
+        )?;
+        let row = SealedRow::decode(&plain, typed).map_err(|e| {
+            UserError::runtime(format!(
+                "request {request_id}, table {table_name}: quarantine row {id} is unreadable: {e}"
+            ))
+        })?;
+        outcome.last_id = id;
+        rows.push((id, row));
+    }
+    if rows.is_empty() {
+        return Ok(outcome);
+    }
+
+    // Which keys are live right now decides what may be written.
+    let keys: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(&pk)).collect();
+    let mut live_query = db.dialect().statement();
+    live_query
+        .push("SELECT ")
+        .join(&pk, ", ", |st, c| {
+            st.push(&db.dialect().read_cell(table, "t0", c));
+        })
+        .push(" FROM ")
+        .push(&db.dialect().table_sql(table_name))
+        .push(" t0 WHERE ");
+    db.dialect().key_set(&mut live_query, table, "t0", &pk, &keys);
+    live_query.push(db.dialect().lock_rows_sql());
+    let live: HashSet<Vec<Option<String>>> = db
+        .query(live_query)
+        .await
+        .map_err(on_table(db, table))?
+        .into_iter()
+        .map(|row| key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>()))
+        .collect();
+
+    let mut restore = Vec::new();
+    for ((id, row), row_key) in rows.iter().zip(&keys) {
+        let is_live = live.contains(&key_texts(row_key));
+        let writable = match strategy {
+            OnDelete::Quarantine => !is_live,
+            _ => is_live,
+        };
+        if writable {
+            restore.push((*id, row));
+        } else {
+            let parts: Vec<String> = pk
+                .iter()
+                .zip(row_key)
+                .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
+                .collect();
+            outcome.conflicts.push(format!("{table_name} ({})", parts.join(", ")));
+        }
+    }
+    if restore.is_empty() {
+        return Ok(outcome);
+    }
+    // A sealed column the table no longer has cannot be written back.
+    if let Some(missing) = restore
+        .iter()
+        .flat_map(|(_, r)| &r.columns)
+        .find(|c| shape.column(c).is_none())
+    {
+        return Err(UserError::runtime(format!(
+            "table `{table_name}` no longer has column `{missing}`; restore it or map the data by hand"
+        )));
+    }
+    // Rows sealed under another column set (the table changed between batches of one request)
+    // are written by their own statement.
+    let mut start = 0;
+    while start < restore.len() {
+        let sealed = &restore[start].1.columns;
+        let end = start
+            + restore[start..]
+                .iter()
+                .take_while(|(_, r)| &r.columns == sealed)
+                .count();
+        write_back(db, table, strategy, &pk, &restore[start..end]).await?;
+        start = end;
+    }
+    let ids: Vec<i64> = restore.iter().map(|(id, _)| *id).collect();
+    let mut clear = db.dialect().statement();
+    clear
+        .push("DELETE FROM ")
+        .push(db.dialect().store_table(StoreTable::Quarantine))
+        .push(" WHERE ");
+    db.dialect().in_list(&mut clear, "id", List::Ints(ids));
+    db.execute(clear)
+        .await
+        .map_err(on_source(db, "cannot clear restored rows from the quarantine"))?;
+    outcome.restored = restore.len() as u64;
+    Ok(outcome)
+}
+
+/// Write sealed rows that share one column set back: INSERT for quarantine, UPDATE of the
+/// changed columns for anonymize and flag. Generated columns are the server's to compute; an
+/// anonymized or flagged row keeps its key.
+async fn write_back(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    pk: &[String],
+    rows: &[(i64, &SealedRow)],
+) -> Result<(), UserError> {
+    let shape = &db.dialect().shapes()[table];
+    let columns: Vec<String> = rows[0]
+        .1
+        .columns
+        .iter()
+        .filter(|c| shape.column(c).is_some_and(|col| !col.generated))
+        .filter(|c| strategy == OnDelete::Quarantine || !pk.contains(c))
+        .cloned()
+        .collect();
+    if strategy == OnDelete::Quarantine {
+        let cells: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(&columns)).collect();
+        for chunk in cells.chunks((db.dialect().max_binds() / columns.len().max(1)).max(1)) {
+            let mut insert = db.dialect().statement();
+            db.dialect().insert_rows(&mut insert, table, &columns, chunk);
+            db.execute(insert).await.map_err(on_table(db, table))?;
+        }
+        Ok(())
+    } else {
+        let updates: Vec<(Vec<Cell>, Vec<Cell>)> = rows.iter().map(|(_, r)| (r.cells(pk), r.cells(&columns))).collect();
+        update(db, table, pk, &columns, &updates).await
+    }
+}
+
+/// The id of the next quarantine entry of `table` after `after` (to flag one that fails).
+pub async fn next_quarantined(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    request_id: &str,
+    after: i64,
+    only: Option<&[Vec<u8>]>,
+) -> Result<Option<i64>, UserError> {
+    let mut st = db.dialect().statement();
+    st.push("SELECT min(id)");
+    entries_of(db, &mut st, table, strategy, request_id, after, only);
+    let rows = db
+        .query(st)
+        .await
+        .map_err(on_source(db, "cannot read the quarantine"))?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .and_then(|v| v.int()))
+}

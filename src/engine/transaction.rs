@@ -1,0 +1,34 @@
+//! One batch, one transaction.
+
+use std::future::Future;
+
+use super::on_source;
+use crate::error::UserError;
+use crate::source::backend::Backend;
+
+/// Run `body` between BEGIN and COMMIT; roll back if it fails. If the process dies instead, the
+/// database rolls the open transaction back when the connection drops.
+pub async fn in_transaction<T>(
+    db: &dyn Backend,
+    body: impl Future<Output = Result<T, UserError>>,
+) -> Result<T, UserError> {
+    let mut begin = db.dialect().statement();
+    begin.push(db.dialect().begin_sql());
+    db.execute(begin).await.map_err(on_source(db, "cannot start a batch"))?;
+    match body.await {
+        Ok(value) => {
+            let mut commit = db.dialect().statement();
+            commit.push("COMMIT");
+            db.execute(commit)
+                .await
+                .map_err(on_source(db, "cannot commit a batch"))?;
+            Ok(value)
+        }
+        Err(e) => {
+            let mut rollback = db.dialect().statement();
+            rollback.push("ROLLBACK");
+            let _ = db.execute(rollback).await;
+            Err(e)
+        }
+    }
+}

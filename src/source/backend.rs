@@ -1,0 +1,455 @@
+//! The contract between the erasure engine (`src/engine/`) and each kind of database.
+//!
+//! The engine holds the algorithm once; a [`Backend`] holds only what really differs between
+//! PostgreSQL, MySQL/MariaDB and SQLite: how placeholders are written, how a value is read out
+//! and written back exactly, how a batch of keys or rows is bound, what the store's tables are
+//! called, how the erasure lock is taken, and how statements run. Every hook is a builder (no
+//! I/O) in a [`Dialect`]; a [`Backend`] adds the connection: [`Backend::execute`],
+//! [`Backend::query`] and [`Backend::lock_for_erasure`]. A fourth
+//! kind of database implements this trait and nothing else of the erasure.
+
+use futures_util::future::BoxFuture;
+
+use super::shape::TableShape;
+use crate::config::Source;
+use crate::error::{DbErrorKind, UserError};
+use crate::source::cell::Cell;
+
+/// A value bound to a statement, or read from a result row. Arrays are bound only (by the
+/// kinds whose [`Backend::key_set`] or [`Backend::in_list`] use them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+    TextArray(Vec<Option<String>>),
+    BytesArray(Vec<Vec<u8>>),
+    IntArray(Vec<i64>),
+}
+
+impl Value {
+    pub fn text(self) -> Option<String> {
+        match self {
+            Value::Text(t) => Some(t),
+            Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Text(t) => t.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            _ => false,
+        }
+    }
+
+    pub fn bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.to_string())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Value {
+        Value::Bytes(b)
+    }
+}
+
+/// How a kind writes its placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `$1`, `$2` (PostgreSQL).
+    Dollar,
+    /// `?` (MySQL/MariaDB).
+    Question,
+    /// `?1`, `?2` (SQLite).
+    QuestionNumbered,
+}
+
+/// SQL text and its bound values. The statement numbers its placeholders itself: nobody counts
+/// `$7` by hand, so adding a condition can never shift another's value.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: String,
+    binds: Vec<Value>,
+    style: Placeholders,
+}
+
+impl Statement {
+    pub fn new(style: Placeholders) -> Statement {
+        Statement {
+            sql: String::new(),
+            binds: Vec::new(),
+            style,
+        }
+    }
+
+    /// Append SQL text (never a value: values go through [`Statement::bind`]).
+    pub fn push(&mut self, sql: &str) -> &mut Statement {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Append a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Statement {
+        self.binds.push(value.into());
+        match self.style {
+            Placeholders::Dollar => self.sql.push_str(&format!("${}", self.binds.len())),
+            Placeholders::Question => self.sql.push('?'),
+            Placeholders::QuestionNumbered => self.sql.push_str(&format!("?{}", self.binds.len())),
+        }
+        self
+    }
+
+    /// Bind `value` and return its placeholder without appending it, for SQL assembled out of
+    /// order. Only numbered placeholders allow that: with `?` the text order is the bind order.
+    pub fn placeholder(&mut self, value: impl Into<Value>) -> String {
+        assert!(
+            self.style != Placeholders::Question,
+            "positional placeholders must be bound in text order"
+        );
+        self.binds.push(value.into());
+        match self.style {
+            Placeholders::Dollar => format!("${}", self.binds.len()),
+            _ => format!("?{}", self.binds.len()),
+        }
+    }
+
+    /// Append `items`, each written by `each`, separated by `sep`.
+    pub fn join<T>(&mut self, items: &[T], sep: &str, mut each: impl FnMut(&mut Statement, &T)) -> &mut Statement {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(sep);
+            }
+            each(self, item);
+        }
+        self
+    }
+
+    #[cfg(test)]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    #[cfg(test)]
+    pub fn binds(&self) -> &[Value] {
+        &self.binds
+    }
+
+    pub fn into_parts(self) -> (String, Vec<Value>) {
+        (self.sql, self.binds)
+    }
+}
+
+/// A failed statement, classified where it arose.
+#[derive(Debug, Clone)]
+pub struct DbError {
+    pub kind: DbErrorKind,
+    /// The database's own words (for the operator; never decided on).
+    pub message: String,
+}
+
+/// The tables dsar keeps inside each database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreTable {
+    Requests,
+    Quarantine,
+}
+
+/// A list of values for `expr IN (…)` or `expr = ANY(…)`.
+pub enum List {
+    Ints(Vec<i64>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+/// One row's entry in the quarantine, sealed.
+pub struct SealedEntry {
+    pub key_hash: Vec<u8>,
+    pub sealed: Vec<u8>,
+    /// The row's key, for `flag` entries (purge deletes the flagged row by it).
+    pub flag_key: Option<String>,
+}
+
+/// The SQL of one kind of database, as the erasure engine builds it: pure builders that need no
+/// connection (unit tests snapshot them).
+pub trait Dialect: Send + Sync {
+    /// The map entry this connection serves.
+    fn source(&self) -> &Source;
+
+    /// The mapped tables as the catalog describes them (parallel to `source().tables`).
+    fn shapes(&self) -> &[TableShape];
+
+    fn placeholders(&self) -> Placeholders;
+
+    fn statement(&self) -> Statement {
+        Statement::new(self.placeholders())
+    }
+
+    /// A mapped table's quoted name as this kind writes it.
+    fn table_sql(&self, name: &crate::config::TableName) -> String;
+
+    /// The quoted name of the session table that holds `table`'s captured keys.
+    fn pending_table(&self, table: usize) -> String;
+
+    /// `DELETE FROM t AS alias` as this kind writes a delete with an alias.
+    fn delete_from(&self, table_sql: &str, alias: &str) -> String;
+
+    /// ` FOR UPDATE`, where rows read in a transaction can be locked (empty for SQLite, whose
+    /// write transaction already holds the file).
+    fn lock_rows_sql(&self) -> &'static str;
+
+    /// A boolean flag column's "deleted" value.
+    fn true_sql(&self) -> &'static str;
+
+    /// The quarantine's `flag_key` column as text.
+    fn flag_key_sql(&self) -> &'static str;
+
+    /// Append the INSERT of `entries` into the quarantine, each with the request's window end.
+    fn insert_quarantine(
+        &self,
+        st: &mut Statement,
+        request_id: &str,
+        table: &crate::config::TableName,
+        strategy: &str,
+        entries: &[SealedEntry],
+    );
+
+    /// The quoted name of one of the store's tables (`dsar.quarantine`, `dsar_quarantine`).
+    fn store_table(&self, table: StoreTable) -> &'static str;
+
+    /// The statements that create the store's tables when missing.
+    fn store_ddl(&self) -> &'static [&'static str];
+
+    /// A condition true when the store exists, as one boolean or integer column.
+    fn store_exists_sql(&self) -> &'static str;
+
+    /// The statement that starts a read-write transaction.
+    fn begin_sql(&self) -> &'static str;
+
+    /// The database's clock, as SQL (`now()`).
+    fn now_sql(&self) -> &'static str;
+
+    /// `now + secs` as SQL, for the window's end, binding `secs`.
+    fn push_now_plus(&self, st: &mut Statement, secs: f64);
+
+    /// A timestamp column as `YYYY-MM-DDTHH:MM:SSZ` text.
+    fn utc_text(&self, column: &str) -> String;
+
+    /// The most values one statement may bind.
+    fn max_binds(&self) -> usize;
+
+    /// Whether sealed rows keep each value's storage class (SQLite) rather than its text form.
+    fn typed_payload(&self) -> bool;
+
+    /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
+    fn delete_returning(&self) -> bool;
+
+    /// The select expression that reads `alias.column` of mapped table `table` exactly, as the
+    /// cell that is sealed.
+    fn read_cell(&self, table: usize, alias: &str, column: &str) -> String;
+
+    /// Append the expression that writes `cell` into `column` of mapped table `table` exactly.
+    fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell);
+
+    /// Append `(alias.k1, …) IN (…)` over the key columns `key` of `table` for `keys`.
+    fn key_set(&self, st: &mut Statement, table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]);
+
+    /// Append `expr IN (…)` (or `= ANY(…)`) for `list`.
+    fn in_list(&self, st: &mut Statement, expr: &str, list: List);
+
+    /// Append `INSERT INTO table (columns) …` writing `rows` (one cell per column).
+    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]);
+
+    /// Append one `UPDATE` that sets `columns` of the rows of `table` whose key (`key`) matches:
+    /// `rows` are (key cells, new cells).
+    fn update_rows(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        key: &[String],
+        columns: &[String],
+        rows: &[(Vec<Cell>, Vec<Cell>)],
+    );
+
+    /// Whether `column` of `table` holds booleans (a flag then is TRUE, else a time).
+    fn is_boolean(&self, table: usize, column: &str) -> bool;
+
+    /// The value a `flag` strategy writes into `column` of `table` when it is not boolean: the
+    /// time of the delete, in the column's type.
+    fn flag_time_sql(&self, table: usize, column: &str) -> String;
+}
+
+/// One connected database, as the erasure engine drives it.
+pub trait Backend: Send + Sync {
+    /// How this kind writes its SQL.
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// Run a statement that returns no rows; the number of rows it changed.
+    fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>>;
+
+    /// Run a query; its rows, each value as [`Value`].
+    fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>>;
+
+    /// Take the database's erasure lock for this connection (waits at most `lock_timeout`).
+    fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>>;
+}
+
+impl DbError {
+    /// The operator's error: what failed, where, in the database's words; exit 1.
+    pub fn context(self, what: impl std::fmt::Display) -> UserError {
+        UserError::runtime(format!("{what}: {}", self.message)).with_db(self.kind)
+    }
+}
+
+/// A fixed plan every kind's SQL is snapshotted for: table `Shop."Users"` (key `Id`, an integer;
+/// `email` text; `avatar` binary), so a change to a statement shows in review as a diff of
+/// `tests/snapshots/sql/<kind>.sql`. `DSAR_UPDATE_SNAPSHOTS=1 cargo test` rewrites them.
+#[cfg(test)]
+pub(crate) mod snapshot {
+    use std::time::Duration;
+
+    use super::{Dialect, List, SealedEntry, StoreTable};
+    use crate::config::{Link, OnDelete, SecretRef, Source, SourceKind, Table, TableName};
+    use crate::source::cell::Cell;
+    use crate::source::shape::{Column, ColumnKind, TableShape};
+
+    pub fn source(kind: SourceKind, schema: &str) -> Source {
+        Source {
+            name: "shop".into(),
+            kind,
+            url: SecretRef::Env("SHOP_URL".into()),
+            path: None,
+            run: Vec::new(),
+            delete_run: None,
+            max_rows_per_second: None,
+            batch_rows: 1000,
+            statement_timeout: Duration::from_secs(60),
+            lock_timeout: Duration::from_secs(10),
+            tables: vec![Table {
+                name: TableName {
+                    schema: schema.into(),
+                    name: "Users".into(),
+                },
+                location: "sources.toml:1:1".into(),
+                link: Link::Match(vec![("email".into(), "email".into())]),
+                exclude_columns: Vec::new(),
+                on_delete: OnDelete::Quarantine,
+                anonymize: Vec::new(),
+                flag_column: None,
+                retain_reason: None,
+            }],
+        }
+    }
+
+    /// The table's shape with the kind's own type names.
+    pub fn shapes(integer: &str, text: &str, binary: &str) -> Vec<TableShape> {
+        let column = |name: &str, base_type: &str, kind| Column {
+            name: name.into(),
+            base_type: base_type.into(),
+            kind,
+            text_like: base_type == text,
+            max_len: None,
+            generated: false,
+        };
+        vec![TableShape {
+            columns: vec![
+                column("Id", integer, ColumnKind::Other),
+                column("email", text, ColumnKind::Other),
+                column("avatar", binary, ColumnKind::Bytea),
+            ],
+            primary_key: vec!["Id".into()],
+        }]
+    }
+
+    /// Every statement the dialect builds for the fixed plan, with its bound values.
+    pub fn render(d: &dyn Dialect) -> String {
+        let key = vec!["Id".to_string()];
+        let columns = vec!["Id".to_string(), "email".to_string(), "avatar".to_string()];
+        let keys = vec![vec![Cell::Text("7".into())], vec![Cell::Integer(8)]];
+        let row = vec![Cell::Integer(7), Cell::Text("a'b@x".into()), Cell::Blob("AP8=".into())];
+        let mut out = String::new();
+        let mut show = |title: &str, build: &dyn Fn(&mut super::Statement)| {
+            let mut st = d.statement();
+            build(&mut st);
+            out.push_str(&format!("-- {title}\n{}\n-- binds: {:?}\n\n", st.sql(), st.binds()));
+        };
+        show("key set", &|st| d.key_set(st, 0, "t0", &key, &keys));
+        show("read and bind a cell", &|st| {
+            st.push(&d.read_cell(0, "t0", "avatar")).push(" = ");
+            d.bind_cell(st, 0, "avatar", &row[2]);
+        });
+        show("in list", &|st| d.in_list(st, "id", List::Ints(vec![1, 2])));
+        show("insert rows", &|st| d.insert_rows(st, 0, &columns, std::slice::from_ref(&row)));
+        show("update rows", &|st| {
+            d.update_rows(st, 0, &key, &columns[1..], &[(vec![row[0].clone()], row[1..].to_vec())])
+        });
+        show("insert quarantine", &|st| {
+            d.insert_quarantine(
+                st,
+                "r1",
+                &d.source().tables[0].name,
+                "quarantine",
+                &[SealedEntry {
+                    key_hash: vec![1, 2],
+                    sealed: vec![3],
+                    flag_key: None,
+                }],
+            )
+        });
+        show("delete", &|st| {
+            st.push(&d.delete_from(&d.table_sql(&d.source().tables[0].name), "t0"));
+        });
+        show("window end", &|st| d.push_now_plus(st, 60.0));
+        out.push_str(&format!(
+            "-- store\n{} {}\n{}\n{}\n",
+            d.store_table(StoreTable::Requests),
+            d.store_table(StoreTable::Quarantine),
+            d.pending_table(0),
+            d.store_exists_sql()
+        ));
+        out
+    }
+
+    pub fn check(kind: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots/sql")
+            .join(format!("{kind}.sql"));
+        if std::env::var_os("DSAR_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            expected == actual,
+            "{} changed; if intended, run DSAR_UPDATE_SNAPSHOTS=1 cargo test and review the diff\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! MySQL/MariaDB as the erasure engine's [`Backend`]: values travel as text (`CAST(… AS CHAR)`,
+//! `HEX(…)` for binary columns) and MySQL converts them back to each column's type; batches of
+//! keys and rows are bound as `?` lists, which the engine chunks under MySQL's limit of 65,535
+//! placeholders per statement.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use mysql_async::Value as SqlValue;
+use mysql_async::consts::ColumnType;
+
+use super::sql::{ident, qualified, table_ident};
+use super::{MySqlDialect, MySqlSource, classify, error_text};
+use crate::config::{Source, TableName};
+use crate::error::UserError;
+use crate::source::backend::{
+    Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
+};
+use crate::source::cell::Cell;
+use crate::source::shape::{ColumnKind, TableShape};
+
+const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE];
+
+const REQUESTS: &str = "CREATE TABLE IF NOT EXISTS dsar_requests (
+    request_id    VARCHAR(64) PRIMARY KEY,
+    source        VARCHAR(255) NOT NULL,
+    created_at    DATETIME(6) NOT NULL,
+    restore_until DATETIME(6) NOT NULL,
+    wrapped_key   BLOB,
+    purged_at     DATETIME(6) NULL
+) ENGINE = InnoDB";
+
+const QUARANTINE: &str = "CREATE TABLE IF NOT EXISTS dsar_quarantine (
+    id            BIGINT AUTO_INCREMENT PRIMARY KEY,
+    request_id    VARCHAR(64) NOT NULL,
+    source        VARCHAR(255) NOT NULL,
+    table_schema  VARCHAR(64) NOT NULL,
+    table_name    VARCHAR(64) NOT NULL,
+    strategy      VARCHAR(16) NOT NULL,
+    key_hash      VARBINARY(64) NOT NULL,
+    sealed        LONGBLOB NOT NULL,
+    flag_key      TEXT,
+    deleted_at    DATETIME(6) NOT NULL,
+    restore_until DATETIME(6) NOT NULL,
+    KEY dsar_quarantine_by_request (request_id, table_schema, table_name, id),
+    FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
+) ENGINE = InnoDB";
+
+/// The character set MySQL reports for binary strings.
+const BINARY_CHARSET: u16 = 63;
+
+impl MySqlDialect<'_> {
+    fn is_binary(&self, table: usize, column: &str) -> bool {
+        self.shapes[table]
+            .column(column)
+            .is_some_and(|c| c.kind == ColumnKind::Bytea)
+    }
+}
+
+fn to_sql(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::NULL,
+        Value::Int(i) => SqlValue::Int(*i),
+        Value::Float(f) => SqlValue::Double(*f),
+        Value::Bool(b) => SqlValue::Int(i64::from(*b)),
+        Value::Text(t) => SqlValue::from(t.as_str()),
+        Value::Bytes(b) => SqlValue::Bytes(b.clone()),
+        // Lists are bound element by element (see `in_list`); never as one value.
+        Value::TextArray(_) | Value::BytesArray(_) | Value::IntArray(_) => SqlValue::NULL,
+    }
+}
+
+/// A result value. The text protocol sends numbers as text too: the column type decides.
+fn from_row(row: mysql_async::Row) -> Vec<Value> {
+    let columns = row.columns();
+    row.unwrap()
+        .into_iter()
+        .zip(columns.iter())
+        .map(|(value, column)| match value {
+            SqlValue::NULL => Value::Null,
+            SqlValue::Int(i) => Value::Int(i),
+            SqlValue::UInt(u) => Value::Int(u as i64),
+            SqlValue::Float(f) => Value::Float(f.into()),
+            SqlValue::Double(f) => Value::Float(f),
+            SqlValue::Bytes(bytes) => match column.column_type() {
+                ColumnType::MYSQL_TYPE_LONGLONG
+                | ColumnType::MYSQL_TYPE_LONG
+                | ColumnType::MYSQL_TYPE_INT24
+                | ColumnType::MYSQL_TYPE_SHORT
+                | ColumnType::MYSQL_TYPE_TINY => {
+                    String::from_utf8_lossy(&bytes).parse().map_or(Value::Null, Value::Int)
+                }
+                _ if column.character_set() == BINARY_CHARSET => Value::Bytes(bytes),
+                _ => Value::Text(String::from_utf8_lossy(&bytes).into_owned()),
+            },
+            other => Value::Text(other.as_sql(true)),
+        })
+        .collect()
+}
+
+fn db_error(e: &mysql_async::Error) -> DbError {
+    DbError {
+        kind: classify(e),
+        message: error_text(e),
+    }
+}
+
+impl Dialect for MySqlDialect<'_> {
+    fn source(&self) -> &Source {
+        self.config
+    }
+
+    fn shapes(&self) -> &[TableShape] {
+        &self.shapes
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        Placeholders::Question
+    }
+
+    fn table_sql(&self, name: &TableName) -> String {
+        table_ident(name)
+    }
+
+    fn pending_table(&self, table: usize) -> String {
+        ident(&format!("dsar_pending_{table}"))
+    }
+
+    fn delete_from(&self, table_sql: &str, alias: &str) -> String {
+        format!("DELETE {alias} FROM {table_sql} {alias}")
+    }
+
+    fn lock_rows_sql(&self) -> &'static str {
+        " FOR UPDATE"
+    }
+
+    fn true_sql(&self) -> &'static str {
+        "TRUE"
+    }
+
+    fn flag_key_sql(&self) -> &'static str {
+        "flag_key"
+    }
+
+    fn insert_quarantine(
+        &self,
+        st: &mut Statement,
+        request_id: &str,
+        table: &TableName,
+        strategy: &str,
+        entries: &[SealedEntry],
+    ) {
+        st.push(
+            "INSERT INTO dsar_quarantine \
+               (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) \
+             VALUES ",
+        )
+        .join(entries, ", ", |st, entry| {
+            st.push("(")
+                .bind(request_id)
+                .push(", ")
+                .bind(self.config.name.as_str())
+                .push(", ")
+                .bind(table.schema.as_str())
+                .push(", ")
+                .bind(table.name.as_str())
+                .push(", ")
+                .bind(strategy)
+                .push(", ")
+                .bind(entry.key_hash.clone())
+                .push(", ")
+                .bind(entry.sealed.clone())
+                .push(", ")
+                .bind(entry.flag_key.clone().map_or(Value::Null, Value::Text))
+                .push(", UTC_TIMESTAMP(6), (SELECT restore_until FROM dsar_requests WHERE request_id = ")
+                .bind(request_id)
+                .push("))");
+        });
+    }
+
+    fn store_table(&self, table: StoreTable) -> &'static str {
+        match table {
+            StoreTable::Requests => "dsar_requests",
+            StoreTable::Quarantine => "dsar_quarantine",
+        }
+    }
+
+    fn store_ddl(&self) -> &'static [&'static str] {
+        STORE_DDL
+    }
+
+    fn store_exists_sql(&self) -> &'static str {
+        "SELECT COUNT(*) = 2 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME IN ('dsar_requests', 'dsar_quarantine')"
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "START TRANSACTION"
+    }
+
+    fn now_sql(&self) -> &'static str {
+        "UTC_TIMESTAMP(6)"
+    }
+
+    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
+        st.push("UTC_TIMESTAMP(6) + INTERVAL ")
+            .bind((secs * 1_000_000.0) as i64)
+            .push(" MICROSECOND");
+    }
+
+    fn utc_text(&self, column: &str) -> String {
+        format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%sZ')")
+    }
+
+    fn max_binds(&self) -> usize {
+        65_535
+    }
+
+    fn typed_payload(&self) -> bool {
+        false
+    }
+
+    fn delete_returning(&self) -> bool {
+        false
+    }
+
+    fn read_cell(&self, table: usize, alias: &str, column: &str) -> String {
+        if self.is_binary(table, column) {
+            format!("HEX({alias}.{})", ident(column))
+        } else {
+            format!("CAST({alias}.{} AS CHAR)", ident(column))
+        }
+    }
+
+    fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell) {
+        let value = cell.key_text().map_or(Value::Null, Value::Text);
+        if self.is_binary(table, column) {
+            st.push("UNHEX(").bind(value).push(")");
+        } else {
+            st.bind(value);
+        }
+    }
+
+    fn key_set(&self, st: &mut Statement, table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]) {
+        st.push("(").push(&qualified(alias, key)).push(") IN (");
+        st.join(keys, ", ", |st, row| {
+            st.push("(");
+            st.join(&key.iter().zip(row).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
+                self.bind_cell(st, table, c, cell)
+            });
+            st.push(")");
+        });
+        st.push(")");
+    }
+
+    fn in_list(&self, st: &mut Statement, expr: &str, list: List) {
+        let values: Vec<Value> = match list {
+            List::Ints(ids) => ids.into_iter().map(Value::Int).collect(),
+            List::Bytes(hashes) => hashes.into_iter().map(Value::Bytes).collect(),
+        };
+        if values.is_empty() {
+            st.push("FALSE");
+            return;
+        }
+        st.push(expr).push(" IN (");
+        st.join(&values, ", ", |st, v| {
+            st.bind(v.clone());
+        });
+        st.push(")");
+    }
+
+    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+        st.push(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            table_ident(&self.config.tables[table].name),
+            columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+        ));
+        st.join(rows, ", ", |st, row| {
+            st.push("(");
+            st.join(&columns.iter().zip(row).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
+                self.bind_cell(st, table, c, cell)
+            });
+            st.push(")");
+        });
+    }
+
+    fn update_rows(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        key: &[String],
+        columns: &[String],
+        rows: &[(Vec<Cell>, Vec<Cell>)],
+    ) {
+        // `UPDATE t JOIN (SELECT ? AS k0, ? AS n0 UNION ALL SELECT ?, ?) u ON keys SET …`.
+        st.push(&format!(
+            "UPDATE {} t0 JOIN (",
+            table_ident(&self.config.tables[table].name)
+        ));
+        for (r, (k, v)) in rows.iter().enumerate() {
+            st.push(if r == 0 { "SELECT " } else { " UNION ALL SELECT " });
+            for (i, (c, cell)) in key.iter().zip(k).enumerate() {
+                if i > 0 {
+                    st.push(", ");
+                }
+                self.bind_cell(st, table, c, cell);
+                if r == 0 {
+                    st.push(&format!(" AS k{i}"));
+                }
+            }
+            for (i, (c, cell)) in columns.iter().zip(v).enumerate() {
+                st.push(", ");
+                self.bind_cell(st, table, c, cell);
+                if r == 0 {
+                    st.push(&format!(" AS n{i}"));
+                }
+            }
+        }
+        let on: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("t0.{} = u.k{i}", ident(c)))
+            .collect();
+        let sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("t0.{} = u.n{i}", ident(c)))
+            .collect();
+        st.push(&format!(") u ON {} SET {}", on.join(" AND "), sets.join(", ")));
+    }
+
+    fn is_boolean(&self, table: usize, column: &str) -> bool {
+        self.shapes[table]
+            .columns
+            .iter()
+            .position(|c| c.name == column)
+            .is_some_and(|i| self.boolean[table][i])
+    }
+
+    fn flag_time_sql(&self, _table: usize, _column: &str) -> String {
+        "UTC_TIMESTAMP(6)".into()
+    }
+}
+
+impl Backend for MySqlSource<'_> {
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
+        async move {
+            let (sql, binds) = st.into_parts();
+            self.run(&sql, binds.iter().map(to_sql).collect())
+                .await
+                .map_err(|e| db_error(&e))
+        }
+        .boxed()
+    }
+
+    fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
+        async move {
+            let (sql, binds) = st.into_parts();
+            let rows = self
+                .rows(&sql, binds.iter().map(to_sql).collect())
+                .await
+                .map_err(|e| db_error(&e))?;
+            Ok(rows.into_iter().map(from_row).collect())
+        }
+        .boxed()
+    }
+
+    fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
+        MySqlSource::lock_for_erasure(self).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MySqlDialect;
+    use crate::config::SourceKind;
+    use crate::source::backend::snapshot;
+
+    #[test]
+    fn the_sql_for_a_fixed_plan_matches_its_snapshot() {
+        let source = snapshot::source(SourceKind::Mysql, "");
+        let dialect = MySqlDialect {
+            config: &source,
+            shapes: snapshot::shapes("int", "varchar", "varbinary"),
+            integer: vec![vec![true, false, false]],
+            boolean: vec![vec![false, false, false]],
+        };
+        snapshot::check("mysql", &snapshot::render(&dialect));
+    }
+}

@@ -1,0 +1,319 @@
+//! SQLite as the erasure engine's [`Backend`]: values keep their storage class (an integer stays
+//! an integer, a blob its bytes) and are bound as they are; batches of keys and rows are bound
+//! as `?` lists (`IN (VALUES …)`), under SQLite's limit of 32,766 values per statement. A batch
+//! runs in a `BEGIN IMMEDIATE` transaction, which holds the file for writing.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::sql::{ident, qualified, table_ident};
+use super::{SqliteDialect, SqliteSource, classify, value};
+use crate::config::{Source, TableName};
+use crate::error::UserError;
+use crate::source::backend::{
+    Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
+};
+use crate::source::cell::Cell;
+use crate::source::shape::TableShape;
+
+/// Times in the store are Unix seconds (REAL) by the local clock, the database's clock here.
+/// Now, in Unix seconds with sub-second precision, as SQL.
+const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
+
+const STORE_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS dsar_requests (
+        request_id    TEXT PRIMARY KEY,
+        source        TEXT NOT NULL,
+        created_at    REAL NOT NULL,
+        restore_until REAL NOT NULL,
+        wrapped_key   BLOB,
+        purged_at     REAL
+    )",
+    "CREATE TABLE IF NOT EXISTS dsar_quarantine (
+        id            INTEGER PRIMARY KEY,
+        request_id    TEXT NOT NULL REFERENCES dsar_requests,
+        source        TEXT NOT NULL,
+        table_schema  TEXT NOT NULL,
+        table_name    TEXT NOT NULL,
+        strategy      TEXT NOT NULL,
+        key_hash      BLOB NOT NULL,
+        sealed        BLOB NOT NULL,
+        flag_key      TEXT,
+        deleted_at    REAL NOT NULL,
+        restore_until REAL NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS dsar_quarantine_by_request
+        ON dsar_quarantine (request_id, table_schema, table_name, id)",
+];
+
+fn db_error(e: &rusqlite::Error) -> DbError {
+    DbError {
+        kind: classify(e),
+        message: e.to_string(),
+    }
+}
+
+impl SqliteDialect<'_> {
+    /// `(?, ?, …)` for one row's cells.
+    fn tuple(st: &mut Statement, cells: &[Cell]) {
+        st.push("(");
+        st.join(cells, ", ", |st, cell| {
+            st.bind(cell.to_value());
+        });
+        st.push(")");
+    }
+}
+
+impl Dialect for SqliteDialect<'_> {
+    fn source(&self) -> &Source {
+        self.config
+    }
+
+    fn shapes(&self) -> &[TableShape] {
+        &self.shapes
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        Placeholders::QuestionNumbered
+    }
+
+    fn table_sql(&self, name: &TableName) -> String {
+        table_ident(name)
+    }
+
+    fn pending_table(&self, table: usize) -> String {
+        format!("temp.{}", ident(&format!("dsar_pending_{table}")))
+    }
+
+    fn delete_from(&self, table_sql: &str, alias: &str) -> String {
+        format!("DELETE FROM {table_sql} AS {alias}")
+    }
+
+    fn lock_rows_sql(&self) -> &'static str {
+        ""
+    }
+
+    fn true_sql(&self) -> &'static str {
+        "1"
+    }
+
+    fn flag_key_sql(&self) -> &'static str {
+        "flag_key"
+    }
+
+    fn insert_quarantine(
+        &self,
+        st: &mut Statement,
+        request_id: &str,
+        table: &TableName,
+        strategy: &str,
+        entries: &[SealedEntry],
+    ) {
+        st.push(
+            "INSERT INTO dsar_quarantine \
+               (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) \
+             SELECT r.request_id, ",
+        )
+        .bind(self.config.name.as_str())
+        .push(", ")
+        .bind(table.schema.as_str())
+        .push(", ")
+        .bind(table.name.as_str())
+        .push(", ")
+        .bind(strategy)
+        .push(&format!(
+            ", u.column1, u.column2, u.column3, {NOW}, r.restore_until FROM (VALUES "
+        ));
+        st.join(entries, ", ", |st, entry| {
+            st.push("(")
+                .bind(entry.key_hash.clone())
+                .push(", ")
+                .bind(entry.sealed.clone())
+                .push(", ")
+                .bind(entry.flag_key.clone().map_or(Value::Null, Value::Text))
+                .push(")");
+        });
+        st.push(") AS u JOIN dsar_requests r ON r.request_id = ")
+            .bind(request_id);
+    }
+
+    fn store_table(&self, table: StoreTable) -> &'static str {
+        match table {
+            StoreTable::Requests => "dsar_requests",
+            StoreTable::Quarantine => "dsar_quarantine",
+        }
+    }
+
+    fn store_ddl(&self) -> &'static [&'static str] {
+        STORE_DDL
+    }
+
+    fn store_exists_sql(&self) -> &'static str {
+        "SELECT count(*) = 2 FROM sqlite_schema WHERE type = 'table' AND name IN ('dsar_requests', 'dsar_quarantine')"
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+
+    fn now_sql(&self) -> &'static str {
+        NOW
+    }
+
+    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
+        st.push(&format!("{NOW} + ")).bind(Value::Float(secs));
+    }
+
+    fn utc_text(&self, column: &str) -> String {
+        format!("strftime('%Y-%m-%dT%H:%M:%SZ', {column}, 'unixepoch')")
+    }
+
+    fn max_binds(&self) -> usize {
+        32_766
+    }
+
+    fn typed_payload(&self) -> bool {
+        true
+    }
+
+    fn delete_returning(&self) -> bool {
+        false
+    }
+
+    fn read_cell(&self, _table: usize, alias: &str, column: &str) -> String {
+        format!("{alias}.{}", ident(column))
+    }
+
+    fn bind_cell(&self, st: &mut Statement, _table: usize, _column: &str, cell: &Cell) {
+        st.bind(cell.to_value());
+    }
+
+    fn key_set(&self, st: &mut Statement, _table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]) {
+        st.push("(").push(&qualified(alias, key)).push(") IN (VALUES ");
+        st.join(keys, ", ", |st, row| Self::tuple(st, row));
+        st.push(")");
+    }
+
+    fn in_list(&self, st: &mut Statement, expr: &str, list: List) {
+        let values: Vec<Value> = match list {
+            List::Ints(ids) => ids.into_iter().map(Value::Int).collect(),
+            List::Bytes(hashes) => hashes.into_iter().map(Value::Bytes).collect(),
+        };
+        if values.is_empty() {
+            st.push("0");
+            return;
+        }
+        st.push(expr).push(" IN (");
+        st.join(&values, ", ", |st, v| {
+            st.bind(v.clone());
+        });
+        st.push(")");
+    }
+
+    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+        st.push(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            table_ident(&self.config.tables[table].name),
+            columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+        ));
+        st.join(rows, ", ", |st, row| Self::tuple(st, row));
+    }
+
+    fn update_rows(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        key: &[String],
+        columns: &[String],
+        rows: &[(Vec<Cell>, Vec<Cell>)],
+    ) {
+        // `UPDATE t SET c = u.columnN FROM (VALUES (k…, n…), …) AS u WHERE t.k = u.column1 …`.
+        let sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = u.column{}", ident(c), key.len() + i + 1))
+            .collect();
+        st.push(&format!(
+            "UPDATE {} AS t0 SET {} FROM (VALUES ",
+            table_ident(&self.config.tables[table].name),
+            sets.join(", ")
+        ));
+        st.join(rows, ", ", |st, (k, v)| {
+            let cells: Vec<Cell> = k.iter().chain(v).cloned().collect();
+            Self::tuple(st, &cells);
+        });
+        let matches: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("t0.{} = u.column{}", ident(c), i + 1))
+            .collect();
+        st.push(&format!(") AS u WHERE {}", matches.join(" AND ")));
+    }
+
+    fn is_boolean(&self, table: usize, column: &str) -> bool {
+        self.shapes[table]
+            .column(column)
+            .is_some_and(|c| c.base_type.to_ascii_uppercase().contains("BOOL"))
+    }
+
+    fn flag_time_sql(&self, _table: usize, _column: &str) -> String {
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')".into()
+    }
+}
+
+impl Backend for SqliteSource<'_> {
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
+        let (sql, binds) = st.into_parts();
+        let params: Vec<_> = binds.iter().map(value::bind).collect();
+        let result = self
+            .conn()
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params.iter())))
+            .map(|n| n as u64)
+            .map_err(|e| db_error(&e));
+        futures_util::future::ready(result).boxed()
+    }
+
+    fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
+        let (sql, binds) = st.into_parts();
+        let params: Vec<_> = binds.iter().map(value::bind).collect();
+        let conn = self.conn();
+        let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
+            let width = stmt.column_count();
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                (0..width)
+                    .map(|i| row.get_ref(i).map(value::read))
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        });
+        drop(conn);
+        futures_util::future::ready(result.map_err(|e| db_error(&e))).boxed()
+    }
+
+    fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
+        futures_util::future::ready(SqliteSource::lock_for_erasure(self)).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteDialect;
+    use crate::config::SourceKind;
+    use crate::source::backend::snapshot;
+
+    #[test]
+    fn the_sql_for_a_fixed_plan_matches_its_snapshot() {
+        let source = snapshot::source(SourceKind::Sqlite, "main");
+        let dialect = SqliteDialect {
+            config: &source,
+            shapes: snapshot::shapes("INTEGER", "TEXT", "BLOB"),
+            affinities: Vec::new(),
+        };
+        snapshot::check("sqlite", &snapshot::render(&dialect));
+    }
+}
