@@ -86,7 +86,26 @@ pub enum SourceKind {
     Command,
 }
 
+impl Source {
+    /// The index of the mapped table `text` names, resolved exactly as the map's own names are
+    /// (`Customer` is `main.Customer` on SQLite, the connection's database on MySQL).
+    pub fn find_table(&self, text: &str) -> Option<usize> {
+        let name = validate::resolve_bare(self.kind, TableName::parse(text).ok()?);
+        self.tables.iter().position(|t| t.name == name)
+    }
+}
+
 impl SourceKind {
+    /// The schema a bare table name (`users`) means: PostgreSQL's `public`, SQLite's file
+    /// itself (`main`), MySQL's database of the connection (empty: it prints as just the table).
+    pub fn bare_schema(self) -> &'static str {
+        match self {
+            SourceKind::Sqlite => "main",
+            SourceKind::Mysql => "",
+            SourceKind::Postgres | SourceKind::Command => "public",
+        }
+    }
+
     /// The name the map writes in `kind = "…"`.
     pub fn name(self) -> &'static str {
         match self {

@@ -262,19 +262,8 @@ fn source(
         .into_iter()
         .map(|t| table(t, &index, subject_keys, loc))
         .collect::<Result<Vec<_>, _>>()?;
-    // Only PostgreSQL has a `public` schema. A bare name is SQLite's file itself (`main`), and
-    // MySQL's database of the connection (no schema: it prints as just the table).
-    let bare = match kind {
-        SourceKind::Sqlite => Some("main"),
-        SourceKind::Mysql => Some(""),
-        _ => None,
-    };
-    if let Some(schema) = bare {
-        for t in &mut tables {
-            if t.name.schema == "public" {
-                t.name.schema = schema.into();
-            }
-        }
+    for t in &mut tables {
+        t.name = resolve_bare(kind, t.name.clone());
     }
     check_no_cycles(&tables)?;
 
@@ -512,4 +501,13 @@ pub(crate) fn placeholders(arg: &str) -> Vec<&str> {
         rest = &rest[open + close + 1..];
     }
     out
+}
+
+/// A parsed table name as a source of `kind` means it: only PostgreSQL has a `public` schema
+/// (see [`SourceKind::bare_schema`]). Every name the operator gives is resolved the same way.
+pub fn resolve_bare(kind: SourceKind, mut name: TableName) -> TableName {
+    if name.schema == "public" {
+        name.schema = kind.bare_schema().into();
+    }
+    name
 }

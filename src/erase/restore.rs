@@ -6,7 +6,7 @@ use super::plan::children_first;
 use crate::age_keys::read_identity_file;
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, RestoreArgs};
-use crate::config::{OnDelete, TableName};
+use crate::config::OnDelete;
 use crate::engine;
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
@@ -50,6 +50,24 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     let request_id = args.request.as_str();
 
     let sources = super::open_sources(&config).await?;
+    // One row (`--table T --key COL=VALUE`): the table resolved as the map resolves its names.
+    let single = match &args.table {
+        Some(text) => {
+            if !sources.iter().any(|s| s.config().find_table(text).is_some()) {
+                let known: Vec<String> = sources
+                    .iter()
+                    .flat_map(|s| s.config().tables.iter().map(|t| t.name.to_string()))
+                    .collect();
+                return Err(UserError::usage(format!(
+                    "--table {text}: no table of that name in this map{}",
+                    crate::error::suggestion(text, known.iter().map(String::as_str))
+                ))
+                .with_hint("name the table as the source map writes it"));
+            }
+            Some((text.as_str(), parse_keys(&args.key)?))
+        }
+        None => None,
+    };
     let mut found = Vec::new();
     for (s, source) in sources.iter().enumerate() {
         if let Some(stored) = engine::stored_request(source.backend(), request_id).await? {
@@ -87,13 +105,6 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     running.set_target_request(request_id)?;
     crate::interrupt::install();
 
-    let single = match &args.table {
-        Some(table) => Some((
-            TableName::parse(table).map_err(UserError::usage)?,
-            parse_keys(&args.key)?,
-        )),
-        None => None,
-    };
     let mut counts = Vec::new();
     let mut flagged = Vec::new();
     let mut matched_single = false;
@@ -118,8 +129,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             entries.push((table, strategy, count as u64));
         }
         let only = match &single {
-            Some((name, given)) => {
-                let Some(table) = source.config().tables.iter().position(|t| &t.name == name) else {
+            Some((text, given)) => {
+                let Some(table) = source.config().find_table(text) else {
                     continue;
                 };
                 entries.retain(|(t, ..)| *t == table);

@@ -405,7 +405,9 @@ pub(crate) mod snapshot {
             d.bind_cell(st, 0, "avatar", &row[2]);
         });
         show("in list", &|st| d.in_list(st, "id", List::Ints(vec![1, 2])));
-        show("insert rows", &|st| d.insert_rows(st, 0, &columns, std::slice::from_ref(&row)));
+        show("insert rows", &|st| {
+            d.insert_rows(st, 0, &columns, std::slice::from_ref(&row))
+        });
         show("update rows", &|st| {
             d.update_rows(st, 0, &key, &columns[1..], &[(vec![row[0].clone()], row[1..].to_vec())])
         });
