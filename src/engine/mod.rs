@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! commands (src/erase/: delete, restore, purge)      what to erase, in which order, the ledger
-//!   └─ engine (src/engine/)                           one batch: take, change, seal, check
+//!   └─ engine (src/engine/)                           capture; one batch: take, change, seal, check
 //!        └─ backend (src/source/backend.rs)           the contract each database implements
 //!             └─ postgres/ mysql/ sqlite/             SQL dialect, value round-trips, drivers
 //! ```
@@ -22,6 +22,7 @@
 //! - a stored key that does not parse stops the run naming the request, table and quarantine
 //!   row; nothing is ever skipped silently.
 
+mod capture;
 mod erase;
 mod payload;
 mod purge;
@@ -29,6 +30,7 @@ mod restore;
 mod store;
 mod transaction;
 
+pub use capture::{capture, count_rows, references_outside_plan};
 pub use erase::erase_batch;
 pub use purge::purge_flagged_batch;
 pub use restore::{next_quarantined, restore_batch};

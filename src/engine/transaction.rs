@@ -12,8 +12,17 @@ pub async fn in_transaction<T>(
     db: &dyn Backend,
     body: impl Future<Output = Result<T, UserError>>,
 ) -> Result<T, UserError> {
+    in_transaction_from(db, db.dialect().begin_sql(), body).await
+}
+
+/// [`in_transaction`], started by `begin` (a snapshot, for the capture).
+pub async fn in_transaction_from<T>(
+    db: &dyn Backend,
+    begin_sql: &str,
+    body: impl Future<Output = Result<T, UserError>>,
+) -> Result<T, UserError> {
     let mut begin = db.dialect().statement();
-    begin.push(db.dialect().begin_sql());
+    begin.push(begin_sql);
     db.execute(begin).await.map_err(on_source(db, "cannot start a batch"))?;
     match body.await {
         Ok(value) => {

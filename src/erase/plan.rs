@@ -47,7 +47,7 @@ impl Plan {
             let acting: Vec<usize> = (0..tables.len())
                 .filter(|&t| tables[t].on_delete != OnDelete::Retain)
                 .collect();
-            let counts = source.capture(&acting, ids).await?;
+            let counts = crate::engine::capture(source.backend(), &acting, ids).await?;
             let fks = source.foreign_keys().await?;
             plan.refusals.extend(refusals(source, &acting, &counts, &fks).await?);
 
@@ -60,7 +60,7 @@ impl Plan {
                 .enumerate()
                 .filter(|(_, t)| t.on_delete == OnDelete::Retain)
             {
-                let rows = source.count_rows(t, ids).await?;
+                let rows = crate::engine::count_rows(source.backend(), t, ids).await?;
                 let mut retained = step(source, s, t, rows);
                 retained.retain_reason = Some(
                     table
@@ -203,9 +203,13 @@ async fn refusals(
                     OnDelete::Flag => matches!(tables[child].on_delete, OnDelete::Quarantine | OnDelete::Flag),
                     _ => tables[child].on_delete == OnDelete::Quarantine,
                 };
-                let outside = source
-                    .references_outside_plan(fk, parent, child_acts.then_some(child).filter(|c| acting.contains(c)))
-                    .await?;
+                let outside = crate::engine::references_outside_plan(
+                    source.backend(),
+                    fk,
+                    parent,
+                    child_acts.then_some(child).filter(|c| acting.contains(c)),
+                )
+                .await?;
                 if outside == 0 {
                     continue;
                 }

@@ -480,7 +480,7 @@ impl Job<'_> {
 
                 // A count first, in the same snapshot, so the bar and `dsar status` show a real
                 // percentage and ETA. For a batch of subjects it is the batch's total.
-                let planned = source.count_rows(t, ids).await?;
+                let planned = crate::engine::count_rows(source.backend(), t, ids).await?;
                 let table_name = table.name.to_string();
                 let bar = self
                     .progress

@@ -127,6 +127,17 @@ impl Statement {
         self
     }
 
+    /// A statement whose first binds are `binds`: the SQL pushed next already holds their
+    /// placeholders (a condition a kind's own builder numbered from 1), so it must come before
+    /// any other bound value.
+    pub fn with_leading(style: Placeholders, binds: Vec<Value>) -> Statement {
+        Statement {
+            sql: String::new(),
+            binds,
+            style,
+        }
+    }
+
     /// Bind `value` and return its placeholder without appending it, for SQL assembled out of
     /// order. Only numbered placeholders allow that: with `?` the text order is the bind order.
     pub fn placeholder(&mut self, value: impl Into<Value>) -> String {
@@ -211,6 +222,20 @@ pub trait Dialect: Send + Sync {
         Statement::new(self.placeholders())
     }
 
+    /// The condition that the row aliased `t0` of `table` belongs to one of the subjects, and the
+    /// values it binds, numbered from the first (see [`Statement::with_leading`]).
+    fn membership(&self, table: usize, ids: &crate::identity::Identities) -> (String, Vec<Value>);
+
+    /// The statement that starts the capture: one consistent snapshot of every table.
+    fn snapshot_sql(&self) -> &'static str;
+
+    /// The statements that make `table`'s pending list (its key columns `key`) anew, empty.
+    fn create_pending(&self, table: usize, key: &[String]) -> Vec<String>;
+
+    /// The statements that index a filled pending list and refresh its statistics, so taking
+    /// batches and checking foreign keys stay linear however many rows a subject owns.
+    fn index_pending(&self, table: usize, key: &[String]) -> Vec<String>;
+
     /// A mapped table's quoted name as this kind writes it.
     fn table_sql(&self, name: &crate::config::TableName) -> String;
 
@@ -218,17 +243,25 @@ pub trait Dialect: Send + Sync {
     fn pending_table(&self, table: usize) -> String;
 
     /// `DELETE FROM t AS alias` as this kind writes a delete with an alias.
-    fn delete_from(&self, table_sql: &str, alias: &str) -> String;
+    fn delete_from(&self, table_sql: &str, alias: &str) -> String {
+        format!("DELETE FROM {table_sql} AS {alias}")
+    }
 
     /// ` FOR UPDATE`, where rows read in a transaction can be locked (empty for SQLite, whose
     /// write transaction already holds the file).
-    fn lock_rows_sql(&self) -> &'static str;
+    fn lock_rows_sql(&self) -> &'static str {
+        " FOR UPDATE"
+    }
 
     /// A boolean flag column's "deleted" value.
-    fn true_sql(&self) -> &'static str;
+    fn true_sql(&self) -> &'static str {
+        "TRUE"
+    }
 
     /// The quarantine's `flag_key` column as text.
-    fn flag_key_sql(&self) -> &'static str;
+    fn flag_key_sql(&self) -> &'static str {
+        "flag_key"
+    }
 
     /// Append the INSERT of `entries` into the quarantine, each with the request's window end.
     fn insert_quarantine(
@@ -241,7 +274,12 @@ pub trait Dialect: Send + Sync {
     );
 
     /// The quoted name of one of the store's tables (`dsar.quarantine`, `dsar_quarantine`).
-    fn store_table(&self, table: StoreTable) -> &'static str;
+    fn store_table(&self, table: StoreTable) -> &'static str {
+        match table {
+            StoreTable::Requests => "dsar_requests",
+            StoreTable::Quarantine => "dsar_quarantine",
+        }
+    }
 
     /// The statements that create the store's tables when missing.
     fn store_ddl(&self) -> &'static [&'static str];
@@ -262,13 +300,19 @@ pub trait Dialect: Send + Sync {
     fn utc_text(&self, column: &str) -> String;
 
     /// The most values one statement may bind.
-    fn max_binds(&self) -> usize;
+    fn max_binds(&self) -> usize {
+        65_535
+    }
 
     /// Whether sealed rows keep each value's storage class (SQLite) rather than its text form.
-    fn typed_payload(&self) -> bool;
+    fn typed_payload(&self) -> bool {
+        false
+    }
 
     /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
-    fn delete_returning(&self) -> bool;
+    fn delete_returning(&self) -> bool {
+        false
+    }
 
     /// The select expression that reads `alias.column` of mapped table `table` exactly, as the
     /// cell that is sealed.
@@ -277,14 +321,64 @@ pub trait Dialect: Send + Sync {
     /// Append the expression that writes `cell` into `column` of mapped table `table` exactly.
     fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell);
 
-    /// Append `(alias.k1, …) IN (…)` over the key columns `key` of `table` for `keys`.
-    fn key_set(&self, st: &mut Statement, table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]);
+    /// Append `(alias.k1, …) IN (…)` over the key columns `key` of `table` for `keys`: by
+    /// default a list of bound tuples, each value written by [`Dialect::bind_cell`].
+    fn key_set(&self, st: &mut Statement, table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]) {
+        st.push("(")
+            .push(&crate::source::quote::qualified(alias, key))
+            .push(") IN (")
+            .push(self.row_list_prefix());
+        self.push_rows(st, table, key, keys);
+        st.push(")");
+    }
 
-    /// Append `expr IN (…)` (or `= ANY(…)`) for `list`.
-    fn in_list(&self, st: &mut Statement, expr: &str, list: List);
+    /// What opens a list of row values after `IN (`: `VALUES ` where the kind needs it.
+    fn row_list_prefix(&self) -> &'static str {
+        ""
+    }
 
-    /// Append `INSERT INTO table (columns) …` writing `rows` (one cell per column).
-    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]);
+    /// Append `(…), (…)`: each row's cells written into `columns` by [`Dialect::bind_cell`].
+    fn push_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+        for (r, row) in rows.iter().enumerate() {
+            st.push(if r == 0 { "(" } else { ", (" });
+            for (i, (column, cell)) in columns.iter().zip(row).enumerate() {
+                if i > 0 {
+                    st.push(", ");
+                }
+                self.bind_cell(st, table, column, cell);
+            }
+            st.push(")");
+        }
+    }
+
+    /// Append `expr IN (…)` (or `= ANY(…)`) for `list`; by default one bound value each.
+    fn in_list(&self, st: &mut Statement, expr: &str, list: List) {
+        let values: Vec<Value> = match list {
+            List::Ints(ids) => ids.into_iter().map(Value::Int).collect(),
+            List::Bytes(hashes) => hashes.into_iter().map(Value::Bytes).collect(),
+        };
+        if values.is_empty() {
+            st.push("1 = 0");
+            return;
+        }
+        st.push(expr).push(" IN (");
+        st.join(&values, ", ", |st, v| {
+            st.bind(v.clone());
+        });
+        st.push(")");
+    }
+
+    /// Append `INSERT INTO table (columns) …` writing `rows` (one cell per column); by default
+    /// one multi-row `VALUES`.
+    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+        let names: Vec<String> = columns.iter().map(|c| crate::source::quote::ident(c)).collect();
+        st.push(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            self.table_sql(&self.source().tables[table].name),
+            names.join(", ")
+        ));
+        self.push_rows(st, table, columns, rows);
+    }
 
     /// Append one `UPDATE` that sets `columns` of the rows of `table` whose key (`key`) matches:
     /// `rows` are (key cells, new cells).

@@ -164,33 +164,4 @@ impl<'a> Database<'a> {
             Database::Mysql(s) => s.canonical_key(table, given).await,
         }
     }
-
-    pub async fn count_rows(&self, table: usize, ids: &Identities) -> Result<u64, UserError> {
-        match self {
-            Database::Postgres(s) => s.count_rows(table, ids).await,
-            Database::Sqlite(s) => s.count_rows(table, ids),
-            Database::Mysql(s) => s.count_rows(table, ids).await,
-        }
-    }
-
-    pub async fn capture(&self, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
-        match self {
-            Database::Postgres(s) => s.capture(tables, ids).await,
-            Database::Sqlite(s) => s.capture(tables, ids),
-            Database::Mysql(s) => s.capture(tables, ids).await,
-        }
-    }
-
-    pub async fn references_outside_plan(
-        &self,
-        fk: &ForeignKey,
-        parent: usize,
-        child_captured: Option<usize>,
-    ) -> Result<u64, UserError> {
-        match self {
-            Database::Postgres(s) => s.references_outside_plan(fk, parent, child_captured).await,
-            Database::Sqlite(s) => s.references_outside_plan(fk, parent, child_captured),
-            Database::Mysql(s) => s.references_outside_plan(fk, parent, child_captured).await,
-        }
-    }
 }

@@ -8,13 +8,12 @@ use futures_util::future::BoxFuture;
 use mysql_async::Value as SqlValue;
 use mysql_async::consts::ColumnType;
 
-use super::sql::{ident, qualified, table_ident};
+use super::sql::{Schema, ident, qualified, table_ident};
 use super::{MySqlDialect, MySqlSource, classify, error_text};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
-use crate::source::backend::{
-    Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
-};
+use crate::identity::Identities;
+use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
 use crate::source::shape::{ColumnKind, TableShape};
 
@@ -69,6 +68,19 @@ fn to_sql(value: &Value) -> SqlValue {
     }
 }
 
+/// A subject value a MySQL builder bound, as the engine binds it.
+fn from_sql(value: SqlValue) -> Value {
+    match value {
+        SqlValue::NULL => Value::Null,
+        SqlValue::Int(i) => Value::Int(i),
+        SqlValue::UInt(u) => Value::Int(u as i64),
+        SqlValue::Float(f) => Value::Float(f.into()),
+        SqlValue::Double(f) => Value::Float(f),
+        SqlValue::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+        other => Value::Text(other.as_sql(true)),
+    }
+}
+
 /// A result value. The text protocol sends numbers as text too: the column type decides.
 fn from_row(row: mysql_async::Row) -> Vec<Value> {
     let columns = row.columns();
@@ -105,6 +117,37 @@ fn db_error(e: &mysql_async::Error) -> DbError {
 }
 
 impl Dialect for MySqlDialect<'_> {
+    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
+        let mut params = Vec::new();
+        let schema = Schema {
+            tables: &self.config.tables,
+        };
+        let condition = schema.membership(table, 0, ids, &mut params);
+        (condition, params.into_iter().map(from_sql).collect())
+    }
+
+    fn snapshot_sql(&self) -> &'static str {
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT"
+    }
+
+    fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
+        let pending = self.pending_table(table);
+        let columns: Vec<String> = key.iter().map(|c| ident(c)).collect();
+        vec![
+            format!("DROP TEMPORARY TABLE IF EXISTS {pending}"),
+            format!(
+                "CREATE TEMPORARY TABLE {pending} AS SELECT {} FROM {} t0 WHERE FALSE",
+                qualified("t0", key),
+                table_ident(&self.config.tables[table].name)
+            ),
+            format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", ")),
+        ]
+    }
+
+    fn index_pending(&self, _table: usize, _key: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
     fn source(&self) -> &Source {
         self.config
     }
@@ -127,18 +170,6 @@ impl Dialect for MySqlDialect<'_> {
 
     fn delete_from(&self, table_sql: &str, alias: &str) -> String {
         format!("DELETE {alias} FROM {table_sql} {alias}")
-    }
-
-    fn lock_rows_sql(&self) -> &'static str {
-        " FOR UPDATE"
-    }
-
-    fn true_sql(&self) -> &'static str {
-        "TRUE"
-    }
-
-    fn flag_key_sql(&self) -> &'static str {
-        "flag_key"
     }
 
     fn insert_quarantine(
@@ -177,13 +208,6 @@ impl Dialect for MySqlDialect<'_> {
         });
     }
 
-    fn store_table(&self, table: StoreTable) -> &'static str {
-        match table {
-            StoreTable::Requests => "dsar_requests",
-            StoreTable::Quarantine => "dsar_quarantine",
-        }
-    }
-
     fn store_ddl(&self) -> &'static [&'static str] {
         STORE_DDL
     }
@@ -211,18 +235,6 @@ impl Dialect for MySqlDialect<'_> {
         format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%sZ')")
     }
 
-    fn max_binds(&self) -> usize {
-        65_535
-    }
-
-    fn typed_payload(&self) -> bool {
-        false
-    }
-
-    fn delete_returning(&self) -> bool {
-        false
-    }
-
     fn read_cell(&self, table: usize, alias: &str, column: &str) -> String {
         if self.is_binary(table, column) {
             format!("HEX({alias}.{})", ident(column))
@@ -238,49 +250,6 @@ impl Dialect for MySqlDialect<'_> {
         } else {
             st.bind(value);
         }
-    }
-
-    fn key_set(&self, st: &mut Statement, table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]) {
-        st.push("(").push(&qualified(alias, key)).push(") IN (");
-        st.join(keys, ", ", |st, row| {
-            st.push("(");
-            st.join(&key.iter().zip(row).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
-                self.bind_cell(st, table, c, cell)
-            });
-            st.push(")");
-        });
-        st.push(")");
-    }
-
-    fn in_list(&self, st: &mut Statement, expr: &str, list: List) {
-        let values: Vec<Value> = match list {
-            List::Ints(ids) => ids.into_iter().map(Value::Int).collect(),
-            List::Bytes(hashes) => hashes.into_iter().map(Value::Bytes).collect(),
-        };
-        if values.is_empty() {
-            st.push("FALSE");
-            return;
-        }
-        st.push(expr).push(" IN (");
-        st.join(&values, ", ", |st, v| {
-            st.bind(v.clone());
-        });
-        st.push(")");
-    }
-
-    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
-        st.push(&format!(
-            "INSERT INTO {} ({}) VALUES ",
-            table_ident(&self.config.tables[table].name),
-            columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
-        ));
-        st.join(rows, ", ", |st, row| {
-            st.push("(");
-            st.join(&columns.iter().zip(row).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
-                self.bind_cell(st, table, c, cell)
-            });
-            st.push(")");
-        });
     }
 
     fn update_rows(

@@ -6,7 +6,7 @@
 //! binary columns, which MySQL converts back to exactly the same values on restore.
 
 mod backend;
-mod capture;
+mod key;
 mod lock;
 pub mod sql;
 

@@ -7,10 +7,11 @@ use futures_util::future::BoxFuture;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::connect::{classify, error_text};
-use super::sql::{ident, table_ident};
+use super::sql::{Params, Schema, ident, table_ident};
 use super::{PgDialect, PgSource};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
+use crate::identity::Identities;
 use crate::source::backend::{
     Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
 };
@@ -108,6 +109,41 @@ fn db_error(e: &tokio_postgres::Error) -> DbError {
 }
 
 impl Dialect for PgDialect<'_> {
+    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
+        let mut params = Params::default();
+        let schema = Schema {
+            tables: &self.config.tables,
+            shapes: &self.shapes,
+        };
+        let condition = schema.membership(table, 0, ids, &mut params);
+        (condition, params.into_values())
+    }
+
+    fn snapshot_sql(&self) -> &'static str {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ"
+    }
+
+    fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
+        vec![
+            format!("DROP TABLE IF EXISTS {}", self.pending_table(table)),
+            format!(
+                "CREATE TEMP TABLE {} AS SELECT {} FROM {} t0 WITH NO DATA",
+                ident(&format!("dsar_pending_{table}")),
+                super::sql::qualified("t0", key),
+                table_ident(&self.config.tables[table].name)
+            ),
+        ]
+    }
+
+    fn index_pending(&self, table: usize, key: &[String]) -> Vec<String> {
+        let pending = self.pending_table(table);
+        let columns: Vec<String> = key.iter().map(|c| ident(c)).collect();
+        vec![
+            format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", ")),
+            format!("ANALYZE {pending}"),
+        ]
+    }
+
     fn source(&self) -> &Source {
         self.config
     }
@@ -126,18 +162,6 @@ impl Dialect for PgDialect<'_> {
 
     fn pending_table(&self, table: usize) -> String {
         format!("pg_temp.{}", ident(&format!("dsar_pending_{table}")))
-    }
-
-    fn delete_from(&self, table_sql: &str, alias: &str) -> String {
-        format!("DELETE FROM {table_sql} AS {alias}")
-    }
-
-    fn lock_rows_sql(&self) -> &'static str {
-        " FOR UPDATE"
-    }
-
-    fn true_sql(&self) -> &'static str {
-        "TRUE"
     }
 
     fn flag_key_sql(&self) -> &'static str {
@@ -204,14 +228,6 @@ impl Dialect for PgDialect<'_> {
 
     fn utc_text(&self, column: &str) -> String {
         format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
-    }
-
-    fn max_binds(&self) -> usize {
-        65_535
-    }
-
-    fn typed_payload(&self) -> bool {
-        false
     }
 
     fn delete_returning(&self) -> bool {

@@ -2,11 +2,11 @@
 //! queries that find a subject's rows.
 
 mod backend;
-mod capture;
 mod catalog;
 mod connect;
 pub mod discover;
 pub mod foreign_keys;
+mod key;
 mod lock;
 pub mod sql;
 

@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::catalog::{ColumnKind, TableShape};
 use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
+use crate::source::backend::Value;
 
 pub use crate::source::quote::{ident, qualified};
 
@@ -24,27 +25,45 @@ pub fn table_ident(name: &TableName) -> String {
 #[derive(Default)]
 pub struct Params {
     values: Vec<Box<dyn ToSql + Sync + Send>>,
+    /// The same values as the erasure engine binds them.
+    mirror: Vec<Value>,
     slots: HashMap<(String, bool), usize>,
 }
 
 impl Params {
     /// `$n` holding the values of `key` (text[]).
     fn values_of(&mut self, ids: &Identities, key: &str) -> String {
-        self.slot(key, false, || Box::new(ids.values(key)))
+        let values = ids.values(key);
+        let mirror = Value::TextArray(values.iter().cloned().map(Some).collect());
+        self.slot(key, false, mirror, || Box::new(values))
     }
 
     /// `$n` holding, parallel to the values, which subject each belongs to (int4[]).
     fn owners_of(&mut self, ids: &Identities, key: &str) -> String {
-        self.slot(key, true, || Box::new(ids.subjects(key)))
+        let owners = ids.subjects(key);
+        let mirror = Value::IntArray(owners.iter().map(|&o| i64::from(o)).collect());
+        self.slot(key, true, mirror, || Box::new(owners))
     }
 
-    fn slot(&mut self, key: &str, owners: bool, make: impl FnOnce() -> Box<dyn ToSql + Sync + Send>) -> String {
+    fn slot(
+        &mut self,
+        key: &str,
+        owners: bool,
+        mirror: Value,
+        make: impl FnOnce() -> Box<dyn ToSql + Sync + Send>,
+    ) -> String {
         let next = self.values.len();
         let n = *self.slots.entry((key.to_string(), owners)).or_insert(next);
         if n == next {
             self.values.push(make());
+            self.mirror.push(mirror);
         }
         format!("${}", n + 1)
+    }
+
+    /// The values as the erasure engine binds them, in placeholder order.
+    pub fn into_values(self) -> Vec<Value> {
+        self.mirror
     }
 
     pub fn as_refs(&self) -> Vec<&(dyn ToSql + Sync)> {

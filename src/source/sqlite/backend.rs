@@ -6,13 +6,12 @@
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::sql::{ident, qualified, table_ident};
+use super::sql::{Schema, ident, qualified, table_ident};
 use super::{SqliteDialect, SqliteSource, classify, value};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
-use crate::source::backend::{
-    Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
-};
+use crate::identity::Identities;
+use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
 use crate::source::shape::TableShape;
 
@@ -65,6 +64,43 @@ impl SqliteDialect<'_> {
 }
 
 impl Dialect for SqliteDialect<'_> {
+    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
+        let mut params = Vec::new();
+        let schema = Schema {
+            tables: &self.config.tables,
+            shapes: &self.shapes,
+            affinities: &self.affinities,
+        };
+        let condition = schema.membership(table, 0, ids, &mut params);
+        (condition, params.iter().map(|v| value::read(v.into())).collect())
+    }
+
+    fn snapshot_sql(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+
+    fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
+        let bare = ident(&format!("dsar_pending_{table}"));
+        let columns: Vec<String> = key.iter().map(|c| ident(c)).collect();
+        vec![
+            format!("DROP TABLE IF EXISTS {}", self.pending_table(table)),
+            format!(
+                "CREATE TEMP TABLE {bare} AS SELECT {} FROM {} t0 WHERE 0",
+                qualified("t0", key),
+                table_ident(&self.config.tables[table].name)
+            ),
+            format!(
+                "CREATE UNIQUE INDEX temp.{} ON {bare} ({})",
+                ident(&format!("dsar_pending_{table}_key")),
+                columns.join(", ")
+            ),
+        ]
+    }
+
+    fn index_pending(&self, _table: usize, _key: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
     fn source(&self) -> &Source {
         self.config
     }
@@ -85,8 +121,8 @@ impl Dialect for SqliteDialect<'_> {
         format!("temp.{}", ident(&format!("dsar_pending_{table}")))
     }
 
-    fn delete_from(&self, table_sql: &str, alias: &str) -> String {
-        format!("DELETE FROM {table_sql} AS {alias}")
+    fn row_list_prefix(&self) -> &'static str {
+        "VALUES "
     }
 
     fn lock_rows_sql(&self) -> &'static str {
@@ -95,10 +131,6 @@ impl Dialect for SqliteDialect<'_> {
 
     fn true_sql(&self) -> &'static str {
         "1"
-    }
-
-    fn flag_key_sql(&self) -> &'static str {
-        "flag_key"
     }
 
     fn insert_quarantine(
@@ -137,13 +169,6 @@ impl Dialect for SqliteDialect<'_> {
             .bind(request_id);
     }
 
-    fn store_table(&self, table: StoreTable) -> &'static str {
-        match table {
-            StoreTable::Requests => "dsar_requests",
-            StoreTable::Quarantine => "dsar_quarantine",
-        }
-    }
-
     fn store_ddl(&self) -> &'static [&'static str] {
         STORE_DDL
     }
@@ -176,47 +201,12 @@ impl Dialect for SqliteDialect<'_> {
         true
     }
 
-    fn delete_returning(&self) -> bool {
-        false
-    }
-
     fn read_cell(&self, _table: usize, alias: &str, column: &str) -> String {
         format!("{alias}.{}", ident(column))
     }
 
     fn bind_cell(&self, st: &mut Statement, _table: usize, _column: &str, cell: &Cell) {
         st.bind(cell.to_value());
-    }
-
-    fn key_set(&self, st: &mut Statement, _table: usize, alias: &str, key: &[String], keys: &[Vec<Cell>]) {
-        st.push("(").push(&qualified(alias, key)).push(") IN (VALUES ");
-        st.join(keys, ", ", |st, row| Self::tuple(st, row));
-        st.push(")");
-    }
-
-    fn in_list(&self, st: &mut Statement, expr: &str, list: List) {
-        let values: Vec<Value> = match list {
-            List::Ints(ids) => ids.into_iter().map(Value::Int).collect(),
-            List::Bytes(hashes) => hashes.into_iter().map(Value::Bytes).collect(),
-        };
-        if values.is_empty() {
-            st.push("0");
-            return;
-        }
-        st.push(expr).push(" IN (");
-        st.join(&values, ", ", |st, v| {
-            st.bind(v.clone());
-        });
-        st.push(")");
-    }
-
-    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
-        st.push(&format!(
-            "INSERT INTO {} ({}) VALUES ",
-            table_ident(&self.config.tables[table].name),
-            columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
-        ));
-        st.join(rows, ", ", |st, row| Self::tuple(st, row));
     }
 
     fn update_rows(

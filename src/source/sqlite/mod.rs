@@ -7,9 +7,9 @@
 //! `json_each`, so one query still serves a whole batch of subjects.
 
 mod backend;
-mod capture;
 mod catalog;
 pub mod discover;
+mod key;
 mod lock;
 mod sql;
 mod value;

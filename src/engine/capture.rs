@@ -1,0 +1,106 @@
+//! The first step of an erasure: record, in one snapshot, the keys of every row a request covers,
+//! before any row moves (so `via` chains still see their parents), and check foreign keys
+//! against that record. The pending lists are temporary tables of this session; erase batches
+//! take their keys from them.
+
+use super::transaction::in_transaction_from;
+use super::{on_source, on_table};
+use crate::config::OnDelete;
+use crate::error::UserError;
+use crate::identity::Identities;
+use crate::source::backend::{Backend, Statement, Value};
+use crate::source::erasure::{Captured, outside_plan_query, require_primary_key};
+use crate::source::foreign_key::ForeignKey;
+use crate::source::quote::{ident, qualified};
+
+/// Capture the keys of `tables`' rows that belong to the subjects; the count per table.
+pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
+    let d = db.dialect();
+    in_transaction_from(db, d.snapshot_sql(), async {
+        let mut counts = Vec::with_capacity(tables.len());
+        for &t in tables {
+            let config = &d.source().tables[t];
+            let key = require_primary_key(config, &d.shapes()[t])?.to_vec();
+            for sql in d.create_pending(t, &key) {
+                let mut st = d.statement();
+                st.push(&sql);
+                db.execute(st).await.map_err(on_table(db, t))?;
+            }
+            let (condition, binds) = d.membership(t, ids);
+            let mut insert = Statement::with_leading(d.placeholders(), binds);
+            insert.push(&format!(
+                "INSERT INTO {} SELECT {} FROM {} t0 WHERE {condition}",
+                d.pending_table(t),
+                qualified("t0", &key),
+                d.table_sql(&config.name)
+            ));
+            // A row flagged by an earlier request is not flagged (nor sealed) again.
+            if config.on_delete == OnDelete::Flag
+                && let Some(column) = &config.flag_column
+            {
+                let flagged = if d.is_boolean(t, column) {
+                    "IS TRUE"
+                } else {
+                    "IS NOT NULL"
+                };
+                insert.push(&format!(" AND NOT (t0.{} {flagged})", ident(column)));
+            }
+            counts.push(db.execute(insert).await.map_err(on_table(db, t))?);
+            for sql in d.index_pending(t, &key) {
+                let mut st = d.statement();
+                st.push(&sql);
+                db.execute(st).await.map_err(on_table(db, t))?;
+            }
+        }
+        Ok(counts)
+    })
+    .await
+}
+
+/// How many rows of `table` belong to the subjects (for tables dsar leaves alone, and plans).
+pub async fn count_rows(db: &dyn Backend, table: usize, ids: &Identities) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let (condition, binds) = d.membership(table, ids);
+    let mut st = Statement::with_leading(d.placeholders(), binds);
+    st.push(&format!(
+        "SELECT count(*) FROM {} t0 WHERE {condition}",
+        d.table_sql(&d.source().tables[table].name)
+    ));
+    first_count(db.query(st).await.map_err(on_table(db, table))?)
+}
+
+/// Rows of the foreign key's child that reference captured rows of its parent: all of them when
+/// `child_captured` is `None`, else only those the child's own capture does not hold.
+pub async fn references_outside_plan(
+    db: &dyn Backend,
+    fk: &ForeignKey,
+    parent: usize,
+    child_captured: Option<usize>,
+) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let key_of = |t: usize| require_primary_key(&d.source().tables[t], &d.shapes()[t]);
+    let parent_capture = Captured {
+        pending: d.pending_table(parent),
+        key: key_of(parent)?,
+    };
+    let child_capture = match child_captured {
+        Some(child) => Some(Captured {
+            pending: d.pending_table(child),
+            key: key_of(child)?,
+        }),
+        None => None,
+    };
+    let mut st = d.statement();
+    st.push(&outside_plan_query(
+        fk,
+        &d.table_sql(&fk.child),
+        &d.table_sql(&fk.parent),
+        &parent_capture,
+        child_capture.as_ref(),
+    ));
+    first_count(db.query(st).await.map_err(on_source(db, "cannot check foreign keys"))?)
+}
+
+fn first_count(rows: Vec<Vec<Value>>) -> Result<u64, UserError> {
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::int).unwrap_or(0) as u64)
+}
