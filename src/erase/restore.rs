@@ -98,6 +98,17 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     for (s, _) in &keys {
         sources[*s].lock_for_erasure().await?;
     }
+    // A purge may have held the lock while this restore waited for it: the window is checked
+    // again now that nothing else can change it.
+    for (s, _) in &keys {
+        let now = engine::stored_request(sources[*s].backend(), request_id).await?;
+        if !now.as_ref().is_some_and(|r| r.window_open && r.wrapped_key.is_some()) {
+            return Err(UserError::runtime(format!(
+                "request {request_id} was purged while this restore waited for the erasure lock; nothing was restored"
+            ))
+            .with_hint("its rows are gone for good: `dsar audit show --request` shows the purge"));
+        }
+    }
     let run_id = resumed.map_or_else(crate::clock::new_request_id, str::to_string);
     let mut running =
         Ledger::for_runs(&audit, &config.notify)?.start(&run_id, "restore", audit.operator(), None, Vec::new())?;

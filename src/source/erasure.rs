@@ -146,6 +146,14 @@ pub fn check_sealed_all(request_id: &str, table: &TableName, changed: usize, sea
     .with_hint("check that the request is registered in the source's dsar request table, then run dsar resume"))
 }
 
+/// An export that waited `lock_timeout` for an erasure to finish: exit 1, nothing written.
+pub fn erasure_under_way(source: &str, why: &str) -> UserError {
+    UserError::runtime(format!(
+        "source `{source}`: a dsar delete, restore or purge is under way on this database ({why}); no archive was written"
+    ))
+    .with_hint("export when it has finished (an export never shows a person half-erased), or raise lock_timeout")
+}
+
 /// The map's index of the table a quarantined flag entry names; a table the map no longer
 /// lists is an error, since purge could not delete its flagged rows.
 pub fn flagged_table(tables: &[Table], request_id: &str, schema: &str, name: &str) -> Result<usize, UserError> {

@@ -8,6 +8,7 @@ mod database;
 pub mod discovery;
 pub mod erasure;
 pub mod foreign_key;
+mod held_locks;
 pub mod mysql;
 pub mod postgres;
 pub mod quote;

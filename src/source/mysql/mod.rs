@@ -177,11 +177,20 @@ impl<'a> MySqlSource<'a> {
     }
 
     /// A consistent read snapshot: every table of an export sees the same moment.
+    ///
+    /// The snapshot is taken while this session holds the erasure lock, so it never sees a
+    /// delete, restore or purge half-way (see the PostgreSQL source).
     pub async fn begin_snapshot(&self) -> Result<(), UserError> {
-        self.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", Vec::new())
+        self.wait_for_erasures().await?;
+        let started = self
+            .run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", Vec::new())
             .await
             .map(|_| ())
-            .map_err(|e| self.failure("cannot start a snapshot", &e))
+            .map_err(|e| self.failure("cannot start a snapshot", &e));
+        let _ = self
+            .run("SELECT RELEASE_LOCK(CONCAT('dsar-erasure:', DATABASE()))", Vec::new())
+            .await;
+        started
     }
 
     pub async fn end_snapshot(&self) -> Result<(), UserError> {

@@ -3,17 +3,50 @@
 
 use super::PgSource;
 use crate::error::UserError;
+use crate::source::erasure::erasure_under_way;
+use crate::source::held_locks;
 
 /// The advisory lock that serialises delete, restore and purge on one database.
 const ERASURE_LOCK: i64 = 0x6473_6172_0001;
 
 impl PgSource<'_> {
     /// Take the source's erasure lock for this session; waits at most `lock_timeout`.
-    pub async fn lock_for_erasure(&self) -> Result<(), UserError> {
+    /// Wait until no delete, restore or purge holds the erasure lock, and hold it (to start an
+    /// export's snapshot; [`PgSource::release_erasure_lock`] lets go).
+    pub async fn wait_for_erasures(&self) -> Result<(), UserError> {
         self.client
             .execute("SELECT pg_advisory_lock($1)", &[&ERASURE_LOCK])
             .await
             .map(|_| ())
+            .map_err(|e| erasure_under_way(&self.config.name, &super::error_text(&e)))
+    }
+
+    pub async fn release_erasure_lock(&self) {
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&ERASURE_LOCK])
+            .await;
+    }
+
+    /// Another source of this map on the same database shares the lock this process holds.
+    pub async fn lock_for_erasure(&self) -> Result<(), UserError> {
+        let database: String = self
+            .client
+            .query_one(
+                "SELECT current_database() || '@' || coalesce(host(inet_server_addr()), 'socket') || ':' \
+                 || coalesce(inet_server_port(), 0)",
+                &[],
+            )
+            .await
+            .map_err(|e| self.failure("cannot name the database", &e))?
+            .get(0);
+        if held_locks::is_held(&database) {
+            return Ok(());
+        }
+        self.client
+            .execute("SELECT pg_advisory_lock($1)", &[&ERASURE_LOCK])
+            .await
+            .map(|_| held_locks::mark_held(&database))
             .map_err(|e| {
                 UserError::runtime(format!(
                     "source `{}`: another dsar delete, restore or purge holds this database's lock ({})",

@@ -68,11 +68,20 @@ impl<'a> PgSource<'a> {
     }
 
     /// Start a read-only snapshot: every table of an export sees the same moment.
+    ///
+    /// The snapshot is taken while this session holds the erasure lock, so it never sees a
+    /// delete, restore or purge half-way: an export waits for one under way (up to
+    /// `lock_timeout`), then lets go of the lock at once (later erasures do not touch its
+    /// snapshot).
     pub async fn begin_snapshot(&self) -> Result<(), UserError> {
-        self.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.wait_for_erasures().await?;
+        let started = self
+            .client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
             .await
-            .map_err(|e| self.failure("cannot start a snapshot", &e))
+            .map_err(|e| self.failure("cannot start a snapshot", &e));
+        self.release_erasure_lock().await;
+        started
     }
 
     pub async fn end_snapshot(&self) -> Result<(), UserError> {

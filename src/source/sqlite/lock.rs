@@ -1,11 +1,13 @@
 //! The erasure lock of a SQLite source (a lock file beside the database: SQLite's own locks last
 //! one transaction, this one the whole run), and the scrub after a delete.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::time::{Duration, Instant};
 
 use super::SqliteSource;
 use crate::error::UserError;
+use crate::source::erasure::erasure_under_way;
+use crate::source::held_locks;
 
 impl SqliteSource<'_> {
     /// Serialise delete, restore and purge on this file with a lock file beside it (SQLite's
@@ -16,6 +18,42 @@ impl SqliteSource<'_> {
         if held.is_some() {
             return Ok(());
         }
+        let database = self.identity();
+        // Another source of this map on the same file shares the lock this process holds.
+        if held_locks::is_held(&database) {
+            return Ok(());
+        }
+        *held = Some(self.take_lock_file().map_err(|lock_path| {
+            UserError::runtime(format!(
+                "source `{}`: another dsar delete, restore or purge holds this database's lock ({lock_path})",
+                self.config.name
+            ))
+            .with_hint("wait for it to finish, or raise lock_timeout for this source")
+        })?);
+        held_locks::mark_held(&database);
+        Ok(())
+    }
+
+    /// Wait until no delete, restore or purge holds the lock file (up to `lock_timeout`), and
+    /// hold it while the returned guard lives: an export starts its snapshot under it.
+    pub fn wait_for_erasures(&self) -> Result<Option<File>, UserError> {
+        if held_locks::is_held(&self.identity()) {
+            return Ok(None);
+        }
+        self.take_lock_file()
+            .map(Some)
+            .map_err(|_| erasure_under_way(&self.config.name, "waited lock_timeout"))
+    }
+
+    /// The database file's canonical path: what tells two sources on one file apart.
+    fn identity(&self) -> String {
+        let path = self.config.path.clone().unwrap_or_default();
+        std::fs::canonicalize(&path).unwrap_or(path).display().to_string()
+    }
+
+    /// The lock file beside the database, locked; waits up to `lock_timeout`. Fails with the
+    /// lock file's path.
+    fn take_lock_file(&self) -> Result<File, String> {
         let path = self.config.path.clone().unwrap_or_default();
         let lock_path = path.with_file_name(format!(
             "{}.dsar-lock",
@@ -26,32 +64,17 @@ impl SqliteSource<'_> {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| {
-                UserError::runtime(format!(
-                    "source `{}`: cannot open lock file {}: {e}",
-                    self.config.name,
-                    lock_path.display()
-                ))
-            })?;
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?;
         let started = Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => break,
+                Ok(()) => return Ok(file),
                 Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < self.config.lock_timeout => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(_) => {
-                    return Err(UserError::runtime(format!(
-                        "source `{}`: another dsar delete, restore or purge holds this database's lock ({})",
-                        self.config.name,
-                        lock_path.display()
-                    ))
-                    .with_hint("wait for it to finish, or raise lock_timeout for this source"));
-                }
+                Err(_) => return Err(lock_path.display().to_string()),
             }
         }
-        *held = Some(file);
-        Ok(())
     }
 
     /// Rebuild the file so its free space holds no copy of a deleted row (see

@@ -132,10 +132,17 @@ impl<'a> SqliteSource<'a> {
     }
 
     /// A read transaction: every table of an export sees the same moment.
+    ///
+    /// The snapshot is taken while this process holds the erasure lock file, so it never sees a
+    /// delete, restore or purge half-way (see the PostgreSQL source).
     pub fn begin_snapshot(&self) -> Result<(), UserError> {
-        self.conn()
+        let lock = self.wait_for_erasures()?;
+        let started = self
+            .conn()
             .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema")
-            .map_err(|e| self.failure("cannot start a snapshot", &e))
+            .map_err(|e| self.failure("cannot start a snapshot", &e));
+        drop(lock);
+        started
     }
 
     pub fn end_snapshot(&self) -> Result<(), UserError> {
