@@ -134,3 +134,33 @@ fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
     }
     Ok(subjects)
 }
+
+/// `key=value` of every identifier the operator gave, for a warning on the terminal (never for
+/// the audit log or the ledger).
+pub fn describe(subjects: &[Subject]) -> String {
+    subjects
+        .iter()
+        .flat_map(|s| s.ids.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Warn about identifiers with leading or trailing whitespace: matching is exact, so such a
+/// value finds only a value stored with the same spaces.
+pub fn warn_padded(global: &crate::cli::Global, subjects: &[Subject]) {
+    let padded: Vec<String> = subjects
+        .iter()
+        .flat_map(|s| &s.ids)
+        .filter(|(_, v)| v.trim() != v)
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    if !padded.is_empty() {
+        crate::warn_all(
+            global,
+            &[format!(
+                "{} has leading or trailing spaces; matching is exact, so it finds only a value stored with them",
+                padded.join(", ")
+            )],
+        );
+    }
+}

@@ -529,16 +529,22 @@ fn delete_then_restore_is_byte_for_byte(kind: &dyn Chinook) {
     assert_eq!(f.dumps(), before, "every row back, byte for byte");
 }
 
-/// Deleting twice is a no-op the second time.
+/// Deleting twice changes nothing the second time, and says that nothing matched (exit 3, no
+/// request, no `undo with:` line) rather than reporting a completed erasure of 0 rows.
 fn deleting_twice_changes_nothing_more(kind: &dyn Chinook) {
     let f = kind.setup("30d");
     f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
     let after_first = f.dumps();
-    let again = json(
-        &f.ws
-            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    let again = f.ws.dsar(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("nothing matched customer_id=1"),
+        "{}",
+        stderr(&again)
     );
-    let moved: u64 = again["counts"]
+    let report = json(&again);
+    assert_eq!(report["state"], "nothing_matched", "{report}");
+    let moved: u64 = report["counts"]
         .as_array()
         .unwrap()
         .iter()
@@ -546,6 +552,61 @@ fn deleting_twice_changes_nothing_more(kind: &dyn Chinook) {
         .sum();
     assert_eq!(moved, 0);
     assert_eq!(f.dumps(), after_first);
+    let text = f.ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    assert_eq!(text.status.code(), Some(3));
+    assert!(!stdout(&text).contains("undo with"), "{}", stdout(&text));
+}
+
+/// A person who does not exist, or a value with a stray space: nothing
+/// matched, exit 3, a warning that names the identifier and says matching is exact, and the
+/// audit log records the attempt as such. Nothing changes.
+fn nothing_matched_is_its_own_outcome(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let before = f.dumps();
+    for value in ["nobody@example.com", " luisg@embraer.com.br"] {
+        let out = f.ws.dsar(&["delete", "--subject", &format!("email={value}"), "--yes"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{value}: {err}");
+        assert!(
+            err.contains("nothing matched") && err.contains("exact"),
+            "{value}: {err}"
+        );
+    }
+    let out =
+        f.ws.dsar(&["delete", "--subject", "email= luisg@embraer.com.br", "--yes"]);
+    assert!(stderr(&out).contains("leading or trailing spaces"), "{}", stderr(&out));
+    assert_eq!(f.dumps(), before, "nothing changed");
+    let audit = f.ws.dsar_ok(&["audit", "show", "--json"]);
+    assert!(stdout(&audit).contains("delete.nothing_matched"), "{}", stdout(&audit));
+
+    // An export for nobody: exit 3, and the archive tells the person no data was found where.
+    let out = f.ws.dsar(&["export", "--subject", "email=nobody@example.com"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing matched email=nobody@example.com"),
+        "{}",
+        stderr(&out)
+    );
+    let archives = f.ws.archives();
+    assert_eq!(archives.len(), 1);
+    let readme = f.ws.open_archive(&archives[0]).text("README.txt");
+    assert!(
+        readme.contains("No data about you was found") && readme.contains("chinook"),
+        "{readme}"
+    );
+}
+
+#[test]
+fn postgres_nothing_matched_is_its_own_outcome() {
+    nothing_matched_is_its_own_outcome(&Postgres);
+}
+#[test]
+fn sqlite_nothing_matched_is_its_own_outcome() {
+    nothing_matched_is_its_own_outcome(&Sqlite);
+}
+#[test]
+fn mysql_nothing_matched_is_its_own_outcome() {
+    nothing_matched_is_its_own_outcome(&Mysql);
 }
 
 /// A child table the map does not cover makes delete refuse (exit 4) and change nothing.

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Workspace, fresh_db, psql, stdout};
+use common::{Workspace, fresh_db, psql, stderr, stdout};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -172,7 +172,14 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
         "email,customer_id\nluisg@embraer.com.br,\n,2\nnobody@example.com,\nftremblay@gmail.com,\n",
     )
     .unwrap();
-    let out = ws.dsar_ok(&["export", "--subjects-file", "people.csv", "--json", "--batch-size", "3"]);
+    // nobody@example.com matches nothing: every archive is written, and the run exits 3.
+    let out = ws.dsar(&["export", "--subjects-file", "people.csv", "--json", "--batch-size", "3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing matched email=nobody@example.com"),
+        "{}",
+        stderr(&out)
+    );
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let requests = report["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 4);

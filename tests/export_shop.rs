@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Archive, Workspace, fresh_db, stdout};
+use common::{Archive, Workspace, fresh_db, stderr, stdout};
 use serde_json::{Value, json};
 
 const MAP: &str = include_str!("fixtures/shop.toml");
@@ -17,10 +17,14 @@ fn shop() -> (common::TestDb, Workspace) {
     (db, ws)
 }
 
+/// Export one subject; an archive with no rows is "nothing matched" (exit 3), any other exit 0.
 fn export_one(ws: &Workspace, subject: &str) -> Archive {
-    let out = ws.dsar_ok(&["export", "--subject", subject, "--json"]);
+    let out = ws.dsar(&["export", "--subject", subject, "--json"]);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()))
+    let archive = ws.open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let empty = archive.counts().values().all(|&n| n == 0);
+    assert_eq!(out.status.code(), Some(if empty { 3 } else { 0 }), "{}", stderr(&out));
+    archive
 }
 
 fn column(rows: &[Value], name: &str) -> BTreeSet<String> {
@@ -158,7 +162,9 @@ fn a_batch_routes_every_row_to_its_own_subject_only() {
         .map(|s| export_one(&ws, s))
         .collect();
     std::fs::write(ws.path("batch.csv"), "customer_id\n1\n2\n3\n99\n").unwrap();
-    let out = ws.dsar_ok(&["export", "--subjects-file", "batch.csv", "--json", "--out", "batch"]);
+    // customer_id=99 matches nothing: exit 3, every archive still written.
+    let out = ws.dsar(&["export", "--subjects-file", "batch.csv", "--json", "--out", "batch"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for (single, request) in singles.iter().zip(report["requests"].as_array().unwrap()) {
         let batched = ws.open_archive(std::path::Path::new(request["archive"].as_str().unwrap()));

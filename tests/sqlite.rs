@@ -198,7 +198,13 @@ fn bad_input_on_a_sqlite_source_exits_2_and_changes_nothing() {
         "no table was created"
     );
 
-    let sql_like = ws.dsar_ok(&["export", "--subject", "email=x' OR '1'='1", "--json"]);
+    let sql_like = ws.dsar(&["export", "--subject", "email=x' OR '1'='1", "--json"]);
+    assert_eq!(
+        sql_like.status.code(),
+        Some(3),
+        "nothing matched: {}",
+        stderr(&sql_like)
+    );
     assert!(!json(&sql_like)["counts"].as_array().unwrap().is_empty());
     assert!(
         json(&sql_like)["counts"]

@@ -98,6 +98,59 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             db: None,
         });
     }
+    subject::warn_padded(global, &subjects);
+    // Nothing matched is its own outcome, never a silent success: no request is made.
+    let matched: u64 = plan.steps.iter().map(|s| s.rows).sum();
+    if matched == 0 && plan.external.is_empty() {
+        crate::warn_all(
+            global,
+            &[format!(
+                "nothing matched {} in the mapped tables of {}; matching is exact (case, spaces and type count)",
+                subject::describe(&subjects),
+                sources
+                    .iter()
+                    .map(|s| s.config().name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+        );
+        if args.dry_run {
+            print_report(
+                global,
+                &request_id,
+                "nothing_matched",
+                true,
+                None,
+                plan.steps.clone(),
+                &plan,
+            );
+            return Ok(());
+        }
+        audit.append(&event(
+            "delete.nothing_matched",
+            Outcome::Ok,
+            table_counts(&plan.steps),
+            None,
+        ))?;
+        print_report(
+            global,
+            &request_id,
+            "nothing_matched",
+            false,
+            None,
+            plan.steps.clone(),
+            &plan,
+        );
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: "nothing matched, so nothing was erased and no request was made".into(),
+            hint: Some(
+                "check the identifier (look the person up with `dsar export`, or in the database), then run delete again"
+                    .into(),
+            ),
+            db: None,
+        });
+    }
     if args.dry_run {
         let mut shown = plan.steps.clone();
         shown.extend(plan.external.iter().cloned());
@@ -534,6 +587,10 @@ fn print_report(
         steps: counts,
         ..Plan::default()
     };
+    if state == "nothing_matched" {
+        println!("nothing matched: nothing was erased");
+        return;
+    }
     if dry_run {
         println!("plan for a delete (dry run, nothing changed):");
     } else {

@@ -77,6 +77,21 @@ impl Manifest {
     /// The plain-language summary for the person the data is about.
     pub fn readme(&self) -> String {
         let rows: u64 = self.files.iter().filter_map(|f| f.rows).sum();
+        if rows == 0 {
+            let searched: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+            return format!(
+                "Your personal data\n\
+                 ==================\n\n\
+                 No data about you was found (request {}, {}).\n\n\
+                 These systems were searched for the identifiers given with your request: {}. \
+                 None of them holds a record that matches them exactly. If you have used another \
+                 email address or account, ask again with it.\n\n\
+                 manifest.json lists what was searched, so you can check that nothing was left out.\n",
+                self.request_id,
+                self.created_at,
+                searched.join(", ")
+            );
+        }
         let mut text = format!(
             "Your personal data\n\
              ==================\n\n\

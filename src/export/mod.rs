@@ -58,6 +58,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
     let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
+    subject::warn_padded(global, &subjects);
     let encryption = Encryption::from_args(args, &config.settings)?;
     let out_dir = args.out.clone().unwrap_or_else(|| config.settings.export_dir.clone());
     let plan = Plan {
@@ -253,6 +254,9 @@ async fn export_subjects(
                     flagged.extend(e.failed_sources.iter().cloned());
                     run.finish("completed", None, flagged)?;
                     let mut details = missing_details.clone();
+                    if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
+                        details.insert("nothing_matched".into(), true.into());
+                    }
                     if !e.failed_sources.is_empty() {
                         details.insert("failed_sources".into(), e.failed_sources.clone().into());
                     }
@@ -294,6 +298,32 @@ async fn export_subjects(
         }
     }
     report(global, &done);
+    // Nothing matched is its own outcome: the archive says no data was found, and the run
+    // asks for review rather than passing an empty archive off as the person's data.
+    let empty: Vec<&Exported> = done
+        .iter()
+        .filter(|e| e.failed_sources.is_empty() && e.counts.iter().map(|c| c.rows).sum::<u64>() == 0)
+        .collect();
+    if missing.is_empty() && failed_commands.is_empty() && !empty.is_empty() {
+        let named: Vec<&str> = empty.iter().map(|e| e.subject.as_str()).collect();
+        crate::warn_all(
+            global,
+            &[format!(
+                "nothing matched {}: matching is exact (case, spaces and type count); the archive says no data was found",
+                named.join("; ")
+            )],
+        );
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "{} of {} archive(s) hold no data: nothing matched (listed above)",
+                empty.len(),
+                done.len()
+            ),
+            hint: Some("check the identifiers, then export again; the empty archives say so to the person".into()),
+            db: None,
+        });
+    }
     if !missing.is_empty() || !failed_commands.is_empty() {
         for m in missing.iter().chain(&failed_commands) {
             eprintln!("flagged: {m}");
