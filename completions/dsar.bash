@@ -466,7 +466,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__delete)
-            opts="-y -q -v -h --subject --subjects-file --dry-run --reason --yes --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-y -q -v -h --subject --subjects-file --allow-multiple --dry-run --reason --yes --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +564,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__export)
-            opts="-r -R -o -q -v -h --subject --subjects-file --format --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-r -R -o -q -v -h --subject --subjects-file --allow-multiple --format --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

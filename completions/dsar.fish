@@ -60,6 +60,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand export" -l batch-size -d 'Subj
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l allow-multiple -d 'Go on when the identifiers of one request match several rows of a table that identifies people (several people, or one person stored twice)'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l passphrase -d 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s q -l quiet -d 'Print nothing but errors; no progress bars'
@@ -71,6 +72,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand delete" -l reason -d 'Why the 
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l allow-multiple -d 'Go on when the identifiers of one request match several rows of a table that identifies people (several people, or one person stored twice)'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l dry-run -d 'Print the plan (tables, row counts, strategy) and change nothing'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'

@@ -174,6 +174,11 @@ pub struct SubjectArgs {
     /// A CSV file of many people: a header row naming subject keys, then one person per row.
     #[arg(long, value_name = "FILE", conflicts_with = "subject")]
     pub subjects_file: Option<PathBuf>,
+
+    /// Go on when the identifiers of one request match several rows of a table that
+    /// identifies people (several people, or one person stored twice).
+    #[arg(long)]
+    pub allow_multiple: bool,
 }
 
 #[derive(Debug, Args)]

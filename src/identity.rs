@@ -4,7 +4,7 @@
 //! (email → user_id) before rows are collected. Values are kept as text; the database casts them
 //! to each column's type, so an identifier is always a bound parameter.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::error::UserError;
 use crate::source::Database;
@@ -16,7 +16,15 @@ const MAX_EXPANSION_ROUNDS: usize = 16;
 /// Everything the sources know about `subjects`: their values checked against the column types
 /// they are matched with, then expanded through tables that match several keys until nothing new
 /// turns up.
-pub async fn resolve(sources: &[Database<'_>], subjects: &[Subject]) -> Result<Identities, UserError> {
+///
+/// One request is one person: identifiers that resolve to more than one row of a table that
+/// identifies people (one matched by several subject keys) are refused, exit 2, unless
+/// `allow_multiple`.
+pub async fn resolve(
+    sources: &[Database<'_>],
+    subjects: &[Subject],
+    allow_multiple: bool,
+) -> Result<Identities, UserError> {
     let mut ids = Identities::new(subjects);
     for source in sources {
         source.check_subject_values(&ids).await?;
@@ -30,6 +38,16 @@ pub async fn resolve(sources: &[Database<'_>], subjects: &[Subject]) -> Result<I
             break;
         }
     }
+    if !allow_multiple && let Some((subject, table, rows)) = ids.several_people().first() {
+        let given = subjects
+            .get(*subject as usize)
+            .map(|s| crate::subject::describe(std::slice::from_ref(s)))
+            .unwrap_or_default();
+        return Err(UserError::usage(format!(
+            "{given}: these identifiers match {rows} different rows of {table}, so they name more than one person; one request is one person, nothing was changed"
+        ))
+        .with_hint("give the identifiers of one person (a subjects file: one person per line), or --allow-multiple to treat them as one request"));
+    }
     Ok(ids)
 }
 
@@ -40,6 +58,9 @@ pub struct Identities {
     pub count: usize,
     known: BTreeMap<String, Vec<(String, u32)>>,
     seen: HashSet<(String, String, u32)>,
+    /// Per table that identifies people (matched by several keys) and subject: the distinct
+    /// rows it matched, by their matched values. More than one is more than one person.
+    rows: BTreeMap<(String, u32), BTreeSet<Vec<Option<String>>>>,
 }
 
 impl Identities {
@@ -66,6 +87,21 @@ impl Identities {
             .or_default()
             .push((value.to_string(), subject));
         true
+    }
+
+    /// Record that `subject`'s identifiers matched the row of `table` (a table that identifies
+    /// people) whose matched columns hold `row`.
+    pub fn note_row(&mut self, table: &str, subject: u32, row: Vec<Option<String>>) {
+        self.rows.entry((table.to_string(), subject)).or_default().insert(row);
+    }
+
+    /// The tables in which one subject matched more than one row: (subject, table, rows).
+    pub fn several_people(&self) -> Vec<(u32, &str, usize)> {
+        self.rows
+            .iter()
+            .filter(|(_, rows)| rows.len() > 1)
+            .map(|((table, subject), rows)| (*subject, table.as_str(), rows.len()))
+            .collect()
     }
 
     pub fn has(&self, key: &str) -> bool {

@@ -17,6 +17,7 @@ mod envelope;
 mod erase;
 mod error;
 mod export;
+mod follow_up;
 mod hex;
 mod identity;
 mod interrupt;

@@ -1213,3 +1213,53 @@ fn sqlite_restore_of_one_row_by_its_key() {
 fn mysql_restore_of_one_row_by_its_key() {
     restore_of_one_row_by_its_key(&Mysql);
 }
+
+/// One request is one person: an email of customer 1 and the id of customer 3 name two people,
+/// so export and delete refuse (exit 2, naming the identifiers) and change nothing;
+/// `--allow-multiple` overrides. Two identifiers of the same person are fine.
+fn identifiers_of_two_people_are_refused(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let before = f.dumps();
+    let two = ["--subject", "email=luisg@embraer.com.br", "--subject", "customer_id=3"];
+    for command in ["export", "delete"] {
+        let mut args = vec![command];
+        args.extend(two);
+        args.push("--yes");
+        if command == "export" {
+            args.pop();
+        }
+        let out = f.ws.dsar(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("more than one person") && err.contains("customer_id=3") && err.contains(f.customer),
+            "{command}: {err}"
+        );
+    }
+    assert_eq!(f.dumps(), before, "nothing changed");
+    assert!(f.ws.archives().is_empty(), "no archive");
+    let mut allowed = vec!["delete"];
+    allowed.extend(two);
+    allowed.extend(["--allow-multiple", "--dry-run"]);
+    f.ws.dsar_ok(&allowed);
+    f.ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "email=luisg@embraer.com.br",
+        "--subject",
+        "customer_id=1",
+    ]);
+}
+
+#[test]
+fn postgres_identifiers_of_two_people_are_refused() {
+    identifiers_of_two_people_are_refused(&Postgres);
+}
+#[test]
+fn sqlite_identifiers_of_two_people_are_refused() {
+    identifiers_of_two_people_are_refused(&Sqlite);
+}
+#[test]
+fn mysql_identifiers_of_two_people_are_refused() {
+    identifiers_of_two_people_are_refused(&Mysql);
+}

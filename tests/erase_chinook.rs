@@ -628,3 +628,40 @@ fn an_export_waits_for_an_erasure_under_way_and_never_writes_a_partial_archive()
     ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
     assert_eq!(ws.archives().len(), 1);
 }
+
+/// The `undo with:` line after a delete is a command that works pasted as printed: it carries
+/// the map and state dir of the run (from another directory too) and the recovery key's path.
+#[test]
+fn the_undo_line_works_pasted_as_printed() {
+    let (db, ws) = chinook(EXAMPLE);
+    let before = dumps(&db.url);
+    let map = ws.path("sources.toml");
+    let out = ws.dsar_ok(&[
+        "--config",
+        map.to_str().unwrap(),
+        "delete",
+        "--subject",
+        "customer_id=1",
+        "--yes",
+    ]);
+    let line = stdout(&out)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("undo with: ").map(str::to_string))
+        .unwrap_or_else(|| panic!("no undo line: {}", stdout(&out)));
+    assert!(
+        line.contains("--config") && line.contains("keys/recovery.key"),
+        "{line}"
+    );
+    // Pasted into a shell in another directory, with dsar as the binary under test.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shell = format!("dsar() {{ '{}' \"$@\"; }}; {line}", env!("CARGO_BIN_EXE_dsar"));
+    let pasted = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .current_dir(elsewhere.path())
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("CHINOOK_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{line}: {}", stderr(&pasted));
+    assert_eq!(dumps(&db.url), before, "restored by the printed command");
+}

@@ -54,7 +54,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             source.lock_for_erasure().await?;
         }
     }
-    let ids = crate::identity::resolve(&sources, &subjects).await?;
+    let ids = crate::identity::resolve(&sources, &subjects, args.subjects.allow_multiple).await?;
     let mut plan = Plan::build(&sources, &ids).await?;
     plan.external = Plan::external_steps(&config, subjects.len());
     let request_id = crate::clock::new_request_id();
@@ -183,6 +183,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         audit: &audit,
         raw_values: ids_text(&subjects),
         event: &event,
+        recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
     erase_and_report(&run, &plan, &mut running, restore_until).await
 }
@@ -211,6 +212,18 @@ async fn erase_and_report(
         done,
         plan,
     );
+    if !run.global.json && !run.global.quiet {
+        println!(
+            "  undo with: {}",
+            crate::follow_up::command(
+                run.global,
+                &format!(
+                    "restore --request {} --identity {}",
+                    run.request_id, run.recovery_identity
+                )
+            )
+        );
+    }
     if flagged.is_empty() {
         return Ok(());
     }
@@ -302,6 +315,8 @@ struct Run<'a> {
     /// The subject's raw identifiers, only to redact them from logged errors.
     raw_values: Vec<String>,
     event: &'a EventFor<'a>,
+    /// The recovery identity to name in the `undo with:` line.
+    recovery_identity: String,
 }
 
 /// Builds the audit event of this request for an action, outcome, counts and error.
@@ -357,7 +372,11 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
                             e.message, step.table_name
                         ),
                         hint: Some(format!(
-                            "fix the cause, then `dsar resume {request_id} --identity KEY` finishes it"
+                            "fix the cause, then `{}` finishes it",
+                            crate::follow_up::command(
+                                run.global,
+                                &format!("resume {request_id} --identity {}", run.recovery_identity)
+                            )
                         )),
                         ..e
                     });
@@ -392,7 +411,15 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
                         "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
                     ),
                     hint: Some(format!(
-                        "finish with dsar resume {request_id} --identity KEY, or undo with dsar restore --request {request_id} --identity KEY"
+                        "finish with `{}`, or undo with `{}`",
+                        crate::follow_up::command(
+                            run.global,
+                            &format!("resume {request_id} --identity {}", run.recovery_identity)
+                        ),
+                        crate::follow_up::command(
+                            run.global,
+                            &format!("restore --request {request_id} --identity {}", run.recovery_identity)
+                        )
                     )),
                     db: None,
                 });
@@ -450,7 +477,8 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     }
     // Killed before any source recorded it: nothing was erased yet, so a new key is as good.
     let data_key = data_key.unwrap_or_else(DataKey::generate);
-    let ids = crate::identity::resolve(&sources, &subjects).await?;
+    // Checked (or allowed) when the request was first made.
+    let ids = crate::identity::resolve(&sources, &subjects, true).await?;
     let mut plan = Plan::build(&sources, &ids).await?;
     plan.external = Plan::external_steps(&config, subjects.len());
     if let Some(first) = plan.refusals.first() {
@@ -499,6 +527,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         audit: &audit,
         raw_values: ids_text(&subjects),
         event: &event,
+        recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
     erase_and_report(&run, &plan, &mut running, restore_until).await
 }
@@ -599,7 +628,6 @@ fn print_report(
             shown.total_rows(),
             restore_until.as_deref().unwrap_or("-")
         );
-        println!("  undo with: dsar restore --request {request_id} --identity <recovery key file>");
     }
     print!("{}", shown.render());
 }

@@ -66,6 +66,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         encryption: &encryption,
         out_dir: &out_dir,
         format: args.format,
+        allow_multiple: args.subjects.allow_multiple,
     };
     export_subjects(global, &config, &plan, args.batch_size as usize, None).await
 }
@@ -76,6 +77,8 @@ struct Plan<'a> {
     encryption: &'a Encryption,
     out_dir: &'a std::path::Path,
     format: Format,
+    /// Identifiers that match several people's rows are exported as one request all the same.
+    allow_multiple: bool,
 }
 
 /// `dsar resume` of an export: the same request id, its subject unsealed from the ledger with the
@@ -118,6 +121,8 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         encryption: &encryption,
         out_dir: &out_dir,
         format,
+        // Checked (or allowed) when the request was first made.
+        allow_multiple: true,
     };
     export_subjects(global, &config, &plan, 1, Some(&record.request_id)).await
 }
@@ -168,6 +173,7 @@ async fn export_subjects(
         format: plan.format,
         progress: &progress,
         unavailable: &unavailable,
+        allow_multiple: plan.allow_multiple,
     };
 
     let missing: Vec<String> = unavailable
@@ -363,6 +369,7 @@ struct Job<'a> {
     progress: &'a Progress,
     /// Sources that could not be reached, named in every manifest.
     unavailable: &'a [SourceEntry],
+    allow_multiple: bool,
 }
 
 /// Messages to the archive-writing thread.
@@ -395,7 +402,7 @@ impl Job<'_> {
         for source in self.sources {
             source.begin_snapshot().await?;
         }
-        let ids = crate::identity::resolve(self.sources, batch).await?;
+        let ids = crate::identity::resolve(self.sources, batch, self.allow_multiple).await?;
 
         let archives = self.open_archives(request_ids).await?;
         let (tx, rx) = mpsc::channel::<SinkMessage>(8);

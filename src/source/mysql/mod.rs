@@ -315,8 +315,15 @@ impl<'a> MySqlSource<'a> {
                 table_ident(&table.name)
             );
             let rows = self.rows(&query, params).await.map_err(|e| self.query_failure(i, &e))?;
+            let label = format!("{}: {}", self.config.name, table.name);
             for row in rows {
                 let owners = sql::parse_owners(row.get::<Option<String>, _>(0).flatten().as_deref());
+                let matched: Vec<Option<String>> = (0..pairs.len())
+                    .map(|k| row.get::<Option<String>, _>(k + 1).flatten())
+                    .collect();
+                for &owner in &owners {
+                    ids.note_row(&label, owner, matched.clone());
+                }
                 for (k, (key, _)) in pairs.iter().enumerate() {
                     let Some(value) = row.get::<Option<String>, _>(k + 1).flatten() else {
                         continue;

@@ -163,8 +163,13 @@ impl<'a> PgSource<'a> {
                 .query(&sql, &params.as_refs())
                 .await
                 .map_err(|e| self.query_failure(i, &e))?;
+            let label = format!("{}: {}", self.config.name, table.name);
             for row in rows {
                 let owners: Vec<i32> = row.get(0);
+                let matched: Vec<Option<String>> = (0..keys.len()).map(|k| row.get(k + 1)).collect();
+                for &owner in &owners {
+                    ids.note_row(&label, owner as u32, matched.clone());
+                }
                 for (k, key) in keys.iter().enumerate() {
                     let Some(value): Option<String> = row.get(k + 1) else {
                         continue;

@@ -228,7 +228,11 @@ impl<'a> SqliteSource<'a> {
                     .map_err(|e| self.query_failure(i, &e))?;
                 rows.collect::<Result<_, _>>().map_err(|e| self.query_failure(i, &e))?
             };
+            let label = format!("{}: {}", self.config.name, table.name);
             for (owners, values) in found {
+                for &owner in &owners {
+                    ids.note_row(&label, owner, values.clone());
+                }
                 for (key, value) in keys.iter().zip(values) {
                     let Some(value) = value else { continue };
                     for &owner in &owners {
