@@ -69,6 +69,10 @@ trait Database {
     fn add_invoices(&self, n: i64);
     /// Run statements that return nothing.
     fn exec(&self, sql: &str);
+    /// A few bytes as a literal of this kind's binary type.
+    fn bytes_literal(&self) -> &'static str {
+        "X'00010203'"
+    }
     /// The tables dsar keeps in this database (requests and quarantine), schema and rows, as a
     /// script the kind's own client loads.
     fn dump_store(&self) -> String;
@@ -143,6 +147,9 @@ impl Database for PgDb {
     }
     fn exec(&self, sql: &str) {
         psql(&self.0.url, sql);
+    }
+    fn bytes_literal(&self) -> &'static str {
+        "'\\x00010203'::bytea"
     }
     fn dump_store(&self) -> String {
         let out = std::process::Command::new("pg_dump")
@@ -1262,4 +1269,54 @@ fn sqlite_identifiers_of_two_people_are_refused() {
 #[test]
 fn mysql_identifiers_of_two_people_are_refused() {
     identifiers_of_two_people_are_refused(&Mysql);
+}
+
+/// A quarantined row that does not decrypt (damaged, or sealed under another key) is flagged
+/// with its quarantine row id and left there; every other row comes back (exit 3), and running
+/// the restore again says the same rather than stopping.
+fn a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    let bad = f.db.count(&format!(
+        "SELECT min(id) FROM {} WHERE table_name = '{}'",
+        f.quarantine, f.invoice
+    ));
+    f.db.exec(&format!(
+        "UPDATE {} SET sealed = {} WHERE id = {bad}",
+        f.quarantine,
+        f.db.bytes_literal()
+    ));
+    for _ in 0..2 {
+        let out =
+            f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains(&format!("quarantine row {bad}")) && err.contains("does not decrypt"),
+            "{err}"
+        );
+        let (customers, invoices, _) = f.owned(1);
+        assert_eq!((customers, invoices), (1, 6), "every other row is back");
+    }
+    assert_eq!(
+        f.db.count(&format!("SELECT count(*) FROM {} WHERE id = {bad}", f.quarantine)),
+        1,
+        "the damaged row stays in quarantine"
+    );
+}
+
+#[test]
+fn postgres_a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored() {
+    a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored(&Postgres);
+}
+#[test]
+fn sqlite_a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored() {
+    a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored(&Sqlite);
+}
+#[test]
+fn mysql_a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored() {
+    a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored(&Mysql);
 }

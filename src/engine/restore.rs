@@ -98,17 +98,23 @@ async fn body(
         let id = values.next().and_then(|v| v.int()).unwrap_or_default();
         let hash = values.next().and_then(|v| v.bytes()).unwrap_or_default();
         let sealed = values.next().and_then(|v| v.bytes()).unwrap_or_default();
-        let plain = key.open(
-            &sealed,
-            &DataKey::place(request_id, &table_name.to_string(), strategy.name(), &hash),
-        )?;
-        let row = SealedRow::decode(&plain, typed).map_err(|e| {
-            UserError::runtime(format!(
-                "request {request_id}, table {table_name}: quarantine row {id} is unreadable: {e}"
-            ))
-        })?;
         outcome.last_id = id;
-        rows.push((id, row));
+        // A row that does not decrypt (damaged, or sealed under another key) holds back no
+        // other: it stays in quarantine and is flagged with its id, so a re-run meets it again
+        // and says so again rather than stopping there.
+        let opened = key
+            .open(
+                &sealed,
+                &DataKey::place(request_id, &table_name.to_string(), strategy.name(), &hash),
+            )
+            .ok()
+            .and_then(|plain| SealedRow::decode(&plain, typed).ok());
+        match opened {
+            Some(row) => rows.push((id, row)),
+            None => outcome.conflicts.push(format!(
+                "{table_name} (quarantine row {id}): does not decrypt under request {request_id}'s key; left in quarantine"
+            )),
+        }
     }
     if rows.is_empty() {
         return Ok(outcome);
