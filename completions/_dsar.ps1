@@ -179,7 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;audit;show' {
             [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'Events of this request')
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes')
-            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Events of this action, or of every action under a prefix (`delete` → delete.*)')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events at or after this time')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
@@ -226,7 +226,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;jobs' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only requests in this state (failed includes interrupted)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')

@@ -917,7 +917,7 @@ _dsar() {
             fi
             case "${prev}" in
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "queued running completed failed cancelled" -- "${cur}"))
                     return 0
                     ;;
                 --since)

@@ -168,7 +168,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;audit;show'= {
             cand --request 'Events of this request'
             cand --subject 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes'
-            cand --action 'Events of this action, or of every action under a prefix (`delete` → delete.*)'
+            cand --action 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)'
             cand --since 'Only events at or after this time'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
@@ -208,7 +208,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;jobs'= {
-            cand --state 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)'
+            cand --state 'Only requests in this state (failed includes interrupted)'
             cand --since 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'

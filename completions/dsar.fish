@@ -130,7 +130,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l request -d 'Events of this request' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l subject -d 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Events of this action, or of every action under a prefix (`delete` → delete.*)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only events at or after this time' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -150,7 +150,11 @@ complete -c dsar -n "__fish_dsar_using_subcommand status" -l json -d 'Print one 
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state -d 'Only requests in this state: running, completed, failed, cancelled (failed includes interrupted)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state -d 'Only requests in this state (failed includes interrupted)' -r -f -a "queued\t''
+running\t''
+completed\t''
+failed\t''
+cancelled\t''"
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l since -d 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F

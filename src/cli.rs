@@ -333,8 +333,10 @@ pub struct AuditShowArgs {
     /// key before searching, as the log only holds hashes.
     #[arg(long, value_name = "KEY=VALUE")]
     pub subject: Option<String>,
-    /// Events of this action, or of every action under a prefix (`delete` → delete.*).
-    #[arg(long, value_name = "ACTION")]
+    /// Events of this action, or of every action under a prefix (`delete` → delete.*): one of
+    /// archive, audit, cancel, config, delete, export, notify, purge, restore, optionally
+    /// followed by `.` and the step (`delete.completed`).
+    #[arg(long, value_name = "ACTION", value_parser = parse_action)]
     pub action: Option<String>,
     /// Only events at or after this time.
     #[arg(long, value_name = "TIME")]
@@ -347,12 +349,54 @@ pub struct StatusArgs {
     pub id: Option<String>,
 }
 
+/// The families of audit actions (`delete.planned`, `delete.completed`, … are `delete`).
+pub const ACTION_FAMILIES: [&str; 9] = [
+    "archive", "audit", "cancel", "config", "delete", "export", "notify", "purge", "restore",
+];
+
+/// `--action`: a family, or a family and a step; anything else is a typo that would silently
+/// match nothing.
+fn parse_action(text: &str) -> Result<String, String> {
+    let family = text.split('.').next().unwrap_or_default();
+    if ACTION_FAMILIES.contains(&family) {
+        return Ok(text.to_string());
+    }
+    let hint = crate::error::did_you_mean(family, ACTION_FAMILIES)
+        .map(|f| format!("; did you mean `{f}`?"))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown action `{text}`{hint} (one of: {})",
+        ACTION_FAMILIES.join(", ")
+    ))
+}
+
+/// The states a request of the ledger can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RequestState {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestState::Queued => "queued",
+            RequestState::Running => "running",
+            RequestState::Completed => "completed",
+            RequestState::Failed => "failed",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Only requests in this state: running, completed, failed, cancelled (failed includes
-    /// interrupted).
-    #[arg(long, value_name = "STATE")]
-    pub state: Option<String>,
+    /// Only requests in this state (failed includes interrupted).
+    #[arg(long, value_name = "STATE", value_enum)]
+    pub state: Option<RequestState>,
     /// Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,

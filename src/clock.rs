@@ -13,6 +13,13 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// `after` from now, in UTC to the minute (`2026-12-29 17:39 UTC`): when a window will close.
+pub fn from_now(after: std::time::Duration) -> String {
+    let then = OffsetDateTime::now_utc() + after;
+    then.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// A new request id: UTC time to the second, then random hex, e.g. `20261125-163012-3fa9c1d2`.
 /// Sortable by time, safe in file names, and unique without coordination.
 pub fn new_request_id() -> String {

@@ -68,7 +68,7 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
     let keep = |r: &Request| {
         let state_ok = args
             .state
-            .as_deref()
+            .map(crate::cli::RequestState::name)
             .is_none_or(|s| r.state == s || r.state.starts_with(&format!("{s} ")));
         let time_ok =
             since.is_none_or(|since| crate::audit::query::parse_time(&r.started_at).is_some_and(|t| t >= since));

@@ -246,3 +246,24 @@ fn a_closed_pipe_is_a_quiet_stop() {
         );
     }
 }
+
+/// A mistyped filter value is an error that names the choices (exit 2), never an empty
+/// answer that looks like "nothing happened".
+#[test]
+fn mistyped_filter_values_are_usage_errors() {
+    let state = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (&["jobs", "--state", "runing"][..], "running"),
+        (&["audit", "show", "--action", "delet"][..], "did you mean `delete`"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+            .args(args)
+            .arg("--state-dir")
+            .arg(state.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

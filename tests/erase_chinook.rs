@@ -443,11 +443,22 @@ fn on_a_terminal_delete_shows_the_plan_and_asks_first() {
         screen.contains("public.invoice_line") && screen.contains("Type yes"),
         "{screen}"
     );
+    // The prompt says what will happen: rows, tables, people and their kind of identifier,
+    // and until when the rows stay restorable.
+    assert!(
+        screen.contains("Erase 46 rows in 3 tables about 1 person (identified by customer_id)")
+            && screen.contains("restorable until about"),
+        "{screen}"
+    );
     assert_eq!(
         subject_rows(&db.url),
         ("1".into(), "7".into(), "38".into()),
         "a no changes nothing"
     );
+    // Only `yes` in full goes on.
+    let out = on_a_terminal(&ws, &db, "delete --subject customer_id=1", "y\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_eq!(subject_rows(&db.url), ("1".into(), "7".into(), "38".into()));
 
     let out = on_a_terminal(&ws, &db, "delete --subject customer_id=1", "yes\n");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -157,7 +157,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         print_report(global, &request_id, "planned", true, None, shown, &plan);
         return Ok(());
     }
-    confirm(args.yes, &plan)?;
+    confirm(args.yes, &plan, &subjects, config.settings.recovery_window)?;
 
     let data_key = DataKey::generate();
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
@@ -560,7 +560,15 @@ fn table_counts(steps: &[Step]) -> Vec<TableCount> {
 }
 
 /// `--yes`, or a person at a terminal who types yes. Scripts without `--yes` are refused.
-fn confirm(yes: bool, plan: &Plan) -> Result<(), UserError> {
+/// Ask at the terminal, saying what will happen: how many people (by which kinds of
+/// identifier), rows and tables, and until when the rows stay restorable. Only `yes`, typed in
+/// full, goes on.
+fn confirm(
+    yes: bool,
+    plan: &Plan,
+    subjects: &[subject::Subject],
+    window: std::time::Duration,
+) -> Result<(), UserError> {
     if yes {
         return Ok(());
     }
@@ -571,9 +579,24 @@ fn confirm(yes: bool, plan: &Plan) -> Result<(), UserError> {
         );
     }
     eprint!("{}", plan.render());
+    let mut kinds: Vec<&str> = subjects
+        .iter()
+        .flat_map(|s| s.ids.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let people = if subjects.len() == 1 {
+        "1 person".to_string()
+    } else {
+        format!("{} people", subjects.len())
+    };
+    let tables = plan.steps.iter().filter(|s| s.rows > 0).count();
     eprint!(
-        "Erase {} rows as planned above? Type yes to continue: ",
-        plan.total_rows()
+        "Erase {} rows in {tables} tables about {people} (identified by {})? They stay restorable \
+         until about {}, then are destroyed for good.\nType yes to erase, anything else to stop: ",
+        plan.total_rows(),
+        kinds.join(", "),
+        crate::clock::from_now(window)
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -581,7 +604,7 @@ fn confirm(yes: bool, plan: &Plan) -> Result<(), UserError> {
         .lock()
         .read_line(&mut answer)
         .map_err(|e| UserError::usage(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "yes" | "y") {
+    if answer.trim_end_matches(['\r', '\n']) == "yes" {
         Ok(())
     } else {
         Err(UserError::usage("not confirmed; nothing changed"))
