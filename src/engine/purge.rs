@@ -7,7 +7,7 @@ use super::payload::decode_key;
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::error::UserError;
-use crate::source::backend::{Backend, List, StoreTable};
+use crate::source::backend::{Backend, StoreTable};
 use crate::source::cell::Cell;
 use crate::source::erasure::{flagged_table, require_primary_key};
 use crate::source::quote::ident;
@@ -76,18 +76,7 @@ async fn body(db: &dyn Backend, request_id: &str, limit: i64) -> Result<u64, Use
             db.execute(delete).await.map_err(on_table(db, table))?;
         }
     }
-    if !ids.is_empty() {
-        let done = ids.len() as u64;
-        let mut clear = db.dialect().statement();
-        clear
-            .push("DELETE FROM ")
-            .push(db.dialect().store_table(StoreTable::Quarantine))
-            .push(" WHERE ");
-        db.dialect().in_list(&mut clear, "id", List::Ints(ids));
-        db.execute(clear)
-            .await
-            .map_err(on_source(db, "cannot clear the quarantine"))?;
-        return Ok(done);
-    }
-    Ok(0)
+    let done = ids.len() as u64;
+    super::store::clear_entries(db, ids, "cannot clear the quarantine").await?;
+    Ok(done)
 }

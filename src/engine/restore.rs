@@ -186,15 +186,7 @@ async fn body(
         start = end;
     }
     let ids: Vec<i64> = restore.iter().map(|(id, _)| *id).collect();
-    let mut clear = db.dialect().statement();
-    clear
-        .push("DELETE FROM ")
-        .push(db.dialect().store_table(StoreTable::Quarantine))
-        .push(" WHERE ");
-    db.dialect().in_list(&mut clear, "id", List::Ints(ids));
-    db.execute(clear)
-        .await
-        .map_err(on_source(db, "cannot clear restored rows from the quarantine"))?;
+    super::store::clear_entries(db, ids, "cannot clear restored rows from the quarantine").await?;
     outcome.restored = restore.len() as u64;
     Ok(outcome)
 }

@@ -175,15 +175,21 @@ pub async fn delete_quarantined(db: &dyn Backend, request_id: &str, limit: i64) 
         .into_iter()
         .filter_map(|row| row.first().and_then(Value::int))
         .collect();
+    clear_entries(db, ids, "cannot delete quarantined rows").await
+}
+
+/// Delete the quarantine entries `ids` (restored, or purged with their flagged rows).
+pub(super) async fn clear_entries(db: &dyn Backend, ids: Vec<i64>, what: &str) -> Result<u64, UserError> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut delete = db.dialect().statement();
-    delete.push(&format!("DELETE FROM {quarantine} WHERE "));
-    db.dialect().in_list(&mut delete, "id", List::Ints(ids));
-    db.execute(delete)
-        .await
-        .map_err(on_source(db, "cannot delete quarantined rows"))
+    let mut clear = db.dialect().statement();
+    clear
+        .push("DELETE FROM ")
+        .push(db.dialect().store_table(StoreTable::Quarantine))
+        .push(" WHERE ");
+    db.dialect().in_list(&mut clear, "id", List::Ints(ids));
+    db.execute(clear).await.map_err(on_source(db, what))
 }
 
 fn first(rows: Vec<Vec<Value>>) -> Option<Value> {

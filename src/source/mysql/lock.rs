@@ -13,6 +13,18 @@ impl MySqlSource<'_> {
     /// Wait until no delete, restore or purge holds the erasure lock (up to `lock_timeout`), and
     /// hold it: an export starts its snapshot under it, then releases it.
     pub async fn wait_for_erasures(&self) -> Result<(), UserError> {
+        if self.get_lock().await? {
+            Ok(())
+        } else {
+            Err(crate::source::erasure::erasure_under_way(
+                &self.config.name,
+                "waited lock_timeout",
+            ))
+        }
+    }
+
+    /// `GET_LOCK` of this database's erasure lock: whether it was granted within `lock_timeout`.
+    async fn get_lock(&self) -> Result<bool, UserError> {
         let rows = self
             .rows(
                 "SELECT GET_LOCK(CONCAT('dsar-erasure:', DATABASE()), ?)",
@@ -20,13 +32,7 @@ impl MySqlSource<'_> {
             )
             .await
             .map_err(|e| self.failure("cannot take the erasure lock", &e))?;
-        if rows.first().and_then(|r| r.get::<Option<i64>, _>(0)).flatten() != Some(1) {
-            return Err(crate::source::erasure::erasure_under_way(
-                &self.config.name,
-                "waited lock_timeout",
-            ));
-        }
-        Ok(())
+        Ok(rows.first().and_then(|r| r.get::<Option<i64>, _>(0)).flatten() == Some(1))
     }
 
     /// Serialise delete, restore and purge on this database with a named server lock held by
@@ -48,14 +54,7 @@ impl MySqlSource<'_> {
             self.locked.store(true, Ordering::SeqCst);
             return Ok(());
         }
-        let rows = self
-            .rows(
-                "SELECT GET_LOCK(CONCAT('dsar-erasure:', DATABASE()), ?)",
-                vec![SqlValue::from(self.config.lock_timeout.as_secs_f64())],
-            )
-            .await
-            .map_err(|e| self.failure("cannot take the erasure lock", &e))?;
-        if rows.first().and_then(|r| r.get::<Option<i64>, _>(0)).flatten() != Some(1) {
+        if !self.get_lock().await? {
             return Err(UserError::runtime(format!(
                 "source `{}`: another dsar delete, restore or purge holds this database's lock",
                 self.config.name
