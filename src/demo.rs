@@ -65,11 +65,17 @@ pub async fn run(global: &Global, args: &DemoArgs) -> Result<(), UserError> {
             "--yes",
             "--reason",
             "demo",
+            // Its `undo with:` line is the tour's next step, run below: not printed.
+            "--quiet",
         ],
     )
     .await?;
-    say(&format!("customers with that email now: {}", customers(&db)?));
     let request = latest_request(&dir, "delete")?;
+    say(&format!(
+        "deleted: request {request}, {} rows sealed in quarantine, restorable for 30 days",
+        quarantined(&db, &request)?
+    ));
+    say(&format!("customers with that email now: {}", customers(&db)?));
 
     say(&format!("\n== dsar restore --request {request}: back, byte for byte"));
     step(
@@ -158,7 +164,7 @@ async fn step(dir: &Path, global: &Global, args: &[&str]) -> Result<(), UserErro
     let config = dir.join("sources.toml").display().to_string();
     let state = dir.join("state").display().to_string();
     let mut argv = vec!["dsar", "--config", &config, "--state-dir", &state];
-    if global.quiet || global.json {
+    if (global.quiet || global.json) && !args.contains(&"--quiet") {
         argv.push("--quiet");
     }
     argv.extend_from_slice(args);
@@ -229,6 +235,18 @@ fn print_json(dir: &Path, archive: &Path, delete_request: &str) -> Result<(), Us
 }
 
 /// How many customers have the demo subject's email, read straight from the file.
+fn quarantined(db: &Path, request: &str) -> Result<i64, UserError> {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM dsar_quarantine WHERE request_id = ?1",
+                [request],
+                |r| r.get(0),
+            )
+        })
+        .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", db.display())))
+}
+
 fn customers(db: &Path) -> Result<i64, UserError> {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .and_then(|c| c.query_row("SELECT count(*) FROM Customer WHERE Email = ?1", [EMAIL], |r| r.get(0)))
