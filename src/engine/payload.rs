@@ -16,16 +16,38 @@ pub struct SealedRow {
     pub values: Vec<Cell>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct TextRow {
     columns: Vec<String>,
     values: Vec<Option<String>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct TypedRow {
     columns: Vec<String>,
     values: Vec<Cell>,
+}
+
+/// The same shapes, borrowed: sealing a batch serialises every row without copying it.
+#[derive(Serialize)]
+struct TextRowRef<'a> {
+    columns: &'a [String],
+    values: Vec<Option<&'a str>>,
+}
+
+#[derive(Serialize)]
+struct TypedRowRef<'a> {
+    columns: &'a [String],
+    values: &'a [Cell],
+}
+
+/// A cell's text form, borrowed (what [`Cell::key_text`] makes, without allocating for text).
+fn text_of(cell: &Cell) -> Option<std::borrow::Cow<'_, str>> {
+    match cell {
+        Cell::Null => None,
+        Cell::Text(t) | Cell::Blob(t) => Some(std::borrow::Cow::Borrowed(t)),
+        other => other.key_text().map(std::borrow::Cow::Owned),
+    }
 }
 
 impl SealedRow {
@@ -42,18 +64,7 @@ impl SealedRow {
     }
 
     pub fn encode(&self, typed: bool) -> Vec<u8> {
-        let encoded = if typed {
-            serde_json::to_vec(&TypedRow {
-                columns: self.columns.clone(),
-                values: self.values.clone(),
-            })
-        } else {
-            serde_json::to_vec(&TextRow {
-                columns: self.columns.clone(),
-                values: self.values.iter().map(Cell::key_text).collect(),
-            })
-        };
-        encoded.unwrap_or_default()
+        encode(&self.columns, &self.values, typed)
     }
 
     pub fn decode(bytes: &[u8], typed: bool) -> Result<SealedRow, serde_json::Error> {
@@ -71,6 +82,20 @@ impl SealedRow {
             })
         }
     }
+}
+
+/// One row's `columns` and `values` as sealed (see [`SealedRow`]).
+pub fn encode(columns: &[String], values: &[Cell], typed: bool) -> Vec<u8> {
+    let encoded = if typed {
+        serde_json::to_vec(&TypedRowRef { columns, values })
+    } else {
+        let texts: Vec<_> = values.iter().map(text_of).collect();
+        serde_json::to_vec(&TextRowRef {
+            columns,
+            values: texts.iter().map(|t| t.as_deref()).collect(),
+        })
+    };
+    encoded.unwrap_or_default()
 }
 
 /// A key's values as a stored flag key.
