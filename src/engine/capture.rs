@@ -11,7 +11,7 @@ use crate::identity::Identities;
 use crate::source::backend::{Backend, Statement, Value};
 use crate::source::erasure::{Captured, outside_plan_query, require_primary_key};
 use crate::source::foreign_key::ForeignKey;
-use crate::source::quote::{ident, qualified};
+use crate::source::quote::qualified;
 
 /// Capture the keys of `tables`' rows that belong to the subjects; the count per table.
 pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
@@ -36,14 +36,9 @@ pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Re
             ));
             // A row flagged by an earlier request is not flagged (nor sealed) again.
             if config.on_delete == OnDelete::Flag
-                && let Some(column) = &config.flag_column
+                && let Some(flagged) = d.flagged_sql(t)
             {
-                let flagged = if d.is_boolean(t, column) {
-                    "IS TRUE"
-                } else {
-                    "IS NOT NULL"
-                };
-                insert.push(&format!(" AND NOT (t0.{} {flagged})", ident(column)));
+                insert.push(&format!(" AND NOT ({flagged})"));
             }
             counts.push(db.execute(insert).await.map_err(on_table(db, t))?);
             for sql in d.index_pending(t, &key) {

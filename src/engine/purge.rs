@@ -10,7 +10,6 @@ use crate::error::UserError;
 use crate::source::backend::{Backend, StoreTable};
 use crate::source::cell::Cell;
 use crate::source::erasure::{flagged_table, require_primary_key};
-use crate::source::quote::ident;
 
 /// Hard-delete up to `limit` flagged rows of an expired request, with their quarantine entries,
 /// in one transaction. Rows unflagged meanwhile are left alone. Returns the entries done.
@@ -65,13 +64,8 @@ async fn body(db: &dyn Backend, request_id: &str, limit: i64) -> Result<u64, Use
                 .push(&db.dialect().delete_from(&db.dialect().table_sql(&config.name), "t0"))
                 .push(" WHERE ");
             db.dialect().key_set(&mut delete, table, "t0", &pk, chunk);
-            if let Some(column) = &config.flag_column {
-                let flagged = if db.dialect().is_boolean(table, column) {
-                    "IS TRUE"
-                } else {
-                    "IS NOT NULL"
-                };
-                delete.push(&format!(" AND t0.{} {flagged}", ident(column)));
+            if let Some(flagged) = db.dialect().flagged_sql(table) {
+                delete.push(&format!(" AND {flagged}"));
             }
             db.execute(delete).await.map_err(on_table(db, table))?;
         }

@@ -394,6 +394,18 @@ pub trait Dialect: Send + Sync {
     /// Whether `column` of `table` holds booleans (a flag then is TRUE, else a time).
     fn is_boolean(&self, table: usize, column: &str) -> bool;
 
+    /// The condition a row of `table` (aliased `t0`) meets once its `flag` strategy has flagged
+    /// it; `None` for a table without a flag column.
+    fn flagged_sql(&self, table: usize) -> Option<String> {
+        let column = self.source().tables[table].flag_column.as_ref()?;
+        let test = if self.is_boolean(table, column) {
+            "IS TRUE"
+        } else {
+            "IS NOT NULL"
+        };
+        Some(format!("t0.{} {test}", crate::source::quote::ident(column)))
+    }
+
     /// The value a `flag` strategy writes into `column` of `table` when it is not boolean: the
     /// time of the delete, in the column's type.
     fn flag_time_sql(&self, table: usize, column: &str) -> String;

@@ -161,13 +161,12 @@ pub fn flagged_table(tables: &[Table], request_id: &str, schema: &str, name: &st
         .iter()
         .position(|t| t.name.schema == schema && t.name.name == name)
         .ok_or_else(|| {
+            let table = TableName {
+                schema: schema.into(),
+                name: name.into(),
+            };
             UserError::runtime(format!(
-                "request {request_id} flagged rows in {}, which the source map no longer lists",
-                if schema.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{schema}.{name}")
-                }
+                "request {request_id} flagged rows in {table}, which the source map no longer lists"
             ))
             .with_hint("add the table back to the map (with its flag_column) so purge can delete those rows")
         })

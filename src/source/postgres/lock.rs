@@ -10,15 +10,20 @@ use crate::source::held_locks;
 const ERASURE_LOCK: i64 = 0x6473_6172_0001;
 
 impl PgSource<'_> {
-    /// Take the source's erasure lock for this session; waits at most `lock_timeout`.
     /// Wait until no delete, restore or purge holds the erasure lock, and hold it (to start an
     /// export's snapshot; [`PgSource::release_erasure_lock`] lets go).
     pub async fn wait_for_erasures(&self) -> Result<(), UserError> {
+        self.advisory_lock()
+            .await
+            .map_err(|e| erasure_under_way(&self.config.name, &super::error_text(&e)))
+    }
+
+    /// `pg_advisory_lock` of the erasure lock for this session; waits at most `lock_timeout`.
+    async fn advisory_lock(&self) -> Result<(), tokio_postgres::Error> {
         self.client
             .execute("SELECT pg_advisory_lock($1)", &[&ERASURE_LOCK])
             .await
             .map(|_| ())
-            .map_err(|e| erasure_under_way(&self.config.name, &super::error_text(&e)))
     }
 
     pub async fn release_erasure_lock(&self) {
@@ -28,7 +33,8 @@ impl PgSource<'_> {
             .await;
     }
 
-    /// Another source of this map on the same database shares the lock this process holds.
+    /// Take the source's erasure lock for this session; waits at most `lock_timeout`. Another
+    /// source of this map on the same database shares the lock this process holds.
     pub async fn lock_for_erasure(&self) -> Result<(), UserError> {
         let database: String = self
             .client
@@ -43,10 +49,9 @@ impl PgSource<'_> {
         if held_locks::is_held(&database) {
             return Ok(());
         }
-        self.client
-            .execute("SELECT pg_advisory_lock($1)", &[&ERASURE_LOCK])
+        self.advisory_lock()
             .await
-            .map(|_| held_locks::mark_held(&database))
+            .map(|()| held_locks::mark_held(&database))
             .map_err(|e| {
                 UserError::runtime(format!(
                     "source `{}`: another dsar delete, restore or purge holds this database's lock ({})",
