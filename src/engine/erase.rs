@@ -40,36 +40,7 @@ async fn body(
     let strategy = config.on_delete;
     let name = db.dialect().table_sql(&config.name);
 
-    // The next keys after the last batch, in key order: each batch costs the same however far
-    // the erasure has come.
-    let mut take = db.dialect().statement();
-    take.push("SELECT ")
-        .join(&pk, ", ", |st, c| {
-            st.push(&db.dialect().read_cell(table, "p", c));
-        })
-        .push(" FROM ")
-        .push(&db.dialect().pending_table(table))
-        .push(" p");
-    if let Some(after) = after {
-        take.push(" WHERE (")
-            .push(&qualified("p", &pk))
-            .push(") > (")
-            .join(&pk.iter().zip(after).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
-                db.dialect().bind_cell(st, table, c, cell);
-            })
-            .push(")");
-    }
-    take.push(" ORDER BY ")
-        .push(&qualified("p", &pk))
-        .push(" LIMIT ")
-        .bind(limit);
-    let keys: Vec<Vec<Cell>> = db
-        .query(take)
-        .await
-        .map_err(on_source(db, "cannot take a batch"))?
-        .into_iter()
-        .map(|row| row.into_iter().map(Cell::from_value).collect())
-        .collect();
+    let keys = take_pending(db, table, &pk, after, limit).await?;
     let Some(last_key) = keys.last().cloned() else {
         return Ok(ErasedBatch {
             taken: 0,
@@ -225,4 +196,43 @@ pub(super) async fn update(
         db.execute(st).await.map_err(on_table(db, table))?;
     }
     Ok(())
+}
+
+/// The next `limit` captured keys of `table` after `after`, in key order: each batch costs the
+/// same however far the erasure has come.
+pub(super) async fn take_pending(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    after: Option<&[Cell]>,
+    limit: i64,
+) -> Result<Vec<Vec<Cell>>, UserError> {
+    let mut take = db.dialect().statement();
+    take.push("SELECT ")
+        .join(pk, ", ", |st, c| {
+            st.push(&db.dialect().read_cell(table, "p", c));
+        })
+        .push(" FROM ")
+        .push(&db.dialect().pending_table(table))
+        .push(" p");
+    if let Some(after) = after {
+        take.push(" WHERE (")
+            .push(&qualified("p", pk))
+            .push(") > (")
+            .join(&pk.iter().zip(after).collect::<Vec<_>>(), ", ", |st, (c, cell)| {
+                db.dialect().bind_cell(st, table, c, cell);
+            })
+            .push(")");
+    }
+    take.push(" ORDER BY ")
+        .push(&qualified("p", pk))
+        .push(" LIMIT ")
+        .bind(limit);
+    Ok(db
+        .query(take)
+        .await
+        .map_err(on_source(db, "cannot take a batch"))?
+        .into_iter()
+        .map(|row| row.into_iter().map(Cell::from_value).collect())
+        .collect())
 }

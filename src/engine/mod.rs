@@ -25,6 +25,7 @@
 mod capture;
 mod erase;
 mod payload;
+mod plan;
 mod purge;
 mod restore;
 mod store;
@@ -32,6 +33,7 @@ mod transaction;
 
 pub use capture::{capture, count_rows, references_outside_plan};
 pub use erase::erase_batch;
+pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan};
 pub use purge::purge_flagged_batch;
 pub use restore::{next_quarantined, restore_batch};
 pub use store::{

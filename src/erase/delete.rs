@@ -161,6 +161,14 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
 
     let data_key = DataKey::generate();
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
+    // Every source's plan is on record before the first row moves anywhere: a run killed at
+    // any point resumes from it, not from what is still live.
+    for (s, source) in sources.iter().enumerate() {
+        let acting = acting_tables(&plan, s);
+        if !acting.is_empty() {
+            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
+        }
+    }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     let mut running = ledger.start(
         &request_id,
@@ -195,7 +203,10 @@ async fn erase_and_report(
     running: &mut Running,
     restore_until: Option<String>,
 ) -> Result<(), UserError> {
-    let mut done = erase_planned(run, plan, running).await?;
+    let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
+    let acting: Vec<Step> = plan.steps.iter().filter(|s| s.strategy != "retain").cloned().collect();
+    erase_planned(run, &acting, running, &mut done).await?;
+    settle(run, plan, running, &mut done).await?;
     for source in run.sources {
         source.scrub_free_space().await?;
     }
@@ -324,15 +335,20 @@ type EventFor<'a> = dyn Fn(&str, Outcome, Vec<TableCount>, Option<String>) -> Ev
 
 /// Move every planned table, batch by batch, children first. A failure or a cancel is recorded
 /// in the audit log and the ledger before it is returned; what was committed stays.
-async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Result<Vec<Step>, UserError> {
+async fn erase_planned(
+    run: &Run<'_>,
+    steps: &[Step],
+    running: &mut Running,
+    done: &mut Vec<Step>,
+) -> Result<(), UserError> {
     let request_id = run.request_id;
-    for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
-        running.progress(&step.source_name, &step.table_name, 0, Some(step.rows));
+    for step in steps {
+        let before = rows_done(done, step);
+        running.progress(&step.source_name, &step.table_name, before, Some(before + step.rows));
     }
     crate::interrupt::install();
     let progress = Progress::new(run.global.quiet, run.global.json);
-    let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
-    for step in plan.steps.iter().filter(|s| s.strategy != "retain") {
+    for step in steps {
         let source = &run.sources[step.source];
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
         let started = Instant::now();
@@ -353,11 +369,7 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
             let batch = match result {
                 Ok(batch) => batch,
                 Err(e) => {
-                    let mut counts = table_counts(&done);
-                    counts.push(TableCount {
-                        rows: moved,
-                        ..table_count(step)
-                    });
+                    let counts = counts_with(done, step, moved);
                     let error = redact(&e.message, &run.raw_values);
                     run.audit.append(&(run.event)(
                         "delete.failed",
@@ -388,15 +400,12 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
             after = Some(batch.last_key);
             moved += batch.moved;
             bar.set_position(moved);
-            running.progress(&step.source_name, &step.table_name, moved, Some(step.rows));
+            let before = rows_done(done, step);
+            running.progress(&step.source_name, &step.table_name, before + moved, Some(before + step.rows));
             progress.event(request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
             if running.cancel_requested() {
                 bar.abandon();
-                let mut counts = table_counts(&done);
-                counts.push(TableCount {
-                    rows: moved,
-                    ..table_count(step)
-                });
+                let counts = counts_with(done, step, moved);
                 let total: u64 = counts
                     .iter()
                     .filter(|c| c.strategy != Some("retain"))
@@ -429,17 +438,127 @@ async fn erase_planned(run: &Run<'_>, plan: &Plan, running: &mut Running) -> Res
             }
         }
         bar.finish();
-        done.push(Step {
+        add_done(done, step, moved);
+    }
+    Ok(())
+}
+
+/// Rounds of re-capture after the plan is done, before a delete may say completed.
+const SETTLE_ROUNDS: usize = 3;
+
+/// Completion is checked, not assumed: capture again what the map matches for the subjects,
+/// leave out what this request already changed (anonymized and flagged rows still match), and
+/// erase what appeared while the plan ran — recorded in the plan first, like the rest. Rows that
+/// keep appearing past [`SETTLE_ROUNDS`] stop the run with exit 3, naming the tables.
+async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Vec<Step>) -> Result<(), UserError> {
+    for round in 0..=SETTLE_ROUNDS {
+        let mut appeared = Vec::new();
+        for (s, source) in run.sources.iter().enumerate() {
+            let acting = acting_tables(plan, s);
+            if acting.is_empty() {
+                continue;
+            }
+            let db = source.backend();
+            let mut counts = engine::capture(db, &acting, run.ids).await?;
+            for (count, &t) in counts.iter_mut().zip(&acting) {
+                if *count > 0 && source.config().tables[t].on_delete != crate::config::OnDelete::Quarantine {
+                    *count -= engine::drop_done(db, t, run.request_id, run.data_key).await?.min(*count);
+                }
+            }
+            if counts.iter().all(|&c| c == 0) {
+                continue;
+            }
+            // In the plan's order (children first), with what appeared.
+            for step in plan.steps.iter().filter(|st| st.source == s && st.strategy != "retain") {
+                if let Some(i) = acting.iter().position(|&t| t == step.table)
+                    && counts[i] > 0
+                {
+                    appeared.push(Step {
+                        rows: counts[i],
+                        ..step.clone()
+                    });
+                }
+            }
+            if round < SETTLE_ROUNDS {
+                engine::record_plan(db, &acting, run.request_id, run.data_key).await?;
+            }
+        }
+        if appeared.is_empty() {
+            return Ok(());
+        }
+        if round == SETTLE_ROUNDS {
+            let tables: Vec<String> = appeared
+                .iter()
+                .map(|s| format!("{}: {} ({} rows)", s.source_name, s.table_name, s.rows))
+                .collect();
+            let message = format!(
+                "rows of the subject kept appearing while the delete ran ({}); what was planned is erased \
+                 (request {})",
+                tables.join(", "),
+                run.request_id
+            );
+            run.audit.append(&(run.event)(
+                "delete.incomplete",
+                Outcome::Error,
+                table_counts(done),
+                Some(message.clone()),
+            ))?;
+            running.finish("incomplete", Some(message.clone()), tables)?;
+            return Err(UserError {
+                kind: ExitKind::Flagged,
+                message,
+                hint: Some(format!(
+                    "stop what writes these rows, then `{}` erases them",
+                    crate::follow_up::command(
+                        run.global,
+                        &format!("resume {} --identity {}", run.request_id, run.recovery_identity)
+                    )
+                )),
+                db: None,
+            });
+        }
+        erase_planned(run, &appeared, running, done).await?;
+    }
+    Ok(())
+}
+
+/// The audit counts of `done` with `moved` more rows of `step`'s table.
+fn counts_with(done: &[Step], step: &Step, moved: u64) -> Vec<TableCount> {
+    let mut all = done.to_vec();
+    add_done(&mut all, step, moved);
+    table_counts(&all)
+}
+
+/// The tables of source `s` that the plan changes rows of, in the plan's order.
+fn acting_tables(plan: &Plan, s: usize) -> Vec<usize> {
+    plan.steps
+        .iter()
+        .filter(|st| st.source == s && st.strategy != "retain")
+        .map(|st| st.table)
+        .collect()
+}
+
+/// Rows of `step`'s table already erased by this run.
+fn rows_done(done: &[Step], step: &Step) -> u64 {
+    done.iter()
+        .find(|d| d.source == step.source && d.table == step.table)
+        .map_or(0, |d| d.rows)
+}
+
+/// Count `moved` more rows of `step`'s table as erased.
+fn add_done(done: &mut Vec<Step>, step: &Step, moved: u64) {
+    match done.iter_mut().find(|d| d.source == step.source && d.table == step.table) {
+        Some(d) => d.rows += moved,
+        None => done.push(Step {
             rows: moved,
             ..step.clone()
-        });
+        }),
     }
-    Ok(done)
 }
 
 /// `dsar resume` of a delete: the same request, its key unwrapped with the recovery identity,
-/// its subjects unsealed from the ledger; the plan is captured again from what is still live,
-/// so committed batches are not redone and nothing is skipped.
+/// its subjects unsealed from the ledger; it finishes the plan the delete recorded (committed
+/// batches are not redone, nothing is skipped), then checks completion like `delete`.
 pub async fn resume(global: &Global, record: &Request, identity: &std::path::Path) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
@@ -505,8 +624,27 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             ..Default::default()
         }
     };
-    audit.append(&event("delete.resumed", Outcome::Ok, table_counts(&plan.steps), None))?;
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
+    // Finish the plan the delete recorded, not what is live now: a child whose parent already
+    // left is still in it, and a row already anonymized or flagged is not taken again. A source
+    // without a plan on record was not erased from yet: what is live now is its plan.
+    for (s, source) in sources.iter().enumerate() {
+        let acting = acting_tables(&plan, s);
+        if acting.is_empty() {
+            continue;
+        }
+        if engine::has_plan(source.backend(), &request_id).await? {
+            let counts = engine::reload_plan(source.backend(), &acting, &request_id, &data_key).await?;
+            for (&t, count) in acting.iter().zip(counts) {
+                if let Some(step) = plan.steps.iter_mut().find(|st| st.source == s && st.table == t) {
+                    step.rows = count;
+                }
+            }
+        } else {
+            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
+        }
+    }
+    audit.append(&event("delete.resumed", Outcome::Ok, table_counts(&plan.steps), None))?;
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     let mut running = ledger.start(
         &request_id,

@@ -148,6 +148,7 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
             continue;
         }
         engine::shred_key(source.backend(), &request.request_id).await?;
+        engine::clear_plan(source.backend(), &request.request_id).await?;
         loop {
             let n = engine::purge_flagged_batch(source.backend(), &request.request_id, batch).await?;
             if n == 0 {

@@ -223,6 +223,12 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         )));
     }
 
+    if single.is_none() {
+        // The request is undone: its plan must not be finished by a later resume.
+        for (s, _) in &keys {
+            engine::clear_plan(sources[*s].backend(), request_id).await?;
+        }
+    }
     let mut details = serde_json::Map::new();
     details.insert("flagged_for_review".into(), flagged.len().into());
     if let Some(table) = &args.table {

@@ -191,6 +191,8 @@ pub struct DbError {
 pub enum StoreTable {
     Requests,
     Quarantine,
+    /// The persisted plan: per request and table, the sealed key of every row it will change.
+    Plan,
 }
 
 /// A list of values for `expr IN (…)` or `expr = ANY(…)`.
@@ -278,6 +280,7 @@ pub trait Dialect: Send + Sync {
         match table {
             StoreTable::Requests => "dsar_requests",
             StoreTable::Quarantine => "dsar_quarantine",
+            StoreTable::Plan => "dsar_plan",
         }
     }
 

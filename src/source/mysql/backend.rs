@@ -17,7 +17,7 @@ use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntr
 use crate::source::cell::Cell;
 use crate::source::shape::{ColumnKind, TableShape};
 
-const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE];
+const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE, PLAN];
 
 const REQUESTS: &str = "CREATE TABLE IF NOT EXISTS dsar_requests (
     request_id    VARCHAR(64) PRIMARY KEY,
@@ -41,6 +41,19 @@ const QUARANTINE: &str = "CREATE TABLE IF NOT EXISTS dsar_quarantine (
     deleted_at    DATETIME(6) NOT NULL,
     restore_until DATETIME(6) NOT NULL,
     KEY dsar_quarantine_by_request (request_id, table_schema, table_name, id),
+    KEY dsar_quarantine_by_key (request_id, table_schema, table_name, key_hash),
+    FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
+) ENGINE = InnoDB";
+
+const PLAN: &str = "CREATE TABLE IF NOT EXISTS dsar_plan (
+    request_id    VARCHAR(64) NOT NULL,
+    table_schema  VARCHAR(64) NOT NULL,
+    table_name    VARCHAR(64) NOT NULL,
+    position      BIGINT NOT NULL,
+    strategy      VARCHAR(16) NOT NULL,
+    key_hash      VARBINARY(64) NOT NULL,
+    sealed_key    BLOB NOT NULL,
+    PRIMARY KEY (request_id, table_schema, table_name, position),
     FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
 ) ENGINE = InnoDB";
 

@@ -42,6 +42,17 @@ const STORE_DDL: &[&str] = &[
         restore_until timestamptz NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS quarantine_by_request ON dsar.quarantine (request_id, table_schema, table_name, id)",
+    "CREATE INDEX IF NOT EXISTS quarantine_by_key ON dsar.quarantine (request_id, table_schema, table_name, key_hash)",
+    "CREATE TABLE IF NOT EXISTS dsar.plan (
+        request_id    text NOT NULL REFERENCES dsar.requests,
+        table_schema  text NOT NULL,
+        table_name    text NOT NULL,
+        position      bigint NOT NULL,
+        strategy      text NOT NULL,
+        key_hash      bytea NOT NULL,
+        sealed_key    bytea NOT NULL,
+        PRIMARY KEY (request_id, table_schema, table_name, position)
+    )",
 ];
 
 impl PgDialect<'_> {
@@ -201,6 +212,7 @@ impl Dialect for PgDialect<'_> {
         match table {
             StoreTable::Requests => "dsar.requests",
             StoreTable::Quarantine => "dsar.quarantine",
+            StoreTable::Plan => "dsar.plan",
         }
     }
 

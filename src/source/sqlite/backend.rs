@@ -43,6 +43,18 @@ const STORE_DDL: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS dsar_quarantine_by_request
         ON dsar_quarantine (request_id, table_schema, table_name, id)",
+    "CREATE INDEX IF NOT EXISTS dsar_quarantine_by_key
+        ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
+    "CREATE TABLE IF NOT EXISTS dsar_plan (
+        request_id    TEXT NOT NULL REFERENCES dsar_requests,
+        table_schema  TEXT NOT NULL,
+        table_name    TEXT NOT NULL,
+        position      INTEGER NOT NULL,
+        strategy      TEXT NOT NULL,
+        key_hash      BLOB NOT NULL,
+        sealed_key    BLOB NOT NULL,
+        PRIMARY KEY (request_id, table_schema, table_name, position)
+    )",
 ];
 
 fn db_error(e: &rusqlite::Error) -> DbError {
