@@ -254,10 +254,12 @@ fn toml_list(columns: &[String]) -> String {
 }
 
 /// `tables` ordered so that a table referencing another comes before it (deletes go children
-/// first; restores walk this backwards). Ties keep map order; a cycle falls back to map order.
+/// first; restores walk this backwards): by the foreign keys the schema declares, and, where
+/// none ties two tables, by the map's `via` (a table found through another's rows goes before
+/// it). Ties keep map order; a cycle falls back to map order.
 pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
     let names = &source.config().tables;
-    let edges: Vec<(usize, usize)> = fks
+    let mut edges: Vec<(usize, usize)> = fks
         .iter()
         .filter_map(|fk| {
             let child = tables.iter().copied().find(|&t| names[t].name == fk.child)?;
@@ -265,6 +267,15 @@ pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey
             (child != parent).then_some((child, parent))
         })
         .collect();
+    for &t in tables {
+        if let crate::config::Link::Via { parent, .. } = names[t].link
+            && parent != t
+            && tables.contains(&parent)
+            && !edges.iter().any(|&(a, b)| (a, b) == (parent, t) || (a, b) == (t, parent))
+        {
+            edges.push((t, parent));
+        }
+    }
     let mut left: Vec<usize> = tables.to_vec();
     let mut order = Vec::with_capacity(tables.len());
     while !left.is_empty() {

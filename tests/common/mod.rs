@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub const CHINOOK_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/chinook/Chinook_PostgreSql.sql");
 pub const SHOP_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shop.sql");
+pub const STORE_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store_nofk.sql");
 
 /// The test server. Tests need a real one; there is no mock to fall back to.
 pub fn server_url() -> String {
@@ -122,6 +123,7 @@ pub fn fresh_db(template: &str) -> TestDb {
     let sql = match template {
         "chinook_tpl" => CHINOOK_SQL,
         "shop_tpl" => SHOP_SQL,
+        "store_tpl" => STORE_SQL,
         other => panic!("unknown template {other}"),
     };
     // The template's name carries a hash of its SQL, so an edited fixture gets a new template.
