@@ -654,7 +654,20 @@ fn restore_never_overwrites_a_reused_key(kind: &dyn Chinook) {
         1,
         "the new row is not overwritten"
     );
-    assert_eq!(f.owned(1).1, 7, "the rest came back");
+    // No row changes owner: the invoices and lines of the customer left in quarantine stay
+    // there with it, listed for review, instead of landing under the new customer 1.
+    assert_eq!(f.owned(1), (1, 0, 0), "nothing restored under the new customer");
+    assert_eq!(
+        f.db.count(&format!("SELECT COUNT(*) FROM {}", f.quarantine)),
+        46,
+        "the customer, its 7 invoices and 38 lines stay in quarantine"
+    );
+    let flagged = stderr(&out);
+    assert_eq!(
+        flagged.matches("a row it belongs to was not restored").count(),
+        45,
+        "each held row is listed: {flagged}"
+    );
 }
 
 /// After the window, purge destroys the quarantine once (twice is a no-op) and restore says so.
@@ -1025,9 +1038,15 @@ fn a_quarantine_written_by_0_1_restores_row_for_row(kind: &dyn Chinook, name: &s
     f.db.exec(&format!(
         "DELETE FROM {l} WHERE {inv} IN (SELECT {inv} FROM {i} WHERE {k} = 1)"
     ));
+    // What the rules wrote: a hash (under that installation's key, which this run does not
+    // have: the shape of a hash is accepted), the redaction, NULL and the literal.
+    let (email, first, company, state) = if c == "customer" {
+        ("email", "first_name", "company", "state")
+    } else {
+        ("Email", "FirstName", "Company", "State")
+    };
     f.db.exec(&format!(
-        "UPDATE {c} SET {} = '[redacted]' WHERE {k} = 1",
-        if c == "customer" { "first_name" } else { "FirstName" }
+        "UPDATE {c} SET {email} = '0123456789abcdef', {first} = '[redacted]', {company} = NULL, {state} = 'XX' WHERE {k} = 1"
     ));
     f.db.exec(&format!(
         "UPDATE {i} SET deleted_at = '2026-11-29 12:00:00' WHERE {k} = 1"

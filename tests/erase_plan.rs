@@ -42,7 +42,10 @@ fn store(config: &str) -> (TestDb, Workspace) {
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -60,7 +63,10 @@ fn quarantined(url: &str, table: &str) -> i64 {
 fn only_request(ws: &Workspace) -> String {
     let out = ws.dsar_ok(&["jobs", "--json"]);
     let jobs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let list = jobs.as_array().or_else(|| jobs["requests"].as_array()).expect("a list of jobs");
+    let list = jobs
+        .as_array()
+        .or_else(|| jobs["requests"].as_array())
+        .expect("a list of jobs");
     assert_eq!(list.len(), 1, "one request: {jobs}");
     list[0]["request_id"].as_str().unwrap().to_string()
 }
@@ -75,13 +81,25 @@ fn end_other_sessions(url: &str) {
 
 /// Customer 1's rows, table by table, as the plan should change them.
 fn assert_customer_one_erased(url: &str) {
-    assert_eq!(count(url, "SELECT count(*) FROM store.customer WHERE customer_id = 1"), 0);
+    assert_eq!(
+        count(url, "SELECT count(*) FROM store.customer WHERE customer_id = 1"),
+        0
+    );
     assert_eq!(count(url, "SELECT count(*) FROM store.orders WHERE customer_id = 1"), 0);
-    assert_eq!(count(url, "SELECT count(*) FROM store.order_item WHERE order_id <= 3"), 0);
-    assert_eq!(count(url, "SELECT count(*) FROM store.payment_card WHERE customer_id = 1"), 0);
+    assert_eq!(
+        count(url, "SELECT count(*) FROM store.order_item WHERE order_id <= 3"),
+        0
+    );
+    assert_eq!(
+        count(url, "SELECT count(*) FROM store.payment_card WHERE customer_id = 1"),
+        0
+    );
     assert_eq!(count(url, "SELECT count(*) FROM store.login WHERE customer_id = 1"), 0);
     assert_eq!(
-        psql(url, "SELECT street || '/' || coalesce(city, 'NULL') FROM store.address WHERE address_id = 1"),
+        psql(
+            url,
+            "SELECT street || '/' || coalesce(city, 'NULL') FROM store.address WHERE address_id = 1"
+        ),
         "[redacted]/NULL"
     );
     assert_eq!(
@@ -96,7 +114,10 @@ fn assert_customer_one_erased(url: &str) {
     assert_eq!(count(url, "SELECT count(*) FROM store.orders"), 117);
     assert_eq!(count(url, "SELECT count(*) FROM store.order_item"), 234);
     assert_eq!(count(url, "SELECT count(*) FROM store.login"), 78);
-    assert_eq!(count(url, "SELECT count(*) FROM store.visit WHERE page = '[redacted]'"), 50);
+    assert_eq!(
+        count(url, "SELECT count(*) FROM store.visit WHERE page = '[redacted]'"),
+        50
+    );
     assert_eq!(count(url, "SELECT count(*) FROM backup_schema.customer"), 40);
 }
 
@@ -142,8 +163,16 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row() {
              WHERE a.application_name = 'dsar_test_locker' AND l.locktype = 'transactionid'",
         ) > 0
     });
-    let mut child = ws.spawn(&["delete", "--subject", "email=customer-1@example.com", "--yes", "--quiet"]);
-    wait_for("the customer row to be quarantined", || quarantined(&db.url, "customer") == 1);
+    let mut child = ws.spawn(&[
+        "delete",
+        "--subject",
+        "email=customer-1@example.com",
+        "--yes",
+        "--quiet",
+    ]);
+    wait_for("the customer row to be quarantined", || {
+        quarantined(&db.url, "customer") == 1
+    });
     wait_for("the delete to wait on the held row", || {
         count(
             &db.url,
@@ -156,7 +185,10 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row() {
     end_other_sessions(&db.url);
     let _ = locker.kill();
     let _ = locker.wait();
-    assert_eq!(count(&db.url, "SELECT count(*) FROM store.customer WHERE customer_id = 1"), 0);
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM store.customer WHERE customer_id = 1"),
+        0
+    );
     assert_eq!(
         count(&db.url, "SELECT count(*) FROM store.orders WHERE customer_id = 1"),
         3,
@@ -177,7 +209,11 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row() {
         "--quiet",
     ]);
     assert_eq!(dumps(&db.url), before, "restore gives back every table byte for byte");
-    assert_eq!(count(&db.url, "SELECT count(*) FROM dsar.plan"), 0, "a restored request's plan is gone");
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM dsar.plan"),
+        0,
+        "a restored request's plan is gone"
+    );
 }
 
 /// An anonymize delete killed at a random batch, resumed, then restored: every table is as it
@@ -192,8 +228,7 @@ fn an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_by
         let kill_at = 1 + rand::random::<u32>() as i64 % 45;
         let mut child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
         wait_for("some visits to be anonymized", || {
-            quarantined(&db.url, "visit") >= kill_at
-                || child.try_wait().unwrap().is_some()
+            quarantined(&db.url, "visit") >= kill_at || child.try_wait().unwrap().is_some()
         });
         let _ = child.kill();
         child.wait().unwrap();
@@ -209,7 +244,14 @@ fn an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_by
         );
         assert_customer_one_erased(&db.url);
         assert_sealed_once(&db.url);
-        ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key", "--quiet"]);
+        ws.dsar_ok(&[
+            "restore",
+            "--request",
+            &id,
+            "--identity",
+            "keys/recovery.key",
+            "--quiet",
+        ]);
         assert_eq!(dumps(&db.url), before, "{context}: restored byte for byte");
     }
 }
@@ -253,9 +295,48 @@ fn rows_written_during_a_delete_are_erased_before_it_completes() {
     assert_eq!(rows("store.visit"), Some(52), "the late visits are counted: {report}");
     assert_eq!(rows("store.login"), Some(3), "the late login is counted: {report}");
     assert_eq!(
-        count(&db.url, "SELECT count(*) FROM store.visit WHERE page IN ('/late', '/later')"),
+        count(
+            &db.url,
+            "SELECT count(*) FROM store.visit WHERE page IN ('/late', '/later')"
+        ),
         0
     );
-    assert_eq!(count(&db.url, "SELECT count(*) FROM store.login WHERE login_id = 5001"), 0);
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM store.login WHERE login_id = 5001"),
+        0
+    );
     assert_eq!(quarantined(&db.url, "visit"), 52, "each visit sealed once");
+}
+
+/// Two deletes of one person (the second seals the first's anonymized values), restored oldest
+/// first: the first puts the originals back, the second finds values newer than its own and
+/// flags them instead of writing its anonymized copies over the originals. Nothing is lost.
+#[test]
+fn overlapping_requests_restored_oldest_first_lose_no_original() {
+    let (db, ws) = store(MAP);
+    let before = dumps(&db.url);
+    let delete = || {
+        let out = ws.dsar_ok(&["delete", "--subject", "email=customer-1@example.com", "--yes", "--json"]);
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        report["request_id"].as_str().unwrap().to_string()
+    };
+    let first = delete();
+    let second = delete();
+    assert_ne!(first, second);
+    ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &first,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    let out = ws.dsar(&["restore", "--request", &second, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("its anonymized values were changed since"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(dumps(&db.url), before, "every original is back");
 }

@@ -152,20 +152,22 @@ pub async fn reload_plan(
         let mut after = -1i64;
         loop {
             let mut read = d.statement();
-            read.push(&format!("SELECT p.position, p.key_hash, p.sealed_key FROM {plan} p WHERE p.request_id = "))
-                .bind(request_id)
-                .push(" AND p.table_schema = ")
-                .bind(config.name.schema.as_str())
-                .push(" AND p.table_name = ")
-                .bind(config.name.name.as_str())
-                .push(" AND p.position > ")
-                .bind(after)
-                .push(&format!(
-                    " AND NOT EXISTS (SELECT 1 FROM {quarantine} q WHERE q.request_id = p.request_id \
+            read.push(&format!(
+                "SELECT p.position, p.key_hash, p.sealed_key FROM {plan} p WHERE p.request_id = "
+            ))
+            .bind(request_id)
+            .push(" AND p.table_schema = ")
+            .bind(config.name.schema.as_str())
+            .push(" AND p.table_name = ")
+            .bind(config.name.name.as_str())
+            .push(" AND p.position > ")
+            .bind(after)
+            .push(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM {quarantine} q WHERE q.request_id = p.request_id \
                      AND q.table_schema = p.table_schema AND q.table_name = p.table_name AND q.key_hash = p.key_hash) \
                      ORDER BY p.position LIMIT "
-                ))
-                .bind(CHUNK);
+            ))
+            .bind(CHUNK);
             let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
             if entries.is_empty() {
                 break;
@@ -256,7 +258,9 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
             .collect();
         if !gone.is_empty() {
             let mut delete = d.statement();
-            delete.push(&d.delete_from(&d.pending_table(table), "p")).push(" WHERE ");
+            delete
+                .push(&d.delete_from(&d.pending_table(table), "p"))
+                .push(" WHERE ");
             d.key_set(&mut delete, table, "p", &pk, &gone);
             dropped += db.execute(delete).await.map_err(on_table(db, table))?;
         }
@@ -271,8 +275,11 @@ pub async fn clear_plan(db: &dyn Backend, request_id: &str) -> Result<(), UserEr
     super::ensure_store(db).await?;
     let d = db.dialect();
     let mut st = d.statement();
-    st.push(&format!("DELETE FROM {} WHERE request_id = ", d.store_table(StoreTable::Plan)))
-        .bind(request_id);
+    st.push(&format!(
+        "DELETE FROM {} WHERE request_id = ",
+        d.store_table(StoreTable::Plan)
+    ))
+    .bind(request_id);
     db.execute(st)
         .await
         .map(|_| ())

@@ -1,17 +1,55 @@
 //! One restore batch: bring quarantined rows of a table back, never over a live row.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::erase::update;
 use super::payload::{SealedRow, key_texts};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
-use crate::config::OnDelete;
+use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
 use crate::source::backend::{Backend, List, Statement, StoreTable};
 use crate::source::cell::Cell;
-use crate::source::erasure::{RestoreBatch, require_primary_key};
+use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
+
+/// What one restore run is about: the request, its key, and which rows it may write.
+pub struct Restoring<'a> {
+    pub request_id: &'a str,
+    pub key: &'a DataKey,
+    /// To recompute what anonymize wrote, so a value changed since is never overwritten.
+    pub installation_key: &'a [u8],
+    /// Only the entries with these key hashes (`restore --key`).
+    pub only: Option<&'a [Vec<u8>]>,
+}
+
+/// Rows a restore holds back because a row they belong to (their parent by a foreign key or
+/// the map's `via`) was not restored: per relation, this table's columns and the held values.
+/// No row changes owner: a child follows its parent back, or stays in quarantine with it.
+#[derive(Debug, Default, Clone)]
+pub struct Held(Vec<(Vec<String>, HeldValues)>);
+
+/// The text forms of held rows' values, one entry per row.
+type HeldValues = HashSet<Vec<Option<String>>>;
+
+impl Held {
+    /// Hold back rows whose `columns` equal `values`.
+    pub fn hold(&mut self, columns: &[String], values: Vec<Option<String>>) {
+        match self.0.iter_mut().find(|(c, _)| c == columns) {
+            Some((_, set)) => {
+                set.insert(values);
+            }
+            None => self.0.push((columns.to_vec(), HashSet::from([values]))),
+        }
+    }
+
+    fn holds(&self, row: &SealedRow) -> bool {
+        self.0.iter().any(|(columns, set)| {
+            let values: Vec<Option<String>> = columns.iter().map(|c| row.get(c).and_then(Cell::key_text)).collect();
+            set.contains(&values)
+        })
+    }
+}
 
 /// `request_id = ? AND table_schema = ? AND table_name = ? AND strategy = ? AND id > ?`, and the
 /// key-hash filter when only some rows are wanted.
@@ -48,31 +86,28 @@ fn entries_of(
 /// the live table (or, for anonymize and flag, no longer exists) is never overwritten: it stays
 /// in quarantine and is reported. A row the table refuses fails the batch with an error whose
 /// kind says so ([`UserError::is_refusal`]); the caller then goes row by row.
-#[allow(clippy::too_many_arguments)]
 pub async fn restore_batch(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
-    request_id: &str,
-    key: &DataKey,
+    run: &Restoring<'_>,
+    held: &Held,
     after_id: i64,
     limit: i64,
-    only: Option<&[Vec<u8>]>,
 ) -> Result<RestoreBatch, UserError> {
-    in_transaction(db, body(db, table, strategy, request_id, key, after_id, limit, only)).await
+    in_transaction(db, body(db, table, strategy, run, held, after_id, limit)).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn body(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
-    request_id: &str,
-    key: &DataKey,
+    run: &Restoring<'_>,
+    held: &Held,
     after_id: i64,
     limit: i64,
-    only: Option<&[Vec<u8>]>,
 ) -> Result<RestoreBatch, UserError> {
+    let (request_id, key, only) = (run.request_id, run.key, run.only);
     let config = &db.dialect().source().tables[table];
     let shape = &db.dialect().shapes()[table];
     let pk = require_primary_key(config, shape)?.to_vec();
@@ -120,43 +155,87 @@ async fn body(
         return Ok(outcome);
     }
 
-    // Which keys are live right now decides what may be written.
+    // Which keys are live right now decides what may be written; for anonymize, also what the
+    // anonymized columns hold now.
     let keys: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(&pk)).collect();
+    let rules: &[(String, crate::config::AnonRule)] = if strategy == OnDelete::Anonymize {
+        &config.anonymize
+    } else {
+        &[]
+    };
     let mut live_query = db.dialect().statement();
+    live_query.push("SELECT ").join(&pk, ", ", |st, c| {
+        st.push(&db.dialect().read_cell(table, "t0", c));
+    });
+    for (column, _) in rules {
+        live_query.push(", ").push(&db.dialect().read_cell(table, "t0", column));
+    }
     live_query
-        .push("SELECT ")
-        .join(&pk, ", ", |st, c| {
-            st.push(&db.dialect().read_cell(table, "t0", c));
-        })
         .push(" FROM ")
         .push(&db.dialect().table_sql(table_name))
         .push(" t0 WHERE ");
     db.dialect().key_set(&mut live_query, table, "t0", &pk, &keys);
     live_query.push(db.dialect().lock_rows_sql());
-    let live: HashSet<Vec<Option<String>>> = db
+    let live: HashMap<Vec<Option<String>>, Vec<Option<String>>> = db
         .query(live_query)
         .await
         .map_err(on_table(db, table))?
         .into_iter()
-        .map(|row| key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>()))
+        .map(|row| {
+            let texts = key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>());
+            let (k, v) = texts.split_at(pk.len());
+            (k.to_vec(), v.to_vec())
+        })
         .collect();
 
     let mut restore = Vec::new();
     for ((id, row), row_key) in rows.iter().zip(&keys) {
-        let is_live = live.contains(&key_texts(row_key));
-        let writable = match strategy {
-            OnDelete::Quarantine => !is_live,
-            _ => is_live,
-        };
-        if writable {
-            restore.push((*id, row));
+        let now = live.get(&key_texts(row_key));
+        let problem = if held.holds(row) {
+            Some("a row it belongs to was not restored")
         } else {
-            let parts: Vec<String> = pk
-                .iter()
-                .zip(row_key)
-                .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
-                .collect();
-            outcome.conflicts.push(format!("{table_name} ({})", parts.join(", ")));
+            match (strategy, now) {
+                (OnDelete::Quarantine, Some(_)) => Some("its key is in use again"),
+                (OnDelete::Quarantine, None) => None,
+                (_, None) => Some("the row no longer exists"),
+                (OnDelete::Anonymize, Some(values)) => {
+                    // Written back only over exactly what this request wrote: a value changed
+                    // since (by the application, or a later request) is newer than ours.
+                    let ours = rules.iter().zip(values).all(|((column, rule), value)| {
+                        let max_len = shape.column(column).and_then(|c| c.max_len);
+                        match row.get(column) {
+                            Some(old) => {
+                                let expected = anonymized(rule, old.key_text(), max_len, run.installation_key);
+                                expected == *value || (*rule == AnonRule::Hash && looks_hashed(value, &expected))
+                            }
+                            None => true,
+                        }
+                    });
+                    (!ours).then_some("its anonymized values were changed since")
+                }
+                (_, Some(_)) => None,
+            }
+        };
+        match problem {
+            None => restore.push((*id, row)),
+            Some(why) => {
+                let parts: Vec<String> = pk
+                    .iter()
+                    .zip(row_key)
+                    .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
+                    .collect();
+                outcome.conflicts.push(format!(
+                    "{table_name} ({}): {why}; left in quarantine",
+                    parts.join(", ")
+                ));
+                outcome.kept.push(
+                    row.columns
+                        .iter()
+                        .cloned()
+                        .zip(row.values.iter().map(Cell::key_text))
+                        .collect(),
+                );
+            }
         }
     }
     if restore.is_empty() {
@@ -189,6 +268,16 @@ async fn body(
     super::store::clear_entries(db, ids, "cannot clear restored rows from the quarantine").await?;
     outcome.restored = restore.len() as u64;
     Ok(outcome)
+}
+
+/// A value of the shape `hash` writes (hex of the expected length): written under another
+/// installation key (a state dir moved or restored), which this run cannot recompute. Still never
+/// a value an application would write over it.
+fn looks_hashed(value: &Option<String>, expected: &Option<String>) -> bool {
+    match (value, expected) {
+        (Some(v), Some(e)) => v.len() == e.len() && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        _ => false,
+    }
 }
 
 /// Write sealed rows that share one column set back: INSERT for quarantine, UPDATE of the

@@ -401,7 +401,12 @@ async fn erase_planned(
             moved += batch.moved;
             bar.set_position(moved);
             let before = rows_done(done, step);
-            running.progress(&step.source_name, &step.table_name, before + moved, Some(before + step.rows));
+            running.progress(
+                &step.source_name,
+                &step.table_name,
+                before + moved,
+                Some(before + step.rows),
+            );
             progress.event(request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
             if running.cancel_requested() {
                 bar.abandon();
@@ -462,7 +467,9 @@ async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Ve
             let mut counts = engine::capture(db, &acting, run.ids).await?;
             for (count, &t) in counts.iter_mut().zip(&acting) {
                 if *count > 0 && source.config().tables[t].on_delete != crate::config::OnDelete::Quarantine {
-                    *count -= engine::drop_done(db, t, run.request_id, run.data_key).await?.min(*count);
+                    *count -= engine::drop_done(db, t, run.request_id, run.data_key)
+                        .await?
+                        .min(*count);
                 }
             }
             if counts.iter().all(|&c| c == 0) {
@@ -547,7 +554,10 @@ fn rows_done(done: &[Step], step: &Step) -> u64 {
 
 /// Count `moved` more rows of `step`'s table as erased.
 fn add_done(done: &mut Vec<Step>, step: &Step, moved: u64) {
-    match done.iter_mut().find(|d| d.source == step.source && d.table == step.table) {
+    match done
+        .iter_mut()
+        .find(|d| d.source == step.source && d.table == step.table)
+    {
         Some(d) => d.rows += moved,
         None => done.push(Step {
             rows: moved,

@@ -271,7 +271,9 @@ pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey
         if let crate::config::Link::Via { parent, .. } = names[t].link
             && parent != t
             && tables.contains(&parent)
-            && !edges.iter().any(|&(a, b)| (a, b) == (parent, t) || (a, b) == (t, parent))
+            && !edges
+                .iter()
+                .any(|&(a, b)| (a, b) == (parent, t) || (a, b) == (t, parent))
         {
             edges.push((t, parent));
         }

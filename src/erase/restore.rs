@@ -1,5 +1,7 @@
 //! `dsar restore`: bring a deleted request back, whole or row by row, inside its window.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::plan::children_first;
@@ -153,7 +155,16 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         let mut order = children_first(source, &tables, &fks);
         order.reverse();
         order.dedup();
+        let restoring = engine::Restoring {
+            request_id,
+            key,
+            installation_key: audit.key(),
+            only: only.as_deref(),
+        };
+        // Parents come back first; a parent left in quarantine holds its children there.
+        let mut held: HashMap<usize, engine::Held> = HashMap::new();
         for table in order {
+            let holding = held.get(&table).cloned().unwrap_or_default();
             for (strategy, quarantined) in entries.iter().filter(|(t, ..)| *t == table).map(|(_, s, n)| (*s, *n)) {
                 // The rows in quarantine are the plan, so `status` shows a percentage and ETA
                 // (a single-row restore brings back fewer).
@@ -167,11 +178,10 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                         source.backend(),
                         table,
                         strategy,
-                        request_id,
-                        key,
+                        &restoring,
+                        &holding,
                         after,
                         limit,
-                        only.as_deref(),
                     )
                     .await
                     {
@@ -179,12 +189,15 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                         // A row the table no longer accepts (a new constraint, a missing
                         // parent) must not hold back the others: go row by row and flag it.
                         Err(e) if e.is_refusal() => {
-                            one_by_one(source, table, strategy, request_id, key, after, limit, only.as_deref()).await?
+                            one_by_one(source, table, strategy, &restoring, &holding, after, limit).await?
                         }
                         Err(e) => return Err(e),
                     };
                     if batch.seen == 0 {
                         break;
+                    }
+                    for row in &batch.kept {
+                        hold_children(source, &fks, table, row, &mut held);
                     }
                     after = batch.last_id;
                     restored += batch.restored;
@@ -272,7 +285,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     }
     if !flagged.is_empty() {
         for item in &flagged {
-            eprintln!("flagged: {item}: its key is live again (or its row is gone); left in quarantine");
+            eprintln!("flagged: {item}");
         }
         return Err(UserError {
             kind: ExitKind::Flagged,
@@ -294,34 +307,41 @@ async fn one_by_one(
     source: &crate::source::Database<'_>,
     table: usize,
     strategy: OnDelete,
-    request_id: &str,
-    key: &DataKey,
+    restoring: &engine::Restoring<'_>,
+    holding: &engine::Held,
     mut after: i64,
     limit: i64,
-    only: Option<&[Vec<u8>]>,
 ) -> Result<RestoreBatch, UserError> {
     let mut total = RestoreBatch {
         last_id: after,
         ..Default::default()
     };
     for _ in 0..limit {
-        match engine::restore_batch(source.backend(), table, strategy, request_id, key, after, 1, only).await {
+        match engine::restore_batch(source.backend(), table, strategy, restoring, holding, after, 1).await {
             Ok(single) if single.seen == 0 => break,
             Ok(single) => {
                 total.seen += single.seen;
                 total.restored += single.restored;
                 total.conflicts.extend(single.conflicts);
+                total.kept.extend(single.kept);
                 after = single.last_id;
             }
             Err(e) if e.is_refusal() => {
-                let Some(id) =
-                    engine::next_quarantined(source.backend(), table, strategy, request_id, after, only).await?
+                let Some(id) = engine::next_quarantined(
+                    source.backend(),
+                    table,
+                    strategy,
+                    restoring.request_id,
+                    after,
+                    restoring.only,
+                )
+                .await?
                 else {
                     break;
                 };
                 total.seen += 1;
                 total.conflicts.push(format!(
-                    "{} (quarantined row {id}): {}",
+                    "{} (quarantined row {id}): the table refused it ({}); left in quarantine",
                     source.config().tables[table].name,
                     e.message
                 ));
@@ -332,6 +352,48 @@ async fn one_by_one(
         total.last_id = after;
     }
     Ok(total)
+}
+
+/// A row of `parent` stays in quarantine: hold back the rows that belong to it, in every
+/// table that references it by a foreign key or reaches it by the map's `via`.
+fn hold_children(
+    source: &crate::source::Database<'_>,
+    fks: &[crate::source::foreign_key::ForeignKey],
+    parent: usize,
+    row: &HashMap<String, Option<String>>,
+    held: &mut HashMap<usize, engine::Held>,
+) {
+    let tables = &source.config().tables;
+    let mut relations: Vec<(usize, Vec<String>, Vec<String>)> = fks
+        .iter()
+        .filter(|fk| fk.parent == tables[parent].name)
+        .filter_map(|fk| {
+            let child = tables.iter().position(|t| t.name == fk.child)?;
+            Some((child, fk.child_columns.clone(), fk.parent_columns.clone()))
+        })
+        .collect();
+    for (child, table) in tables.iter().enumerate() {
+        if let crate::config::Link::Via {
+            parent: p,
+            columns,
+            parent_columns,
+        } = &table.link
+            && *p == parent
+        {
+            relations.push((child, columns.clone(), parent_columns.clone()));
+        }
+    }
+    for (child, columns, parent_columns) in relations {
+        if child == parent {
+            continue;
+        }
+        let values: Option<Vec<Option<String>>> = parent_columns.iter().map(|c| row.get(c).cloned()).collect();
+        if let Some(values) = values
+            && values.iter().all(Option::is_some)
+        {
+            held.entry(child).or_default().hold(&columns, values);
+        }
+    }
 }
 
 /// `--key COL=VALUE`, repeatable.

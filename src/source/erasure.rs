@@ -25,6 +25,9 @@ pub struct RestoreBatch {
     pub restored: u64,
     /// Rows left in quarantine for manual review, described by table and key.
     pub conflicts: Vec<String>,
+    /// The old values (column, text) of the rows left in quarantine, so rows that belong to
+    /// them are held back too.
+    pub kept: Vec<std::collections::HashMap<String, Option<String>>>,
     pub last_id: i64,
 }
 
