@@ -278,13 +278,17 @@ fn restore_never_overwrites_a_reused_key_and_exits_3() {
     );
     assert_eq!(
         psql(&db.url, "SELECT count(*) FROM invoice WHERE customer_id = 1"),
-        "7",
-        "the rest came back"
+        "0",
+        "no invoice lands under the new person"
     );
     assert_eq!(
         psql(&db.url, "SELECT count(*) FROM dsar.quarantine"),
-        "1",
-        "the conflicting row stays in quarantine"
+        "46",
+        "the conflicting row stays in quarantine, with its invoices and their lines"
+    );
+    assert!(
+        err.contains("public.invoice (invoice_id=98): a row it belongs to was not restored"),
+        "{err}"
     );
 }
 

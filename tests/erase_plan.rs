@@ -308,11 +308,11 @@ fn rows_written_during_a_delete_are_erased_before_it_completes() {
     assert_eq!(quarantined(&db.url, "visit"), 52, "each visit sealed once");
 }
 
-/// Two deletes of one person (the second seals the first's anonymized values), restored oldest
-/// first: the first puts the originals back, the second finds values newer than its own and
-/// flags them instead of writing its anonymized copies over the originals. Nothing is lost.
+/// Two deletes of one person: the second finds the visits the first anonymized and leaves them
+/// alone (nothing left to change, so nothing sealed that a restore could write over the
+/// originals); restored oldest first, every original is back.
 #[test]
-fn overlapping_requests_restored_oldest_first_lose_no_original() {
+fn a_second_delete_of_one_person_seals_no_anonymized_row() {
     let (db, ws) = store(MAP);
     let before = dumps(&db.url);
     let delete = || {
@@ -323,20 +323,46 @@ fn overlapping_requests_restored_oldest_first_lose_no_original() {
     let first = delete();
     let second = delete();
     assert_ne!(first, second);
-    ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &first,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
-    let out = ws.dsar(&["restore", "--request", &second, "--identity", "keys/recovery.key"]);
+    assert_eq!(
+        quarantined(&db.url, "visit"),
+        50,
+        "the anonymized visits are not sealed again"
+    );
+    for id in [&first, &second] {
+        ws.dsar_ok(&["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]);
+    }
+    assert_eq!(dumps(&db.url), before, "every original is back");
+}
+
+/// A value the application wrote over an anonymized one is newer than the request's original:
+/// restore leaves it and flags the row (exit 3); the other rows come back.
+#[test]
+fn restore_never_writes_over_a_value_changed_since_the_delete() {
+    let (db, ws) = store(MAP);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let id = report["request_id"].as_str().unwrap().to_string();
+    psql(
+        &db.url,
+        "UPDATE store.visit SET page = '/written-later' WHERE visit_id = 7",
+    );
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
     assert!(
-        common::stderr(&out).contains("its anonymized values were changed since"),
+        common::stderr(&out).contains("store.visit (visit_id=7): its anonymized values were changed since"),
         "{}",
         common::stderr(&out)
     );
-    assert_eq!(dumps(&db.url), before, "every original is back");
+    assert_eq!(
+        psql(&db.url, "SELECT page FROM store.visit WHERE visit_id = 7"),
+        "/written-later"
+    );
+    assert_eq!(
+        psql(&db.url, "SELECT page FROM store.visit WHERE visit_id = 8"),
+        "/page/8"
+    );
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM store.customer WHERE customer_id = 1"),
+        1
+    );
 }

@@ -7,10 +7,10 @@ use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{Backend, SealedEntry};
+use crate::source::backend::{Backend, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
-use crate::source::quote::qualified;
+use crate::source::quote::{ident, qualified};
 
 /// Move up to `limit` captured rows of `table` (those after `after` in key order) according to
 /// its strategy, in one transaction. `taken == 0` means the table is done.
@@ -59,6 +59,7 @@ async fn body(
     };
     let returning = strategy == OnDelete::Quarantine && db.dialect().delete_returning();
     let mut select = db.dialect().statement();
+    let mut literals = 0;
     if returning {
         select.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
         db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
@@ -67,20 +68,28 @@ async fn body(
     } else {
         select.push("SELECT ");
         read(&mut select);
+        if strategy == OnDelete::Anonymize {
+            literals = push_literal_checks(db, &mut select, table, "t0");
+        }
         select.push(" FROM ").push(&name).push(" t0 WHERE ");
         db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
         select.push(db.dialect().lock_rows_sql());
     }
-    let rows: Vec<SealedRow> = db
-        .query(select)
-        .await
-        .map_err(on_table(db, table))?
-        .into_iter()
-        .map(|row| SealedRow {
+    let mut rows = Vec::new();
+    for mut row in db.query(select).await.map_err(on_table(db, table))? {
+        let holds_literals: Vec<bool> = row.split_off(row.len() - literals).iter().map(Value::bool).collect();
+        let row = SealedRow {
             columns: columns.clone(),
             values: row.into_iter().map(Cell::from_value).collect(),
-        })
-        .collect();
+        };
+        // A row that already holds what the rules write (anonymized by an earlier request) has
+        // nothing left to change: sealing it would keep an anonymized copy that a restore could
+        // write over the original.
+        if strategy == OnDelete::Anonymize && already_anonymized(db, table, &row, &holds_literals, installation_key) {
+            continue;
+        }
+        rows.push(row);
+    }
     let row_keys: Vec<Vec<Cell>> = rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect();
 
     match strategy {
@@ -147,6 +156,64 @@ async fn body(
         moved: rows.len() as u64,
         last_key,
     })
+}
+
+/// Append, for each literal rule of `table`, whether the row aliased `alias` holds that literal
+/// as the database compares values of the column's type (an inet `192.0.2.1` reads back as
+/// `192.0.2.1/32`; a decimal `0` as `0.00`). Returns how many columns were appended.
+pub(super) fn push_literal_checks(db: &dyn Backend, st: &mut Statement, table: usize, alias: &str) -> usize {
+    let d = db.dialect();
+    let mut n = 0;
+    for (column, rule) in &d.source().tables[table].anonymize {
+        if let AnonRule::Literal(text) = rule {
+            st.push(&format!(", ({alias}.{} {} ", ident(column), d.same_value_sql()));
+            d.bind_cell(st, table, column, &Cell::from_text(Some(text.clone())));
+            st.push(")");
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Whether every anonymized column of `row` already holds what its rule writes;
+/// `holds_literals` answers for the literal rules, in order (see [`push_literal_checks`]).
+fn already_anonymized(
+    db: &dyn Backend,
+    table: usize,
+    row: &SealedRow,
+    holds_literals: &[bool],
+    installation_key: &[u8],
+) -> bool {
+    let rules: &[(String, AnonRule)] = &db.dialect().source().tables[table].anonymize;
+    let mut literal = holds_literals.iter();
+    !rules.is_empty()
+        && rules.iter().all(|(column, rule)| {
+            if matches!(rule, AnonRule::Literal(_)) {
+                return literal.next().copied().unwrap_or(false);
+            }
+            let max_len = db.dialect().shapes()[table].column(column).and_then(|c| c.max_len);
+            let now = row.get(column).and_then(Cell::key_text);
+            is_anonymized(rule, &now, max_len, installation_key)
+        })
+}
+
+/// Whether `value` is what `rule` writes: the same value again for `null` and `redact`; for
+/// `hash`, the hash's shape (a hash of a hash would differ, and one written under another
+/// installation key cannot be recomputed). Literals are compared by the database.
+pub(super) fn is_anonymized(
+    rule: &AnonRule,
+    value: &Option<String>,
+    max_len: Option<usize>,
+    installation_key: &[u8],
+) -> bool {
+    match rule {
+        AnonRule::Hash => {
+            let shape = anonymized(rule, Some(String::new()), max_len, installation_key);
+            matches!((value, shape), (Some(v), Some(s)) if v.len() == s.len()
+                && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        }
+        _ => anonymized(rule, value.clone(), max_len, installation_key) == *value,
+    }
 }
 
 /// Write each rule's value over the rows' old ones: one UPDATE per chunk of rows.

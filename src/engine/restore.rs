@@ -9,7 +9,7 @@ use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{Backend, List, Statement, StoreTable};
+use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
 
@@ -167,7 +167,12 @@ async fn body(
     live_query.push("SELECT ").join(&pk, ", ", |st, c| {
         st.push(&db.dialect().read_cell(table, "t0", c));
     });
-    for (column, _) in rules {
+    let literal_rules = if strategy == OnDelete::Anonymize {
+        super::erase::push_literal_checks(db, &mut live_query, table, "t0")
+    } else {
+        0
+    };
+    for (column, _) in rules.iter().filter(|(_, r)| !matches!(r, AnonRule::Literal(_))) {
         live_query.push(", ").push(&db.dialect().read_cell(table, "t0", column));
     }
     live_query
@@ -176,15 +181,18 @@ async fn body(
         .push(" t0 WHERE ");
     db.dialect().key_set(&mut live_query, table, "t0", &pk, &keys);
     live_query.push(db.dialect().lock_rows_sql());
-    let live: HashMap<Vec<Option<String>>, Vec<Option<String>>> = db
+    // Per live key: whether it holds each literal, then the other rule columns' text.
+    let live: HashMap<Vec<Option<String>>, (Vec<bool>, Vec<Option<String>>)> = db
         .query(live_query)
         .await
         .map_err(on_table(db, table))?
         .into_iter()
-        .map(|row| {
-            let texts = key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>());
-            let (k, v) = texts.split_at(pk.len());
-            (k.to_vec(), v.to_vec())
+        .map(|mut row| {
+            let rest = row.split_off(pk.len());
+            let key = key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>());
+            let (literals, others) = rest.split_at(literal_rules.min(rest.len()));
+            let others: Vec<Cell> = others.iter().cloned().map(Cell::from_value).collect();
+            (key, (literals.iter().map(Value::bool).collect(), key_texts(&others)))
         })
         .collect();
 
@@ -198,15 +206,22 @@ async fn body(
                 (OnDelete::Quarantine, Some(_)) => Some("its key is in use again"),
                 (OnDelete::Quarantine, None) => None,
                 (_, None) => Some("the row no longer exists"),
-                (OnDelete::Anonymize, Some(values)) => {
+                (OnDelete::Anonymize, Some((literals, values))) => {
                     // Written back only over exactly what this request wrote: a value changed
                     // since (by the application, or a later request) is newer than ours.
-                    let ours = rules.iter().zip(values).all(|((column, rule), value)| {
+                    let mut literals = literals.iter();
+                    let mut values = values.iter();
+                    let ours = rules.iter().all(|(column, rule)| {
+                        if matches!(rule, AnonRule::Literal(_)) {
+                            return literals.next().copied().unwrap_or(false);
+                        }
+                        let value = values.next().cloned().flatten();
                         let max_len = shape.column(column).and_then(|c| c.max_len);
                         match row.get(column) {
                             Some(old) => {
-                                let expected = anonymized(rule, old.key_text(), max_len, run.installation_key);
-                                expected == *value || (*rule == AnonRule::Hash && looks_hashed(value, &expected))
+                                anonymized(rule, old.key_text(), max_len, run.installation_key) == value
+                                    || (*rule == AnonRule::Hash
+                                        && super::erase::is_anonymized(rule, &value, max_len, run.installation_key))
                             }
                             None => true,
                         }
@@ -268,16 +283,6 @@ async fn body(
     super::store::clear_entries(db, ids, "cannot clear restored rows from the quarantine").await?;
     outcome.restored = restore.len() as u64;
     Ok(outcome)
-}
-
-/// A value of the shape `hash` writes (hex of the expected length): written under another
-/// installation key (a state dir moved or restored), which this run cannot recompute. Still never
-/// a value an application would write over it.
-fn looks_hashed(value: &Option<String>, expected: &Option<String>) -> bool {
-    match (value, expected) {
-        (Some(v), Some(e)) => v.len() == e.len() && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        _ => false,
-    }
 }
 
 /// Write sealed rows that share one column set back: INSERT for quarantine, UPDATE of the

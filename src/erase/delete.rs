@@ -207,10 +207,11 @@ async fn erase_and_report(
     let acting: Vec<Step> = plan.steps.iter().filter(|s| s.strategy != "retain").cloned().collect();
     erase_planned(run, &acting, running, &mut done).await?;
     settle(run, plan, running, &mut done).await?;
+    let mut flagged = Vec::new();
     for source in run.sources {
-        source.scrub_free_space().await?;
+        flagged.extend(source.scrub_free_space().await?);
     }
-    let flagged = erase_external(run, plan, &mut done).await;
+    flagged.extend(erase_external(run, plan, &mut done).await);
     run.audit
         .append(&(run.event)("delete.completed", Outcome::Ok, table_counts(&done), None))?;
     running.finish("completed", None, flagged.clone())?;
@@ -244,7 +245,7 @@ async fn erase_and_report(
     Err(UserError {
         kind: ExitKind::Flagged,
         message: format!(
-            "the databases are erased, but {} external erasure(s) need you (listed above)",
+            "the databases are erased, but {} item(s) need you (listed above)",
             flagged.len()
         ),
         hint: Some("fix the command source and run the same delete again, or erase there by hand".into()),
@@ -453,11 +454,14 @@ const SETTLE_ROUNDS: usize = 3;
 
 /// Completion is checked, not assumed: capture again what the map matches for the subjects,
 /// leave out what this request already changed (anonymized and flagged rows still match), and
-/// erase what appeared while the plan ran — recorded in the plan first, like the rest. Rows that
-/// keep appearing past [`SETTLE_ROUNDS`] stop the run with exit 3, naming the tables.
+/// erase what appeared while the plan ran — recorded in the plan first, like the rest. A round
+/// that changes nothing (only rows with nothing left to change, such as rows an earlier request
+/// anonymized) ends it. Rows that keep appearing past [`SETTLE_ROUNDS`] stop the run with exit
+/// 3, naming the tables.
 async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Vec<Step>) -> Result<(), UserError> {
+    let mut appeared = Vec::new();
     for round in 0..=SETTLE_ROUNDS {
-        let mut appeared = Vec::new();
+        appeared.clear();
         for (s, source) in run.sources.iter().enumerate() {
             let acting = acting_tables(plan, s);
             if acting.is_empty() {
@@ -490,43 +494,46 @@ async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Ve
                 engine::record_plan(db, &acting, run.request_id, run.data_key).await?;
             }
         }
-        if appeared.is_empty() {
+        if appeared.is_empty() || round == SETTLE_ROUNDS {
+            break;
+        }
+        let moved_before: u64 = done.iter().map(|d| d.rows).sum();
+        erase_planned(run, &appeared, running, done).await?;
+        if done.iter().map(|d| d.rows).sum::<u64>() == moved_before {
             return Ok(());
         }
-        if round == SETTLE_ROUNDS {
-            let tables: Vec<String> = appeared
-                .iter()
-                .map(|s| format!("{}: {} ({} rows)", s.source_name, s.table_name, s.rows))
-                .collect();
-            let message = format!(
-                "rows of the subject kept appearing while the delete ran ({}); what was planned is erased \
-                 (request {})",
-                tables.join(", "),
-                run.request_id
-            );
-            run.audit.append(&(run.event)(
-                "delete.incomplete",
-                Outcome::Error,
-                table_counts(done),
-                Some(message.clone()),
-            ))?;
-            running.finish("incomplete", Some(message.clone()), tables)?;
-            return Err(UserError {
-                kind: ExitKind::Flagged,
-                message,
-                hint: Some(format!(
-                    "stop what writes these rows, then `{}` erases them",
-                    crate::follow_up::command(
-                        run.global,
-                        &format!("resume {} --identity {}", run.request_id, run.recovery_identity)
-                    )
-                )),
-                db: None,
-            });
-        }
-        erase_planned(run, &appeared, running, done).await?;
     }
-    Ok(())
+    if appeared.is_empty() {
+        return Ok(());
+    }
+    let tables: Vec<String> = appeared
+        .iter()
+        .map(|s| format!("{}: {} ({} rows)", s.source_name, s.table_name, s.rows))
+        .collect();
+    let message = format!(
+        "rows of the subject kept appearing while the delete ran ({}); what was planned is erased (request {})",
+        tables.join(", "),
+        run.request_id
+    );
+    run.audit.append(&(run.event)(
+        "delete.incomplete",
+        Outcome::Error,
+        table_counts(done),
+        Some(message.clone()),
+    ))?;
+    running.finish("incomplete", Some(message.clone()), tables)?;
+    Err(UserError {
+        kind: ExitKind::Flagged,
+        message,
+        hint: Some(format!(
+            "stop what writes these rows, then `{}` erases them",
+            crate::follow_up::command(
+                run.global,
+                &format!("resume {} --identity {}", run.request_id, run.recovery_identity)
+            )
+        )),
+        db: None,
+    })
 }
 
 /// The audit counts of `done` with `moved` more rows of `step`'s table.

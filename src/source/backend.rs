@@ -249,6 +249,12 @@ pub trait Dialect: Send + Sync {
         format!("DELETE FROM {table_sql} AS {alias}")
     }
 
+    /// The null-safe equality operator (`IS NOT DISTINCT FROM`; MySQL's `<=>`): the database's
+    /// own comparison of a column with a value of its type.
+    fn same_value_sql(&self) -> &'static str {
+        "IS NOT DISTINCT FROM"
+    }
+
     /// ` FOR UPDATE`, where rows read in a transaction can be locked (empty for SQLite, whose
     /// write transaction already holds the file).
     fn lock_rows_sql(&self) -> &'static str {

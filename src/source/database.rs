@@ -133,9 +133,9 @@ impl<'a> Database<'a> {
     /// stale copies in free pages and unused page areas (from page splits long before dsar
     /// ran): it is rebuilt with `VACUUM`. PostgreSQL's dead tuples are the server's to reclaim
     /// (autovacuum); they never reach `pg_dump`.
-    pub async fn scrub_free_space(&self) -> Result<(), UserError> {
+    pub async fn scrub_free_space(&self) -> Result<Option<String>, UserError> {
         match self {
-            Database::Postgres(_) | Database::Mysql(_) => Ok(()),
+            Database::Postgres(_) | Database::Mysql(_) => Ok(None),
             Database::Sqlite(s) => s.vacuum(),
         }
     }

@@ -256,6 +256,10 @@ impl Dialect for MySqlDialect<'_> {
         }
     }
 
+    fn same_value_sql(&self) -> &'static str {
+        "<=>"
+    }
+
     fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell) {
         let value = cell.key_text().map_or(Value::Null, Value::Text);
         if self.is_binary(table, column) {

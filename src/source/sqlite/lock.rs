@@ -78,10 +78,35 @@ impl SqliteSource<'_> {
     }
 
     /// Rebuild the file so its free space holds no copy of a deleted row (see
-    /// [`crate::source::Database::scrub_free_space`]).
-    pub fn vacuum(&self) -> Result<(), UserError> {
-        self.conn()
-            .execute_batch("VACUUM")
-            .map_err(|e| self.failure("cannot VACUUM after the delete", &e))
+    /// [`crate::source::Database::scrub_free_space`]). In WAL mode the rebuilt pages (and the old
+    /// ones) sit in the `-wal` file until a checkpoint: copy them into the main file and truncate
+    /// the log. When another connection keeps the log in use, say so: rows may still be readable
+    /// in it.
+    pub fn vacuum(&self) -> Result<Option<String>, UserError> {
+        let conn = self.conn();
+        conn.execute_batch("VACUUM")
+            .map_err(|e| self.failure("cannot VACUUM after the delete", &e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| self.failure("cannot read the journal mode", &e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(None);
+        }
+        let (busy, log, done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.failure("cannot checkpoint the write-ahead log after the delete", &e))?;
+        if busy != 0 || done < log {
+            let path = self.config.path.clone().unwrap_or_default();
+            return Ok(Some(format!(
+                "source `{}`: another connection keeps {}-wal in use, so it was not checkpointed and may still hold \
+                 copies of the erased rows; close the other connections, then run `sqlite3 {} \"PRAGMA wal_checkpoint(TRUNCATE)\"`",
+                self.config.name,
+                path.display(),
+                path.display()
+            )));
+        }
+        Ok(None)
     }
 }
