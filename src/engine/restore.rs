@@ -13,6 +13,9 @@ use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
 
+/// A key's (or some columns') values in their text form.
+type KeyText = Vec<Option<String>>;
+
 /// What one restore run is about: the request, its key, and which rows it may write.
 pub struct Restoring<'a> {
     pub request_id: &'a str,
@@ -182,7 +185,7 @@ async fn body(
     db.dialect().key_set(&mut live_query, table, "t0", &pk, &keys);
     live_query.push(db.dialect().lock_rows_sql());
     // Per live key: whether it holds each literal, then the other rule columns' text.
-    let live: HashMap<Vec<Option<String>>, (Vec<bool>, Vec<Option<String>>)> = db
+    let live: HashMap<KeyText, (Vec<bool>, KeyText)> = db
         .query(live_query)
         .await
         .map_err(on_table(db, table))?
