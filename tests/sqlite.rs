@@ -480,3 +480,41 @@ fn an_export_waits_for_an_erasure_under_way_on_sqlite() {
     ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
     assert_eq!(ws.archives().len(), 1);
 }
+
+/// Whether `file` holds any of the person's values in readable form.
+fn readable_in(file: &Path) -> Option<String> {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    [EMAIL.as_bytes(), "Gonçalves".as_bytes(), b"Embraer"]
+        .iter()
+        .find(|plain| bytes.windows(plain.len()).any(|w| w == **plain))
+        .map(|plain| String::from_utf8_lossy(plain).into_owned())
+}
+
+/// In WAL mode the rebuilt pages sit in `-wal` until a checkpoint: after a delete neither the
+/// main file nor the log holds the person's rows. While another connection keeps a read
+/// transaction open on the log it cannot be checkpointed: the delete says so, exit 3.
+#[test]
+fn a_delete_in_wal_mode_leaves_no_readable_copy_in_the_file_or_the_log() {
+    let ws = workspace("30d", 5);
+    let db = ws.path("chinook.db");
+    let wal = ws.path("chinook.db-wal");
+    let mode: String = Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--quiet"]);
+    assert_eq!(readable_in(&db), None, "the main file");
+    assert_eq!(readable_in(&wal), None, "the write-ahead log");
+
+    // Another reader holds the log open: the delete erases, but cannot vouch for the log.
+    let reader = Connection::open(&db).unwrap();
+    reader.execute_batch("BEGIN; SELECT count(*) FROM Customer;").unwrap();
+    let out = ws.dsar(&["delete", "--subject", "customer_id=2", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chinook.db-wal in use"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wal_checkpoint(TRUNCATE)"), "{}", stderr(&out));
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 2"), 0, "erased all the same");
+}
