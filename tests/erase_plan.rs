@@ -366,3 +366,26 @@ fn restore_never_writes_over_a_value_changed_since_the_delete() {
         1
     );
 }
+
+/// A quarantined row removed by hand is not passed over: restore brings back the rest and
+/// reports that the quarantine holds fewer rows than the delete recorded (exit 3).
+#[test]
+fn restore_reports_rows_missing_from_the_quarantine() {
+    let (db, ws) = store(MAP);
+    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let id = report["request_id"].as_str().unwrap().to_string();
+    psql(
+        &db.url,
+        "DELETE FROM dsar.quarantine WHERE id = (SELECT min(id) FROM dsar.quarantine WHERE table_name = 'login')",
+    );
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("store: store.login: the delete recorded 2 row(s), the quarantine held 1"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(count(&db.url, "SELECT count(*) FROM store.login WHERE customer_id = 1"), 1);
+    assert_eq!(count(&db.url, "SELECT count(*) FROM store.orders WHERE customer_id = 1"), 3);
+}

@@ -193,7 +193,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         event: &event,
         recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
-    erase_and_report(&run, &plan, &mut running, restore_until).await
+    erase_and_report(&run, &plan, &mut running, restore_until, Vec::new()).await
 }
 
 /// Erase the plan, then record and report the completed request.
@@ -202,8 +202,10 @@ async fn erase_and_report(
     plan: &Plan,
     running: &mut Running,
     restore_until: Option<String>,
+    already: Vec<Step>,
 ) -> Result<(), UserError> {
     let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
+    done.extend(already);
     let acting: Vec<Step> = plan.steps.iter().filter(|s| s.strategy != "retain").cloned().collect();
     erase_planned(run, &acting, running, &mut done).await?;
     settle(run, plan, running, &mut done).await?;
@@ -661,6 +663,25 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
         }
     }
+    // What earlier runs of this request erased counts toward its totals.
+    let mut already = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        if !engine::has_store(source.backend()).await? {
+            continue;
+        }
+        for (name, _, rows) in engine::quarantined_tables(source.backend(), &request_id).await? {
+            if let Some(step) = plan
+                .steps
+                .iter()
+                .find(|st| st.source == s && st.table_name == name.to_string())
+            {
+                already.push(Step {
+                    rows: rows as u64,
+                    ..step.clone()
+                });
+            }
+        }
+    }
     audit.append(&event("delete.resumed", Outcome::Ok, table_counts(&plan.steps), None))?;
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
     let mut running = ledger.start(
@@ -684,7 +705,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         event: &event,
         recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
-    erase_and_report(&run, &plan, &mut running, restore_until).await
+    erase_and_report(&run, &plan, &mut running, restore_until, already).await
 }
 
 fn ids_text(subjects: &[subject::Subject]) -> Vec<String> {

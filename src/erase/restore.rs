@@ -120,6 +120,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
 
     let mut counts = Vec::new();
     let mut flagged = Vec::new();
+    // What the quarantine held per table when this run began, to compare with the delete's record.
+    let mut in_quarantine: Vec<(String, String, u64)> = Vec::new();
     let mut matched_single = false;
     for (s, key) in &keys {
         let source = &sources[*s];
@@ -140,6 +142,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             let strategy = strategy_of(&strategy)
                 .ok_or_else(|| UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`")))?;
             entries.push((table, strategy, count as u64));
+            in_quarantine.push((source.config().name.clone(), name.to_string(), count as u64));
         }
         let only = match &single {
             Some((text, given)) => {
@@ -236,6 +239,9 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         )));
     }
 
+    if single.is_none() && resumed.is_none() {
+        flagged.extend(compare_with_delete(&audit, request_id, &run_id, &in_quarantine)?);
+    }
     if single.is_none() {
         // The request is undone: its plan must not be finished by a later resume.
         for (s, _) in &keys {
@@ -394,6 +400,44 @@ fn hold_children(
             held.entry(child).or_default().hold(&columns, values);
         }
     }
+}
+
+/// The rows the delete recorded per table against what its quarantine held when this restore
+/// began: a row missing from the quarantine (or one too many) is reported, never passed over.
+/// Only for the first whole restore of a request (earlier restores took rows out already) and
+/// when this state dir holds the delete's record.
+fn compare_with_delete(
+    audit: &AuditLog,
+    request_id: &str,
+    run_id: &str,
+    in_quarantine: &[(String, String, u64)],
+) -> Result<Vec<String>, UserError> {
+    let ledger = Ledger::open(audit.state())?;
+    let Some(delete) = ledger.get(request_id)?.filter(|r| r.kind == "delete") else {
+        return Ok(Vec::new());
+    };
+    if ledger
+        .list()?
+        .iter()
+        .any(|r| r.kind == "restore" && r.target_request.as_deref() == Some(request_id) && r.request_id != run_id)
+    {
+        return Ok(Vec::new());
+    }
+    let mut differences = Vec::new();
+    for p in delete.progress.iter().filter(|p| p.done > 0) {
+        let held = in_quarantine
+            .iter()
+            .filter(|(s, t, _)| *s == p.source && *t == p.table)
+            .map(|(_, _, n)| n)
+            .sum::<u64>();
+        if held != p.done {
+            differences.push(format!(
+                "{}: {}: the delete recorded {} row(s), the quarantine held {held}; the difference cannot be restored",
+                p.source, p.table, p.done
+            ));
+        }
+    }
+    Ok(differences)
 }
 
 /// `--key COL=VALUE`, repeatable.
