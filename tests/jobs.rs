@@ -546,3 +546,52 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
     let archive = ws.path(&format!("exports/{queued}.zip.age"));
     assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
 }
+
+/// An export killed after its archive was renamed into place (simulated: killed mid-run, then
+/// the finished archive put where the rename would have left it) is recognised by `resume`:
+/// the archive is checked, recorded with its checksum, and not refused as "already exists".
+/// A file there that is not an age file is refused and nothing is recorded.
+#[test]
+fn resume_records_an_archive_a_killed_export_had_already_finished() {
+    use sha2::{Digest, Sha256};
+    let (_db, ws) = shop_with_events(20_000);
+    let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "the export ended before the test could act");
+        if ws.archives().iter().any(|p| p.to_string_lossy().ends_with(".partial")) {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let jobs = json(&ws.dsar_ok(&["jobs", "--json"]));
+    let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
+    let archive = ws.path(&format!("exports/{id}.zip.age"));
+
+    std::fs::write(&archive, b"not an archive").unwrap();
+    let out = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a finished dsar archive"), "{}", stderr(&out));
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "failed (interrupted)");
+
+    let recipient: age::x25519::Recipient = ws.recipient.parse().unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let mut sealed = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut sealed).unwrap();
+    std::io::Write::write_all(&mut writer, b"PK finished archive").unwrap();
+    writer.finish().unwrap();
+    std::fs::write(&archive, &sealed).unwrap();
+    let sha256: String = Sha256::digest(&sealed).iter().map(|b| format!("{b:02x}")).collect();
+
+    let resumed = json(&ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--json"]));
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    assert_eq!(resumed["sha256"], sha256.as_str());
+    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
+    let events = ws.audit_events();
+    let completed = events
+        .iter()
+        .find(|e| e["action"] == "export.completed" && e["request_id"] == id.as_str())
+        .expect("an export.completed event");
+    assert_eq!(completed["archive_sha256"], sha256.as_str());
+    assert_eq!(std::fs::read(&archive).unwrap(), sealed, "the archive is left as it was");
+}

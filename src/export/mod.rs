@@ -116,6 +116,12 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     };
     let encryption = Encryption::Recipients(recipients);
     let out_dir = std::path::PathBuf::from(&settings.out_dir);
+    // Killed after the archive was renamed into place but before it was recorded: the rename is
+    // the last step of a complete archive, so check it and record it rather than refuse.
+    let archive = out_dir.join(format!("{}.zip.age", record.request_id));
+    if archive.exists() {
+        return record_finished_archive(global, &config, record, &archive);
+    }
     let plan = Plan {
         subjects: &subjects,
         encryption: &encryption,
@@ -125,6 +131,71 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         allow_multiple: true,
     };
     export_subjects(global, &config, &plan, 1, Some(&record.request_id)).await
+}
+
+/// An archive a killed export had already finished: it must be an age file (the header
+/// parses); its checksum goes into the audit log and the ledger as the export's completion.
+fn record_finished_archive(
+    global: &Global,
+    config: &crate::config::Config,
+    record: &Request,
+    archive: &std::path::Path,
+) -> Result<(), UserError> {
+    use sha2::{Digest, Sha256};
+    let unreadable = |why: String| {
+        UserError::runtime(format!(
+            "{} exists but is not a finished dsar archive ({why}); nothing was recorded",
+            archive.display()
+        ))
+        .with_hint("move it aside, then resume again to make the archive anew")
+    };
+    let file = std::fs::File::open(archive).map_err(|e| unreadable(e.to_string()))?;
+    age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| unreadable(format!("not an age file: {e}")))?;
+    let mut file = std::fs::File::open(archive).map_err(|e| unreadable(e.to_string()))?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| unreadable(e.to_string()))?;
+    let sha256 = crate::hex::hex(&hasher.finalize());
+    let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    let ledger = Ledger::for_runs(&audit, &config.notify)?;
+    let mut run = ledger.start(
+        &record.request_id,
+        "export",
+        audit.operator(),
+        record.reason.clone(),
+        record.subject.clone(),
+    )?;
+    run.finish("completed", None, Vec::new())?;
+    let mut details = serde_json::Map::new();
+    details.insert("recovered".into(), true.into());
+    details.insert("bytes".into(), bytes.into());
+    audit.append(&Event {
+        action: "export.completed".into(),
+        request_id: Some(record.request_id.clone()),
+        subject: record.subject.clone(),
+        archive_sha256: Some(sha256.clone()),
+        outcome: Outcome::Ok,
+        details,
+        ..Default::default()
+    })?;
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "state": "completed",
+                "request_id": record.request_id,
+                "recovered": true,
+                "archive": archive.display().to_string(),
+                "sha256": sha256,
+            })
+        );
+    } else if !global.quiet {
+        println!(
+            "export {}: {} was already complete (its run stopped after writing it); recorded, sha256 {sha256}",
+            record.request_id,
+            archive.display()
+        );
+    }
+    Ok(())
 }
 
 /// Export `plan.subjects` in batches; `resumed` reuses that request id for a one-subject plan.
