@@ -263,7 +263,9 @@ impl Database for SqliteDb {
             .unwrap();
     }
     fn exec(&self, sql: &str) {
-        Connection::open(&self.0).unwrap().execute_batch(sql).unwrap();
+        let conn = Connection::open(&self.0).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn.execute_batch(sql).unwrap();
     }
     fn dump_store(&self) -> String {
         let conn = Connection::open(&self.0).unwrap();
@@ -716,6 +718,107 @@ fn a_killed_delete_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
     f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
     assert_eq!(f.owned(1), (0, 0, 0));
     assert_eq!(quarantined(&f), owned, "none lost, none twice");
+}
+
+/// Invoices of customer 1 in quarantine (0 before the store exists).
+fn quarantined_invoices(f: &Fixture) -> i64 {
+    f.db.count_or_zero(&format!(
+        "SELECT COUNT(*) FROM {} WHERE table_name = '{}'",
+        f.quarantine, f.invoice
+    ))
+}
+
+/// Start a paced delete of customer 1 and wait until its invoices are
+/// being quarantined, so its plan is on record.
+fn a_delete_under_way(f: &Fixture, json: bool) -> std::process::Child {
+    let mut args = vec!["delete", "--subject", "customer_id=1", "--yes"];
+    args.push(if json { "--json" } else { "--quiet" });
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"));
+    cmd.current_dir(f.ws.dir.path())
+        .args(&args)
+        .env_remove("DSAR_CONFIG")
+        .env("DSAR_STATE_DIR", f.ws.state_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in f.ws.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    while quarantined_invoices(f) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the test could act"
+        );
+    }
+    child
+}
+
+/// `kill -9` in the middle of a delete, then `dsar resume`: the same request finishes exactly
+/// its plan (every row once), and restoring it gives back every table byte for byte.
+fn a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(kind: &dyn Chinook) {
+    let f = kind.setup_paced();
+    f.db.add_invoices(20_000);
+    let before = f.dumps();
+    let mut child = a_delete_under_way(&f, false);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(f.owned(1).1 > 0, "killed mid-run");
+    let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
+    let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
+    let out = f.ws.dsar(&["resume", &id, "--identity", "keys/recovery.key", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let rows = |table: &str| {
+        report["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["table"].as_str().unwrap().ends_with(table))
+            .map(|c| c["rows"].as_u64().unwrap())
+    };
+    assert_eq!(
+        rows(f.invoice),
+        Some(20_007),
+        "the resumed request counts every run: {report}"
+    );
+    assert_eq!(f.owned(1), (0, 0, 0));
+    assert_eq!(quarantined_invoices(&f), 20_007, "every invoice once");
+    f.ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    assert_eq!(f.dumps(), before, "every table restored byte for byte");
+}
+
+/// An invoice written for the person while the delete runs is erased before it says completed.
+fn rows_written_during_a_delete_are_erased_too(kind: &dyn Chinook) {
+    let f = kind.setup_paced();
+    // Slower, so the invoice step is still under way when the test writes.
+    let map = std::fs::read_to_string(f.ws.path("sources.toml")).unwrap();
+    std::fs::write(
+        f.ws.path("sources.toml"),
+        map.replace("max_rows_per_second = 10000", "max_rows_per_second = 1000"),
+    )
+    .unwrap();
+    f.db.add_invoices(2_000);
+    let child = a_delete_under_way(&f, true);
+    let (date, total) = if f.invoice == "invoice" {
+        ("invoice_date", "total")
+    } else {
+        ("InvoiceDate", "Total")
+    };
+    f.db.exec(&format!(
+        "INSERT INTO {} ({}, {}, {date}, {total}) VALUES (200001, 1, '2020-01-01 00:00:00', 1)",
+        f.invoice, f.invoice_id, f.customer_id
+    ));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(f.owned(1), (0, 0, 0), "the late invoice is gone too");
+    assert_eq!(quarantined_invoices(&f), 2_008, "and counted once");
 }
 
 // --- each behaviour on each kind --------------------------------------------------------------
@@ -1338,4 +1441,29 @@ fn sqlite_a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored() {
 #[test]
 fn mysql_a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored() {
     a_row_that_does_not_decrypt_is_flagged_and_the_rest_restored(&Mysql);
+}
+
+#[test]
+fn postgres_a_killed_delete_resumes_its_plan_and_restores_byte_for_byte() {
+    a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(&Postgres);
+}
+#[test]
+fn sqlite_a_killed_delete_resumes_its_plan_and_restores_byte_for_byte() {
+    a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(&Sqlite);
+}
+#[test]
+fn mysql_a_killed_delete_resumes_its_plan_and_restores_byte_for_byte() {
+    a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(&Mysql);
+}
+#[test]
+fn postgres_rows_written_during_a_delete_are_erased_too() {
+    rows_written_during_a_delete_are_erased_too(&Postgres);
+}
+#[test]
+fn sqlite_rows_written_during_a_delete_are_erased_too() {
+    rows_written_during_a_delete_are_erased_too(&Sqlite);
+}
+#[test]
+fn mysql_rows_written_during_a_delete_are_erased_too() {
+    rows_written_during_a_delete_are_erased_too(&Mysql);
 }

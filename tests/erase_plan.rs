@@ -386,6 +386,12 @@ fn restore_reports_rows_missing_from_the_quarantine() {
         "{}",
         common::stderr(&out)
     );
-    assert_eq!(count(&db.url, "SELECT count(*) FROM store.login WHERE customer_id = 1"), 1);
-    assert_eq!(count(&db.url, "SELECT count(*) FROM store.orders WHERE customer_id = 1"), 3);
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM store.login WHERE customer_id = 1"),
+        1
+    );
+    assert_eq!(
+        count(&db.url, "SELECT count(*) FROM store.orders WHERE customer_id = 1"),
+        3
+    );
 }

@@ -557,7 +557,10 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     let (_db, ws) = shop_with_events(20_000);
     let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
     loop {
-        assert!(child.try_wait().unwrap().is_none(), "the export ended before the test could act");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended before the test could act"
+        );
         if ws.archives().iter().any(|p| p.to_string_lossy().ends_with(".partial")) {
             break;
         }
@@ -571,8 +574,15 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     std::fs::write(&archive, b"not an archive").unwrap();
     let out = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is not a finished dsar archive"), "{}", stderr(&out));
-    assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "failed (interrupted)");
+    assert!(
+        stderr(&out).contains("is not a finished dsar archive"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
 
     let recipient: age::x25519::Recipient = ws.recipient.parse().unwrap();
     let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
@@ -593,5 +603,9 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
         .find(|e| e["action"] == "export.completed" && e["request_id"] == id.as_str())
         .expect("an export.completed event");
     assert_eq!(completed["archive_sha256"], sha256.as_str());
-    assert_eq!(std::fs::read(&archive).unwrap(), sealed, "the archive is left as it was");
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        sealed,
+        "the archive is left as it was"
+    );
 }

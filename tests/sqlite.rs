@@ -516,5 +516,9 @@ fn a_delete_in_wal_mode_leaves_no_readable_copy_in_the_file_or_the_log() {
     assert!(stderr(&out).contains("wal_checkpoint(TRUNCATE)"), "{}", stderr(&out));
     reader.execute_batch("COMMIT").unwrap();
     drop(reader);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 2"), 0, "erased all the same");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 2"),
+        0,
+        "erased all the same"
+    );
 }

@@ -206,8 +206,19 @@ async fn erase_and_report(
 ) -> Result<(), UserError> {
     let mut done: Vec<Step> = plan.steps.iter().filter(|s| s.strategy == "retain").cloned().collect();
     done.extend(already);
-    let acting: Vec<Step> = plan.steps.iter().filter(|s| s.strategy != "retain").cloned().collect();
-    erase_planned(run, &acting, running, &mut done).await?;
+    let mut acting: Vec<Step> = plan.steps.iter().filter(|s| s.strategy != "retain").cloned().collect();
+    let mut blocked = None;
+    for attempt in 0..=SETTLE_ROUNDS {
+        let mut defer = (attempt < SETTLE_ROUNDS).then_some(&mut blocked);
+        erase_planned(run, &acting, running, &mut done, defer.take()).await?;
+        if blocked.take().is_none() {
+            break;
+        }
+        // A row written meanwhile references a planned row (a new invoice of the customer
+        // being erased): erase what appeared, children first, then finish the plan.
+        settle(run, plan, running, &mut done).await?;
+        acting = remaining_plan(run, plan).await?;
+    }
     settle(run, plan, running, &mut done).await?;
     let mut flagged = Vec::new();
     for source in run.sources {
@@ -338,11 +349,15 @@ type EventFor<'a> = dyn Fn(&str, Outcome, Vec<TableCount>, Option<String>) -> Ev
 
 /// Move every planned table, batch by batch, children first. A failure or a cancel is recorded
 /// in the audit log and the ledger before it is returned; what was committed stays.
+/// With `blocked`, a batch refused by a foreign key (a child row written since the plan was
+/// made) stops the run without recording a failure: the error is left there for the caller to
+/// erase what appeared and go on.
 async fn erase_planned(
     run: &Run<'_>,
     steps: &[Step],
     running: &mut Running,
     done: &mut Vec<Step>,
+    mut blocked: Option<&mut Option<UserError>>,
 ) -> Result<(), UserError> {
     let request_id = run.request_id;
     for step in steps {
@@ -371,6 +386,14 @@ async fn erase_planned(
             .await;
             let batch = match result {
                 Ok(batch) => batch,
+                Err(e) if e.db == Some(crate::error::DbErrorKind::ForeignKeyViolation) && blocked.is_some() => {
+                    bar.abandon();
+                    add_done(done, step, moved);
+                    if let Some(slot) = blocked.take() {
+                        *slot = Some(e);
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     let counts = counts_with(done, step, moved);
                     let error = redact(&e.message, &run.raw_values);
@@ -500,7 +523,7 @@ async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Ve
             break;
         }
         let moved_before: u64 = done.iter().map(|d| d.rows).sum();
-        erase_planned(run, &appeared, running, done).await?;
+        erase_planned(run, &appeared, running, done, None).await?;
         if done.iter().map(|d| d.rows).sum::<u64>() == moved_before {
             return Ok(());
         }
@@ -543,6 +566,30 @@ fn counts_with(done: &[Step], step: &Step, moved: u64) -> Vec<TableCount> {
     let mut all = done.to_vec();
     add_done(&mut all, step, moved);
     table_counts(&all)
+}
+
+/// The plan's steps with what is left of them (planned rows without a quarantine entry), each
+/// source's pending lists reloaded from the recorded plan.
+async fn remaining_plan(run: &Run<'_>, plan: &Plan) -> Result<Vec<Step>, UserError> {
+    let mut steps = Vec::new();
+    for (s, source) in run.sources.iter().enumerate() {
+        let acting = acting_tables(plan, s);
+        if acting.is_empty() {
+            continue;
+        }
+        let counts = engine::reload_plan(source.backend(), &acting, run.request_id, run.data_key).await?;
+        for step in plan.steps.iter().filter(|st| st.source == s && st.strategy != "retain") {
+            if let Some(i) = acting.iter().position(|&t| t == step.table)
+                && counts[i] > 0
+            {
+                steps.push(Step {
+                    rows: counts[i],
+                    ..step.clone()
+                });
+            }
+        }
+    }
+    Ok(steps)
 }
 
 /// The tables of source `s` that the plan changes rows of, in the plan's order.

@@ -405,7 +405,7 @@ fn hold_children(
 /// The rows the delete recorded per table against what its quarantine held when this restore
 /// began: a row missing from the quarantine (or one too many) is reported, never passed over.
 /// Only for the first whole restore of a request (earlier restores took rows out already) and
-/// when this state dir holds the delete's record.
+/// when this state dir holds the record of a delete that completed.
 fn compare_with_delete(
     audit: &AuditLog,
     request_id: &str,
@@ -413,7 +413,12 @@ fn compare_with_delete(
     in_quarantine: &[(String, String, u64)],
 ) -> Result<Vec<String>, UserError> {
     let ledger = Ledger::open(audit.state())?;
-    let Some(delete) = ledger.get(request_id)?.filter(|r| r.kind == "delete") else {
+    // Only a delete that ran to its end recorded its final counts (a killed run's last
+    // progress lags what it committed).
+    let Some(delete) = ledger
+        .get(request_id)?
+        .filter(|r| r.kind == "delete" && r.state == "completed")
+    else {
         return Ok(Vec::new());
     };
     if ledger

@@ -187,6 +187,11 @@ impl Workspace {
         self.dir.path().join(rel)
     }
 
+    /// The extra variables every run gets (the database URLs).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.path("state")
     }
