@@ -136,7 +136,7 @@ pub async fn reload_plan(
     key: &DataKey,
 ) -> Result<Vec<u64>, UserError> {
     let d = db.dialect();
-    let (plan, quarantine) = (d.store_table(StoreTable::Plan), d.store_table(StoreTable::Quarantine));
+    let plan = d.store_table(StoreTable::Plan);
     let typed = d.typed_payload();
     let mut counts = Vec::with_capacity(tables.len());
     for &t in tables {
@@ -153,25 +153,28 @@ pub async fn reload_plan(
         loop {
             let mut read = d.statement();
             read.push(&format!(
-                "SELECT p.position, p.key_hash, p.sealed_key FROM {plan} p WHERE p.request_id = "
+                "SELECT position, key_hash, sealed_key FROM {plan} WHERE request_id = "
             ))
             .bind(request_id)
-            .push(" AND p.table_schema = ")
+            .push(" AND table_schema = ")
             .bind(config.name.schema.as_str())
-            .push(" AND p.table_name = ")
+            .push(" AND table_name = ")
             .bind(config.name.name.as_str())
-            .push(" AND p.position > ")
+            .push(" AND position > ")
             .bind(after)
-            .push(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM {quarantine} q WHERE q.request_id = p.request_id \
-                     AND q.table_schema = p.table_schema AND q.table_name = p.table_name AND q.key_hash = p.key_hash) \
-                     ORDER BY p.position LIMIT "
-            ))
+            .push(" ORDER BY position LIMIT ")
             .bind(CHUNK);
             let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
             if entries.is_empty() {
                 break;
             }
+            // Which of them are done: one indexed look-up per chunk (an anti-join over the
+            // whole quarantine can go badly wrong on fresh statistics).
+            let hashes: Vec<Vec<u8>> = entries
+                .iter()
+                .filter_map(|e| e.get(1).cloned().and_then(Value::bytes))
+                .collect();
+            let done = quarantined_hashes(db, &config.name, request_id, hashes).await?;
             let mut keys = Vec::with_capacity(entries.len());
             let mut seen = HashSet::new();
             for entry in entries {
@@ -180,6 +183,9 @@ pub async fn reload_plan(
                 let hash = values.next().and_then(Value::bytes).unwrap_or_default();
                 let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
                 after = position;
+                if done.contains(&hash) {
+                    continue;
+                }
                 let row_key = key
                     .open(&sealed, &place(request_id, &name, &hash))
                     .ok()
@@ -197,6 +203,9 @@ pub async fn reload_plan(
                 if seen.insert(key_texts(&row_key)) {
                     keys.push(row_key);
                 }
+            }
+            if keys.is_empty() {
+                continue;
             }
             let mut insert = d.statement();
             let columns: Vec<String> = pk.iter().map(|c| crate::source::quote::ident(c)).collect();
@@ -231,25 +240,7 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
         let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
         let Some(last) = keys.last().cloned() else { break };
         let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
-        let mut read = d.statement();
-        read.push(&format!(
-            "SELECT key_hash FROM {} WHERE request_id = ",
-            d.store_table(StoreTable::Quarantine)
-        ))
-        .bind(request_id)
-        .push(" AND table_schema = ")
-        .bind(config.name.schema.as_str())
-        .push(" AND table_name = ")
-        .bind(config.name.name.as_str())
-        .push(" AND ");
-        d.in_list(&mut read, "key_hash", List::Bytes(hashes.clone()));
-        let done: HashSet<Vec<u8>> = db
-            .query(read)
-            .await
-            .map_err(on_source(db, "cannot read the quarantine"))?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().and_then(Value::bytes))
-            .collect();
+        let done = quarantined_hashes(db, &config.name, request_id, hashes.clone()).await?;
         let gone: Vec<Vec<Cell>> = keys
             .into_iter()
             .zip(&hashes)
@@ -267,6 +258,35 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
         after = Some(last);
     }
     Ok(dropped)
+}
+
+/// Which of `hashes` have a quarantine entry of the request for `table`.
+async fn quarantined_hashes(
+    db: &dyn Backend,
+    table: &crate::config::TableName,
+    request_id: &str,
+    hashes: Vec<Vec<u8>>,
+) -> Result<HashSet<Vec<u8>>, UserError> {
+    let d = db.dialect();
+    let mut read = d.statement();
+    read.push(&format!(
+        "SELECT key_hash FROM {} WHERE request_id = ",
+        d.store_table(StoreTable::Quarantine)
+    ))
+    .bind(request_id)
+    .push(" AND table_schema = ")
+    .bind(table.schema.as_str())
+    .push(" AND table_name = ")
+    .bind(table.name.as_str())
+    .push(" AND ");
+    d.in_list(&mut read, "key_hash", List::Bytes(hashes));
+    Ok(db
+        .query(read)
+        .await
+        .map_err(on_source(db, "cannot read the quarantine"))?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Value::bytes))
+        .collect())
 }
 
 /// Forget the request's plan (its rows were restored, or the request was purged).
