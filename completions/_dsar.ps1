@@ -53,7 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         }
         'dsar;export' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person')
-            [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row')
+            [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The format of the table files inside the archive')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
             [CompletionResult]::new('--recipient', '--recipient', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
@@ -78,7 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         }
         'dsar;delete' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person')
-            [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row')
+            [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why the data is erased, for the audit log')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
@@ -149,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--allow-empty', '--allow-empty', [CompletionResultType]::ParameterName, 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
@@ -162,8 +163,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only events before this time')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout (`-`: stdout)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout (`-`: stdout)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -181,6 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events at or after this time')
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')

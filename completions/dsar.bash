@@ -320,7 +320,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__show)
-            opts="-q -v -h --request --subject --action --since --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --request --subject --action --since --by --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +339,10 @@ _dsar() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -362,7 +366,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__verify)
-            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --allow-empty --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,7 +49,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;export'= {
             cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
-            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row'
+            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)'
             cand --format 'The format of the table files inside the archive'
             cand -r 'Encrypt to this age recipient (age1…). Repeatable'
             cand --recipient 'Encrypt to this age recipient (age1…). Repeatable'
@@ -73,7 +73,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;delete'= {
             cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
-            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row'
+            cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)'
             cand --reason 'Why the data is erased, for the audit log'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
@@ -140,6 +140,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --allow-empty 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'
             cand --quiet 'Print nothing but errors; no progress bars'
@@ -152,8 +153,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --since 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)'
             cand --until 'Only events before this time'
             cand --format 'format'
-            cand -o 'Write to FILE instead of stdout'
-            cand --out 'Write to FILE instead of stdout'
+            cand -o 'Write to FILE instead of stdout (`-`: stdout)'
+            cand --out 'Write to FILE instead of stdout (`-`: stdout)'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -170,6 +171,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --subject 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes'
             cand --action 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)'
             cand --since 'Only events at or after this time'
+            cand --by 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'

@@ -49,7 +49,7 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "completions" -d 'Print a 
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
-complete -c dsar -n "__fish_dsar_using_subcommand export" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l format -d 'The format of the table files inside the archive' -r -f -a "json\t'One JSON array of row objects per table'
 csv\t'One CSV file per table, with a header row'
 ndjson\t'One JSON object per line'"
@@ -67,7 +67,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand export" -s q -l quiet -d 'Prin
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
-complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l reason -d 'Why the data is erased, for the audit log' -r
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -112,6 +112,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_sub
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l allow-empty -d 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
@@ -120,7 +121,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only events before this time' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l format -r -f -a "csv\t'One row per event; opens in a spreadsheet'
 json\t'A JSON array of the events as logged'"
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s o -l out -d 'Write to FILE instead of stdout' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -s o -l out -d 'Write to FILE instead of stdout (`-`: stdout)' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -132,6 +133,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l subject -d 'Events about this person: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only events at or after this time' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l by -d 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r

@@ -171,7 +171,8 @@ pub struct SubjectArgs {
     )]
     pub subject: Vec<String>,
 
-    /// A CSV file of many people: a header row naming subject keys, then one person per row.
+    /// A CSV file of many people: a header row naming subject keys, then one person per row
+    /// (`-`: standard input).
     #[arg(long, value_name = "FILE", conflicts_with = "subject")]
     pub subjects_file: Option<PathBuf>,
 
@@ -280,8 +281,10 @@ pub struct PurgeArgs {
 pub enum AuditCommand {
     /// Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered
     /// line, or a truncated tail.
-    #[command(after_help = "Examples:\n  dsar audit verify\n  dsar audit verify --json")]
-    Verify,
+    #[command(
+        after_help = "Examples:\n  dsar audit verify\n  dsar audit verify --json\n  dsar audit verify --allow-empty    # a new state dir"
+    )]
+    Verify(AuditVerifyArgs),
     /// Export events for a regulator: CSV (one row per event, stable columns) or JSON.
     #[command(after_help = AUDIT_EXPORT_EXAMPLES)]
     Export(AuditExportArgs),
@@ -299,7 +302,8 @@ const AUDIT_SHOW_EXAMPLES: &str = "\
 Examples:
   dsar audit show --subject email=luisg@embraer.com.br     # hashed before searching
   dsar audit show --request 20261125-165258-4bfd7bcc
-  dsar audit show --action delete --since 2026-11-01";
+  dsar audit show --action delete --since 2026-11-01
+  dsar audit show --by alice --action export";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
@@ -307,6 +311,14 @@ pub enum AuditFormat {
     Csv,
     /// A JSON array of the events as logged.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1):
+    /// an empty log proves nothing, and a cut one looks just like it.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -319,7 +331,7 @@ pub struct AuditExportArgs {
     pub until: Option<String>,
     #[arg(long, value_enum, default_value_t = AuditFormat::Csv)]
     pub format: AuditFormat,
-    /// Write to FILE instead of stdout.
+    /// Write to FILE instead of stdout (`-`: stdout).
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -341,6 +353,9 @@ pub struct AuditShowArgs {
     /// Only events at or after this time.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+    /// Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them).
+    #[arg(long, value_name = "OPERATOR")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Args)]

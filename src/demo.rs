@@ -177,7 +177,7 @@ async fn step(dir: &Path, global: &Global, args: &[&str]) -> Result<(), UserErro
         Command::Open(a) => crate::open::run(g, a),
         Command::Delete(a) => crate::erase::delete::run(g, a).await,
         Command::Restore(a) => crate::erase::restore::run(g, a).await,
-        Command::Audit(crate::cli::AuditCommand::Verify) => crate::audit::command::run_verify(g),
+        Command::Audit(crate::cli::AuditCommand::Verify(a)) => crate::audit::command::run_verify(g, a),
         other => Err(UserError::runtime(format!("demo: no step runs {other:?}"))),
     }
 }

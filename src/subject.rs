@@ -91,10 +91,13 @@ fn check_value(key: &str, value: &str, place: &str) -> Result<String, UserError>
 fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
     let cannot =
         |e: &dyn std::fmt::Display| UserError::usage(format!("cannot read subjects file {}: {e}", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| cannot(&e))?;
+    // `-` is standard input, as for every file dsar reads.
+    let input: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| cannot(&e))?)
+    };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| cannot(&e))?

@@ -320,3 +320,33 @@ fn retention_removes_old_segments_and_verify_still_passes() {
     );
     ws.dsar_ok(&["audit", "verify"]);
 }
+
+#[test]
+fn a_missing_or_empty_log_does_not_verify_unless_allowed() {
+    let ws = Workspace::new("", &[]);
+    let out = ws.dsar(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("holds no events"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--allow-empty"), "{}", stderr(&out));
+    let out = ws.dsar(&["audit", "verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap()["state"], "empty");
+    ws.dsar_ok(&["audit", "verify", "--allow-empty"]);
+}
+
+#[test]
+fn show_filters_by_operator_and_export_writes_to_stdout_with_a_dash() {
+    let ws = Workspace::new("", &[]);
+    ws.dsar_ok(&["--operator", "alice", "audit", "export", "--out", "/dev/null"]);
+    ws.dsar_ok(&["--operator", "bob", "audit", "export", "--out", "/dev/null"]);
+    let out = ws.dsar_ok(&["audit", "show", "--by", "alice", "--json"]);
+    let events: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["operator"], "alice");
+
+    let out = ws.dsar_ok(&["audit", "export", "--out", "-", "--format", "json"]);
+    let all: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2, "the events went to stdout");
+    assert!(!ws.dir.path().join("-").exists(), "no file named -");
+}

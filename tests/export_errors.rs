@@ -157,3 +157,24 @@ fn a_readable_map_with_a_literal_password_is_warned_about() {
         "the literal itself is still worth a warning"
     );
 }
+
+/// `--subjects-file -` reads the people from standard input.
+#[test]
+fn a_subjects_file_of_dash_is_read_from_standard_input() {
+    use std::io::Write;
+    let (_db, ws) = chinook_ws(EXAMPLE);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["export", "--subjects-file", "-", "--json"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .envs(ws.env().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"customer_id\n1\n2\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ws.archives().len(), 2, "one archive per person read from stdin");
+}

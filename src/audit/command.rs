@@ -5,14 +5,27 @@ use serde_json::{Map, Value, json};
 use super::query::{self, Filter};
 use super::verify::verify;
 use super::{AuditLog, Event, Outcome};
-use crate::cli::{AuditExportArgs, AuditFormat, AuditShowArgs, Global};
+use crate::cli::{AuditExportArgs, AuditFormat, AuditShowArgs, AuditVerifyArgs, Global};
 use crate::error::UserError;
 
 /// The top-level entry point for `dsar audit verify`.
-pub fn run_verify(global: &Global) -> Result<(), UserError> {
+pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserError> {
     let log = AuditLog::open(global)?;
     let dir = log.dir()?;
     match verify(&dir, log.key()) {
+        Ok(v) if v.events == 0 && !args.allow_empty => {
+            if global.json {
+                println!(
+                    "{}",
+                    json!({"state": "empty", "events": 0, "dir": dir.display().to_string()})
+                );
+            }
+            Err(UserError::runtime(format!(
+                "the audit log in {} holds no events: it proves nothing, and a log cut away looks the same",
+                dir.display()
+            ))
+            .with_hint("point --state-dir at the log you mean, or pass --allow-empty for a state dir that is new"))
+        }
         Ok(v) => {
             if global.json {
                 println!(
@@ -173,7 +186,9 @@ pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserErr
             out.push(b'\n');
         }
     }
-    match &args.out {
+    // `-` is stdout, as for every file dsar writes.
+    let out_file = args.out.as_ref().filter(|p| p.as_os_str() != "-");
+    match out_file {
         Some(path) => std::fs::write(path, &out)
             .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?,
         None => crate::output::write_stdout(&out)?,
@@ -194,7 +209,7 @@ pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserErr
         ..Default::default()
     })?;
     // Without --out the events themselves are stdout; with it, --json gets a result object.
-    if let Some(path) = &args.out {
+    if let Some(path) = out_file {
         if global.json {
             println!(
                 "{}",
@@ -229,6 +244,7 @@ pub fn run_show(global: &Global, args: &AuditShowArgs) -> Result<(), UserError> 
         request: args.request.clone(),
         subject_hash,
         action: args.action.clone(),
+        operator: args.by.clone(),
         ..Default::default()
     };
     let events = select(&log, &filter)?;

@@ -58,6 +58,8 @@ pub struct Filter {
     pub subject_hash: Option<String>,
     /// An action or an action prefix: `delete` matches `delete.planned` and `delete.completed`.
     pub action: Option<String>,
+    /// Events recorded with this operator.
+    pub operator: Option<String>,
 }
 
 impl Filter {
@@ -83,6 +85,11 @@ impl Filter {
             if !subjects.is_some_and(|s| s.iter().any(|v| v.as_str() == Some(hash.as_str()))) {
                 return false;
             }
+        }
+        if let Some(operator) = &self.operator
+            && event.get("operator").and_then(Value::as_str) != Some(operator.as_str())
+        {
+            return false;
         }
         if let Some(action) = &self.action {
             let a = event.get("action").and_then(Value::as_str).unwrap_or_default();
