@@ -175,20 +175,66 @@ fn check(files: &BTreeMap<String, Vec<u8>>, manifest: &Value) -> Vec<String> {
     problems
 }
 
+/// Write the person's plaintext where only its owner can read it: into a folder that is new or
+/// empty (never through a symlink), folders 0700 and files 0600 whatever the umask, each file
+/// created anew (`O_EXCL`: a planted symlink or file makes it fail, never redirects it).
 fn extract(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let refuse = |why: String| {
+        UserError::usage(format!("--extract {}: {why}; nothing was written", dir.display()))
+            .with_hint("name a folder that does not exist yet (dsar creates it, readable only by you)")
+    };
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(refuse("is a symbolic link".into())),
+        Ok(meta) if !meta.is_dir() => return Err(refuse("exists and is not a folder".into())),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir).map_err(|e| refuse(e.to_string()))?;
+            if entries.next().is_some() {
+                return Err(refuse("is not empty".into()));
+            }
+        }
+        Err(_) => {}
+    }
+    let private_dir = |path: &Path| -> Result<(), UserError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))
+    };
+    private_dir(dir)?;
     for (name, data) in files {
-        let path = dir.join(name);
-        if path.exists() {
-            return Err(UserError::usage(format!(
-                "{} already exists; extract into an empty directory",
-                path.display()
+        // Names come from the archive: only plain relative components may reach the disk.
+        let relative = Path::new(name);
+        if !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(UserError::runtime(format!(
+                "the archive names a file `{name}` outside its folder; nothing more was written"
             )));
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", parent.display())))?;
+        let path = dir.join(relative);
+        let mut parent = dir.to_path_buf();
+        for component in relative.parent().into_iter().flat_map(Path::components) {
+            parent.push(component);
+            if std::fs::symlink_metadata(&parent).is_ok_and(|m| !m.is_dir()) {
+                return Err(UserError::runtime(format!("{} is not a folder dsar made", parent.display())));
+            }
+            private_dir(&parent)?;
         }
-        std::fs::write(&path, data).map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            std::io::Write::write_all(&mut file, data)?;
+            file.sync_all()
+        };
+        write().map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
 }

@@ -252,6 +252,22 @@ fn opening_an_export_checks_it_and_logs_who_opened_it() {
     let invoices: Vec<Value> =
         serde_json::from_slice(&std::fs::read(ws.path("out/data/chinook/public.invoice.json")).unwrap()).unwrap();
     assert_eq!(invoices.len(), 7);
+    // Plaintext stays private: folders 0700, files 0600, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(ws.path(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("out"), 0o700);
+    assert_eq!(mode("out/data/chinook"), 0o700);
+    assert_eq!(mode("out/data/chinook/public.invoice.json"), 0o600);
+    // Never into a folder that is not empty, nor through a symlink.
+    let again = ws.dsar(&["open", archive_arg, "--identity", "keys/id.txt", "--extract", "out"]);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
+    std::fs::create_dir(ws.path("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(ws.path("elsewhere"), ws.path("link")).unwrap();
+    let linked = ws.dsar(&["open", archive_arg, "--identity", "keys/id.txt", "--extract", "link"]);
+    assert_eq!(linked.status.code(), Some(2), "{}", stderr(&linked));
+    assert!(stderr(&linked).contains("symbolic link"), "{}", stderr(&linked));
+    assert_eq!(std::fs::read_dir(ws.path("elsewhere")).unwrap().count(), 0, "nothing written through it");
 
     let opened: Vec<Value> = ws
         .audit_events()
