@@ -117,7 +117,8 @@ pub struct Ledger {
 impl Ledger {
     pub fn open(state: &StateDir) -> Result<Ledger, UserError> {
         let dir = state.root.join("requests");
-        fs::create_dir_all(&dir).map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
+        crate::state::private_dir(&dir)
+            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
         Ok(Ledger { dir, announce: None })
     }
 

@@ -92,10 +92,33 @@ fn decode_key(text: &str, path: &Path) -> Result<Vec<u8>, UserError> {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), UserError> {
-    fs::create_dir_all(dir)
-        .map_err(|e| UserError::usage(format!("cannot create state directory {}: {e}", dir.display())))?;
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    Ok(())
+    private_dir(dir).map_err(|e| UserError::usage(format!("cannot create state directory {}: {e}", dir.display())))
+}
+
+/// Create `dir` (and missing parents) readable only by its owner (0700 whatever the umask). A
+/// folder that exists is never re-permissioned — it may be shared on purpose — but one that
+/// others can write gets a warning, since they could alter what dsar keeps there.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 && meta.permissions().mode() & 0o1000 == 0 {
+                eprintln!(
+                    "warning: {} is writable by {} (mode {mode:o}): whoever can write it can alter what dsar keeps there; \
+                     `chmod 700` it, or use a folder of your own",
+                    dir.display(),
+                    if mode & 0o002 != 0 { "everyone" } else { "its group" }
+                );
+            }
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::other("exists and is not a folder")),
+        Err(_) => {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        }
+    }
 }
 
 /// A subject identifier as the audit log stores it: `key:` + HMAC-SHA256(installation key,

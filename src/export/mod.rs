@@ -207,7 +207,7 @@ async fn export_subjects(
     resumed: Option<&str>,
 ) -> Result<(), UserError> {
     let (subjects, encryption, out_dir) = (plan.subjects, plan.encryption, plan.out_dir);
-    std::fs::create_dir_all(out_dir)
+    crate::state::private_dir(out_dir)
         .map_err(|e| UserError::usage(format!("cannot create output directory {}: {e}", out_dir.display())))?;
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
