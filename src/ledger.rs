@@ -338,6 +338,11 @@ impl Running {
         crate::interrupt::requested() || self.cancel_path.exists()
     }
 
+    /// Whether the outcome is recorded already.
+    pub fn is_finished(&self) -> bool {
+        self.request.state != "running"
+    }
+
     /// Record the outcome; the lock is released when `self` is dropped.
     pub fn finish(&mut self, state: &str, error: Option<String>, flagged: Vec<String>) -> Result<Request, UserError> {
         self.request.state = state.to_string();

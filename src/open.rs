@@ -220,7 +220,10 @@ fn extract(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), UserErro
         for component in relative.parent().into_iter().flat_map(Path::components) {
             parent.push(component);
             if std::fs::symlink_metadata(&parent).is_ok_and(|m| !m.is_dir()) {
-                return Err(UserError::runtime(format!("{} is not a folder dsar made", parent.display())));
+                return Err(UserError::runtime(format!(
+                    "{} is not a folder dsar made",
+                    parent.display()
+                )));
             }
             private_dir(&parent)?;
         }

@@ -267,7 +267,11 @@ fn opening_an_export_checks_it_and_logs_who_opened_it() {
     let linked = ws.dsar(&["open", archive_arg, "--identity", "keys/id.txt", "--extract", "link"]);
     assert_eq!(linked.status.code(), Some(2), "{}", stderr(&linked));
     assert!(stderr(&linked).contains("symbolic link"), "{}", stderr(&linked));
-    assert_eq!(std::fs::read_dir(ws.path("elsewhere")).unwrap().count(), 0, "nothing written through it");
+    assert_eq!(
+        std::fs::read_dir(ws.path("elsewhere")).unwrap().count(),
+        0,
+        "nothing written through it"
+    );
 
     let opened: Vec<Value> = ws
         .audit_events()

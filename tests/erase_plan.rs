@@ -395,3 +395,23 @@ fn restore_reports_rows_missing_from_the_quarantine() {
         3
     );
 }
+
+/// A card number of 16 digits has the shape of a dsar hash: it must still be anonymized (a
+/// hash's shape alone never proves a row was anonymized already).
+#[test]
+fn a_value_shaped_like_a_hash_is_still_anonymized() {
+    let map = MAP.replace(
+        "table = \"store.payment_card\"\nmatch = { customer_id = \"customer_id\" }",
+        "table = \"store.payment_card\"\nmatch = { customer_id = \"customer_id\" }\non_delete = \"anonymize\"\nanonymize = { number = \"hash\" }",
+    );
+    assert_ne!(map, MAP);
+    let (db, ws) = store(&map);
+    psql(
+        &db.url,
+        "UPDATE store.payment_card SET number = '4111111111110001' WHERE card_id = 1",
+    );
+    ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let number = psql(&db.url, "SELECT number FROM store.payment_card WHERE card_id = 1");
+    assert_ne!(number, "4111111111110001", "the card number was anonymized");
+    assert_eq!(quarantined(&db.url, "payment_card"), 1, "and its original sealed");
+}

@@ -10,7 +10,7 @@ use crate::error::UserError;
 use crate::source::backend::{Backend, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
-use crate::source::quote::{ident, qualified};
+use crate::source::quote::qualified;
 
 /// Move up to `limit` captured rows of `table` (those after `after` in key order) according to
 /// its strategy, in one transaction. `taken == 0` means the table is done.
@@ -166,9 +166,8 @@ pub(super) fn push_literal_checks(db: &dyn Backend, st: &mut Statement, table: u
     let mut n = 0;
     for (column, rule) in &d.source().tables[table].anonymize {
         if let AnonRule::Literal(text) = rule {
-            st.push(&format!(", ({alias}.{} {} ", ident(column), d.same_value_sql()));
-            d.bind_cell(st, table, column, &Cell::from_text(Some(text.clone())));
-            st.push(")");
+            st.push(", ");
+            d.push_same_value(st, table, alias, column, text);
             n += 1;
         }
     }
@@ -186,34 +185,42 @@ fn already_anonymized(
 ) -> bool {
     let rules: &[(String, AnonRule)] = &db.dialect().source().tables[table].anonymize;
     let mut literal = holds_literals.iter();
-    !rules.is_empty()
-        && rules.iter().all(|(column, rule)| {
-            if matches!(rule, AnonRule::Literal(_)) {
-                return literal.next().copied().unwrap_or(false);
-            }
-            let max_len = db.dialect().shapes()[table].column(column).and_then(|c| c.max_len);
-            let now = row.get(column).and_then(Cell::key_text);
-            is_anonymized(rule, &now, max_len, installation_key)
-        })
+    let (mut exact, mut shaped) = (Vec::new(), Vec::new());
+    for (column, rule) in rules {
+        let max_len = db.dialect().shapes()[table].column(column).and_then(|c| c.max_len);
+        let now = row.get(column).and_then(Cell::key_text);
+        exact.push(match rule {
+            AnonRule::Literal(_) => literal.next().copied().unwrap_or(false),
+            // The hash of the original cannot be recomputed from the hash.
+            AnonRule::Hash => false,
+            _ => anonymized(rule, now.clone(), max_len, installation_key) == now,
+        });
+        shaped.push(hash_shaped(&now, max_len, installation_key));
+    }
+    anonymized_by_us(rules, &exact, &shaped)
 }
 
-/// Whether `value` is what `rule` writes: the same value again for `null` and `redact`; for
-/// `hash`, the hash's shape (a hash of a hash would differ, and one written under another
-/// installation key cannot be recomputed). Literals are compared by the database.
-pub(super) fn is_anonymized(
-    rule: &AnonRule,
-    value: &Option<String>,
-    max_len: Option<usize>,
-    installation_key: &[u8],
-) -> bool {
-    match rule {
-        AnonRule::Hash => {
-            let shape = anonymized(rule, Some(String::new()), max_len, installation_key);
-            matches!((value, shape), (Some(v), Some(s)) if v.len() == s.len()
-                && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        }
-        _ => anonymized(rule, value.clone(), max_len, installation_key) == *value,
-    }
+/// Whether a row holds what the rules write: every rule's column exactly, except that a `hash`
+/// (which cannot always be recomputed: the original is gone, or another installation key wrote
+/// it) may match by its shape — but only when a `redact` column of the same row proves that
+/// dsar anonymized it. A hash's shape alone proves nothing: a card or phone number has it.
+pub(super) fn anonymized_by_us(rules: &[(String, AnonRule)], exact: &[bool], shaped: &[bool]) -> bool {
+    let proven = rules
+        .iter()
+        .zip(exact)
+        .any(|((_, rule), &e)| *rule == AnonRule::Redact && e);
+    !rules.is_empty()
+        && rules
+            .iter()
+            .zip(exact.iter().zip(shaped))
+            .all(|((_, rule), (&e, &s))| e || (*rule == AnonRule::Hash && s && proven))
+}
+
+/// Whether `value` has the shape `hash` writes (hex digits of the written length).
+pub(super) fn hash_shaped(value: &Option<String>, max_len: Option<usize>, installation_key: &[u8]) -> bool {
+    let shape = anonymized(&AnonRule::Hash, Some(String::new()), max_len, installation_key);
+    matches!((value, shape), (Some(v), Some(s)) if v.len() == s.len()
+        && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// Write each rule's value over the rows' old ones: one UPDATE per chunk of rows.

@@ -49,13 +49,20 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
     loop {
         let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
         let Some(last) = keys.last().cloned() else { break };
+        after = Some(last);
+        // A key planned already (a completion check finds it again) is planned once.
+        let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
+        let planned = hashes_in(db, StoreTable::Plan, &config.name, request_id, hashes.clone()).await?;
+        let keys: Vec<(&Vec<Cell>, Vec<u8>)> = keys.iter().zip(hashes).filter(|(_, h)| !planned.contains(h)).collect();
+        if keys.is_empty() {
+            continue;
+        }
         let mut insert = d.statement();
         insert.push(&format!(
             "INSERT INTO {} (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key) VALUES ",
             d.store_table(StoreTable::Plan)
         ));
-        for (i, row_key) in keys.iter().enumerate() {
-            let hash = key.key_hash(&key_texts(row_key));
+        for (i, (row_key, hash)) in keys.into_iter().enumerate() {
             let sealed = key.seal(encode_key(row_key, typed).as_bytes(), &place(request_id, &name, &hash));
             insert
                 .push(if i == 0 { "(" } else { ", (" })
@@ -78,7 +85,6 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
         db.execute(insert)
             .await
             .map_err(on_source(db, "cannot record the plan"))?;
-        after = Some(last);
     }
     Ok(())
 }
@@ -174,7 +180,7 @@ pub async fn reload_plan(
                 .iter()
                 .filter_map(|e| e.get(1).cloned().and_then(Value::bytes))
                 .collect();
-            let done = quarantined_hashes(db, &config.name, request_id, hashes).await?;
+            let done = hashes_in(db, StoreTable::Quarantine, &config.name, request_id, hashes).await?;
             let mut keys = Vec::with_capacity(entries.len());
             let mut seen = HashSet::new();
             for entry in entries {
@@ -240,7 +246,7 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
         let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
         let Some(last) = keys.last().cloned() else { break };
         let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
-        let done = quarantined_hashes(db, &config.name, request_id, hashes.clone()).await?;
+        let done = hashes_in(db, StoreTable::Quarantine, &config.name, request_id, hashes.clone()).await?;
         let gone: Vec<Vec<Cell>> = keys
             .into_iter()
             .zip(&hashes)
@@ -260,9 +266,11 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
     Ok(dropped)
 }
 
-/// Which of `hashes` have a quarantine entry of the request for `table`.
-async fn quarantined_hashes(
+/// Which of `hashes` have an entry of the request for `table` in `store` (the quarantine: done;
+/// the plan: planned), by the store's (request, table, key_hash) index.
+async fn hashes_in(
     db: &dyn Backend,
+    store: StoreTable,
     table: &crate::config::TableName,
     request_id: &str,
     hashes: Vec<Vec<u8>>,
@@ -271,7 +279,7 @@ async fn quarantined_hashes(
     let mut read = d.statement();
     read.push(&format!(
         "SELECT key_hash FROM {} WHERE request_id = ",
-        d.store_table(StoreTable::Quarantine)
+        d.store_table(store)
     ))
     .bind(request_id)
     .push(" AND table_schema = ")
@@ -283,7 +291,7 @@ async fn quarantined_hashes(
     Ok(db
         .query(read)
         .await
-        .map_err(on_source(db, "cannot read the quarantine"))?
+        .map_err(on_source(db, "cannot read the dsar tables"))?
         .into_iter()
         .filter_map(|r| r.into_iter().next().and_then(Value::bytes))
         .collect())

@@ -214,21 +214,23 @@ async fn body(
                     // since (by the application, or a later request) is newer than ours.
                     let mut literals = literals.iter();
                     let mut values = values.iter();
-                    let ours = rules.iter().all(|(column, rule)| {
+                    let (mut exact, mut shaped) = (Vec::new(), Vec::new());
+                    for (column, rule) in rules {
+                        let max_len = shape.column(column).and_then(|c| c.max_len);
                         if matches!(rule, AnonRule::Literal(_)) {
-                            return literals.next().copied().unwrap_or(false);
+                            exact.push(literals.next().copied().unwrap_or(false));
+                            shaped.push(false);
+                            continue;
                         }
                         let value = values.next().cloned().flatten();
-                        let max_len = shape.column(column).and_then(|c| c.max_len);
-                        match row.get(column) {
-                            Some(old) => {
-                                anonymized(rule, old.key_text(), max_len, run.installation_key) == value
-                                    || (*rule == AnonRule::Hash
-                                        && super::erase::is_anonymized(rule, &value, max_len, run.installation_key))
-                            }
+                        exact.push(match row.get(column) {
+                            Some(old) => anonymized(rule, old.key_text(), max_len, run.installation_key) == value,
+                            // Not sealed (the map changed since): nothing of ours to compare.
                             None => true,
-                        }
-                    });
+                        });
+                        shaped.push(super::erase::hash_shaped(&value, max_len, run.installation_key));
+                    }
+                    let ours = rules.is_empty() || super::erase::anonymized_by_us(rules, &exact, &shaped);
                     (!ours).then_some("its anonymized values were changed since")
                 }
                 (_, Some(_)) => None,
@@ -321,25 +323,41 @@ async fn write_back(
     }
 }
 
-/// The id of the next quarantine entry of `table` after `after` (to flag one that fails).
+/// The next quarantine entry of `table` after `after` (to flag one the table refuses): its id
+/// and, when it decrypts, its old values, so the rows that belong to it can be held back too.
 pub async fn next_quarantined(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
-    request_id: &str,
+    run: &Restoring<'_>,
     after: i64,
-    only: Option<&[Vec<u8>]>,
-) -> Result<Option<i64>, UserError> {
+) -> Result<Option<(i64, Option<HashMap<String, Option<String>>>)>, UserError> {
     let mut st = db.dialect().statement();
-    st.push("SELECT min(id)");
-    entries_of(db, &mut st, table, strategy, request_id, after, only);
+    st.push("SELECT id, key_hash, sealed");
+    entries_of(db, &mut st, table, strategy, run.request_id, after, run.only);
+    st.push(" ORDER BY id LIMIT 1");
     let rows = db
         .query(st)
         .await
         .map_err(on_source(db, "cannot read the quarantine"))?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next())
-        .and_then(|v| v.int()))
+    let Some(entry) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut values = entry.into_iter();
+    let id = values.next().and_then(|v| v.int()).unwrap_or_default();
+    let hash = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+    let sealed = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+    let name = db.dialect().source().tables[table].name.to_string();
+    let row = run
+        .key
+        .open(&sealed, &DataKey::place(run.request_id, &name, strategy.name(), &hash))
+        .ok()
+        .and_then(|plain| SealedRow::decode(&plain, db.dialect().typed_payload()).ok())
+        .map(|row| {
+            row.columns
+                .into_iter()
+                .zip(row.values.iter().map(Cell::key_text))
+                .collect()
+        });
+    Ok(Some((id, row)))
 }

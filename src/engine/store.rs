@@ -10,13 +10,23 @@ use crate::source::erasure::{ExpiredRequest, StoredRequest};
 
 /// Create the store's tables if they are missing (needs CREATE the first time).
 pub async fn ensure_store(db: &dyn Backend) -> Result<(), UserError> {
+    let grant = |e| {
+        on_source(db, "cannot create the dsar tables")(e)
+            .with_hint("grant dsar's database user CREATE on the database (README: Grants)")
+    };
     for ddl in db.dialect().store_ddl() {
         let mut st = db.dialect().statement();
         st.push(ddl);
-        db.execute(st).await.map_err(|e| {
-            on_source(db, "cannot create the dsar tables")(e)
-                .with_hint("grant dsar's database user CREATE on the database (README: Grants)")
-        })?;
+        db.execute(st).await.map_err(grant)?;
+    }
+    for (present, ddl) in db.dialect().store_migrations() {
+        let mut check = db.dialect().statement();
+        check.push(present);
+        if first(db.query(check).await.map_err(grant)?).and_then(|v| v.int()) == Some(0) {
+            let mut st = db.dialect().statement();
+            st.push(ddl);
+            db.execute(st).await.map_err(grant)?;
+        }
     }
     Ok(())
 }

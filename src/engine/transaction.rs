@@ -28,9 +28,14 @@ pub async fn in_transaction_from<T>(
         Ok(value) => {
             let mut commit = db.dialect().statement();
             commit.push("COMMIT");
-            db.execute(commit)
-                .await
-                .map_err(on_source(db, "cannot commit a batch"))?;
+            if let Err(e) = db.execute(commit).await {
+                // A COMMIT that fails (a deferred constraint on SQLite) can leave the
+                // transaction open: end it, so the next batch starts clean.
+                let mut rollback = db.dialect().statement();
+                rollback.push("ROLLBACK");
+                let _ = db.execute(rollback).await;
+                return Err(on_source(db, "cannot commit a batch")(e));
+            }
             Ok(value)
         }
         Err(e) => {

@@ -217,7 +217,10 @@ async fn erase_and_report(
         // A row written meanwhile references a planned row (a new invoice of the customer
         // being erased): erase what appeared, children first, then finish the plan.
         settle(run, plan, running, &mut done).await?;
-        acting = remaining_plan(run, plan).await?;
+        acting = match remaining_plan(run, plan).await {
+            Ok(steps) => steps,
+            Err(e) => return Err(failed(run, running, &done, e)),
+        };
     }
     settle(run, plan, running, &mut done).await?;
     let mut flagged = Vec::new();
@@ -484,6 +487,42 @@ const SETTLE_ROUNDS: usize = 3;
 /// anonymized) ends it. Rows that keep appearing past [`SETTLE_ROUNDS`] stop the run with exit
 /// 3, naming the tables.
 async fn settle(run: &Run<'_>, plan: &Plan, running: &mut Running, done: &mut Vec<Step>) -> Result<(), UserError> {
+    match settle_rounds(run, plan, running, done).await {
+        Err(e) if e.kind != ExitKind::Flagged && e.kind != ExitKind::Cancelled && !running.is_finished() => {
+            Err(failed(run, running, done, e))
+        }
+        other => other,
+    }
+}
+
+/// Record a failure after the plan (audit event and ledger), with the hint to resume.
+fn failed(run: &Run<'_>, running: &mut Running, done: &[Step], e: UserError) -> UserError {
+    let error = redact(&e.message, &run.raw_values);
+    let _ = run.audit.append(&(run.event)(
+        "delete.failed",
+        Outcome::Error,
+        table_counts(done),
+        Some(error.clone()),
+    ));
+    let _ = running.finish("failed", Some(error), Vec::new());
+    UserError {
+        hint: Some(format!(
+            "fix the cause, then `{}` finishes it",
+            crate::follow_up::command(
+                run.global,
+                &format!("resume {} --identity {}", run.request_id, run.recovery_identity)
+            )
+        )),
+        ..e
+    }
+}
+
+async fn settle_rounds(
+    run: &Run<'_>,
+    plan: &Plan,
+    running: &mut Running,
+    done: &mut Vec<Step>,
+) -> Result<(), UserError> {
     let mut appeared = Vec::new();
     for round in 0..=SETTLE_ROUNDS {
         appeared.clear();

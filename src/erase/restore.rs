@@ -333,18 +333,13 @@ async fn one_by_one(
                 after = single.last_id;
             }
             Err(e) if e.is_refusal() => {
-                let Some(id) = engine::next_quarantined(
-                    source.backend(),
-                    table,
-                    strategy,
-                    restoring.request_id,
-                    after,
-                    restoring.only,
-                )
-                .await?
+                let Some((id, row)) =
+                    engine::next_quarantined(source.backend(), table, strategy, restoring, after).await?
                 else {
                     break;
                 };
+                // Its children stay with it (when its values are known).
+                total.kept.extend(row);
                 total.seen += 1;
                 total.conflicts.push(format!(
                     "{} (quarantined row {id}): the table refused it ({}); left in quarantine",

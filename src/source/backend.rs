@@ -249,10 +249,15 @@ pub trait Dialect: Send + Sync {
         format!("DELETE FROM {table_sql} AS {alias}")
     }
 
-    /// The null-safe equality operator (`IS NOT DISTINCT FROM`; MySQL's `<=>`): the database's
-    /// own comparison of a column with a value of its type.
-    fn same_value_sql(&self) -> &'static str {
-        "IS NOT DISTINCT FROM"
+    /// Append `(alias.column` equals `literal` as a value of the column's type`)`, NULL-safe: the
+    /// database's own comparison (an inet `192.0.2.1` equals what reads back as `192.0.2.1/32`).
+    fn push_same_value(&self, st: &mut Statement, table: usize, alias: &str, column: &str, literal: &str) {
+        st.push(&format!(
+            "({alias}.{} IS NOT DISTINCT FROM ",
+            crate::source::quote::ident(column)
+        ));
+        self.bind_cell(st, table, column, &Cell::from_text(Some(literal.to_string())));
+        st.push(")");
     }
 
     /// ` FOR UPDATE`, where rows read in a transaction can be locked (empty for SQLite, whose
@@ -292,6 +297,12 @@ pub trait Dialect: Send + Sync {
 
     /// The statements that create the store's tables when missing.
     fn store_ddl(&self) -> &'static [&'static str];
+
+    /// Changes to stores made by earlier releases that this kind cannot write as `IF NOT
+    /// EXISTS`: (a query counting what is there, the statement to run when it counts 0).
+    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 
     /// A condition true when the store exists, as one boolean or integer column.
     fn store_exists_sql(&self) -> &'static str;

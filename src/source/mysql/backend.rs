@@ -54,6 +54,7 @@ const PLAN: &str = "CREATE TABLE IF NOT EXISTS dsar_plan (
     key_hash      VARBINARY(64) NOT NULL,
     sealed_key    BLOB NOT NULL,
     PRIMARY KEY (request_id, table_schema, table_name, position),
+    KEY dsar_plan_by_key (request_id, table_schema, table_name, key_hash),
     FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
 ) ENGINE = InnoDB";
 
@@ -225,6 +226,16 @@ impl Dialect for MySqlDialect<'_> {
         STORE_DDL
     }
 
+    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
+        // Quarantines made before plans were recorded lack the key-hash index (MySQL has no
+        // CREATE INDEX IF NOT EXISTS); without it, resume and completion checks scan.
+        &[(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'dsar_quarantine' AND INDEX_NAME = 'dsar_quarantine_by_key'",
+            "CREATE INDEX dsar_quarantine_by_key ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
+        )]
+    }
+
     fn store_exists_sql(&self) -> &'static str {
         "SELECT COUNT(*) = 2 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME IN ('dsar_requests', 'dsar_quarantine')"
@@ -256,8 +267,16 @@ impl Dialect for MySqlDialect<'_> {
         }
     }
 
-    fn same_value_sql(&self) -> &'static str {
-        "<=>"
+    fn push_same_value(&self, st: &mut Statement, table: usize, alias: &str, column: &str, literal: &str) {
+        st.push(&format!("({alias}.{} <=> ", ident(column)));
+        let json = self.shapes[table].column(column).is_some_and(|c| c.base_type == "json");
+        if json {
+            // A JSON column compared with a string compares with a JSON string.
+            st.push("CAST(").bind(literal).push(" AS JSON))");
+        } else {
+            self.bind_cell(st, table, column, &Cell::from_text(Some(literal.to_string())));
+            st.push(")");
+        }
     }
 
     fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell) {

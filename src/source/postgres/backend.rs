@@ -53,6 +53,7 @@ const STORE_DDL: &[&str] = &[
         sealed_key    bytea NOT NULL,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
+    "CREATE INDEX IF NOT EXISTS plan_by_key ON dsar.plan (request_id, table_schema, table_name, key_hash)",
 ];
 
 impl PgDialect<'_> {
@@ -248,6 +249,22 @@ impl Dialect for PgDialect<'_> {
 
     fn read_cell(&self, _table: usize, alias: &str, column: &str) -> String {
         format!("{alias}.{}::text", ident(column))
+    }
+
+    fn push_same_value(&self, st: &mut Statement, table: usize, alias: &str, column: &str, literal: &str) {
+        // Types without `=` (json, xml, the geometric ones) compare by their text form.
+        let no_equality = matches!(
+            self.cast(table, column).as_str(),
+            "json" | "xml" | "point" | "line" | "lseg" | "box" | "path" | "polygon" | "circle"
+        );
+        let c = format!("{alias}.{}", ident(column));
+        st.push(&if no_equality {
+            format!("({c}::text IS NOT DISTINCT FROM (")
+        } else {
+            format!("({c} IS NOT DISTINCT FROM ")
+        });
+        self.bind_cell(st, table, column, &Cell::from_text(Some(literal.to_string())));
+        st.push(if no_equality { ")::text)" } else { ")" });
     }
 
     fn bind_cell(&self, st: &mut Statement, table: usize, column: &str, cell: &Cell) {

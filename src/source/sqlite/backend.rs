@@ -55,6 +55,7 @@ const STORE_DDL: &[&str] = &[
         sealed_key    BLOB NOT NULL,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
+    "CREATE INDEX IF NOT EXISTS dsar_plan_by_key ON dsar_plan (request_id, table_schema, table_name, key_hash)",
 ];
 
 fn db_error(e: &rusqlite::Error) -> DbError {
