@@ -103,7 +103,7 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {
             let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o022 != 0 && meta.permissions().mode() & 0o1000 == 0 {
+            if mode & 0o022 != 0 {
                 eprintln!(
                     "warning: {} is writable by {} (mode {mode:o}): whoever can write it can alter what dsar keeps there; \
                      `chmod 700` it, or use a folder of your own",

@@ -370,3 +370,40 @@ fn show_filters_by_operator_and_export_writes_to_stdout_with_a_dash() {
     assert_eq!(all.as_array().unwrap().len(), 2, "the events went to stdout");
     assert!(!ws.dir.path().join("-").exists(), "no file named -");
 }
+
+/// A state dir that exists is never re-permissioned (it may be shared on purpose), but one that
+/// others can write gets a warning; one dsar creates is 0700 whatever the umask.
+#[test]
+fn an_existing_state_dir_keeps_its_mode_and_a_shared_one_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new("", &[]);
+    let shared = ws.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .args(["--state-dir", shared.to_str().unwrap(), "jobs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777,
+        0o1777
+    );
+    assert!(stderr(&out).contains("writable by everyone"), "{}", stderr(&out));
+
+    let fresh = ws.path("fresh/state");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "umask 000; exec {} --state-dir {} jobs",
+                env!("CARGO_BIN_EXE_dsar"),
+                fresh.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
