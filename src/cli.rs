@@ -27,8 +27,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand understands.
+/// Flags every subcommand understands, listed after each subcommand's own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The source map that says where personal data lives.
     #[arg(
@@ -77,7 +78,7 @@ pub enum Command {
     #[command(after_help = PURGE_EXAMPLES)]
     Purge(PurgeArgs),
     /// Verify, export or search the tamper-evident audit log.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = AUDIT_EXAMPLES)]
     Audit(AuditCommand),
     /// Show one request from the ledger in detail (the latest by default).
     #[command(after_help = "Examples:\n  dsar status\n  dsar status 20261125-165258-4bfd7bcc --json")]
@@ -292,6 +293,12 @@ pub enum AuditCommand {
     #[command(after_help = AUDIT_SHOW_EXAMPLES)]
     Show(AuditShowArgs),
 }
+
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  dsar audit verify                                      # exit 1 names the first broken line
+  dsar audit show --subject email=luisg@embraer.com.br   # what happened to this person
+  dsar audit export --since 2026-01-01 --out audit-2026.csv";
 
 const AUDIT_EXPORT_EXAMPLES: &str = "\
 Examples:
