@@ -56,12 +56,53 @@ impl Progress {
         };
         let bar = multi.add(ProgressBar::new(total));
         let style = ProgressStyle::with_template(
-            "{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {per_sec:>12} eta {eta}",
+            "{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {rate:>14} eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate(state.per_sec()));
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(label.to_string());
         bar
+    }
+
+    /// A spinner with a message for a step that takes a while and has no count (VACUUM,
+    /// sealing, a large fsync), so a terminal never sits silent; hidden when progress is off.
+    pub fn step(&self, message: &str) -> ProgressBar {
+        let Some(multi) = &self.multi else {
+            return ProgressBar::hidden();
+        };
+        let spinner = multi.add(ProgressBar::new_spinner());
+        spinner.set_message(message.to_string());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        spinner
+    }
+}
+
+/// A rate as a person reads it: `950 rows/s`, `82.7k rows/s`, `1.2M rows/s`.
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec < 0.0 {
+        return String::new();
+    }
+    if per_sec < 1_000.0 {
+        format!("{per_sec:.0} rows/s")
+    } else if per_sec < 1_000_000.0 {
+        format!("{:.1}k rows/s", per_sec / 1_000.0)
+    } else {
+        format!("{:.1}M rows/s", per_sec / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_read_like_a_person_writes_them() {
+        assert_eq!(super::rate(20_208.785_6), "20.2k rows/s");
+        assert_eq!(super::rate(82_700.0), "82.7k rows/s");
+        assert_eq!(super::rate(950.4), "950 rows/s");
+        assert_eq!(super::rate(1_234_567.0), "1.2M rows/s");
+        assert_eq!(super::rate(f64::NAN), "");
     }
 }

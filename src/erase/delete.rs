@@ -224,8 +224,15 @@ async fn erase_and_report(
     }
     settle(run, plan, running, &mut done).await?;
     let mut flagged = Vec::new();
+    let progress = Progress::new(run.global.quiet, run.global.json);
     for source in run.sources {
-        flagged.extend(source.scrub_free_space().await?);
+        let spinner = progress.step(&format!(
+            "{}: rebuilding free space so no copy of the rows remains",
+            source.config().name
+        ));
+        let scrubbed = source.scrub_free_space().await;
+        spinner.finish_and_clear();
+        flagged.extend(scrubbed?);
     }
     flagged.extend(erase_external(run, plan, &mut done).await);
     run.audit
