@@ -689,9 +689,9 @@ fn purge_after_the_window_then_restore_fails(kind: &dyn Chinook) {
     assert_eq!(f.owned(1), (0, 0, 0));
 }
 
-/// `kill -9` in the middle of a big delete, then the same delete again: every invoice is live or
-/// quarantined, exactly once, at every point.
-fn a_killed_delete_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
+/// `kill -9` in the middle of a big delete: every invoice is live or quarantined, exactly once;
+/// the same delete again is refused (it would miss what the plan holds), `resume` finishes it.
+fn a_killed_delete_loses_nothing_and_only_resume_finishes_it(kind: &dyn Chinook) {
     let f = kind.setup_paced();
     f.db.add_invoices(20_000);
     let owned = f.owned(1).1;
@@ -715,7 +715,13 @@ fn a_killed_delete_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
     let live = f.owned(1).1;
     assert!(live > 0, "killed mid-run");
     assert_eq!(live + quarantined(&f), owned, "every invoice live or quarantined, once");
-    f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    // A new delete would re-derive its plan from what is live: refused, naming the request.
+    let rerun = f.ws.dsar(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    assert_eq!(rerun.status.code(), Some(2), "{}", stderr(&rerun));
+    let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
+    let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
+    assert!(stderr(&rerun).contains(&format!("resume {id}")), "{}", stderr(&rerun));
+    f.ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(f.owned(1), (0, 0, 0));
     assert_eq!(quarantined(&f), owned, "none lost, none twice");
 }
@@ -973,16 +979,16 @@ fn mysql_purge_after_the_window_then_restore_fails() {
     purge_after_the_window_then_restore_fails(&Mysql);
 }
 #[test]
-fn postgres_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Postgres);
+fn postgres_a_killed_delete_loses_nothing_and_only_resume_finishes_it() {
+    a_killed_delete_loses_nothing_and_only_resume_finishes_it(&Postgres);
 }
 #[test]
-fn sqlite_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Sqlite);
+fn sqlite_a_killed_delete_loses_nothing_and_only_resume_finishes_it() {
+    a_killed_delete_loses_nothing_and_only_resume_finishes_it(&Sqlite);
 }
 #[test]
-fn mysql_a_killed_delete_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_delete_loses_nothing_and_a_rerun_finishes_it(&Mysql);
+fn mysql_a_killed_delete_loses_nothing_and_only_resume_finishes_it() {
+    a_killed_delete_loses_nothing_and_only_resume_finishes_it(&Mysql);
 }
 
 /// A subject value the matched column cannot hold is the operator's mistake: exit 2, no change.

@@ -46,6 +46,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     };
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
+    refuse_over_unfinished(global, &audit, &config, &subjects, &key)?;
 
     let sources = super::open_sources(&config).await?;
     if !args.dry_run {
@@ -194,6 +195,62 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
     erase_and_report(&run, &plan, &mut running, restore_until, Vec::new()).await
+}
+
+/// A delete of the same person that did not finish (killed, failed, cancelled, incomplete) has
+/// a plan on record that only `resume` can finish: a new request would re-derive its plan from
+/// what is live, and miss every row whose link to the person has already left. Refuse, naming
+/// it (exit 2), unless it was undone by a restore since.
+fn refuse_over_unfinished(
+    global: &Global,
+    audit: &AuditLog,
+    config: &crate::config::Config,
+    subjects: &[subject::Subject],
+    key: &[u8],
+) -> Result<(), UserError> {
+    let ledger = crate::ledger::Ledger::open(audit.state())?;
+    let requests = ledger.list()?;
+    for subject in subjects {
+        let given: Vec<String> = subject.ids.iter().map(|(k, v)| subject_hash(key, k, v)).collect();
+        let unfinished = requests.iter().find(|r| {
+            r.kind == "delete"
+                && !matches!(r.state.as_str(), "completed" | "running" | "queued")
+                && r.sealed_subjects.is_some()
+                && given.iter().all(|h| r.subject.contains(h))
+                && !requests
+                    .iter()
+                    .any(|x| x.kind == "restore" && x.target_request.as_deref() == Some(r.request_id.as_str()))
+        });
+        if let Some(r) = unfinished {
+            return Err(UserError::usage(format!(
+                "{}: delete request {} of this person did not finish ({}); a new delete would miss the rows it \
+                 planned whose links are already gone, so nothing was changed",
+                subject::describe(std::slice::from_ref(subject)),
+                r.request_id,
+                r.state
+            ))
+            .with_hint(format!(
+                "finish it with `{}`, or undo it with `{}`",
+                crate::follow_up::command(
+                    global,
+                    &format!(
+                        "resume {} --identity {}",
+                        r.request_id,
+                        crate::follow_up::recovery_identity(&config.settings)
+                    )
+                ),
+                crate::follow_up::command(
+                    global,
+                    &format!(
+                        "restore --request {} --identity {}",
+                        r.request_id,
+                        crate::follow_up::recovery_identity(&config.settings)
+                    )
+                )
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Erase the plan, then record and report the completed request.
