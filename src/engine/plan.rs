@@ -13,7 +13,7 @@ use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{Backend, List, StoreTable, Value};
+use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::require_primary_key;
 
@@ -95,14 +95,10 @@ async fn next_position(db: &dyn Backend, table: usize, request_id: &str) -> Resu
     let name = &d.source().tables[table].name;
     let mut st = d.statement();
     st.push(&format!(
-        "SELECT COALESCE(max(position), -1) + 1 FROM {} WHERE request_id = ",
+        "SELECT COALESCE(max(position), -1) + 1 FROM {}",
         d.store_table(StoreTable::Plan)
-    ))
-    .bind(request_id)
-    .push(" AND table_schema = ")
-    .bind(name.schema.as_str())
-    .push(" AND table_name = ")
-    .bind(name.name.as_str());
+    ));
+    of_request_table(&mut st, request_id, name);
     let rows = db.query(st).await.map_err(on_source(db, "cannot read the plan"))?;
     Ok(rows
         .into_iter()
@@ -158,18 +154,12 @@ pub async fn reload_plan(
         let mut after = -1i64;
         loop {
             let mut read = d.statement();
-            read.push(&format!(
-                "SELECT position, key_hash, sealed_key FROM {plan} WHERE request_id = "
-            ))
-            .bind(request_id)
-            .push(" AND table_schema = ")
-            .bind(config.name.schema.as_str())
-            .push(" AND table_name = ")
-            .bind(config.name.name.as_str())
-            .push(" AND position > ")
-            .bind(after)
-            .push(" ORDER BY position LIMIT ")
-            .bind(CHUNK);
+            read.push(&format!("SELECT position, key_hash, sealed_key FROM {plan}"));
+            of_request_table(&mut read, request_id, &config.name);
+            read.push(" AND position > ")
+                .bind(after)
+                .push(" ORDER BY position LIMIT ")
+                .bind(CHUNK);
             let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
             if entries.is_empty() {
                 break;
@@ -277,16 +267,9 @@ async fn hashes_in(
 ) -> Result<HashSet<Vec<u8>>, UserError> {
     let d = db.dialect();
     let mut read = d.statement();
-    read.push(&format!(
-        "SELECT key_hash FROM {} WHERE request_id = ",
-        d.store_table(store)
-    ))
-    .bind(request_id)
-    .push(" AND table_schema = ")
-    .bind(table.schema.as_str())
-    .push(" AND table_name = ")
-    .bind(table.name.as_str())
-    .push(" AND ");
+    read.push(&format!("SELECT key_hash FROM {}", d.store_table(store)));
+    of_request_table(&mut read, request_id, table);
+    read.push(" AND ");
     d.in_list(&mut read, "key_hash", List::Bytes(hashes));
     Ok(db
         .query(read)
@@ -295,6 +278,16 @@ async fn hashes_in(
         .into_iter()
         .filter_map(|r| r.into_iter().next().and_then(Value::bytes))
         .collect())
+}
+
+/// ` WHERE` the entry is the request's, for `table`.
+fn of_request_table(st: &mut Statement, request_id: &str, table: &crate::config::TableName) {
+    st.push(" WHERE request_id = ")
+        .bind(request_id)
+        .push(" AND table_schema = ")
+        .bind(table.schema.as_str())
+        .push(" AND table_name = ")
+        .bind(table.name.as_str());
 }
 
 /// Forget the request's plan (its rows were restored, or the request was purged).

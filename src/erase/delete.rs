@@ -608,16 +608,7 @@ async fn settle_rounds(
                 continue;
             }
             // In the plan's order (children first), with what appeared.
-            for step in plan.steps.iter().filter(|st| st.source == s && st.strategy != "retain") {
-                if let Some(i) = acting.iter().position(|&t| t == step.table)
-                    && counts[i] > 0
-                {
-                    appeared.push(Step {
-                        rows: counts[i],
-                        ..step.clone()
-                    });
-                }
-            }
+            appeared.extend(steps_with(plan, s, &acting, &counts));
             if round < SETTLE_ROUNDS {
                 engine::record_plan(db, &acting, run.request_id, run.data_key).await?;
             }
@@ -681,18 +672,25 @@ async fn remaining_plan(run: &Run<'_>, plan: &Plan) -> Result<Vec<Step>, UserErr
             continue;
         }
         let counts = engine::reload_plan(source.backend(), &acting, run.request_id, run.data_key).await?;
-        for step in plan.steps.iter().filter(|st| st.source == s && st.strategy != "retain") {
-            if let Some(i) = acting.iter().position(|&t| t == step.table)
-                && counts[i] > 0
-            {
-                steps.push(Step {
-                    rows: counts[i],
-                    ..step.clone()
-                });
-            }
-        }
+        steps.extend(steps_with(plan, s, &acting, &counts));
     }
     Ok(steps)
+}
+
+/// Source `s`'s steps in the plan's order (children first) with `counts` rows (one per table of
+/// `acting`), those with none left out.
+fn steps_with(plan: &Plan, s: usize, acting: &[usize], counts: &[u64]) -> Vec<Step> {
+    plan.steps
+        .iter()
+        .filter(|st| st.source == s && st.strategy != "retain")
+        .filter_map(|step| {
+            let i = acting.iter().position(|&t| t == step.table)?;
+            (counts[i] > 0).then(|| Step {
+                rows: counts[i],
+                ..step.clone()
+            })
+        })
+        .collect()
 }
 
 /// The tables of source `s` that the plan changes rows of, in the plan's order.
