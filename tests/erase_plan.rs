@@ -59,6 +59,13 @@ fn quarantined(url: &str, table: &str) -> i64 {
     .map_or(0, |n| n.parse().unwrap())
 }
 
+/// `dsar delete --subject SUBJECT --yes`; its request id.
+fn delete(ws: &Workspace, subject: &str) -> String {
+    let out = ws.dsar_ok(&["delete", "--subject", subject, "--yes", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    report["request_id"].as_str().unwrap().to_string()
+}
+
 /// The request id of the only delete in the ledger.
 fn only_request(ws: &Workspace) -> String {
     let out = ws.dsar_ok(&["jobs", "--json"]);
@@ -315,13 +322,8 @@ fn rows_written_during_a_delete_are_erased_before_it_completes() {
 fn a_second_delete_of_one_person_seals_no_anonymized_row() {
     let (db, ws) = store(MAP);
     let before = dumps(&db.url);
-    let delete = || {
-        let out = ws.dsar_ok(&["delete", "--subject", "email=customer-1@example.com", "--yes", "--json"]);
-        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-        report["request_id"].as_str().unwrap().to_string()
-    };
-    let first = delete();
-    let second = delete();
+    let first = delete(&ws, "email=customer-1@example.com");
+    let second = delete(&ws, "email=customer-1@example.com");
     assert_ne!(first, second);
     assert_eq!(
         quarantined(&db.url, "visit"),
@@ -339,9 +341,7 @@ fn a_second_delete_of_one_person_seals_no_anonymized_row() {
 #[test]
 fn restore_never_writes_over_a_value_changed_since_the_delete() {
     let (db, ws) = store(MAP);
-    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let id = report["request_id"].as_str().unwrap().to_string();
+    let id = delete(&ws, "customer_id=1");
     psql(
         &db.url,
         "UPDATE store.visit SET page = '/written-later' WHERE visit_id = 7",
@@ -372,9 +372,7 @@ fn restore_never_writes_over_a_value_changed_since_the_delete() {
 #[test]
 fn restore_reports_rows_missing_from_the_quarantine() {
     let (db, ws) = store(MAP);
-    let out = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let id = report["request_id"].as_str().unwrap().to_string();
+    let id = delete(&ws, "customer_id=1");
     psql(
         &db.url,
         "DELETE FROM dsar.quarantine WHERE id = (SELECT min(id) FROM dsar.quarantine WHERE table_name = 'login')",

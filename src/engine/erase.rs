@@ -195,7 +195,7 @@ fn already_anonymized(
             AnonRule::Hash => false,
             _ => anonymized(rule, now.clone(), max_len, installation_key) == now,
         });
-        shaped.push(hash_shaped(&now, max_len, installation_key));
+        shaped.push(*rule == AnonRule::Hash && hash_shaped(&now, max_len));
     }
     anonymized_by_us(rules, &exact, &shaped)
 }
@@ -216,11 +216,13 @@ pub(super) fn anonymized_by_us(rules: &[(String, AnonRule)], exact: &[bool], sha
             .all(|((_, rule), (&e, &s))| e || (*rule == AnonRule::Hash && s && proven))
 }
 
-/// Whether `value` has the shape `hash` writes (hex digits of the written length).
-pub(super) fn hash_shaped(value: &Option<String>, max_len: Option<usize>, installation_key: &[u8]) -> bool {
-    let shape = anonymized(&AnonRule::Hash, Some(String::new()), max_len, installation_key);
-    matches!((value, shape), (Some(v), Some(s)) if v.len() == s.len()
-        && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+/// Whether `value` has the shape `hash` writes: 16 hex digits, cut to the column's length, as
+/// [`anonymized`] writes them.
+pub(super) fn hash_shaped(value: &Option<String>, max_len: Option<usize>) -> bool {
+    let len = max_len.map_or(16, |n| n.min(16));
+    value
+        .as_ref()
+        .is_some_and(|v| v.len() == len && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// Write each rule's value over the rows' old ones: one UPDATE per chunk of rows.

@@ -110,7 +110,7 @@ async fn body(
     after_id: i64,
     limit: i64,
 ) -> Result<RestoreBatch, UserError> {
-    let (request_id, key, only) = (run.request_id, run.key, run.only);
+    let (request_id, only) = (run.request_id, run.only);
     let config = &db.dialect().source().tables[table];
     let shape = &db.dialect().shapes()[table];
     let pk = require_primary_key(config, shape)?.to_vec();
@@ -129,24 +129,13 @@ async fn body(
         seen: entries.len(),
         ..Default::default()
     };
-    let typed = db.dialect().typed_payload();
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
-        let mut values = entry.into_iter();
-        let id = values.next().and_then(|v| v.int()).unwrap_or_default();
-        let hash = values.next().and_then(|v| v.bytes()).unwrap_or_default();
-        let sealed = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+        let (id, opened) = open_entry(db, table, strategy, run, entry);
         outcome.last_id = id;
         // A row that does not decrypt (damaged, or sealed under another key) holds back no
         // other: it stays in quarantine and is flagged with its id, so a re-run meets it again
         // and says so again rather than stopping there.
-        let opened = key
-            .open(
-                &sealed,
-                &DataKey::place(request_id, &table_name.to_string(), strategy.name(), &hash),
-            )
-            .ok()
-            .and_then(|plain| SealedRow::decode(&plain, typed).ok());
         match opened {
             Some(row) => rows.push((id, row)),
             None => outcome.conflicts.push(format!(
@@ -228,7 +217,7 @@ async fn body(
                             // Not sealed (the map changed since): nothing of ours to compare.
                             None => true,
                         });
-                        shaped.push(super::erase::hash_shaped(&value, max_len, run.installation_key));
+                        shaped.push(*rule == AnonRule::Hash && super::erase::hash_shaped(&value, max_len));
                     }
                     let ours = rules.is_empty() || super::erase::anonymized_by_us(rules, &exact, &shaped);
                     (!ours).then_some("its anonymized values were changed since")
@@ -248,13 +237,7 @@ async fn body(
                     "{table_name} ({}): {why}; left in quarantine",
                     parts.join(", ")
                 ));
-                outcome.kept.push(
-                    row.columns
-                        .iter()
-                        .cloned()
-                        .zip(row.values.iter().map(Cell::key_text))
-                        .collect(),
-                );
+                outcome.kept.push(texts(row));
             }
         }
     }
@@ -343,21 +326,38 @@ pub async fn next_quarantined(
     let Some(entry) = rows.into_iter().next() else {
         return Ok(None);
     };
+    let (id, row) = open_entry(db, table, strategy, run, entry);
+    let row = row.as_ref().map(texts);
+    Ok(Some((id, row)))
+}
+
+/// A quarantine entry as read (`id, key_hash, sealed`): its id, and its old row when it opens
+/// under the request's key at its place (request, table, strategy, key hash).
+fn open_entry(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    entry: Vec<Value>,
+) -> (i64, Option<SealedRow>) {
     let mut values = entry.into_iter();
     let id = values.next().and_then(|v| v.int()).unwrap_or_default();
-    let hash = values.next().and_then(|v| v.bytes()).unwrap_or_default();
-    let sealed = values.next().and_then(|v| v.bytes()).unwrap_or_default();
+    let hash = values.next().and_then(Value::bytes).unwrap_or_default();
+    let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
     let name = db.dialect().source().tables[table].name.to_string();
     let row = run
         .key
         .open(&sealed, &DataKey::place(run.request_id, &name, strategy.name(), &hash))
         .ok()
-        .and_then(|plain| SealedRow::decode(&plain, db.dialect().typed_payload()).ok())
-        .map(|row| {
-            row.columns
-                .into_iter()
-                .zip(row.values.iter().map(Cell::key_text))
-                .collect()
-        });
-    Ok(Some((id, row)))
+        .and_then(|plain| SealedRow::decode(&plain, db.dialect().typed_payload()).ok());
+    (id, row)
+}
+
+/// A row's old values in their text form, by column (what holding its children compares).
+fn texts(row: &SealedRow) -> HashMap<String, Option<String>> {
+    row.columns
+        .iter()
+        .cloned()
+        .zip(row.values.iter().map(Cell::key_text))
+        .collect()
 }
