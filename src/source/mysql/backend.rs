@@ -135,6 +135,7 @@ impl Dialect for MySqlDialect<'_> {
         let mut params = Vec::new();
         let schema = Schema {
             tables: &self.config.tables,
+            shapes: &self.shapes,
         };
         let condition = schema.membership(table, 0, ids, &mut params);
         (condition, params.into_iter().map(from_sql).collect())

@@ -138,6 +138,7 @@ impl<'a> MySqlSource<'a> {
     fn schema(&self) -> Schema<'_> {
         Schema {
             tables: &self.config.tables,
+            shapes: &self.shapes,
         }
     }
 

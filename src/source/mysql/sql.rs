@@ -6,6 +6,7 @@ use mysql_async::Value as SqlValue;
 
 use crate::config::{Link, Table, TableName};
 use crate::identity::Identities;
+use crate::source::shape::TableShape;
 
 pub use crate::source::quote::{ident, qualified};
 
@@ -26,9 +27,34 @@ fn placeholders(values: &[String], params: &mut Vec<SqlValue>) -> String {
 
 pub struct Schema<'a> {
     pub tables: &'a [Table],
+    pub shapes: &'a [TableShape],
 }
 
 impl Schema<'_> {
+    /// `column IN (?, …)` of the row aliased `alias`, exact: on a text column the usual
+    /// collations ignore case and trailing spaces (`Customer-1@Example.com` would match
+    /// `customer-1@example.com`), so the values are compared again as bytes. The first test
+    /// still finds the rows by the column's index.
+    fn matches(
+        &self,
+        table: usize,
+        alias: &str,
+        column: &str,
+        values: &[String],
+        params: &mut Vec<SqlValue>,
+    ) -> String {
+        let loose = format!("{alias}.{} IN {}", ident(column), placeholders(values, params));
+        if !self.shapes[table].column(column).is_some_and(|c| c.text_like) {
+            return loose;
+        }
+        params.extend(values.iter().map(|v| SqlValue::from(v.as_str())));
+        format!(
+            "({loose} AND CAST({alias}.{} AS BINARY) IN ({}))",
+            ident(column),
+            vec!["CAST(? AS BINARY)"; values.len()].join(", ")
+        )
+    }
+
     /// A boolean expression: the row aliased `t{depth}` of `table` belongs to one of the subjects.
     pub fn membership(&self, table: usize, depth: usize, ids: &Identities, params: &mut Vec<SqlValue>) -> String {
         let alias = format!("t{depth}");
@@ -37,13 +63,7 @@ impl Schema<'_> {
                 let conditions: Vec<String> = pairs
                     .iter()
                     .filter(|(key, _)| ids.has(key))
-                    .map(|(key, column)| {
-                        format!(
-                            "{alias}.{} IN {}",
-                            ident(column),
-                            placeholders(&ids.values(key), params)
-                        )
-                    })
+                    .map(|(key, column)| self.matches(table, &alias, column, &ids.values(key), params))
                     .collect();
                 if conditions.is_empty() {
                     "FALSE".to_string()
@@ -82,8 +102,7 @@ impl Schema<'_> {
                             .filter_map(|(key, column)| {
                                 let values: Vec<String> =
                                     known.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect();
-                                (!values.is_empty())
-                                    .then(|| format!("{alias}.{} IN {}", ident(column), placeholders(&values, params)))
+                                (!values.is_empty()).then(|| self.matches(table, &alias, column, &values, params))
                             })
                             .collect();
                         (!tests.is_empty()).then(|| format!("IF({}, '{s}', NULL)", tests.join(" OR ")))
