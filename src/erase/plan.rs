@@ -258,6 +258,51 @@ fn toml_list(columns: &[String]) -> String {
 /// none ties two tables, by the map's `via` (a table found through another's rows goes before
 /// it). Ties keep map order; a cycle falls back to map order.
 pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
+    order_by(tables, &edges(source, tables, fks))
+}
+
+/// The order a restore brings `tables` back in: parents first, as [`children_first`] walked
+/// backwards, and, where nothing else ties two tables, a table that identifies people (matched
+/// by several subject keys) before the tables matched by one of its keys. So when a person's
+/// row cannot come back (its key now belongs to someone else), what was matched through that
+/// row's identifiers is known to be held before it is restored under the new owner.
+pub fn restore_order(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<usize> {
+    let names = &source.config().tables;
+    let mut unique: Vec<usize> = Vec::with_capacity(tables.len());
+    for &t in tables {
+        if !unique.contains(&t) {
+            unique.push(t);
+        }
+    }
+    let tables = &unique[..];
+    let mut edges = edges(source, tables, fks);
+    for &people in tables {
+        let crate::config::Link::Match(keys) = &names[people].link else {
+            continue;
+        };
+        if keys.len() < 2 {
+            continue;
+        }
+        for &t in tables {
+            if let crate::config::Link::Match(theirs) = &names[t].link
+                && t != people
+                && theirs.iter().any(|(key, _)| keys.iter().any(|(k, _)| k == key))
+                && !edges
+                    .iter()
+                    .any(|&(a, b)| (a, b) == (people, t) || (a, b) == (t, people))
+            {
+                edges.push((t, people));
+            }
+        }
+    }
+    let mut order = order_by(tables, &edges);
+    order.reverse();
+    order
+}
+
+/// (child, parent) pairs among `tables`: declared foreign keys, and the map's `via` where no
+/// key ties the two.
+fn edges(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<(usize, usize)> {
     let names = &source.config().tables;
     let mut edges: Vec<(usize, usize)> = fks
         .iter()
@@ -278,6 +323,12 @@ pub fn children_first(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey
             edges.push((t, parent));
         }
     }
+    edges
+}
+
+/// `tables` with every child before its parent; ties keep the given order, a cycle falls back
+/// to it.
+fn order_by(tables: &[usize], edges: &[(usize, usize)]) -> Vec<usize> {
     let mut left: Vec<usize> = tables.to_vec();
     let mut order = Vec::with_capacity(tables.len());
     while !left.is_empty() {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::plan::children_first;
+use super::plan::restore_order;
 use crate::age_keys::read_identity_file;
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, RestoreArgs};
@@ -155,9 +155,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             None => None,
         };
         let tables: Vec<usize> = entries.iter().map(|(t, ..)| *t).collect();
-        let mut order = children_first(source, &tables, &fks);
-        order.reverse();
-        order.dedup();
+        let order = restore_order(source, &tables, &fks);
         let restoring = engine::Restoring {
             request_id,
             key,
@@ -356,7 +354,9 @@ async fn one_by_one(
 }
 
 /// A row of `parent` stays in quarantine: hold back the rows that belong to it, in every
-/// table that references it by a foreign key or reaches it by the map's `via`.
+/// table that references it by a foreign key or reaches it by the map's `via`, and, when
+/// `parent` identifies people (matched by several subject keys), in every table matched by one
+/// of its keys: restored, those rows would belong to whoever holds that key now.
 fn hold_children(
     source: &crate::source::Database<'_>,
     fks: &[crate::source::foreign_key::ForeignKey],
@@ -382,6 +382,20 @@ fn hold_children(
             && *p == parent
         {
             relations.push((child, columns.clone(), parent_columns.clone()));
+        }
+    }
+    if let crate::config::Link::Match(keys) = &tables[parent].link
+        && keys.len() > 1
+    {
+        for (child, table) in tables.iter().enumerate() {
+            let crate::config::Link::Match(theirs) = &table.link else {
+                continue;
+            };
+            for (key, column) in theirs {
+                if let Some((_, parent_column)) = keys.iter().find(|(k, _)| k == key) {
+                    relations.push((child, vec![column.clone()], vec![parent_column.clone()]));
+                }
+            }
         }
     }
     for (child, columns, parent_columns) in relations {
