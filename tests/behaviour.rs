@@ -21,6 +21,8 @@ trait Chinook {
     /// Every strategy at once: the customer anonymized (hash, redact, null and a literal),
     /// invoices flagged in a `deleted_at` column added for the test, lines quarantined.
     fn setup_strategies(&self, window: &str) -> Fixture;
+    /// The map of `setup("30d")` with one more line in its source (`lock_timeout = "1s"`).
+    fn setup_with(&self, option: &str) -> Fixture;
 }
 
 /// `map` with its customer anonymized by `rules` and its invoices flagged (`deleted_at`).
@@ -81,6 +83,53 @@ trait Database {
     /// Make the invoice table refuse invoice `id` from now on (a CHECK constraint, or on
     /// SQLite, which cannot add one to a table, a trigger that aborts).
     fn refuse_invoice(&self, id: i64);
+    /// Hold this database's erasure lock, as a delete, restore or purge under way does, until
+    /// the guard is dropped.
+    fn hold_erasure_lock(&self) -> LockHolder;
+    /// Whether process `pid` is waiting for the erasure lock.
+    fn waits_for_erasure_lock(&self, pid: u32) -> bool;
+    /// What purge does to request `id` once its window is over: its key and quarantine gone.
+    fn purge_by_hand(&self, id: &str);
+}
+
+/// Another session holding the erasure lock: a client reading statements from its standard
+/// input (the lock goes when the input closes), or on SQLite the lock file, locked.
+enum LockHolder {
+    Session(std::process::Child),
+    File { _locked: std::fs::File },
+}
+
+impl LockHolder {
+    /// A client `program args…` that runs `sql` and then waits for its input to close.
+    fn session(program: &str, args: &[&str], sql: &str) -> LockHolder {
+        use std::io::Write;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+        writeln!(child.stdin.as_mut().unwrap(), "{sql}").unwrap();
+        LockHolder::Session(child)
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        if let LockHolder::Session(child) = self {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Poll `ready` until it holds (up to 60 s).
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed().as_secs() < 60, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 impl Fixture {
@@ -174,7 +223,30 @@ impl Database for PgDb {
             "ALTER TABLE invoice ADD CONSTRAINT refused CHECK (invoice_id <> {id})"
         ));
     }
+    fn hold_erasure_lock(&self) -> LockHolder {
+        let holder = LockHolder::session(
+            "psql",
+            &[&self.0.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+            &format!("SELECT pg_advisory_lock({PG_ERASURE_LOCK});"),
+        );
+        wait_for("the lock to be held", || {
+            self.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == 1
+        });
+        holder
+    }
+    fn waits_for_erasure_lock(&self, _pid: u32) -> bool {
+        self.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 1
+    }
+    fn purge_by_hand(&self, id: &str) {
+        self.exec(&format!(
+            "UPDATE dsar.requests SET wrapped_key = NULL, purged_at = now(), restore_until = now() \
+             WHERE request_id = '{id}'; DELETE FROM dsar.quarantine WHERE request_id = '{id}'"
+        ));
+    }
 }
+
+/// The advisory lock key dsar's PostgreSQL erasure lock uses.
+const PG_ERASURE_LOCK: i64 = 0x6473_6172_0001;
 
 impl Postgres {
     fn with_map(&self, map: &str) -> Fixture {
@@ -216,6 +288,9 @@ impl Chinook for Postgres {
         let f = self.with_map(&map);
         f.db.exec("ALTER TABLE invoice ADD COLUMN deleted_at timestamptz");
         f
+    }
+    fn setup_with(&self, option: &str) -> Fixture {
+        self.with_map(&PG_MAP.replace("batch_rows = 1000", &format!("batch_rows = 1000\n{option}")))
     }
 }
 
@@ -314,6 +389,43 @@ impl Database for SqliteDb {
              BEGIN SELECT RAISE(ABORT, 'invoice refused'); END"
         ));
     }
+    fn hold_erasure_lock(&self) -> LockHolder {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_file())
+            .unwrap();
+        file.lock().unwrap();
+        LockHolder::File { _locked: file }
+    }
+    fn waits_for_erasure_lock(&self, pid: u32) -> bool {
+        // The lock is a lock file polled with try_lock: a process waits for it once it has the
+        // file open.
+        let lock = std::fs::canonicalize(self.lock_file()).unwrap();
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|fds| {
+                fds.flatten()
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == lock))
+            })
+            .unwrap_or(false)
+    }
+    fn purge_by_hand(&self, id: &str) {
+        self.exec(&format!(
+            "UPDATE dsar_requests SET wrapped_key = NULL, purged_at = {NOW}, restore_until = {NOW} \
+             WHERE request_id = '{id}'; DELETE FROM dsar_quarantine WHERE request_id = '{id}'",
+            NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+        ));
+    }
+}
+
+impl SqliteDb {
+    /// The lock file dsar keeps beside the database.
+    fn lock_file(&self) -> std::path::PathBuf {
+        let mut name = self.0.file_name().unwrap().to_os_string();
+        name.push(".dsar-lock");
+        self.0.with_file_name(name)
+    }
 }
 
 const SQLITE_MAP: &str = include_str!("../demo/sources.toml");
@@ -359,6 +471,9 @@ impl Chinook for Sqlite {
         let f = self.with_map(&map);
         f.db.exec("ALTER TABLE Invoice ADD COLUMN deleted_at TEXT");
         f
+    }
+    fn setup_with(&self, option: &str) -> Fixture {
+        self.with_map(&SQLITE_MAP.replace("batch_rows = 10", &format!("batch_rows = 10\n{option}")))
     }
 }
 
@@ -406,6 +521,31 @@ impl Database for MyChinook {
     fn refuse_invoice(&self, id: i64) {
         self.exec(&format!(
             "ALTER TABLE Invoice ADD CONSTRAINT refused CHECK (InvoiceId <> {id})"
+        ));
+    }
+    fn hold_erasure_lock(&self) -> LockHolder {
+        let (host, port) = self.0.host_port();
+        let holder = LockHolder::session(
+            "mariadb",
+            &["--no-defaults", "-uroot", "-h", host, "-P", port, &self.0.name],
+            "SELECT GET_LOCK(CONCAT('dsar-erasure:', DATABASE()), 10);",
+        );
+        wait_for("the lock to be held", || {
+            self.count("SELECT IS_USED_LOCK(CONCAT('dsar-erasure:', DATABASE())) IS NOT NULL") == 1
+        });
+        holder
+    }
+    fn waits_for_erasure_lock(&self, _pid: u32) -> bool {
+        self.count(&format!(
+            "SELECT count(*) FROM information_schema.processlist WHERE db = '{}' AND state = 'User lock'",
+            self.0.name
+        )) > 0
+    }
+    fn purge_by_hand(&self, id: &str) {
+        self.exec(&format!(
+            "UPDATE dsar_requests SET wrapped_key = NULL, purged_at = UTC_TIMESTAMP(6), \
+             restore_until = UTC_TIMESTAMP(6) WHERE request_id = '{id}'; \
+             DELETE FROM dsar_quarantine WHERE request_id = '{id}'"
         ));
     }
 }
@@ -459,6 +599,9 @@ impl Chinook for Mysql {
         let f = self.with_map(&map);
         f.db.exec("ALTER TABLE Invoice ADD COLUMN deleted_at DATETIME(6) NULL");
         f
+    }
+    fn setup_with(&self, option: &str) -> Fixture {
+        self.with_map(&mysql_map().replace("batch_rows = 4", &format!("batch_rows = 4\n{option}")))
     }
 }
 
@@ -1549,4 +1692,74 @@ fn sqlite_an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte
 #[test]
 fn mysql_an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_byte() {
     an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_byte(&Mysql);
+}
+
+/// An export while a delete, restore or purge holds the database's erasure lock waits for it;
+/// past lock_timeout it fails (exit 1) and writes no archive, rather than show the person
+/// half-erased. Once the lock is free, the export runs.
+fn an_export_waits_for_an_erasure_under_way(kind: &dyn Chinook) {
+    let f = kind.setup_with("lock_timeout = \"1s\"");
+    let lock = f.db.hold_erasure_lock();
+    let out = f.ws.dsar(&["export", "--subject", "customer_id=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("under way"), "says why: {}", stderr(&out));
+    assert!(f.ws.archives().is_empty(), "no archive, not even a partial one");
+    drop(lock);
+    f.ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
+    assert_eq!(f.ws.archives().len(), 1);
+}
+
+/// A restore that waited for the erasure lock while a purge destroyed its request checks the
+/// window again once it holds the lock: it says so (exit 1) and restores nothing.
+fn a_restore_that_waited_for_a_purge_restores_nothing(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
+    );
+    let lock = f.db.hold_erasure_lock();
+    let mut restore =
+        f.ws.spawn(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    wait_for("the restore to wait for the lock", || {
+        assert!(
+            restore.try_wait().unwrap().is_none(),
+            "the restore did not wait for the lock"
+        );
+        f.db.waits_for_erasure_lock(restore.id())
+    });
+    f.db.purge_by_hand(&id);
+    drop(lock);
+    let out = restore.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("purged while this restore waited"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(f.owned(1), (0, 0, 0), "nothing restored");
+}
+
+#[test]
+fn postgres_an_export_waits_for_an_erasure_under_way() {
+    an_export_waits_for_an_erasure_under_way(&Postgres);
+}
+#[test]
+fn sqlite_an_export_waits_for_an_erasure_under_way() {
+    an_export_waits_for_an_erasure_under_way(&Sqlite);
+}
+#[test]
+fn mysql_an_export_waits_for_an_erasure_under_way() {
+    an_export_waits_for_an_erasure_under_way(&Mysql);
+}
+#[test]
+fn postgres_a_restore_that_waited_for_a_purge_restores_nothing() {
+    a_restore_that_waited_for_a_purge_restores_nothing(&Postgres);
+}
+#[test]
+fn sqlite_a_restore_that_waited_for_a_purge_restores_nothing() {
+    a_restore_that_waited_for_a_purge_restores_nothing(&Sqlite);
+}
+#[test]
+fn mysql_a_restore_that_waited_for_a_purge_restores_nothing() {
+    a_restore_that_waited_for_a_purge_restores_nothing(&Mysql);
 }

@@ -532,62 +532,6 @@ fn a_table_locked_by_someone_else_fails_after_lock_timeout_and_changes_nothing()
     assert_eq!(dumps(&db.url), before, "nothing changed");
 }
 
-/// The advisory lock every dsar delete, restore and purge takes on a PostgreSQL database.
-const ERASURE_LOCK: i64 = 0x6473_6172_0001;
-
-/// A restore that waited for a purge's lock checks the window again once it holds the lock: the
-/// request was purged meanwhile, so it says so (exit 1) and restores nothing.
-#[test]
-fn a_restore_that_waited_for_a_purge_finds_the_request_purged_and_restores_nothing() {
-    use std::io::{Read, Write};
-    let (db, ws) = chinook(EXAMPLE);
-    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
-    // Another session (a purge, as far as the restore can tell) holds the erasure lock until its
-    // stdin closes.
-    let mut holder = std::process::Command::new("psql")
-        .args([db.url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut sql = holder.stdin.take().unwrap();
-    writeln!(sql, "SELECT pg_advisory_lock({ERASURE_LOCK});").unwrap();
-    let advisory = |granted: bool| {
-        psql(
-            &db.url,
-            &format!("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = {granted}"),
-        )
-    };
-    while advisory(true) != "1" {}
-    let mut restore = ws.spawn(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
-    // Poll until the restore waits for that lock, then do what purge does under it.
-    while advisory(false) != "1" {
-        assert!(
-            restore.try_wait().unwrap().is_none(),
-            "the restore did not wait for the lock"
-        );
-    }
-    psql(
-        &db.url,
-        &format!(
-            "UPDATE dsar.requests SET wrapped_key = NULL, purged_at = now(), restore_until = now() \
-             WHERE request_id = '{id}'; DELETE FROM dsar.quarantine WHERE request_id = '{id}'"
-        ),
-    );
-    drop(sql);
-    holder.wait().unwrap();
-    let status = restore.wait().unwrap();
-    let mut err = String::new();
-    restore.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("purged while this restore waited"), "{err}");
-    assert_eq!(
-        subject_rows(&db.url),
-        ("0".into(), "0".into(), "0".into()),
-        "nothing restored"
-    );
-}
-
 /// Two sources of one map on the same database share its erasure lock: the delete runs (it used
 /// to wait for itself until lock_timeout and fail every time).
 #[test]
@@ -610,38 +554,6 @@ fn two_sources_on_one_database_share_its_erasure_lock() {
         "the note is erased"
     );
     assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
-}
-
-/// An export while a delete, restore or purge holds the database's erasure lock waits for it;
-/// past lock_timeout it fails (exit 1) and writes no archive, rather than show the person
-/// half-erased. Once the erasure is over, the export runs.
-#[test]
-fn an_export_waits_for_an_erasure_under_way_and_never_writes_a_partial_archive() {
-    use std::io::Write;
-    let config = EXAMPLE.replace("batch_rows = 1000", "batch_rows = 1000\nlock_timeout = \"1s\"");
-    let (db, ws) = chinook(&config);
-    let mut holder = std::process::Command::new("psql")
-        .args([db.url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut sql = holder.stdin.take().unwrap();
-    writeln!(sql, "SELECT pg_advisory_lock({ERASURE_LOCK});").unwrap();
-    while psql(
-        &db.url,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    ) != "1"
-    {}
-    let out = ws.dsar(&["export", "--subject", "customer_id=1"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("under way"), "says why: {err}");
-    assert!(ws.archives().is_empty(), "no archive, not even a partial one");
-    drop(sql);
-    holder.wait().unwrap();
-    ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
-    assert_eq!(ws.archives().len(), 1);
 }
 
 /// The `undo with:` line after a delete is a command that works pasted as printed: it carries

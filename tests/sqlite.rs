@@ -455,32 +455,6 @@ fn discover_drafts_a_working_map_of_a_sqlite_file() {
     assert_eq!(rows, 46);
 }
 
-/// An export while a delete, restore or purge holds the file's erasure lock waits for it; past
-/// lock_timeout it fails (exit 1) and writes no archive. Once the lock is free, it runs.
-#[test]
-fn an_export_waits_for_an_erasure_under_way_on_sqlite() {
-    let ws = Workspace::new(
-        &map("30d", 10).replace("batch_rows = 10", "batch_rows = 10\nlock_timeout = \"1s\""),
-        &[],
-    );
-    load_chinook(&ws.path("chinook.db"));
-    // What a running delete holds: the lock file beside the database.
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(ws.path("chinook.db.dsar-lock"))
-        .unwrap();
-    lock.lock().unwrap();
-    let out = ws.dsar(&["export", "--subject", "customer_id=1"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("under way"), "{}", stderr(&out));
-    assert!(ws.archives().is_empty());
-    drop(lock);
-    ws.dsar_ok(&["export", "--subject", "customer_id=1"]);
-    assert_eq!(ws.archives().len(), 1);
-}
-
 /// Whether `file` holds any of the person's values in readable form.
 fn readable_in(file: &Path) -> Option<String> {
     let bytes = std::fs::read(file).unwrap_or_default();

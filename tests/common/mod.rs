@@ -411,6 +411,11 @@ pub struct MyDb {
 }
 
 impl MyDb {
+    /// The server's host and port.
+    pub fn host_port(&self) -> (&str, &str) {
+        (&self.host, &self.port)
+    }
+
     /// Run a MariaDB client program on this database (`args` before its name, `trailing` after
     /// it), with `input` on its standard input; its standard output.
     pub fn client(&self, program: &str, args: &[&str], trailing: &[&str], input: Option<&str>) -> String {
@@ -470,6 +475,17 @@ impl MyDb {
 
 /// A new database loaded with Chinook (its own CREATE/USE lines dropped).
 pub fn fresh_mysql_chinook() -> MyDb {
+    let text: String = std::fs::read_to_string(CHINOOK_MYSQL)
+        .unwrap()
+        .lines()
+        .filter(|l| !(l.starts_with("DROP DATABASE") || l.starts_with("CREATE DATABASE") || l.starts_with("USE ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fresh_mysql("chinook", &text)
+}
+
+/// A new MariaDB database named `t_{what}_…`, loaded with `script`.
+pub fn fresh_mysql(what: &str, script: &str) -> MyDb {
     let base = std::env::var("MYSQL_URL").unwrap_or_else(|_| {
         panic!("MYSQL_URL is not set: run `scripts/test.sh`, or `eval \"$(scripts/server.sh up mariadb)\"` first")
     });
@@ -478,36 +494,15 @@ pub fn fresh_mysql_chinook() -> MyDb {
         .expect("MYSQL_URL is mysql://root@HOST:PORT/DB");
     let (hostport, _) = rest.split_once('/').expect("MYSQL_URL names a database");
     let (host, port) = hostport.split_once(':').expect("MYSQL_URL has a port");
-    let name = format!("t_chinook_{:08x}", rand::random::<u32>());
-    let db = MyDb {
+    let name = format!("t_{what}_{:08x}", rand::random::<u32>());
+    let on = |name: &str| MyDb {
         url: format!("mysql://root@{hostport}/{name}"),
         host: host.to_string(),
         port: port.to_string(),
-        name: name.clone(),
+        name: name.to_string(),
     };
-    let admin = MyDb {
-        name: "mysql".into(),
-        ..MyDb {
-            url: String::new(),
-            host: host.to_string(),
-            port: port.to_string(),
-            name: String::new(),
-        }
-    };
-    admin.sql(&format!("CREATE DATABASE {name}"));
-    let text: String = std::fs::read_to_string(CHINOOK_MYSQL)
-        .unwrap()
-        .lines()
-        .filter(|l| !(l.starts_with("DROP DATABASE") || l.starts_with("CREATE DATABASE") || l.starts_with("USE ")))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let mut child = Command::new("mariadb")
-        .args(["--no-defaults", "-uroot", "-h", host, "-P", port, &name])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("the mariadb client runs");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success(), "loading Chinook into MariaDB failed");
+    on("mysql").sql(&format!("CREATE DATABASE {name}"));
+    let db = on(&name);
+    db.client("mariadb", &[], &[], Some(script));
     db
 }
