@@ -23,6 +23,10 @@ trait Chinook {
     fn setup_strategies(&self, window: &str) -> Fixture;
     /// The map of `setup("30d")` with one more line in its source (`lock_timeout = "1s"`).
     fn setup_with(&self, option: &str) -> Fixture;
+    /// The map of `setup_with(option)` followed by `more` (another source).
+    fn setup_with_more(&self, option: &str, more: &str) -> Fixture;
+    /// The lines of a `[[sources]]` entry that say where this Chinook is (`kind`, `url`/`path`).
+    fn location(&self) -> &'static str;
 }
 
 /// `map` with its customer anonymized by `rules` and its invoices flagged (`deleted_at`).
@@ -290,7 +294,13 @@ impl Chinook for Postgres {
         f
     }
     fn setup_with(&self, option: &str) -> Fixture {
-        self.with_map(&PG_MAP.replace("batch_rows = 1000", &format!("batch_rows = 1000\n{option}")))
+        self.setup_with_more(option, "")
+    }
+    fn setup_with_more(&self, option: &str, more: &str) -> Fixture {
+        self.with_map(&(PG_MAP.replace("batch_rows = 1000", &format!("batch_rows = 1000\n{option}")) + more))
+    }
+    fn location(&self) -> &'static str {
+        "kind = \"postgres\"\nurl = \"env:CHINOOK_DATABASE_URL\""
     }
 }
 
@@ -473,7 +483,13 @@ impl Chinook for Sqlite {
         f
     }
     fn setup_with(&self, option: &str) -> Fixture {
-        self.with_map(&SQLITE_MAP.replace("batch_rows = 10", &format!("batch_rows = 10\n{option}")))
+        self.setup_with_more(option, "")
+    }
+    fn setup_with_more(&self, option: &str, more: &str) -> Fixture {
+        self.with_map(&(SQLITE_MAP.replace("batch_rows = 10", &format!("batch_rows = 10\n{option}")) + more))
+    }
+    fn location(&self) -> &'static str {
+        "kind = \"sqlite\"\npath = \"chinook.db\""
     }
 }
 
@@ -601,7 +617,13 @@ impl Chinook for Mysql {
         f
     }
     fn setup_with(&self, option: &str) -> Fixture {
-        self.with_map(&mysql_map().replace("batch_rows = 4", &format!("batch_rows = 4\n{option}")))
+        self.setup_with_more(option, "")
+    }
+    fn setup_with_more(&self, option: &str, more: &str) -> Fixture {
+        self.with_map(&(mysql_map().replace("batch_rows = 4", &format!("batch_rows = 4\n{option}")) + more))
+    }
+    fn location(&self) -> &'static str {
+        "kind = \"mysql\"\nurl = \"env:CHINOOK_MYSQL_URL\""
     }
 }
 
@@ -1762,4 +1784,36 @@ fn sqlite_a_restore_that_waited_for_a_purge_restores_nothing() {
 #[test]
 fn mysql_a_restore_that_waited_for_a_purge_restores_nothing() {
     a_restore_that_waited_for_a_purge_restores_nothing(&Mysql);
+}
+
+/// Two sources of one map on the same database share its erasure lock: the delete runs (it used
+/// to wait for itself until lock_timeout and fail every time).
+fn two_sources_on_one_database_share_its_erasure_lock(kind: &dyn Chinook) {
+    let crm = format!(
+        "\n[[sources]]\nname = \"crm\"\n{}\nlock_timeout = \"2s\"\n\n\
+         [[sources.tables]]\ntable = \"notes\"\nmatch = {{ email = \"email\" }}\n",
+        kind.location()
+    );
+    let f = kind.setup_with_more("lock_timeout = \"2s\"", &crm);
+    f.db.exec(
+        "CREATE TABLE notes (id int PRIMARY KEY, email varchar(100), body varchar(100)); \
+         INSERT INTO notes VALUES (1, 'luisg@embraer.com.br', 'called'), (2, 'other@example.org', 'kept')",
+    );
+    let out = f.ws.dsar(&["delete", "--subject", "email=luisg@embraer.com.br", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(f.db.count("SELECT count(*) FROM notes"), 1, "the note is erased");
+    assert_eq!(f.owned(1), (0, 0, 0));
+}
+
+#[test]
+fn postgres_two_sources_on_one_database_share_its_erasure_lock() {
+    two_sources_on_one_database_share_its_erasure_lock(&Postgres);
+}
+#[test]
+fn sqlite_two_sources_on_one_database_share_its_erasure_lock() {
+    two_sources_on_one_database_share_its_erasure_lock(&Sqlite);
+}
+#[test]
+fn mysql_two_sources_on_one_database_share_its_erasure_lock() {
+    two_sources_on_one_database_share_its_erasure_lock(&Mysql);
 }

@@ -532,30 +532,6 @@ fn a_table_locked_by_someone_else_fails_after_lock_timeout_and_changes_nothing()
     assert_eq!(dumps(&db.url), before, "nothing changed");
 }
 
-/// Two sources of one map on the same database share its erasure lock: the delete runs (it used
-/// to wait for itself until lock_timeout and fail every time).
-#[test]
-fn two_sources_on_one_database_share_its_erasure_lock() {
-    let db = fresh_db("chinook_tpl");
-    psql(
-        &db.url,
-        "CREATE SCHEMA crm; CREATE TABLE crm.notes (id serial PRIMARY KEY, email text, body text); \
-         INSERT INTO crm.notes (email, body) VALUES ('luisg@embraer.com.br', 'called'), ('other@x.org', 'kept')",
-    );
-    let config = EXAMPLE.replace("batch_rows = 1000", "batch_rows = 1000\nlock_timeout = \"2s\"")
-        + "\n[[sources]]\nname = \"crm\"\nkind = \"postgres\"\nurl = \"env:CHINOOK_DATABASE_URL\"\nlock_timeout = \"2s\"\n\n\
-           [[sources.tables]]\ntable = \"crm.notes\"\nmatch = { email = \"email\" }\n";
-    let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
-    let out = ws.dsar(&["delete", "--subject", "email=luisg@embraer.com.br", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        psql(&db.url, "SELECT count(*) FROM crm.notes"),
-        "1",
-        "the note is erased"
-    );
-    assert_eq!(subject_rows(&db.url), ("0".into(), "0".into(), "0".into()));
-}
-
 /// The `undo with:` line after a delete is a command that works pasted as printed: it carries
 /// the map and state dir of the run (from another directory too) and the recovery key's path.
 #[test]
