@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test against real, throwaway PostgreSQL and MariaDB servers (scripts/server.sh), started
-# once for the whole run and removed at the end, whatever the outcome.
+# once for the whole run and removed at the end, whatever the outcome: one of each as tests use
+# them, and one of each that refuses plaintext (tests/tls.rs).
 # On Debian, run as root, it installs what the tests use when missing: postgresql, mariadb-server,
 # age, unzip (apt). Elsewhere it says what to install.
 #   scripts/test.sh [cargo test args…]     e.g. scripts/test.sh --test behaviour
@@ -21,13 +22,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-PGTEST_DIR= MYSQLTEST_DIR=
+PGTEST_DIR= MYSQLTEST_DIR= PGTLS_DIR= MYSQLTLS_DIR=
 stop_servers() {
-  [ -z "$PGTEST_DIR" ] || "$REPO/scripts/server.sh" down "$PGTEST_DIR" || true
-  [ -z "$MYSQLTEST_DIR" ] || "$REPO/scripts/server.sh" down "$MYSQLTEST_DIR" || true
+  local dir
+  for dir in "$PGTEST_DIR" "$MYSQLTEST_DIR" "$PGTLS_DIR" "$MYSQLTLS_DIR"; do
+    [ -z "$dir" ] || "$REPO/scripts/server.sh" down "$dir" || true
+  done
 }
 trap stop_servers EXIT
 eval "$(scripts/server.sh up postgres)"
 # MySQL sources are tested on MariaDB.
 eval "$(scripts/server.sh up mariadb)"
+eval "$(scripts/server.sh up postgres-tls)"
+eval "$(scripts/server.sh up mariadb-tls)"
 cargo test --locked "$@"

@@ -17,8 +17,17 @@ use crate::source::Database;
 struct Report {
     state: &'static str,
     sources: Vec<String>,
+    /// How each database source is connected: TLS (protocol, what was verified) or plaintext.
+    connections: Vec<Connection>,
     errors: Vec<String>,
     warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Connection {
+    source: String,
+    #[serde(flatten)]
+    security: crate::source::tls::Security,
 }
 
 /// The top-level entry point for `dsar check`.
@@ -58,14 +67,38 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
             Err(e) => report.errors.push(e),
         }
     }
+    // A plaintext connection is reported below, as a warning of the check.
+    crate::source::tls::set_quiet(true);
     for source_config in config.databases() {
         match Database::open(source_config).await {
-            Err(e) => report.errors.push(e.message),
+            // A connection's hint says what to set (sslrootcert, sslmode…): keep it.
+            Err(e) => report.errors.push(match e.hint {
+                Some(hint) => format!("{} (hint: {hint})", e.message),
+                None => e.message,
+            }),
             Ok(source) => {
                 check_source(&source, &mut report).await?;
-                report
-                    .sources
-                    .push(format!("{}: {} tables", source_config.name, source_config.tables.len()));
+                let connected = match source.security() {
+                    None => String::new(),
+                    Some(security) => {
+                        if security.transport == "plaintext" && !security.local {
+                            report.warnings.push(format!(
+                                "source `{}`: connected without TLS to a remote host; personal data crosses the network unencrypted (set sslmode=verify-full, or ssl-mode=VERIFY_IDENTITY for MySQL)",
+                                source_config.name
+                            ));
+                        }
+                        report.connections.push(Connection {
+                            source: source_config.name.clone(),
+                            security: security.clone(),
+                        });
+                        format!(", {}", security.describe())
+                    }
+                };
+                report.sources.push(format!(
+                    "{}: {} tables{connected}",
+                    source_config.name,
+                    source_config.tables.len()
+                ));
             }
         }
     }

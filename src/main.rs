@@ -40,6 +40,7 @@ use error::{ExitKind, UserError};
 fn main() {
     let cli = Cli::parse();
     quiet_panics(cli.global.verbose > 0);
+    source::tls::set_quiet(cli.global.quiet);
     let code = match run(&cli) {
         Ok(()) => 0,
         Err(e) => {

@@ -1799,7 +1799,8 @@ fn two_sources_on_one_database_share_its_erasure_lock(kind: &dyn Chinook) {
         "CREATE TABLE notes (id int PRIMARY KEY, email varchar(100), body varchar(100)); \
          INSERT INTO notes VALUES (1, 'luisg@embraer.com.br', 'called'), (2, 'other@example.org', 'kept')",
     );
-    let out = f.ws.dsar(&["delete", "--subject", "email=luisg@embraer.com.br", "--yes"]);
+    let out =
+        f.ws.dsar(&["delete", "--subject", "email=luisg@embraer.com.br", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(f.db.count("SELECT count(*) FROM notes"), 1, "the note is erased");
     assert_eq!(f.owned(1), (0, 0, 0));

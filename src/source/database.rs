@@ -47,6 +47,15 @@ impl<'a> Database<'a> {
         })
     }
 
+    /// How the connection is secured; `None` for a SQLite file (no network).
+    pub fn security(&self) -> Option<&crate::source::tls::Security> {
+        match self {
+            Database::Postgres(s) => Some(&s.security),
+            Database::Mysql(s) => Some(&s.security),
+            Database::Sqlite(_) => None,
+        }
+    }
+
     pub fn config(&self) -> &'a Source {
         match self {
             Database::Postgres(s) => s.config,

@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod quote;
 pub mod shape;
 pub mod sqlite;
+pub mod tls;
 
 pub use database::Database;
 

@@ -9,6 +9,7 @@ mod backend;
 mod key;
 mod lock;
 pub mod sql;
+mod tls;
 
 use std::collections::VecDeque;
 
@@ -35,6 +36,8 @@ pub struct MySqlSource<'a> {
     conn: Mutex<Conn>,
     /// The erasure lock is held by this session.
     locked: std::sync::atomic::AtomicBool,
+    /// How the session is secured (TLS or plaintext), for `dsar check`.
+    pub security: crate::source::tls::Security,
 }
 
 /// What MySQL's SQL is built from: the map entry and what the catalog says of its tables.
@@ -52,6 +55,28 @@ impl<'a> std::ops::Deref for MySqlSource<'a> {
     type Target = MySqlDialect<'a>;
     fn deref(&self) -> &MySqlDialect<'a> {
         &self.dialect
+    }
+}
+
+/// A connection, or `Err(Elapsed)` when the server did not answer within 10 s.
+async fn connect_within_10s(
+    opts: mysql_async::OptsBuilder,
+) -> Result<Result<Conn, mysql_async::Error>, tokio::time::error::Elapsed> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), Conn::new(opts)).await
+}
+
+/// How the session is secured, as the server reports it (`Ssl_version`).
+async fn security(conn: &mut Conn, tls: &tls::Tls, host: &str, local: bool) -> crate::source::tls::Security {
+    let version: Option<String> = conn
+        .query_first::<(String, String), _>("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty());
+    match version {
+        Some(v) => crate::source::tls::Security::tls(Some(v), tls.settings.check, host, local),
+        None => crate::source::tls::Security::plaintext(local),
     }
 }
 
@@ -74,30 +99,68 @@ impl<'a> MySqlSource<'a> {
     /// `Ok(Err(…))`, so an export can go on with the other sources.
     pub async fn try_open(config: &'a Source) -> Result<Result<MySqlSource<'a>, UserError>, UserError> {
         let url = config.url.resolve(&config.name)?;
-        let opts = Opts::from_url(&url).map_err(|_| {
+        let invalid = |why: String| {
             UserError::usage(format!(
-                "source `{}`: {} does not hold a valid MySQL connection string",
+                "source `{}`: {} does not hold a valid MySQL connection string{why}",
                 config.name,
                 config.url.describe()
             ))
-            .with_hint("use mysql://USER@HOST:PORT/DATABASE")
-        })?;
-        let place = format!(
-            "{}:{}/{}",
-            opts.ip_or_hostname(),
-            opts.tcp_port(),
-            opts.db_name().unwrap_or_default()
-        );
-        let mut conn = match tokio::time::timeout(std::time::Duration::from_secs(10), Conn::new(opts)).await {
+            .with_hint("use mysql://USER@HOST:PORT/DATABASE?ssl-mode=VERIFY_IDENTITY&ssl-ca=FILE")
+        };
+        let (rest, tls) = tls::split(&url).map_err(|why| invalid(format!(": {why}")))?;
+        let opts = Opts::from_url(&rest).map_err(|_| invalid(String::new()))?;
+        crate::source::tls::check_files(&tls.settings, &config.name, &tls::NAMES)?;
+        let host = opts.ip_or_hostname().to_string();
+        let place = format!("{}:{}/{}", host, opts.tcp_port(), opts.db_name().unwrap_or_default());
+        let local = opts.socket().is_some() || crate::source::tls::is_local(&host);
+        let secured =
+            |name: Option<String>| mysql_async::OptsBuilder::from_opts(opts.clone()).ssl_opts(tls.ssl_opts(name));
+        let mut attempt = connect_within_10s(secured(None)).await;
+        if tls.settings.check == crate::source::tls::Check::Chain
+            && let Ok(Err(e)) = &attempt
+            && let Some(name) = crate::source::tls::name_in_certificate(e)
+        {
+            // VERIFY_CA: the chain, checked in full under a name the certificate lists.
+            attempt = connect_within_10s(secured(Some(name))).await;
+        }
+        if tls.mode == tls::SslMode::Preferred
+            && matches!(
+                &attempt,
+                Ok(Err(mysql_async::Error::Driver(
+                    mysql_async::DriverError::NoClientSslFlagFromServer
+                )))
+            )
+        {
+            // PREFERRED: plaintext when the server offers no TLS.
+            attempt = connect_within_10s(mysql_async::OptsBuilder::from_opts(opts).ssl_opts(None)).await;
+        }
+        let mut conn = match attempt {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
+                let (cause, hint) = crate::source::tls::explain(&e, &host, &tls::NAMES)
+                    .or_else(|| {
+                        matches!(
+                            &e,
+                            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+                        )
+                        .then(|| {
+                            (
+                                "ssl-mode asks for TLS, and the server does not offer it".to_string(),
+                                "turn on TLS on the server (ssl_cert, ssl_key), or (on a trusted network only) set ssl-mode=PREFERRED".to_string(),
+                            )
+                        })
+                    })
+                    .unwrap_or_else(|| {
+                        (
+                            format!("cannot connect ({}): {}", config.url.describe(), error_text(&e)),
+                            "check that the server is up and the URL's user may connect".to_string(),
+                        )
+                    });
                 return Ok(Err(UserError::usage(format!(
-                    "source `{}`: cannot connect to {place} ({}): {}",
-                    config.name,
-                    config.url.describe(),
-                    error_text(&e)
+                    "source `{}` ({place}): {cause}",
+                    config.name
                 ))
-                .with_hint("check that the server is up and the URL's user may connect")));
+                .with_hint(hint)));
             }
             Err(_) => {
                 return Ok(Err(UserError::usage(format!(
@@ -122,6 +185,10 @@ impl<'a> MySqlSource<'a> {
                 error_text(&e)
             ))
         })?;
+        let security = security(&mut conn, &tls, &host, local).await;
+        if let Some(warning) = security.warning(&config.name, &place) {
+            crate::source::tls::warn_once(&config.name, &warning);
+        }
         let (shapes, integer, boolean) = load_catalog(&mut conn, config).await?;
         Ok(Ok(MySqlSource {
             dialect: MySqlDialect {
@@ -132,6 +199,7 @@ impl<'a> MySqlSource<'a> {
             },
             conn: Mutex::new(conn),
             locked: std::sync::atomic::AtomicBool::new(false),
+            security,
         }))
     }
 

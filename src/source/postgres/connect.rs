@@ -3,10 +3,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+use tokio_postgres::config::{Host, SslMode as DriverMode};
 
+use super::tls::{self, SslMode};
 use crate::config::Source;
 use crate::error::{DbErrorKind, UserError};
+use crate::source::tls::{Check, Security};
 
 /// The kind of a PostgreSQL failure, by its SQLSTATE (never by its text).
 pub fn classify(e: &tokio_postgres::Error) -> DbErrorKind {
@@ -66,38 +69,73 @@ impl From<ConnectError> for UserError {
     }
 }
 
-/// Connect, then pin the session settings that make output deterministic (UTC, ISO dates,
-/// shortest exact floats) and bound how long dsar may wait or hold locks.
-pub async fn connect(source: &Source) -> Result<Client, ConnectError> {
+/// Connect (over TLS as `sslmode` says), then pin the session settings that make output
+/// deterministic (UTC, ISO dates, shortest exact floats) and bound how long dsar may wait or
+/// hold locks. Also says how the connection is secured.
+pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError> {
     let url = source.url.resolve(&source.name).map_err(ConnectError::Config)?;
-    let mut config = tokio_postgres::Config::from_str(&url)
-        .map_err(|_| {
+    let invalid = |why: String| {
+        ConnectError::Config(
             UserError::usage(format!(
-                "source `{}`: {} does not hold a valid PostgreSQL connection string",
+                "source `{}`: {} does not hold a valid PostgreSQL connection string: {why}",
                 source.name,
                 source.url.describe()
             ))
-            .with_hint("use postgres://USER@HOST:PORT/DB or the key=value form libpq accepts")
-        })
-        .map_err(ConnectError::Config)?;
+            .with_hint("use postgres://USER@HOST:PORT/DB?sslmode=verify-full&sslrootcert=FILE or the key=value form libpq accepts"),
+        )
+    };
+    let (rest, written) = tls::split(&url).map_err(invalid)?;
+    let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(option_error(&e)))?;
     config.application_name("dsar");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     let place = describe(&config);
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
+    let host = host_name(&config);
+    let local = config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => crate::source::tls::is_local(name),
+        Host::Unix(_) => true,
+    });
+    // As libpq: TLS settings do not apply to a Unix socket.
+    let socket = config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let tls = written.resolve(home).map_err(invalid)?;
+    let mode = if socket { SslMode::Disable } else { tls.mode };
+    let client_config =
+        crate::source::tls::client_config(&tls.settings, &source.name, &tls::NAMES).map_err(ConnectError::Config)?;
+    let connector = tokio_postgres_rustls::MakeRustlsConnect::new(client_config);
+    config.ssl_mode(match mode {
+        SslMode::Disable | SslMode::Allow => DriverMode::Disable,
+        SslMode::Prefer => DriverMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverMode::Require,
+    });
+    let mut attempt = config.connect(connector.clone()).await;
+    if mode == SslMode::Allow
+        && let Err(e) = &attempt
+        && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+    {
+        // `allow`: plaintext first, TLS when the server wants it.
+        config.ssl_mode(DriverMode::Require);
+        attempt = config.connect(connector).await;
+    }
+    let (client, connection) = attempt
         .map_err(|e| {
-            UserError::usage(format!(
-                "source `{}` ({place}): cannot connect: {}",
-                source.name,
-                error_text(&e)
-            ))
-            .with_hint(format!(
-                "check that the server is up and that {} points at it",
-                source.url.describe()
-            ))
+            let (cause, hint) = crate::source::tls::explain(&e, &host, &tls::NAMES)
+                .or_else(|| {
+                    error_text(&e).contains("server does not support TLS").then(|| {
+                        (
+                            format!("sslmode={} needs TLS, and the server does not offer it", mode.name()),
+                            "turn on ssl in the server's postgresql.conf, or (on a trusted network only) set sslmode=prefer".to_string(),
+                        )
+                    })
+                })
+                .unwrap_or_else(|| {
+                    (
+                        format!("cannot connect: {}", error_text(&e)),
+                        format!("check that the server is up and that {} points at it", source.url.describe()),
+                    )
+                });
+            UserError::usage(format!("source `{}` ({place}): {cause}", source.name)).with_hint(hint)
         })
         .map_err(ConnectError::Unreachable)?;
     tokio::spawn(async move {
@@ -121,7 +159,58 @@ pub async fn connect(source: &Source) -> Result<Client, ConnectError> {
             ))
         })
         .map_err(ConnectError::Unreachable)?;
-    Ok(client)
+    let security = security(&client, mode, tls.settings.check, &host, local).await;
+    if let Some(warning) = security.warning(&source.name, &place) {
+        crate::source::tls::warn_once(&source.name, &warning);
+    }
+    Ok((client, security))
+}
+
+/// How the session is secured, as the server sees it (`pg_stat_ssl`); when that view cannot be
+/// read, what the mode implies.
+async fn security(client: &Client, mode: SslMode, check: Check, host: &str, local: bool) -> Security {
+    let seen = client
+        .query_opt("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .await
+        .ok()
+        .flatten()
+        .map(|row| {
+            (
+                row.get::<_, Option<bool>>(0).unwrap_or(false),
+                row.get::<_, Option<String>>(1),
+            )
+        });
+    let encrypted = match &seen {
+        Some((ssl, _)) => *ssl,
+        None => matches!(mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull),
+    };
+    if encrypted {
+        Security::tls(seen.and_then(|(_, v)| v), check, host, local)
+    } else {
+        Security::plaintext(local)
+    }
+}
+
+/// The first host's name (or socket directory), what a certificate is checked against.
+fn host_name(config: &tokio_postgres::Config) -> String {
+    match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    }
+}
+
+/// Why tokio-postgres refused a connection string, without echoing any value of it.
+fn option_error(e: &tokio_postgres::Error) -> String {
+    let text = std::iter::successors(std::error::Error::source(e), |s| s.source())
+        .last()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| e.to_string());
+    if text.starts_with("unknown option") || text.starts_with("invalid value for option") {
+        text
+    } else {
+        "it does not parse".to_string()
+    }
 }
 
 /// The most useful one-line text of a driver error: the server's message when there is one.

@@ -8,7 +8,7 @@ use crate::source::discovery::{DbCatalog, DbColumn, DbTable, Sampler};
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'dsar') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
 pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
-    let client = connect(source).await?;
+    let (client, _) = connect(source).await?;
     let fail = |e: tokio_postgres::Error| {
         UserError::runtime(format!(
             "source `{}`: cannot read the catalog: {}",

@@ -9,6 +9,7 @@ pub mod foreign_keys;
 mod key;
 mod lock;
 pub mod sql;
+mod tls;
 
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
@@ -27,6 +28,8 @@ use sql::Schema;
 pub struct PgSource<'a> {
     dialect: PgDialect<'a>,
     client: Client,
+    /// How the session is secured (TLS or plaintext), for `dsar check`.
+    pub security: crate::source::tls::Security,
 }
 
 /// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
@@ -48,8 +51,8 @@ impl<'a> PgSource<'a> {
     /// but a server out of reach is `Ok(Err(…))`, so an export can go
     /// on with the other sources and say which one is missing. A wrong map is still `Err`.
     pub async fn try_open(config: &'a Source) -> Result<Result<PgSource<'a>, UserError>, UserError> {
-        let client = match connect::connect(config).await {
-            Ok(client) => client,
+        let (client, security) = match connect::connect(config).await {
+            Ok(connected) => connected,
             Err(connect::ConnectError::Unreachable(e)) => return Ok(Err(e)),
             Err(connect::ConnectError::Config(e)) => return Err(e),
         };
@@ -57,6 +60,7 @@ impl<'a> PgSource<'a> {
         Ok(Ok(PgSource {
             dialect: PgDialect { config, shapes },
             client,
+            security,
         }))
     }
 

@@ -1,0 +1,436 @@
+//! TLS to real servers that refuse plaintext (`scripts/server.sh up postgres-tls` and
+//! `mariadb-tls`: a throwaway CA, a server certificate for `localhost` only, another CA that
+//! signed nothing, a client certificate for `certuser`): what verifies, what is refused and
+//! how the refusal reads, and what `dsar check` says of each connection.
+
+mod common;
+
+use common::{Workspace, stderr, stdout};
+use serde_json::Value;
+
+/// A map with one source `crm` at `env:CRM_URL`, one table of people matched by email.
+fn map(kind: &str) -> String {
+    format!(
+        "[settings]\nrecipients_file = \"keys/exports.txt\"\nrecovery_recipients_file = \"keys/recovery.txt\"\n\n\
+         [subject]\nkeys = [\"email\"]\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"{kind}\"\nurl = \"env:CRM_URL\"\n\n\
+         [[sources.tables]]\ntable = \"people\"\nmatch = {{ email = \"email\" }}\n"
+    )
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run `scripts/test.sh`, or eval \"$(scripts/server.sh up postgres-tls)\" and mariadb-tls first")
+    })
+}
+
+/// A certificate file of the TLS servers' (`ca.crt`, `other-ca.crt`, `client.crt`, …).
+fn cert(dir_var: &str, name: &str) -> String {
+    format!("{}/tls/{name}", var(dir_var))
+}
+
+/// The TLS-only PostgreSQL server: a fresh database with a `people` table; its name.
+fn pg_database() -> String {
+    let name = format!("t_tls_{:08x}", rand::random::<u32>());
+    // Over the server's Unix socket, where pg_hba.conf trusts the superuser.
+    let admin = format!(
+        "host={} port={} user=postgres dbname=dsar_test",
+        var("PGTLS_DIR"),
+        var("PGTLS_PORT")
+    );
+    common::psql(&admin, &format!("CREATE DATABASE {name}"));
+    let db = format!(
+        "host={} port={} user=postgres dbname={name}",
+        var("PGTLS_DIR"),
+        var("PGTLS_PORT")
+    );
+    common::psql(
+        &db,
+        "CREATE TABLE people (id int PRIMARY KEY, email text); \
+         INSERT INTO people VALUES (1, 'a@example.org'), (2, 'b@example.org')",
+    );
+    name
+}
+
+/// `postgres://USER@HOST:PORT/DB?QUERY` on the TLS-only server.
+fn pg_url(user: &str, host: &str, db: &str, query: &str) -> String {
+    format!("postgres://{user}@{host}:{}/{db}?{query}", var("PGTLS_PORT"))
+}
+
+fn workspace(kind: &str, url: &str) -> Workspace {
+    Workspace::new(&map(kind), &[("CRM_URL", url)])
+}
+
+/// `dsar check --json` succeeds; the one connection it reports.
+fn connection(ws: &Workspace) -> Value {
+    let out = ws.dsar_ok(&["check", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["connections"].as_array().map(Vec::len), Some(1), "{report}");
+    report["connections"][0].clone()
+}
+
+/// A refused connection: exit 2, one `error:` line naming the source and host:port, a hint
+/// containing `hint`, and no password; from `export` (nothing written) and from `check`.
+fn refused(ws: &Workspace, cause: &str, hint: &str) {
+    let out = ws.dsar(&["export", "--subject", "email=a@example.org"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("source `crm`") && errors[0].contains(&var_port(ws)),
+        "{err}"
+    );
+    assert!(errors[0].contains(cause), "wanted {cause:?}: {err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("hint:") && l.contains(hint)),
+        "wanted a hint with {hint:?}: {err}"
+    );
+    assert!(!err.contains("pw-secret"), "{err}");
+    assert!(ws.archives().is_empty(), "no archive");
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(cause) && stderr(&out).contains(hint),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The port of the workspace's source, as errors show it (`host:port`).
+fn var_port(ws: &Workspace) -> String {
+    let url = &ws.env().iter().find(|(k, _)| k == "CRM_URL").unwrap().1;
+    let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+    format!(":{port}")
+}
+
+#[test]
+fn postgres_verify_full_connects_and_check_says_how() {
+    let db = pg_database();
+    let ca = cert("PGTLS_DIR", "ca.crt");
+    let ws = workspace(
+        "postgres",
+        &pg_url(
+            "postgres",
+            "localhost",
+            &db,
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+    );
+    let c = connection(&ws);
+    assert_eq!(c["transport"], "TLS", "{c}");
+    assert_eq!(c["protocol"], "TLSv1.3", "{c}");
+    assert_eq!(c["verified"], "full", "{c}");
+    assert_eq!(c["host"], "localhost", "{c}");
+    let human = stdout(&ws.dsar_ok(&["check"]));
+    assert!(
+        human.contains("crm: 1 tables, TLS (TLSv1.3, certificate verified for localhost)"),
+        "{human}"
+    );
+    // The data goes over it.
+    ws.dsar_ok(&["export", "--subject", "email=a@example.org", "--quiet"]);
+    assert_eq!(ws.archives().len(), 1);
+    // The key=value form says the same.
+    let kv = format!(
+        "host=localhost port={} user=postgres dbname={db} sslmode=verify-full sslrootcert='{ca}'",
+        var("PGTLS_PORT")
+    );
+    assert_eq!(connection(&workspace("postgres", &kv))["verified"], "full");
+}
+
+#[test]
+fn postgres_plaintext_and_a_server_without_tls_are_refused() {
+    let db = pg_database();
+    refused(
+        &workspace("postgres", &pg_url("postgres", "127.0.0.1", &db, "sslmode=disable")),
+        "no encryption",
+        "check that the server is up",
+    );
+    // The plain test server has no TLS: verify-full says so, and what to set.
+    let plain = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let ws = workspace(
+        "postgres",
+        &format!(
+            "{plain}?sslmode=verify-full&sslrootcert={}",
+            cert("PGTLS_DIR", "ca.crt")
+        ),
+    );
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sslmode=verify-full needs TLS, and the server does not offer it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn postgres_a_wrong_ca_and_a_wrong_host_name_are_refused_with_what_to_set() {
+    let db = pg_database();
+    let other = cert("PGTLS_DIR", "other-ca.crt");
+    let ca = cert("PGTLS_DIR", "ca.crt");
+    refused(
+        &workspace(
+            "postgres",
+            &pg_url(
+                "postgres",
+                "localhost",
+                &db,
+                &format!("sslmode=verify-full&sslrootcert={other}"),
+            ),
+        ),
+        "not signed by a trusted root",
+        "sslrootcert",
+    );
+    // require with a root certificate checks the chain, as libpq does.
+    refused(
+        &workspace(
+            "postgres",
+            &pg_url(
+                "postgres",
+                "localhost",
+                &db,
+                &format!("sslmode=require&sslrootcert={other}"),
+            ),
+        ),
+        "not signed by a trusted root",
+        "sslrootcert",
+    );
+    // The certificate names `localhost` only: 127.0.0.1 is refused under verify-full…
+    refused(
+        &workspace(
+            "postgres",
+            &pg_url(
+                "postgres",
+                "127.0.0.1",
+                &db,
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+        ),
+        "not valid for the host name `127.0.0.1`",
+        "sslmode=verify-ca",
+    );
+    // …and accepted under verify-ca, which checks the chain only.
+    let c = connection(&workspace(
+        "postgres",
+        &pg_url(
+            "postgres",
+            "127.0.0.1",
+            &db,
+            &format!("sslmode=verify-ca&sslrootcert={ca}"),
+        ),
+    ));
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some("chain")),
+        "{c}"
+    );
+    // require without a root certificate encrypts without verifying.
+    let c = connection(&workspace(
+        "postgres",
+        &pg_url("postgres", "127.0.0.1", &db, "sslmode=require"),
+    ));
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some("no")),
+        "{c}"
+    );
+    // A mode libpq does not know is a usage error naming the choices.
+    let out = workspace("postgres", &pg_url("postgres", "localhost", &db, "sslmode=verify_full")).dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("verify-ca, verify-full"), "{}", stderr(&out));
+}
+
+#[test]
+fn postgres_a_client_certificate_authenticates_and_a_bad_key_file_is_named() {
+    let db = pg_database();
+    let (ca, client, key) = (
+        cert("PGTLS_DIR", "ca.crt"),
+        cert("PGTLS_DIR", "client.crt"),
+        cert("PGTLS_DIR", "client.key"),
+    );
+    let c = connection(&workspace(
+        "postgres",
+        &pg_url(
+            "certuser",
+            "localhost",
+            &db,
+            &format!("sslmode=verify-full&sslrootcert={ca}&sslcert={client}&sslkey={key}"),
+        ),
+    ));
+    assert_eq!(c["verified"], "full", "{c}");
+    // Without it, certuser is refused by the server.
+    let out = workspace(
+        "postgres",
+        &pg_url(
+            "certuser",
+            "localhost",
+            &db,
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+    )
+    .dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A key file that cannot be read: one line naming sslkey, before any connection.
+    let ws = workspace(
+        "postgres",
+        &pg_url(
+            "certuser",
+            "localhost",
+            &db,
+            &format!("sslmode=verify-full&sslrootcert={ca}&sslcert={client}&sslkey=/nonexistent/client.key"),
+        ),
+    );
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sslkey /nonexistent/client.key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The TLS-only MariaDB server: a fresh database with a `people` table; its name.
+fn my_database() -> String {
+    let name = format!("t_tls_{:08x}", rand::random::<u32>());
+    let out = std::process::Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-uroot",
+            "-h127.0.0.1",
+            "-P",
+            &var("MYSQLTLS_PORT"),
+            "--ssl",
+        ])
+        .arg(format!("--ssl-ca={}", cert("MYSQLTLS_DIR", "ca.crt")))
+        .arg("-e")
+        .arg(format!(
+            "CREATE DATABASE {name}; CREATE TABLE {name}.people (id int PRIMARY KEY, email varchar(100)); \
+             INSERT INTO {name}.people VALUES (1, 'a@example.org'), (2, 'b@example.org'); \
+             CREATE USER IF NOT EXISTS certuser@'%' REQUIRE SUBJECT '/CN=certuser'; GRANT ALL ON *.* TO certuser@'%'"
+        ))
+        .output()
+        .expect("the mariadb client runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    name
+}
+
+/// `mysql://USER@HOST:PORT/DB?prefer_socket=false&QUERY` on the TLS-only server (a socket would
+/// not be TLS, and is local anyway).
+fn my_url(user: &str, host: &str, db: &str, query: &str) -> String {
+    format!(
+        "mysql://{user}@{host}:{}/{db}?prefer_socket=false&{query}",
+        var("MYSQLTLS_PORT")
+    )
+}
+
+#[test]
+fn mysql_verify_identity_connects_and_check_says_how() {
+    let db = my_database();
+    let ca = cert("MYSQLTLS_DIR", "ca.crt");
+    let ws = workspace(
+        "mysql",
+        &my_url(
+            "root",
+            "localhost",
+            &db,
+            &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+        ),
+    );
+    let c = connection(&ws);
+    assert_eq!(c["transport"], "TLS", "{c}");
+    assert_eq!(c["protocol"], "TLSv1.3", "{c}");
+    assert_eq!(
+        (c["verified"].as_str(), c["host"].as_str()),
+        (Some("full"), Some("localhost")),
+        "{c}"
+    );
+    ws.dsar_ok(&["export", "--subject", "email=a@example.org", "--quiet"]);
+    assert_eq!(ws.archives().len(), 1);
+}
+
+#[test]
+fn mysql_plaintext_a_wrong_ca_and_a_wrong_host_name_are_refused() {
+    let db = my_database();
+    let (ca, other) = (cert("MYSQLTLS_DIR", "ca.crt"), cert("MYSQLTLS_DIR", "other-ca.crt"));
+    let out = workspace("mysql", &my_url("root", "127.0.0.1", &db, "ssl-mode=DISABLED")).dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    refused(
+        &workspace(
+            "mysql",
+            &my_url(
+                "root",
+                "localhost",
+                &db,
+                &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={other}"),
+            ),
+        ),
+        "not signed by a trusted root",
+        "ssl-ca",
+    );
+    refused(
+        &workspace(
+            "mysql",
+            &my_url(
+                "root",
+                "127.0.0.1",
+                &db,
+                &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+            ),
+        ),
+        "not valid for the host name `127.0.0.1`",
+        "ssl-mode=VERIFY_CA",
+    );
+    let c = connection(&workspace(
+        "mysql",
+        &my_url("root", "127.0.0.1", &db, &format!("ssl-mode=VERIFY_CA&ssl-ca={ca}")),
+    ));
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some("chain")),
+        "{c}"
+    );
+    // The default, PREFERRED, encrypts when the server offers TLS.
+    let c = connection(&workspace("mysql", &my_url("root", "127.0.0.1", &db, "")));
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some("no")),
+        "{c}"
+    );
+}
+
+#[test]
+fn mysql_a_client_certificate_authenticates() {
+    let db = my_database();
+    let (ca, client, key) = (
+        cert("MYSQLTLS_DIR", "ca.crt"),
+        cert("MYSQLTLS_DIR", "client.crt"),
+        cert("MYSQLTLS_DIR", "client.key"),
+    );
+    let c = connection(&workspace(
+        "mysql",
+        &my_url(
+            "certuser",
+            "localhost",
+            &db,
+            &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}&ssl-cert={client}&ssl-key={key}"),
+        ),
+    ));
+    assert_eq!(c["verified"], "full", "{c}");
+    let out = workspace(
+        "mysql",
+        &my_url(
+            "certuser",
+            "localhost",
+            &db,
+            &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+        ),
+    )
+    .dsar(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused without its certificate: {}",
+        stderr(&out)
+    );
+}
