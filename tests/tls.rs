@@ -8,12 +8,13 @@ mod common;
 use common::{Workspace, stderr, stdout};
 use serde_json::Value;
 
-/// A map with one source `crm` at `env:CRM_URL`, one table of people matched by email.
-fn map(kind: &str) -> String {
+/// A map with one source `crm` at `env:CRM_URL` (and `more` lines), one table of people
+/// matched by email.
+fn map(kind: &str, more: &str) -> String {
     format!(
         "[settings]\nrecipients_file = \"keys/exports.txt\"\nrecovery_recipients_file = \"keys/recovery.txt\"\n\n\
          [subject]\nkeys = [\"email\"]\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"{kind}\"\nurl = \"env:CRM_URL\"\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"{kind}\"\nurl = \"env:CRM_URL\"\n{more}\n\n\
          [[sources.tables]]\ntable = \"people\"\nmatch = {{ email = \"email\" }}\n"
     )
 }
@@ -58,7 +59,7 @@ fn pg_url(user: &str, host: &str, db: &str, query: &str) -> String {
 }
 
 fn workspace(kind: &str, url: &str) -> Workspace {
-    Workspace::new(&map(kind), &[("CRM_URL", url)])
+    Workspace::new(&map(kind, ""), &[("CRM_URL", url)])
 }
 
 /// `dsar check --json` succeeds; the one connection it reports.
@@ -433,4 +434,139 @@ fn mysql_a_client_certificate_authenticates() {
         "refused without its certificate: {}",
         stderr(&out)
     );
+}
+
+/// `password_command` supplies the password for each connection (pwuser authenticates by
+/// SCRAM); what it prints never reaches the output or the audit log; a failing one is one line
+/// naming the source and the program.
+#[test]
+fn postgres_password_command_supplies_the_password() {
+    let db = pg_database();
+    let ca = cert("PGTLS_DIR", "ca.crt");
+    let url = pg_url(
+        "pwuser",
+        "localhost",
+        &db,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let ws = Workspace::new(
+        &map(
+            "postgres",
+            "password_command = [\"sh\", \"-c\", \"printf 'pw-secret\\\\n'\"]",
+        ),
+        &[("CRM_URL", &url)],
+    );
+    let out = ws.dsar_ok(&["export", "--subject", "email=a@example.org"]);
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains("pw-secret"));
+    let log = serde_json::to_string(&ws.audit_events()).unwrap();
+    assert!(log.contains("export"), "{log}");
+    assert!(!log.contains("pw-secret"), "the audit log holds no password");
+    // Without it, pwuser has no password: refused.
+    let out = workspace("postgres", &url).dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A command that fails: one line, the program named, its stderr's first line, exit 2.
+    let ws = Workspace::new(
+        &map(
+            "postgres",
+            "password_command = [\"sh\", \"-c\", \"echo token expired >&2; exit 3\"]",
+        ),
+        &[("CRM_URL", &url)],
+    );
+    let out = ws.dsar(&["export", "--subject", "email=a@example.org"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("source `crm`: password_command `sh` failed") && err.contains("token expired"),
+        "{err}"
+    );
+    assert!(ws.archives().is_empty());
+}
+
+/// libpq's password file (`PGPASSFILE`) supplies the password; one others can read is ignored
+/// with a warning, as libpq does.
+#[test]
+fn postgres_a_password_file_supplies_the_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg_database();
+    let ca = cert("PGTLS_DIR", "ca.crt");
+    let url = pg_url(
+        "pwuser",
+        "localhost",
+        &db,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!(
+            "# dsar test\nelsewhere:5432:*:pwuser:wrong\nlocalhost:{}:*:pwuser:pw-secret\n",
+            var("PGTLS_PORT")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pgpass_env = pgpass.display().to_string();
+    let ws = Workspace::new(&map("postgres", ""), &[("CRM_URL", &url), ("PGPASSFILE", &pgpass_env)]);
+    assert_eq!(connection(&ws)["verified"], "full");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ws.dsar(&["export", "--subject", "email=a@example.org"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("group or world access"), "{}", stderr(&out));
+}
+
+/// A Unix-socket host works, and plaintext there is local: no TLS, no warning.
+#[test]
+fn postgres_a_unix_socket_host_connects_without_tls_or_warning() {
+    let db = pg_database();
+    let kv = format!(
+        "host={} port={} user=postgres dbname={db}",
+        var("PGTLS_DIR"),
+        var("PGTLS_PORT")
+    );
+    let ws = workspace("postgres", &kv);
+    let c = connection(&ws);
+    assert_eq!(
+        (c["transport"].as_str(), c["local"].as_bool()),
+        (Some("plaintext"), Some(true)),
+        "{c}"
+    );
+    let out = ws.dsar_ok(&["export", "--subject", "email=a@example.org"]);
+    assert!(!stderr(&out).contains("without TLS"), "{}", stderr(&out));
+}
+
+/// Plaintext to a host that is not loopback by name warns once per source, and `check` flags
+/// it. The test reaches the plain server under this machine's host name, when that name
+/// resolves to a loopback address (no traffic leaves the machine); elsewhere it says so.
+#[test]
+fn plaintext_to_a_remote_host_is_visible() {
+    use std::net::ToSocketAddrs;
+    let name = String::from_utf8(std::process::Command::new("hostname").output().unwrap().stdout).unwrap();
+    let name = name.trim();
+    let loopback = (name, 5432)
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
+    if name.is_empty() || name == "localhost" || !loopback {
+        eprintln!("skipped: this machine's host name does not resolve to loopback only");
+        return;
+    }
+    let db = common::fresh_db("chinook_tpl");
+    let url = db.url.replace("127.0.0.1", name);
+    let config = "[subject]\nkeys = [\"email\"]\n\n[[sources]]\nname = \"shop\"\nkind = \"postgres\"\nurl = \"env:SHOP_URL\"\n\n\
+         [[sources.tables]]\ntable = \"public.customer\"\nmatch = { email = \"email\" }\n";
+    let ws = Workspace::new(config, &[("SHOP_URL", &url)]);
+    let out = ws.dsar_ok(&["check", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["connections"][0]["transport"], "plaintext", "{report}");
+    assert_eq!(report["connections"][0]["local"], false, "{report}");
+    assert!(report["warnings"].to_string().contains("without TLS"), "{report}");
+    let out = ws.dsar(&[
+        "export",
+        "--subject",
+        "email=nobody@example.org",
+        "--recipient",
+        &ws.recipient,
+    ]);
+    let warnings = stderr(&out).matches("connected without TLS").count();
+    assert_eq!(warnings, 1, "one warning per source: {}", stderr(&out));
 }

@@ -73,6 +73,8 @@ pub struct Source {
     pub batch_rows: u32,
     pub statement_timeout: Duration,
     pub lock_timeout: Duration,
+    /// PostgreSQL and MySQL: the program (and arguments) that prints the password.
+    pub password_command: Option<Vec<String>>,
     pub tables: Vec<Table>,
 }
 

@@ -62,6 +62,9 @@ pub struct RawSource {
     pub batch_rows: Option<Spanned<u32>>,
     pub statement_timeout: Option<Spanned<String>>,
     pub lock_timeout: Option<Spanned<String>>,
+    /// A program whose standard output is the password, run for each new connection (IAM
+    /// tokens, secret stores).
+    pub password_command: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     pub tables: Vec<RawTable>,
 }

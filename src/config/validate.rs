@@ -223,6 +223,22 @@ fn source(
         }
     };
     let (run, delete_run) = command_lines(&raw, kind, &name, subject_keys, loc, dir)?;
+    let password_command = match &raw.password_command {
+        None => None,
+        Some(argv) if !matches!(kind, SourceKind::Postgres | SourceKind::Mysql) => {
+            return Err(loc.error(
+                argv.span(),
+                format!("source `{name}`: password_command belongs to postgres and mysql sources"),
+            ));
+        }
+        Some(argv) if argv.get_ref().first().is_none_or(|p| p.is_empty()) => {
+            return Err(loc.error(
+                argv.span(),
+                format!("source `{name}`: password_command is empty; name a program, as [\"aws\", \"rds\", \"generate-db-auth-token\", …]"),
+            ));
+        }
+        Some(argv) => Some(argv.get_ref().clone()),
+    };
     let batch_rows = match raw.batch_rows {
         Some(b) if *b.get_ref() == 0 => return Err(loc.error(b.span(), "batch_rows must be at least 1")),
         Some(b) => b.into_inner(),
@@ -285,6 +301,7 @@ fn source(
         .unwrap_or_default(),
         lock_timeout: duration(&raw.lock_timeout, Some(Duration::from_secs(10)), loc, "lock_timeout")?
             .unwrap_or_default(),
+        password_command,
         tables,
     })
 }

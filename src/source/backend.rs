@@ -477,6 +477,7 @@ pub(crate) mod snapshot {
             batch_rows: 1000,
             statement_timeout: Duration::from_secs(60),
             lock_timeout: Duration::from_secs(10),
+            password_command: None,
             tables: vec![Table {
                 name: TableName {
                     schema: schema.into(),

@@ -10,6 +10,7 @@ pub mod erasure;
 pub mod foreign_key;
 mod held_locks;
 pub mod mysql;
+pub mod password;
 pub mod postgres;
 pub mod quote;
 pub mod shape;

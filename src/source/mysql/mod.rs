@@ -108,7 +108,12 @@ impl<'a> MySqlSource<'a> {
             .with_hint("use mysql://USER@HOST:PORT/DATABASE?ssl-mode=VERIFY_IDENTITY&ssl-ca=FILE")
         };
         let (rest, tls) = tls::split(&url).map_err(|why| invalid(format!(": {why}")))?;
-        let opts = Opts::from_url(&rest).map_err(|_| invalid(String::new()))?;
+        let mut opts = Opts::from_url(&rest).map_err(|_| invalid(String::new()))?;
+        match crate::source::password::from_command(config).await {
+            Ok(Some(password)) => opts = mysql_async::OptsBuilder::from_opts(opts).pass(Some(password)).into(),
+            Ok(None) => {}
+            Err(e) => return Ok(Err(e)),
+        }
         crate::source::tls::check_files(&tls.settings, &config.name, &tls::NAMES)?;
         let host = opts.ip_or_hostname().to_string();
         let place = format!("{}:{}/{}", host, opts.tcp_port(), opts.db_name().unwrap_or_default());

@@ -92,6 +92,23 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     }
     let place = describe(&config);
     let host = host_name(&config);
+    match crate::source::password::from_command(source)
+        .await
+        .map_err(ConnectError::Unreachable)?
+    {
+        Some(password) => {
+            config.password(password);
+        }
+        None if config.get_password().is_none() => {
+            let user = config.get_user().unwrap_or_default().to_string();
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            let database = config.get_dbname().unwrap_or(&user).to_string();
+            if let Some(password) = crate::source::password::from_pgpass(&host, port, &database, &user) {
+                config.password(password);
+            }
+        }
+        None => {}
+    }
     let local = config.get_hosts().iter().all(|h| match h {
         Host::Tcp(name) => crate::source::tls::is_local(name),
         Host::Unix(_) => true,
