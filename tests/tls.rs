@@ -391,12 +391,23 @@ fn mysql_plaintext_a_wrong_ca_and_a_wrong_host_name_are_refused() {
         (Some("TLS"), Some("chain")),
         "{c}"
     );
-    // The default, PREFERRED, encrypts when the server offers TLS.
-    let c = connection(&workspace("mysql", &my_url("root", "127.0.0.1", &db, "")));
-    assert_eq!(
-        (c["transport"].as_str(), c["verified"].as_str()),
-        (Some("TLS"), Some("no")),
-        "{c}"
+    // The default, PREFERRED, encrypts when the server offers TLS; so does REQUIRED.
+    for query in ["", "ssl-mode=REQUIRED"] {
+        let c = connection(&workspace("mysql", &my_url("root", "127.0.0.1", &db, query)));
+        assert_eq!(
+            (c["transport"].as_str(), c["verified"].as_str()),
+            (Some("TLS"), Some("no")),
+            "{query}: {c}"
+        );
+    }
+    // REQUIRED against the plain test server, which has no TLS: refused, saying why.
+    let plain = std::env::var("MYSQL_URL").expect("MYSQL_URL");
+    let out = workspace("mysql", &format!("{plain}?ssl-mode=REQUIRED")).dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ssl-mode asks for TLS, and the server does not offer it"),
+        "{}",
+        stderr(&out)
     );
 }
 
