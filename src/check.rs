@@ -121,7 +121,7 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
     })?;
 
     if global.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        crate::output::print_json(&report);
     } else {
         for w in &report.warnings {
             if !global.quiet {

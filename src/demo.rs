@@ -230,7 +230,7 @@ fn print_json(dir: &Path, archive: &Path, delete_request: &str) -> Result<(), Us
             "restore": restore.request_id,
         },
     });
-    println!("{summary}");
+    crate::output::print_json(&summary);
     Ok(())
 }
 

@@ -25,7 +25,7 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
             .ok_or_else(|| UserError::usage("the ledger is empty: no request has run yet"))?,
     };
     if global.json {
-        println!("{}", serde_json::to_string(&request).unwrap_or_default());
+        crate::output::print_json(&public(&request));
         return Ok(());
     }
     println!("request  {}", request.request_id);
@@ -76,7 +76,8 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
     };
     let requests: Vec<Request> = ledger(global)?.list()?.into_iter().filter(keep).collect();
     if global.json {
-        println!("{}", json!({ "requests": requests }));
+        let requests: Vec<serde_json::Value> = requests.iter().map(public).collect();
+        crate::output::print_json(&json!({ "requests": requests }));
         return Ok(());
     }
     if requests.is_empty() {
@@ -114,7 +115,7 @@ pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError>
         ..Default::default()
     })?;
     if global.json {
-        println!("{}", json!({"request_id": request.request_id, "state": "cancelling"}));
+        crate::output::print_json(&json!({"request_id": request.request_id, "state": "cancelling"}));
     } else if !global.quiet {
         println!(
             "asked request {} ({}) to stop after its current batch; `dsar status {}` shows when it has",
@@ -174,4 +175,15 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             "a {other} request cannot be resumed: run it again"
         ))),
     }
+}
+
+/// A ledger record as `status --json` and `jobs --json` show it: without the sealed subjects,
+/// a blob only `resume` can use (readable with a recovery key alone, but no business of a
+/// script's).
+fn public(request: &Request) -> serde_json::Value {
+    let mut value = serde_json::to_value(request).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("sealed_subjects");
+    }
+    value
 }

@@ -48,6 +48,9 @@ fn main() {
             if let Some(hint) = &e.hint {
                 eprintln!("hint: {hint}");
             }
+            if cli.global.json {
+                output::print_json_error(&e);
+            }
             e.kind.code()
         }
     };

@@ -75,10 +75,7 @@ pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {
             .iter()
             .map(|(name, data)| json!({"path": name, "bytes": data.len(), "sha256": hex(&Sha256::digest(data))}))
             .collect();
-        println!(
-            "{}",
-            json!({"request_id": request_id, "state": "verified", "files": listed})
-        );
+        crate::output::print_json(&json!({"request_id": request_id, "state": "verified", "files": listed}));
     } else if !global.quiet {
         println!(
             "request {}: {} files, checksums match the manifest",

@@ -120,6 +120,27 @@ fn every_json_result_keeps_its_shape() {
     assert!(exported["events"].as_u64().unwrap() > 0 && ws.path("audit.csv").is_file());
     let tour = ws.path("tour").display().to_string();
     run("demo", &["demo", &tour, "--json"]);
+    assert!(
+        !stdout(&ws.dsar_ok(&["jobs", "--json"])).contains("sealed_subjects"),
+        "no sealed blobs in jobs"
+    );
+
+    // A failure is a JSON result too, on stdout, with the exit code it ends with.
+    let out = ws.dsar(&["status", "no-such-request", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let error: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    assert_eq!(
+        (error["state"].as_str(), error["exit"].as_i64()),
+        (Some("error"), Some(2)),
+        "{error}"
+    );
+    snapshot("json", "error.json", &format!("{:#}\n", shape(&error)));
+    // A command that printed its result and ends with exit 3 prints nothing more.
+    let out = ws.dsar(&["delete", "--subject", "email=nobody@example.org", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "one result: {}", stdout(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["state"], "nothing_matched", "{result}");
 }
 
 #[test]

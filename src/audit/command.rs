@@ -15,10 +15,7 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
     match verify(&dir, log.key()) {
         Ok(v) if v.events == 0 && !args.allow_empty => {
             if global.json {
-                println!(
-                    "{}",
-                    json!({"state": "empty", "events": 0, "dir": dir.display().to_string()})
-                );
+                crate::output::print_json(&json!({"state": "empty", "events": 0, "dir": dir.display().to_string()}));
             }
             Err(UserError::runtime(format!(
                 "the audit log in {} holds no events: it proves nothing, and a log cut away looks the same",
@@ -28,9 +25,8 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
         }
         Ok(v) => {
             if global.json {
-                println!(
-                    "{}",
-                    json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq})
+                crate::output::print_json(
+                    &json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq}),
                 );
             } else if !global.quiet {
                 println!(
@@ -42,9 +38,8 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
         }
         Err(broken) => {
             if global.json {
-                println!(
-                    "{}",
-                    json!({"state": "broken", "place": broken.place, "problem": broken.problem})
+                crate::output::print_json(
+                    &json!({"state": "broken", "place": broken.place, "problem": broken.problem}),
                 );
             }
             Err(broken.into())
@@ -211,15 +206,12 @@ pub fn run_export(global: &Global, args: &AuditExportArgs) -> Result<(), UserErr
     // Without --out the events themselves are stdout; with it, --json gets a result object.
     if let Some(path) = out_file {
         if global.json {
-            println!(
-                "{}",
-                json!({
-                    "state": "completed",
-                    "events": events.len(),
-                    "format": format!("{:?}", args.format).to_lowercase(),
-                    "out": path.display().to_string(),
-                })
-            );
+            crate::output::print_json(&json!({
+                "state": "completed",
+                "events": events.len(),
+                "format": format!("{:?}", args.format).to_lowercase(),
+                "out": path.display().to_string(),
+            }));
         } else if !global.quiet {
             eprintln!("exported {} events", events.len());
         }
@@ -250,7 +242,7 @@ pub fn run_show(global: &Global, args: &AuditShowArgs) -> Result<(), UserError> 
     let events = select(&log, &filter)?;
     if global.json {
         let all: Vec<Value> = events.iter().map(|e| Value::Object(e.clone())).collect();
-        println!("{}", json!({ "events": all }));
+        crate::output::print_json(&json!({ "events": all }));
         return Ok(());
     }
     for e in &events {

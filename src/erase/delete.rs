@@ -953,7 +953,7 @@ fn print_report(
             counts,
             refusals: &plan.refusals,
         };
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        crate::output::print_json(&report);
         return;
     }
     if global.quiet {

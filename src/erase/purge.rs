@@ -108,7 +108,7 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     })?;
 
     if global.json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        crate::output::print_json(&summary);
     } else if global.verbose > 0 || args.dry_run {
         let verb = if args.dry_run { "would purge" } else { "purged" };
         println!(

@@ -273,7 +273,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             counts: &counts,
             flagged: &flagged,
         };
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        crate::output::print_json(&report);
     } else if !global.quiet {
         let total: u64 = counts.iter().map(|c| c.rows).sum();
         println!("restored: request {request_id}, {total} rows");

@@ -178,16 +178,13 @@ fn record_finished_archive(
         ..Default::default()
     })?;
     if global.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "state": "completed",
-                "request_id": record.request_id,
-                "recovered": true,
-                "archive": archive.display().to_string(),
-                "sha256": sha256,
-            })
-        );
+        crate::output::print_json(&serde_json::json!({
+            "state": "completed",
+            "request_id": record.request_id,
+            "recovered": true,
+            "archive": archive.display().to_string(),
+            "sha256": sha256,
+        }));
     } else if !global.quiet {
         println!(
             "export {}: {} was already complete (its run stopped after writing it); recorded, sha256 {sha256}",
@@ -826,7 +823,7 @@ fn report(global: &Global, done: &[Exported]) {
             counts: totals,
             requests: done,
         };
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        crate::output::print_json(&report);
         return;
     }
     if global.quiet {
