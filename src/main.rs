@@ -41,6 +41,9 @@ fn main() {
     let cli = Cli::parse();
     quiet_panics(cli.global.verbose > 0);
     source::tls::set_quiet(cli.global.quiet);
+    // One crypto provider for every TLS connection: ring (never a second one a dependency could
+    // switch on, which would make rustls refuse to pick).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let code = match run(&cli) {
         Ok(()) => 0,
         Err(e) => {

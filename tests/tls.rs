@@ -581,3 +581,40 @@ fn plaintext_to_a_remote_host_is_visible() {
     let warnings = stderr(&out).matches("connected without TLS").count();
     assert_eq!(warnings, 1, "one warning per source: {}", stderr(&out));
 }
+
+/// libpq's environment variables count when the connection string is silent (an operator's
+/// exported `PGSSLMODE=verify-full` is not quietly `prefer`); the default, `prefer`, encrypts
+/// when the server offers TLS; a client key others can read is refused, as libpq does.
+#[test]
+fn postgres_environment_defaults_and_key_permissions_are_libpqs() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg_database();
+    let ca = cert("PGTLS_DIR", "ca.crt");
+    let url = pg_url("postgres", "localhost", &db, "");
+    let ws = Workspace::new(
+        &map("postgres", ""),
+        &[("CRM_URL", &url), ("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)],
+    );
+    assert_eq!(connection(&ws)["verified"], "full");
+    let ws = Workspace::new(
+        &map("postgres", ""),
+        &[("CRM_URL", &pg_url("postgres", "127.0.0.1", &db, "")), ("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)],
+    );
+    let out = ws.dsar(&["check"]);
+    assert!(stderr(&out).contains("not valid for the host name"), "{}", stderr(&out));
+    let c = connection(&workspace("postgres", &url));
+    assert_eq!((c["transport"].as_str(), c["verified"].as_str()), (Some("TLS"), Some("no")), "prefer: {c}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client.key");
+    std::fs::copy(cert("PGTLS_DIR", "client.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let query = format!(
+        "sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",
+        cert("PGTLS_DIR", "client.crt"),
+        key.display()
+    );
+    let out = workspace("postgres", &pg_url("certuser", "localhost", &db, &query)).dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has group or world access"), "{}", stderr(&out));
+}

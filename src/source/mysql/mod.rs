@@ -65,18 +65,29 @@ async fn connect_within_10s(
     tokio::time::timeout(std::time::Duration::from_secs(10), Conn::new(opts)).await
 }
 
-/// How the session is secured, as the server reports it (`Ssl_version`).
-async fn security(conn: &mut Conn, tls: &tls::Tls, host: &str, local: bool) -> crate::source::tls::Security {
-    let version: Option<String> = conn
+/// How the session is secured: plaintext when dsar connected without TLS (known here, not
+/// taken from the server, which behind a proxy describes the proxy's link); otherwise TLS, with
+/// the version the server reports (`Ssl_version`), unless the server says the session has none
+/// (mysql_async moved to the server's Unix socket, which is local).
+async fn security(
+    conn: &mut Conn,
+    client_tls: bool,
+    tls: &tls::Tls,
+    host: &str,
+    local: bool,
+) -> crate::source::tls::Security {
+    if !client_tls {
+        return crate::source::tls::Security::plaintext(local);
+    }
+    let reported = conn
         .query_first::<(String, String), _>("SHOW SESSION STATUS LIKE 'Ssl_version'")
         .await
         .ok()
         .flatten()
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty());
-    match version {
-        Some(v) => crate::source::tls::Security::tls(Some(v), tls.settings.check, host, local),
-        None => crate::source::tls::Security::plaintext(local),
+        .map(|(_, v)| v);
+    match reported {
+        Some(v) if v.is_empty() => crate::source::tls::Security::plaintext(true),
+        version => crate::source::tls::Security::tls(version, tls.settings.check, host, local),
     }
 }
 
@@ -120,6 +131,7 @@ impl<'a> MySqlSource<'a> {
         let local = opts.socket().is_some() || crate::source::tls::is_local(&host);
         let secured =
             |name: Option<String>| mysql_async::OptsBuilder::from_opts(opts.clone()).ssl_opts(tls.ssl_opts(name));
+        let mut client_tls = tls.mode != tls::SslMode::Disabled;
         let mut attempt = connect_within_10s(secured(None)).await;
         if tls.settings.check == crate::source::tls::Check::Chain
             && let Ok(Err(e)) = &attempt
@@ -137,6 +149,7 @@ impl<'a> MySqlSource<'a> {
             )
         {
             // PREFERRED: plaintext when the server offers no TLS.
+            client_tls = false;
             attempt = connect_within_10s(mysql_async::OptsBuilder::from_opts(opts).ssl_opts(None)).await;
         }
         let mut conn = match attempt {
@@ -190,7 +203,7 @@ impl<'a> MySqlSource<'a> {
                 error_text(&e)
             ))
         })?;
-        let security = security(&mut conn, &tls, &host, local).await;
+        let security = security(&mut conn, client_tls, &tls, &host, local).await;
         if let Some(warning) = security.warning(&config.name, &place) {
             crate::source::tls::warn_once(&config.name, &warning);
         }

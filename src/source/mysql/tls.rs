@@ -73,6 +73,12 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
                 .ok_or_else(|| format!("the value of `{name}` is not valid percent-encoding"))
         };
         match name.replace('_', "-").as_str() {
+            // mysql_async's own switches would be overridden by ssl-mode without a word.
+            "require-ssl" | "verify-ca" | "verify-identity" | "built-in-roots" => {
+                return Err(format!(
+                    "`{name}` is not read by dsar: say it with ssl-mode=REQUIRED, VERIFY_CA or VERIFY_IDENTITY and ssl-ca=FILE"
+                ));
+            }
             "ssl-mode" => mode = Some(value()?),
             "ssl-ca" => ca = Some(PathBuf::from(value()?)),
             "ssl-cert" => cert = Some(PathBuf::from(value()?)),
@@ -95,6 +101,10 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
             ));
         }
     };
+    if mode == SslMode::VerifyCa && ca.is_none() {
+        // Without a CA of its own, any publicly trusted certificate of any name would pass.
+        return Err("ssl-mode=VERIFY_CA needs ssl-ca=FILE, the CA that signed the server's certificate".to_string());
+    }
     let client = match (cert, key) {
         (None, None) => None,
         (Some(cert), Some(key)) => Some((cert, key)),
@@ -143,6 +153,14 @@ mod tests {
             SslMode::VerifyCa
         );
         assert!(split("mysql://db/app?ssl-mode=ON").is_err());
+        assert!(
+            split("mysql://db/app?ssl-mode=VERIFY_CA").is_err(),
+            "VERIFY_CA needs its CA"
+        );
+        assert!(
+            split("mysql://db/app?require_ssl=true").is_err(),
+            "mysql_async's switches are refused"
+        );
         assert!(split("mysql://db/app?ssl-cert=/c.pem").is_err());
     }
 }

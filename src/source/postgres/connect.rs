@@ -86,6 +86,10 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     };
     let (rest, written) = tls::split(&url).map_err(invalid)?;
     let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(option_error(&e)))?;
+    if config.get_ssl_mode() != DriverMode::Prefer {
+        // tokio-postgres read an sslmode that dsar did not: never let it decide on its own.
+        return Err(invalid("sslmode is given in a form dsar does not read".to_string()));
+    }
     config.application_name("dsar");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
@@ -116,24 +120,51 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     // As libpq: TLS settings do not apply to a Unix socket.
     let socket = config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)));
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let tls = written.resolve(home).map_err(invalid)?;
+    let tls = written.with_environment().resolve(home).map_err(invalid)?;
     let mode = if socket { SslMode::Disable } else { tls.mode };
+    // Certificate files matter only when TLS may be used (libpq ignores them otherwise).
+    let tls_settings = if mode == SslMode::Disable {
+        crate::source::tls::Settings {
+            check: Check::Nothing,
+            roots: crate::source::tls::Roots::None,
+            client: None,
+        }
+    } else {
+        tls.settings.clone()
+    };
+    if let Some((_, key)) = &tls_settings.client {
+        tls::check_key_permissions(key, &source.name).map_err(ConnectError::Config)?;
+    }
     let client_config =
-        crate::source::tls::client_config(&tls.settings, &source.name, &tls::NAMES).map_err(ConnectError::Config)?;
+        crate::source::tls::client_config(&tls_settings, &source.name, &tls::NAMES).map_err(ConnectError::Config)?;
     let connector = tokio_postgres_rustls::MakeRustlsConnect::new(client_config);
-    config.ssl_mode(match mode {
-        SslMode::Disable | SslMode::Allow => DriverMode::Disable,
-        SslMode::Prefer => DriverMode::Prefer,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverMode::Require,
+    // What is tried first, and what after a refusal: `allow` tries plaintext and then TLS,
+    // `prefer` TLS and then plaintext, so whether TLS is in use is known here, not taken from
+    // the server (behind a pooler, the server's view is the pooler's connection).
+    let mut encrypted = matches!(
+        mode,
+        SslMode::Prefer | SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+    );
+    config.ssl_mode(if encrypted {
+        DriverMode::Require
+    } else {
+        DriverMode::Disable
     });
     let mut attempt = config.connect(connector.clone()).await;
-    if mode == SslMode::Allow
-        && let Err(e) = &attempt
-        && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
-    {
-        // `allow`: plaintext first, TLS when the server wants it.
-        config.ssl_mode(DriverMode::Require);
-        attempt = config.connect(connector).await;
+    match (&attempt, mode) {
+        (Err(e), SslMode::Allow)
+            if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION) =>
+        {
+            config.ssl_mode(DriverMode::Require);
+            encrypted = true;
+            attempt = config.connect(connector).await;
+        }
+        (Err(e), SslMode::Prefer) if error_text(e).contains("server does not support TLS") => {
+            config.ssl_mode(DriverMode::Disable);
+            encrypted = false;
+            attempt = config.connect(connector).await;
+        }
+        _ => {}
     }
     let (client, connection) = attempt
         .map_err(|e| {
@@ -176,36 +207,25 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
             ))
         })
         .map_err(ConnectError::Unreachable)?;
-    let security = security(&client, mode, tls.settings.check, &host, local).await;
+    let security = if encrypted {
+        Security::tls(protocol(&client).await, tls_settings.check, &host, local)
+    } else {
+        Security::plaintext(local)
+    };
     if let Some(warning) = security.warning(&source.name, &place) {
         crate::source::tls::warn_once(&source.name, &warning);
     }
     Ok((client, security))
 }
 
-/// How the session is secured, as the server sees it (`pg_stat_ssl`); when that view cannot be
-/// read, what the mode implies.
-async fn security(client: &Client, mode: SslMode, check: Check, host: &str, local: bool) -> Security {
-    let seen = client
-        .query_opt("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+/// The TLS version the server reports for this session (`pg_stat_ssl`), for `dsar check`.
+async fn protocol(client: &Client) -> Option<String> {
+    client
+        .query_opt("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
         .await
         .ok()
         .flatten()
-        .map(|row| {
-            (
-                row.get::<_, Option<bool>>(0).unwrap_or(false),
-                row.get::<_, Option<String>>(1),
-            )
-        });
-    let encrypted = match &seen {
-        Some((ssl, _)) => *ssl,
-        None => matches!(mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull),
-    };
-    if encrypted {
-        Security::tls(seen.and_then(|(_, v)| v), check, host, local)
-    } else {
-        Security::plaintext(local)
-    }
+        .and_then(|row| row.get::<_, Option<String>>(0))
 }
 
 /// The first host's name (or socket directory), what a certificate is checked against.
@@ -217,14 +237,71 @@ fn host_name(config: &tokio_postgres::Config) -> String {
     }
 }
 
+/// libpq's connection keywords: the only option names an error repeats.
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslmode",
+    "sslnegotiation",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcertmode",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
+
 /// Why tokio-postgres refused a connection string, without echoing any value of it.
 fn option_error(e: &tokio_postgres::Error) -> String {
     let text = std::iter::successors(std::error::Error::source(e), |s| s.source())
         .last()
         .map(|s| s.to_string())
         .unwrap_or_else(|| e.to_string());
-    if text.starts_with("unknown option") || text.starts_with("invalid value for option") {
-        text
+    // A mis-quoted password can turn part of itself into an option's name: name only libpq's.
+    let named = |rest: &str| {
+        rest.split('`')
+            .nth(1)
+            .filter(|key| LIBPQ_KEYWORDS.contains(key))
+            .map(|key| format!("`{key}`"))
+    };
+    if let Some(rest) = text.strip_prefix("unknown option") {
+        format!(
+            "unknown option {}",
+            named(rest).unwrap_or_else(|| "(a name libpq does not know)".into())
+        )
+    } else if let Some(rest) = text.strip_prefix("invalid value for option") {
+        format!("invalid value for option {}", named(rest).unwrap_or_default())
     } else {
         "it does not parse".to_string()
     }

@@ -82,15 +82,21 @@ pub fn split(conn: &str) -> Result<(String, Written), String> {
         true
     };
     if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
-        let Some((base, query)) = conn.split_once('?') else {
+        // The query starts at the first `?` after the user info: a `?` may be part of a password.
+        let after_user = conn.find('@').map_or(0, |at| at + 1);
+        let Some(question) = conn[after_user..].find('?').map(|q| q + after_user) else {
             return Ok((conn.to_string(), written));
         };
+        let (base, query) = (&conn[..question], &conn[question + 1..]);
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // tokio-postgres decodes keys too (`ssl%6dode`): so must we, or one slips past.
+            let key =
+                crate::source::tls::percent_decode(key).ok_or("a parameter name is not valid percent-encoding")?;
             let value = crate::source::tls::percent_decode(value)
                 .ok_or_else(|| format!("the value of `{key}` is not valid percent-encoding"))?;
-            if !take(key, value) {
+            if !take(&key, value) {
                 kept.push(pair);
             }
         }
@@ -113,6 +119,17 @@ pub fn split(conn: &str) -> Result<(String, Written), String> {
 impl Written {
     /// Resolve against libpq's defaults: the mode, and where the roots and client certificate
     /// come from. `Err` is the message of a usage error.
+    /// What the connection string left out, from libpq's environment variables (`PGSSLMODE`,
+    /// `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`): an operator who exported them expects them.
+    pub fn with_environment(mut self) -> Written {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        self.sslmode = self.sslmode.or_else(|| env("PGSSLMODE"));
+        self.sslrootcert = self.sslrootcert.or_else(|| env("PGSSLROOTCERT"));
+        self.sslcert = self.sslcert.or_else(|| env("PGSSLCERT"));
+        self.sslkey = self.sslkey.or_else(|| env("PGSSLKEY"));
+        self
+    }
+
     pub fn resolve(&self, home: Option<PathBuf>) -> Result<Tls, String> {
         let default_file = |name: &str| {
             home.as_ref()
@@ -173,6 +190,28 @@ impl Written {
     }
 }
 
+/// libpq refuses a private key file that group or others can read (root-owned keys may be
+/// group-readable, 0640); so does dsar, naming it.
+pub fn check_key_permissions(key: &std::path::Path, source: &str) -> Result<(), crate::error::UserError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if let Ok(meta) = std::fs::metadata(key) {
+            let mode = meta.permissions().mode();
+            let allowed = if meta.uid() == 0 { 0o037 } else { 0o077 };
+            if mode & allowed != 0 {
+                return Err(crate::error::UserError::usage(format!(
+                    "source `{source}`: sslkey {} has group or world access",
+                    key.display()
+                ))
+                .with_hint("chmod 600 it (0640 if owned by root), as libpq requires"));
+            }
+        }
+    }
+    let _ = (key, source);
+    Ok(())
+}
+
 /// The pairs of a libpq key=value string: (key, value, the pair as written).
 fn key_values(conn: &str) -> Result<Vec<(String, String, String)>, String> {
     let chars: Vec<char> = conn.chars().collect();
@@ -194,6 +233,9 @@ fn key_values(conn: &str) -> Result<Vec<(String, String, String)>, String> {
         }
         let key: String = chars[start..i].iter().collect();
         skip_space(&mut i);
+        if key.is_empty() {
+            return Err("an `=` has no name before it".to_string());
+        }
         if i == chars.len() || chars[i] != '=' {
             // Not echoed: a stray word may be part of a password.
             return Err("a word has no `=` and value".to_string());
@@ -222,8 +264,12 @@ fn key_values(conn: &str) -> Result<Vec<(String, String, String)>, String> {
             }
         } else {
             while i < chars.len() && !chars[i].is_whitespace() {
-                if chars[i] == '\\' && i + 1 < chars.len() {
+                if chars[i] == '\\' {
+                    // An escape; a backslash at the very end escapes nothing and is dropped.
                     i += 1;
+                    if i == chars.len() {
+                        break;
+                    }
                 }
                 value.push(chars[i]);
                 i += 1;
@@ -248,6 +294,12 @@ mod tests {
         assert_eq!(w.sslrootcert.as_deref(), Some("/etc/ca.pem"));
         let (rest, _) = split("postgresql://h/db?sslmode=require").unwrap();
         assert_eq!(rest, "postgresql://h/db");
+        // A `?` in the password is not the query; an encoded key is still the key.
+        let (rest, w) = split("postgres://u:pa?ss@h/db?ssl%6Dode=verify-full").unwrap();
+        assert_eq!(
+            (rest.as_str(), w.sslmode.as_deref()),
+            ("postgres://u:pa?ss@h/db", Some("verify-full"))
+        );
     }
 
     #[test]
@@ -258,6 +310,12 @@ mod tests {
         assert_eq!(w.sslmode.as_deref(), Some("verify-ca"));
         assert_eq!(w.sslcert.as_deref(), Some("/my certs/c.pem"));
         assert!(split("host=db sslmode").is_err());
+        assert!(split("host=db =x sslmode=require").is_err(), "an empty name");
+        assert_eq!(
+            split("host=db\\").unwrap().0,
+            "host=db\\",
+            "kept as written for tokio-postgres"
+        );
         assert!(split("host='db").is_err());
     }
 
