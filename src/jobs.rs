@@ -8,7 +8,7 @@ use crate::ledger::{Ledger, Request};
 use crate::state::StateDir;
 
 fn ledger(global: &Global) -> Result<Ledger, UserError> {
-    Ledger::open(&StateDir::open(global.state_dir.as_deref())?)
+    Ledger::open(&StateDir::open(crate::state::resolve(global).as_deref())?)
 }
 
 /// The top-level entry point for `dsar status`.

@@ -12,6 +12,24 @@ use sha2::Sha256;
 use crate::error::UserError;
 use crate::hex::hex;
 
+/// The state dir a command uses: `--state-dir`/`DSAR_STATE_DIR`, else the map's
+/// `[settings] state_dir` (relative to the map, so one map means one audit log wherever it is
+/// run from), else `None` for the per-user default.
+pub fn resolve(global: &crate::cli::Global) -> Option<PathBuf> {
+    if let Some(dir) = &global.state_dir {
+        return Some(dir.clone());
+    }
+    // Only this one key: commands that need no map (audit, jobs) still find the map's state.
+    let text = fs::read_to_string(&global.config).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    let dir = PathBuf::from(value.get("settings")?.get("state_dir")?.as_str()?);
+    if dir.is_absolute() {
+        return Some(dir);
+    }
+    let base = global.config.parent().filter(|p| !p.as_os_str().is_empty());
+    Some(base.map_or(dir.clone(), |b| b.join(&dir)))
+}
+
 #[derive(Clone)]
 pub struct StateDir {
     pub root: PathBuf,

@@ -143,6 +143,10 @@ fn every_json_result_keeps_its_shape() {
     assert_eq!(result["state"], "nothing_matched", "{result}");
 }
 
+fn code_in(ws: &Workspace, args: &[&str]) -> Option<i32> {
+    ws.dsar(args).status.code()
+}
+
 #[test]
 fn exit_codes_are_the_documented_ones() {
     let db = fresh_db("chinook_tpl");
@@ -173,7 +177,14 @@ fn exit_codes_are_the_documented_ones() {
         "1: failed at run time (window closed)"
     );
 
+    // A second state dir on the same database (refused, exit 2, until started on purpose).
     let ws = Workspace::new(EXAMPLE, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    assert_eq!(
+        code_in(&ws, &["delete", "--subject", "customer_id=4", "--yes"]),
+        Some(2),
+        "2: not the state dir the earlier request was made with"
+    );
+    ws.dsar_ok(&["check"]);
     let deleted: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&[
         "delete",
         "--subject",

@@ -496,3 +496,93 @@ fn a_delete_in_wal_mode_leaves_no_readable_copy_in_the_file_or_the_log() {
         "erased all the same"
     );
 }
+
+/// `dsar` run as a user would, without `DSAR_STATE_DIR`: from `cwd`, `HOME` a fresh directory.
+fn dsar_as_user(cwd: &Path, home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("DSAR_STATE_DIR")
+        .env_remove("DSAR_CONFIG")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", home)
+        .output()
+        .unwrap()
+}
+
+/// `[settings] state_dir` in the map (relative to it) is the state dir of every command run with
+/// that map, from any directory; a state dir whose audit log is empty while the database records
+/// earlier requests is refused (exit 2), until started on purpose with `dsar check`.
+#[test]
+fn the_map_names_its_state_dir_and_a_stray_one_is_refused() {
+    let ws = Workspace::new(
+        &map("30d", 10).replace("[settings]", "[settings]\nstate_dir = \"dsar-state\""),
+        &[],
+    );
+    load_chinook(&ws.path("chinook.db"));
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = ws.path("sources.toml").display().to_string();
+    let out = dsar_as_user(
+        elsewhere.path(),
+        home.path(),
+        &[
+            "--config",
+            &config,
+            "delete",
+            "--subject",
+            "customer_id=1",
+            "--yes",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        ws.path("dsar-state/audit").is_dir(),
+        "the map's state dir holds the log"
+    );
+    assert!(!home.path().join(".local/state/dsar").exists(), "no second log under ~");
+    let verify = dsar_as_user(
+        elsewhere.path(),
+        home.path(),
+        &["--config", &config, "audit", "verify", "--json"],
+    );
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(json(&verify)["events"].as_u64().unwrap() > 0);
+
+    // Another state dir, empty, while the database records that request: refused.
+    let stray = tempfile::tempdir().unwrap();
+    let stray_dir = stray.path().display().to_string();
+    let before = dump(&ws.path("chinook.db"), "Customer", "CustomerId");
+    let args = [
+        "--config",
+        config.as_str(),
+        "--state-dir",
+        stray_dir.as_str(),
+        "delete",
+        "--subject",
+        "customer_id=2",
+        "--yes",
+    ];
+    let out = dsar_as_user(elsewhere.path(), home.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("records 1 earlier request(s)") && stderr(&out).contains("state_dir"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        dump(&ws.path("chinook.db"), "Customer", "CustomerId"),
+        before,
+        "nothing changed"
+    );
+    // Started on purpose, it goes on.
+    let check = dsar_as_user(
+        elsewhere.path(),
+        home.path(),
+        &["--config", &config, "--state-dir", &stray_dir, "check"],
+    );
+    assert!(check.status.success(), "{}", stderr(&check));
+    let out = dsar_as_user(elsewhere.path(), home.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

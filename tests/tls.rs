@@ -598,12 +598,20 @@ fn postgres_environment_defaults_and_key_permissions_are_libpqs() {
     assert_eq!(connection(&ws)["verified"], "full");
     let ws = Workspace::new(
         &map("postgres", ""),
-        &[("CRM_URL", &pg_url("postgres", "127.0.0.1", &db, "")), ("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)],
+        &[
+            ("CRM_URL", &pg_url("postgres", "127.0.0.1", &db, "")),
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", &ca),
+        ],
     );
     let out = ws.dsar(&["check"]);
     assert!(stderr(&out).contains("not valid for the host name"), "{}", stderr(&out));
     let c = connection(&workspace("postgres", &url));
-    assert_eq!((c["transport"].as_str(), c["verified"].as_str()), (Some("TLS"), Some("no")), "prefer: {c}");
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some("no")),
+        "prefer: {c}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("client.key");

@@ -84,7 +84,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Open the state dir named by the global flags, its installation key, and the actor.
     pub fn open(global: &Global) -> Result<AuditLog, UserError> {
-        let state = StateDir::open(global.state_dir.as_deref())?;
+        let state = StateDir::open(crate::state::resolve(global).as_deref())?;
         let key = state.installation_key()?;
         let actor = Actor::current(global.operator.as_deref(), &key);
         Ok(AuditLog {
@@ -115,6 +115,16 @@ impl AuditLog {
 
     pub fn dir(&self) -> Result<PathBuf, UserError> {
         self.state.audit_dir()
+    }
+
+    /// Whether the log holds no event yet (a new state dir).
+    pub fn is_empty(&self) -> Result<bool, UserError> {
+        let dir = self.dir()?;
+        let segments = segments::list(&dir)
+            .map_err(|e| UserError::runtime(format!("audit log in {}: cannot list segments: {e}", dir.display())))?;
+        Ok(segments
+            .iter()
+            .all(|s| std::fs::metadata(s).map(|m| m.len() == 0).unwrap_or(true)))
     }
 
     /// Append one event and fsync it. Several dsar processes may append at once: the lock

@@ -54,6 +54,9 @@ pub struct Settings {
     pub export_dir: PathBuf,
     pub recipients_file: Option<PathBuf>,
     pub recovery_recipients_file: Option<PathBuf>,
+    /// `[settings] state_dir`, resolved against the map's directory (read by
+    /// [`crate::state::resolve`] before the map is loaded in full).
+    pub state_dir: Option<PathBuf>,
 }
 
 #[allow(dead_code)]

@@ -30,6 +30,9 @@ pub struct RawSettings {
     pub export_dir: Option<PathBuf>,
     pub recipients_file: Option<PathBuf>,
     pub recovery_recipients_file: Option<PathBuf>,
+    /// The state dir (audit log, installation key, ledger), relative to the map: one map, one
+    /// audit log.
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -132,6 +132,7 @@ fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, Use
         export_dir: anchor(raw.export_dir.unwrap_or_else(|| PathBuf::from("exports"))),
         recipients_file: raw.recipients_file.map(anchor),
         recovery_recipients_file: raw.recovery_recipients_file.map(anchor),
+        state_dir: raw.state_dir.map(anchor),
     })
 }
 

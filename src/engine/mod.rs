@@ -37,8 +37,8 @@ pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan};
 pub use purge::purge_flagged_batch;
 pub use restore::{Held, Restoring, next_quarantined, restore_batch};
 pub use store::{
-    delete_quarantined, ensure_store, expired_requests, has_store, quarantined_tables, register_request, shred_key,
-    stored_request,
+    delete_quarantined, ensure_store, expired_requests, has_store, quarantined_tables, register_request, request_count,
+    shred_key, stored_request,
 };
 
 use crate::error::UserError;

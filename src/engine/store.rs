@@ -42,6 +42,23 @@ pub async fn has_store(db: &dyn Backend) -> Result<bool, UserError> {
     Ok(first(rows).is_some_and(|v| v.bool()))
 }
 
+/// How many requests this database's store records (0 without a store).
+pub async fn request_count(db: &dyn Backend) -> Result<i64, UserError> {
+    if !has_store(db).await? {
+        return Ok(0);
+    }
+    let mut st = db.dialect().statement();
+    st.push(&format!(
+        "SELECT COUNT(*) FROM {}",
+        db.dialect().store_table(StoreTable::Requests)
+    ));
+    let rows = db
+        .query(st)
+        .await
+        .map_err(on_source(db, "cannot count the requests it records"))?;
+    Ok(first(rows).and_then(|v| v.int()).unwrap_or(0))
+}
+
 /// Record a new request with its wrapped data key; its window closes `window_secs` from now by
 /// the database's clock.
 pub async fn register_request(

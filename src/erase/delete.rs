@@ -48,7 +48,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let key = audit.key().to_vec();
     refuse_over_unfinished(global, &audit, &config, &subjects, &key)?;
 
-    let sources = super::open_sources(&config).await?;
+    let sources = super::open_sources(&config, &audit).await?;
     if !args.dry_run {
         // Held for the whole run: the plan must still be true when the rows move.
         for source in &sources {
@@ -747,7 +747,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
 
-    let sources = super::open_sources(&config).await?;
+    let sources = super::open_sources(&config, &audit).await?;
     for source in &sources {
         source.lock_for_erasure().await?;
     }

@@ -12,12 +12,39 @@ use crate::error::UserError;
 use crate::source::Database;
 
 /// Connect every source of the map and check it against its catalog.
-pub async fn open_sources(config: &Config) -> Result<Vec<Database<'_>>, UserError> {
+pub async fn open_sources<'a>(
+    config: &'a Config,
+    audit: &crate::audit::AuditLog,
+) -> Result<Vec<Database<'a>>, UserError> {
     let mut sources = Vec::with_capacity(config.sources.len());
     for source in config.databases() {
-        sources.push(Database::open(source).await?);
+        let source = Database::open(source).await?;
+        refuse_without_history(audit, &source).await?;
+        sources.push(source);
     }
     Ok(sources)
+}
+
+/// Refuse to act on `source` from a state dir whose audit log is empty while the database
+/// records earlier requests: this is most likely not the state dir those requests were made
+/// with (another `--state-dir`, `~/.local/state/dsar` of another user), and a second audit log
+/// and installation key would split the record.
+pub async fn refuse_without_history(audit: &crate::audit::AuditLog, source: &Database<'_>) -> Result<(), UserError> {
+    if !audit.is_empty()? {
+        return Ok(());
+    }
+    let requests = crate::engine::request_count(source.backend()).await?;
+    if requests == 0 {
+        return Ok(());
+    }
+    Err(UserError::usage(format!(
+        "source `{}` records {requests} earlier request(s), but the audit log in {} is empty: this is not the state dir they were made with",
+        source.config().name,
+        audit.state().root.display()
+    ))
+    .with_hint(
+        "point --state-dir (or [settings] state_dir in the map) at the state dir of the earlier requests; if it is lost for good, start this one on purpose with `dsar check`",
+    ))
 }
 
 /// Whether any table of the map changes rows on delete (so quarantine is needed).

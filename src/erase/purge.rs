@@ -48,6 +48,14 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         crate::warn_all(global, &config.warnings);
     }
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    if audit.is_empty()? {
+        // Shredding keys recorded in another audit log would split the record: refuse first.
+        for source_config in config.databases() {
+            if let Ok(source) = Database::open(source_config).await {
+                super::refuse_without_history(&audit, &source).await?;
+            }
+        }
+    }
     let run_id = resumed.map_or_else(crate::clock::new_request_id, str::to_string);
     let mut running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
         &run_id,

@@ -51,7 +51,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let request_id = args.request.as_str();
 
-    let sources = super::open_sources(&config).await?;
+    let sources = super::open_sources(&config, &audit).await?;
     // One row (`--table T --key COL=VALUE`): the table resolved as the map resolves its names.
     let single = match &args.table {
         Some(text) => {
