@@ -149,6 +149,9 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
 
 async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), UserError> {
     let tables = &source.config().tables;
+    report
+        .errors
+        .extend(crate::erase::plan::foreseen_refusals(source).await?);
     for (t, table) in tables.iter().enumerate() {
         let shape = &source.shapes()[t];
         if table.on_delete != OnDelete::Retain && shape.primary_key.is_empty() {
@@ -172,7 +175,7 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
                         .column(p)
                         .map(|x| x.base_type.as_str())
                         .unwrap_or("?");
-                    if ours != theirs {
+                    if ours != theirs && !(integer(ours) && integer(theirs)) {
                         report.errors.push(format!(
                             "{}: via column `{c}` ({ours}) and parent_column `{p}` of {} ({theirs}) have different types",
                             table.location, tables[*parent].name
@@ -194,6 +197,15 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// An integer type of any width (`integer` linked to `bigint` joins fine; delete and export
+/// compare the values, not the types).
+fn integer(base_type: &str) -> bool {
+    matches!(
+        base_type.to_ascii_lowercase().as_str(),
+        "smallint" | "integer" | "bigint" | "int" | "int2" | "int4" | "int8" | "tinyint" | "mediumint"
+    )
 }
 
 /// The statement that adds the missing index, quoted for the source's kind (SQLite needs a name).

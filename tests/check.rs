@@ -54,3 +54,45 @@ fn an_unreachable_source_is_an_error_not_a_crash() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot connect") && !stderr(&out).contains("pw-secret"));
 }
+
+/// `check` foresees what `delete` would refuse for the map (a table that references one delete
+/// empties but is not in the map, a kept table whose rows would lose their parent), and takes an
+/// `integer` column linked to a `bigint` one as the join it is.
+#[test]
+fn check_foresees_delete_refusals_and_accepts_integer_widths() {
+    let db = fresh_db("chinook_tpl");
+    let cut = EXAMPLE.find("# Invoice lines are reached").unwrap();
+    let ws = Workspace::new(&EXAMPLE[..cut], &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("delete would refuse: table public.invoice_line references public.invoice"),
+        "{}",
+        stderr(&out)
+    );
+    // The same table kept (retain) instead: refused whenever a person has lines.
+    let kept = format!(
+        "{}\n[[sources.tables]]\ntable = \"public.invoice_line\"\nvia = {{ table = \"public.invoice\", column = \"invoice_id\", parent_column = \"invoice_id\" }}\non_delete = \"retain\"\nretain_reason = \"tax law\"\n",
+        &EXAMPLE[..cut]
+    );
+    let ws = Workspace::new(&kept, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("delete would refuse whenever a person has rows in public.invoice_line"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A bigint column linked to customer.customer_id (integer): fine.
+    common::psql(
+        &db.url,
+        "CREATE TABLE visit (id bigint PRIMARY KEY, customer_ref bigint); CREATE INDEX ON visit (customer_ref)",
+    );
+    let config = format!(
+        "{EXAMPLE}\n[[sources.tables]]\ntable = \"public.visit\"\nvia = {{ table = \"public.customer\", column = \"customer_ref\", parent_column = \"customer_id\" }}\n"
+    );
+    let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -142,6 +142,59 @@ fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
     }
 }
 
+/// What `delete` would refuse for this map whatever the person, foreseen from the catalog
+/// alone (for `dsar check`): anonymize rules a column cannot take, tables that reference a
+/// table delete empties but that the map does not cover, and kept tables whose rows would lose
+/// their parent. (Rows the map covers but does not tie to the person depend on the data, and are
+/// found by the delete's plan.)
+pub async fn foreseen_refusals(source: &Database<'_>) -> Result<Vec<String>, UserError> {
+    let mut out = Vec::new();
+    if let Err(e) = check_anonymize_rules(source) {
+        out.push(e.message);
+    }
+    let tables = &source.config().tables;
+    let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
+    for fk in source.foreign_keys().await? {
+        let Some(parent) = index(&fk.parent) else { continue };
+        let parent_strategy = tables[parent].on_delete;
+        if !matches!(parent_strategy, OnDelete::Quarantine | OnDelete::Flag) {
+            continue;
+        }
+        let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
+        match index(&fk.child) {
+            None => out.push(format!(
+                "delete would refuse: table {} references {} through {constraint}, but the source map does not cover it; \
+                 add [[sources.tables]] table = \"{}\" via = {{ table = \"{}\", column = {}, parent_column = {} }}",
+                fk.child,
+                fk.parent,
+                fk.child,
+                fk.parent,
+                toml_list(&fk.child_columns),
+                toml_list(&fk.parent_columns)
+            )),
+            Some(child) => {
+                let child_acts = match parent_strategy {
+                    OnDelete::Flag => matches!(tables[child].on_delete, OnDelete::Quarantine | OnDelete::Flag),
+                    _ => tables[child].on_delete == OnDelete::Quarantine,
+                };
+                if !child_acts && child != parent {
+                    out.push(format!(
+                        "delete would refuse whenever a person has rows in {}: they are kept (on_delete = \"{}\") but \
+                         reference {} through {constraint}, which delete empties; set on_delete = \"quarantine\" for {}, \
+                         or anonymize {} instead",
+                        fk.child,
+                        tables[child].on_delete.name(),
+                        fk.parent,
+                        fk.child,
+                        fk.parent
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `redact` and `hash` write text: refuse them on columns that cannot hold it.
 fn check_anonymize_rules(source: &Database<'_>) -> Result<(), UserError> {
     for (t, table) in source.config().tables.iter().enumerate() {
