@@ -433,6 +433,8 @@ async fn erase_planned(
     }
     crate::interrupt::install();
     let progress = Progress::new(run.global.quiet, run.global.json);
+    // One bar for the whole delete above the table's own: how far the plan is, and its ETA.
+    let overall = progress.rows_of("all tables", steps.iter().map(|s| s.rows).sum());
     for step in steps {
         let source = &run.sources[step.source];
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
@@ -493,6 +495,7 @@ async fn erase_planned(
             after = Some(batch.last_key);
             moved += batch.moved;
             bar.set_position(moved);
+            overall.inc(batch.moved);
             let before = rows_done(done, step);
             running.progress(
                 &step.source_name,
