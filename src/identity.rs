@@ -147,6 +147,7 @@ mod tests {
     fn keeps_values_and_owners_parallel_without_duplicates() {
         let mut ids = Identities::new(&[Subject {
             ids: vec![("email".into(), "a@x".into())],
+            line: None,
         }]);
         assert!(ids.insert("user_id", "7", 0));
         assert!(!ids.insert("user_id", "7", 0));

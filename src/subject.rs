@@ -11,6 +11,9 @@ use crate::error::{UserError, suggestion};
 pub struct Subject {
     /// (subject key, value) pairs, in the order given.
     pub ids: Vec<(String, String)>,
+    /// The line of `--subjects-file` this person was read from (the header is line 1), so a
+    /// batch result can be paired with its input without repeating the identifiers.
+    pub line: Option<u64>,
 }
 
 impl Subject {
@@ -40,7 +43,7 @@ pub fn from_args(args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, Us
                 })?;
                 ids.push((check_key(key, keys)?, check_value(key, value, "--subject")?));
             }
-            Ok(vec![Subject { ids }])
+            Ok(vec![Subject { ids, line: None }])
         }
     }
 }
@@ -61,7 +64,7 @@ pub fn unseal(sealed: &str, identities: &[Box<dyn age::Identity + Send + Sync>])
         .ok_or_else(damaged)?;
     let plain = crate::envelope::age_decrypt(&bytes, identities)?;
     let ids: Vec<Vec<(String, String)>> = serde_json::from_slice(&plain).map_err(|_| damaged())?;
-    Ok(ids.into_iter().map(|ids| Subject { ids }).collect())
+    Ok(ids.into_iter().map(|ids| Subject { ids, line: None }).collect())
 }
 
 fn check_key(key: &str, keys: &[String]) -> Result<String, UserError> {
@@ -127,7 +130,7 @@ fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
         if ids.is_empty() {
             return Err(UserError::usage(format!("{place}: this row names no identifier")));
         }
-        subjects.push(Subject { ids });
+        subjects.push(Subject { ids, line: Some(line) });
     }
     if subjects.is_empty() {
         return Err(UserError::usage(format!(

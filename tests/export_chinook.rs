@@ -184,6 +184,9 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
     let requests = report["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 4);
     assert_eq!(ws.archives().len(), 4);
+    // Each archive says which line of the file it answers (the header is line 1).
+    let lines: Vec<u64> = requests.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [2, 3, 4, 5], "{report}");
 
     let expected_customer = [Some(1), Some(2), None, Some(3)];
     for (request, customer) in requests.iter().zip(expected_customer) {

@@ -46,6 +46,9 @@ pub struct Exported {
     pub sha256: String,
     pub rows: u64,
     pub counts: Vec<TableCount>,
+    /// The `--subjects-file` line of the person this archive is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
     #[serde(skip)]
     subject: String,
     /// Command sources that failed for this subject (their data is missing), redacted.
@@ -791,6 +794,7 @@ fn finish_archive(
         sha256,
         rows: counts.iter().map(|c| c.rows).sum(),
         counts,
+        line: subject.line,
         subject: subject.describe(),
     })
 }
