@@ -52,7 +52,9 @@ fn render(command: &clap::Command, path: &[&str], pages: &mut Vec<(String, Vec<u
     if let Some(lines) = examples.strip_prefix("Examples:\n") {
         out.extend(section("EXAMPLES", &verbatim(lines)).into_bytes());
     }
-    out.extend(section("EXIT STATUS", &verbatim(EXIT_STATUS)).into_bytes());
+    // What each exit code means, as `dsar --help` lists them.
+    let exit_codes = crate::cli::EXIT_CODES.strip_prefix("Exit codes:\n").unwrap_or_default();
+    out.extend(section("EXIT STATUS", &verbatim(exit_codes)).into_bytes());
     out.extend(section("ENVIRONMENT", &tagged(ENVIRONMENT)).into_bytes());
     out.extend(section("FILES", &tagged(FILES)).into_bytes());
     let mut see_also: Vec<String> = Vec::new();
@@ -75,15 +77,6 @@ fn render(command: &clap::Command, path: &[&str], pages: &mut Vec<(String, Vec<u
     }
     Ok(())
 }
-
-/// What each exit code means (as `dsar --help` lists them).
-const EXIT_STATUS: &str = "\
-0    done
-1    failed at run time
-2    bad usage or configuration (nothing changed)
-3    done, but some items were flagged for manual review
-4    refused for safety (nothing changed)
-130  cancelled";
 
 const ENVIRONMENT: &[(&str, &str)] = &[
     ("DSAR_CONFIG", "The source map, as --config."),

@@ -98,6 +98,26 @@ fn refused(ws: &Workspace, cause: &str, hint: &str) {
     );
 }
 
+/// `c` is a TLS connection whose certificate was checked as `verified` says (`full`, `chain`,
+/// `no`).
+fn assert_tls(c: &Value, verified: &str) {
+    assert_eq!(
+        (c["transport"].as_str(), c["verified"].as_str()),
+        (Some("TLS"), Some(verified)),
+        "{c}"
+    );
+}
+
+/// `c` is TLS 1.3 with the certificate verified in full for `localhost`.
+fn assert_verified_for_localhost(c: &Value) {
+    assert_tls(c, "full");
+    assert_eq!(
+        (c["protocol"].as_str(), c["host"].as_str()),
+        (Some("TLSv1.3"), Some("localhost")),
+        "{c}"
+    );
+}
+
 /// The port of the workspace's source, as errors show it (`host:port`).
 fn var_port(ws: &Workspace) -> String {
     let url = &ws.env().iter().find(|(k, _)| k == "CRM_URL").unwrap().1;
@@ -119,10 +139,7 @@ fn postgres_verify_full_connects_and_check_says_how() {
         ),
     );
     let c = connection(&ws);
-    assert_eq!(c["transport"], "TLS", "{c}");
-    assert_eq!(c["protocol"], "TLSv1.3", "{c}");
-    assert_eq!(c["verified"], "full", "{c}");
-    assert_eq!(c["host"], "localhost", "{c}");
+    assert_verified_for_localhost(&c);
     let human = stdout(&ws.dsar_ok(&["check"]));
     assert!(
         human.contains("crm: 1 tables, TLS (TLSv1.3, certificate verified for localhost)"),
@@ -221,21 +238,13 @@ fn postgres_a_wrong_ca_and_a_wrong_host_name_are_refused_with_what_to_set() {
             &format!("sslmode=verify-ca&sslrootcert={ca}"),
         ),
     ));
-    assert_eq!(
-        (c["transport"].as_str(), c["verified"].as_str()),
-        (Some("TLS"), Some("chain")),
-        "{c}"
-    );
+    assert_tls(&c, "chain");
     // require without a root certificate encrypts without verifying.
     let c = connection(&workspace(
         "postgres",
         &pg_url("postgres", "127.0.0.1", &db, "sslmode=require"),
     ));
-    assert_eq!(
-        (c["transport"].as_str(), c["verified"].as_str()),
-        (Some("TLS"), Some("no")),
-        "{c}"
-    );
+    assert_tls(&c, "no");
     // A mode libpq does not know is a usage error naming the choices.
     let out = workspace("postgres", &pg_url("postgres", "localhost", &db, "sslmode=verify_full")).dsar(&["check"]);
     assert_eq!(out.status.code(), Some(2));
@@ -339,13 +348,7 @@ fn mysql_verify_identity_connects_and_check_says_how() {
         ),
     );
     let c = connection(&ws);
-    assert_eq!(c["transport"], "TLS", "{c}");
-    assert_eq!(c["protocol"], "TLSv1.3", "{c}");
-    assert_eq!(
-        (c["verified"].as_str(), c["host"].as_str()),
-        (Some("full"), Some("localhost")),
-        "{c}"
-    );
+    assert_verified_for_localhost(&c);
     ws.dsar_ok(&["export", "--subject", "email=a@example.org", "--quiet"]);
     assert_eq!(ws.archives().len(), 1);
 }
@@ -386,19 +389,11 @@ fn mysql_plaintext_a_wrong_ca_and_a_wrong_host_name_are_refused() {
         "mysql",
         &my_url("root", "127.0.0.1", &db, &format!("ssl-mode=VERIFY_CA&ssl-ca={ca}")),
     ));
-    assert_eq!(
-        (c["transport"].as_str(), c["verified"].as_str()),
-        (Some("TLS"), Some("chain")),
-        "{c}"
-    );
+    assert_tls(&c, "chain");
     // The default, PREFERRED, encrypts when the server offers TLS; so does REQUIRED.
     for query in ["", "ssl-mode=REQUIRED"] {
         let c = connection(&workspace("mysql", &my_url("root", "127.0.0.1", &db, query)));
-        assert_eq!(
-            (c["transport"].as_str(), c["verified"].as_str()),
-            (Some("TLS"), Some("no")),
-            "{query}: {c}"
-        );
+        assert_tls(&c, "no");
     }
     // REQUIRED against the plain test server, which has no TLS: refused, saying why.
     let plain = std::env::var("MYSQL_URL").expect("MYSQL_URL");
@@ -564,7 +559,7 @@ fn plaintext_to_a_remote_host_is_visible() {
     let db = common::fresh_db("chinook_tpl");
     let url = db.url.replace("127.0.0.1", name);
     let config = "[subject]\nkeys = [\"email\"]\n\n[[sources]]\nname = \"shop\"\nkind = \"postgres\"\nurl = \"env:SHOP_URL\"\n\n\
-         [[sources.tables]]\ntable = \"public.customer\"\nmatch = { email = \"email\" }\n";
+         [[sources.tables]]\ntable = \"public.customer\"\nmatch = { email = \"email\" }\non_delete = \"retain\"\nretain_reason = \"read only here\"\n";
     let ws = Workspace::new(config, &[("SHOP_URL", &url)]);
     let out = ws.dsar_ok(&["check", "--json"]);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -607,11 +602,7 @@ fn postgres_environment_defaults_and_key_permissions_are_libpqs() {
     let out = ws.dsar(&["check"]);
     assert!(stderr(&out).contains("not valid for the host name"), "{}", stderr(&out));
     let c = connection(&workspace("postgres", &url));
-    assert_eq!(
-        (c["transport"].as_str(), c["verified"].as_str()),
-        (Some("TLS"), Some("no")),
-        "prefer: {c}"
-    );
+    assert_tls(&c, "no");
 
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("client.key");

@@ -162,22 +162,9 @@ pub async fn foreseen_refusals(source: &Database<'_>) -> Result<Vec<String>, Use
         }
         let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
         match index(&fk.child) {
-            None => out.push(format!(
-                "delete would refuse: table {} references {} through {constraint}, but the source map does not cover it; \
-                 add [[sources.tables]] table = \"{}\" via = {{ table = \"{}\", column = {}, parent_column = {} }}",
-                fk.child,
-                fk.parent,
-                fk.child,
-                fk.parent,
-                toml_list(&fk.child_columns),
-                toml_list(&fk.parent_columns)
-            )),
+            None => out.push(format!("delete would refuse: {}", uncovered(&fk, &constraint))),
             Some(child) => {
-                let child_acts = match parent_strategy {
-                    OnDelete::Flag => matches!(tables[child].on_delete, OnDelete::Quarantine | OnDelete::Flag),
-                    _ => tables[child].on_delete == OnDelete::Quarantine,
-                };
-                if !child_acts && child != parent {
+                if !goes_along(parent_strategy, tables[child].on_delete) && child != parent {
                     out.push(format!(
                         "delete would refuse whenever a person has rows in {}: they are kept (on_delete = \"{}\") but \
                          reference {} through {constraint}, which delete empties; set on_delete = \"quarantine\" for {}, \
@@ -239,23 +226,9 @@ async fn refusals(
         let parent_rows = acting.iter().position(|&a| a == parent).map_or(0, |i| counts[i]);
         let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
         match index(&fk.child) {
-            None => out.push(format!(
-                "table {} references {} through {constraint}, but the source map does not cover it; \
-                 add [[sources.tables]] table = \"{}\" via = {{ table = \"{}\", column = {}, parent_column = {} }}",
-                fk.child,
-                fk.parent,
-                fk.child,
-                fk.parent,
-                toml_list(&fk.child_columns),
-                toml_list(&fk.parent_columns)
-            )),
+            None => out.push(uncovered(fk, &constraint)),
             Some(child) if parent_rows > 0 => {
-                // A child goes along when it leaves no later than its parent: quarantined with a
-                // quarantined parent; quarantined or flagged (purged first) with a flagged one.
-                let child_acts = match parent_strategy {
-                    OnDelete::Flag => matches!(tables[child].on_delete, OnDelete::Quarantine | OnDelete::Flag),
-                    _ => tables[child].on_delete == OnDelete::Quarantine,
-                };
+                let child_acts = goes_along(parent_strategy, tables[child].on_delete);
                 let outside = crate::engine::references_outside_plan(
                     source.backend(),
                     fk,
@@ -294,6 +267,30 @@ async fn refusals(
         }
     }
     Ok(out)
+}
+
+/// The refusal for a table that references one delete empties but that the map does not cover,
+/// with the map entry that fixes it.
+fn uncovered(fk: &ForeignKey, constraint: &str) -> String {
+    format!(
+        "table {} references {} through {constraint}, but the source map does not cover it; \
+         add [[sources.tables]] table = \"{}\" via = {{ table = \"{}\", column = {}, parent_column = {} }}",
+        fk.child,
+        fk.parent,
+        fk.child,
+        fk.parent,
+        toml_list(&fk.child_columns),
+        toml_list(&fk.parent_columns)
+    )
+}
+
+/// Whether a child leaves no later than its parent, so delete may take it along: quarantined
+/// with a quarantined parent; quarantined or flagged (purged first) with a flagged one.
+fn goes_along(parent: OnDelete, child: OnDelete) -> bool {
+    match parent {
+        OnDelete::Flag => matches!(child, OnDelete::Quarantine | OnDelete::Flag),
+        _ => child == OnDelete::Quarantine,
+    }
 }
 
 fn toml_list(columns: &[String]) -> String {
