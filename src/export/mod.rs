@@ -512,6 +512,12 @@ impl Job<'_> {
         let format = self.format;
         let subjects: Vec<Subject> = batch.to_vec();
         let ids_owned: Vec<String> = request_ids.to_vec();
+        // The manifest, the end of the age stream and the fsync of a large archive take a while:
+        // a terminal shows a spinner, not silence.
+        let spinner = self.progress.step(&format!(
+            "finishing {} archive(s): manifest, encryption, fsync",
+            ids_owned.len()
+        ));
         let finished = tokio::task::spawn_blocking(move || {
             archives
                 .into_iter()
@@ -536,8 +542,9 @@ impl Job<'_> {
                 })
                 .collect::<Result<Vec<_>, UserError>>()
         })
-        .await
-        .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
+        .await;
+        spinner.finish_and_clear();
+        let finished = finished.map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
         Ok((finished, ids))
     }
 
