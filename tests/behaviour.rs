@@ -847,7 +847,7 @@ fn purge_after_the_window_then_restore_fails(kind: &dyn Chinook) {
     let first = json(&f.ws.dsar_ok(&["purge", "--json"]));
     assert_eq!(first["rows"], 46, "{first}");
     let second = json(&f.ws.dsar_ok(&["purge", "--json"]));
-    assert_eq!(second["requests"], 0, "idempotent");
+    assert_eq!(second["requests"].as_array().map(Vec::len), Some(0), "idempotent");
     let out =
         f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

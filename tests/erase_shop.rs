@@ -235,7 +235,7 @@ fn purge_after_the_window_hard_deletes_flagged_rows_and_keeps_anonymized_ones() 
     ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
     let out = ws.dsar_ok(&["purge", "--json"]);
     let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(summary["requests"], 1);
+    assert_eq!(summary["requests"].as_array().map(Vec::len), Some(1));
     assert_eq!(summary["flagged_rows"], 2);
     assert_eq!(
         count(

@@ -21,18 +21,29 @@ const PARTIAL_MAX_AGE: Duration = Duration::from_secs(86_400);
 #[derive(Debug, Default, Serialize)]
 struct Summary {
     state: &'static str,
+    /// This purge run's id (its ledger record and audit events).
+    request_id: String,
     dry_run: bool,
-    requests: u64,
+    /// The requests whose window had closed, each with what was destroyed of it: a list, as
+    /// export's `requests` is.
+    requests: Vec<PurgedRequest>,
     rows: u64,
     flagged_rows: u64,
     archives: u64,
     audit_segments: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    purged_requests: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     removed_archives: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     failures: Vec<String>,
+}
+
+/// One request purged (or, with `--dry-run`, that would be).
+#[derive(Debug, Serialize)]
+struct PurgedRequest {
+    request_id: String,
+    source: String,
+    rows: u64,
+    flagged_rows: u64,
 }
 
 /// The top-level entry point for `dsar purge`.
@@ -66,6 +77,7 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     )?;
     let mut summary = Summary {
         state: "completed",
+        request_id: run_id.clone(),
         dry_run: args.dry_run,
         ..Default::default()
     };
@@ -102,7 +114,7 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     running.finish(summary.state, summary.failures.first().cloned(), Vec::new())?;
     let mut details = serde_json::Map::new();
     details.insert("dry_run".into(), args.dry_run.into());
-    details.insert("requests".into(), summary.requests.into());
+    details.insert("requests".into(), summary.requests.len().into());
     details.insert("rows".into(), summary.rows.into());
     details.insert("archives".into(), summary.archives.into());
     details.insert("audit_segments".into(), summary.audit_segments.into());
@@ -121,10 +133,19 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         let verb = if args.dry_run { "would purge" } else { "purged" };
         println!(
             "{verb}: {} request(s), {} quarantined row(s), {} flagged row(s), {} export archive(s), {} audit segment(s)",
-            summary.requests, summary.rows, summary.flagged_rows, summary.archives, summary.audit_segments
+            summary.requests.len(),
+            summary.rows,
+            summary.flagged_rows,
+            summary.archives,
+            summary.audit_segments
         );
-        for r in &summary.purged_requests {
-            println!("  request {r}");
+        for r in &summary.requests {
+            println!(
+                "  request {} ({}: {} row(s))",
+                r.request_id,
+                r.source,
+                r.rows + r.flagged_rows
+            );
         }
         for a in &summary.removed_archives {
             println!("  archive {a}");
@@ -148,29 +169,36 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
     }
     let batch = i64::from(source.config().batch_rows);
     for request in engine::expired_requests(source.backend()).await? {
-        summary.requests += 1;
-        summary.purged_requests.push(request.request_id.clone());
+        let mut purged = PurgedRequest {
+            request_id: request.request_id.clone(),
+            source: source.config().name.clone(),
+            rows: 0,
+            flagged_rows: 0,
+        };
         if dry_run {
-            summary.rows += (request.rows - request.flagged_rows) as u64;
-            summary.flagged_rows += request.flagged_rows as u64;
-            continue;
-        }
-        engine::shred_key(source.backend(), &request.request_id).await?;
-        engine::clear_plan(source.backend(), &request.request_id).await?;
-        loop {
-            let n = engine::purge_flagged_batch(source.backend(), &request.request_id, batch).await?;
-            if n == 0 {
-                break;
+            purged.rows = (request.rows - request.flagged_rows) as u64;
+            purged.flagged_rows = request.flagged_rows as u64;
+        } else {
+            engine::shred_key(source.backend(), &request.request_id).await?;
+            engine::clear_plan(source.backend(), &request.request_id).await?;
+            loop {
+                let n = engine::purge_flagged_batch(source.backend(), &request.request_id, batch).await?;
+                if n == 0 {
+                    break;
+                }
+                purged.flagged_rows += n;
             }
-            summary.flagged_rows += n;
-        }
-        loop {
-            let n = engine::delete_quarantined(source.backend(), &request.request_id, batch).await?;
-            if n == 0 {
-                break;
+            loop {
+                let n = engine::delete_quarantined(source.backend(), &request.request_id, batch).await?;
+                if n == 0 {
+                    break;
+                }
+                purged.rows += n;
             }
-            summary.rows += n;
         }
+        summary.rows += purged.rows;
+        summary.flagged_rows += purged.flagged_rows;
+        summary.requests.push(purged);
     }
     Ok(())
 }
