@@ -224,11 +224,11 @@ fn print_json(dir: &Path, archive: &Path, delete_request: &str) -> Result<(), Us
         "config": dir.join("sources.toml").display().to_string(),
         "state_dir": dir.join("state").display().to_string(),
         "archive": archive.display().to_string(),
-        "requests": {
-            "export": export.request_id,
-            "delete": delete_request,
-            "restore": restore.request_id,
-        },
+        "requests": [
+            { "kind": "export", "request_id": export.request_id },
+            { "kind": "delete", "request_id": delete_request },
+            { "kind": "restore", "request_id": restore.request_id },
+        ],
     });
     crate::output::print_json(&summary);
     Ok(())
