@@ -179,11 +179,25 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
 
 /// A ledger record as `status --json` and `jobs --json` show it: without the sealed subjects,
 /// a blob only `resume` can use (readable with a recovery key alone, but no business of a
-/// script's).
+/// script's), and with its per-table progress as `counts` (`rows` done, `planned`), the name
+/// every other result uses.
 fn public(request: &Request) -> serde_json::Value {
     let mut value = serde_json::to_value(request).unwrap_or_default();
     if let Some(fields) = value.as_object_mut() {
         fields.remove("sealed_subjects");
+        fields.remove("progress");
+        let counts: Vec<serde_json::Value> = request
+            .progress
+            .iter()
+            .map(|p| {
+                let mut count = json!({"source": p.source, "table": p.table, "rows": p.done});
+                if let Some(planned) = p.planned {
+                    count["planned"] = planned.into();
+                }
+                count
+            })
+            .collect();
+        fields.insert("counts".into(), counts.into());
     }
     value
 }

@@ -846,6 +846,24 @@ fn purge_after_the_window_then_restore_fails(kind: &dyn Chinook) {
     );
     let first = json(&f.ws.dsar_ok(&["purge", "--json"]));
     assert_eq!(first["rows"], 46, "{first}");
+    // Per table, what was destroyed: at the top and per request, summing to the rows.
+    let sum = |counts: &serde_json::Value| -> u64 {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["rows"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(first["counts"].as_array().map(Vec::len), Some(3), "{first}");
+    assert_eq!(sum(&first["counts"]), 46, "{first}");
+    assert_eq!(first["requests"][0]["request_id"], id.as_str(), "{first}");
+    assert_eq!(sum(&first["requests"][0]["counts"]), 46, "{first}");
+    let events = json(&f.ws.dsar_ok(&["audit", "show", "--action", "purge", "--json"]));
+    assert!(
+        events.to_string().contains(&id),
+        "purge's audit event names the request: {events}"
+    );
     let second = json(&f.ws.dsar_ok(&["purge", "--json"]));
     assert_eq!(second["requests"].as_array().map(Vec::len), Some(0), "idempotent");
     let out =

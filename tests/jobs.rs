@@ -35,14 +35,14 @@ fn status_and_jobs_show_finished_requests_with_their_counts() {
     assert_eq!(status["state"], "completed");
     assert_eq!(status["kind"], "delete");
     assert_eq!(status["reason"], "DSAR-7");
-    let lines = status["progress"]
+    let lines = status["counts"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["table"] == "public.invoice_line")
         .unwrap();
     assert_eq!(
-        (lines["done"].as_u64(), lines["planned"].as_u64()),
+        (lines["rows"].as_u64(), lines["planned"].as_u64()),
         (Some(38), Some(38))
     );
 
@@ -84,9 +84,9 @@ fn status_and_jobs_show_finished_requests_with_their_counts() {
     ]));
     for request in [&export, &restore] {
         let status = json(&ws.dsar_ok(&["status", request["request_id"].as_str().unwrap(), "--json"]));
-        let progress = status["progress"].as_array().unwrap();
+        let progress = status["counts"].as_array().unwrap();
         assert_eq!(progress.len(), 3, "{status}");
-        let done: u64 = progress.iter().map(|p| p["done"].as_u64().unwrap()).sum();
+        let done: u64 = progress.iter().map(|p| p["rows"].as_u64().unwrap()).sum();
         let planned: u64 = progress.iter().map(|p| p["planned"].as_u64().unwrap()).sum();
         assert_eq!((done, planned), (46, 46), "{} {status}", status["kind"]);
     }
@@ -138,11 +138,11 @@ fn running_id(ws: &Workspace, child: &mut Child) -> String {
         );
         let jobs = json(&ws.dsar_ok(&["jobs", "--state", "running", "--json"]));
         if let Some(r) = jobs["requests"].as_array().unwrap().first()
-            && r["progress"]
+            && r["counts"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|p| p["done"].as_u64().unwrap_or(0) > 0)
+                .any(|p| p["rows"].as_u64().unwrap_or(0) > 0)
         {
             return r["request_id"].as_str().unwrap().to_string();
         }
@@ -197,7 +197,7 @@ fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
     let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
     assert_eq!(status["state"], "cancelled");
     assert_eq!(live_plus_quarantined(&db), ROWS, "nothing lost at the cancel");
-    let events = status["progress"]
+    let events = status["counts"]
         .as_array()
         .unwrap()
         .iter()
@@ -210,7 +210,7 @@ fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
     .parse()
     .unwrap();
     assert_eq!(
-        events["done"].as_u64(),
+        events["rows"].as_u64(),
         Some(quarantined),
         "the ledger records exactly the committed batches"
     );
@@ -476,7 +476,7 @@ fn sigterm_cancels_an_export_which_leaves_no_archive() {
     let (_db, ws) = shop_with_events(20_000);
     let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
     let id = running_id(&ws, &mut child);
-    let planned = json(&ws.dsar_ok(&["status", &id, "--json"]))["progress"]
+    let planned = json(&ws.dsar_ok(&["status", &id, "--json"]))["counts"]
         .as_array()
         .unwrap()
         .iter()

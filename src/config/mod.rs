@@ -205,6 +205,16 @@ impl OnDelete {
             OnDelete::Retain => "retain",
         }
     }
+
+    /// The strategy a quarantine entry names (`retain` leaves none).
+    pub fn of_quarantine(text: &str) -> Option<OnDelete> {
+        match text {
+            "quarantine" => Some(OnDelete::Quarantine),
+            "anonymize" => Some(OnDelete::Anonymize),
+            "flag" => Some(OnDelete::Flag),
+            _ => None,
+        }
+    }
 }
 
 /// Read and check the source map at `path`.

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::audit::{AuditLog, Event, Outcome};
+use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, PurgeArgs};
+use crate::config::OnDelete;
 use crate::engine;
 use crate::error::UserError;
 use crate::source::Database;
@@ -29,6 +30,8 @@ struct Summary {
     requests: Vec<PurgedRequest>,
     rows: u64,
     flagged_rows: u64,
+    /// Per source and table, what was destroyed (summed over the requests).
+    counts: Vec<TableCount>,
     archives: u64,
     audit_segments: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -44,6 +47,8 @@ struct PurgedRequest {
     source: String,
     rows: u64,
     flagged_rows: u64,
+    /// Per table and strategy, the quarantine entries destroyed (read before destroying them).
+    counts: Vec<TableCount>,
 }
 
 /// The top-level entry point for `dsar purge`.
@@ -115,6 +120,16 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     let mut details = serde_json::Map::new();
     details.insert("dry_run".into(), args.dry_run.into());
     details.insert("requests".into(), summary.requests.len().into());
+    // Which requests: so `audit show` can answer "since when can this erasure not be undone".
+    details.insert(
+        "request_ids".into(),
+        summary
+            .requests
+            .iter()
+            .map(|r| serde_json::Value::from(r.request_id.clone()))
+            .collect::<Vec<_>>()
+            .into(),
+    );
     details.insert("rows".into(), summary.rows.into());
     details.insert("archives".into(), summary.archives.into());
     details.insert("audit_segments".into(), summary.audit_segments.into());
@@ -174,7 +189,16 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
             source: source.config().name.clone(),
             rows: 0,
             flagged_rows: 0,
+            counts: Vec::new(),
         };
+        for (table, strategy, rows) in engine::quarantined_tables(source.backend(), &request.request_id).await? {
+            purged.counts.push(TableCount {
+                source: source.config().name.clone(),
+                table: table.to_string(),
+                strategy: OnDelete::of_quarantine(&strategy).map(OnDelete::name),
+                rows: rows as u64,
+            });
+        }
         if dry_run {
             purged.rows = (request.rows - request.flagged_rows) as u64;
             purged.flagged_rows = request.flagged_rows as u64;
@@ -198,6 +222,16 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
         }
         summary.rows += purged.rows;
         summary.flagged_rows += purged.flagged_rows;
+        for count in &purged.counts {
+            match summary
+                .counts
+                .iter_mut()
+                .find(|c| c.source == count.source && c.table == count.table && c.strategy == count.strategy)
+            {
+                Some(total) => total.rows += count.rows,
+                None => summary.counts.push(count.clone()),
+            }
+        }
         summary.requests.push(purged);
     }
     Ok(())

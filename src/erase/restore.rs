@@ -23,15 +23,6 @@ struct Report<'a> {
     flagged: &'a [String],
 }
 
-fn strategy_of(text: &str) -> Option<OnDelete> {
-    match text {
-        "quarantine" => Some(OnDelete::Quarantine),
-        "anonymize" => Some(OnDelete::Anonymize),
-        "flag" => Some(OnDelete::Flag),
-        _ => None,
-    }
-}
-
 /// The top-level entry point for `dsar restore`.
 pub async fn run(global: &Global, args: &RestoreArgs) -> Result<(), UserError> {
     run_as(global, args, None).await
@@ -139,7 +130,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     ))
                     .with_hint("add the table back to the map to restore them")
                 })?;
-            let strategy = strategy_of(&strategy)
+            let strategy = OnDelete::of_quarantine(&strategy)
                 .ok_or_else(|| UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`")))?;
             entries.push((table, strategy, count as u64));
             in_quarantine.push((source.config().name.clone(), name.to_string(), count as u64));
