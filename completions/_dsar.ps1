@@ -54,7 +54,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;export' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person')
             [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The format of the table files inside the archive')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The format of the table files inside the archive (index.html, for reading, is always there)')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
             [CompletionResult]::new('--recipient', '--recipient', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
             [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Encrypt to the recipients listed in FILE (age''s format: one per line, # comments). Default: [settings].recipients_file')
@@ -66,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
             [CompletionResult]::new('--allow-multiple', '--allow-multiple', [CompletionResultType]::ParameterName, 'Go on when the identifiers of one request match several rows of a table that identifies people (several people, or one person stored twice)')
+            [CompletionResult]::new('--no-bom', '--no-bom', [CompletionResultType]::ParameterName, 'With --format csv: no UTF-8 byte-order mark at the start of each file. The mark is what makes Excel read accents and non-Latin text correctly; leave it for tools that choke on it')
             [CompletionResult]::new('--passphrase', '--passphrase', [CompletionResultType]::ParameterName, 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')

@@ -568,7 +568,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__export)
-            opts="-r -R -o -q -v -h --subject --subjects-file --allow-multiple --format --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-r -R -o -q -v -h --subject --subjects-file --allow-multiple --format --no-bom --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

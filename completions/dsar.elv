@@ -50,7 +50,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;export'= {
             cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
             cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)'
-            cand --format 'The format of the table files inside the archive'
+            cand --format 'The format of the table files inside the archive (index.html, for reading, is always there)'
             cand -r 'Encrypt to this age recipient (age1…). Repeatable'
             cand --recipient 'Encrypt to this age recipient (age1…). Repeatable'
             cand -R 'Encrypt to the recipients listed in FILE (age''s format: one per line, # comments). Default: [settings].recipients_file'
@@ -62,6 +62,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
             cand --allow-multiple 'Go on when the identifiers of one request match several rows of a table that identifies people (several people, or one person stored twice)'
+            cand --no-bom 'With --format csv: no UTF-8 byte-order mark at the start of each file. The mark is what makes Excel read accents and non-Latin text correctly; leave it for tools that choke on it'
             cand --passphrase 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'

@@ -50,7 +50,7 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pa
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand export" -l format -d 'The format of the table files inside the archive' -r -f -a "json\t'One JSON array of row objects per table'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l format -d 'The format of the table files inside the archive (index.html, for reading, is always there)' -r -f -a "json\t'One JSON array of row objects per table'
 csv\t'One CSV file per table, with a header row'
 ndjson\t'One JSON object per line'"
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s r -l recipient -d 'Encrypt to this age recipient (age1…). Repeatable' -r
@@ -61,6 +61,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand export" -l config -d 'The sour
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l allow-multiple -d 'Go on when the identifiers of one request match several rows of a table that identifies people (several people, or one person stored twice)'
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l no-bom -d 'With --format csv: no UTF-8 byte-order mark at the start of each file. The mark is what makes Excel read accents and non-Latin text correctly; leave it for tools that choke on it'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l passphrase -d 'Encrypt with a passphrase instead: asked on the terminal, or read from DSAR_PASSPHRASE'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s q -l quiet -d 'Print nothing but errors; no progress bars'

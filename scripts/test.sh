@@ -3,7 +3,7 @@
 # once for the whole run and removed at the end, whatever the outcome: one of each as tests use
 # them, and one of each that refuses plaintext (tests/tls.rs).
 # On Debian, run as root, it installs what the tests use when missing: postgresql, mariadb-server,
-# age, unzip, groff-base (apt). Elsewhere it says what to install.
+# age, unzip, groff-base, chromium (apt). Elsewhere it says what to install.
 #   scripts/test.sh [cargo test args…]     e.g. scripts/test.sh --test behaviour
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ missing=()
 for tool in age unzip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 # The man pages are rendered by groff in a test, as man does.
 command -v groff >/dev/null || missing+=(groff-base)
+# The archive's index.html is rendered by a real browser in a test (tests/archive_page.rs).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${missing[*]} (apt)" >&2

@@ -61,6 +61,8 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
         }
     }
 
+    report.warnings.extend(art15_gaps(&config));
+
     for command in config.commands() {
         match crate::source::command::check(command) {
             Ok(found) => report.sources.push(format!("{}: runs {found}", command.name)),
@@ -221,4 +223,38 @@ fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableNam
             ident(column)
         ),
     }
+}
+
+/// What an export's summary cannot tell the person (GDPR Art. 15(1)) because the map is silent:
+/// who holds the data and how to reach them, and per table its title, purpose, legal basis,
+/// recipients and retention.
+fn art15_gaps(config: &crate::config::Config) -> Vec<String> {
+    let mut gaps = Vec::new();
+    let controller = &config.controller;
+    let missing: Vec<&str> = [("name", &controller.name), ("contact", &controller.contact)]
+        .into_iter()
+        .filter(|(_, v)| !v.as_deref().is_some_and(crate::config::is_said))
+        .map(|(k, _)| k)
+        .collect();
+    if !missing.is_empty() {
+        gaps.push(format!(
+            "[controller] has no {}: the archive cannot tell the person who holds their data and how to reach them (Art. 15)",
+            missing.join(" or ")
+        ));
+    }
+    for source in config.databases() {
+        for table in &source.tables {
+            let missing = table.about.missing();
+            if !missing.is_empty() {
+                gaps.push(format!(
+                    "{}: {} ({}): no {}, so the archive cannot tell the person (Art. 15); add them to the table in the map",
+                    source.name,
+                    table.name,
+                    table.location,
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+    gaps
 }

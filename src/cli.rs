@@ -188,9 +188,14 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub subjects: SubjectArgs,
 
-    /// The format of the table files inside the archive.
+    /// The format of the table files inside the archive (index.html, for reading, is always there).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+
+    /// With --format csv: no UTF-8 byte-order mark at the start of each file. The mark is what
+    /// makes Excel read accents and non-Latin text correctly; leave it for tools that choke on it.
+    #[arg(long)]
+    pub no_bom: bool,
 
     /// Encrypt to this age recipient (age1…). Repeatable.
     #[arg(long, short = 'r', value_name = "RECIPIENT")]

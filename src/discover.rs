@@ -239,6 +239,11 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
         "# no path to the subject are listed at the end: decide what they hold.\n"
     );
     let _ = writeln!(out, "[subject]\nkeys = {}\n", toml_list_always(&keys));
+    // What the archive tells the person (Art. 15): placeholders `dsar check` names until filled.
+    let _ = writeln!(
+        out,
+        "[controller]\nname = \"TODO: who holds the data\"\ncontact = \"TODO: where the person writes to use their rights\"\n# dpo = \"…\"\n# supervisory_authority = \"…\"\n"
+    );
     let _ = writeln!(
         out,
         "[[sources]]\nname = {}\nkind = \"{}\"\n{location}",
@@ -274,6 +279,11 @@ pub async fn run(global: &Global, args: &DiscoverArgs) -> Result<(), UserError> 
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "title = {}\npurpose = \"TODO: why this data is used\"\nlegal_basis = \"TODO: e.g. contract, legal obligation, consent\"\nrecipients = \"TODO: who receives it, or none\"\nretention = \"TODO: how long it is kept\"",
+            toml_string(&format!("TODO: {}", table.name.name))
+        );
         if let Some(secrets) = personal[*t].get("secret") {
             let _ = writeln!(out, "exclude_columns = {}", toml_list_always(secrets));
         }

@@ -77,6 +77,13 @@ pub struct ExportSettings {
     pub recipients: Vec<String>,
     pub format: String,
     pub out_dir: String,
+    /// CSV files start with a byte-order mark (`--no-bom` turns it off).
+    #[serde(default = "yes")]
+    pub csv_bom: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Request {

@@ -246,18 +246,18 @@ fn opening_an_export_checks_it_and_logs_who_opened_it() {
         "keys/id.txt",
     ]);
     assert!(stdout(&out).contains("checksums match"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("data/chinook/public.invoice.json"));
+    assert!(stdout(&out).contains("data/chinook/Your invoices.json"));
 
     ws.dsar_ok(&["open", archive_arg, "--identity", "keys/id.txt", "--extract", "out"]);
     let invoices: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(ws.path("out/data/chinook/public.invoice.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(ws.path("out/data/chinook/Your invoices.json")).unwrap()).unwrap();
     assert_eq!(invoices.len(), 7);
     // Plaintext stays private: folders 0700, files 0600, whatever the umask.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &str| std::fs::metadata(ws.path(p)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("out"), 0o700);
     assert_eq!(mode("out/data/chinook"), 0o700);
-    assert_eq!(mode("out/data/chinook/public.invoice.json"), 0o600);
+    assert_eq!(mode("out/data/chinook/Your invoices.json"), 0o600);
     // Never into a folder that is not empty, nor through a symlink.
     let again = ws.dsar(&["open", archive_arg, "--identity", "keys/id.txt", "--extract", "out"]);
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));

@@ -23,6 +23,10 @@ fn the_example_map_passes_and_warns_about_an_unindexed_lookup() {
         !warnings.contains("invoice_line.invoice_id"),
         "that one is indexed: {warnings}"
     );
+    assert!(
+        !warnings.contains("Art. 15"),
+        "the example says all a person must be told: {warnings}"
+    );
     let human = ws.dsar_ok(&["check"]);
     assert!(stdout(&human).contains("ok  chinook: 3 tables"));
     assert_eq!(ws.audit_events().last().unwrap()["action"], "config.checked");
@@ -95,4 +99,30 @@ fn check_foresees_delete_refusals_and_accepts_integer_widths() {
     let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
     let out = ws.dsar(&["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_table_that_does_not_say_why_or_how_long_gets_a_warning() {
+    let db = fresh_db("chinook_tpl");
+    let config = EXAMPLE
+        .replace("purpose = \"To bill you and keep accounts\"\n", "")
+        .replace(
+            "name = \"Chinook Music Store Ltd\"",
+            "name = \"TODO: who holds the data\"",
+        );
+    let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
+    let report: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["check", "--json"]))).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("chinook: public.invoice (sources.toml:"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("no purpose, so the archive cannot tell the person"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("[controller] has no name"),
+        "a placeholder is not a name: {warnings}"
+    );
 }

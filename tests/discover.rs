@@ -46,7 +46,14 @@ fn on_chinook_it_finds_customer_invoice_and_invoice_line_and_marks_personal_colu
     let mut config = draft.clone();
     config.insert_str(0, "[settings]\nrecipients_file = \"keys/exports.txt\"\n\n");
     let ws = Workspace::new(&config, &[("CHINOOK_DATABASE_URL", &db.url)]);
-    ws.dsar_ok(&["check"]);
+    // The Art. 15 facts are drafted as placeholders, which check names until they are filled.
+    assert!(draft.contains("purpose = \"TODO"), "{draft}");
+    let checked = stdout(&ws.dsar_ok(&["check", "--json"]));
+    assert!(checked.contains("[controller] has no name or contact"), "{checked}");
+    assert!(
+        checked.contains("no title, purpose, legal_basis, recipients, retention"),
+        "{checked}"
+    );
     let out = ws.dsar_ok(&["export", "--subject", "email=luisg@embraer.com.br", "--json"]);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let rows: u64 = report["counts"]

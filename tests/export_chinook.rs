@@ -43,10 +43,10 @@ fn export_by_email_collects_the_customer_invoices_and_lines_and_nothing_else() {
     assert_eq!(counts["chinook/public.invoice"], 7);
     assert_eq!(counts["chinook/public.invoice_line"], 38);
 
-    let customers = archive.json_rows("data/chinook/public.customer.json");
+    let customers = archive.json_rows("data/chinook/Your customer account.json");
     assert_eq!(customers[0]["email"], "luisg@embraer.com.br");
     assert_eq!(customers[0]["first_name"], "Luís");
-    let invoices = archive.json_rows("data/chinook/public.invoice.json");
+    let invoices = archive.json_rows("data/chinook/Your invoices.json");
     assert_eq!(
         ints(&invoices, "invoice_id"),
         sql_ints(&db.url, "SELECT invoice_id FROM invoice WHERE customer_id = 1")
@@ -55,7 +55,7 @@ fn export_by_email_collects_the_customer_invoices_and_lines_and_nothing_else() {
         invoices.iter().all(|r| r["customer_id"] == 1),
         "no other customer's invoice"
     );
-    let lines = archive.json_rows("data/chinook/public.invoice_line.json");
+    let lines = archive.json_rows("data/chinook/What you bought.json");
     assert_eq!(
         ints(&lines, "invoice_line_id"),
         sql_ints(
@@ -66,7 +66,7 @@ fn export_by_email_collects_the_customer_invoices_and_lines_and_nothing_else() {
     // numeric stays exact: 0.99 is written as the literal the database holds.
     assert!(
         archive
-            .text("data/chinook/public.invoice_line.json")
+            .text("data/chinook/What you bought.json")
             .contains("\"unit_price\":0.99")
     );
 }
@@ -153,12 +153,44 @@ fn csv_and_ndjson_archives_hold_the_same_rows() {
     let csv = ws.open_archive(&csv_path);
     let nd = ws.open_archive(&nd_path);
 
-    let text = csv.text("data/chinook/public.invoice_line.csv");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let text = csv.text("data/chinook/What you bought.csv");
+    assert!(text.starts_with('\u{FEFF}'), "a byte-order mark, for spreadsheets");
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{FEFF}').as_bytes());
     assert_eq!(reader.headers().unwrap().iter().next(), Some("invoice_line_id"));
     assert_eq!(reader.records().count(), 38);
+    // As a spreadsheet-minded reader sees it: Python's csv with utf-8-sig, on the file as unzipped.
+    let customer = csv.text("data/chinook/Your customer account.csv");
+    std::fs::write(ws.path("customer.csv"), &customer).unwrap();
+    let python = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import csv,sys; rows=list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig', newline=''))); print(len(rows), rows[0]['customer_id'], rows[0]['first_name'])",
+            ws.path("customer.csv").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "1 1 Luís", "{python:?}");
+    // --no-bom, for tools that choke on the mark.
+    ws.dsar_ok(&[
+        "export",
+        "--subject",
+        "customer_id=1",
+        "--format",
+        "csv",
+        "--no-bom",
+        "--out",
+        "plain",
+    ]);
+    let plain_path = std::fs::read_dir(ws.path("plain"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plain = ws.open_archive(&plain_path).text("data/chinook/What you bought.csv");
+    assert!(plain.starts_with("invoice_line_id,"), "{}", &plain[..40]);
 
-    let lines = nd.text("data/chinook/public.invoice_line.ndjson");
+    let lines = nd.text("data/chinook/What you bought.ndjson");
     let rows: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 38);
     assert_eq!(csv.counts(), nd.counts());
@@ -191,11 +223,11 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
     let expected_customer = [Some(1), Some(2), None, Some(3)];
     for (request, customer) in requests.iter().zip(expected_customer) {
         let archive = ws.open_archive(std::path::Path::new(request["archive"].as_str().unwrap()));
-        let invoices = archive.json_rows("data/chinook/public.invoice.json");
-        let lines = archive.json_rows("data/chinook/public.invoice_line.json");
+        let invoices = archive.json_rows("data/chinook/Your invoices.json");
+        let lines = archive.json_rows("data/chinook/What you bought.json");
         match customer {
             None => {
-                assert!(archive.json_rows("data/chinook/public.customer.json").is_empty());
+                assert!(archive.json_rows("data/chinook/Your customer account.json").is_empty());
                 assert!(invoices.is_empty() && lines.is_empty());
             }
             Some(id) => {

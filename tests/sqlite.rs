@@ -104,7 +104,7 @@ fn demo_runs_the_whole_tour_and_leaves_the_database_as_it_was() {
     assert_eq!(counts["chinook/main.InvoiceLine"], 38);
     let manifest = zip.manifest();
     assert_eq!(manifest["sources"][0]["kind"], "sqlite");
-    let customer = &zip.json_rows("data/chinook/main.Customer.json")[0];
+    let customer = &zip.json_rows("data/chinook/Your customer account.json")[0];
     assert_eq!(customer["Email"], EMAIL);
     assert_eq!(customer["CustomerId"], 1, "integers stay integers");
 

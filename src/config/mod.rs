@@ -27,9 +27,79 @@ pub struct Config {
     pub notify: Notify,
     /// The identifiers an operator may pass as `--subject KEY=VALUE`.
     pub subject_keys: Vec<String>,
+    pub controller: Controller,
     pub sources: Vec<Source>,
     /// Non-fatal remarks found while loading (e.g. a literal connection string).
     pub warnings: Vec<String>,
+}
+
+/// `[controller]`: who holds the data and whom the person can turn to, for the archive's summary.
+#[derive(Debug, Clone, Default)]
+pub struct Controller {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+    pub dpo: Option<String>,
+    pub supervisory_authority: Option<String>,
+}
+
+/// What a person is told about one table (GDPR Art. 15(1)): all optional, each left out of the
+/// archive's page when the map does not say it.
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub recipients: Vec<String>,
+    pub retention: Option<String>,
+    /// Where the data came from, when not from the person.
+    pub source: Option<String>,
+    /// Column → what it holds.
+    pub columns: Vec<(String, String)>,
+}
+
+impl About {
+    /// What the person is told: the facts without `TODO` placeholders.
+    pub fn said(&self) -> About {
+        let keep = |v: &Option<String>| v.clone().filter(|t| is_said(t));
+        About {
+            title: keep(&self.title),
+            description: keep(&self.description),
+            purpose: keep(&self.purpose),
+            legal_basis: keep(&self.legal_basis),
+            recipients: self.recipients.iter().filter(|r| is_said(r)).cloned().collect(),
+            retention: keep(&self.retention),
+            source: keep(&self.source),
+            columns: self.columns.iter().filter(|(_, m)| is_said(m)).cloned().collect(),
+        }
+    }
+
+    /// The Art. 15 facts the map leaves unsaid for this table, by their map key. A value still
+    /// starting `TODO` (as `dsar discover` drafts them) is unsaid too.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let said = |v: &Option<String>| v.as_deref().is_some_and(is_said);
+        let mut missing = Vec::new();
+        for (key, set) in [
+            ("title", said(&self.title)),
+            ("purpose", said(&self.purpose)),
+            ("legal_basis", said(&self.legal_basis)),
+            (
+                "recipients",
+                !self.recipients.is_empty() && self.recipients.iter().all(|r| is_said(r)),
+            ),
+            ("retention", said(&self.retention)),
+        ] {
+            if !set {
+                missing.push(key);
+            }
+        }
+        missing
+    }
+}
+
+/// A fact of the map that is filled in: not a `TODO` placeholder.
+pub fn is_said(text: &str) -> bool {
+    !text.trim_start().starts_with("TODO")
 }
 
 /// Where the summary of a finished request goes (`[notify]`).
@@ -146,6 +216,7 @@ pub struct Table {
     pub anonymize: Vec<(String, AnonRule)>,
     pub flag_column: Option<String>,
     pub retain_reason: Option<String>,
+    pub about: About,
 }
 
 /// How a table's rows are tied to the subject.

@@ -17,7 +17,20 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: RawNotify,
     pub subject: RawSubject,
+    /// Who holds the data, for the archive's summary (Art. 15).
+    #[serde(default)]
+    pub controller: RawController,
     pub sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawController {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+    /// The data-protection officer, if there is one.
+    pub dpo: Option<String>,
+    pub supervisory_authority: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +98,17 @@ pub struct RawTable {
     pub anonymize: Option<Spanned<BTreeMap<String, String>>>,
     pub flag_column: Option<String>,
     pub retain_reason: Option<String>,
+    /// What the person is told about this table in the archive (Art. 15(1)).
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub recipients: Option<OneOrMany>,
+    pub retention: Option<String>,
+    pub source: Option<String>,
+    /// Per column, what it holds in plain words.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawConfig, RawNotify, RawSettings, RawSource, RawTable};
+use super::raw::{RawConfig, RawController, RawNotify, RawSettings, RawSource, RawTable};
 use super::{
-    AnonRule, Config, Link, Locator, Notify, OnDelete, SecretRef, Settings, Source, SourceKind, Table, TableName,
+    About, AnonRule, Config, Controller, Link, Locator, Notify, OnDelete, SecretRef, Settings, Source, SourceKind,
+    Table, TableName,
 };
 use crate::config::parse_duration;
 use crate::error::{UserError, suggestion};
@@ -82,6 +83,7 @@ pub(super) fn validate(
         settings,
         notify,
         subject_keys,
+        controller: controller(raw.controller),
         sources,
         warnings,
     })
@@ -98,6 +100,15 @@ fn duration(
         Some(v) => parse_duration(v.get_ref())
             .map(Some)
             .map_err(|e| loc.error(v.span(), format!("{key}: {e}"))),
+    }
+}
+
+fn controller(raw: RawController) -> Controller {
+    Controller {
+        name: raw.name,
+        contact: raw.contact,
+        dpo: raw.dpo,
+        supervisory_authority: raw.supervisory_authority,
     }
 }
 
@@ -426,6 +437,16 @@ fn table(
         anonymize,
         flag_column: raw.flag_column,
         retain_reason: raw.retain_reason,
+        about: About {
+            title: raw.title,
+            description: raw.description,
+            purpose: raw.purpose,
+            legal_basis: raw.legal_basis,
+            recipients: raw.recipients.map(|r| r.into_vec()).unwrap_or_default(),
+            retention: raw.retention,
+            source: raw.source,
+            columns: raw.columns.into_iter().collect(),
+        },
     })
 }
 

@@ -11,15 +11,18 @@ pub struct TableEncoder {
     columns: Vec<String>,
     /// Column names already escaped as JSON strings, so each row does not escape them again.
     json_keys: Vec<String>,
+    /// CSV only: start with a UTF-8 byte-order mark, which is how spreadsheets tell UTF-8.
+    bom: bool,
 }
 
 impl TableEncoder {
-    pub fn new(format: Format, columns: Vec<String>) -> TableEncoder {
+    pub fn new(format: Format, columns: Vec<String>, bom: bool) -> TableEncoder {
         let json_keys = columns.iter().map(|c| Value::String(c.clone()).to_string()).collect();
         TableEncoder {
             format,
             columns,
             json_keys,
+            bom,
         }
     }
 
@@ -31,7 +34,12 @@ impl TableEncoder {
         match self.format {
             Format::Json => out.extend_from_slice(b"["),
             Format::Ndjson => {}
-            Format::Csv => write_csv_record(out, self.columns.iter().map(String::as_str)),
+            Format::Csv => {
+                if self.bom {
+                    out.extend_from_slice("\u{FEFF}".as_bytes());
+                }
+                write_csv_record(out, self.columns.iter().map(String::as_str))
+            }
         }
     }
 
@@ -96,7 +104,7 @@ mod tests {
     use serde_json::json;
 
     fn encode(format: Format, rows: &[Vec<Value>]) -> String {
-        let enc = TableEncoder::new(format, vec!["id".into(), "note \"x\"".into()]);
+        let enc = TableEncoder::new(format, vec!["id".into(), "note \"x\"".into()], false);
         let mut out = Vec::new();
         enc.header(&mut out);
         for (i, row) in rows.iter().enumerate() {

@@ -8,7 +8,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::encode::TableEncoder;
-use super::{Job, SinkMessage, entry_path};
+use super::names::entry_path;
+use super::page::SectionInfo;
+use super::{Job, SinkMessage};
+use crate::config::About;
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::source::ExportRow;
@@ -60,11 +63,20 @@ impl Job<'_> {
                         .collect(),
                 })
                 .collect();
+            let path = entry_path(&source.name, RECORDS, self.format);
+            let section = SectionInfo {
+                source: source.name.clone(),
+                title: format!("Records from {}", source.name),
+                about: Arc::new(About::default()),
+                data_path: path.clone(),
+                columns: columns.clone(),
+            };
             let begin = SinkMessage::Begin {
-                path: entry_path(&source.name, RECORDS, self.format),
+                path,
                 source: source.name.clone(),
                 table: RECORDS.into(),
-                encoder: Arc::new(TableEncoder::new(self.format, columns)),
+                encoder: Arc::new(TableEncoder::new(self.format, columns, self.csv_bom)),
+                section,
             };
             tx.send(begin).await.map_err(|_| closed())?;
             tx.send(SinkMessage::Rows(rows)).await.map_err(|_| closed())?;

@@ -1,4 +1,4 @@
-//! `manifest.json` and `README.txt`: what an archive holds, for machines and for the person.
+//! `manifest.json`: what an archive holds, for machines (the person's side is `notice`).
 
 use serde::Serialize;
 
@@ -40,7 +40,7 @@ pub struct SourceEntry {
 #[derive(Debug, Serialize)]
 pub struct FileEntry {
     pub path: String,
-    /// Absent for files that are not table data (README.txt).
+    /// Absent for files that are not table data (index.html, its pages, README.txt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,62 +72,5 @@ impl Manifest {
             sources,
             files: Vec::new(),
         }
-    }
-
-    /// The plain-language summary for the person the data is about.
-    pub fn readme(&self) -> String {
-        let rows: u64 = self.files.iter().filter_map(|f| f.rows).sum();
-        if rows == 0 {
-            let searched: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
-            return format!(
-                "Your personal data\n\
-                 ==================\n\n\
-                 No data about you was found (request {}, {}).\n\n\
-                 These systems were searched for the identifiers given with your request: {}. \
-                 None of them holds a record that matches them exactly. If you have used another \
-                 email address or account, ask again with it.\n\n\
-                 manifest.json lists what was searched, so you can check that nothing was left out.\n",
-                self.request_id,
-                self.created_at,
-                searched.join(", ")
-            );
-        }
-        let mut text = format!(
-            "Your personal data\n\
-             ==================\n\n\
-             This archive is a copy of the personal data held about you, collected on {} \
-             (request {}).\n\n\
-             It holds {rows} records in {} files. Each file under data/ is one table of one \
-             system, in {} format; its first line or keys name the fields. Empty fields mean no \
-             value was stored.\n\n",
-            self.created_at,
-            self.request_id,
-            self.files.len(),
-            self.format.to_uppercase(),
-        );
-        for file in &self.files {
-            if let Some(rows) = file.rows {
-                let noun = if rows == 1 { "record" } else { "records" };
-                text.push_str(&format!("  {:<60} {rows} {noun}\n", file.path));
-            }
-        }
-        let missing: Vec<&str> = self
-            .sources
-            .iter()
-            .filter(|s| s.unavailable.is_some())
-            .map(|s| s.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            text.push_str(&format!(
-                "\nNOTE: this archive is incomplete. These systems could not be reached when it was made, \
-                 so their data about you is not included: {}. A further export will follow.\n",
-                missing.join(", ")
-            ));
-        }
-        text.push_str(
-            "\nmanifest.json lists every file with its SHA-256 checksum, so you can check that \
-             nothing was changed or left out.\n",
-        );
-        text
     }
 }

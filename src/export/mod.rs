@@ -10,6 +10,9 @@ mod external;
 pub use external::RECORDS;
 mod encode;
 mod manifest;
+mod names;
+mod notice;
+mod page;
 mod recipients;
 
 use std::sync::Arc;
@@ -31,6 +34,8 @@ use crate::subject::{self, Subject};
 use archive::{ArchiveSummary, ArchiveWriter};
 use encode::TableEncoder;
 use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
+use notice::{Notice, TableFacts};
+use page::{PageBook, SectionInfo};
 use recipients::Encryption;
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
@@ -69,6 +74,7 @@ pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
         encryption: &encryption,
         out_dir: &out_dir,
         format: args.format,
+        csv_bom: !args.no_bom,
         allow_multiple: args.subjects.allow_multiple,
     };
     export_subjects(global, &config, &plan, args.batch_size as usize, None).await
@@ -80,6 +86,8 @@ struct Plan<'a> {
     encryption: &'a Encryption,
     out_dir: &'a std::path::Path,
     format: Format,
+    /// CSV files start with a UTF-8 byte-order mark, so spreadsheets read them as UTF-8.
+    csv_bom: bool,
     /// Identifiers that match several people's rows are exported as one request all the same.
     allow_multiple: bool,
 }
@@ -130,6 +138,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         encryption: &encryption,
         out_dir: &out_dir,
         format,
+        csv_bom: settings.csv_bom,
         // Checked (or allowed) when the request was first made.
         allow_multiple: true,
     };
@@ -242,6 +251,8 @@ async fn export_subjects(
         encryption,
         out_dir,
         format: plan.format,
+        csv_bom: plan.csv_bom,
+        controller: &config.controller,
         progress: &progress,
         unavailable: &unavailable,
         allow_multiple: plan.allow_multiple,
@@ -277,6 +288,7 @@ async fn export_subjects(
             Encryption::Passphrase(_) => Vec::new(),
         },
         format: plan.format.extension().to_string(),
+        csv_bom: plan.csv_bom,
         out_dir: std::fs::canonicalize(out_dir)
             .unwrap_or_else(|_| out_dir.to_path_buf())
             .display()
@@ -437,6 +449,8 @@ struct Job<'a> {
     encryption: &'a Encryption,
     out_dir: &'a std::path::Path,
     format: Format,
+    csv_bom: bool,
+    controller: &'a crate::config::Controller,
     progress: &'a Progress,
     /// Sources that could not be reached, named in every manifest.
     unavailable: &'a [SourceEntry],
@@ -450,6 +464,7 @@ enum SinkMessage {
         source: String,
         table: String,
         encoder: Arc<TableEncoder>,
+        section: SectionInfo,
     },
     Rows(Vec<ExportRow>),
     End,
@@ -460,6 +475,9 @@ struct OpenArchive {
     writer: ArchiveWriter,
     rows_in_entry: u64,
     files: Vec<FileEntry>,
+    /// What the map says of each table in `files`, in the same order.
+    abouts: Vec<Arc<crate::config::About>>,
+    book: PageBook,
 }
 
 impl Job<'_> {
@@ -512,6 +530,7 @@ impl Job<'_> {
         let format = self.format;
         let subjects: Vec<Subject> = batch.to_vec();
         let ids_owned: Vec<String> = request_ids.to_vec();
+        let controller = self.controller.clone();
         // The manifest, the end of the age stream and the fsync of a large archive take a while:
         // a terminal shows a spinner, not silence.
         let spinner = self.progress.step(&format!(
@@ -536,7 +555,15 @@ impl Job<'_> {
                         }
                         failures.push(message);
                     }
-                    let mut exported = finish_archive(archive, &subject, request_id, &created_at, format, &sources)?;
+                    let mut exported = finish_archive(
+                        archive,
+                        &subject,
+                        request_id,
+                        &created_at,
+                        format,
+                        &sources,
+                        &controller,
+                    )?;
                     exported.failed_sources = failures;
                     Ok(exported)
                 })
@@ -562,6 +589,8 @@ impl Job<'_> {
                 writer,
                 rows_in_entry: 0,
                 files: Vec::new(),
+                abouts: Vec::new(),
+                book: PageBook::new(self.out_dir),
             });
         }
         Ok(archives)
@@ -577,19 +606,30 @@ impl Job<'_> {
         let closed = || UserError::runtime("the archive writer stopped early");
         for source in self.sources {
             let pace = source.config().max_rows_per_second;
+            let paths = names::table_paths(&source.config().name, &source.config().tables, self.format);
             for (t, table) in source.config().tables.iter().enumerate() {
                 let columns: Vec<String> = source
                     .exported_columns(t)
                     .into_iter()
                     .map(|i| source.shapes()[t].columns[i].name.clone())
                     .collect();
-                let path = entry_path(&source.config().name, &table.name.to_string(), self.format);
-                let encoder = Arc::new(TableEncoder::new(self.format, columns));
+                let path = paths[t].clone();
+                let about = table.about.said();
+                let section = SectionInfo {
+                    source: source.config().name.clone(),
+                    // Untitled: the table's name as its file shows it (no schema unless needed).
+                    title: about.title.clone().unwrap_or_else(|| names::stem(&path).to_string()),
+                    about: Arc::new(about),
+                    data_path: path.clone(),
+                    columns: columns.clone(),
+                };
+                let encoder = Arc::new(TableEncoder::new(self.format, columns, self.csv_bom));
                 let begin = SinkMessage::Begin {
                     path,
                     source: source.config().name.clone(),
                     table: table.name.to_string(),
                     encoder,
+                    section,
                 };
                 tx.send(begin).await.map_err(|_| closed())?;
 
@@ -649,22 +689,6 @@ impl Job<'_> {
     }
 }
 
-/// `data/<source>/<schema>.<table>.<ext>`, with characters no file system likes replaced.
-fn entry_path(source: &str, table: &str, format: Format) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c == '/' || c == '\\' || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect()
-    };
-    format!("data/{}/{}.{}", clean(source), clean(table), format.extension())
-}
-
 /// The writer thread: route each row to the archives of the subjects it belongs to.
 fn write_rows(
     mut rx: mpsc::Receiver<SinkMessage>,
@@ -679,6 +703,7 @@ fn write_rows(
                 source,
                 table,
                 encoder,
+                section,
             } => {
                 buf.clear();
                 encoder.header(&mut buf);
@@ -686,6 +711,8 @@ fn write_rows(
                     archive.writer.start_entry(&path)?;
                     archive.writer.write(&buf)?;
                     archive.rows_in_entry = 0;
+                    archive.abouts.push(section.about.clone());
+                    archive.book.begin(section.clone());
                 }
                 current = Some((source, table, encoder));
             }
@@ -705,6 +732,7 @@ fn write_rows(
                         buf.clear();
                         encoder.row(archive.rows_in_entry == 0, &row.values, &mut buf);
                         archive.writer.write(&buf)?;
+                        archive.book.row(&row.values)?;
                         archive.rows_in_entry += 1;
                     }
                 }
@@ -734,7 +762,8 @@ fn write_rows(
     Ok(archives)
 }
 
-/// Add README.txt and manifest.json, then close, fsync and rename the archive.
+/// Add index.html (with its pages), README.txt and manifest.json, then close, fsync and rename
+/// the archive.
 fn finish_archive(
     mut archive: OpenArchive,
     subject: &Subject,
@@ -742,6 +771,7 @@ fn finish_archive(
     created_at: &str,
     format: Format,
     sources: &[SourceEntry],
+    controller: &crate::config::Controller,
 ) -> Result<Exported, UserError> {
     let subject_ids = subject
         .ids
@@ -771,19 +801,42 @@ fn finish_archive(
         })
         .collect();
 
-    let readme = manifest.readme();
+    let facts: Vec<TableFacts> = manifest
+        .files
+        .iter()
+        .zip(&archive.abouts)
+        .map(|(file, about)| TableFacts {
+            source: file.source.as_deref().unwrap_or_default(),
+            title: about.title.as_deref().unwrap_or_else(|| names::stem(&file.path)),
+            about,
+            rows: file.rows.unwrap_or(0),
+            path: &file.path,
+        })
+        .collect();
+    let notice = Notice::new(&notice::Context {
+        controller,
+        request_id: &request_id,
+        created_at,
+        sources: &manifest.sources,
+        tables: &facts,
+    });
+    let readme = format!("{}{}", notice.text(), notice::tables_text(&facts));
+    drop(facts);
+    let mut entries = archive.book.finish(&mut archive.writer, &notice)?;
     archive.writer.start_entry("README.txt")?;
     archive.writer.write(readme.as_bytes())?;
-    let entry = archive.writer.finish_entry();
-    manifest.files.push(FileEntry {
-        path: entry.path,
-        source: None,
-        table: None,
-        rows: None,
-        columns: Vec::new(),
-        bytes: entry.bytes,
-        sha256: entry.sha256,
-    });
+    entries.push(archive.writer.finish_entry());
+    for entry in entries {
+        manifest.files.push(FileEntry {
+            path: entry.path,
+            source: None,
+            table: None,
+            rows: None,
+            columns: Vec::new(),
+            bytes: entry.bytes,
+            sha256: entry.sha256,
+        });
+    }
 
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| UserError::runtime(format!("cannot write the manifest: {e}")))?;

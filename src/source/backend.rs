@@ -490,6 +490,7 @@ pub(crate) mod snapshot {
                 anonymize: Vec::new(),
                 flag_column: None,
                 retain_reason: None,
+                about: Default::default(),
             }],
         }
     }

@@ -1,0 +1,477 @@
+//! `index.html` and its pages: the archive as a person reads it in a browser.
+//!
+//! The page is self-contained (inline style, no script, no network) and works from the unzipped
+//! folder. Rows arrive while the table's machine-readable file is the open zip entry, so they
+//! are rendered into a spool instead: a temporary file, unlinked, encrypted with a key that
+//! exists only in this process (plaintext never reaches the disk). When the table files are
+//! done, the spool is read back by offset: each table's first page goes into `index.html`, the
+//! rest into `pages/<source>/<file>-N.html`, so memory holds one chunk whatever the row count.
+//!
+//! Every value and every name from the map or the data is escaped: nothing can become markup.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::archive::{ArchiveWriter, EntrySummary};
+use super::notice::{Notice, plural};
+use crate::config::About;
+use crate::error::UserError;
+
+/// A page holds at most this many rows…
+const PAGE_ROWS: u64 = 500;
+/// …and stops taking rows once it holds this many bytes (a page with one huge value still shows it).
+const PAGE_BYTES: u64 = 1 << 20;
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#111}\
+h1{font-size:1.8em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin-top:1.5em}\
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}\
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;white-space:pre-wrap}\
+td{overflow-wrap:anywhere}th{background:#f3f3f3}dt{font-weight:600}dd{margin:0 0 .5em 1em}.note{background:#fff4d6;padding:.5em 1em}\
+.muted{color:#666}nav ul{columns:2}@media print{nav{display:none}a{color:inherit}}";
+
+/// One table of the archive, as the page shows it.
+#[derive(Clone)]
+pub struct SectionInfo {
+    pub source: String,
+    /// The map's `title`, else the table's name.
+    pub title: String,
+    pub about: Arc<About>,
+    /// The machine-readable file, `data/<source>/<name>.<ext>`.
+    pub data_path: String,
+    pub columns: Vec<String>,
+}
+
+struct Section {
+    info: SectionInfo,
+    rows: u64,
+    /// (offset in the spool, bytes, rows) of each page.
+    pages: Vec<(u64, u64, u64)>,
+}
+
+impl Section {
+    fn stem(&self) -> &str {
+        super::names::stem(&self.info.data_path)
+    }
+
+    /// Where page `n` (from 2) lives, from the archive's root.
+    fn page_path(&self, n: usize) -> String {
+        let folder = self.info.data_path.split('/').nth(1).unwrap_or_default();
+        format!("pages/{folder}/{}-{n}.html", self.stem())
+    }
+}
+
+struct Spool {
+    writer: age::stream::StreamWriter<BufWriter<File>>,
+    identity: age::x25519::Identity,
+    written: u64,
+}
+
+/// The page of one archive, built while its rows stream.
+pub struct PageBook {
+    dir: PathBuf,
+    spool: Option<Spool>,
+    sections: Vec<Section>,
+    buf: String,
+}
+
+impl PageBook {
+    /// A book whose spool (made on the first row) goes in `dir`, beside the archive.
+    pub fn new(dir: &Path) -> PageBook {
+        PageBook {
+            dir: dir.to_path_buf(),
+            spool: None,
+            sections: Vec::new(),
+            buf: String::new(),
+        }
+    }
+
+    pub fn begin(&mut self, info: SectionInfo) {
+        self.sections.push(Section {
+            info,
+            rows: 0,
+            pages: Vec::new(),
+        });
+    }
+
+    /// Render one row of the current table.
+    pub fn row(&mut self, values: &[Value]) -> Result<(), UserError> {
+        let spool = match &mut self.spool {
+            Some(spool) => spool,
+            None => self.spool.insert(open_spool(&self.dir)?),
+        };
+        let section = self.sections.last_mut().expect("row outside a table");
+        let full = section
+            .pages
+            .last()
+            .is_none_or(|&(offset, _, rows)| rows >= PAGE_ROWS || spool.written - offset >= PAGE_BYTES);
+        if full {
+            section.pages.push((spool.written, 0, 0));
+        }
+        self.buf.clear();
+        self.buf.push_str("<tr>");
+        for value in values {
+            match value {
+                Value::Null => self.buf.push_str("<td class=\"muted\"></td>"),
+                Value::String(text) => {
+                    self.buf.push_str("<td dir=\"auto\">");
+                    escape_into(text, &mut self.buf);
+                    self.buf.push_str("</td>");
+                }
+                other => {
+                    self.buf.push_str("<td>");
+                    escape_into(&other.to_string(), &mut self.buf);
+                    self.buf.push_str("</td>");
+                }
+            }
+        }
+        self.buf.push_str("</tr>\n");
+        spool
+            .writer
+            .write_all(self.buf.as_bytes())
+            .map_err(|e| spool_error(&self.dir, e))?;
+        spool.written += self.buf.len() as u64;
+        let page = section.pages.last_mut().expect("a page was started");
+        page.1 += self.buf.len() as u64;
+        page.2 += 1;
+        section.rows += 1;
+        Ok(())
+    }
+
+    /// Write `index.html` and the further pages into the archive; say what each entry holds.
+    pub fn finish(self, archive: &mut ArchiveWriter, notice: &Notice) -> Result<Vec<EntrySummary>, UserError> {
+        let dir = self.dir.clone();
+        let mut spool = match self.spool {
+            Some(spool) => Some(read_back(spool).map_err(|e| spool_error(&dir, e))?),
+            None => None,
+        };
+        let mut entries = Vec::new();
+        let mut out = Out {
+            archive,
+            html: String::new(),
+        };
+
+        out.archive.start_entry("index.html")?;
+        out.push(&head("Your personal data", ""));
+        out.push("<header><h1>Your personal data</h1><p>");
+        out.text(&notice.opening);
+        out.push("</p><p><strong>");
+        out.text(&notice.found);
+        out.push("</strong></p>");
+        if let Some(incomplete) = &notice.incomplete {
+            out.push("<p class=\"note\">");
+            out.text(incomplete);
+            out.push("</p>");
+        }
+        out.push("</header>\n");
+        for block in &notice.blocks {
+            out.push("<h2>");
+            out.text(block.heading);
+            out.push("</h2><ul>");
+            for item in &block.items {
+                out.push("<li>");
+                out.text(item);
+                out.push("</li>");
+            }
+            out.push("</ul>\n");
+        }
+        if !self.sections.is_empty() {
+            out.push("<h2>Your data</h2><nav><ul>");
+            for (i, section) in self.sections.iter().enumerate() {
+                out.push(&format!("<li><a href=\"#t{i}\">"));
+                out.text(&section.info.title);
+                out.push("</a> <span class=\"muted\">(");
+                out.text(&section.info.source);
+                out.push(&format!(
+                    ", {} {})</span></li>",
+                    section.rows,
+                    plural(section.rows, "record", "records")
+                ));
+            }
+            out.push("</ul></nav>\n");
+        }
+        let mut source = None;
+        for (i, section) in self.sections.iter().enumerate() {
+            if source != Some(&section.info.source) {
+                source = Some(&section.info.source);
+                out.push("<h2>System: ");
+                out.text(&section.info.source);
+                out.push("</h2>\n");
+            }
+            out.push(&format!("<section id=\"t{i}\"><h3>"));
+            out.text(&section.info.title);
+            out.push("</h3>");
+            describe(&mut out, &section.info);
+            out.push(&format!(
+                "<p>{} {}. Machine-readable: <a href=\"{}\">",
+                section.rows,
+                plural(section.rows, "record", "records"),
+                href(&section.info.data_path)
+            ));
+            out.text(&section.info.data_path);
+            out.push("</a></p>");
+            if let (Some(&(offset, len, _)), Some(spool)) = (section.pages.first(), spool.as_mut()) {
+                out.table_head(&section.info.columns);
+                out.copy(spool, offset, len)?;
+                out.push("</tbody></table>");
+                if section.pages.len() > 1 {
+                    out.push(&format!(
+                        "<p>The first {} records are shown here; the others are on pages ",
+                        section.pages[0].2
+                    ));
+                    for n in 2..=section.pages.len() {
+                        out.push(&format!("<a href=\"{}\">{n}</a> ", href(&section.page_path(n))));
+                    }
+                    out.push("</p>");
+                }
+            }
+            out.push("</section>\n");
+        }
+        out.push(
+            "<footer><p class=\"muted\">manifest.json lists every file of this archive with its SHA-256 checksum, \
+             so you can check that nothing was changed or left out.</p></footer></body></html>\n",
+        );
+        out.flush()?;
+        entries.push(out.archive.finish_entry());
+
+        for (i, section) in self.sections.iter().enumerate() {
+            let pages = section.pages.len();
+            for (n, &(offset, len, _)) in section.pages.iter().enumerate().skip(1) {
+                let number = n + 1;
+                let path = section.page_path(number);
+                let up = "../../";
+                out.archive.start_entry(&path)?;
+                out.push(&head(&section.info.title, &format!(" – page {number} of {pages}")));
+                out.push("<h1>");
+                out.text(&section.info.title);
+                out.push(&format!(
+                    " <span class=\"muted\">page {number} of {pages}</span></h1><p>"
+                ));
+                out.push(&format!("<a href=\"{up}index.html#t{i}\">back to the summary</a>"));
+                if number > 2 {
+                    out.push(&format!(
+                        " · <a href=\"{}\">previous page</a>",
+                        href(&format!("{}-{}.html", section.stem(), number - 1))
+                    ));
+                }
+                if number < pages {
+                    out.push(&format!(
+                        " · <a href=\"{}\">next page</a>",
+                        href(&format!("{}-{}.html", section.stem(), number + 1))
+                    ));
+                }
+                out.push("</p>");
+                out.table_head(&section.info.columns);
+                let spool = spool.as_mut().expect("a table with pages has a spool");
+                out.copy(spool, offset, len)?;
+                out.push("</tbody></table></body></html>\n");
+                out.flush()?;
+                entries.push(out.archive.finish_entry());
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// The table's Art. 15 facts and its columns explained.
+fn describe(out: &mut Out<'_>, info: &SectionInfo) {
+    let about = &info.about;
+    if let Some(description) = &about.description {
+        out.push("<p>");
+        out.text(description);
+        out.push("</p>");
+    }
+    let recipients = about.recipients.join("; ");
+    let facts = [
+        ("Why it is used", about.purpose.as_deref()),
+        ("Legal basis", about.legal_basis.as_deref()),
+        ("How long it is kept", about.retention.as_deref()),
+        (
+            "Who receives it",
+            (!recipients.is_empty()).then_some(recipients.as_str()),
+        ),
+        ("Where it came from", about.source.as_deref()),
+    ];
+    if facts.iter().any(|(_, v)| v.is_some()) {
+        out.push("<dl>");
+        for (label, value) in facts {
+            if let Some(value) = value {
+                out.push(&format!("<dt>{label}</dt><dd>"));
+                out.text(value);
+                out.push("</dd>");
+            }
+        }
+        out.push("</dl>");
+    }
+    let explained: Vec<&(String, String)> = about.columns.iter().filter(|(c, _)| info.columns.contains(c)).collect();
+    if !explained.is_empty() {
+        out.push("<table><thead><tr><th>Field</th><th>What it holds</th></tr></thead><tbody>");
+        for (column, meaning) in explained {
+            out.push("<tr><td>");
+            out.text(column);
+            out.push("</td><td>");
+            out.text(meaning);
+            out.push("</td></tr>");
+        }
+        out.push("</tbody></table>");
+    }
+}
+
+/// Text going into one zip entry, in chunks.
+struct Out<'a> {
+    archive: &'a mut ArchiveWriter,
+    html: String,
+}
+
+impl Out<'_> {
+    fn push(&mut self, markup: &str) {
+        self.html.push_str(markup);
+    }
+
+    fn text(&mut self, text: &str) {
+        escape_into(text, &mut self.html);
+    }
+
+    fn table_head(&mut self, columns: &[String]) {
+        self.push("<table><thead><tr>");
+        for column in columns {
+            self.push("<th>");
+            self.text(column);
+            self.push("</th>");
+        }
+        self.push("</tr></thead><tbody>\n");
+    }
+
+    fn flush(&mut self) -> Result<(), UserError> {
+        self.archive.write(self.html.as_bytes())?;
+        self.html.clear();
+        Ok(())
+    }
+
+    /// Copy `len` bytes of rendered rows from the spool at `offset`.
+    fn copy(
+        &mut self,
+        spool: &mut age::stream::StreamReader<BufReader<File>>,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), UserError> {
+        self.flush()?;
+        let fail = |e: io::Error| UserError::runtime(format!("cannot read back the page spool: {e}"));
+        spool.seek(SeekFrom::Start(offset)).map_err(fail)?;
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(chunk.len() as u64) as usize;
+            spool.read_exact(&mut chunk[..want]).map_err(fail)?;
+            self.archive.write(&chunk[..want])?;
+            left -= want as u64;
+        }
+        Ok(())
+    }
+}
+
+fn head(title: &str, suffix: &str) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>",
+    );
+    escape_into(title, &mut html);
+    escape_into(suffix, &mut html);
+    html.push_str("</title><style>");
+    html.push_str(STYLE);
+    html.push_str("</style></head><body>\n");
+    html
+}
+
+/// Escape text for an HTML element or a quoted attribute. NUL, which HTML parsers replace
+/// anyway, becomes U+FFFD so the page's bytes say what a browser shows.
+pub fn escape_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A relative link to an archive path: every byte outside the unreserved set and `/` is
+/// percent-encoded (names come from the map and can hold `#`, `?`, `%` or spaces).
+fn href(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn open_spool(dir: &Path) -> Result<Spool, UserError> {
+    let file = tempfile::tempfile_in(dir).map_err(|e| spool_error(dir, e))?;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .map_err(|e| UserError::runtime(format!("cannot set up the page spool: {e}")))?;
+    let writer = encryptor
+        .wrap_output(BufWriter::with_capacity(16 * 1024, file))
+        .map_err(|e| spool_error(dir, e))?;
+    Ok(Spool {
+        writer,
+        identity,
+        written: 0,
+    })
+}
+
+fn read_back(spool: Spool) -> io::Result<age::stream::StreamReader<BufReader<File>>> {
+    let mut file = spool
+        .writer
+        .finish()?
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    let decryptor = age::Decryptor::new(BufReader::new(file)).map_err(io::Error::other)?;
+    // The key was made for this spool alone and is dropped with it.
+    decryptor
+        .decrypt(std::iter::once(&spool.identity as &dyn age::Identity))
+        .map_err(io::Error::other)
+}
+
+fn spool_error(dir: &Path, e: io::Error) -> UserError {
+    UserError::runtime(format!("cannot write the page spool in {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_leaves_no_markup() {
+        let mut out = String::new();
+        escape_into(
+            "<script>alert('x')</script>\"><img src=x onerror=alert(1)>&\0",
+            &mut out,
+        );
+        assert!(!out.contains('<') && !out.contains('>') && !out.contains('"') && !out.contains('\''));
+        assert!(out.starts_with("&lt;script&gt;") && out.ends_with("&amp;\u{FFFD}"));
+    }
+
+    #[test]
+    fn links_are_percent_encoded() {
+        assert_eq!(
+            href("data/shop/My #1 table?.json"),
+            "data/shop/My%20%231%20table%3F.json"
+        );
+        assert_eq!(href("pages/a/é-2.html"), "pages/a/%C3%A9-2.html");
+    }
+}
