@@ -56,7 +56,7 @@ struct Fixture {
     customer_id: &'static str,
     invoice_id: &'static str,
     last_name: &'static str,
-    /// The source/table prefix of archive entries and counts (`chinook/public.`).
+    /// The source/table prefix of per-table counts (`chinook/public.`).
     entry: &'static str,
     /// Where quarantined rows are (`dsar.quarantine` on PostgreSQL).
     quarantine: &'static str,
@@ -652,7 +652,8 @@ fn export_finds_every_row_of_the_subject_and_no_other(kind: &dyn Chinook) {
     assert_eq!(counts[&format!("{}{}", f.entry, f.customer)], 1);
     assert_eq!(counts[&format!("{}{}", f.entry, f.invoice)], 7);
     assert_eq!(counts[&format!("{}{}", f.entry, f.line)], 38);
-    let invoices = archive.json_rows(&format!("data/{}{}.json", f.entry, f.invoice));
+    // Every kind's map titles its tables as the example does; files are named by title.
+    let invoices = archive.json_rows("data/chinook/Your invoices.json");
     assert!(
         invoices.iter().all(|i| i[f.customer_id] == 1),
         "no other customer's invoice"
@@ -667,7 +668,7 @@ fn a_batch_export_gives_each_person_their_own_rows(kind: &dyn Chinook) {
     let mut seen = Vec::new();
     for archive in f.ws.archives() {
         let zip = f.ws.open_archive(&archive);
-        let customer = zip.json_rows(&format!("data/{}{}.json", f.entry, f.customer));
+        let customer = zip.json_rows("data/chinook/Your customer account.json");
         let id = customer[0][f.customer_id].as_i64().unwrap();
         let (_, invoices, lines) = f.owned(id);
         assert_eq!(zip.counts()[&format!("{}{}", f.entry, f.invoice)] as i64, invoices);
@@ -795,6 +796,9 @@ fn an_uncovered_child_is_refused(kind: &dyn Chinook) {
         "names the table and the fix: {err}"
     );
     assert_eq!(f.dumps(), before, "nothing changed");
+    let last = f.ws.audit_events().pop().unwrap();
+    assert_eq!(last["action"], "delete.refused", "its own event: {last}");
+    assert_eq!(last["outcome"], "error");
 }
 
 /// Restore never overwrites a key that was re-used meanwhile: flagged, exit 3.

@@ -85,6 +85,12 @@ fn delete_then_restore_brings_customer_1_back_byte_for_byte() {
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(actions, ["delete.planned", "delete.completed", "restore.completed"]);
+    let events = ws.audit_events();
+    assert_eq!(
+        events[2]["subject"], events[1]["subject"],
+        "the restore names the person"
+    );
+    assert_eq!(events[2]["request_id"], id.as_str(), "and the request it undid");
     let log = std::fs::read_to_string(ws.state_dir().join("audit/000001.jsonl")).unwrap();
     assert!(!log.contains("luisg@embraer.com.br"));
 }
@@ -113,6 +119,17 @@ fn dry_run_prints_the_ordered_plan_and_changes_nothing() {
     );
     let human = ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--dry-run"]);
     assert!(stdout(&human).contains("dry run"));
+    // Without --yes and without a terminal to ask on, the delete is declined, and logged so.
+    let declined = ws.dsar(&["delete", "--subject", "customer_id=1"]);
+    assert_eq!(declined.status.code(), Some(2), "{}", stderr(&declined));
+    let actions: Vec<String> = ws
+        .audit_events()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["delete.declined", "delete.planned"]);
     assert_eq!(dumps(&db.url), before);
     assert_eq!(
         psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NULL"),
@@ -296,17 +313,40 @@ fn restore_never_overwrites_a_reused_key_and_exits_3() {
 fn single_rows_can_be_restored_by_key() {
     let (db, ws) = chinook(EXAMPLE);
     let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
-    ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--table",
-        "public.customer",
-        "--key",
-        "customer_id=1",
-    ]);
+    let restore_customer = || {
+        ws.dsar(&[
+            "restore",
+            "--request",
+            &id,
+            "--identity",
+            "keys/recovery.key",
+            "--table",
+            "public.customer",
+            "--key",
+            "customer_id=1",
+        ])
+    };
+    // The key was reused meanwhile: flagged on the terminal as given, but the ledger and the
+    // audit log keep only its keyed hash.
+    psql(
+        &db.url,
+        "INSERT INTO customer (customer_id, first_name, last_name, email) VALUES (1, 'X', 'Y', 'x@y.example')",
+    );
+    let flagged = restore_customer();
+    assert_eq!(flagged.status.code(), Some(3), "{}", stderr(&flagged));
+    assert!(stderr(&flagged).contains("customer_id=1"), "{}", stderr(&flagged));
+    for dir in ["requests", "audit"] {
+        for file in std::fs::read_dir(ws.state_dir().join(dir)).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap_or_default();
+            assert!(
+                !text.contains("customer_id=1"),
+                "{dir} keeps the key's hash only: {text}"
+            );
+        }
+    }
+    psql(&db.url, "DELETE FROM customer WHERE customer_id = 1");
+    let out = restore_customer();
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(subject_rows(&db.url), ("1".into(), "0".into(), "0".into()));
     let out = ws.dsar(&[
         "restore",

@@ -471,6 +471,60 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
     assert_eq!((live(), quarantined()), (ROWS, 0), "all back, none twice");
 }
 
+/// A restore stopped half-way says so in the audit log: `restore.cancelled`, with the rows
+/// already back per table, the person's hashes and the request it acted on.
+#[test]
+fn a_cancelled_restore_records_the_rows_already_back() {
+    let db = fresh_db("shop_tpl");
+    seed_events(&db);
+    let fast = MAP.replace("batch_rows = 2", "batch_rows = 2000");
+    let ws = Workspace::new(&fast, &[("SHOP_DATABASE_URL", &db.url)]);
+    let deleted = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    let delete_id = deleted["request_id"].as_str().unwrap().to_string();
+    std::fs::write(
+        ws.path("sources.toml"),
+        MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000"),
+    )
+    .unwrap();
+    let mut child = ws.spawn(&[
+        "restore",
+        "--request",
+        &delete_id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    running_id(&ws, &mut child);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let live: u64 = psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1")
+        .parse()
+        .unwrap();
+    let events = ws.audit_events();
+    let delete = events.iter().find(|e| e["action"] == "delete.completed").unwrap();
+    let cancelled = events.last().unwrap();
+    assert_eq!(cancelled["action"], "restore.cancelled", "{cancelled}");
+    assert_eq!(cancelled["request_id"], delete_id.as_str());
+    assert_eq!(cancelled["subject"], delete["subject"], "the person is named, hashed");
+    assert!(cancelled["details"]["restore_run"].is_string(), "{cancelled}");
+    let back: u64 = cancelled["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["table"] == "Shop.events")
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert!(live > 0, "stopped mid-restore");
+    assert_eq!(back, live, "the event counts exactly the rows already back");
+}
+
 #[test]
 fn sigterm_cancels_an_export_which_leaves_no_archive() {
     let (_db, ws) = shop_with_events(20_000);

@@ -45,7 +45,8 @@ fn user_name(uid: u32) -> Option<String> {
     })
 }
 
-/// Replace the value of every `--subject KEY=VALUE` (both spellings) by its keyed hash.
+/// Replace the value of every `--subject KEY=VALUE` and `--key COL=VALUE` (both spellings) by
+/// its keyed hash: a row's key can be an email as well as a subject can.
 fn redact_argv(args: Vec<String>, key: &[u8]) -> Vec<String> {
     let hash = |kv: &str| match kv.split_once('=') {
         Some((k, v)) => crate::state::subject_hash(key, k, v),
@@ -57,11 +58,14 @@ fn redact_argv(args: Vec<String>, key: &[u8]) -> Vec<String> {
         if redact_next {
             out.push(hash(&arg));
             redact_next = false;
-        } else if arg == "--subject" {
+        } else if arg == "--subject" || arg == "--key" {
             out.push(arg);
             redact_next = true;
-        } else if let Some(kv) = arg.strip_prefix("--subject=") {
-            out.push(format!("--subject={}", hash(kv)));
+        } else if let Some((flag, kv)) = ["--subject=", "--key="]
+            .iter()
+            .find_map(|flag| arg.strip_prefix(flag).map(|kv| (flag, kv)))
+        {
+            out.push(format!("{flag}{}", hash(kv)));
         } else {
             out.push(arg);
         }
@@ -81,5 +85,19 @@ mod tests {
         let out = redact_argv(args, b"k").join(" ");
         assert!(!out.contains("a@x") && !out.contains("=7"), "{out}");
         assert!(out.contains("--subject email:"));
+        let args = [
+            "dsar",
+            "restore",
+            "--table",
+            "users",
+            "--key",
+            "email=j@x",
+            "--key=id=9",
+        ]
+        .map(String::from)
+        .to_vec();
+        let out = redact_argv(args, b"k").join(" ");
+        assert!(!out.contains("j@x") && !out.contains("=9"), "{out}");
+        assert!(out.contains("--key email:") && out.contains("--key=id:"), "{out}");
     }
 }

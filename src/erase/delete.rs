@@ -83,9 +83,14 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             ..Default::default()
         }
     };
-    audit.append(&event("delete.planned", Outcome::Ok, table_counts(&plan.steps), None))?;
-
     if !plan.refusals.is_empty() {
+        // Its own event: a refused delete changed nothing, and the log says so.
+        audit.append(&event(
+            "delete.refused",
+            Outcome::Error,
+            table_counts(&plan.steps),
+            Some(plan.refusals[0].clone()),
+        ))?;
         eprint!("{}", plan.render());
         let more = if plan.refusals.len() > 1 {
             format!(" (and {} more above)", plan.refusals.len() - 1)
@@ -152,13 +157,22 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             db: None,
         });
     }
+    audit.append(&event("delete.planned", Outcome::Ok, table_counts(&plan.steps), None))?;
     if args.dry_run {
         let mut shown = plan.steps.clone();
         shown.extend(plan.external.iter().cloned());
         print_report(global, &request_id, "planned", true, None, shown, &plan);
         return Ok(());
     }
-    confirm(args.yes, &plan, &subjects, config.settings.recovery_window)?;
+    if let Err(e) = confirm(args.yes, &plan, &subjects, config.settings.recovery_window) {
+        audit.append(&event(
+            "delete.declined",
+            Outcome::Error,
+            table_counts(&plan.steps),
+            Some(e.message.clone()),
+        ))?;
+        return Err(e);
+    }
 
     let data_key = DataKey::generate();
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;

@@ -109,118 +109,172 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     running.set_target_request(request_id)?;
     crate::interrupt::install();
 
+    // Whose rows these are, as the delete recorded them (keyed hashes): every restore event
+    // names the person, so `audit show --subject` tells the whole story.
+    let subject = Ledger::open(audit.state())?
+        .get(request_id)?
+        .map(|r| r.subject)
+        .unwrap_or_default();
+    let event = |action: &str, outcome: Outcome, counts: &[TableCount], flagged: usize, error: Option<String>| {
+        let mut details = serde_json::Map::new();
+        details.insert("restore_run".into(), run_id.clone().into());
+        details.insert("flagged_for_review".into(), flagged.into());
+        if let Some(table) = &args.table {
+            details.insert("single_table".into(), table.clone().into());
+        }
+        Event {
+            action: action.into(),
+            request_id: Some(request_id.to_string()),
+            subject: subject.clone(),
+            tables: counts.to_vec(),
+            outcome,
+            error,
+            details,
+            ..Default::default()
+        }
+    };
+
     let mut counts = Vec::new();
     let mut flagged = Vec::new();
     // What the quarantine held per table when this run began, to compare with the delete's record.
     let mut in_quarantine: Vec<(String, String, u64)> = Vec::new();
     let mut matched_single = false;
-    for (s, key) in &keys {
-        let source = &sources[*s];
-        let fks = source.foreign_keys().await?;
-        let mut entries = Vec::new();
-        for (name, strategy, count) in engine::quarantined_tables(source.backend(), request_id).await? {
-            let table = source
-                .config()
-                .tables
-                .iter()
-                .position(|t| t.name == name)
-                .ok_or_else(|| {
-                    UserError::usage(format!(
-                        "request {request_id} holds rows of {name}, which the source map no longer lists"
-                    ))
-                    .with_hint("add the table back to the map to restore them")
+    // Rows already back stay back whatever happens next: a run that stops records them.
+    let restoring_all = async {
+        for (s, key) in &keys {
+            let source = &sources[*s];
+            let fks = source.foreign_keys().await?;
+            let mut entries = Vec::new();
+            for (name, strategy, count) in engine::quarantined_tables(source.backend(), request_id).await? {
+                let table = source
+                    .config()
+                    .tables
+                    .iter()
+                    .position(|t| t.name == name)
+                    .ok_or_else(|| {
+                        UserError::usage(format!(
+                            "request {request_id} holds rows of {name}, which the source map no longer lists"
+                        ))
+                        .with_hint("add the table back to the map to restore them")
+                    })?;
+                let strategy = OnDelete::of_quarantine(&strategy).ok_or_else(|| {
+                    UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`"))
                 })?;
-            let strategy = OnDelete::of_quarantine(&strategy)
-                .ok_or_else(|| UserError::runtime(format!("dsar.quarantine holds an unknown strategy `{strategy}`")))?;
-            entries.push((table, strategy, count as u64));
-            in_quarantine.push((source.config().name.clone(), name.to_string(), count as u64));
-        }
-        let only = match &single {
-            Some((text, given)) => {
-                let Some(table) = source.config().find_table(text) else {
-                    continue;
-                };
-                entries.retain(|(t, ..)| *t == table);
-                Some(vec![key.key_hash(&source.canonical_key(table, given).await?)])
+                entries.push((table, strategy, count as u64));
+                in_quarantine.push((source.config().name.clone(), name.to_string(), count as u64));
             }
-            None => None,
-        };
-        let tables: Vec<usize> = entries.iter().map(|(t, ..)| *t).collect();
-        let order = restore_order(source, &tables, &fks);
-        let restoring = engine::Restoring {
-            request_id,
-            key,
-            installation_key: audit.key(),
-            only: only.as_deref(),
-        };
-        // Parents come back first; a parent left in quarantine holds its children there.
-        let mut held: HashMap<usize, engine::Held> = HashMap::new();
-        for table in order {
-            let holding = held.get(&table).cloned().unwrap_or_default();
-            for (strategy, quarantined) in entries.iter().filter(|(t, ..)| *t == table).map(|(_, s, n)| (*s, *n)) {
-                // The rows in quarantine are the plan, so `status` shows a percentage and ETA
-                // (a single-row restore brings back fewer).
-                let planned = only.is_none().then_some(quarantined);
-                let mut restored = 0u64;
-                let mut after = 0i64;
-                let started = std::time::Instant::now();
-                loop {
-                    let limit = i64::from(source.config().batch_rows);
-                    let batch = match engine::restore_batch(
-                        source.backend(),
-                        table,
-                        strategy,
-                        &restoring,
-                        &holding,
-                        after,
-                        limit,
-                    )
-                    .await
-                    {
-                        Ok(batch) => batch,
-                        // A row the table no longer accepts (a new constraint, a missing
-                        // parent) must not hold back the others: go row by row and flag it.
-                        Err(e) if e.is_refusal() => {
-                            one_by_one(source, table, strategy, &restoring, &holding, after, limit).await?
-                        }
-                        Err(e) => return Err(e),
+            let only = match &single {
+                Some((text, given)) => {
+                    let Some(table) = source.config().find_table(text) else {
+                        continue;
                     };
-                    if batch.seen == 0 {
-                        break;
-                    }
-                    for row in &batch.kept {
-                        hold_children(source, &fks, table, row, &mut held);
-                    }
-                    after = batch.last_id;
-                    restored += batch.restored;
-                    flagged.extend(batch.conflicts);
-                    let table_name = source.config().tables[table].name.to_string();
-                    running.progress(&source.config().name, &table_name, restored, planned);
-                    if running.cancel_requested() {
-                        running.finish("cancelled", None, flagged.clone())?;
-                        return Err(UserError {
-                            kind: ExitKind::Cancelled,
-                            message: format!("cancelled: rows restored so far stay restored (restore run {run_id})"),
-                            hint: Some(format!(
-                                "run the same restore again to bring back the rest of {request_id}"
-                            )),
-                            db: None,
-                        });
-                    }
-                    // Restores spare a busy database as deletes do.
-                    if let Some(rate) = source.config().max_rows_per_second {
-                        crate::pace::throttle(started, restored, rate).await;
-                    }
+                    entries.retain(|(t, ..)| *t == table);
+                    Some(vec![key.key_hash(&source.canonical_key(table, given).await?)])
                 }
-                matched_single |= restored > 0;
-                counts.push(TableCount {
-                    source: source.config().name.clone(),
-                    table: source.config().tables[table].name.to_string(),
-                    strategy: Some(strategy.name()),
-                    rows: restored,
-                });
+                None => None,
+            };
+            let tables: Vec<usize> = entries.iter().map(|(t, ..)| *t).collect();
+            let order = restore_order(source, &tables, &fks);
+            let restoring = engine::Restoring {
+                request_id,
+                key,
+                installation_key: audit.key(),
+                only: only.as_deref(),
+            };
+            // Parents come back first; a parent left in quarantine holds its children there.
+            let mut held: HashMap<usize, engine::Held> = HashMap::new();
+            for table in order {
+                let holding = held.get(&table).cloned().unwrap_or_default();
+                for (strategy, quarantined) in entries.iter().filter(|(t, ..)| *t == table).map(|(_, s, n)| (*s, *n)) {
+                    // The rows in quarantine are the plan, so `status` shows a percentage and ETA
+                    // (a single-row restore brings back fewer).
+                    let planned = only.is_none().then_some(quarantined);
+                    let mut restored = 0u64;
+                    let mut after = 0i64;
+                    let started = std::time::Instant::now();
+                    loop {
+                        let limit = i64::from(source.config().batch_rows);
+                        let batch = match engine::restore_batch(
+                            source.backend(),
+                            table,
+                            strategy,
+                            &restoring,
+                            &holding,
+                            after,
+                            limit,
+                        )
+                        .await
+                        {
+                            Ok(batch) => batch,
+                            // A row the table no longer accepts (a new constraint, a missing
+                            // parent) must not hold back the others: go row by row and flag it.
+                            Err(e) if e.is_refusal() => {
+                                one_by_one(source, table, strategy, &restoring, &holding, after, limit).await?
+                            }
+                            Err(e) => return Err(e),
+                        };
+                        if batch.seen == 0 {
+                            break;
+                        }
+                        for row in &batch.kept {
+                            hold_children(source, &fks, table, row, &mut held);
+                        }
+                        after = batch.last_id;
+                        restored += batch.restored;
+                        flagged.extend(batch.conflicts);
+                        let table_name = source.config().tables[table].name.to_string();
+                        running.progress(&source.config().name, &table_name, restored, planned);
+                        if running.cancel_requested() {
+                            counts.push(TableCount {
+                                source: source.config().name.clone(),
+                                table: table_name,
+                                strategy: Some(strategy.name()),
+                                rows: restored,
+                            });
+                            running.finish("cancelled", None, redact_keys(&flagged, &args.key, audit.key()))?;
+                            return Err(UserError {
+                                kind: ExitKind::Cancelled,
+                                message: format!(
+                                    "cancelled: rows restored so far stay restored (restore run {run_id})"
+                                ),
+                                hint: Some(format!(
+                                    "run the same restore again to bring back the rest of {request_id}"
+                                )),
+                                db: None,
+                            });
+                        }
+                        // Restores spare a busy database as deletes do.
+                        if let Some(rate) = source.config().max_rows_per_second {
+                            crate::pace::throttle(started, restored, rate).await;
+                        }
+                    }
+                    matched_single |= restored > 0;
+                    counts.push(TableCount {
+                        source: source.config().name.clone(),
+                        table: source.config().tables[table].name.to_string(),
+                        strategy: Some(strategy.name()),
+                        rows: restored,
+                    });
+                }
             }
         }
+        Ok::<(), UserError>(())
+    }
+    .await;
+    if let Err(e) = restoring_all {
+        let cancelled = e.kind == ExitKind::Cancelled;
+        audit.append(&event(
+            if cancelled {
+                "restore.cancelled"
+            } else {
+                "restore.failed"
+            },
+            Outcome::Error,
+            &counts,
+            flagged.len(),
+            Some(e.message.clone()),
+        ))?;
+        return Err(e);
     }
     if single.is_some() && !matched_single && flagged.is_empty() {
         return Err(UserError::usage(format!(
@@ -237,20 +291,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             engine::clear_plan(sources[*s].backend(), request_id).await?;
         }
     }
-    let mut details = serde_json::Map::new();
-    details.insert("flagged_for_review".into(), flagged.len().into());
-    if let Some(table) = &args.table {
-        details.insert("single_table".into(), table.clone().into());
-    }
-    running.finish("completed", None, flagged.clone())?;
-    audit.append(&Event {
-        action: "restore.completed".into(),
-        request_id: Some(request_id.to_string()),
-        tables: counts.clone(),
-        outcome: Outcome::Ok,
-        details,
-        ..Default::default()
-    })?;
+    running.finish("completed", None, redact_keys(&flagged, &args.key, audit.key()))?;
+    audit.append(&event("restore.completed", Outcome::Ok, &counts, flagged.len(), None))?;
 
     if global.json {
         let state = if flagged.is_empty() {
@@ -293,6 +335,21 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         });
     }
     Ok(())
+}
+
+/// The flagged items as the ledger (and so notifications) keep them: each `--key COL=VALUE`
+/// the operator gave replaced by its keyed hash, since a row's key can identify the person.
+/// The terminal still shows them as given.
+fn redact_keys(flagged: &[String], keys: &[String], installation_key: &[u8]) -> Vec<String> {
+    flagged
+        .iter()
+        .map(|item| {
+            keys.iter().fold(item.clone(), |text, kv| match kv.split_once('=') {
+                Some((column, value)) => text.replace(kv, &crate::state::subject_hash(installation_key, column, value)),
+                None => text,
+            })
+        })
+        .collect()
 }
 
 /// Restore up to `limit` entries after `after` one per transaction, flagging each that the live
