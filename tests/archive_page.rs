@@ -51,8 +51,13 @@ fn workspace(extra_lines: i64) -> Workspace {
 /// Export customer 1 and extract the archive with `dsar open`; the folder it went to.
 fn export_and_extract(ws: &Workspace) -> PathBuf {
     ws.dsar_ok(&["export", "--subject", &format!("email={EMAIL}"), "--quiet"]);
+    extract_last(ws, "unzipped")
+}
+
+/// Extract the newest archive with `dsar open` into `folder` of the workspace.
+fn extract_last(ws: &Workspace, folder: &str) -> PathBuf {
     let archive = ws.archives().pop().unwrap();
-    let out = ws.path("unzipped");
+    let out = ws.path(folder);
     ws.dsar_ok(&[
         "open",
         archive.to_str().unwrap(),
@@ -224,16 +229,7 @@ fn a_person_with_no_data_is_told_so_naming_the_systems_searched() {
     let ws = workspace(0);
     let out = ws.dsar(&["export", "--subject", "email=nobody@example.org", "--quiet"]);
     assert_eq!(out.status.code(), Some(3), "nothing matched asks for review");
-    let archive = ws.archives().pop().unwrap();
-    let extracted = ws.path("empty");
-    ws.dsar_ok(&[
-        "open",
-        archive.to_str().unwrap(),
-        "--identity",
-        ws.identity.to_str().unwrap(),
-        "--extract",
-        extracted.to_str().unwrap(),
-    ]);
+    let extracted = extract_last(&ws, "empty");
     let text = text_of(&rendered_dom(&ws, &extracted.join("index.html")));
     assert!(text.contains("No data about you was found"), "{text}");
     assert!(text.contains("searched") && text.contains("chinook"), "{text}");

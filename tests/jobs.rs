@@ -421,21 +421,21 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
 }
 
-#[test]
-fn resume_finishes_a_killed_restore_under_the_same_request() {
+/// Customer 1's events deleted at full speed, then a paced restore of them started (so it can
+/// be caught mid-run): the database, the workspace, the delete's id and the restore.
+fn paced_restore() -> (TestDb, Workspace, String, Child) {
     let db = fresh_db("shop_tpl");
     seed_events(&db);
     let fast = MAP.replace("batch_rows = 2", "batch_rows = 2000");
     let ws = Workspace::new(&fast, &[("SHOP_DATABASE_URL", &db.url)]);
     let deleted = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
     let delete_id = deleted["request_id"].as_str().unwrap().to_string();
-    // The restore is paced, so it can be caught mid-run.
     std::fs::write(
         ws.path("sources.toml"),
         MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000"),
     )
     .unwrap();
-    let mut child = ws.spawn(&[
+    let child = ws.spawn(&[
         "restore",
         "--request",
         &delete_id,
@@ -443,6 +443,12 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
         "keys/recovery.key",
         "--quiet",
     ]);
+    (db, ws, delete_id, child)
+}
+
+#[test]
+fn resume_finishes_a_killed_restore_under_the_same_request() {
+    let (db, ws, _, mut child) = paced_restore();
     let id = running_id(&ws, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -475,25 +481,7 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
 /// already back per table, the person's hashes and the request it acted on.
 #[test]
 fn a_cancelled_restore_records_the_rows_already_back() {
-    let db = fresh_db("shop_tpl");
-    seed_events(&db);
-    let fast = MAP.replace("batch_rows = 2", "batch_rows = 2000");
-    let ws = Workspace::new(&fast, &[("SHOP_DATABASE_URL", &db.url)]);
-    let deleted = json(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
-    let delete_id = deleted["request_id"].as_str().unwrap().to_string();
-    std::fs::write(
-        ws.path("sources.toml"),
-        MAP.replace("batch_rows = 2", "batch_rows = 500\nmax_rows_per_second = 20000"),
-    )
-    .unwrap();
-    let mut child = ws.spawn(&[
-        "restore",
-        "--request",
-        &delete_id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+    let (db, ws, delete_id, mut child) = paced_restore();
     running_id(&ws, &mut child);
     assert!(
         Command::new("kill")
