@@ -48,6 +48,14 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
     if let Some(error) = &request.last_error {
         println!("error    {error}");
     }
+    if let Some(after) = &request.afterwards {
+        if let (Some(at), Some(by)) = (&after.restored_at, &after.restored_by) {
+            println!("restored {at} by restore {by}: every row is live again");
+        }
+        if let (Some(at), Some(by)) = (&after.purged_at, &after.purged_by) {
+            println!("purged   {at} by purge {by}: unrecoverable since");
+        }
+    }
     for p in &request.progress {
         let planned = p.planned.map(|n| format!("/{n}")).unwrap_or_default();
         println!("  {:>10}{planned:<11} {}: {}", p.done, p.source, p.table);

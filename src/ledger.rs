@@ -68,7 +68,26 @@ pub struct Request {
     /// For export: how to make the archive again on resume (public recipients, not secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<ExportSettings>,
+    /// For delete: what became of it after it ran, so `status` tells the whole story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afterwards: Option<Afterwards>,
     pub pid: u32,
+}
+
+/// What happened to a finished delete later: brought back by a restore, or made unrecoverable
+/// by a purge (its key destroyed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Afterwards {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<String>,
+    /// The restore run that brought every row back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<String>,
+    /// The purge run that destroyed its key: unrecoverable since `purged_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_by: Option<String>,
 }
 
 /// What an export needs to be made again: its recipients (age public keys), format and directory.
@@ -106,6 +125,7 @@ impl Request {
             sealed_subjects: None,
             queued_by: None,
             export: None,
+            afterwards: None,
             pid: std::process::id(),
         }
     }
@@ -193,6 +213,22 @@ impl Ledger {
             request.state = "failed (interrupted)".into();
         }
         Ok(Some(request))
+    }
+
+    /// Note on a finished request what became of it later (restored, purged). A request this
+    /// state dir has no record of (made with another one) is left alone: `Ok(false)`.
+    pub fn note_afterwards(&self, id: &str, note: impl FnOnce(&mut Afterwards)) -> Result<bool, UserError> {
+        let path = self.record_path(id);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+        };
+        let mut request: Request = serde_json::from_slice(&text)
+            .map_err(|e| UserError::runtime(format!("{} is damaged: {e}", path.display())))?;
+        note(request.afterwards.get_or_insert_with(Afterwards::default));
+        write_record(&path, &request)?;
+        Ok(true)
     }
 
     /// Hold the lock of a whole run (an export of many subjects, say) while the returned file
@@ -384,21 +420,26 @@ impl Running {
 
     fn write(&mut self) -> Result<(), UserError> {
         self.last_write = Some(Instant::now());
-        let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", self.path.display()));
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let temp = dir.join(format!(".{}.tmp", self.request.request_id));
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(fail)?;
-        file.write_all(&serde_json::to_vec_pretty(&self.request).map_err(|e| fail(std::io::Error::other(e)))?)
-            .map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        fs::rename(&temp, &self.path).map_err(fail)
+        write_record(&self.path, &self.request)
     }
+}
+
+/// Replace a record atomically: a temp file (0600), fsync, rename.
+fn write_record(path: &Path, request: &Request) -> Result<(), UserError> {
+    let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!(".{}.tmp", request.request_id));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(fail)?;
+    file.write_all(&serde_json::to_vec_pretty(request).map_err(|e| fail(std::io::Error::other(e)))?)
+        .map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    fs::rename(&temp, path).map_err(fail)
 }
 
 impl Drop for Running {

@@ -93,6 +93,14 @@ fn delete_then_restore_brings_customer_1_back_byte_for_byte() {
     assert_eq!(events[2]["request_id"], id.as_str(), "and the request it undid");
     let log = std::fs::read_to_string(ws.state_dir().join("audit/000001.jsonl")).unwrap();
     assert!(!log.contains("luisg@embraer.com.br"));
+    // The delete's own record says it was undone, and by which run.
+    let status: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["status", &id, "--json"]))).unwrap();
+    assert_eq!(status["state"], "completed");
+    assert_eq!(
+        status["afterwards"]["restored_by"], events[2]["details"]["restore_run"],
+        "{status}"
+    );
+    assert!(stdout(&ws.dsar_ok(&["status", &id])).contains("every row is live again"));
 }
 
 #[test]
@@ -422,6 +430,17 @@ fn after_the_window_restore_fails_cleanly_and_purge_destroys_everything_once() {
     let rows: u64 = purges.iter().map(|e| e["details"]["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, 46, "the purge events count the rows destroyed, once");
     assert!(purges.iter().all(|e| e["details"]["dry_run"] == false));
+    // The delete's own record says since when it cannot be undone, and which purge did it.
+    let status: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["status", &id, "--json"]))).unwrap();
+    let purged_by = status["afterwards"]["purged_by"].as_str().unwrap().to_string();
+    assert!(status["afterwards"]["purged_at"].is_string(), "{status}");
+    assert!(
+        purges
+            .iter()
+            .any(|e| e["request_id"] == purged_by.as_str() && e["details"]["request_ids"].to_string().contains(&id)),
+        "the purge run that destroyed it lists it: {purges:?}"
+    );
+    assert!(stdout(&ws.dsar_ok(&["status", &id])).contains("unrecoverable since"));
 
     let again = ws.dsar_ok(&["purge", "--json"]);
     let summary: Value = serde_json::from_str(&stdout(&again)).unwrap();

@@ -116,6 +116,18 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     if failed {
         summary.state = "failed";
     }
+    if !args.dry_run {
+        let ledger = crate::ledger::Ledger::open(audit.state())?;
+        for purged in &summary.requests {
+            // A request restored in full had nothing left to destroy: it stays "restored".
+            ledger.note_afterwards(&purged.request_id, |after| {
+                if after.restored_at.is_none() {
+                    after.purged_at.get_or_insert_with(crate::clock::now_rfc3339);
+                    after.purged_by.get_or_insert_with(|| run_id.clone());
+                }
+            })?;
+        }
+    }
     running.finish(summary.state, summary.failures.first().cloned(), Vec::new())?;
     let mut details = serde_json::Map::new();
     details.insert("dry_run".into(), args.dry_run.into());

@@ -292,6 +292,13 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         }
     }
     running.finish("completed", None, redact_keys(&flagged, &args.key, audit.key()))?;
+    if single.is_none() && flagged.is_empty() {
+        // Every row is back: the delete's own record says so from now on.
+        Ledger::open(audit.state())?.note_afterwards(request_id, |after| {
+            after.restored_at = Some(crate::clock::now_rfc3339());
+            after.restored_by = Some(run_id.clone());
+        })?;
+    }
     audit.append(&event("restore.completed", Outcome::Ok, &counts, flagged.len(), None))?;
 
     if global.json {
