@@ -67,6 +67,17 @@ impl StateDir {
         if let Ok(text) = fs::read_to_string(&path) {
             return decode_key(&text, &path);
         }
+        // A new key beside an existing log or ledger would make every earlier event fail to
+        // verify and every subject search miss: that is a lost key, never a first use.
+        if let Some(found) = self.history() {
+            return Err(UserError::usage(format!(
+                "{} is missing, but {found}: a new key would make all of it unverifiable",
+                path.display()
+            ))
+            .with_hint(
+                "restore installation.key from your backup of the state dir; if it is lost for good, move audit/ and requests/ aside (keep them) and start again",
+            ));
+        }
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         let temp = self.root.join(format!(".installation.key.{}", std::process::id()));
@@ -90,6 +101,30 @@ impl StateDir {
                 decode_key(&text, &path)
             }
             Err(e) => Err(UserError::runtime(format!("cannot create {}: {e}", path.display()))),
+        }
+    }
+}
+
+impl StateDir {
+    /// What of an earlier life this state dir holds (audit events, ledger records), if anything.
+    fn history(&self) -> Option<String> {
+        let has = |dir: &str, wanted: &dyn Fn(&str) -> bool| {
+            fs::read_dir(self.root.join(dir)).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    wanted(&name) && e.metadata().is_ok_and(|m| m.len() > 0)
+                })
+            })
+        };
+        if has("audit", &|n| n.ends_with(".jsonl") || n == "head.json") {
+            Some(format!("{} holds an audit log", self.root.join("audit").display()))
+        } else if has("requests", &|n| n.ends_with(".json") && !n.starts_with('.')) {
+            Some(format!(
+                "{} holds request records",
+                self.root.join("requests").display()
+            ))
+        } else {
+            None
         }
     }
 }

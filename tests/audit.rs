@@ -407,3 +407,25 @@ fn an_existing_state_dir_keeps_its_mode_and_a_shared_one_is_warned_about() {
     assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_lost_installation_key_is_never_replaced_by_a_new_one() {
+    let ws = log_with(2);
+    let key = ws.state_dir().join("installation.key");
+    std::fs::remove_file(&key).unwrap();
+    for args in [vec!["audit", "verify"], vec!["audit", "export", "--out", "/dev/null"]] {
+        let out = ws.dsar(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("installation.key is missing") && err.contains("restore"),
+            "{err}"
+        );
+        assert!(!key.exists(), "{args:?} made no new key");
+    }
+    assert_eq!(lines(&ws).len(), 2, "nothing was appended");
+    // A state dir with no history starts with a new key, as on first use.
+    let fresh = Workspace::new("", &[]);
+    fresh.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    assert!(fresh.state_dir().join("installation.key").exists());
+}
