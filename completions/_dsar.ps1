@@ -141,16 +141,32 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail')
+            [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'dsar;audit;verify' {
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Also check that the event with this hash (printed by `dsar audit head` earlier) is still in the chain: a log cut back before the anchor, or replaced, fails')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
             [CompletionResult]::new('--allow-empty', '--allow-empty', [CompletionResultType]::ParameterName, 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it')
+            [CompletionResult]::new('--seal-legacy', '--seal-legacy', [CompletionResultType]::ParameterName, 'For a log last written by dsar 0.1, whose head.json and removed.json carry no authentication: check the whole chain taking them at their word, then seal them. Only when you know no one else has written the state dir since')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;audit;head' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
@@ -198,12 +214,16 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         }
         'dsar;audit;help' {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail')
+            [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'dsar;audit;help;verify' {
+            break
+        }
+        'dsar;audit;help;head' {
             break
         }
         'dsar;audit;help;export' {
@@ -389,11 +409,15 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         }
         'dsar;help;audit' {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail')
+            [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
             break
         }
         'dsar;help;audit;verify' {
+            break
+        }
+        'dsar;help;audit;head' {
             break
         }
         'dsar;help;audit;export' {

@@ -67,6 +67,9 @@ _dsar() {
             dsar__subcmd__audit,export)
                 cmd="dsar__subcmd__audit__subcmd__export"
                 ;;
+            dsar__subcmd__audit,head)
+                cmd="dsar__subcmd__audit__subcmd__head"
+                ;;
             dsar__subcmd__audit,help)
                 cmd="dsar__subcmd__audit__subcmd__help"
                 ;;
@@ -78,6 +81,9 @@ _dsar() {
                 ;;
             dsar__subcmd__audit__subcmd__help,export)
                 cmd="dsar__subcmd__audit__subcmd__help__subcmd__export"
+                ;;
+            dsar__subcmd__audit__subcmd__help,head)
+                cmd="dsar__subcmd__audit__subcmd__help__subcmd__head"
                 ;;
             dsar__subcmd__audit__subcmd__help,help)
                 cmd="dsar__subcmd__audit__subcmd__help__subcmd__help"
@@ -139,6 +145,9 @@ _dsar() {
             dsar__subcmd__help__subcmd__audit,export)
                 cmd="dsar__subcmd__help__subcmd__audit__subcmd__export"
                 ;;
+            dsar__subcmd__help__subcmd__audit,head)
+                cmd="dsar__subcmd__help__subcmd__audit__subcmd__head"
+                ;;
             dsar__subcmd__help__subcmd__audit,show)
                 cmd="dsar__subcmd__help__subcmd__audit__subcmd__show"
                 ;;
@@ -178,7 +187,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit)
-            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help verify export show help"
+            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help verify head export show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,8 +258,34 @@ _dsar() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dsar__subcmd__audit__subcmd__head)
+            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dsar__subcmd__audit__subcmd__help)
-            opts="verify export show help"
+            opts="verify head export show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +299,20 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__audit__subcmd__help__subcmd__head)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -366,12 +415,16 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__verify)
-            opts="-q -v -h --allow-empty --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --allow-empty --head --seal-legacy --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --head)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -648,7 +701,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__help__subcmd__audit)
-            opts="verify export show"
+            opts="verify head export show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +715,20 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__help__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__help__subcmd__audit__subcmd__head)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

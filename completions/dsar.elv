@@ -133,15 +133,30 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dsar;audit;verify'= {
+            cand --head 'Also check that the event with this hash (printed by `dsar audit head` earlier) is still in the chain: a log cut back before the anchor, or replaced, fails'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
             cand --allow-empty 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it'
+            cand --seal-legacy 'For a log last written by dsar 0.1, whose head.json and removed.json carry no authentication: check the whole chain taking them at their word, then seal them. Only when you know no one else has written the state dir since'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;audit;head'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'
             cand --quiet 'Print nothing but errors; no progress bars'
@@ -186,11 +201,14 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;audit;help'= {
             cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dsar;audit;help;verify'= {
+        }
+        &'dsar;audit;help;head'= {
         }
         &'dsar;audit;help;export'= {
         }
@@ -357,10 +375,13 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;help;audit'= {
             cand verify 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+            cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
         }
         &'dsar;help;audit;verify'= {
+        }
+        &'dsar;help;audit;head'= {
         }
         &'dsar;help;audit;export'= {
         }

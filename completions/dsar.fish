@@ -99,25 +99,35 @@ complete -c dsar -n "__fish_dsar_using_subcommand purge" -l json -d 'Print one m
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l config -d 'The source map that says where personal data lives' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "show" -d 'Find events by request, subject, action or time'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify export show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l head -d 'Also check that the event with this hash (printed by `dsar audit head` earlier) is still in the chain: a log cut back before the anchor, or replaced, fails' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l allow-empty -d 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l seal-legacy -d 'For a log last written by dsar 0.1, whose head.json and removed.json carry no authentication: check the whole chain taking them at their word, then seal them. Only when you know no one else has written the state dir since'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from head" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l since -d 'Only events at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only events before this time' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from export" -l format -r -f -a "csv\t'One row per event; opens in a spreadsheet'
@@ -143,6 +153,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Find events by request, subject, action or time'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -246,5 +257,6 @@ complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subc
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Find events by request, subject, action or time'

@@ -288,9 +288,13 @@ pub enum AuditCommand {
     /// Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered
     /// line, or a truncated tail.
     #[command(
-        after_help = "Examples:\n  dsar audit verify\n  dsar audit verify --json\n  dsar audit verify --allow-empty    # a new state dir"
+        after_help = "Examples:\n  dsar audit verify\n  dsar audit verify --json\n  dsar audit verify --allow-empty    # a new state dir\n  dsar audit verify --head 3f9a…    # the log still holds an anchor taken with `dsar audit head`"
     )]
     Verify(AuditVerifyArgs),
+    /// Print the log's last event (sequence number and hash), to anchor it elsewhere: a ticket,
+    /// syslog, another machine. `audit verify --head HASH` later proves the log still holds it.
+    #[command(after_help = "Examples:\n  dsar audit head\n  dsar audit head --json | logger -t dsar-audit-anchor")]
+    Head,
     /// Export events for a regulator: CSV (one row per event, stable columns) or JSON.
     #[command(after_help = AUDIT_EXPORT_EXAMPLES)]
     Export(AuditExportArgs),
@@ -331,6 +335,17 @@ pub struct AuditVerifyArgs {
     /// an empty log proves nothing, and a cut one looks just like it.
     #[arg(long)]
     pub allow_empty: bool,
+
+    /// Also check that the event with this hash (printed by `dsar audit head` earlier) is still in
+    /// the chain: a log cut back before the anchor, or replaced, fails.
+    #[arg(long, value_name = "HASH")]
+    pub head: Option<String>,
+
+    /// For a log last written by dsar 0.1, whose head.json and removed.json carry no
+    /// authentication: check the whole chain taking them at their word, then seal them. Only
+    /// when you know no one else has written the state dir since.
+    #[arg(long)]
+    pub seal_legacy: bool,
 }
 
 #[derive(Debug, Args)]

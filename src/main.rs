@@ -72,6 +72,7 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Restore(args) => erase::restore::run(&cli.global, args).await,
             Command::Purge(args) => erase::purge::run(&cli.global, args).await,
             Command::Audit(AuditCommand::Verify(a)) => audit::command::run_verify(&cli.global, a),
+            Command::Audit(AuditCommand::Head) => audit::command::run_head(&cli.global),
             Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&cli.global, args),
             Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
             Command::Open(args) => open::run(&cli.global, args),

@@ -429,3 +429,127 @@ fn a_lost_installation_key_is_never_replaced_by_a_new_one() {
     fresh.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
     assert!(fresh.state_dir().join("installation.key").exists());
 }
+
+/// The attacks of an operator with write access to the state dir but not the key: each is caught
+/// by verify, and no later append seals it into the chain.
+#[test]
+fn a_cut_log_with_a_rewritten_head_is_caught_and_never_appended_to() {
+    let ws = log_with(6);
+    let mut l = lines(&ws);
+    l.truncate(4);
+    write_lines(&ws, &l);
+    // The head rewritten to match the new tail, as anyone can without the key.
+    let last: Value = serde_json::from_str(&l[3]).unwrap();
+    let head = ws.state_dir().join("audit/head.json");
+    std::fs::write(
+        &head,
+        format!(
+            "{{\"seq\":4,\"hash\":{},\"mac\":\"{}\"}}",
+            last["hash"],
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    assert_broken(&ws, "head.json", "rewritten without the key");
+    let out = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing was appended"), "{}", stderr(&out));
+    assert_eq!(lines(&ws).len(), 4, "nothing was appended");
+
+    // head.json deleted: verify says so, and the next append (a nightly purge, say) refuses.
+    let ws = log_with(3);
+    std::fs::remove_file(ws.state_dir().join("audit/head.json")).unwrap();
+    assert_broken(&ws, "head.json", "missing");
+    let out = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("head.json is missing"), "{}", stderr(&out));
+    assert_eq!(lines(&ws).len(), 3);
+
+    // The records of removed segments are authenticated too.
+    let ws = log_with(2);
+    std::fs::write(
+        ws.state_dir().join("audit/removed.json"),
+        r#"[{"segment":"000000.jsonl","last_seq":0,"last_hash":"00","removed_at":"2026-01-01T00:00:00Z"}]"#,
+    )
+    .unwrap();
+    assert_broken(&ws, "removed.json", "rewritten without the key");
+}
+
+/// Deleting the whole log (segment and head) leaves "0 events": verify fails while the ledger
+/// records requests, even with --allow-empty.
+#[test]
+fn an_empty_log_beside_a_ledger_with_requests_is_a_cut_log() {
+    let ws = Workspace::new(include_str!("../demo/sources.toml"), &[]);
+    common::sqlite_chinook(&ws.path("chinook.db"));
+    ws.dsar_ok(&["export", "--subject", "customer_id=1", "--quiet"]);
+    let audit = ws.state_dir().join("audit");
+    for entry in std::fs::read_dir(&audit).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl" || e == "json") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let out = ws.dsar(&["audit", "verify", "--allow-empty"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ledger beside it records requests"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// An anchor taken with `audit head` stays valid as the log grows, and catches a log rolled
+/// back (with an older, authentic head.json put back) to before it.
+#[test]
+fn an_anchor_outlives_later_appends_and_catches_a_rollback() {
+    let ws = log_with(3);
+    let old_head = std::fs::read(ws.state_dir().join("audit/head.json")).unwrap();
+    let old_lines = lines(&ws);
+    ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    let anchor: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["audit", "head", "--json"]))).unwrap();
+    assert_eq!(anchor["seq"], 4);
+    let hash = anchor["hash"].as_str().unwrap().to_string();
+    assert!(stdout(&ws.dsar_ok(&["audit", "head"])).contains(&hash));
+    ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    ws.dsar_ok(&["audit", "verify", "--head", &hash]);
+
+    // Rolled back to three events with the head of that time: consistent, authentic, and cut.
+    write_lines(&ws, &old_lines);
+    std::fs::write(ws.state_dir().join("audit/head.json"), old_head).unwrap();
+    ws.dsar_ok(&["audit", "verify"]);
+    let out = ws.dsar(&["audit", "verify", "--head", &hash]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("anchored hash"), "{}", stderr(&out));
+}
+
+/// A log dsar 0.1 wrote has a head.json without authentication: verify says so and names the
+/// way out; `--seal-legacy` checks the chain and seals it; appends go on afterwards.
+#[test]
+fn a_log_written_by_dsar_0_1_is_sealed_only_when_asked() {
+    let ws = log_with(3);
+    let path = ws.state_dir().join("audit/head.json");
+    let mut head: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    head.as_object_mut().unwrap().remove("mac");
+    std::fs::write(&path, head.to_string()).unwrap();
+    assert_broken(&ws, "head.json", "--seal-legacy");
+    let refused = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "no automatic sealing: {}",
+        stderr(&refused)
+    );
+    ws.dsar_ok(&["audit", "verify", "--seal-legacy"]);
+    ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    ws.dsar_ok(&["audit", "verify"]);
+    assert_eq!(lines(&ws).len(), 4);
+
+    // A cut log with a hand-written head does not become legitimate by asking.
+    let ws = log_with(6);
+    let mut l = lines(&ws);
+    l.truncate(4);
+    write_lines(&ws, &l);
+    std::fs::write(&ws.state_dir().join("audit/head.json"), r#"{"seq":6,"hash":"00"}"#).unwrap();
+    let out = ws.dsar(&["audit", "verify", "--seal-legacy"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

@@ -12,7 +12,20 @@ use crate::error::UserError;
 pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserError> {
     let log = AuditLog::open(global)?;
     let dir = log.dir()?;
-    match verify(&dir, log.key()) {
+    if args.seal_legacy && log.seal_legacy()? && !global.quiet && !global.json {
+        eprintln!("sealed head.json and removed.json of a log written by dsar 0.1");
+    }
+    match verify(&dir, log.key(), args.head.as_deref()) {
+        Ok(v) if v.events == 0 && has_requests(&log)? => {
+            if global.json {
+                crate::output::print_json(&json!({"state": "empty", "events": 0, "dir": dir.display().to_string()}));
+            }
+            Err(UserError::runtime(format!(
+                "the audit log in {} holds no events, but the ledger beside it records requests: the log was cut away",
+                dir.display()
+            ))
+            .with_hint("keep this copy as evidence and restore the log from backup"))
+        }
         Ok(v) if v.events == 0 && !args.allow_empty => {
             if global.json {
                 crate::output::print_json(&json!({"state": "empty", "events": 0, "dir": dir.display().to_string()}));
@@ -45,6 +58,29 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
             Err(broken.into())
         }
     }
+}
+
+/// Whether the ledger of the log's state dir records any request (so an empty log was cut).
+fn has_requests(log: &AuditLog) -> Result<bool, UserError> {
+    Ok(!crate::ledger::Ledger::open(log.state())?.list()?.is_empty())
+}
+
+/// The top-level entry point for `dsar audit head`.
+pub fn run_head(global: &Global) -> Result<(), UserError> {
+    let log = AuditLog::open(global)?;
+    let dir = log.dir()?;
+    let head = log.head()?.ok_or_else(|| {
+        UserError::usage(format!(
+            "the audit log in {} holds no events yet: nothing to anchor",
+            dir.display()
+        ))
+    })?;
+    if global.json {
+        crate::output::print_json(&json!({"state": "ok", "seq": head.seq, "hash": head.hash}));
+    } else {
+        println!("seq {} hash {}", head.seq, head.hash);
+    }
+    Ok(())
 }
 
 /// Every event the filter keeps.

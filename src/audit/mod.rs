@@ -146,24 +146,33 @@ impl AuditLog {
                 break;
             }
         }
-        let (seq, prev) = match tail {
-            Some(line) => {
-                let last: Value = serde_json::from_str(&line).map_err(|_| {
-                    UserError::runtime(format!(
-                        "audit log in {}: the last line is not valid JSON",
-                        dir.display()
-                    ))
-                    .with_hint("run `dsar audit verify` to find the damage")
-                })?;
-                (
-                    last.get("seq").and_then(Value::as_u64).unwrap_or(0) + 1,
-                    last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
-                )
-            }
-            None => match segments::read_removed(&dir)
-                .map_err(|e| fail("read removed.json", e))?
-                .last()
-            {
+        let last: Option<Value> = match tail {
+            Some(line) => Some(serde_json::from_str(&line).map_err(|_| {
+                UserError::runtime(format!(
+                    "audit log in {}: the last line is not valid JSON",
+                    dir.display()
+                ))
+                .with_hint("run `dsar audit verify` to find the damage")
+            })?),
+            None => None,
+        };
+        let removed = segments::read_removed(&dir).map_err(|e| fail("read removed.json", e))?;
+        let head = segments::read_head(&dir).map_err(|e| fail("read head.json", e))?;
+        // Never append to a log that was cut or whose records were rewritten: the new event
+        // would seal the damage into the chain.
+        check_tail(&self.key, last.as_ref(), head.as_ref(), &removed).map_err(|problem| {
+            UserError::runtime(format!(
+                "audit log in {}: {problem}; nothing was appended, so this command did nothing",
+                dir.display()
+            ))
+            .with_hint("run `dsar audit verify`; keep this copy as evidence and restore the log from backup")
+        })?;
+        let (seq, prev) = match &last {
+            Some(last) => (
+                last.get("seq").and_then(Value::as_u64).unwrap_or(0) + 1,
+                last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
+            ),
+            None => match removed.last() {
                 Some(r) => (r.last_seq + 1, r.last_hash.clone()),
                 None => (1, GENESIS.to_string()),
             },
@@ -195,8 +204,51 @@ impl AuditLog {
             .map_err(|e| fail("open", e))?;
         file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
         file.sync_data().map_err(|e| fail("fsync", e))?;
-        segments::write_head(&dir, &Head { seq, hash }).map_err(|e| fail("write head.json", e))?;
+        segments::write_head(&dir, &Head::sealed(&self.key, seq, hash)).map_err(|e| fail("write head.json", e))?;
         Ok(())
+    }
+
+    /// Seal the unauthenticated `head.json`/`removed.json` of a log dsar 0.1 wrote, after the
+    /// whole chain checks out with them taken at their word. Only on the operator's word
+    /// (`audit verify --seal-legacy`): done automatically, it would seal a head rewritten by
+    /// someone who cut the log. Returns whether there was anything to seal.
+    pub fn seal_legacy(&self) -> Result<bool, UserError> {
+        let dir = self.dir()?;
+        let fail = |what: &str, e: std::io::Error| {
+            UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
+        };
+        let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
+        let removed = segments::read_removed(&dir).map_err(|e| fail("read removed.json", e))?;
+        let head = segments::read_head(&dir).map_err(|e| fail("read head.json", e))?;
+        if !head.as_ref().is_some_and(|h| h.mac.is_empty()) && !removed.iter().any(|r| r.mac.is_empty()) {
+            return Ok(false);
+        }
+        verify::verify_with(&dir, &self.key, None, true)?;
+        if !removed.is_empty() {
+            let sealed: Vec<Removed> = removed.into_iter().map(|r| r.seal(&self.key)).collect();
+            segments::write_removed(&dir, &sealed).map_err(|e| fail("write removed.json", e))?;
+        }
+        if let Some(h) = head {
+            segments::write_head(&dir, &Head::sealed(&self.key, h.seq, h.hash))
+                .map_err(|e| fail("write head.json", e))?;
+        }
+        Ok(true)
+    }
+
+    /// The last event written, as `head.json` records it (authenticated): for anchoring the log
+    /// elsewhere (`dsar audit head`).
+    pub fn head(&self) -> Result<Option<Head>, UserError> {
+        let dir = self.dir()?;
+        let head = segments::read_head(&dir)
+            .map_err(|e| UserError::runtime(format!("audit log in {}: cannot read head.json: {e}", dir.display())))?;
+        match head {
+            Some(h) if !h.authentic(&self.key) => Err(UserError::runtime(format!(
+                "audit log in {}: head.json was rewritten without the key",
+                dir.display()
+            ))
+            .with_hint("run `dsar audit verify`; keep this copy as evidence and restore the log from backup")),
+            other => Ok(other),
+        }
     }
 
     /// The event as its final line: envelope fields first, then the event, then `prev` and `hash`.
@@ -244,20 +296,68 @@ impl AuditLog {
             if dry_run {
                 continue;
             }
-            removed.push(Removed {
-                segment: path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                last_seq: last.get("seq").and_then(Value::as_u64).unwrap_or(0),
-                last_hash: last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
-                removed_at: crate::clock::now_rfc3339(),
-            });
+            removed.push(
+                Removed {
+                    segment: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    last_seq: last.get("seq").and_then(Value::as_u64).unwrap_or(0),
+                    last_hash: last.get("hash").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    removed_at: crate::clock::now_rfc3339(),
+                    mac: String::new(),
+                }
+                .seal(&self.key),
+            );
             // Record first: a crash after it leaves a segment verify can still skip.
             segments::write_removed(&dir, &removed).map_err(|e| fail("write removed.json", e))?;
             std::fs::remove_file(path).map_err(|e| fail("remove a segment", e))?;
         }
         Ok(count)
+    }
+}
+
+/// Whether the log's last line, `head.json` and `removed.json` agree, as an append needs them
+/// to: the head authentic and naming the last line (or the one before it, when a crash came
+/// between the line and the head), no head only for a log that never held an event.
+fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[Removed]) -> Result<(), String> {
+    if let Some(r) = removed.iter().find(|r| !r.authentic(key)) {
+        return Err(format!(
+            "removed.json was rewritten without the key (segment {})",
+            r.segment
+        ));
+    }
+    let continues_from = removed.last().map_or(0, |r| r.last_seq);
+    match (last, head) {
+        (None, None) if continues_from == 0 => Ok(()),
+        (None, None) => Err(format!(
+            "it holds no event and no head, but retention left it at seq {continues_from}: it was cut"
+        )),
+        (Some(_), None) => Err("head.json is missing, so a cut tail could not be seen".into()),
+        (_, Some(head)) if !head.authentic(key) => Err("head.json was rewritten without the key".into()),
+        (None, Some(head)) if head.seq > continues_from => Err(format!(
+            "it holds no event, but seq {} was written: it was cut",
+            head.seq
+        )),
+        (None, Some(_)) => Ok(()),
+        (Some(last), Some(head)) => {
+            let seq = last.get("seq").and_then(Value::as_u64).unwrap_or(0);
+            let hash = last.get("hash").and_then(Value::as_str).unwrap_or_default();
+            let prev = last.get("prev").and_then(Value::as_str).unwrap_or_default();
+            if (seq == head.seq && hash == head.hash) || (seq == head.seq + 1 && prev == head.hash) {
+                Ok(())
+            } else if seq < head.seq {
+                Err(format!(
+                    "it ends at seq {seq} but seq {} was written: its tail was cut",
+                    head.seq
+                ))
+            } else {
+                Err(format!(
+                    "its last line (seq {seq}) is not the one head.json records (seq {})",
+                    head.seq
+                ))
+            }
+        }
     }
 }
 
@@ -326,7 +426,7 @@ mod tests {
         assert_eq!(events.len(), 5);
         assert_eq!(events[0]["prev"], GENESIS);
         assert_eq!(events[3]["prev"], events[2]["hash"]);
-        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 5);
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 5);
     }
 
     #[test]
@@ -335,12 +435,12 @@ mod tests {
         assert_eq!(log.remove_expired_segments(Duration::ZERO, false).unwrap(), 2);
         let audit = dir.path().join("audit");
         assert_eq!(segments::list(&audit).unwrap().len(), 1, "the current segment stays");
-        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 1);
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 1);
         log.append(&Event {
             action: "f".into(),
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(verify::verify(&audit, log.key()).unwrap().events, 2);
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 2);
     }
 }

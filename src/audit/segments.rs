@@ -14,19 +14,70 @@ const HEAD: &str = "head.json";
 const REMOVED: &str = "removed.json";
 
 /// The last event written, kept beside the log: a log that ends before it was truncated.
+/// `mac` authenticates it with the chain key, so whoever cuts the log cannot rewrite it to match.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
     pub seq: u64,
     pub hash: String,
+    #[serde(default)]
+    pub mac: String,
 }
 
-/// A segment removed by retention: where the chain continues from.
+impl Head {
+    pub fn sealed(key: &[u8], seq: u64, hash: String) -> Head {
+        let mac = record_mac(key, "head", &[&seq.to_string(), &hash]);
+        Head { seq, hash, mac }
+    }
+
+    pub fn authentic(&self, key: &[u8]) -> bool {
+        record_mac(key, "head", &[&self.seq.to_string(), &self.hash]) == self.mac
+    }
+}
+
+/// A segment removed by retention: where the chain continues from. Authenticated like the head.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Removed {
     pub segment: String,
     pub last_seq: u64,
     pub last_hash: String,
     pub removed_at: String,
+    #[serde(default)]
+    pub mac: String,
+}
+
+impl Removed {
+    fn fields(&self) -> [String; 4] {
+        [
+            self.segment.clone(),
+            self.last_seq.to_string(),
+            self.last_hash.clone(),
+            self.removed_at.clone(),
+        ]
+    }
+
+    pub fn seal(mut self, key: &[u8]) -> Removed {
+        let fields = self.fields();
+        self.mac = record_mac(key, "removed", &fields.each_ref().map(String::as_str));
+        self
+    }
+
+    pub fn authentic(&self, key: &[u8]) -> bool {
+        let fields = self.fields();
+        record_mac(key, "removed", &fields.each_ref().map(String::as_str)) == self.mac
+    }
+}
+
+/// HMAC-SHA256 of a record beside the log, under the chain key, bound to what kind it is.
+fn record_mac(key: &[u8], kind: &str, fields: &[&str]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"dsar audit record\0");
+    mac.update(kind.as_bytes());
+    for field in fields {
+        mac.update(b"\0");
+        mac.update(field.as_bytes());
+    }
+    crate::hex::hex(&mac.finalize().into_bytes())
 }
 
 pub fn segment_name(n: u64) -> String {

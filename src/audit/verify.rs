@@ -33,12 +33,32 @@ impl Broken {
 
 /// Walk every segment in order. Each line must parse, carry the keyed hash of its own content,
 /// follow the previous line (`prev`, `seq + 1`), and the log must reach the recorded head.
-pub fn verify(dir: &Path, key: &[u8]) -> Result<Verified, Broken> {
+pub fn verify(dir: &Path, key: &[u8], anchor: Option<&str>) -> Result<Verified, Broken> {
+    verify_with(dir, key, anchor, false)
+}
+
+/// [`verify`], taking `head.json` and `removed.json` records that carry no authentication at all
+/// (written by dsar 0.1) at their word when `legacy` is set: only [`super::AuditLog::append`]
+/// does, once, to seal such a log's records after the whole chain checked out.
+pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: bool) -> Result<Verified, Broken> {
     let io = |e: std::io::Error| Broken {
         place: dir.display().to_string(),
         problem: format!("cannot read: {e}"),
     };
     let removed = segments::read_removed(dir).map_err(io)?;
+    if let Some(r) = removed
+        .iter()
+        .find(|r| !r.authentic(key) && !(legacy && r.mac.is_empty()))
+    {
+        return Err(Broken {
+            place: dir.join("removed.json").display().to_string(),
+            problem: format!(
+                "its record of segment {} was rewritten without the key: the chain's start cannot be trusted",
+                r.segment
+            ),
+        });
+    }
+    let mut anchored = anchor.is_none();
     let (mut expected_seq, mut expected_prev) = match removed.last() {
         Some(r) => (r.last_seq + 1, r.last_hash.clone()),
         None => (1, GENESIS.to_string()),
@@ -116,10 +136,23 @@ pub fn verify(dir: &Path, key: &[u8]) -> Result<Verified, Broken> {
         }
         expected_seq = seq + 1;
         expected_prev = stated.to_string();
+        anchored |= anchor == Some(stated);
         count += 1;
     }
     let last_seq = expected_seq - 1;
     if let Some(head) = segments::read_head(dir).map_err(io)? {
+        if head.mac.is_empty() && !legacy {
+            return Err(Broken {
+                place: dir.join("head.json").display().to_string(),
+                problem: "carries no authentication: written by dsar 0.1, or rewritten by hand; if dsar 0.1 wrote this log last, `dsar audit verify --seal-legacy` checks the whole chain and seals it".into(),
+            });
+        }
+        if !head.authentic(key) && !(legacy && head.mac.is_empty()) {
+            return Err(Broken {
+                place: dir.join("head.json").display().to_string(),
+                problem: "was rewritten without the key (its authentication does not match)".into(),
+            });
+        }
         // The head is written just after the line, so it may lag by one after a crash.
         if head.seq > last_seq {
             let place = lines
@@ -152,6 +185,20 @@ pub fn verify(dir: &Path, key: &[u8]) -> Result<Verified, Broken> {
         return Err(Broken {
             place: dir.join("head.json").display().to_string(),
             problem: "is missing, so a truncated tail could not be seen".into(),
+        });
+    }
+    if !anchored {
+        let anchor = anchor.unwrap_or_default();
+        let problem = if removed.is_empty() {
+            format!("no event of the chain has the anchored hash {anchor}: the log was cut before it or replaced")
+        } else {
+            format!(
+                "no event of the chain has the anchored hash {anchor}: the log was cut before it, or retention removed its segment"
+            )
+        };
+        return Err(Broken {
+            place: dir.display().to_string(),
+            problem,
         });
     }
     Ok(Verified {
