@@ -46,10 +46,9 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         problem: format!("cannot read: {e}"),
     };
     let removed = segments::read_removed(dir).map_err(io)?;
-    if let Some(r) = removed
-        .iter()
-        .find(|r| !r.authentic(key) && !(legacy && r.mac.is_empty()))
-    {
+    // Records written by dsar 0.1 carry no MAC: trusted only when `legacy` says so.
+    let trusted = |authentic: bool, mac: &str| authentic || (legacy && mac.is_empty());
+    if let Some(r) = removed.iter().find(|r| !trusted(r.authentic(key), &r.mac)) {
         return Err(Broken {
             place: dir.join("removed.json").display().to_string(),
             problem: format!(
@@ -147,7 +146,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
                 problem: "carries no authentication: written by dsar 0.1, or rewritten by hand; if dsar 0.1 wrote this log last, `dsar audit verify --seal-legacy` checks the whole chain and seals it".into(),
             });
         }
-        if !head.authentic(key) && !(legacy && head.mac.is_empty()) {
+        if !trusted(head.authentic(key), &head.mac) {
             return Err(Broken {
                 place: dir.join("head.json").display().to_string(),
                 problem: "was rewritten without the key (its authentication does not match)".into(),
