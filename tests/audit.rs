@@ -549,7 +549,7 @@ fn a_log_written_by_dsar_0_1_is_sealed_only_when_asked() {
     let mut l = lines(&ws);
     l.truncate(4);
     write_lines(&ws, &l);
-    std::fs::write(&ws.state_dir().join("audit/head.json"), r#"{"seq":6,"hash":"00"}"#).unwrap();
+    std::fs::write(ws.state_dir().join("audit/head.json"), r#"{"seq":6,"hash":"00"}"#).unwrap();
     let out = ws.dsar(&["audit", "verify", "--seal-legacy"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
