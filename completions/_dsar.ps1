@@ -312,6 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
             [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'List the files and their checksums (the default)')
+            [CompletionResult]::new('--allow-unrecorded', '--allow-unrecorded', [CompletionResultType]::ParameterName, 'Open an archive this installation''s audit log records no export of (one made by another installation, say). Without it such an archive is listed, not extracted, and exit is 3: its manifest can claim any request id, and anyone with the public recipient can make one')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')

@@ -1045,7 +1045,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__open)
-            opts="-i -q -v -h --identity --list --extract --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-i -q -v -h --identity --list --extract --allow-unrecorded --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -288,6 +288,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
             cand --list 'List the files and their checksums (the default)'
+            cand --allow-unrecorded 'Open an archive this installation''s audit log records no export of (one made by another installation, say). Without it such an archive is listed, not extracted, and exit is 3: its manifest can claim any request id, and anyone with the public recipient can make one'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'
             cand --quiet 'Print nothing but errors; no progress bars'

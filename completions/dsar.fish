@@ -205,6 +205,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand open" -l config -d 'The source
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l list -d 'List the files and their checksums (the default)'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l allow-unrecorded -d 'Open an archive this installation\'s audit log records no export of (one made by another installation, say). Without it such an archive is listed, not extracted, and exit is 3: its manifest can claim any request id, and anyone with the public recipient can make one'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'

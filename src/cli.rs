@@ -480,6 +480,11 @@ pub struct OpenArgs {
     /// Write the files into DIR (which must not hold them already).
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
+    /// Open an archive this installation's audit log records no export of (one made by another
+    /// installation, say). Without it such an archive is listed, not extracted, and exit is 3:
+    /// its manifest can claim any request id, and anyone with the public recipient can make one.
+    #[arg(long)]
+    pub allow_unrecorded: bool,
 }
 
 #[derive(Debug, Args)]

@@ -65,10 +65,32 @@ pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {
         ))
         .with_hint("do not hand this archive over; export again"));
     }
+    // Only the audit log can say the archive is one dsar made here: anyone holding the public
+    // recipient can encrypt a zip whose manifest claims a real request id.
+    let unrecorded = provenance(&log, request_id.as_deref(), &archive_sha256)?;
+    if let Some(why) = &unrecorded
+        && !args.allow_unrecorded
+    {
+        record(Outcome::Error, request_id.clone(), Some(why.clone()), files.len())?;
+        if !global.json && !global.quiet {
+            for (name, data) in &files {
+                println!("  {:>10}  {name}", data.len());
+            }
+        }
+        return Err(UserError {
+            kind: crate::error::ExitKind::Flagged,
+            message: format!("checksums match the manifest, but {why}; nothing was extracted"),
+            hint: Some(
+                "do not hand it over as this installation's export; --allow-unrecorded opens it anyway (an archive of another installation)"
+                    .into(),
+            ),
+            db: None,
+        });
+    }
     if let Some(dir) = &args.extract {
         extract(&files, dir)?;
     }
-    record(Outcome::Ok, request_id.clone(), None, files.len())?;
+    record(Outcome::Ok, request_id.clone(), unrecorded.clone(), files.len())?;
 
     if global.json {
         let listed: Vec<Value> = files
@@ -90,6 +112,32 @@ pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {
         }
     }
     Ok(())
+}
+
+/// Why the audit log does not vouch for this archive, or `None` when an `export.completed` of
+/// its request recorded exactly its SHA-256.
+fn provenance(log: &AuditLog, request_id: Option<&str>, sha256: &str) -> Result<Option<String>, UserError> {
+    let events = crate::audit::query::read_all(&log.dir()?)
+        .map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
+    let exports: Vec<&Map<String, Value>> = events
+        .iter()
+        .filter(|e| e.get("action").and_then(Value::as_str) == Some("export.completed"))
+        .filter(|e| e.get("request_id").and_then(Value::as_str) == request_id)
+        .collect();
+    if exports
+        .iter()
+        .any(|e| e.get("archive_sha256").and_then(Value::as_str) == Some(sha256))
+    {
+        return Ok(None);
+    }
+    let id = request_id.unwrap_or("?");
+    Ok(Some(if exports.is_empty() {
+        format!("this installation's audit log records no export {id}: the archive was not made here")
+    } else {
+        format!(
+            "the audit log records a different archive for export {id}: this one was altered or made by someone else"
+        )
+    }))
 }
 
 fn decrypt(encrypted: &[u8], identity: Option<&Path>) -> Result<Vec<u8>, UserError> {

@@ -553,3 +553,65 @@ fn a_log_written_by_dsar_0_1_is_sealed_only_when_asked() {
     let out = ws.dsar(&["audit", "verify", "--seal-legacy"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+/// Anyone holding the public recipient can encrypt a zip whose manifest claims a real request:
+/// here, the genuine archive's own content, decrypted and encrypted again with the `age` CLI.
+/// Its checksums match its manifest, but the audit log recorded another archive: exit 3, nothing
+/// extracted, the attempt logged as an error; `--allow-unrecorded` opens it on purpose.
+#[test]
+fn an_archive_the_audit_log_does_not_record_is_named_as_such() {
+    let ws = Workspace::new(include_str!("../demo/sources.toml"), &[]);
+    common::sqlite_chinook(&ws.path("chinook.db"));
+    ws.dsar_ok(&["export", "--subject", "customer_id=1", "--quiet"]);
+    let genuine = ws.archives()[0].clone();
+    let zip = std::process::Command::new("age")
+        .args([
+            "-d",
+            "-i",
+            ws.identity.to_str().unwrap(),
+            "-o",
+            ws.path("plain.zip").to_str().unwrap(),
+        ])
+        .arg(&genuine)
+        .status()
+        .unwrap();
+    assert!(zip.success());
+    let forged = ws.path("forged.zip.age");
+    let encrypted = std::process::Command::new("age")
+        .args([
+            "-r",
+            &ws.recipient,
+            "-o",
+            forged.to_str().unwrap(),
+            ws.path("plain.zip").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(encrypted.success());
+
+    let out = ws.dsar(&[
+        "open",
+        forged.to_str().unwrap(),
+        "--identity",
+        "keys/id.txt",
+        "--extract",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("records a different archive"), "{}", stderr(&out));
+    assert!(!ws.path("x").exists(), "nothing extracted");
+    let last = ws.audit_events().pop().unwrap();
+    assert_eq!(
+        (last["action"].as_str(), last["outcome"].as_str()),
+        (Some("archive.opened"), Some("error"))
+    );
+
+    ws.dsar_ok(&[
+        "open",
+        forged.to_str().unwrap(),
+        "--identity",
+        "keys/id.txt",
+        "--allow-unrecorded",
+    ]);
+    ws.dsar_ok(&["open", genuine.to_str().unwrap(), "--identity", "keys/id.txt"]);
+}
