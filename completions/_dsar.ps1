@@ -282,6 +282,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Resume a delete without asking: it shows what is left to erase and asks for `yes` otherwise, as delete does')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Resume a delete without asking: it shows what is left to erase and asks for `yes` otherwise, as delete does')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')

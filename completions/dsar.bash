@@ -1155,7 +1155,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__resume)
-            opts="-i -q -v -h --identity --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-i -y -q -v -h --identity --yes --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -260,6 +260,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand -y 'Resume a delete without asking: it shows what is left to erase and asks for `yes` otherwise, as delete does'
+            cand --yes 'Resume a delete without asking: it shows what is left to erase and asks for `yes` otherwise, as delete does'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'
             cand --quiet 'Print nothing but errors; no progress bars'

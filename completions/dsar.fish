@@ -188,6 +188,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand resume" -s i -l identity -d 'A
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand resume" -s y -l yes -d 'Resume a delete without asking: it shows what is left to erase and asks for `yes` otherwise, as delete does'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand resume" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'

@@ -458,6 +458,10 @@ pub struct ResumeArgs {
     /// are sealed to it.
     #[arg(long, short, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// Resume a delete without asking: it shows what is left to erase and asks for `yes`
+    /// otherwise, as delete does.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,9 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
         return Ok(());
     }
     println!("request  {}", request.request_id);
+    if let Some(why) = &request.damaged {
+        println!("DAMAGED  {why}: what follows cannot be trusted, and `dsar resume` will not act on it");
+    }
     println!("kind     {}", request.kind);
     if let Some(target) = &request.target_request {
         println!("target   {target}");
@@ -108,6 +111,9 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
             r.operator,
             r.started_at.get(..19).unwrap_or(&r.started_at)
         );
+        if let Some(why) = &r.damaged {
+            println!("  damaged record: {why}; `dsar resume` will not act on it");
+        }
     }
     Ok(())
 }
@@ -138,6 +144,14 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
     let record = ledger(global)?.get(&args.id)?.ok_or_else(|| {
         UserError::usage(format!("no request `{}` in the ledger", args.id)).with_hint("`dsar jobs` lists them")
     })?;
+    // The record says whom to erase and where an archive goes: only one dsar wrote is acted on.
+    if let Some(why) = &record.damaged {
+        return Err(UserError::usage(format!(
+            "the ledger record of request {} cannot be trusted ({why}); nothing was resumed",
+            args.id
+        ))
+        .with_hint("`dsar audit show --request` shows what really happened; run the command again as a new request"));
+    }
     match record.state.as_str() {
         "running" => return Err(UserError::usage(format!("request {} is still running", args.id))),
         "queued" => {
@@ -163,7 +177,7 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
         })
     };
     match record.kind.as_str() {
-        "delete" => crate::erase::delete::resume(global, &record, identity()?).await,
+        "delete" => crate::erase::delete::resume(global, &record, identity()?, args.yes).await,
         "restore" => {
             let target = record
                 .target_request
@@ -193,6 +207,10 @@ fn public(request: &Request) -> serde_json::Value {
     let mut value = serde_json::to_value(request).unwrap_or_default();
     if let Some(fields) = value.as_object_mut() {
         fields.remove("sealed_subjects");
+        fields.remove("mac");
+        if let Some(why) = &request.damaged {
+            fields.insert("damaged".into(), why.clone().into());
+        }
         fields.remove("progress");
         let counts: Vec<serde_json::Value> = request
             .progress

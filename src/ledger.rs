@@ -5,6 +5,10 @@
 //! holds an exclusive lock on `<id>.lock` for its whole life: a record that says `running` but
 //! whose lock is free belongs to a process that died, and reads as `failed (interrupted)`.
 //! `dsar cancel` drops a `<id>.cancel` file that the running process sees between batches.
+//!
+//! Each record carries `mac`, an HMAC-SHA256 of the rest under the installation key: `resume`
+//! acts on a record (whom to erase, where an archive goes), so one written or edited by hand is
+//! reported as damaged and never acted on.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -72,6 +76,12 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterwards: Option<Afterwards>,
     pub pid: u32,
+    /// HMAC-SHA256 of the record without it, under the installation key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
+    /// Why the record cannot be trusted (it does not verify, or does not parse), when so.
+    #[serde(skip)]
+    pub damaged: Option<String>,
 }
 
 /// What happened to a finished delete later: brought back by a restore, or made unrecoverable
@@ -127,6 +137,8 @@ impl Request {
             export: None,
             afterwards: None,
             pid: std::process::id(),
+            mac: String::new(),
+            damaged: None,
         }
     }
 
@@ -137,6 +149,8 @@ impl Request {
 
 pub struct Ledger {
     dir: PathBuf,
+    /// The installation key, which authenticates every record.
+    key: Vec<u8>,
     /// For requests this process runs: where their end is announced and notify failures logged.
     announce: Option<(AuditLog, Notify)>,
 }
@@ -146,7 +160,11 @@ impl Ledger {
         let dir = state.root.join("requests");
         crate::state::private_dir(&dir)
             .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Ledger { dir, announce: None })
+        Ok(Ledger {
+            dir,
+            key: state.installation_key()?,
+            announce: None,
+        })
     }
 
     /// The ledger for running requests: their end goes to `[notify]`, failures to the audit log.
@@ -189,12 +207,15 @@ impl Ledger {
             started: Instant::now(),
             last_write: None,
             announce: self.announce.clone(),
+            key: self.key.clone(),
         };
         running.write()?;
         Ok(running)
     }
 
-    /// One request, with a dead process's `running` read as `failed (interrupted)`.
+    /// One request, with a dead process's `running` read as `failed (interrupted)`. A record
+    /// that does not parse or verify comes back with `damaged` set, never as an error, so one
+    /// bad file does not stop `jobs`; whatever acts on a record checks `damaged` first.
     pub fn get(&self, id: &str) -> Result<Option<Request>, UserError> {
         let path = self.record_path(id);
         let text = match fs::read(&path) {
@@ -202,8 +223,21 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         };
-        let mut request: Request = serde_json::from_slice(&text)
-            .map_err(|e| UserError::runtime(format!("{} is damaged: {e}", path.display())))?;
+        let mut request: Request = match serde_json::from_slice(&text) {
+            Ok(request) => request,
+            Err(e) => {
+                let mut placeholder = Request::new(id, "?", "?", Vec::new());
+                placeholder.state = "damaged".into();
+                placeholder.pid = 0;
+                placeholder.damaged = Some(format!("it is not a ledger record ({e})"));
+                return Ok(Some(placeholder));
+            }
+        };
+        if request.mac.is_empty() {
+            request.damaged = Some("it carries no authentication: written by hand, or by dsar 0.1".into());
+        } else if record_mac(&self.key, &request) != request.mac || request.request_id != id {
+            request.damaged = Some("it does not verify: it was edited or written without the key".into());
+        }
         let orphaned = match request.state.as_str() {
             "running" => !self.is_alive(id),
             "queued" => request.queued_by.as_deref().is_none_or(|run| !self.is_alive(run)),
@@ -224,10 +258,15 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         };
-        let mut request: Request = serde_json::from_slice(&text)
-            .map_err(|e| UserError::runtime(format!("{} is damaged: {e}", path.display())))?;
+        let Ok(mut request) = serde_json::from_slice::<Request>(&text) else {
+            return Ok(false);
+        };
+        // Resealing a record that does not verify would make it trusted: leave it as it is.
+        if request.mac.is_empty() || record_mac(&self.key, &request) != request.mac {
+            return Ok(false);
+        }
         note(request.afterwards.get_or_insert_with(Afterwards::default));
-        write_record(&path, &request)?;
+        write_record(&path, &mut request, &self.key)?;
         Ok(true)
     }
 
@@ -253,6 +292,7 @@ impl Ledger {
     pub fn queue(&self, mut request: Request, run: &str) -> Result<(), UserError> {
         request.state = "queued".into();
         request.queued_by = Some(run.to_string());
+        request.mac = record_mac(&self.key, &request);
         let path = self.record_path(&request.request_id);
         let text = serde_json::to_vec_pretty(&request).map_err(|e| UserError::runtime(format!("cannot queue: {e}")))?;
         let temp = self.dir.join(format!(".{}.tmp", request.request_id));
@@ -317,6 +357,7 @@ pub struct Running {
     started: Instant,
     last_write: Option<Instant>,
     announce: Option<(AuditLog, Notify)>,
+    key: Vec<u8>,
 }
 
 impl Running {
@@ -420,12 +461,24 @@ impl Running {
 
     fn write(&mut self) -> Result<(), UserError> {
         self.last_write = Some(Instant::now());
-        write_record(&self.path, &self.request)
+        write_record(&self.path, &mut self.request, &self.key)
     }
 }
 
-/// Replace a record atomically: a temp file (0600), fsync, rename.
-fn write_record(path: &Path, request: &Request) -> Result<(), UserError> {
+/// The record's MAC: an HMAC-SHA256 of its JSON without `mac`, under the installation key.
+fn record_mac(key: &[u8], request: &Request) -> String {
+    use hmac::{Hmac, Mac};
+    let mut unsealed = request.clone();
+    unsealed.mac = String::new();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"dsar ledger record\0");
+    mac.update(&serde_json::to_vec(&unsealed).unwrap_or_default());
+    crate::hex::hex(&mac.finalize().into_bytes())
+}
+
+/// Seal and replace a record atomically: a temp file (0600), fsync, rename.
+fn write_record(path: &Path, request: &mut Request, key: &[u8]) -> Result<(), UserError> {
+    request.mac = record_mac(key, request);
     let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
     let dir = path.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!(".{}.tmp", request.request_id));

@@ -908,7 +908,7 @@ fn a_killed_delete_loses_nothing_and_only_resume_finishes_it(kind: &dyn Chinook)
     let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
     let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
     assert!(stderr(&rerun).contains(&format!("resume {id}")), "{}", stderr(&rerun));
-    f.ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    f.ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(f.owned(1), (0, 0, 0));
     assert_eq!(quarantined(&f), owned, "none lost, none twice");
 }
@@ -958,7 +958,8 @@ fn a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(kind: &dyn Chinoo
     assert!(f.owned(1).1 > 0, "killed mid-run");
     let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
     let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
-    let out = f.ws.dsar(&["resume", &id, "--identity", "keys/recovery.key", "--json"]);
+    let out =
+        f.ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
     let rows = |table: &str| {
@@ -1052,7 +1053,7 @@ fn an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_by
     let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
     let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
     let out =
-        f.ws.dsar(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+        f.ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     let context = format!("killed after {kill_at} invoices");
     assert!(
         out.status.success() || quarantined_invoices(&f) == 20_007,

@@ -71,7 +71,7 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     assert_eq!(l + q, ROWS, "after the kill every row is live or quarantined, once");
 
     let id = psql(&db.url, "SELECT request_id FROM dsar.requests");
-    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(live(), 0);
     assert_eq!(quarantined(), ROWS, "resume quarantined exactly the rest");
     assert_eq!(

@@ -423,7 +423,7 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind)
     let id = store.only_request();
     store
         .ws
-        .dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+        .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     store.assert_customer_one_erased();
     store.assert_sealed_once();
 
@@ -465,7 +465,7 @@ fn an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_by
         let id = store.only_request();
         let out = store
             .ws
-            .dsar(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+            .dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
         assert!(
             out.status.success() || store.quarantined("visit") == 50,
             "{context}: resume failed: {}",

@@ -124,7 +124,7 @@ fn finish(ws: &Workspace, kind: &str, again: &[&str], context: &str) -> bool {
         ws.dsar_ok(again);
         return false;
     };
-    let out = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     if out.status.code() == Some(2) && String::from_utf8_lossy(&out.stderr).contains("again") {
         ws.dsar_ok(again);
         return false;
@@ -420,7 +420,7 @@ fn a_postgres_restart_mid_delete_restore_or_export_loses_nothing_and_resume_fini
     let jobs = ws.dsar_ok(&["status", &id, "--json"]);
     let state: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
     assert_eq!(state["state"], "failed");
-    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!((live(&db), quarantined(&db)), (0, ROWS));
 
     // The same for a restore: cut off part-way, failed, then resumed to the original rows.
@@ -446,7 +446,14 @@ fn a_postgres_restart_mid_delete_restore_or_export_loses_nothing_and_resume_fini
         "restore cut off: every row in one place"
     );
     let restore = failed_request(&ws, "restore");
-    ws.dsar_ok(&["resume", &restore, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&[
+        "resume",
+        &restore,
+        "--yes",
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
     assert_eq!(fingerprint(&db), before);
 
     // And an export: cut off while streaming, it leaves no finished archive; resumed, it is whole.
@@ -467,7 +474,7 @@ fn a_postgres_restart_mid_delete_restore_or_export_loses_nothing_and_resume_fini
         "no archive is reported finished"
     );
     let export = failed_request(&ws, "export");
-    ws.dsar_ok(&["resume", &export, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &export, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     let archive = ws.path(&format!("exports/{export}.zip.age"));
     assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.events"], ROWS as u64);
     audit_verifies(&ws, "restart");

@@ -180,6 +180,38 @@ fn a_killed_request_shows_as_interrupted() {
     );
 }
 
+/// The ledger is authenticated: a record edited or written by hand is listed as damaged (the
+/// rest still shown), and `resume` refuses to act on it.
+#[test]
+fn a_tampered_ledger_record_is_never_resumed() {
+    let (db, ws, mut child) = long_delete();
+    let id = running_id(&ws, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Someone points the interrupted delete at another person.
+    let path = ws.state_dir().join(format!("requests/{id}.json"));
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["subject"] = serde_json::json!(["customer_id:0000"]);
+    std::fs::write(&path, record.to_string()).unwrap();
+    std::fs::write(
+        ws.state_dir().join("requests/20990101-000000-deadbeef.json"),
+        "not json",
+    )
+    .unwrap();
+
+    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be trusted"), "{}", stderr(&out));
+    assert_eq!(live_plus_quarantined(&db), ROWS, "nothing was resumed");
+
+    let jobs = json(&ws.dsar_ok(&["jobs", "--json"]));
+    let listed = jobs["requests"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "one bad file does not hide the others: {jobs}");
+    assert!(listed.iter().all(|r| r["damaged"].is_string()), "{jobs}");
+    assert!(listed.iter().all(|r| r.get("mac").is_none()), "{jobs}");
+    assert!(stdout(&ws.dsar_ok(&["status", &id])).contains("DAMAGED"));
+}
+
 #[test]
 fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
     let (db, ws, mut child) = long_delete();
@@ -332,14 +364,14 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
     child.wait().unwrap();
     assert_eq!(live_plus_quarantined(&db), before_rows);
 
-    let out = ws.dsar(&["resume", &id]);
+    let out = ws.dsar(&["resume", &id, "--yes"]);
     assert_eq!(
         out.status.code(),
         Some(2),
         "a delete needs the recovery key to resume: {}",
         stderr(&out)
     );
-    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(
         psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1"),
         "0"
@@ -357,7 +389,7 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
         "one request, not two"
     );
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");
-    let again = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key"]);
+    let again = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
     assert_eq!(again.status.code(), Some(2), "nothing left to resume");
 
     let actions: Vec<String> = ws
@@ -410,7 +442,7 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
         "no finished archive yet"
     );
 
-    ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     let archive = ws.path(&format!("exports/{id}.zip.age"));
     let opened = ws.open_archive(&archive);
     assert_eq!(
@@ -472,7 +504,7 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
         "failed (interrupted)"
     );
 
-    let resumed = json(&ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--json"]));
+    let resumed = json(&ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--json"]));
     assert_eq!(resumed["state"], "completed", "{resumed}");
     assert_eq!((live(), quarantined()), (ROWS, 0), "all back, none twice");
 }
@@ -509,8 +541,15 @@ fn a_cancelled_restore_records_the_rows_already_back() {
         .filter(|t| t["table"] == "Shop.events")
         .map(|t| t["rows"].as_u64().unwrap())
         .sum();
-    assert!(live > 0, "stopped mid-restore");
-    assert_eq!(back, live, "the event counts exactly the rows already back");
+    let all_back: u64 = cancelled["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert!(all_back > 0, "stopped after some rows were back: {cancelled}");
+    assert!(live < ROWS as u64, "stopped before the end");
+    assert_eq!(back, live, "the event counts exactly the events already back");
 }
 
 #[test]
@@ -583,7 +622,7 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         ["failed (interrupted)", "failed (interrupted)"],
         "a dead run's queue is not left waiting forever"
     );
-    ws.dsar_ok(&["resume", &queued, "--identity", "keys/recovery.key", "--quiet"]);
+    ws.dsar_ok(&["resume", &queued, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(json(&ws.dsar_ok(&["status", &queued, "--json"]))["state"], "completed");
     let archive = ws.path(&format!("exports/{queued}.zip.age"));
     assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
@@ -614,7 +653,7 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     let archive = ws.path(&format!("exports/{id}.zip.age"));
 
     std::fs::write(&archive, b"not an archive").unwrap();
-    let out = ws.dsar(&["resume", &id, "--identity", "keys/recovery.key"]);
+    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is not a finished dsar archive"),
@@ -635,7 +674,7 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     std::fs::write(&archive, &sealed).unwrap();
     let sha256: String = Sha256::digest(&sealed).iter().map(|b| format!("{b:02x}")).collect();
 
-    let resumed = json(&ws.dsar_ok(&["resume", &id, "--identity", "keys/recovery.key", "--json"]));
+    let resumed = json(&ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--json"]));
     assert_eq!(resumed["state"], "completed", "{resumed}");
     assert_eq!(resumed["sha256"], sha256.as_str());
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "completed");

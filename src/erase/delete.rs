@@ -223,7 +223,8 @@ fn refuse_over_unfinished(
     key: &[u8],
 ) -> Result<(), UserError> {
     let ledger = crate::ledger::Ledger::open(audit.state())?;
-    let requests = ledger.list()?;
+    // Records that do not verify are not evidence of anything: only dsar's own count.
+    let requests: Vec<crate::ledger::Request> = ledger.list()?.into_iter().filter(|r| r.damaged.is_none()).collect();
     for subject in subjects {
         let given: Vec<String> = subject.ids.iter().map(|(k, v)| subject_hash(key, k, v)).collect();
         let unfinished = requests.iter().find(|r| {
@@ -743,7 +744,7 @@ fn add_done(done: &mut Vec<Step>, step: &Step, moved: u64) {
 /// `dsar resume` of a delete: the same request, its key unwrapped with the recovery identity,
 /// its subjects unsealed from the ledger; it finishes the plan the delete recorded (committed
 /// batches are not redone, nothing is skipped), then checks completion like `delete`.
-pub async fn resume(global: &Global, record: &Request, identity: &std::path::Path) -> Result<(), UserError> {
+pub async fn resume(global: &Global, record: &Request, identity: &std::path::Path, yes: bool) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
     let identities = read_identity_file(identity)?;
@@ -808,6 +809,17 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             ..Default::default()
         }
     };
+    // The person and the rows still live are shown and confirmed, as for a new delete: a ledger
+    // record is what `resume` trusts, and an operator should see whom it is about to erase.
+    if let Err(e) = confirm(yes, &plan, &subjects, config.settings.recovery_window) {
+        audit.append(&event(
+            "delete.declined",
+            Outcome::Error,
+            table_counts(&plan.steps),
+            Some(e.message.clone()),
+        ))?;
+        return Err(e);
+    }
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
     // Finish the plan the delete recorded, not what is live now: a child whose parent already
     // left is still in it, and a row already anonymized or flagged is not taken again. A source

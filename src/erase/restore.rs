@@ -113,6 +113,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     // names the person, so `audit show --subject` tells the whole story.
     let subject = Ledger::open(audit.state())?
         .get(request_id)?
+        .filter(|r| r.damaged.is_none())
         .map(|r| r.subject)
         .unwrap_or_default();
     let event = |action: &str, outcome: Outcome, counts: &[TableCount], flagged: usize, error: Option<String>| {
@@ -481,15 +482,16 @@ fn compare_with_delete(
     // progress lags what it committed).
     let Some(delete) = ledger
         .get(request_id)?
-        .filter(|r| r.kind == "delete" && r.state == "completed")
+        .filter(|r| r.kind == "delete" && r.state == "completed" && r.damaged.is_none())
     else {
         return Ok(Vec::new());
     };
-    if ledger
-        .list()?
-        .iter()
-        .any(|r| r.kind == "restore" && r.target_request.as_deref() == Some(request_id) && r.request_id != run_id)
-    {
+    if ledger.list()?.iter().any(|r| {
+        r.kind == "restore"
+            && r.target_request.as_deref() == Some(request_id)
+            && r.request_id != run_id
+            && r.damaged.is_none()
+    }) {
         return Ok(Vec::new());
     }
     let mut differences = Vec::new();
