@@ -452,6 +452,8 @@ figure whale_rows "$WHALE_ROWS"
 figure whale_export_s "$WHALE_S"
 figure whale_rows_per_s "$(awk -v r="$WHALE_ROWS" -v s="$WHALE_S" 'BEGIN { printf "%.0f", r / s }')"
 figure whale_peak_rss_kb "$WHALE_RSS"
+# The archive holds index.html and its pages too (rendered while rows stream): still flat.
+figure whale_peak_rss_under_64_mib "$([ "$WHALE_RSS" -lt 65536 ] && echo yes || echo no)"
 figure whale_archive_bytes "$WHALE_BYTES"
 figure baseline_copy_gzip_age_s "$BASELINE_S"
 figure baseline_bytes "$BASELINE_BYTES"

@@ -234,12 +234,19 @@ impl Database for PgDb {
             &format!("SELECT pg_advisory_lock({PG_ERASURE_LOCK});"),
         );
         wait_for("the lock to be held", || {
-            self.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == 1
+            // pg_locks is the whole server's: only this test's database counts.
+            self.count(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            ) == 1
         });
         holder
     }
     fn waits_for_erasure_lock(&self, _pid: u32) -> bool {
-        self.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 1
+        self.count(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ) == 1
     }
     fn purge_by_hand(&self, id: &str) {
         self.exec(&format!(

@@ -129,6 +129,18 @@ fn shop_with_events(rate: u32) -> (TestDb, Workspace) {
     (db, ws)
 }
 
+/// Send SIGTERM (as Ctrl-C or systemd would) and wait for the process to stop.
+fn sigterm(child: Child) -> std::process::Output {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    child.wait_with_output().unwrap()
+}
+
 /// Wait (by polling the ledger) until the delete is running and has moved some rows.
 fn running_id(ws: &Workspace, child: &mut Child) -> String {
     loop {
@@ -216,14 +228,7 @@ fn a_tampered_ledger_record_is_never_resumed() {
 fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
     let (db, ws, mut child) = long_delete();
     let id = running_id(&ws, &mut child);
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = sigterm(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("stay erased"), "{}", stderr(&out));
     let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
@@ -515,14 +520,7 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
 fn a_cancelled_restore_records_the_rows_already_back() {
     let (db, ws, delete_id, mut child) = paced_restore();
     running_id(&ws, &mut child);
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = sigterm(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let live: u64 = psql(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1")
         .parse()
@@ -564,14 +562,7 @@ fn sigterm_cancels_an_export_which_leaves_no_archive() {
         .find(|p| p["table"] == "Shop.events")
         .map(|p| p["planned"].as_i64());
     assert_eq!(planned, Some(Some(ROWS)), "a running export shows its plan");
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = sigterm(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(json(&ws.dsar_ok(&["status", &id, "--json"]))["state"], "cancelled");
     assert!(

@@ -164,15 +164,14 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         print_report(global, &request_id, "planned", true, None, shown, &plan);
         return Ok(());
     }
-    if let Err(e) = confirm(args.yes, &plan, &subjects, config.settings.recovery_window) {
-        audit.append(&event(
-            "delete.declined",
-            Outcome::Error,
-            table_counts(&plan.steps),
-            Some(e.message.clone()),
-        ))?;
-        return Err(e);
-    }
+    confirm_or_log(
+        args.yes,
+        &plan,
+        &subjects,
+        config.settings.recovery_window,
+        &audit,
+        &event,
+    )?;
 
     let data_key = DataKey::generate();
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
@@ -811,15 +810,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     };
     // The person and the rows still live are shown and confirmed, as for a new delete: a ledger
     // record is what `resume` trusts, and an operator should see whom it is about to erase.
-    if let Err(e) = confirm(yes, &plan, &subjects, config.settings.recovery_window) {
-        audit.append(&event(
-            "delete.declined",
-            Outcome::Error,
-            table_counts(&plan.steps),
-            Some(e.message.clone()),
-        ))?;
-        return Err(e);
-    }
+    confirm_or_log(yes, &plan, &subjects, config.settings.recovery_window, &audit, &event)?;
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
     // Finish the plan the delete recorded, not what is live now: a child whose parent already
     // left is still in it, and a row already anonymized or flagged is not taken again. A source
@@ -916,6 +907,29 @@ fn table_counts(steps: &[Step]) -> Vec<TableCount> {
 /// Ask at the terminal, saying what will happen: how many people (by which kinds of
 /// identifier), rows and tables, and until when the rows stay restorable. Only `yes`, typed in
 /// full, goes on.
+/// How a delete run makes its audit events: action, outcome, per-table counts, error.
+type MakeEvent<'a> = dyn Fn(&str, Outcome, Vec<TableCount>, Option<String>) -> Event + 'a;
+
+/// [`confirm`], and a refusal logged as `delete.declined` (nothing changed).
+fn confirm_or_log(
+    yes: bool,
+    plan: &Plan,
+    subjects: &[subject::Subject],
+    window: std::time::Duration,
+    audit: &AuditLog,
+    event: &MakeEvent<'_>,
+) -> Result<(), UserError> {
+    confirm(yes, plan, subjects, window).or_else(|e| {
+        audit.append(&event(
+            "delete.declined",
+            Outcome::Error,
+            table_counts(&plan.steps),
+            Some(e.message.clone()),
+        ))?;
+        Err(e)
+    })
+}
+
 fn confirm(
     yes: bool,
     plan: &Plan,
