@@ -481,7 +481,8 @@ fn write_record(path: &Path, request: &mut Request, key: &[u8]) -> Result<(), Us
     request.mac = record_mac(key, request);
     let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
     let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".{}.tmp", request.request_id));
+    // Per process: two writers of one record never share (and mix) a temp file.
+    let temp = dir.join(format!(".{}.{}.tmp", request.request_id, std::process::id()));
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(true)

@@ -117,6 +117,13 @@ pub fn run(global: &Global, args: &OpenArgs) -> Result<(), UserError> {
 /// Why the audit log does not vouch for this archive, or `None` when an `export.completed` of
 /// its request recorded exactly its SHA-256.
 fn provenance(log: &AuditLog, request_id: Option<&str>, sha256: &str) -> Result<Option<String>, UserError> {
+    // Only a chain that verifies can vouch: a line appended by hand could claim any archive.
+    if let Err(broken) = log.verify(None)? {
+        return Ok(Some(format!(
+            "the audit log does not verify ({}: {}), so it cannot vouch for any archive",
+            broken.place, broken.problem
+        )));
+    }
     let events = crate::audit::query::read_all(&log.dir()?)
         .map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
     let exports: Vec<&Map<String, Value>> = events

@@ -122,9 +122,15 @@ fn a_forged_appended_line_is_caught() {
         .map(|b| format!("{b:02x}"))
         .collect();
     forged.insert("hash".into(), guess.into());
-    l.push(Value::Object(forged).to_string());
+    l.push(Value::Object(forged.clone()).to_string());
     write_lines(&ws, &l);
     assert_broken(&ws, "000001.jsonl:4", "forged");
+    // It sits where a crash would leave a line the head does not name yet: the next append
+    // still sees it was not sealed with the key, and refuses.
+    let out = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("forged or edited"), "{}", stderr(&out));
+    assert_eq!(lines(&ws).len(), 4);
 }
 
 #[test]
@@ -496,6 +502,11 @@ fn an_empty_log_beside_a_ledger_with_requests_is_a_cut_log() {
         "{}",
         stderr(&out)
     );
+    // Nor does the next command start a new chain over the deleted one.
+    let out = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the log was deleted"), "{}", stderr(&out));
+    assert!(segment(&ws).metadata().is_err(), "nothing was appended");
 }
 
 /// An anchor taken with `audit head` stays valid as the log grows, and catches a log rolled
@@ -524,13 +535,44 @@ fn an_anchor_outlives_later_appends_and_catches_a_rollback() {
 
 /// A log dsar 0.1 wrote has a head.json without authentication: verify says so and names the
 /// way out; `--seal-legacy` checks the chain and seals it; appends go on afterwards.
+/// Rewrite a log as dsar 0.1 wrote it: no `v` on its lines (the chain recomputed with the
+/// installation key, as 0.1 computed it) and a head.json without authentication.
+fn as_written_by_0_1(ws: &Workspace) {
+    use hmac::{Hmac, Mac};
+    let hex_key = std::fs::read_to_string(ws.state_dir().join("installation.key")).unwrap();
+    let hex_key = hex_key.trim();
+    let key: Vec<u8> = (0..hex_key.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex_key[i..i + 2], 16).unwrap())
+        .collect();
+    let mut prev = "0".repeat(64);
+    let mut out = Vec::new();
+    for line in lines(ws) {
+        let mut event: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+        event.shift_remove("v");
+        event.shift_remove("hash");
+        event.insert("prev".into(), prev.clone().into());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+        mac.update(b"dsar audit chain\0");
+        mac.update(Value::Object(event.clone()).to_string().as_bytes());
+        let hash: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        event.insert("hash".into(), hash.clone().into());
+        out.push(Value::Object(event).to_string());
+        prev = hash;
+    }
+    write_lines(ws, &out);
+    let seq = out.len();
+    std::fs::write(
+        ws.state_dir().join("audit/head.json"),
+        format!("{{\"seq\":{seq},\"hash\":\"{prev}\"}}"),
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_log_written_by_dsar_0_1_is_sealed_only_when_asked() {
     let ws = log_with(3);
-    let path = ws.state_dir().join("audit/head.json");
-    let mut head: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    head.as_object_mut().unwrap().remove("mac");
-    std::fs::write(&path, head.to_string()).unwrap();
+    as_written_by_0_1(&ws);
     assert_broken(&ws, "head.json", "--seal-legacy");
     let refused = ws.dsar(&["audit", "export", "--out", "/dev/null"]);
     assert_eq!(
@@ -543,6 +585,16 @@ fn a_log_written_by_dsar_0_1_is_sealed_only_when_asked() {
     ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
     ws.dsar_ok(&["audit", "verify"]);
     assert_eq!(lines(&ws).len(), 4);
+
+    // A head stripped of its authentication beside lines this version wrote is not 0.1's.
+    let ws = log_with(3);
+    let path = ws.state_dir().join("audit/head.json");
+    let mut head: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    head.as_object_mut().unwrap().remove("mac");
+    std::fs::write(&path, head.to_string()).unwrap();
+    let out = ws.dsar(&["audit", "verify", "--seal-legacy"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rewritten by hand"), "{}", stderr(&out));
 
     // A cut log with a hand-written head does not become legitimate by asking.
     let ws = log_with(6);

@@ -126,3 +126,16 @@ fn a_table_that_does_not_say_why_or_how_long_gets_a_warning() {
         "a placeholder is not a name: {warnings}"
     );
 }
+
+#[test]
+fn two_sources_that_would_share_an_archive_folder_are_refused() {
+    let map = "[subject]\nkeys = [\"email\"]\n\n\
+[[sources]]\nname = \"Shop\"\nkind = \"sqlite\"\npath = \"a.db\"\n\
+[[sources.tables]]\ntable = \"users\"\nmatch = { email = \"email\" }\n\n\
+[[sources]]\nname = \"shop\"\nkind = \"sqlite\"\npath = \"b.db\"\n\
+[[sources.tables]]\ntable = \"users\"\nmatch = { email = \"email\" }\n";
+    let ws = Workspace::new(map, &[]);
+    let out = ws.dsar(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("would share one folder"), "{}", stderr(&out));
+}

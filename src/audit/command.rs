@@ -3,7 +3,6 @@
 use serde_json::{Map, Value, json};
 
 use super::query::{self, Filter};
-use super::verify::verify;
 use super::{AuditLog, Event, Outcome};
 use crate::cli::{AuditExportArgs, AuditFormat, AuditShowArgs, AuditVerifyArgs, Global};
 use crate::error::UserError;
@@ -15,7 +14,8 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
     if args.seal_legacy && log.seal_legacy()? && !global.quiet && !global.json {
         eprintln!("sealed head.json and removed.json of a log written by dsar 0.1");
     }
-    match verify(&dir, log.key(), args.head.as_deref()) {
+    let anchor = args.head.as_deref().map(str::to_ascii_lowercase);
+    match log.verify(anchor.as_deref())? {
         Ok(v) if v.events == 0 && has_requests(&log)? => {
             if global.json {
                 crate::output::print_json(&json!({"state": "empty", "events": 0, "dir": dir.display().to_string()}));

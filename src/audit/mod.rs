@@ -160,13 +160,25 @@ impl AuditLog {
         let head = segments::read_head(&dir).map_err(|e| fail("read head.json", e))?;
         // Never append to a log that was cut or whose records were rewritten: the new event
         // would seal the damage into the chain.
-        check_tail(&self.key, last.as_ref(), head.as_ref(), &removed).map_err(|problem| {
-            UserError::runtime(format!(
-                "audit log in {}: {problem}; nothing was appended, so this command did nothing",
-                dir.display()
-            ))
-            .with_hint("run `dsar audit verify`; keep this copy as evidence and restore the log from backup")
-        })?;
+        let started_elsewhere = if last.is_none() && head.is_none() && removed.is_empty() {
+            self.requests_of_other_processes()
+        } else {
+            0
+        };
+        check_tail(&self.key, last.as_ref(), head.as_ref(), &removed)
+            .and_then(|()| match started_elsewhere {
+                0 => Ok(()),
+                n => Err(format!(
+                    "it holds nothing, but the ledger beside it records {n} request(s): the log was deleted"
+                )),
+            })
+            .map_err(|problem| {
+                UserError::runtime(format!(
+                    "audit log in {}: {problem}; nothing was appended, so this command did nothing",
+                    dir.display()
+                ))
+                .with_hint("run `dsar audit verify`; keep this copy as evidence and restore the log from backup")
+            })?;
         let (seq, prev) = match &last {
             Some(last) => (
                 last.get("seq").and_then(Value::as_u64).unwrap_or(0) + 1,
@@ -208,6 +220,36 @@ impl AuditLog {
         Ok(())
     }
 
+    /// How many ledger records of the state dir were written by other processes (this one may
+    /// have just started its own): a log starting at seq 1 beside them was deleted, not new.
+    fn requests_of_other_processes(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(self.state.root.join("requests")) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.ends_with(".json") && !name.starts_with('.')
+            })
+            .filter(|e| {
+                let pid = std::fs::read(e.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v.get("pid").and_then(Value::as_u64));
+                pid != Some(u64::from(std::process::id()))
+            })
+            .count()
+    }
+
+    /// Verify the chain under the log's lock, so an append under way is not read half-done.
+    pub fn verify(&self, anchor: Option<&str>) -> Result<Result<verify::Verified, verify::Broken>, UserError> {
+        let dir = self.dir()?;
+        let _lock =
+            lock(&dir).map_err(|e| UserError::runtime(format!("audit log in {}: cannot lock: {e}", dir.display())))?;
+        Ok(verify::verify(&dir, &self.key, anchor))
+    }
+
     /// Seal the unauthenticated `head.json`/`removed.json` of a log dsar 0.1 wrote, after the
     /// whole chain checks out with them taken at their word. Only on the operator's word
     /// (`audit verify --seal-legacy`): done automatically, it would seal a head rewritten by
@@ -222,6 +264,16 @@ impl AuditLog {
         let head = segments::read_head(&dir).map_err(|e| fail("read head.json", e))?;
         if !head.as_ref().is_some_and(|h| h.mac.is_empty()) && !removed.iter().any(|r| r.mac.is_empty()) {
             return Ok(false);
+        }
+        // dsar 0.1 wrote no `v`: a line that has one was written since, and so was a head
+        // without authentication beside it, by hand.
+        let events = query::read_all(&dir).map_err(|e| fail("read", e))?;
+        if events.iter().any(|e| e.contains_key("v")) {
+            return Err(UserError::runtime(format!(
+                "audit log in {}: its head.json carries no authentication, but the log was written by this version of dsar, which always seals it: the head was rewritten by hand",
+                dir.display()
+            ))
+            .with_hint("keep this copy as evidence and restore the log from backup; nothing was sealed"));
         }
         verify::verify_with(&dir, &self.key, None, true)?;
         if !removed.is_empty() {
@@ -260,6 +312,8 @@ impl AuditLog {
         map.insert("operator".into(), self.actor.operator.clone().into());
         map.insert("host".into(), self.actor.host.clone().into());
         map.insert("command".into(), self.actor.command.clone().into());
+        // The line format since head.json is authenticated (dsar 0.1 wrote none).
+        map.insert("v".into(), 2.into());
         if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
             map.extend(fields);
         }
@@ -340,6 +394,9 @@ fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[
             head.seq
         )),
         (None, Some(_)) => Ok(()),
+        (Some(last), Some(_)) if !sealed_with(key, last) => {
+            Err("its last line does not carry its own keyed hash: it was forged or edited".into())
+        }
         (Some(last), Some(head)) => {
             let seq = last.get("seq").and_then(Value::as_u64).unwrap_or(0);
             let hash = last.get("hash").and_then(Value::as_str).unwrap_or_default();
@@ -359,6 +416,13 @@ fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[
             }
         }
     }
+}
+
+/// Whether an event carries the keyed hash of its own content.
+fn sealed_with(key: &[u8], event: &Value) -> bool {
+    event
+        .as_object()
+        .is_some_and(|e| line_hash(key, e) == e.get("hash").and_then(Value::as_str).unwrap_or_default())
 }
 
 /// Hold the log's exclusive lock for as long as the returned file lives.

@@ -97,6 +97,27 @@ impl About {
     }
 }
 
+/// A file name every common file system takes: separators, reserved and control characters
+/// become `_`; leading dots and trailing dots or spaces go.
+pub fn file_safe(text: &str) -> String {
+    let replaced: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = replaced.trim_start_matches('.').trim_end_matches(['.', ' ']);
+    if trimmed.is_empty() {
+        "table".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 /// A fact of the map that is filled in: not a `TODO` placeholder.
 pub fn is_said(text: &str) -> bool {
     !text.trim_start().starts_with("TODO")

@@ -68,6 +68,23 @@ pub(super) fn validate(
             allow_empty_sources,
         )?);
     }
+    // Each source is a folder of every archive: two names one file system sees as the same
+    // folder (`Shop`/`shop`, `a:b`/`a?b`) would mix their files.
+    for (i, a) in sources.iter().enumerate() {
+        if let Some(b) = sources[..i]
+            .iter()
+            .find(|b| super::file_safe(&b.name).to_lowercase() == super::file_safe(&a.name).to_lowercase())
+        {
+            return Err(UserError::usage(format!(
+                "{}: sources `{}` and `{}` would share one folder in export archives (data/{}/)",
+                path.display(),
+                b.name,
+                a.name,
+                super::file_safe(&a.name)
+            ))
+            .with_hint("rename one of them: names must differ in more than case and punctuation"));
+        }
+    }
     for key in &subject_keys {
         let matched = sources.iter().flat_map(|s| &s.tables).any(|t| match &t.link {
             Link::Match(pairs) => pairs.iter().any(|(k, _)| k == key),

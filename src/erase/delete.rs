@@ -222,8 +222,9 @@ fn refuse_over_unfinished(
     key: &[u8],
 ) -> Result<(), UserError> {
     let ledger = crate::ledger::Ledger::open(audit.state())?;
-    // Records that do not verify are not evidence of anything: only dsar's own count.
-    let requests: Vec<crate::ledger::Request> = ledger.list()?.into_iter().filter(|r| r.damaged.is_none()).collect();
+    // A damaged record (or one dsar 0.1 wrote) still counts here: refusing is the safe side,
+    // and the message names the request to look into.
+    let requests = ledger.list()?;
     for subject in subjects {
         let given: Vec<String> = subject.ids.iter().map(|(k, v)| subject_hash(key, k, v)).collect();
         let unfinished = requests.iter().find(|r| {

@@ -51,26 +51,7 @@ pub fn entry_path(source: &str, stem: &str, format: Format) -> String {
     format!("data/{}/{}.{}", clean(source), clean(stem), format.extension())
 }
 
-/// A file name every common file system takes: separators, reserved and control characters
-/// become `_`; leading dots and trailing dots or spaces go.
-fn clean(text: &str) -> String {
-    let replaced: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || "/\\:*?\"<>|".contains(c) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let trimmed = replaced.trim_start_matches('.').trim_end_matches(['.', ' ']);
-    if trimmed.is_empty() {
-        "table".into()
-    } else {
-        trimmed.to_string()
-    }
-}
+use crate::config::file_safe as clean;
 
 #[cfg(test)]
 mod tests {

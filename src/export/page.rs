@@ -181,9 +181,10 @@ impl PageBook {
         if !self.sections.is_empty() {
             out.push("<h2>Your data</h2><nav><ul>");
             for (i, section) in self.sections.iter().enumerate() {
-                out.push(&format!("<li><a href=\"#t{i}\">"));
+                // <bdi>: a title in a right-to-left script cannot reorder the rest of the line.
+                out.push(&format!("<li><a href=\"#t{i}\"><bdi>"));
                 out.text(&section.info.title);
-                out.push("</a> <span class=\"muted\">(");
+                out.push("</bdi></a> <span class=\"muted\">(");
                 out.text(&section.info.source);
                 out.push(&format!(
                     ", {} {})</span></li>",
@@ -219,8 +220,9 @@ impl PageBook {
                 out.push("</tbody></table>");
                 if section.pages.len() > 1 {
                     out.push(&format!(
-                        "<p>The first {} records are shown here; the others are on pages ",
-                        section.pages[0].2
+                        "<p>The first {} {} shown here; the others are on pages ",
+                        section.pages[0].2,
+                        plural(section.pages[0].2, "record is", "records are")
                     ));
                     for n in 2..=section.pages.len() {
                         out.push(&format!("<a href=\"{}\">{n}</a> ", href(&section.page_path(n))));
