@@ -467,13 +467,10 @@ impl Running {
 
 /// The record's MAC: an HMAC-SHA256 of its JSON without `mac`, under the installation key.
 fn record_mac(key: &[u8], request: &Request) -> String {
-    use hmac::{Hmac, Mac};
     let mut unsealed = request.clone();
     unsealed.mac = String::new();
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"dsar ledger record\0");
-    mac.update(&serde_json::to_vec(&unsealed).unwrap_or_default());
-    crate::hex::hex(&mac.finalize().into_bytes())
+    let json = serde_json::to_vec(&unsealed).unwrap_or_default();
+    crate::state::keyed_hex(key, &[b"dsar ledger record\0", &json])
 }
 
 /// Seal and replace a record atomically: a temp file (0600), fsync, rename.

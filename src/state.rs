@@ -176,6 +176,16 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// A subject identifier as the audit log stores it: `key:` + HMAC-SHA256(installation key,
 /// "key=value"). Searchable by whoever holds the key and the raw value; reveals nothing otherwise.
+/// HMAC-SHA256 under `key` of `parts` fed in order, as hex: the one way the audit chain, its
+/// records and the ledger authenticate what they write (each starts with its own domain tag).
+pub fn keyed_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
 pub fn subject_hash(key: &[u8], id_key: &str, value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(id_key.as_bytes());

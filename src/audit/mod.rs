@@ -19,17 +19,14 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
 pub use actor::Actor;
 use segments::{GENESIS, Head, Removed};
 
 use crate::cli::Global;
 use crate::error::UserError;
-use crate::hex::hex;
 use crate::state::StateDir;
 
 /// Events per segment before a new one is started (`[settings] audit_segment_events`).
@@ -441,10 +438,10 @@ fn lock(dir: &std::path::Path) -> std::io::Result<File> {
 pub fn line_hash(key: &[u8], event: &Map<String, Value>) -> String {
     let mut without = event.clone();
     without.shift_remove("hash");
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"dsar audit chain\0");
-    mac.update(Value::Object(without).to_string().as_bytes());
-    hex(&mac.finalize().into_bytes())
+    crate::state::keyed_hex(
+        key,
+        &[b"dsar audit chain\0", Value::Object(without).to_string().as_bytes()],
+    )
 }
 
 #[cfg(test)]

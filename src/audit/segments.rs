@@ -69,15 +69,12 @@ impl Removed {
 
 /// HMAC-SHA256 of a record beside the log, under the chain key, bound to what kind it is.
 fn record_mac(key: &[u8], kind: &str, fields: &[&str]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"dsar audit record\0");
-    mac.update(kind.as_bytes());
+    let mut parts: Vec<&[u8]> = vec![b"dsar audit record\0", kind.as_bytes()];
     for field in fields {
-        mac.update(b"\0");
-        mac.update(field.as_bytes());
+        parts.push(b"\0");
+        parts.push(field.as_bytes());
     }
-    crate::hex::hex(&mac.finalize().into_bytes())
+    crate::state::keyed_hex(key, &parts)
 }
 
 pub fn segment_name(n: u64) -> String {
