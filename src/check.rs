@@ -212,7 +212,7 @@ fn integer(base_type: &str) -> bool {
 
 /// The statement that adds the missing index, quoted for the source's kind (SQLite needs a name).
 fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableName, column: &str) -> String {
-    use crate::source::postgres::sql::{ident, table_ident};
+    use crate::source::quote::{ident, table as table_ident};
     match kind {
         crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({})", table_ident(table), ident(column)),
         crate::config::SourceKind::Mysql => format!("CREATE INDEX `{0}_{1}` ON `{0}` (`{1}`)", table.name, column),

@@ -8,10 +8,11 @@ use super::{on_source, on_table};
 use crate::config::OnDelete;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::backend::{Backend, Statement, Value};
+use crate::source::backend::{Backend, Value};
 use crate::source::erasure::{Captured, outside_plan_query, require_primary_key};
 use crate::source::foreign_key::ForeignKey;
 use crate::source::quote::qualified;
+use crate::source::select::push_membership;
 
 /// Capture the keys of `tables`' rows that belong to the subjects; the count per table.
 pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
@@ -26,14 +27,14 @@ pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Re
                 st.push(&sql);
                 db.execute(st).await.map_err(on_table(db, t))?;
             }
-            let (condition, binds) = d.membership(t, ids);
-            let mut insert = Statement::with_leading(d.placeholders(), binds);
+            let mut insert = d.statement();
             insert.push(&format!(
-                "INSERT INTO {} SELECT {} FROM {} t0 WHERE {condition}",
+                "INSERT INTO {} SELECT {} FROM {} t0 WHERE ",
                 d.pending_table(t),
                 qualified("t0", &key),
                 d.table_sql(&config.name)
             ));
+            push_membership(d, &mut insert, t, 0, ids);
             // A row flagged by an earlier request is not flagged (nor sealed) again.
             if config.on_delete == OnDelete::Flag
                 && let Some(flagged) = d.flagged_sql(t)
@@ -55,12 +56,12 @@ pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Re
 /// How many rows of `table` belong to the subjects (for tables dsar leaves alone, and plans).
 pub async fn count_rows(db: &dyn Backend, table: usize, ids: &Identities) -> Result<u64, UserError> {
     let d = db.dialect();
-    let (condition, binds) = d.membership(table, ids);
-    let mut st = Statement::with_leading(d.placeholders(), binds);
+    let mut st = d.statement();
     st.push(&format!(
-        "SELECT count(*) FROM {} t0 WHERE {condition}",
+        "SELECT count(*) FROM {} t0 WHERE ",
         d.table_sql(&d.source().tables[table].name)
     ));
+    push_membership(d, &mut st, table, 0, ids);
     first_count(db.query(st).await.map_err(on_table(db, table))?)
 }
 

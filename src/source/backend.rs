@@ -127,17 +127,6 @@ impl Statement {
         self
     }
 
-    /// A statement whose first binds are `binds`: the SQL pushed next already holds their
-    /// placeholders (a condition a kind's own builder numbered from 1), so it must come before
-    /// any other bound value.
-    pub fn with_leading(style: Placeholders, binds: Vec<Value>) -> Statement {
-        Statement {
-            sql: String::new(),
-            binds,
-            style,
-        }
-    }
-
     /// Bind `value` and return its placeholder without appending it, for SQL assembled out of
     /// order. Only numbered placeholders allow that: with `?` the text order is the bind order.
     pub fn placeholder(&mut self, value: impl Into<Value>) -> String {
@@ -224,9 +213,28 @@ pub trait Dialect: Send + Sync {
         Statement::new(self.placeholders())
     }
 
-    /// The condition that the row aliased `t0` of `table` belongs to one of the subjects, and the
-    /// values it binds, numbered from the first (see [`Statement::with_leading`]).
-    fn membership(&self, table: usize, ids: &crate::identity::Identities) -> (String, Vec<Value>);
+    /// Append the condition that `alias.column` of `table` holds one of `values` (the subjects'
+    /// values of one key), bound as a list, in a form the column's index serves.
+    fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]);
+
+    /// Append the expression listing which subjects of the batch the `match` row `alias` of
+    /// `table` belongs to, for the map's (key, column) `pairs` that `ids` has values for (an
+    /// array or a text list; [`crate::source::select::owners`] reads either).
+    fn push_match_owners(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        alias: &str,
+        pairs: &[(String, String)],
+        ids: &crate::identity::Identities,
+    );
+
+    /// What goes before and after a parent's owners expression (rows of `parent_sql` aliased
+    /// `inner`) to list a child row's owners; the join condition and `)` follow.
+    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String);
+
+    /// `expr` as text.
+    fn text_sql(&self, expr: &str) -> String;
 
     /// The statement that starts the capture: one consistent snapshot of every table.
     fn snapshot_sql(&self) -> &'static str;
@@ -556,6 +564,15 @@ pub(crate) mod snapshot {
             st.push(&d.delete_from(&d.table_sql(&d.source().tables[0].name), "t0"));
         });
         show("window end", &|st| d.push_now_plus(st, 60.0));
+        let subject = |email: &str| crate::subject::Subject {
+            ids: vec![("email".into(), email.into())],
+            line: None,
+        };
+        let ids = crate::identity::Identities::new(&[subject("a@x"), subject("b@x")]);
+        show("membership", &|st| {
+            crate::source::select::push_membership(d, st, 0, 0, &ids)
+        });
+        show("owners", &|st| crate::source::select::push_owners(d, st, 0, 0, &ids));
         out.push_str(&format!(
             "-- store\n{} {}\n{}\n{}\n",
             d.store_table(StoreTable::Requests),

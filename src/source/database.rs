@@ -118,11 +118,7 @@ impl<'a> Database<'a> {
     }
 
     pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
-        match self {
-            Database::Postgres(s) => s.expand_identities(ids).await,
-            Database::Sqlite(s) => s.expand_identities(ids),
-            Database::Mysql(s) => s.expand_identities(ids).await,
-        }
+        super::select::expand_identities(self.backend(), ids).await
     }
 
     /// Stream the subjects' rows of `table`, one query for the whole batch.

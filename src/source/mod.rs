@@ -13,6 +13,7 @@ pub mod mysql;
 pub mod password;
 pub mod postgres;
 pub mod quote;
+pub mod select;
 pub mod shape;
 pub mod sqlite;
 pub mod tls;

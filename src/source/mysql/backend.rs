@@ -8,13 +8,13 @@ use futures_util::future::BoxFuture;
 use mysql_async::Value as SqlValue;
 use mysql_async::consts::ColumnType;
 
-use super::sql::{Schema, ident, qualified, table_ident};
 use super::{MySqlDialect, MySqlSource, classify, error_text};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
+use crate::source::quote::{ident, qualified, table as table_ident};
 use crate::source::shape::{ColumnKind, TableShape};
 
 const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE, PLAN];
@@ -69,7 +69,7 @@ impl MySqlDialect<'_> {
     }
 }
 
-fn to_sql(value: &Value) -> SqlValue {
+pub(super) fn to_sql(value: &Value) -> SqlValue {
     match value {
         Value::Null => SqlValue::NULL,
         Value::Int(i) => SqlValue::Int(*i),
@@ -79,19 +79,6 @@ fn to_sql(value: &Value) -> SqlValue {
         Value::Bytes(b) => SqlValue::Bytes(b.clone()),
         // Lists are bound element by element (see `in_list`); never as one value.
         Value::TextArray(_) | Value::BytesArray(_) | Value::IntArray(_) => SqlValue::NULL,
-    }
-}
-
-/// A subject value a MySQL builder bound, as the engine binds it.
-fn from_sql(value: SqlValue) -> Value {
-    match value {
-        SqlValue::NULL => Value::Null,
-        SqlValue::Int(i) => Value::Int(i),
-        SqlValue::UInt(u) => Value::Int(u as i64),
-        SqlValue::Float(f) => Value::Float(f.into()),
-        SqlValue::Double(f) => Value::Float(f),
-        SqlValue::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
-        other => Value::Text(other.as_sql(true)),
     }
 }
 
@@ -131,14 +118,68 @@ fn db_error(e: &mysql_async::Error) -> DbError {
 }
 
 impl Dialect for MySqlDialect<'_> {
-    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
-        let mut params = Vec::new();
-        let schema = Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-        };
-        let condition = schema.membership(table, 0, ids, &mut params);
-        (condition, params.into_iter().map(from_sql).collect())
+    /// `column IN (?, …)`, exact: on a text column the usual collations ignore case and
+    /// trailing spaces (`Customer-1@Example.com` would match `customer-1@example.com`), so the
+    /// values are compared again as bytes. The first test still finds the rows by the index.
+    fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
+        let c = format!("{alias}.{}", ident(column));
+        let exact = self.shapes[table].column(column).is_some_and(|c| c.text_like);
+        st.push(if exact { "(" } else { "" }).push(&c).push(" IN (");
+        st.join(values, ", ", |st, v| {
+            st.bind(v.as_str());
+        });
+        st.push(")");
+        if exact {
+            st.push(&format!(" AND CAST({c} AS BINARY) IN ("));
+            st.join(values, ", ", |st, v| {
+                st.push("CAST(").bind(v.as_str()).push(" AS BINARY)");
+            });
+            st.push("))");
+        }
+    }
+
+    /// `CONCAT_WS(',', IF(<row matches subject 0>, '0', NULL), …)`.
+    fn push_match_owners(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        alias: &str,
+        pairs: &[(String, String)],
+        ids: &Identities,
+    ) {
+        let mut first = true;
+        for s in 0..ids.count as u32 {
+            let known = ids.of_subject(s);
+            let tests: Vec<(&String, Vec<String>)> = pairs
+                .iter()
+                .map(|(key, column)| {
+                    let values = known.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone());
+                    (column, values.collect::<Vec<_>>())
+                })
+                .filter(|(_, values)| !values.is_empty())
+                .collect();
+            if tests.is_empty() {
+                continue;
+            }
+            st.push(if first { "CONCAT_WS(',', IF(" } else { ", IF(" });
+            first = false;
+            st.join(&tests, " OR ", |st, (column, values)| {
+                self.push_match(st, table, alias, column, values)
+            });
+            st.push(&format!(", '{s}', NULL)"));
+        }
+        st.push(if first { "''" } else { ")" });
+    }
+
+    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
+        (
+            "(SELECT GROUP_CONCAT(".into(),
+            format!(" SEPARATOR ',') FROM {parent_sql} {inner} WHERE "),
+        )
+    }
+
+    fn text_sql(&self, expr: &str) -> String {
+        format!("CAST({expr} AS CHAR)")
     }
 
     fn snapshot_sql(&self) -> &'static str {

@@ -8,7 +8,6 @@
 mod backend;
 mod key;
 mod lock;
-pub mod sql;
 mod tls;
 
 use std::collections::VecDeque;
@@ -23,9 +22,11 @@ use crate::config::{Link, Source, TableName};
 use crate::error::{DbErrorKind, UserError, suggestion};
 use crate::identity::Identities;
 use crate::source::ExportRow;
+use crate::source::backend::{Dialect, Value as DbValue};
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
+use crate::source::quote::{ident, qualified, table as table_ident};
+use crate::source::select::{owners, push_membership, push_owners};
 use crate::source::shape::{Column, ColumnKind, TableShape};
-use sql::{Schema, ident, qualified, table_ident};
 
 /// Rows read per page of an export: bounds memory however many rows a subject owns.
 const EXPORT_PAGE_ROWS: usize = 1000;
@@ -221,13 +222,6 @@ impl<'a> MySqlSource<'a> {
         }))
     }
 
-    fn schema(&self) -> Schema<'_> {
-        Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-        }
-    }
-
     fn failure(&self, what: &str, e: &mysql_async::Error) -> UserError {
         UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e))).with_db(classify(e))
     }
@@ -381,49 +375,6 @@ impl<'a> MySqlSource<'a> {
         Ok(())
     }
 
-    /// Add to `ids` what `match` tables with several keys say about the subjects (email → id).
-    pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
-        let mut learnt = false;
-        for (i, table) in self.config.tables.iter().enumerate() {
-            let Link::Match(pairs) = &table.link else { continue };
-            if pairs.len() < 2 {
-                continue;
-            }
-            let mut params = Vec::new();
-            let owners = self.schema().owners(i, 0, ids, &mut params);
-            let columns: Vec<String> = pairs
-                .iter()
-                .map(|(_, c)| format!("CAST(t0.{} AS CHAR)", ident(c)))
-                .collect();
-            let membership = self.schema().membership(i, 0, ids, &mut params);
-            let query = format!(
-                "SELECT {owners}, {} FROM {} t0 WHERE {membership}",
-                columns.join(", "),
-                table_ident(&table.name)
-            );
-            let rows = self.rows(&query, params).await.map_err(|e| self.query_failure(i, &e))?;
-            let label = format!("{}: {}", self.config.name, table.name);
-            for row in rows {
-                let owners = sql::parse_owners(row.get::<Option<String>, _>(0).flatten().as_deref());
-                let matched: Vec<Option<String>> = (0..pairs.len())
-                    .map(|k| row.get::<Option<String>, _>(k + 1).flatten())
-                    .collect();
-                for &owner in &owners {
-                    ids.note_row(&label, owner, matched.clone());
-                }
-                for (k, (key, _)) in pairs.iter().enumerate() {
-                    let Some(value) = row.get::<Option<String>, _>(k + 1).flatten() else {
-                        continue;
-                    };
-                    for &owner in &owners {
-                        learnt |= ids.insert(key, &value, owner);
-                    }
-                }
-            }
-        }
-        Ok(learnt)
-    }
-
     /// Stream the subjects' rows of `table`: one query for the whole batch, read a page at a
     /// time in primary-key order so memory stays flat.
     pub fn export_rows(
@@ -473,13 +424,16 @@ impl<'a> MySqlSource<'a> {
         after: Option<&[String]>,
     ) -> Result<(Vec<ExportRow>, Option<Vec<String>>), UserError> {
         let pk = self.shapes[table].primary_key.clone();
-        let mut params = Vec::new();
-        let mut select: Vec<String> = pk.iter().map(|c| format!("CAST(t0.{} AS CHAR)", ident(c))).collect();
-        select.push(if with_owners {
-            self.schema().owners(table, 0, ids, &mut params)
+        let mut st = self.dialect.statement();
+        st.push("SELECT ");
+        for c in &pk {
+            st.push(&format!("CAST(t0.{} AS CHAR), ", ident(c)));
+        }
+        if with_owners {
+            push_owners(&self.dialect, &mut st, table, 0, ids);
         } else {
-            "NULL".into()
-        });
+            st.push("NULL");
+        }
         let values: Vec<String> = exported
             .iter()
             .map(|&i| {
@@ -491,27 +445,26 @@ impl<'a> MySqlSource<'a> {
                 }
             })
             .collect();
-        select.push(format!("JSON_ARRAY({})", values.join(", ")));
-        let mut query = format!(
-            "SELECT {} FROM {} t0 WHERE {}",
-            select.join(", "),
-            table_ident(&self.config.tables[table].name),
-            self.schema().membership(table, 0, ids, &mut params)
-        );
+        st.push(&format!(
+            ", JSON_ARRAY({}) FROM {} t0 WHERE ",
+            values.join(", "),
+            table_ident(&self.config.tables[table].name)
+        ));
+        push_membership(&self.dialect, &mut st, table, 0, ids);
         let paged = !pk.is_empty();
         if paged {
             if let Some(last) = after.filter(|a| !a.is_empty()) {
-                query.push_str(&format!(
-                    " AND ({}) > ({})",
-                    qualified("t0", &pk),
-                    vec!["?"; pk.len()].join(", ")
-                ));
-                params.extend(last.iter().map(|v| SqlValue::from(v.as_str())));
+                st.push(&format!(" AND ({}) > (", qualified("t0", &pk)));
+                st.join(last, ", ", |st, v| {
+                    st.bind(v.as_str());
+                });
+                st.push(")");
             }
-            query.push_str(&format!(" ORDER BY {} LIMIT {EXPORT_PAGE_ROWS}", qualified("t0", &pk)));
+            st.push(&format!(" ORDER BY {} LIMIT {EXPORT_PAGE_ROWS}", qualified("t0", &pk)));
         }
+        let (query, binds) = st.into_parts();
         let rows = self
-            .rows(&query, params)
+            .rows(&query, binds.iter().map(backend::to_sql).collect())
             .await
             .map_err(|e| self.query_failure(table, &e))?;
         let full = paged && rows.len() == EXPORT_PAGE_ROWS;
@@ -522,10 +475,14 @@ impl<'a> MySqlSource<'a> {
                 .map(|i| row.get::<Option<String>, _>(i).flatten().unwrap_or_default())
                 .collect();
             let owners = with_owners.then(|| {
-                sql::parse_owners(row.get::<Option<String>, _>(pk.len()).flatten().as_deref())
-                    .into_iter()
-                    .map(|o| o as i32)
-                    .collect()
+                owners(
+                    row.get::<Option<String>, _>(pk.len())
+                        .flatten()
+                        .map_or(DbValue::Null, DbValue::Text),
+                )
+                .into_iter()
+                .map(|o| o as i32)
+                .collect()
             });
             let json: String = row.get::<Option<String>, _>(pk.len() + 1).flatten().unwrap_or_default();
             let values: Vec<Value> = serde_json::from_str(&json).map_err(|e| {

@@ -7,7 +7,6 @@ use futures_util::future::BoxFuture;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::connect::{classify, error_text};
-use super::sql::{Params, Schema, ident, table_ident};
 use super::{PgDialect, PgSource};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
@@ -16,6 +15,7 @@ use crate::source::backend::{
     Backend, DbError, Dialect, List, Placeholders, SealedEntry, Statement, StoreTable, Value,
 };
 use crate::source::cell::Cell;
+use crate::source::quote::{ident, qualified, table as table_ident};
 use crate::source::shape::TableShape;
 
 const STORE_DDL: &[&str] = &[
@@ -76,7 +76,7 @@ impl PgDialect<'_> {
 }
 
 /// A bound value as tokio-postgres takes it.
-fn to_sql(value: &Value) -> Box<dyn ToSql + Sync + Send> {
+pub(super) fn to_sql(value: &Value) -> Box<dyn ToSql + Sync + Send> {
     match value {
         Value::Null => Box::new(None::<String>),
         Value::Int(i) => Box::new(*i),
@@ -105,6 +105,9 @@ fn from_row(row: &tokio_postgres::Row, i: usize) -> Value {
         row.try_get::<_, Option<bool>>(i).map(|v| v.map(Value::Bool))
     } else if *ty == Type::BYTEA {
         row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Value::Bytes))
+    } else if *ty == Type::INT4_ARRAY {
+        row.try_get::<_, Option<Vec<i32>>>(i)
+            .map(|v| v.map(|a| Value::IntArray(a.into_iter().map(i64::from).collect())))
     } else if *ty == Type::FLOAT8 {
         row.try_get::<_, Option<f64>>(i).map(|v| v.map(Value::Float))
     } else {
@@ -121,14 +124,44 @@ fn db_error(e: &tokio_postgres::Error) -> DbError {
 }
 
 impl Dialect for PgDialect<'_> {
-    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
-        let mut params = Params::default();
-        let schema = Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-        };
-        let condition = schema.membership(table, 0, ids, &mut params);
-        (condition, params.into_values())
+    fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
+        st.push(&format!("{alias}.{} = ANY(", ident(column)))
+            .bind(Value::TextArray(values.iter().cloned().map(Some).collect()))
+            .push(&format!("::text[]::{}[])", self.cast(table, column)));
+    }
+
+    fn push_match_owners(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        alias: &str,
+        pairs: &[(String, String)],
+        ids: &Identities,
+    ) {
+        if pairs.is_empty() {
+            st.push("ARRAY[]::int4[]");
+            return;
+        }
+        st.push("ARRAY(");
+        st.join(pairs, " UNION ", |st, (key, column)| {
+            st.push("SELECT u.s::int4 FROM unnest(")
+                .bind(Value::TextArray(ids.values(key).into_iter().map(Some).collect()))
+                .push(&format!("::text[]::{}[], ", self.cast(table, column)))
+                .bind(Value::IntArray(ids.subjects(key).into_iter().map(i64::from).collect()))
+                .push(&format!("::int8[]) AS u(v, s) WHERE u.v = {alias}.{}", ident(column)));
+        });
+        st.push(")");
+    }
+
+    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
+        (
+            format!("ARRAY(SELECT DISTINCT x FROM {parent_sql} {inner}, unnest("),
+            ") AS x WHERE ".into(),
+        )
+    }
+
+    fn text_sql(&self, expr: &str) -> String {
+        format!("{expr}::text")
     }
 
     fn snapshot_sql(&self) -> &'static str {
@@ -141,7 +174,7 @@ impl Dialect for PgDialect<'_> {
             format!(
                 "CREATE TEMP TABLE {} AS SELECT {} FROM {} t0 WITH NO DATA",
                 ident(&format!("dsar_pending_{table}")),
-                super::sql::qualified("t0", key),
+                qualified("t0", key),
                 table_ident(&self.config.tables[table].name)
             ),
         ]
@@ -281,7 +314,7 @@ impl Dialect for PgDialect<'_> {
             .collect();
         st.push(&format!(
             "({}) IN (SELECT * FROM unnest({}))",
-            super::sql::qualified(alias, key),
+            qualified(alias, key),
             arrays.join(", ")
         ));
     }

@@ -73,7 +73,7 @@ pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
 
 /// Up to `limit` non-NULL values of a column, as text.
 pub async fn sample(client: &tokio_postgres::Client, table: &TableName, column: &str, limit: i64) -> Vec<String> {
-    use super::sql::{ident, table_ident};
+    use crate::source::quote::{ident, table as table_ident};
     let sql = format!(
         "SELECT {c}::text FROM {t} WHERE {c} IS NOT NULL LIMIT $1",
         c = ident(column),

@@ -8,7 +8,6 @@ pub mod discover;
 pub mod foreign_keys;
 mod key;
 mod lock;
-pub mod sql;
 mod tls;
 
 use futures_util::{Stream, StreamExt};
@@ -22,7 +21,10 @@ pub use connect::error_text;
 use crate::config::{Link, Source};
 use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
-use sql::Schema;
+use crate::source::backend::Dialect;
+use crate::source::quote::ident;
+use crate::source::select::{push_membership, push_owners};
+use catalog::ColumnKind;
 
 /// A connected source whose map has been checked against its catalog.
 pub struct PgSource<'a> {
@@ -62,13 +64,6 @@ impl<'a> PgSource<'a> {
             client,
             security,
         }))
-    }
-
-    fn schema(&self) -> Schema<'_> {
-        Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-        }
     }
 
     /// Start a read-only snapshot: every table of an export sees the same moment.
@@ -150,43 +145,6 @@ impl<'a> PgSource<'a> {
         Ok(())
     }
 
-    /// Add to `ids` what `match` tables with several keys say about the subjects (email → user_id).
-    /// Returns whether anything new was learnt; callers repeat until nothing is.
-    pub async fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
-        let mut learnt = false;
-        for (i, table) in self.config.tables.iter().enumerate() {
-            let Link::Match(pairs) = &table.link else { continue };
-            if pairs.len() < 2 {
-                continue;
-            }
-            let Some((sql, params, keys)) = self.schema().identity_query(i, ids) else {
-                continue;
-            };
-            let rows = self
-                .client
-                .query(&sql, &params.as_refs())
-                .await
-                .map_err(|e| self.query_failure(i, &e))?;
-            let label = format!("{}: {}", self.config.name, table.name);
-            for row in rows {
-                let owners: Vec<i32> = row.get(0);
-                let matched: Vec<Option<String>> = (0..keys.len()).map(|k| row.get(k + 1)).collect();
-                for &owner in &owners {
-                    ids.note_row(&label, owner as u32, matched.clone());
-                }
-                for (k, key) in keys.iter().enumerate() {
-                    let Some(value): Option<String> = row.get(k + 1) else {
-                        continue;
-                    };
-                    for &owner in &owners {
-                        learnt |= ids.insert(key, &value, owner as u32);
-                    }
-                }
-            }
-        }
-        Ok(learnt)
-    }
-
     /// Stream the subjects' rows of `table`, one query for the whole batch.
     pub async fn export_rows(
         &self,
@@ -195,10 +153,46 @@ impl<'a> PgSource<'a> {
     ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + '_, UserError> {
         let exported = self.exported_columns(table);
         let with_owners = ids.count > 1;
-        let (sql, params) = self.schema().export_query(table, &exported, with_owners, ids);
+        let mut st = self.dialect.statement();
+        st.push("SELECT ");
+        if with_owners {
+            push_owners(&self.dialect, &mut st, table, 0, ids);
+            st.push(", ");
+        }
+        let columns: Vec<String> = exported
+            .iter()
+            .map(|&i| {
+                let column = &self.shapes[table].columns[i];
+                let c = format!("t0.{}", ident(&column.name));
+                match column.kind {
+                    // PostgreSQL's base64 wraps lines at 76 characters; strip the breaks.
+                    ColumnKind::Bytea => format!("to_jsonb(translate(encode({c}, 'base64'), E'\\n', ''))"),
+                    ColumnKind::Json => c,
+                    ColumnKind::Other => format!("to_jsonb({c})"),
+                }
+            })
+            .collect();
+        st.push(&if columns.is_empty() {
+            "'null'::jsonb".to_string()
+        } else {
+            columns.join(", ")
+        });
+        st.push(&format!(
+            " FROM {} t0 WHERE ",
+            crate::source::quote::table(&self.config.tables[table].name)
+        ));
+        push_membership(&self.dialect, &mut st, table, 0, ids);
+        let (sql, binds) = st.into_parts();
+        let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+            binds.iter().map(backend::to_sql).collect();
         let stream = self
             .client
-            .query_raw(&sql, params.as_refs())
+            .query_raw(
+                &sql,
+                params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
+            )
             .await
             .map_err(|e| self.query_failure(table, &e))?;
         let width = exported.len().max(1);

@@ -6,13 +6,14 @@
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::sql::{Schema, ident, qualified, table_ident};
+use super::catalog::Affinity;
 use super::{SqliteDialect, SqliteSource, classify, value};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
+use crate::source::quote::{ident, qualified, table as table_ident};
 use crate::source::shape::TableShape;
 
 /// Times in the store are Unix seconds (REAL) by the local clock, the database's clock here.
@@ -66,6 +67,19 @@ fn db_error(e: &rusqlite::Error) -> DbError {
 }
 
 impl SqliteDialect<'_> {
+    /// A subject value as JSON the column compares equal with: a number for a numeric column,
+    /// a string for text, both for an untyped column (which stores what it was given).
+    fn typed(&self, table: usize, column: &str, text: &str) -> Vec<serde_json::Value> {
+        let affinity = self.shapes[table]
+            .columns
+            .iter()
+            .position(|c| c.name == column)
+            .map_or(Affinity::Blob, |i| self.affinities[table][i]);
+        let number = value::number(text).filter(|_| affinity.is_numeric() || affinity == Affinity::Blob);
+        let string = (!affinity.is_numeric()).then(|| serde_json::Value::String(text.to_string()));
+        number.into_iter().chain(string).collect()
+    }
+
     /// `(?, ?, …)` for one row's cells.
     fn tuple(st: &mut Statement, cells: &[Cell]) {
         st.push("(");
@@ -77,15 +91,52 @@ impl SqliteDialect<'_> {
 }
 
 impl Dialect for SqliteDialect<'_> {
-    fn membership(&self, table: usize, ids: &Identities) -> (String, Vec<Value>) {
-        let mut params = Vec::new();
-        let schema = Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-            affinities: &self.affinities,
-        };
-        let condition = schema.membership(table, 0, ids, &mut params);
-        (condition, params.iter().map(|v| value::read(v.into())).collect())
+    /// `column IN (SELECT value FROM json_each(?))`, the values typed as the column stores them.
+    fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
+        let typed: Vec<serde_json::Value> = values.iter().flat_map(|v| self.typed(table, column, v)).collect();
+        st.push(&format!("{alias}.{} IN (SELECT value FROM json_each(", ident(column)))
+            .bind(Value::Text(serde_json::Value::Array(typed).to_string()))
+            .push("))");
+    }
+
+    /// A JSON array of the subjects, from bound `[value, subject]` pairs.
+    fn push_match_owners(
+        &self,
+        st: &mut Statement,
+        table: usize,
+        alias: &str,
+        pairs: &[(String, String)],
+        ids: &Identities,
+    ) {
+        if pairs.is_empty() {
+            st.push("'[]'");
+            return;
+        }
+        st.push("(SELECT json_group_array(o) FROM (");
+        st.join(pairs, " UNION ", |st, (key, column)| {
+            let pairs: Vec<serde_json::Value> = (ids.values(key).iter().zip(ids.subjects(key)))
+                .flat_map(|(v, owner)| self.typed(table, column, v).into_iter().map(move |v| (v, owner)))
+                .map(|(v, owner)| serde_json::Value::Array(vec![v, owner.into()]))
+                .collect();
+            st.push("SELECT json_extract(p.value, '$[1]') AS o FROM json_each(")
+                .bind(Value::Text(serde_json::Value::Array(pairs).to_string()))
+                .push(&format!(
+                    ") p WHERE json_extract(p.value, '$[0]') = {alias}.{}",
+                    ident(column)
+                ));
+        });
+        st.push("))");
+    }
+
+    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
+        (
+            format!("(SELECT json_group_array(DISTINCT x.value) FROM {parent_sql} {inner}, json_each("),
+            ") x WHERE ".into(),
+        )
+    }
+
+    fn text_sql(&self, expr: &str) -> String {
+        format!("CAST({expr} AS TEXT)")
     }
 
     fn snapshot_sql(&self) -> &'static str {
@@ -305,6 +356,7 @@ impl Backend for SqliteSource<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::Affinity;
     use super::SqliteDialect;
     use crate::config::SourceKind;
     use crate::source::backend::snapshot;
@@ -315,7 +367,7 @@ mod tests {
         let dialect = SqliteDialect {
             config: &source,
             shapes: snapshot::shapes("INTEGER", "TEXT", "BLOB"),
-            affinities: Vec::new(),
+            affinities: vec![vec![Affinity::Integer, Affinity::Text, Affinity::Blob]],
         };
         snapshot::check("sqlite", &snapshot::render(&dialect));
     }

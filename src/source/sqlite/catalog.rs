@@ -2,7 +2,6 @@
 
 use rusqlite::Connection;
 
-use super::sql::schema_name;
 use crate::config::{Source, TableName};
 use crate::error::{UserError, suggestion};
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
@@ -56,7 +55,7 @@ pub fn load(conn: &Connection, source: &Source) -> Result<Loaded, UserError> {
         has_rowid: Vec::new(),
     };
     for table in &source.tables {
-        let schema = schema_name(&table.name);
+        let schema = table.name.schema.as_str();
         let mut stmt = conn
             .prepare("SELECT name, type, pk, hidden FROM pragma_table_xinfo(?1, ?2) ORDER BY cid")
             .map_err(fail)?;
@@ -105,7 +104,7 @@ pub fn load(conn: &Connection, source: &Source) -> Result<Loaded, UserError> {
             .query_row(
                 &format!(
                     "SELECT sql FROM {}.sqlite_schema WHERE name = ?1",
-                    super::sql::ident(schema)
+                    crate::source::quote::ident(schema)
                 ),
                 [&table.name.name],
                 |r| r.get(0),
@@ -142,7 +141,7 @@ pub fn foreign_keys(conn: &Connection, source: &Source) -> rusqlite::Result<Vec<
         source
             .tables
             .iter()
-            .find(|t| t.name.name == name.name && schema_name(&t.name) == "main")
+            .find(|t| t.name.name == name.name && t.name.schema == "main")
             .map(|t| t.name.clone())
     };
     Ok(all_foreign_keys(conn)?

@@ -5,10 +5,10 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use super::catalog::{Affinity, all_foreign_keys, user_tables};
-use super::sql::{ident, table_ident};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
 use crate::source::discovery::{DbCatalog, DbColumn, DbTable, Sampler};
+use crate::source::quote::{ident, table as table_ident};
 
 /// Read every table, column, key and foreign key of the file (opened read-only: discover
 /// changes nothing).

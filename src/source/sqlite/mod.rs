@@ -11,7 +11,6 @@ mod catalog;
 pub mod discover;
 mod key;
 mod lock;
-mod sql;
 mod value;
 
 use std::collections::VecDeque;
@@ -25,10 +24,12 @@ use crate::config::{Link, Source};
 use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
 use crate::source::ExportRow;
+use crate::source::backend::Dialect;
 use crate::source::foreign_key::ForeignKey;
+use crate::source::quote::ident;
+use crate::source::select::{owners, push_membership, push_owners};
 use crate::source::shape::TableShape;
 use catalog::Affinity;
-use sql::Schema;
 
 /// Rows read per page of an export: bounds memory however many rows a subject owns.
 const EXPORT_PAGE_ROWS: i64 = 1000;
@@ -114,14 +115,6 @@ impl<'a> SqliteSource<'a> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn schema(&self) -> Schema<'_> {
-        Schema {
-            tables: &self.config.tables,
-            shapes: &self.shapes,
-            affinities: &self.affinities,
-        }
-    }
-
     fn failure(&self, what: &str, e: &rusqlite::Error) -> UserError {
         UserError::runtime(format!("source `{}`: {what}: {e}", self.config.name)).with_db(classify(e))
     }
@@ -167,7 +160,7 @@ impl<'a> SqliteSource<'a> {
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1, ?2) il \
                    JOIN pragma_index_info(il.name, ?2) ii WHERE ii.seqno = 0 AND ii.name = ?3)",
-                (&t.name.name, sql::schema_name(&t.name), column),
+                (&t.name.name, &t.name.schema, column),
                 |r| r.get(0),
             )
             .map_err(|e| self.failure("cannot read indexes", &e))
@@ -203,47 +196,6 @@ impl<'a> SqliteSource<'a> {
         Ok(())
     }
 
-    /// Add to `ids` what `match` tables with several keys say about the subjects (email → user_id).
-    pub fn expand_identities(&self, ids: &mut Identities) -> Result<bool, UserError> {
-        let mut learnt = false;
-        for (i, table) in self.config.tables.iter().enumerate() {
-            let Link::Match(pairs) = &table.link else { continue };
-            if pairs.len() < 2 {
-                continue;
-            }
-            let Some((query, params, keys)) = self.schema().identity_query(i, ids) else {
-                continue;
-            };
-            let found: Vec<(Vec<u32>, Vec<Option<String>>)> = {
-                let conn = self.conn();
-                let mut stmt = conn.prepare(&query).map_err(|e| self.query_failure(i, &e))?;
-                let rows = stmt
-                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-                        let owners: String = r.get(0)?;
-                        let values = (0..keys.len())
-                            .map(|k| r.get::<_, Option<String>>(k + 1))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok((value::owners(&owners), values))
-                    })
-                    .map_err(|e| self.query_failure(i, &e))?;
-                rows.collect::<Result<_, _>>().map_err(|e| self.query_failure(i, &e))?
-            };
-            let label = format!("{}: {}", self.config.name, table.name);
-            for (owners, values) in found {
-                for &owner in &owners {
-                    ids.note_row(&label, owner, values.clone());
-                }
-                for (key, value) in keys.iter().zip(values) {
-                    let Some(value) = value else { continue };
-                    for &owner in &owners {
-                        learnt |= ids.insert(key, &value, owner);
-                    }
-                }
-            }
-        }
-        Ok(learnt)
-    }
-
     /// Stream the subjects' rows of `table`: one query for the whole batch, read a page of rows
     /// at a time in rowid order so memory stays flat.
     pub fn export_rows(
@@ -254,8 +206,7 @@ impl<'a> SqliteSource<'a> {
         let exported = self.shapes[table].exported(&self.config.tables[table].exclude_columns);
         let with_owners = ids.count > 1;
         let paged = self.has_rowid[table];
-        let (query, params) = self.schema().export_query(table, &exported, with_owners, paged, ids);
-        let width = exported.len();
+        let ids = ids.clone();
         let mut state = Page {
             after: i64::MIN,
             buffer: VecDeque::new(),
@@ -265,16 +216,14 @@ impl<'a> SqliteSource<'a> {
         let page_size = if paged { EXPORT_PAGE_ROWS } else { i64::MAX };
         Ok(futures_util::stream::iter(std::iter::from_fn(move || {
             if state.buffer.is_empty() && !state.done {
-                match self.read_page(
+                let query = self.page_query(
                     table,
-                    &query,
-                    &params,
-                    paged,
-                    page_size,
-                    state.after,
+                    &exported,
                     with_owners,
-                    width,
-                ) {
+                    &ids,
+                    paged.then_some((state.after, page_size)),
+                );
+                match self.read_page(table, query, paged, with_owners, exported.len()) {
                     Ok((rows, last)) => {
                         state.done = !paged || (rows.len() as i64) < page_size;
                         state.after = last.unwrap_or(state.after);
@@ -290,25 +239,60 @@ impl<'a> SqliteSource<'a> {
         })))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The export query of a table: the rowid (when `page` gives the last rowid read and the
+    /// page size), the owners (optional), then each exported column.
+    fn page_query(
+        &self,
+        table: usize,
+        exported: &[usize],
+        with_owners: bool,
+        ids: &Identities,
+        page: Option<(i64, i64)>,
+    ) -> crate::source::backend::Statement {
+        let mut st = self.dialect.statement();
+        st.push("SELECT ");
+        if page.is_some() {
+            st.push("t0.rowid, ");
+        }
+        if with_owners {
+            push_owners(&self.dialect, &mut st, table, 0, ids);
+            st.push(", ");
+        }
+        let columns: Vec<String> = exported
+            .iter()
+            .map(|&i| format!("t0.{}", ident(&self.shapes[table].columns[i].name)))
+            .collect();
+        st.push(&if columns.is_empty() {
+            "NULL".to_string()
+        } else {
+            columns.join(", ")
+        })
+        .push(&format!(
+            " FROM {} t0 WHERE ",
+            crate::source::quote::table(&self.config.tables[table].name)
+        ));
+        push_membership(&self.dialect, &mut st, table, 0, ids);
+        if let Some((after, size)) = page {
+            st.push(" AND t0.rowid > ")
+                .bind(after)
+                .push(" ORDER BY t0.rowid LIMIT ")
+                .bind(size);
+        }
+        st
+    }
+
     fn read_page(
         &self,
         table: usize,
-        query: &str,
-        params: &[rusqlite::types::Value],
+        query: crate::source::backend::Statement,
         paged: bool,
-        page_size: i64,
-        after: i64,
         with_owners: bool,
         width: usize,
     ) -> Result<(Vec<ExportRow>, Option<i64>), UserError> {
+        let (query, binds) = query.into_parts();
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(query).map_err(|e| self.query_failure(table, &e))?;
-        let mut bound: Vec<rusqlite::types::Value> = params.to_vec();
-        if paged {
-            bound.push(after.into());
-            bound.push(page_size.into());
-        }
+        let mut stmt = conn.prepare_cached(&query).map_err(|e| self.query_failure(table, &e))?;
+        let bound: Vec<rusqlite::types::Value> = binds.iter().map(value::bind).collect();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(bound.iter()))
             .map_err(|e| self.query_failure(table, &e))?;
@@ -323,7 +307,12 @@ impl<'a> SqliteSource<'a> {
             let owners = if with_owners {
                 let text: String = row.get(i).map_err(|e| self.query_failure(table, &e))?;
                 i += 1;
-                Some(value::owners(&text).into_iter().map(|o| o as i32).collect())
+                Some(
+                    owners(crate::source::backend::Value::Text(text))
+                        .into_iter()
+                        .map(|o| o as i32)
+                        .collect(),
+                )
             } else {
                 None
             };

@@ -19,16 +19,6 @@ pub fn number(text: &str) -> Option<Value> {
         .map(Value::Number)
 }
 
-/// The owners array an owners expression produced (`[0, 2]`).
-pub fn owners(json: &str) -> Vec<u32> {
-    serde_json::from_str::<Vec<Value>>(json)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_u64)
-        .map(|o| o as u32)
-        .collect()
-}
-
 /// A stored value as the export writes it: blobs as base64, like bytea.
 pub fn to_json(value: ValueRef<'_>) -> Value {
     match value {
@@ -82,6 +72,5 @@ mod tests {
         assert_eq!(number("9007199254740993"), Some(Value::from(9007199254740993i64)));
         assert_eq!(number("x' OR '1'='1"), None);
         assert_eq!(number("NaN"), None);
-        assert_eq!(owners("[0,2]"), vec![0, 2]);
     }
 }

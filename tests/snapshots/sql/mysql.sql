@@ -30,6 +30,14 @@ DELETE t0 FROM "Users" t0
 UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 -- binds: [Int(60000000)]
 
+-- membership
+((t0."email" IN (?, ?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY), CAST(? AS BINARY))))
+-- binds: [Text("a@x"), Text("b@x"), Text("a@x"), Text("b@x")]
+
+-- owners
+CONCAT_WS(',', IF((t0."email" IN (?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY))), '0', NULL), IF((t0."email" IN (?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY))), '1', NULL))
+-- binds: [Text("a@x"), Text("a@x"), Text("b@x"), Text("b@x")]
+
 -- store
 dsar_requests dsar_quarantine
 "dsar_pending_0"

@@ -30,6 +30,14 @@ DELETE FROM "Shop"."Users" AS t0
 now() + make_interval(secs => $1)
 -- binds: [Float(60.0)]
 
+-- membership
+(t0."email" = ANY($1::text[]::text[]))
+-- binds: [TextArray([Some("a@x"), Some("b@x")])]
+
+-- owners
+ARRAY(SELECT u.s::int4 FROM unnest($1::text[]::text[], $2::int8[]) AS u(v, s) WHERE u.v = t0."email")
+-- binds: [TextArray([Some("a@x"), Some("b@x")]), IntArray([0, 1])]
+
 -- store
 dsar.requests dsar.quarantine
 pg_temp."dsar_pending_0"

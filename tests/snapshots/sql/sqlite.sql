@@ -30,6 +30,14 @@ DELETE FROM "main"."Users" AS t0
 ((julianday('now') - 2440587.5) * 86400.0) + ?1
 -- binds: [Float(60.0)]
 
+-- membership
+(t0."email" IN (SELECT value FROM json_each(?1)))
+-- binds: [Text("[\"a@x\",\"b@x\"]")]
+
+-- owners
+(SELECT json_group_array(o) FROM (SELECT json_extract(p.value, '$[1]') AS o FROM json_each(?1) p WHERE json_extract(p.value, '$[0]') = t0."email"))
+-- binds: [Text("[[\"a@x\",0],[\"b@x\",1]]")]
+
 -- store
 dsar_requests dsar_quarantine
 temp."dsar_pending_0"

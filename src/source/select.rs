@@ -1,0 +1,152 @@
+//! Which rows belong to a batch of subjects, written once for every kind of database.
+//!
+//! The map links each table to the subjects either directly (`match`: a column holds one of the
+//! subject's values) or through a parent (`via`: the row's columns equal a parent row's key). The
+//! walk along those links is the same everywhere and lives here; a kind's [`Dialect`] writes only
+//! the leaves: how a column is compared with a bound list of values, how the subjects a `match`
+//! row belongs to are listed, and how a child collects its parent's list. Two expressions come
+//! out, both evaluated by the server per row so that one statement serves a whole batch:
+//! - the **membership** condition (`t0` belongs to one of the subjects), for export, capture and
+//!   counts;
+//! - the **owners** list (which subjects of the batch `t0` belongs to), for batch exports and for
+//!   learning one key of a subject from another.
+
+use super::backend::{Backend, Dialect, Statement, Value};
+use super::quote::qualified;
+use crate::config::Link;
+use crate::error::UserError;
+use crate::identity::Identities;
+
+/// Append the condition that the row aliased `t{depth}` of `table` belongs to one of the
+/// subjects. A `via` chain becomes nested `IN (SELECT …)` subqueries: the server walks it.
+pub fn push_membership(d: &dyn Dialect, st: &mut Statement, table: usize, depth: usize, ids: &Identities) {
+    let alias = format!("t{depth}");
+    match &d.source().tables[table].link {
+        Link::Match(pairs) => {
+            let pairs: Vec<&(String, String)> = pairs.iter().filter(|(key, _)| ids.has(key)).collect();
+            if pairs.is_empty() {
+                st.push("(1 = 0)");
+                return;
+            }
+            st.push("(");
+            st.join(&pairs, " OR ", |st, (key, column)| {
+                d.push_match(st, table, &alias, column, &ids.values(key));
+            });
+            st.push(")");
+        }
+        Link::Via {
+            parent,
+            columns,
+            parent_columns,
+        } => {
+            let inner = format!("t{}", depth + 1);
+            st.push(&format!(
+                "({}) IN (SELECT {} FROM {} {inner} WHERE ",
+                qualified(&alias, columns),
+                qualified(&inner, parent_columns),
+                d.table_sql(&d.source().tables[*parent].name)
+            ));
+            push_membership(d, st, *parent, depth + 1, ids);
+            st.push(")");
+        }
+    }
+}
+
+/// Append the expression that lists which subjects of the batch the row aliased `t{depth}` of
+/// `table` belongs to (read back by [`owners`]).
+pub fn push_owners(d: &dyn Dialect, st: &mut Statement, table: usize, depth: usize, ids: &Identities) {
+    let alias = format!("t{depth}");
+    match &d.source().tables[table].link {
+        Link::Match(pairs) => {
+            let pairs: Vec<(String, String)> = pairs.iter().filter(|(key, _)| ids.has(key)).cloned().collect();
+            d.push_match_owners(st, table, &alias, &pairs, ids);
+        }
+        Link::Via {
+            parent,
+            columns,
+            parent_columns,
+        } => {
+            let inner = format!("t{}", depth + 1);
+            let (open, close) = d.via_owners(&d.table_sql(&d.source().tables[*parent].name), &inner);
+            st.push(&open);
+            push_owners(d, st, *parent, depth + 1, ids);
+            st.push(&close).push(&format!(
+                "({}) = ({}))",
+                qualified(&inner, parent_columns),
+                qualified(&alias, columns)
+            ));
+        }
+    }
+}
+
+/// The subjects an owners expression listed: an integer array, or its text in any of the forms
+/// the kinds produce (`{0,2}`, `[0,2]`, `0,2,2`), sorted and without repeats.
+pub fn owners(value: Value) -> Vec<u32> {
+    let mut out: Vec<u32> = match value {
+        Value::IntArray(a) => a.into_iter().filter_map(|o| u32::try_from(o).ok()).collect(),
+        Value::Text(t) => t
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        Value::Int(i) => u32::try_from(i).ok().into_iter().collect(),
+        _ => Vec::new(),
+    };
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Add to `ids` what `match` tables with several keys say about the subjects (an email found
+/// gives the row's user id, and the other way round). Returns whether anything new was learnt;
+/// callers repeat until nothing is.
+pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result<bool, UserError> {
+    let d = db.dialect();
+    let mut learnt = false;
+    for (t, table) in d.source().tables.iter().enumerate() {
+        let Link::Match(pairs) = &table.link else { continue };
+        if pairs.len() < 2 {
+            continue;
+        }
+        let mut st = d.statement();
+        st.push("SELECT ");
+        push_owners(d, &mut st, t, 0, ids);
+        for (_, column) in pairs {
+            st.push(", ")
+                .push(&d.text_sql(&format!("t0.{}", super::quote::ident(column))));
+        }
+        st.push(&format!(" FROM {} t0 WHERE ", d.table_sql(&table.name)));
+        push_membership(d, &mut st, t, 0, ids);
+        let rows = db
+            .query(st)
+            .await
+            .map_err(|e| e.context(format!("source `{}`, table `{}`", d.source().name, table.name)))?;
+        let label = format!("{}: {}", d.source().name, table.name);
+        for mut row in rows {
+            let matched: Vec<Option<String>> = row.drain(1..).map(Value::text).collect();
+            let owners = owners(row.pop().unwrap_or(Value::Null));
+            for &owner in &owners {
+                ids.note_row(&label, owner, matched.clone());
+                for ((key, _), value) in pairs.iter().zip(&matched) {
+                    if let Some(value) = value {
+                        learnt |= ids.insert(key, value, owner);
+                    }
+                }
+            }
+        }
+    }
+    Ok(learnt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_read_back_from_every_form() {
+        assert_eq!(owners(Value::Text("2,0,2,,1".into())), vec![0, 1, 2]);
+        assert_eq!(owners(Value::Text("[0,2]".into())), vec![0, 2]);
+        assert_eq!(owners(Value::Text("{3,1}".into())), vec![1, 3]);
+        assert_eq!(owners(Value::IntArray(vec![4, 4, -1])), vec![4]);
+        assert_eq!(owners(Value::Null), Vec::<u32>::new());
+    }
+}
