@@ -184,6 +184,13 @@ pub enum StoreTable {
     Plan,
 }
 
+/// What every kind's SQL is built from: a map entry and what the catalog says of its tables.
+pub struct Mapped<'a> {
+    pub config: &'a Source,
+    /// Parallel to `config.tables`.
+    pub shapes: Vec<TableShape>,
+}
+
 /// A list of values for `expr IN (…)` or `expr = ANY(…)`.
 pub enum List {
     Ints(Vec<i64>),
@@ -201,11 +208,18 @@ pub struct SealedEntry {
 /// The SQL of one kind of database, as the erasure engine builds it: pure builders that need no
 /// connection (unit tests snapshot them).
 pub trait Dialect: Send + Sync {
+    /// The map entry this connection serves and its tables' shapes.
+    fn mapped(&self) -> &Mapped<'_>;
+
     /// The map entry this connection serves.
-    fn source(&self) -> &Source;
+    fn source(&self) -> &Source {
+        self.mapped().config
+    }
 
     /// The mapped tables as the catalog describes them (parallel to `source().tables`).
-    fn shapes(&self) -> &[TableShape];
+    fn shapes(&self) -> &[TableShape] {
+        &self.mapped().shapes
+    }
 
     fn placeholders(&self) -> Placeholders;
 
@@ -236,6 +250,10 @@ pub trait Dialect: Send + Sync {
     /// `expr` as text.
     fn text_sql(&self, expr: &str) -> String;
 
+    /// The select expressions an export reads the `exported` columns of `table` through (at
+    /// least one, even for no column).
+    fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String>;
+
     /// The statement that starts the capture: one consistent snapshot of every table.
     fn snapshot_sql(&self) -> &'static str;
 
@@ -244,10 +262,14 @@ pub trait Dialect: Send + Sync {
 
     /// The statements that index a filled pending list and refresh its statistics, so taking
     /// batches and checking foreign keys stay linear however many rows a subject owns.
-    fn index_pending(&self, table: usize, key: &[String]) -> Vec<String>;
+    fn index_pending(&self, _table: usize, _key: &[String]) -> Vec<String> {
+        Vec::new()
+    }
 
     /// A mapped table's quoted name as this kind writes it.
-    fn table_sql(&self, name: &crate::config::TableName) -> String;
+    fn table_sql(&self, name: &crate::config::TableName) -> String {
+        crate::source::quote::table(name)
+    }
 
     /// The quoted name of the session table that holds `table`'s captured keys.
     fn pending_table(&self, table: usize) -> String;
@@ -465,7 +487,7 @@ impl DbError {
 /// `email` text; `avatar` binary), so a change to a statement shows in review as a diff of
 /// `tests/snapshots/sql/<kind>.sql`. `DSAR_UPDATE_SNAPSHOTS=1 cargo test` rewrites them.
 #[cfg(test)]
-pub(crate) mod snapshot {
+mod snapshot {
     use std::time::Duration;
 
     use super::{Dialect, List, SealedEntry, StoreTable};
@@ -473,7 +495,7 @@ pub(crate) mod snapshot {
     use crate::source::cell::Cell;
     use crate::source::shape::{Column, ColumnKind, TableShape};
 
-    pub fn source(kind: SourceKind, schema: &str) -> Source {
+    fn source(kind: SourceKind, schema: &str) -> Source {
         Source {
             name: "shop".into(),
             kind,
@@ -504,7 +526,7 @@ pub(crate) mod snapshot {
     }
 
     /// The table's shape with the kind's own type names.
-    pub fn shapes(integer: &str, text: &str, binary: &str) -> Vec<TableShape> {
+    fn shapes(integer: &str, text: &str, binary: &str) -> Vec<TableShape> {
         let column = |name: &str, base_type: &str, kind| Column {
             name: name.into(),
             base_type: base_type.into(),
@@ -524,7 +546,7 @@ pub(crate) mod snapshot {
     }
 
     /// Every statement the dialect builds for the fixed plan, with its bound values.
-    pub fn render(d: &dyn Dialect) -> String {
+    fn render(d: &dyn Dialect) -> String {
         let key = vec!["Id".to_string()];
         let columns = vec!["Id".to_string(), "email".to_string(), "avatar".to_string()];
         let keys = vec![vec![Cell::Text("7".into())], vec![Cell::Integer(8)]];
@@ -583,7 +605,38 @@ pub(crate) mod snapshot {
         out
     }
 
-    pub fn check(kind: &str, actual: &str) {
+    #[test]
+    fn every_kinds_sql_matches_its_snapshot() {
+        use crate::source::mysql::MySqlDialect;
+        use crate::source::postgres::PgDialect;
+        use crate::source::sqlite::{Affinity, SqliteDialect};
+        let (pg, my, lite) = (
+            source(SourceKind::Postgres, "Shop"),
+            source(SourceKind::Mysql, ""),
+            source(SourceKind::Sqlite, "main"),
+        );
+        let mapped = |config, types: [&str; 3]| super::Mapped {
+            config,
+            shapes: shapes(types[0], types[1], types[2]),
+        };
+        let postgres = PgDialect {
+            mapped: mapped(&pg, ["integer", "text", "bytea"]),
+        };
+        check("postgres", &render(&postgres));
+        let mysql = MySqlDialect {
+            mapped: mapped(&my, ["int", "varchar", "varbinary"]),
+            integer: vec![vec![true, false, false]],
+            boolean: vec![vec![false; 3]],
+        };
+        check("mysql", &render(&mysql));
+        let sqlite = SqliteDialect {
+            mapped: mapped(&lite, ["INTEGER", "TEXT", "BLOB"]),
+            affinities: vec![vec![Affinity::Integer, Affinity::Text, Affinity::Blob]],
+        };
+        check("sqlite", &render(&sqlite));
+    }
+
+    fn check(kind: &str, actual: &str) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/snapshots/sql")
             .join(format!("{kind}.sql"));

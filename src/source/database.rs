@@ -58,18 +58,14 @@ impl<'a> Database<'a> {
 
     pub fn config(&self) -> &'a Source {
         match self {
-            Database::Postgres(s) => s.config,
-            Database::Sqlite(s) => s.config,
-            Database::Mysql(s) => s.config,
+            Database::Postgres(s) => s.mapped.config,
+            Database::Sqlite(s) => s.mapped.config,
+            Database::Mysql(s) => s.mapped.config,
         }
     }
 
     pub fn shapes(&self) -> &[TableShape] {
-        match self {
-            Database::Postgres(s) => &s.shapes,
-            Database::Sqlite(s) => &s.shapes,
-            Database::Mysql(s) => &s.shapes,
-        }
+        self.backend().dialect().shapes()
     }
 
     /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.

@@ -24,6 +24,19 @@ impl OnParentDelete {
         }
     }
 
+    /// The rule as the SQL standard's catalogs write it (`SET NULL`).
+    pub fn from_rule(rule: &str) -> OnParentDelete {
+        [
+            OnParentDelete::Cascade,
+            OnParentDelete::SetNull,
+            OnParentDelete::SetDefault,
+            OnParentDelete::Restrict,
+        ]
+        .into_iter()
+        .find(|r| r.sql().eq_ignore_ascii_case(rule.trim()))
+        .unwrap_or(OnParentDelete::NoAction)
+    }
+
     pub fn sql(self) -> &'static str {
         match self {
             OnParentDelete::NoAction => "NO ACTION",

@@ -79,6 +79,60 @@ pub fn push_owners(d: &dyn Dialect, st: &mut Statement, table: usize, depth: usi
     }
 }
 
+/// The export query of `table`: `lead` (select expressions ending in `, `, such as a page key),
+/// the owners when the batch has several subjects, then the exported columns as the kind reads
+/// them ([`Dialect::export_columns`]), of the rows that belong to the subjects. A kind appends
+/// its paging after it.
+pub fn export_query(
+    d: &dyn Dialect,
+    table: usize,
+    exported: &[usize],
+    with_owners: bool,
+    ids: &Identities,
+    lead: &str,
+) -> Statement {
+    let mut st = d.statement();
+    st.push("SELECT ").push(lead);
+    if with_owners {
+        push_owners(d, &mut st, table, 0, ids);
+        st.push(", ");
+    }
+    st.push(&d.export_columns(table, exported).join(", ")).push(&format!(
+        " FROM {} t0 WHERE ",
+        d.table_sql(&d.source().tables[table].name)
+    ));
+    push_membership(d, &mut st, table, 0, ids);
+    st
+}
+
+/// Refuse, before any query, a subject value that a column it is matched against cannot hold
+/// (`customer_id=abc` against an integer): the operator's input, so it exits 2. `fits(table,
+/// column, value)` says whether it can; `what` names what it must be.
+pub fn check_subject_values(
+    d: &dyn Dialect,
+    ids: &Identities,
+    what: &str,
+    fits: impl Fn(usize, usize, &str) -> bool,
+) -> Result<(), UserError> {
+    for (t, table) in d.source().tables.iter().enumerate() {
+        let Link::Match(pairs) = &table.link else { continue };
+        for (key, column) in pairs {
+            let Some(c) = d.shapes()[t].columns.iter().position(|c| &c.name == column) else {
+                continue;
+            };
+            if ids.values(key).iter().any(|v| !fits(t, c, v)) {
+                return Err(UserError::usage(format!(
+                    "--subject {key}: not {what}, but it is matched against {}.{column} (of type {})",
+                    table.name,
+                    d.shapes()[t].columns[c].base_type
+                ))
+                .with_hint("a --subject value must fit the type of the column it is matched against"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The subjects an owners expression listed: an integer array, or its text in any of the forms
 /// the kinds produce (`{0,2}`, `[0,2]`, `0,2,2`), sorted and without repeats.
 pub fn owners(value: Value) -> Vec<u32> {

@@ -3,10 +3,11 @@
 
 use super::MySqlSource;
 use crate::error::UserError;
+use crate::source::backend::Dialect;
 
 impl MySqlSource<'_> {
     fn primary_key(&self, table: usize) -> Result<Vec<String>, UserError> {
-        crate::source::erasure::require_primary_key(&self.config.tables[table], &self.shapes[table])
+        crate::source::erasure::require_primary_key(&self.source().tables[table], &self.shapes()[table])
             .map(<[String]>::to_vec)
     }
 
@@ -17,12 +18,12 @@ impl MySqlSource<'_> {
         given: &[(String, String)],
     ) -> Result<Vec<Option<String>>, UserError> {
         let pk = self.primary_key(table)?;
-        let table_name = &self.config.tables[table].name;
-        let values = crate::source::erasure::key_values(&self.config.tables[table], &pk, given)?;
+        let table_name = &self.source().tables[table].name;
+        let values = crate::source::erasure::key_values(&self.source().tables[table], &pk, given)?;
         pk.iter()
             .zip(values)
             .map(|(column, v)| {
-                let integer = self.shapes[table]
+                let integer = self.shapes()[table]
                     .columns
                     .iter()
                     .position(|c| &c.name == column)

@@ -1,6 +1,7 @@
 //! The erasure lock of a MySQL/MariaDB source: a named server lock held by this session, so
 //! delete, restore and purge on one database take turns, whichever machine runs them.
 
+use crate::source::backend::Dialect;
 use std::sync::atomic::Ordering;
 
 use mysql_async::Value as SqlValue;
@@ -17,7 +18,7 @@ impl MySqlSource<'_> {
             Ok(())
         } else {
             Err(crate::source::erasure::erasure_under_way(
-                &self.config.name,
+                &self.source().name,
                 "waited lock_timeout",
             ))
         }
@@ -28,7 +29,7 @@ impl MySqlSource<'_> {
         let rows = self
             .rows(
                 "SELECT GET_LOCK(CONCAT('dsar-erasure:', DATABASE()), ?)",
-                vec![SqlValue::from(self.config.lock_timeout.as_secs_f64())],
+                vec![SqlValue::from(self.source().lock_timeout.as_secs_f64())],
             )
             .await
             .map_err(|e| self.failure("cannot take the erasure lock", &e))?;
@@ -57,7 +58,7 @@ impl MySqlSource<'_> {
         if !self.get_lock().await? {
             return Err(UserError::runtime(format!(
                 "source `{}`: another dsar delete, restore or purge holds this database's lock",
-                self.config.name
+                self.source().name
             ))
             .with_hint("wait for it to finish, or raise lock_timeout for this source"));
         }

@@ -8,7 +8,6 @@
 mod backend;
 mod key;
 mod lock;
-mod tls;
 
 use std::collections::VecDeque;
 
@@ -18,15 +17,17 @@ use mysql_async::{Conn, Opts, Row, Value as SqlValue};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::config::{Link, Source, TableName};
+use crate::config::{Source, TableName};
 use crate::error::{DbErrorKind, UserError, suggestion};
 use crate::identity::Identities;
 use crate::source::ExportRow;
+use crate::source::backend::Mapped;
 use crate::source::backend::{Dialect, Value as DbValue};
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
-use crate::source::quote::{ident, qualified, table as table_ident};
-use crate::source::select::{owners, push_membership, push_owners};
+use crate::source::quote::{ident, qualified};
+use crate::source::select::{check_subject_values, export_query, owners};
 use crate::source::shape::{Column, ColumnKind, TableShape};
+use crate::source::tls::mysql as tls;
 
 /// Rows read per page of an export: bounds memory however many rows a subject owns.
 const EXPORT_PAGE_ROWS: usize = 1000;
@@ -43,12 +44,11 @@ pub struct MySqlSource<'a> {
 
 /// What MySQL's SQL is built from: the map entry and what the catalog says of its tables.
 pub struct MySqlDialect<'a> {
-    pub config: &'a Source,
-    pub shapes: Vec<TableShape>,
+    pub mapped: Mapped<'a>,
     /// Per mapped table and column: whether it holds integers (subject values must be numbers).
-    integer: Vec<Vec<bool>>,
+    pub(in crate::source) integer: Vec<Vec<bool>>,
     /// Per mapped table and column: `tinyint(1)`, MySQL's boolean.
-    boolean: Vec<Vec<bool>>,
+    pub(in crate::source) boolean: Vec<Vec<bool>>,
 }
 
 /// The source reads as its dialect: its map entry, shapes and SQL builders.
@@ -211,8 +211,7 @@ impl<'a> MySqlSource<'a> {
         let (shapes, integer, boolean) = load_catalog(&mut conn, config).await?;
         Ok(Ok(MySqlSource {
             dialect: MySqlDialect {
-                config,
-                shapes,
+                mapped: Mapped { config, shapes },
                 integer,
                 boolean,
             },
@@ -223,14 +222,14 @@ impl<'a> MySqlSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &mysql_async::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e))).with_db(classify(e))
+        UserError::runtime(format!("source `{}`: {what}: {}", self.source().name, error_text(e))).with_db(classify(e))
     }
 
     fn query_failure(&self, table: usize, e: &mysql_async::Error) -> UserError {
-        let name = &self.config.tables[table].name;
+        let name = &self.source().tables[table].name;
         UserError::runtime(format!(
             "source `{}`, table `{name}`: {}",
-            self.config.name,
+            self.source().name,
             error_text(e)
         ))
         .with_db(classify(e))
@@ -283,7 +282,7 @@ impl<'a> MySqlSource<'a> {
 
     /// Whether some index of `table` starts with `column`.
     pub async fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
-        let name = &self.config.tables[table].name;
+        let name = &self.source().tables[table].name;
         let rows = self
             .rows(
                 "SELECT COUNT(*) FROM information_schema.STATISTICS \
@@ -328,7 +327,7 @@ impl<'a> MySqlSource<'a> {
                     name: text(5),
                 },
             );
-            if !self.config.tables.iter().any(|t| t.name == parent) {
+            if !self.source().tables.iter().any(|t| t.name == parent) {
                 continue;
             }
             match out.last_mut() {
@@ -342,13 +341,7 @@ impl<'a> MySqlSource<'a> {
                     child_columns: vec![text(3)],
                     parent,
                     parent_columns: vec![text(6)],
-                    on_delete: match text(7).as_str() {
-                        "CASCADE" => OnParentDelete::Cascade,
-                        "SET NULL" => OnParentDelete::SetNull,
-                        "SET DEFAULT" => OnParentDelete::SetDefault,
-                        "RESTRICT" => OnParentDelete::Restrict,
-                        _ => OnParentDelete::NoAction,
-                    },
+                    on_delete: OnParentDelete::from_rule(&text(7)),
                 }),
             }
         }
@@ -357,22 +350,9 @@ impl<'a> MySqlSource<'a> {
 
     /// Refuse a subject value an integer column cannot hold (`customer_id=abc`): exit 2.
     pub async fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
-        for (t, table) in self.config.tables.iter().enumerate() {
-            let Link::Match(pairs) = &table.link else { continue };
-            for (key, column) in pairs {
-                let Some(c) = self.shapes[t].columns.iter().position(|c| &c.name == column) else {
-                    continue;
-                };
-                if self.integer[t][c] && ids.values(key).iter().any(|v| v.trim().parse::<i64>().is_err()) {
-                    return Err(UserError::usage(format!(
-                        "--subject {key}: not an integer, but it is matched against {}.{column} (of type {})",
-                        table.name, self.shapes[t].columns[c].base_type
-                    ))
-                    .with_hint("a --subject value must fit the type of the column it is matched against"));
-                }
-            }
-        }
-        Ok(())
+        check_subject_values(&self.dialect, ids, "an integer", |t, c, v| {
+            !self.integer[t][c] || v.trim().parse::<i64>().is_ok()
+        })
     }
 
     /// Stream the subjects' rows of `table`: one query for the whole batch, read a page at a
@@ -382,7 +362,7 @@ impl<'a> MySqlSource<'a> {
         table: usize,
         ids: &Identities,
     ) -> impl Stream<Item = Result<ExportRow, UserError>> + Send + 'a {
-        let exported = self.shapes[table].exported(&self.config.tables[table].exclude_columns);
+        let exported = self.shapes()[table].exported(&self.source().tables[table].exclude_columns);
         let with_owners = ids.count > 1;
         let ids = ids.clone();
         let state = (Some(Vec::<String>::new()), VecDeque::<ExportRow>::new(), false);
@@ -423,34 +403,9 @@ impl<'a> MySqlSource<'a> {
         ids: &Identities,
         after: Option<&[String]>,
     ) -> Result<(Vec<ExportRow>, Option<Vec<String>>), UserError> {
-        let pk = self.shapes[table].primary_key.clone();
-        let mut st = self.dialect.statement();
-        st.push("SELECT ");
-        for c in &pk {
-            st.push(&format!("CAST(t0.{} AS CHAR), ", ident(c)));
-        }
-        if with_owners {
-            push_owners(&self.dialect, &mut st, table, 0, ids);
-        } else {
-            st.push("NULL");
-        }
-        let values: Vec<String> = exported
-            .iter()
-            .map(|&i| {
-                let column = &self.shapes[table].columns[i];
-                let c = format!("t0.{}", ident(&column.name));
-                match column.kind {
-                    ColumnKind::Bytea => format!("REPLACE(REPLACE(TO_BASE64({c}), '\\n', ''), '\\r', '')"),
-                    _ => c,
-                }
-            })
-            .collect();
-        st.push(&format!(
-            ", JSON_ARRAY({}) FROM {} t0 WHERE ",
-            values.join(", "),
-            table_ident(&self.config.tables[table].name)
-        ));
-        push_membership(&self.dialect, &mut st, table, 0, ids);
+        let pk = self.shapes()[table].primary_key.clone();
+        let lead: String = pk.iter().map(|c| format!("CAST(t0.{} AS CHAR), ", ident(c))).collect();
+        let mut st = export_query(&self.dialect, table, exported, with_owners, ids, &lead);
         let paged = !pk.is_empty();
         if paged {
             if let Some(last) = after.filter(|a| !a.is_empty()) {
@@ -484,11 +439,14 @@ impl<'a> MySqlSource<'a> {
                 .map(|o| o as i32)
                 .collect()
             });
-            let json: String = row.get::<Option<String>, _>(pk.len() + 1).flatten().unwrap_or_default();
+            let json: String = row
+                .get::<Option<String>, _>(pk.len() + usize::from(with_owners))
+                .flatten()
+                .unwrap_or_default();
             let values: Vec<Value> = serde_json::from_str(&json).map_err(|e| {
                 UserError::runtime(format!(
                     "source `{}`: a row did not read as JSON: {e}",
-                    self.config.name
+                    self.source().name
                 ))
             })?;
             out.push(ExportRow { owners, values });

@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio_postgres::Client;
 use tokio_postgres::config::{Host, SslMode as DriverMode};
 
-use super::tls::{self, SslMode};
 use crate::config::Source;
 use crate::error::{DbErrorKind, UserError};
+use crate::source::tls::libpq::{self as tls, SslMode};
 use crate::source::tls::{Check, Security};
 
 /// The kind of a PostgreSQL failure, by its SQLSTATE (never by its text).

@@ -1,6 +1,7 @@
 //! A primary key as the operator types it (`restore --key id=7`), in the text form PostgreSQL
 //! writes, so it hashes like the key that was quarantined.
 
+use crate::source::backend::Dialect;
 use tokio_postgres::types::ToSql;
 
 use super::PgSource;
@@ -9,7 +10,7 @@ use crate::error::UserError;
 
 impl PgSource<'_> {
     fn primary_key(&self, table: usize) -> Result<&[String], UserError> {
-        crate::source::erasure::require_primary_key(&self.config.tables[table], &self.shapes[table])
+        crate::source::erasure::require_primary_key(&self.source().tables[table], &self.shapes()[table])
     }
 
     /// A primary key as the operator typed it (`--key id=7`), in the text form the database
@@ -20,8 +21,8 @@ impl PgSource<'_> {
         given: &[(String, String)],
     ) -> Result<Vec<Option<String>>, UserError> {
         let pk = self.primary_key(table)?.to_vec();
-        let table_name = &self.config.tables[table].name;
-        let values = crate::source::erasure::key_values(&self.config.tables[table], &pk, given)?;
+        let table_name = &self.source().tables[table].name;
+        let values = crate::source::erasure::key_values(&self.source().tables[table], &pk, given)?;
         let casts: Vec<String> = pk
             .iter()
             .enumerate()

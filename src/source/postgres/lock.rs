@@ -3,6 +3,7 @@
 
 use super::PgSource;
 use crate::error::UserError;
+use crate::source::backend::Dialect;
 use crate::source::erasure::erasure_under_way;
 use crate::source::held_locks;
 
@@ -15,7 +16,7 @@ impl PgSource<'_> {
     pub async fn wait_for_erasures(&self) -> Result<(), UserError> {
         self.advisory_lock()
             .await
-            .map_err(|e| erasure_under_way(&self.config.name, &super::error_text(&e)))
+            .map_err(|e| erasure_under_way(&self.source().name, &super::error_text(&e)))
     }
 
     /// `pg_advisory_lock` of the erasure lock for this session; waits at most `lock_timeout`.
@@ -55,7 +56,7 @@ impl PgSource<'_> {
             .map_err(|e| {
                 UserError::runtime(format!(
                     "source `{}`: another dsar delete, restore or purge holds this database's lock ({})",
-                    self.config.name,
+                    self.source().name,
                     super::error_text(&e)
                 ))
                 .with_hint("wait for it to finish, or raise lock_timeout for this source")

@@ -8,23 +8,20 @@ pub mod discover;
 pub mod foreign_keys;
 mod key;
 mod lock;
-mod tls;
 
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tokio_postgres::Client;
 
 pub use crate::source::ExportRow;
-pub use catalog::TableShape;
 pub use connect::error_text;
 
 use crate::config::{Link, Source};
 use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
 use crate::source::backend::Dialect;
-use crate::source::quote::ident;
-use crate::source::select::{push_membership, push_owners};
-use catalog::ColumnKind;
+use crate::source::backend::Mapped;
+use crate::source::select::export_query;
 
 /// A connected source whose map has been checked against its catalog.
 pub struct PgSource<'a> {
@@ -36,8 +33,7 @@ pub struct PgSource<'a> {
 
 /// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
 pub struct PgDialect<'a> {
-    pub config: &'a Source,
-    pub shapes: Vec<TableShape>,
+    pub mapped: Mapped<'a>,
 }
 
 /// The source reads as its dialect: its map entry, shapes and SQL builders.
@@ -60,7 +56,9 @@ impl<'a> PgSource<'a> {
         };
         let shapes = catalog::load(&client, config).await?;
         Ok(Ok(PgSource {
-            dialect: PgDialect { config, shapes },
+            dialect: PgDialect {
+                mapped: Mapped { config, shapes },
+            },
             client,
             security,
         }))
@@ -92,7 +90,7 @@ impl<'a> PgSource<'a> {
 
     /// Whether some index of `table` starts with `column`, so lookups on it need no full scan.
     pub async fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
-        let name = &self.config.tables[table].name;
+        let name = &self.source().tables[table].name;
         let row = self
             .client
             .query_one(
@@ -110,22 +108,22 @@ impl<'a> PgSource<'a> {
 
     /// Foreign keys from any table into this source's mapped tables.
     pub async fn foreign_keys(&self) -> Result<Vec<foreign_keys::ForeignKey>, UserError> {
-        foreign_keys::into_mapped(&self.client, self.config).await
+        foreign_keys::into_mapped(&self.client, self.source()).await
     }
 
     /// The columns of `table` that are exported: all but `exclude_columns`, in catalog order.
     pub fn exported_columns(&self, table: usize) -> Vec<usize> {
-        self.shapes[table].exported(&self.config.tables[table].exclude_columns)
+        self.shapes()[table].exported(&self.source().tables[table].exclude_columns)
     }
 
     /// Refuse, before any other query, a subject value that a matched column's type cannot hold
     /// (`customer_id=abc` against an integer): that is the operator's input, so it exits 2.
     pub async fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
         let mut checked = std::collections::HashSet::new();
-        for (t, table) in self.config.tables.iter().enumerate() {
+        for (t, table) in self.source().tables.iter().enumerate() {
             let Link::Match(pairs) = &table.link else { continue };
             for (key, column) in pairs {
-                let Some(col) = self.shapes[t].column(column) else {
+                let Some(col) = self.shapes()[t].column(column) else {
                     continue;
                 };
                 if !ids.has(key) || !checked.insert((key.clone(), col.base_type.clone())) {
@@ -153,35 +151,7 @@ impl<'a> PgSource<'a> {
     ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + '_, UserError> {
         let exported = self.exported_columns(table);
         let with_owners = ids.count > 1;
-        let mut st = self.dialect.statement();
-        st.push("SELECT ");
-        if with_owners {
-            push_owners(&self.dialect, &mut st, table, 0, ids);
-            st.push(", ");
-        }
-        let columns: Vec<String> = exported
-            .iter()
-            .map(|&i| {
-                let column = &self.shapes[table].columns[i];
-                let c = format!("t0.{}", ident(&column.name));
-                match column.kind {
-                    // PostgreSQL's base64 wraps lines at 76 characters; strip the breaks.
-                    ColumnKind::Bytea => format!("to_jsonb(translate(encode({c}, 'base64'), E'\\n', ''))"),
-                    ColumnKind::Json => c,
-                    ColumnKind::Other => format!("to_jsonb({c})"),
-                }
-            })
-            .collect();
-        st.push(&if columns.is_empty() {
-            "'null'::jsonb".to_string()
-        } else {
-            columns.join(", ")
-        });
-        st.push(&format!(
-            " FROM {} t0 WHERE ",
-            crate::source::quote::table(&self.config.tables[table].name)
-        ));
-        push_membership(&self.dialect, &mut st, table, 0, ids);
+        let st = export_query(&self.dialect, table, &exported, with_owners, ids, "");
         let (sql, binds) = st.into_parts();
         let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
             binds.iter().map(backend::to_sql).collect();
@@ -209,15 +179,15 @@ impl<'a> PgSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &tokio_postgres::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {}", self.config.name, error_text(e)))
+        UserError::runtime(format!("source `{}`: {what}: {}", self.source().name, error_text(e)))
             .with_db(connect::classify(e))
     }
 
     /// A failed query on a table. A subject value the column's type cannot hold is the operator's
     /// input, not a run-time fault: it exits 2.
     fn query_failure(&self, table: usize, e: &tokio_postgres::Error) -> UserError {
-        let name = &self.config.tables[table].name;
-        let text = format!("source `{}`, table `{name}`: {}", self.config.name, error_text(e));
+        let name = &self.source().tables[table].name;
+        let text = format!("source `{}`, table `{name}`: {}", self.source().name, error_text(e));
         let kind = connect::classify(e);
         let error = if kind == DbErrorKind::BadValue {
             UserError::usage(text)

@@ -8,13 +8,12 @@ use futures_util::future::BoxFuture;
 
 use super::catalog::Affinity;
 use super::{SqliteDialect, SqliteSource, classify, value};
-use crate::config::{Source, TableName};
+use crate::config::TableName;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::backend::{Backend, DbError, Dialect, Placeholders, SealedEntry, Statement, Value};
+use crate::source::backend::{Backend, DbError, Dialect, Mapped, Placeholders, SealedEntry, Statement, Value};
 use crate::source::cell::Cell;
 use crate::source::quote::{ident, qualified, table as table_ident};
-use crate::source::shape::TableShape;
 
 /// Times in the store are Unix seconds (REAL) by the local clock, the database's clock here.
 /// Now, in Unix seconds with sub-second precision, as SQL.
@@ -70,7 +69,7 @@ impl SqliteDialect<'_> {
     /// A subject value as JSON the column compares equal with: a number for a numeric column,
     /// a string for text, both for an untyped column (which stores what it was given).
     fn typed(&self, table: usize, column: &str, text: &str) -> Vec<serde_json::Value> {
-        let affinity = self.shapes[table]
+        let affinity = self.shapes()[table]
             .columns
             .iter()
             .position(|c| c.name == column)
@@ -139,6 +138,19 @@ impl Dialect for SqliteDialect<'_> {
         format!("CAST({expr} AS TEXT)")
     }
 
+    /// The columns as stored: the reader keeps each value's storage class.
+    fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
+        let columns = exported
+            .iter()
+            .map(|&i| format!("t0.{}", ident(&self.shapes()[table].columns[i].name)));
+        let columns: Vec<String> = columns.collect();
+        if columns.is_empty() {
+            vec!["NULL".into()]
+        } else {
+            columns
+        }
+    }
+
     fn snapshot_sql(&self) -> &'static str {
         "BEGIN IMMEDIATE"
     }
@@ -151,7 +163,7 @@ impl Dialect for SqliteDialect<'_> {
             format!(
                 "CREATE TEMP TABLE {bare} AS SELECT {} FROM {} t0 WHERE 0",
                 qualified("t0", key),
-                table_ident(&self.config.tables[table].name)
+                table_ident(&self.source().tables[table].name)
             ),
             format!(
                 "CREATE UNIQUE INDEX temp.{} ON {bare} ({})",
@@ -161,24 +173,12 @@ impl Dialect for SqliteDialect<'_> {
         ]
     }
 
-    fn index_pending(&self, _table: usize, _key: &[String]) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn source(&self) -> &Source {
-        self.config
-    }
-
-    fn shapes(&self) -> &[TableShape] {
-        &self.shapes
+    fn mapped(&self) -> &Mapped<'_> {
+        &self.mapped
     }
 
     fn placeholders(&self) -> Placeholders {
         Placeholders::QuestionNumbered
-    }
-
-    fn table_sql(&self, name: &TableName) -> String {
-        table_ident(name)
     }
 
     fn pending_table(&self, table: usize) -> String {
@@ -210,7 +210,7 @@ impl Dialect for SqliteDialect<'_> {
                (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) \
              SELECT r.request_id, ",
         )
-        .bind(self.config.name.as_str())
+        .bind(self.source().name.as_str())
         .push(", ")
         .bind(table.schema.as_str())
         .push(", ")
@@ -289,7 +289,7 @@ impl Dialect for SqliteDialect<'_> {
             .collect();
         st.push(&format!(
             "UPDATE {} AS t0 SET {} FROM (VALUES ",
-            table_ident(&self.config.tables[table].name),
+            table_ident(&self.source().tables[table].name),
             sets.join(", ")
         ));
         st.join(rows, ", ", |st, (k, v)| {
@@ -305,7 +305,7 @@ impl Dialect for SqliteDialect<'_> {
     }
 
     fn is_boolean(&self, table: usize, column: &str) -> bool {
-        self.shapes[table]
+        self.shapes()[table]
             .column(column)
             .is_some_and(|c| c.base_type.to_ascii_uppercase().contains("BOOL"))
     }
@@ -351,24 +351,5 @@ impl Backend for SqliteSource<'_> {
 
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
         futures_util::future::ready(SqliteSource::lock_for_erasure(self)).boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Affinity;
-    use super::SqliteDialect;
-    use crate::config::SourceKind;
-    use crate::source::backend::snapshot;
-
-    #[test]
-    fn the_sql_for_a_fixed_plan_matches_its_snapshot() {
-        let source = snapshot::source(SourceKind::Sqlite, "main");
-        let dialect = SqliteDialect {
-            config: &source,
-            shapes: snapshot::shapes("INTEGER", "TEXT", "BLOB"),
-            affinities: vec![vec![Affinity::Integer, Affinity::Text, Affinity::Blob]],
-        };
-        snapshot::check("sqlite", &snapshot::render(&dialect));
     }
 }

@@ -189,13 +189,7 @@ pub fn all_foreign_keys(conn: &Connection) -> rusqlite::Result<Vec<ForeignKey>> 
                 child_columns: group.iter().map(|r| r.2.clone()).collect(),
                 parent: main(&group[0].1),
                 parent_columns,
-                on_delete: match group[0].4.as_str() {
-                    "CASCADE" => OnParentDelete::Cascade,
-                    "SET NULL" => OnParentDelete::SetNull,
-                    "SET DEFAULT" => OnParentDelete::SetDefault,
-                    "RESTRICT" => OnParentDelete::Restrict,
-                    _ => OnParentDelete::NoAction,
-                },
+                on_delete: OnParentDelete::from_rule(&group[0].4),
             });
         }
     }

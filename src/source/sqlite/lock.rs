@@ -1,6 +1,7 @@
 //! The erasure lock of a SQLite source (a lock file beside the database: SQLite's own locks last
 //! one transaction, this one the whole run), and the scrub after a delete.
 
+use crate::source::backend::Dialect;
 use std::fs::{File, OpenOptions};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ impl SqliteSource<'_> {
         *held = Some(self.take_lock_file().map_err(|lock_path| {
             UserError::runtime(format!(
                 "source `{}`: another dsar delete, restore or purge holds this database's lock ({lock_path})",
-                self.config.name
+                self.source().name
             ))
             .with_hint("wait for it to finish, or raise lock_timeout for this source")
         })?);
@@ -42,19 +43,19 @@ impl SqliteSource<'_> {
         }
         self.take_lock_file()
             .map(Some)
-            .map_err(|_| erasure_under_way(&self.config.name, "waited lock_timeout"))
+            .map_err(|_| erasure_under_way(&self.source().name, "waited lock_timeout"))
     }
 
     /// The database file's canonical path: what tells two sources on one file apart.
     fn identity(&self) -> String {
-        let path = self.config.path.clone().unwrap_or_default();
+        let path = self.source().path.clone().unwrap_or_default();
         std::fs::canonicalize(&path).unwrap_or(path).display().to_string()
     }
 
     /// The lock file beside the database, locked; waits up to `lock_timeout`. Fails with the
     /// lock file's path.
     fn take_lock_file(&self) -> Result<File, String> {
-        let path = self.config.path.clone().unwrap_or_default();
+        let path = self.source().path.clone().unwrap_or_default();
         let lock_path = path.with_file_name(format!(
             "{}.dsar-lock",
             path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
@@ -69,7 +70,7 @@ impl SqliteSource<'_> {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(file),
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < self.config.lock_timeout => {
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < self.source().lock_timeout => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(_) => return Err(lock_path.display().to_string()),
@@ -98,11 +99,11 @@ impl SqliteSource<'_> {
             })
             .map_err(|e| self.failure("cannot checkpoint the write-ahead log after the delete", &e))?;
         if busy != 0 || done < log {
-            let path = self.config.path.clone().unwrap_or_default();
+            let path = self.source().path.clone().unwrap_or_default();
             return Ok(Some(format!(
                 "source `{}`: another connection keeps {}-wal in use, so it was not checkpointed and may still hold \
                  copies of the erased rows; close the other connections, then run `sqlite3 {} \"PRAGMA wal_checkpoint(TRUNCATE)\"`",
-                self.config.name,
+                self.source().name,
                 path.display(),
                 path.display()
             )));

@@ -20,16 +20,15 @@ use std::sync::{Mutex, MutexGuard};
 use futures_util::Stream;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::config::{Link, Source};
+use crate::config::Source;
 use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
 use crate::source::ExportRow;
 use crate::source::backend::Dialect;
+use crate::source::backend::Mapped;
 use crate::source::foreign_key::ForeignKey;
-use crate::source::quote::ident;
-use crate::source::select::{owners, push_membership, push_owners};
-use crate::source::shape::TableShape;
-use catalog::Affinity;
+use crate::source::select::{check_subject_values, export_query, owners};
+pub(in crate::source) use catalog::Affinity;
 
 /// Rows read per page of an export: bounds memory however many rows a subject owns.
 const EXPORT_PAGE_ROWS: i64 = 1000;
@@ -46,10 +45,9 @@ pub struct SqliteSource<'a> {
 
 /// What SQLite's SQL is built from: the map entry and what the schema says of its tables.
 pub struct SqliteDialect<'a> {
-    pub config: &'a Source,
-    pub shapes: Vec<TableShape>,
+    pub mapped: Mapped<'a>,
     /// Per mapped table: each column's type affinity, parallel to `shapes[t].columns`.
-    affinities: Vec<Vec<Affinity>>,
+    pub(in crate::source) affinities: Vec<Vec<Affinity>>,
 }
 
 /// The source reads as its dialect: its map entry, shapes and SQL builders.
@@ -100,8 +98,10 @@ impl<'a> SqliteSource<'a> {
         let loaded = catalog::load(&conn, config)?;
         Ok(Ok(SqliteSource {
             dialect: SqliteDialect {
-                config,
-                shapes: loaded.shapes,
+                mapped: Mapped {
+                    config,
+                    shapes: loaded.shapes,
+                },
                 affinities: loaded.affinities,
             },
             conn: Mutex::new(conn),
@@ -116,12 +116,12 @@ impl<'a> SqliteSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &rusqlite::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {e}", self.config.name)).with_db(classify(e))
+        UserError::runtime(format!("source `{}`: {what}: {e}", self.source().name)).with_db(classify(e))
     }
 
     fn query_failure(&self, table: usize, e: &rusqlite::Error) -> UserError {
-        let name = &self.config.tables[table].name;
-        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.config.name)).with_db(classify(e))
+        let name = &self.source().tables[table].name;
+        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.source().name)).with_db(classify(e))
     }
 
     /// A read transaction: every table of an export sees the same moment.
@@ -146,8 +146,8 @@ impl<'a> SqliteSource<'a> {
 
     /// Whether some index of `table` starts with `column` (the rowid alias counts).
     pub fn has_leading_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
-        let t = &self.config.tables[table];
-        let shape = &self.shapes[table];
+        let t = &self.source().tables[table];
+        let shape = &self.shapes()[table];
         let is_rowid_alias = shape.primary_key.len() == 1
             && shape.primary_key[0] == column
             && shape
@@ -168,32 +168,15 @@ impl<'a> SqliteSource<'a> {
 
     /// Foreign keys from any table into this source's mapped tables.
     pub fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
-        catalog::foreign_keys(&self.conn(), self.config).map_err(|e| self.failure("cannot read foreign keys", &e))
+        catalog::foreign_keys(&self.conn(), self.source()).map_err(|e| self.failure("cannot read foreign keys", &e))
     }
 
     /// Refuse a subject value that a matched numeric column cannot hold (`customer_id=abc`
     /// against an INTEGER column): the operator's input, so it exits 2.
     pub fn check_subject_values(&self, ids: &Identities) -> Result<(), UserError> {
-        for (t, table) in self.config.tables.iter().enumerate() {
-            let Link::Match(pairs) = &table.link else { continue };
-            for (key, column) in pairs {
-                let Some(c) = self.shapes[t].columns.iter().position(|c| &c.name == column) else {
-                    continue;
-                };
-                let affinity = self.affinities[t][c];
-                if !affinity.is_numeric() {
-                    continue;
-                }
-                if ids.values(key).iter().any(|v| value::number(v).is_none()) {
-                    return Err(UserError::usage(format!(
-                        "--subject {key}: not a number, but it is matched against {}.{column} (declared {})",
-                        table.name, self.shapes[t].columns[c].base_type
-                    ))
-                    .with_hint("a --subject value must fit the type of the column it is matched against"));
-                }
-            }
-        }
-        Ok(())
+        check_subject_values(&self.dialect, ids, "a number", |t, c, v| {
+            !self.affinities[t][c].is_numeric() || value::number(v).is_some()
+        })
     }
 
     /// Stream the subjects' rows of `table`: one query for the whole batch, read a page of rows
@@ -203,7 +186,7 @@ impl<'a> SqliteSource<'a> {
         table: usize,
         ids: &Identities,
     ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + Send + 'a, UserError> {
-        let exported = self.shapes[table].exported(&self.config.tables[table].exclude_columns);
+        let exported = self.shapes()[table].exported(&self.source().tables[table].exclude_columns);
         let with_owners = ids.count > 1;
         let paged = self.has_rowid[table];
         let ids = ids.clone();
@@ -249,29 +232,8 @@ impl<'a> SqliteSource<'a> {
         ids: &Identities,
         page: Option<(i64, i64)>,
     ) -> crate::source::backend::Statement {
-        let mut st = self.dialect.statement();
-        st.push("SELECT ");
-        if page.is_some() {
-            st.push("t0.rowid, ");
-        }
-        if with_owners {
-            push_owners(&self.dialect, &mut st, table, 0, ids);
-            st.push(", ");
-        }
-        let columns: Vec<String> = exported
-            .iter()
-            .map(|&i| format!("t0.{}", ident(&self.shapes[table].columns[i].name)))
-            .collect();
-        st.push(&if columns.is_empty() {
-            "NULL".to_string()
-        } else {
-            columns.join(", ")
-        })
-        .push(&format!(
-            " FROM {} t0 WHERE ",
-            crate::source::quote::table(&self.config.tables[table].name)
-        ));
-        push_membership(&self.dialect, &mut st, table, 0, ids);
+        let lead = if page.is_some() { "t0.rowid, " } else { "" };
+        let mut st = export_query(&self.dialect, table, exported, with_owners, ids, lead);
         if let Some((after, size)) = page {
             st.push(" AND t0.rowid > ")
                 .bind(after)

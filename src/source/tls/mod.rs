@@ -2,6 +2,13 @@
 //! the server's certificate is checked. PostgreSQL's `sslmode` and MySQL's `ssl-mode` both come
 //! down to one of three checks ([`Check`]); what each connection ended up with is a
 //! [`Security`], which `dsar check` prints and plaintext to a remote host warns about.
+//!
+//! Each kind's connection string names these settings its own way, as its own client does:
+//! [`libpq`] reads PostgreSQL's (`sslmode`, `sslrootcert`, …), [`mysql`] the mysql client's
+//! (`ssl-mode`, `ssl-ca`, …); both come down to the [`Settings`] here.
+
+pub mod libpq;
+pub mod mysql;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
