@@ -1328,6 +1328,73 @@ fn mysql_anonymize_and_flag_are_undone_by_restore_byte_for_byte() {
     anonymize_and_flag_are_undone_by_restore_byte_for_byte(&Mysql);
 }
 
+/// `retain` keeps a table's rows where they are and says why: the rest of the plan is erased
+/// around them, the result lists them with the map's reason, and restore gives back the rest.
+fn retain_keeps_its_rows_and_says_why(kind: &dyn Chinook) {
+    let f = kind.setup_strategies("30d");
+    let map = std::fs::read_to_string(f.ws.path("sources.toml")).unwrap();
+    let retained = map.replacen(
+        "on_delete = \"flag\"\nflag_column = \"deleted_at\"",
+        "on_delete = \"retain\"\nretain_reason = \"kept ten years for tax law\"",
+        1,
+    );
+    assert_ne!(retained, map, "the invoices are retained");
+    std::fs::write(f.ws.path("sources.toml"), retained).unwrap();
+    let before = f.dumps();
+    let out =
+        f.ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let result = json(&out);
+    let invoices = result["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["table"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(f.invoice.trim_matches('"')))
+        })
+        .unwrap_or_else(|| panic!("the invoice table is listed: {result}"))
+        .clone();
+    assert_eq!(invoices["strategy"], "retain", "{invoices}");
+    assert_eq!(invoices["rows"], 7, "{invoices}");
+    assert!(stdout(&out).contains("kept ten years for tax law"), "{}", stdout(&out));
+    let (c, k, i) = (f.customer, f.customer_id, f.invoice);
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {i} WHERE {k} = 1 AND deleted_at IS NULL"
+        )),
+        7,
+        "the invoices stay, untouched"
+    );
+    assert_eq!(f.owned(1).2, 0, "the lines are quarantined");
+    assert_eq!(
+        f.db.count(&format!("SELECT count(*) FROM {c} WHERE {k} = 1")),
+        1,
+        "the customer stays, anonymized"
+    );
+    f.ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &request_id(&out),
+        "--identity",
+        "keys/recovery.key",
+    ]);
+    assert_eq!(f.dumps(), before, "every value back, byte for byte");
+}
+
+#[test]
+fn postgres_retain_keeps_its_rows_and_says_why() {
+    retain_keeps_its_rows_and_says_why(&Postgres);
+}
+#[test]
+fn sqlite_retain_keeps_its_rows_and_says_why() {
+    retain_keeps_its_rows_and_says_why(&Sqlite);
+}
+#[test]
+fn mysql_retain_keeps_its_rows_and_says_why() {
+    retain_keeps_its_rows_and_says_why(&Mysql);
+}
+
 /// Purge hard-deletes flagged rows once their window closes; a stored flag key that does not
 /// fit the table stops purge with an error naming the request, the table and the quarantine
 /// row, and leaves the flagged rows and their entries in place (never skipped silently).
