@@ -39,7 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Permanently remove what is past its window; remove expired export archives')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify, export or search the tamper-evident audit log')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show one request from the ledger in detail (the latest by default)')
-            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first; or the cases that are overdue or due soon')
+            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
@@ -54,6 +55,10 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;export' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person')
             [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)')
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log and the ledger (a ticket summary, the article invoked)')
+            [CompletionResult]::new('--received', '--received', [CompletionResultType]::ParameterName, 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket')
+            [CompletionResult]::new('--regime', '--regime', [CompletionResultType]::ParameterName, 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The format of the table files inside the archive (index.html, for reading, is always there)')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
             [CompletionResult]::new('--recipient', '--recipient', [CompletionResultType]::ParameterName, 'Encrypt to this age recipient (age1…). Repeatable')
@@ -80,7 +85,10 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;delete' {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person')
             [CompletionResult]::new('--subjects-file', '--subjects-file', [CompletionResultType]::ParameterName, 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)')
-            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why the data is erased, for the audit log')
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log and the ledger (a ticket summary, the article invoked)')
+            [CompletionResult]::new('--received', '--received', [CompletionResultType]::ParameterName, 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket')
+            [CompletionResult]::new('--regime', '--regime', [CompletionResultType]::ParameterName, 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -93,12 +101,16 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'dsar;restore' {
             [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The request to restore')
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log and the ledger (a ticket summary, the article invoked)')
+            [CompletionResult]::new('--received', '--received', [CompletionResultType]::ParameterName, 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket')
+            [CompletionResult]::new('--regime', '--regime', [CompletionResultType]::ParameterName, 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An age identity file able to decrypt the quarantine')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An age identity file able to decrypt the quarantine')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Restore single rows of this table only')
@@ -111,8 +123,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'dsar;purge' {
@@ -144,6 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
+            [CompletionResult]::new('certificate', 'certificate', [CompletionResultType]::ParameterValue, 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -200,6 +213,22 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events at or after this time')
             [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)')
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'Only events of this case (the runs given `--ticket`)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;audit;certificate' {
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The delete request to certify')
+            [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'The person''s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -217,6 +246,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
+            [CompletionResult]::new('certificate', 'certificate', [CompletionResultType]::ParameterValue, 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -230,6 +260,9 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;audit;help;show' {
+            break
+        }
+        'dsar;audit;help;certificate' {
             break
         }
         'dsar;audit;help;help' {
@@ -251,6 +284,23 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;jobs' {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only requests in this state (failed includes interrupted)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)')
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'Only the requests of this case')
+            [CompletionResult]::new('--due-within', '--due-within', [CompletionResultType]::ParameterName, 'List the unanswered cases due within this time (7d, 48h), overdue ones included, instead of requests')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--overdue', '--overdue', [CompletionResultType]::ParameterName, 'List the cases past their due date and not answered yet (no export or delete under them has completed), instead of requests')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;extend' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why the request needs more time (its complexity or number), as the person must be told')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -386,7 +436,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Permanently remove what is past its window; remove expired export archives')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify, export or search the tamper-evident audit log')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show one request from the ledger in detail (the latest by default)')
-            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List requests from the ledger, newest first; or the cases that are overdue or due soon')
+            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
@@ -415,6 +466,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('head', 'head', [CompletionResultType]::ParameterValue, 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export events for a regulator: CSV (one row per event, stable columns) or JSON')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Find events by request, subject, action or time')
+            [CompletionResult]::new('certificate', 'certificate', [CompletionResultType]::ParameterValue, 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)')
             break
         }
         'dsar;help;audit;verify' {
@@ -429,10 +481,16 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;help;audit;show' {
             break
         }
+        'dsar;help;audit;certificate' {
+            break
+        }
         'dsar;help;status' {
             break
         }
         'dsar;help;jobs' {
+            break
+        }
+        'dsar;help;extend' {
             break
         }
         'dsar;help;cancel' {

@@ -40,6 +40,9 @@ _dsar() {
             dsar,export)
                 cmd="dsar__subcmd__export"
                 ;;
+            dsar,extend)
+                cmd="dsar__subcmd__extend"
+                ;;
             dsar,help)
                 cmd="dsar__subcmd__help"
                 ;;
@@ -64,6 +67,9 @@ _dsar() {
             dsar,status)
                 cmd="dsar__subcmd__status"
                 ;;
+            dsar__subcmd__audit,certificate)
+                cmd="dsar__subcmd__audit__subcmd__certificate"
+                ;;
             dsar__subcmd__audit,export)
                 cmd="dsar__subcmd__audit__subcmd__export"
                 ;;
@@ -78,6 +84,9 @@ _dsar() {
                 ;;
             dsar__subcmd__audit,verify)
                 cmd="dsar__subcmd__audit__subcmd__verify"
+                ;;
+            dsar__subcmd__audit__subcmd__help,certificate)
+                cmd="dsar__subcmd__audit__subcmd__help__subcmd__certificate"
                 ;;
             dsar__subcmd__audit__subcmd__help,export)
                 cmd="dsar__subcmd__audit__subcmd__help__subcmd__export"
@@ -118,6 +127,9 @@ _dsar() {
             dsar__subcmd__help,export)
                 cmd="dsar__subcmd__help__subcmd__export"
                 ;;
+            dsar__subcmd__help,extend)
+                cmd="dsar__subcmd__help__subcmd__extend"
+                ;;
             dsar__subcmd__help,help)
                 cmd="dsar__subcmd__help__subcmd__help"
                 ;;
@@ -142,6 +154,9 @@ _dsar() {
             dsar__subcmd__help,status)
                 cmd="dsar__subcmd__help__subcmd__status"
                 ;;
+            dsar__subcmd__help__subcmd__audit,certificate)
+                cmd="dsar__subcmd__help__subcmd__audit__subcmd__certificate"
+                ;;
             dsar__subcmd__help__subcmd__audit,export)
                 cmd="dsar__subcmd__help__subcmd__audit__subcmd__export"
                 ;;
@@ -161,7 +176,7 @@ _dsar() {
 
     case "${cmd}" in
         dsar)
-            opts="-q -v -h -V --config --state-dir --operator --json --quiet --verbose --help --version export delete restore purge audit status jobs cancel resume check open demo discover completions man help"
+            opts="-q -v -h -V --config --state-dir --operator --json --quiet --verbose --help --version export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,12 +202,46 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit)
-            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help verify head export show help"
+            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help verify head export show certificate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__audit__subcmd__certificate)
+            opts="-q -v -h --request --subject --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --request)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subject)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -285,8 +334,22 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__help)
-            opts="verify head export show help"
+            opts="verify head export show certificate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__audit__subcmd__help__subcmd__certificate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -369,7 +432,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__show)
-            opts="-q -v -h --request --subject --action --since --by --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --request --subject --action --since --by --ticket --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,6 +455,10 @@ _dsar() {
                     return 0
                     ;;
                 --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ticket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -523,7 +590,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__delete)
-            opts="-y -q -v -h --subject --subjects-file --allow-multiple --dry-run --reason --yes --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-y -q -v -h --subject --subjects-file --allow-multiple --dry-run --ticket --reason --received --regime --yes --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,8 +604,20 @@ _dsar() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --received)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --regime)
+                    COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -621,7 +700,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__export)
-            opts="-r -R -o -q -v -h --subject --subjects-file --allow-multiple --format --no-bom --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-r -R -o -q -v -h --subject --subjects-file --allow-multiple --ticket --reason --received --regime --format --no-bom --recipient --recipients-file --passphrase --out --batch-size --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,6 +712,22 @@ _dsar() {
                     ;;
                 --subjects-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --received)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --regime)
+                    COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -686,8 +781,38 @@ _dsar() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dsar__subcmd__extend)
+            opts="-q -v -h --reason --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dsar__subcmd__help)
-            opts="export delete restore purge audit status jobs cancel resume check open demo discover completions man help"
+            opts="export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,8 +826,22 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__help__subcmd__audit)
-            opts="verify head export show"
+            opts="verify head export show certificate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__help__subcmd__audit__subcmd__certificate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -868,6 +1007,20 @@ _dsar() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dsar__subcmd__help__subcmd__extend)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dsar__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -981,7 +1134,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__jobs)
-            opts="-q -v -h --state --since --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --state --since --ticket --overdue --due-within --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -992,6 +1145,14 @@ _dsar() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --due-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1109,7 +1270,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__restore)
-            opts="-i -q -v -h --request --identity --table --key --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-i -q -v -h --request --ticket --reason --received --regime --identity --table --key --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1117,6 +1278,22 @@ _dsar() {
             case "${prev}" in
                 --request)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --received)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --regime)
+                    COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
                     return 0
                     ;;
                 --identity)

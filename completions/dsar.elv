@@ -36,7 +36,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand purge 'Permanently remove what is past its window; remove expired export archives'
             cand audit 'Verify, export or search the tamper-evident audit log'
             cand status 'Show one request from the ledger in detail (the latest by default)'
-            cand jobs 'List requests from the ledger, newest first'
+            cand jobs 'List requests from the ledger, newest first; or the cases that are overdue or due soon'
+            cand extend 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
             cand cancel 'Stop a running request after its current batch (from another shell)'
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
@@ -50,6 +51,10 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;export'= {
             cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
             cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)'
+            cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
+            cand --reason 'Why, for the audit log and the ledger (a ticket summary, the article invoked)'
+            cand --received 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket'
+            cand --regime 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket'
             cand --format 'The format of the table files inside the archive (index.html, for reading, is always there)'
             cand -r 'Encrypt to this age recipient (age1…). Repeatable'
             cand --recipient 'Encrypt to this age recipient (age1…). Repeatable'
@@ -75,7 +80,10 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;delete'= {
             cand --subject 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person'
             cand --subjects-file 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)'
-            cand --reason 'Why the data is erased, for the audit log'
+            cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
+            cand --reason 'Why, for the audit log and the ledger (a ticket summary, the article invoked)'
+            cand --received 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket'
+            cand --regime 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -88,11 +96,15 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --quiet 'Print nothing but errors; no progress bars'
             cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
             cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'dsar;restore'= {
             cand --request 'The request to restore'
+            cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
+            cand --reason 'Why, for the audit log and the ledger (a ticket summary, the article invoked)'
+            cand --received 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket'
+            cand --regime 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket'
             cand -i 'An age identity file able to decrypt the quarantine'
             cand --identity 'An age identity file able to decrypt the quarantine'
             cand --table 'Restore single rows of this table only'
@@ -105,8 +117,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --quiet 'Print nothing but errors; no progress bars'
             cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
             cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'dsar;purge'= {
             cand --config 'The source map that says where personal data lives'
@@ -136,6 +148,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
+            cand certificate 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dsar;audit;verify'= {
@@ -188,6 +201,21 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --action 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)'
             cand --since 'Only events at or after this time'
             cand --by 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)'
+            cand --ticket 'Only events of this case (the runs given `--ticket`)'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;audit;certificate'= {
+            cand --request 'The delete request to certify'
+            cand --subject 'The person''s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -204,6 +232,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
+            cand certificate 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dsar;audit;help;verify'= {
@@ -213,6 +242,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;audit;help;export'= {
         }
         &'dsar;audit;help;show'= {
+        }
+        &'dsar;audit;help;certificate'= {
         }
         &'dsar;audit;help;help'= {
         }
@@ -231,6 +262,22 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;jobs'= {
             cand --state 'Only requests in this state (failed includes interrupted)'
             cand --since 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)'
+            cand --ticket 'Only the requests of this case'
+            cand --due-within 'List the unanswered cases due within this time (7d, 48h), overdue ones included, instead of requests'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --overdue 'List the cases past their due date and not answered yet (no export or delete under them has completed), instead of requests'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;extend'= {
+            cand --reason 'Why the request needs more time (its complexity or number), as the person must be told'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -357,7 +404,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand purge 'Permanently remove what is past its window; remove expired export archives'
             cand audit 'Verify, export or search the tamper-evident audit log'
             cand status 'Show one request from the ledger in detail (the latest by default)'
-            cand jobs 'List requests from the ledger, newest first'
+            cand jobs 'List requests from the ledger, newest first; or the cases that are overdue or due soon'
+            cand extend 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
             cand cancel 'Stop a running request after its current batch (from another shell)'
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
             cand check 'Validate the source map against the live databases'
@@ -381,6 +429,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand head 'Print the log''s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
             cand export 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
             cand show 'Find events by request, subject, action or time'
+            cand certificate 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'
         }
         &'dsar;help;audit;verify'= {
         }
@@ -390,9 +439,13 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;help;audit;show'= {
         }
+        &'dsar;help;audit;certificate'= {
+        }
         &'dsar;help;status'= {
         }
         &'dsar;help;jobs'= {
+        }
+        &'dsar;help;extend'= {
         }
         &'dsar;help;cancel'= {
         }

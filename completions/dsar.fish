@@ -38,7 +38,8 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "restore" -d 'Bring back a
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
-complete -c dsar -n "__fish_dsar_needs_command" -f -a "jobs" -d 'List requests from the ledger, newest first'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "jobs" -d 'List requests from the ledger, newest first; or the cases that are overdue or due soon'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "extend" -d 'Extend a case\'s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "cancel" -d 'Stop a running request after its current batch (from another shell)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "resume" -d 'Continue an interrupted, failed or cancelled request from its last committed batch'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "check" -d 'Validate the source map against the live databases'
@@ -50,6 +51,11 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pa
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l ticket -d 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l reason -d 'Why, for the audit log and the ledger (a ticket summary, the article invoked)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l received -d 'When the person\'s request was received (YYYY-MM-DD) [default: today]; needs --ticket' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l regime -d 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket' -r -f -a "gdpr\t'EU/UK GDPR: one month, extendable by two further months'
+ccpa\t'California CCPA/CPRA: 45 days, extendable by 45 more'"
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l format -d 'The format of the table files inside the archive (index.html, for reading, is always there)' -r -f -a "json\t'One JSON array of row objects per table'
 csv\t'One CSV file per table, with a header row'
 ndjson\t'One JSON object per line'"
@@ -69,7 +75,11 @@ complete -c dsar -n "__fish_dsar_using_subcommand export" -s v -l verbose -d 'Sa
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subject -d 'An identifier of the person, as KEY=VALUE with KEY from [subject].keys. Repeat it to give several identifiers of the same person' -r
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l subjects-file -d 'A CSV file of many people: a header row naming subject keys, then one person per row (`-`: standard input)' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand delete" -l reason -d 'Why the data is erased, for the audit log' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l ticket -d 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l reason -d 'Why, for the audit log and the ledger (a ticket summary, the article invoked)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l received -d 'When the person\'s request was received (YYYY-MM-DD) [default: today]; needs --ticket' -r
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -l regime -d 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket' -r -f -a "gdpr\t'EU/UK GDPR: one month, extendable by two further months'
+ccpa\t'California CCPA/CPRA: 45 days, extendable by 45 more'"
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -79,8 +89,13 @@ complete -c dsar -n "__fish_dsar_using_subcommand delete" -s y -l yes -d 'Do not
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand delete" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l request -d 'The request to restore' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l ticket -d 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l reason -d 'Why, for the audit log and the ledger (a ticket summary, the article invoked)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l received -d 'When the person\'s request was received (YYYY-MM-DD) [default: today]; needs --ticket' -r
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -l regime -d 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket' -r -f -a "gdpr\t'EU/UK GDPR: one month, extendable by two further months'
+ccpa\t'California CCPA/CPRA: 45 days, extendable by 45 more'"
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s i -l identity -d 'An age identity file able to decrypt the quarantine' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l table -d 'Restore single rows of this table only' -r
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l key -d 'The primary key of a row to restore, as COL=VALUE. Repeatable' -r
@@ -90,7 +105,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand restore" -l operator -d 'Who i
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -99,18 +114,19 @@ complete -c dsar -n "__fish_dsar_using_subcommand purge" -l json -d 'Print one m
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l config -d 'The source map that says where personal data lives' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "show" -d 'Find events by request, subject, action or time'
-complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "certificate" -d 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l head -d 'Also check that the event with this hash (printed by `dsar audit head` earlier) is still in the chain: a log cut back before the anchor, or replaced, fails' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -145,6 +161,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l action -d 'Events of this action, or of every action under a prefix (`delete` → delete.*): one of archive, audit, cancel, config, delete, export, notify, purge, restore, optionally followed by `.` and the step (`delete.completed`)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only events at or after this time' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l by -d 'Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l ticket -d 'Only events of this case (the runs given `--ticket`)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -152,10 +169,20 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l request -d 'The delete request to certify' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l subject -d 'The person\'s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "certificate" -d 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand status" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand status" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -170,13 +197,24 @@ completed\t''
 failed\t''
 cancelled\t''"
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l since -d 'Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l ticket -d 'Only the requests of this case' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l due-within -d 'List the unanswered cases due within this time (7d, 48h), overdue ones included, instead of requests' -r
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l overdue -d 'List the cases past their due date and not answered yet (no export or delete under them has completed), instead of requests'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand jobs" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -l reason -d 'Why the request needs more time (its complexity or number), as the person must be told' -r
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -l config -d 'The source map that says where personal data lives' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -s q -l quiet -d 'Print nothing but errors; no progress bars'
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+complete -c dsar -n "__fish_dsar_using_subcommand extend" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand cancel" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -242,23 +280,25 @@ complete -c dsar -n "__fish_dsar_using_subcommand man" -l json -d 'Print one mac
 complete -c dsar -n "__fish_dsar_using_subcommand man" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand man" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand man" -s h -l help -d 'Print help'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "delete" -d 'Erase a subject\'s rows, keeping them restorable for the recovery window'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "restore" -d 'Bring back a deleted request, or single rows, inside the recovery window'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "jobs" -d 'List requests from the ledger, newest first'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "cancel" -d 'Stop a running request after its current batch (from another shell)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "resume" -d 'Continue an interrupted, failed or cancelled request from its last committed batch'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "check" -d 'Validate the source map against the live databases'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs cancel resume check open demo discover completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "export" -d 'Collect every row about a subject into one age-encrypted zip archive'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "delete" -d 'Erase a subject\'s rows, keeping them restorable for the recovery window'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "restore" -d 'Bring back a deleted request, or single rows, inside the recovery window'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "purge" -d 'Permanently remove what is past its window; remove expired export archives'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "audit" -d 'Verify, export or search the tamper-evident audit log'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "status" -d 'Show one request from the ledger in detail (the latest by default)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "jobs" -d 'List requests from the ledger, newest first; or the cases that are overdue or due soon'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "extend" -d 'Extend a case\'s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "cancel" -d 'Stop a running request after its current batch (from another shell)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "resume" -d 'Continue an interrupted, failed or cancelled request from its last committed batch'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "check" -d 'Validate the source map against the live databases'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Recompute the hash chain; exit 1 naming the first altered, removed, inserted or reordered line, or a truncated tail'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "head" -d 'Print the log\'s last event (sequence number and hash), to anchor it elsewhere: a ticket, syslog, another machine. `audit verify --head HASH` later proves the log still holds it'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Export events for a regulator: CSV (one row per event, stable columns) or JSON'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Find events by request, subject, action or time'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "certificate" -d 'Print an erasure certificate: what was erased, when and by whom, under which ticket, since when it cannot be undone, and the events (sequence numbers, hashes) that prove it. Exit 3 when the erasure does not hold (restored, or never completed)'

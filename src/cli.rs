@@ -28,7 +28,7 @@ pub struct Cli {
 }
 
 /// Flags every subcommand understands, listed after each subcommand's own.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The source map that says where personal data lives.
@@ -61,6 +61,11 @@ pub struct Global {
     /// Say more: purge lists what it removed and prints config warnings; a crash shows where.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// The case this run belongs to (from the command's own --ticket/--reason, or the record
+    /// of the request it resumes): the audit log and the ledger stamp it on what they write.
+    #[arg(skip)]
+    pub case: crate::case::CaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,11 +88,16 @@ pub enum Command {
     /// Show one request from the ledger in detail (the latest by default).
     #[command(after_help = "Examples:\n  dsar status\n  dsar status 20261125-165258-4bfd7bcc --json")]
     Status(StatusArgs),
-    /// List requests from the ledger, newest first.
+    /// List requests from the ledger, newest first; or the cases that are overdue or due soon.
     #[command(
-        after_help = "Examples:\n  dsar jobs\n  dsar jobs --state running\n  dsar jobs --since 2026-11-01 --json"
+        after_help = "Examples:\n  dsar jobs\n  dsar jobs --state running\n  dsar jobs --since 2026-11-01 --json\n  dsar jobs --ticket DSAR-1234\n  dsar jobs --overdue\n  dsar jobs --due-within 7d --json"
     )]
     Jobs(JobsArgs),
+    /// Extend a case's deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days).
+    #[command(
+        after_help = "Examples:\n  dsar extend DSAR-1234 --reason \"12 systems to search; the person was told on 2026-12-01\""
+    )]
+    Extend(ExtendArgs),
     /// Stop a running request after its current batch (from another shell).
     #[command(after_help = "Examples:\n  dsar cancel 20261125-165258-4bfd7bcc")]
     Cancel(RequestIdArg),
@@ -188,6 +198,9 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub subjects: SubjectArgs,
 
+    #[command(flatten)]
+    pub case: crate::case::CaseArgs,
+
     /// The format of the table files inside the archive (index.html, for reading, is always there).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -248,9 +261,8 @@ pub struct DeleteArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Why the data is erased, for the audit log.
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub case: crate::case::CaseArgs,
 
     /// Do not ask for confirmation.
     #[arg(long, short)]
@@ -262,6 +274,9 @@ pub struct RestoreArgs {
     /// The request to restore.
     #[arg(long, value_name = "ID")]
     pub request: String,
+
+    #[command(flatten)]
+    pub case: crate::case::CaseArgs,
 
     /// An age identity file able to decrypt the quarantine.
     #[arg(long, short, value_name = "FILE")]
@@ -301,6 +316,28 @@ pub enum AuditCommand {
     /// Find events by request, subject, action or time.
     #[command(after_help = AUDIT_SHOW_EXAMPLES)]
     Show(AuditShowArgs),
+    /// Print an erasure certificate: what was erased, when and by whom, under which ticket,
+    /// since when it cannot be undone, and the events (sequence numbers, hashes) that prove it.
+    /// Exit 3 when the erasure does not hold (restored, or never completed).
+    #[command(after_help = AUDIT_CERTIFICATE_EXAMPLES)]
+    Certificate(AuditCertificateArgs),
+}
+
+const AUDIT_CERTIFICATE_EXAMPLES: &str = "\
+Examples:
+  dsar audit certificate --request 20261125-165258-4bfd7bcc
+  dsar audit certificate --subject email=luisg@embraer.com.br --json > certificate.json";
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AuditCertificateArgs {
+    /// The delete request to certify.
+    #[arg(long, value_name = "ID")]
+    pub request: Option<String>,
+    /// The person's latest erasure: type the raw identifier; it is hashed with the
+    /// installation key before searching, as the log only holds hashes.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub subject: Option<String>,
 }
 
 const AUDIT_EXAMPLES: &str = "\
@@ -383,17 +420,30 @@ pub struct AuditShowArgs {
     /// Only events by this operator (as `--operator`/`DSAR_OPERATOR` recorded them).
     #[arg(long, value_name = "OPERATOR")]
     pub by: Option<String>,
+    /// Only events of this case (the runs given `--ticket`).
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The request id [default: the latest request].
+    /// A request id, or a case's ticket (its whole story) [default: the latest request].
+    #[arg(value_name = "ID|TICKET")]
     pub id: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The case to extend.
+    pub ticket: String,
+    /// Why the request needs more time (its complexity or number), as the person must be told.
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+}
+
 /// The families of audit actions (`delete.planned`, `delete.completed`, … are `delete`).
-pub const ACTION_FAMILIES: [&str; 9] = [
-    "archive", "audit", "cancel", "config", "delete", "export", "notify", "purge", "restore",
+pub const ACTION_FAMILIES: [&str; 10] = [
+    "archive", "audit", "cancel", "case", "config", "delete", "export", "notify", "purge", "restore",
 ];
 
 /// `--action`: a family, or a family and a step; anything else is a typo that would silently
@@ -442,6 +492,17 @@ pub struct JobsArgs {
     /// Only requests started at or after this time (2026-11-25 or 2026-11-25T16:30:00Z).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+    /// Only the requests of this case.
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
+    /// List the cases past their due date and not answered yet (no export or delete under them
+    /// has completed), instead of requests.
+    #[arg(long, conflicts_with_all = ["state", "since"])]
+    pub overdue: bool,
+    /// List the unanswered cases due within this time (7d, 48h), overdue ones included,
+    /// instead of requests.
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["state", "since", "overdue"])]
+    pub due_within: Option<String>,
 }
 
 const RESUME_EXAMPLES: &str = "\

@@ -15,9 +15,10 @@ fn ledger(global: &Global) -> Result<Ledger, UserError> {
 pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
     let ledger = ledger(global)?;
     let request = match &args.id {
-        Some(id) => ledger.get(id)?.ok_or_else(|| {
-            UserError::usage(format!("no request `{id}` in the ledger")).with_hint("`dsar jobs` lists them")
-        })?,
+        Some(id) => match ledger.get(id)? {
+            Some(request) => request,
+            None => return crate::case::story::run(global, &ledger, id),
+        },
         None => ledger
             .list()?
             .into_iter()
@@ -37,6 +38,9 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
         println!("target   {target}");
     }
     println!("state    {}", request.state);
+    if let Some(ticket) = &request.ticket {
+        println!("ticket   {ticket} (`dsar status {ticket}` tells the whole case)");
+    }
     println!("operator {}", request.operator);
     if let Some(reason) = &request.reason {
         println!("reason   {reason}");
@@ -83,8 +87,12 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
             .is_none_or(|s| r.state == s || r.state.starts_with(&format!("{s} ")));
         let time_ok =
             since.is_none_or(|since| crate::audit::query::parse_time(&r.started_at).is_some_and(|t| t >= since));
-        state_ok && time_ok
+        let ticket_ok = args.ticket.as_ref().is_none_or(|t| r.ticket.as_ref() == Some(t));
+        state_ok && time_ok && ticket_ok
     };
+    if args.overdue || args.due_within.is_some() {
+        return crate::case::story::run_due(global, &ledger(global)?, args);
+    }
     let requests: Vec<Request> = ledger(global)?.list()?.into_iter().filter(keep).collect();
     if global.json {
         let requests: Vec<serde_json::Value> = requests.iter().map(public).collect();
@@ -98,18 +106,19 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
         return Ok(());
     }
     println!(
-        "{:<26} {:<8} {:<21} {:>10}  {:<12} started",
-        "request", "kind", "state", "rows", "operator"
+        "{:<26} {:<8} {:<21} {:>10}  {:<12} {:<19}  ticket",
+        "request", "kind", "state", "rows", "operator", "started"
     );
     for r in &requests {
         println!(
-            "{:<26} {:<8} {:<21} {:>10}  {:<12} {}",
+            "{:<26} {:<8} {:<21} {:>10}  {:<12} {:<19}  {}",
             r.request_id,
             r.kind,
             r.state,
             r.rows_done(),
             r.operator,
-            r.started_at.get(..19).unwrap_or(&r.started_at)
+            r.started_at.get(..19).unwrap_or(&r.started_at),
+            r.ticket.as_deref().unwrap_or("-")
         );
         if let Some(why) = &r.damaged {
             println!("  damaged record: {why}; `dsar resume` will not act on it");
@@ -168,6 +177,11 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
         }
         _ => {}
     }
+    // The resumed run belongs to the case of the one it finishes.
+    let mut global = global.clone();
+    global.case.ticket = record.ticket.clone();
+    global.case.reason = record.reason.clone();
+    let global = &global;
     let identity = || {
         args.identity.as_deref().ok_or_else(|| {
             UserError::usage(format!(
@@ -185,6 +199,7 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
                 .ok_or_else(|| UserError::runtime("the restore record names no request"))?;
             let args = RestoreArgs {
                 request: target,
+                case: Default::default(),
                 identity: Some(identity()?.to_path_buf()),
                 table: None,
                 key: Vec::new(),

@@ -46,6 +46,9 @@ pub struct Request {
     /// from a process that died.
     pub state: String,
     pub operator: String,
+    /// The case (`--ticket`) the request belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Keyed hashes, as in the audit log: the ledger never holds a raw identifier.
@@ -124,6 +127,7 @@ impl Request {
             target_request: None,
             state: "running".into(),
             operator: operator.to_string(),
+            ticket: None,
             reason: None,
             subject,
             started_at: crate::clock::now_rfc3339(),
@@ -198,7 +202,9 @@ impl Ledger {
         lock.lock()
             .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", lock_path.display())))?;
         let mut request = Request::new(request_id, kind, operator, subject);
-        request.reason = reason;
+        let case = self.announce.as_ref().map(|(audit, _)| audit);
+        request.reason = reason.or_else(|| case.and_then(|a| a.reason()).map(str::to_string));
+        request.ticket = case.and_then(|a| a.ticket()).map(str::to_string);
         let mut running = Running {
             path: self.record_path(request_id),
             cancel_path: self.dir.join(format!("{request_id}.cancel")),

@@ -5,6 +5,7 @@
 
 mod age_keys;
 mod audit;
+mod case;
 mod check;
 mod cli;
 mod clock;
@@ -65,26 +66,39 @@ fn run(cli: &Cli) -> Result<(), UserError> {
         .enable_all()
         .build()
         .map_err(|e| UserError::runtime(format!("cannot start the async runtime: {e}")))?;
+    // A run that names a case carries it, so everything it logs and records says so.
+    let mut global = cli.global.clone();
+    if let Some(case) = match &cli.command {
+        Command::Export(args) => Some(&args.case),
+        Command::Delete(args) => Some(&args.case),
+        Command::Restore(args) => Some(&args.case),
+        _ => None,
+    } {
+        global.case = case.clone();
+        case::begin(&global)?;
+    }
     runtime.block_on(async {
         match &cli.command {
-            Command::Export(args) => export::run(&cli.global, args).await,
-            Command::Delete(args) => erase::delete::run(&cli.global, args).await,
-            Command::Restore(args) => erase::restore::run(&cli.global, args).await,
-            Command::Purge(args) => erase::purge::run(&cli.global, args).await,
-            Command::Audit(AuditCommand::Verify(a)) => audit::command::run_verify(&cli.global, a),
-            Command::Audit(AuditCommand::Head) => audit::command::run_head(&cli.global),
-            Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&cli.global, args),
-            Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&cli.global, args),
-            Command::Open(args) => open::run(&cli.global, args),
-            Command::Check => check::run(&cli.global).await,
-            Command::Status(args) => jobs::run_status(&cli.global, args),
-            Command::Jobs(args) => jobs::run_jobs(&cli.global, args),
-            Command::Cancel(args) => jobs::run_cancel(&cli.global, args),
-            Command::Resume(args) => jobs::run_resume(&cli.global, args).await,
-            Command::Discover(args) => discover::run(&cli.global, args).await,
+            Command::Export(args) => export::run(&global, args).await,
+            Command::Delete(args) => erase::delete::run(&global, args).await,
+            Command::Restore(args) => erase::restore::run(&global, args).await,
+            Command::Extend(args) => case::run_extend(&global, args),
+            Command::Purge(args) => erase::purge::run(&global, args).await,
+            Command::Audit(AuditCommand::Verify(a)) => audit::command::run_verify(&global, a),
+            Command::Audit(AuditCommand::Head) => audit::command::run_head(&global),
+            Command::Audit(AuditCommand::Export(args)) => audit::command::run_export(&global, args),
+            Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&global, args),
+            Command::Audit(AuditCommand::Certificate(args)) => audit::certificate::run(&global, args),
+            Command::Open(args) => open::run(&global, args),
+            Command::Check => check::run(&global).await,
+            Command::Status(args) => jobs::run_status(&global, args),
+            Command::Jobs(args) => jobs::run_jobs(&global, args),
+            Command::Cancel(args) => jobs::run_cancel(&global, args),
+            Command::Resume(args) => jobs::run_resume(&global, args).await,
+            Command::Discover(args) => discover::run(&global, args).await,
             Command::Completions(args) => docs::run_completions(args.shell),
             Command::Man(args) => docs::run_man(&args.out),
-            Command::Demo(args) => demo::run(&cli.global, args).await,
+            Command::Demo(args) => demo::run(&global, args).await,
         }
     })
 }

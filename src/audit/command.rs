@@ -273,6 +273,7 @@ pub fn run_show(global: &Global, args: &AuditShowArgs) -> Result<(), UserError> 
         subject_hash,
         action: args.action.clone(),
         operator: args.by.clone(),
+        ticket: args.ticket.clone(),
         ..Default::default()
     };
     let events = select(&log, &filter)?;

@@ -8,6 +8,7 @@
 //! success. Subjects appear only as keyed hashes (see [`crate::state::subject_hash`]).
 
 mod actor;
+pub mod certificate;
 pub mod command;
 pub mod query;
 pub mod segments;
@@ -38,6 +39,9 @@ pub struct Event {
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The case (`--ticket`); stamped from the run's when left empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
     /// Keyed hashes of the subject's identifiers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subject: Vec<String>,
@@ -76,6 +80,9 @@ pub struct AuditLog {
     key: Vec<u8>,
     actor: Actor,
     segment_events: u64,
+    /// The run's `--ticket` and `--reason`, stamped on each event that names none.
+    ticket: Option<String>,
+    reason: Option<String>,
 }
 
 impl AuditLog {
@@ -89,6 +96,8 @@ impl AuditLog {
             key,
             actor,
             segment_events: DEFAULT_SEGMENT_EVENTS,
+            ticket: global.case.ticket.clone(),
+            reason: global.case.reason.clone(),
         })
     }
 
@@ -103,6 +112,16 @@ impl AuditLog {
 
     pub fn operator(&self) -> &str {
         &self.actor.operator
+    }
+
+    /// The run's case (`--ticket`), if it has one.
+    pub fn ticket(&self) -> Option<&str> {
+        self.ticket.as_deref()
+    }
+
+    /// The run's `--reason`, if given.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     /// The installation key: subject hashes and the chain are keyed with it.
@@ -314,6 +333,15 @@ impl AuditLog {
         if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
             map.extend(fields);
         }
+        if let Some(ticket) = self.ticket.as_ref().filter(|_| !map.contains_key("ticket")) {
+            map.insert("ticket".into(), ticket.clone().into());
+        }
+        if let Some(reason) = &self.reason {
+            let details = map.entry("details").or_insert_with(|| Value::Object(Map::new()));
+            if let Some(details) = details.as_object_mut() {
+                details.entry("reason").or_insert_with(|| reason.clone().into());
+            }
+        }
         map.insert("prev".into(), prev.into());
         let hash = line_hash(&self.key, &map);
         map.insert("hash".into(), hash.clone().into());
@@ -462,6 +490,8 @@ mod tests {
             key,
             actor,
             segment_events,
+            ticket: None,
+            reason: None,
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Filter {
     pub action: Option<String>,
     /// Events recorded with this operator.
     pub operator: Option<String>,
+    /// Events of this case (`--ticket`).
+    pub ticket: Option<String>,
 }
 
 impl Filter {
@@ -76,7 +78,12 @@ impl Filter {
             return false;
         }
         if let Some(request) = &self.request
-            && event.get("request_id").and_then(Value::as_str) != Some(request.as_str())
+            && !names_request(event, request)
+        {
+            return false;
+        }
+        if let Some(ticket) = &self.ticket
+            && event.get("ticket").and_then(Value::as_str) != Some(ticket.as_str())
         {
             return false;
         }
@@ -99,6 +106,16 @@ impl Filter {
         }
         true
     }
+}
+
+/// Whether `event` acts on request `id`: its own, or one a purge destroyed (`request_ids`).
+pub fn names_request(event: &Map<String, Value>, id: &str) -> bool {
+    event.get("request_id").and_then(Value::as_str) == Some(id)
+        || event
+            .get("details")
+            .and_then(|d| d.get("request_ids"))
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(id)))
 }
 
 #[cfg(test)]

@@ -148,6 +148,8 @@ pub struct Settings {
     /// `[settings] state_dir`, resolved against the map's directory (read by
     /// [`crate::state::resolve`] before the map is loaded in full).
     pub state_dir: Option<PathBuf>,
+    /// `[settings] regime` (read by [`crate::case`] before the map is loaded in full).
+    pub regime: Option<crate::case::Regime>,
 }
 
 #[allow(dead_code)]

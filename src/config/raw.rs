@@ -46,6 +46,8 @@ pub struct RawSettings {
     /// The state dir (audit log, installation key, ledger), relative to the map: one map, one
     /// audit log.
     pub state_dir: Option<PathBuf>,
+    /// The law a case's deadline follows by default: `gdpr` or `ccpa`.
+    pub regime: Option<crate::case::Regime>,
 }
 
 #[derive(Debug, Default, Deserialize)]

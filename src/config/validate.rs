@@ -161,6 +161,7 @@ fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, Use
         recipients_file: raw.recipients_file.map(anchor),
         recovery_recipients_file: raw.recovery_recipients_file.map(anchor),
         state_dir: raw.state_dir.map(anchor),
+        regime: raw.regime,
     })
 }
 

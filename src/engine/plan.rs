@@ -45,6 +45,10 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
     let typed = d.typed_payload();
     let name = config.name.to_string();
     let mut position = next_position(db, table, request_id).await?;
+    // Nothing of this table is planned yet (the first capture): the pending keys are unique, so
+    // there is nothing to look up. Looking anyway costs a scan of the rows this very transaction
+    // inserted (the plan table's statistics cannot see them): quadratic in the rows planned.
+    let first = position == 0;
     let mut after: Option<Vec<Cell>> = None;
     loop {
         let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
@@ -52,7 +56,11 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
         after = Some(last);
         // A key planned already (a completion check finds it again) is planned once.
         let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
-        let planned = hashes_in(db, StoreTable::Plan, &config.name, request_id, hashes.clone()).await?;
+        let planned = if first {
+            HashSet::new()
+        } else {
+            hashes_in(db, StoreTable::Plan, &config.name, request_id, hashes.clone()).await?
+        };
         let keys: Vec<(&Vec<Cell>, Vec<u8>)> = keys.iter().zip(hashes).filter(|(_, h)| !planned.contains(h)).collect();
         if keys.is_empty() {
             continue;

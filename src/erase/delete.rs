@@ -66,7 +66,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
         let mut details = serde_json::Map::new();
         details.insert("dry_run".into(), args.dry_run.into());
-        if let Some(reason) = &args.reason {
+        if let Some(reason) = &args.case.reason {
             details.insert("reason".into(), reason.clone().into());
         }
         if !plan.refusals.is_empty() {
@@ -188,7 +188,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         &request_id,
         "delete",
         audit.operator(),
-        args.reason.clone(),
+        args.case.reason.clone(),
         subject_hashes.clone(),
     )?;
     // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
@@ -307,8 +307,14 @@ async fn erase_and_report(
         flagged.extend(scrubbed?);
     }
     flagged.extend(erase_external(run, plan, &mut done).await);
-    run.audit
-        .append(&(run.event)("delete.completed", Outcome::Ok, table_counts(&done), None))?;
+    let mut completed = (run.event)("delete.completed", Outcome::Ok, table_counts(&done), None);
+    if let Some(until) = &restore_until {
+        // When the erasure becomes final: the story of a case and a certificate say so.
+        completed
+            .details
+            .insert("restorable_until".into(), until.clone().into());
+    }
+    run.audit.append(&completed)?;
     running.finish("completed", None, flagged.clone())?;
     print_report(
         run.global,
