@@ -70,6 +70,18 @@ impl DataKey {
         Ok(DataKey(key))
     }
 
+    /// A fingerprint of the key (SHA-256 under a label; it reveals nothing of the key), recorded
+    /// by the delete in the ledger and the audit log, so restore can refuse a key that someone
+    /// able to write the `dsar` tables swapped in (wrapped to the public recovery recipient,
+    /// with rows sealed under it).
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"dsar request key fingerprint\0");
+        hash.update(self.0);
+        crate::hex::hex(&hash.finalize())
+    }
+
     /// Seal one row: `nonce || ciphertext`.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));

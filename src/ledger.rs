@@ -75,6 +75,10 @@ pub struct Request {
     /// For export: how to make the archive again on resume (public recipients, not secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<ExportSettings>,
+    /// For delete: the fingerprint of the request's key ([`crate::envelope::DataKey::fingerprint`]):
+    /// restore and resume refuse a stored key that does not match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<String>,
     /// For delete: what became of it after it ran, so `status` tells the whole story.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterwards: Option<Afterwards>,
@@ -139,6 +143,7 @@ impl Request {
             sealed_subjects: None,
             queued_by: None,
             export: None,
+            data_key: None,
             afterwards: None,
             pid: std::process::id(),
             mac: String::new(),
@@ -410,6 +415,11 @@ impl Running {
     /// For restore: the delete request it brings back, recorded before any row moves.
     pub fn set_target_request(&mut self, request_id: &str) -> Result<(), UserError> {
         self.request.target_request = Some(request_id.to_string());
+        self.write()
+    }
+
+    pub fn set_data_key(&mut self, fingerprint: String) -> Result<(), UserError> {
+        self.request.data_key = Some(fingerprint);
         self.write()
     }
 

@@ -596,3 +596,31 @@ fn the_map_names_its_state_dir_and_a_stray_one_is_refused() {
     let out = dsar_as_user(elsewhere.path(), home.path(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Someone who can write the `dsar` tables swaps another request's key (wrapped to the same
+/// public recovery recipient) into this request's row: restore refuses it by the fingerprint the
+/// delete recorded, and changes nothing.
+#[test]
+fn restore_refuses_a_request_key_that_is_not_the_one_the_delete_made() {
+    let ws = workspace("30d", 1000);
+    let db = ws.path("chinook.db");
+    let first = ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let first = json(&first)["request_id"].as_str().unwrap().to_string();
+    let second = ws.dsar_ok(&["delete", "--subject", "customer_id=2", "--yes", "--json"]);
+    let second = json(&second)["request_id"].as_str().unwrap().to_string();
+    let conn = Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE dsar_requests SET wrapped_key = (SELECT wrapped_key FROM dsar_requests WHERE request_id = ?2) \
+         WHERE request_id = ?1",
+        [&first, &second],
+    )
+    .unwrap();
+    drop(conn);
+    let before = dump(&db, "Customer", "CustomerId");
+    let out = ws.dsar(&["restore", "--request", &first, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not the one dsar made"), "{}", stderr(&out));
+    assert_eq!(dump(&db, "Customer", "CustomerId"), before, "nothing was restored");
+    // The genuine key still restores the other request.
+    ws.dsar_ok(&["restore", "--request", &second, "--identity", "keys/recovery.key"]);
+}

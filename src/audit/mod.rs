@@ -152,7 +152,77 @@ impl AuditLog {
                 .with_hint("run `dsar audit verify` to check the log")
         };
         let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
-        let segments = segments::list(&dir).map_err(|e| fail("list segments", e))?;
+        if let Some((segment, bytes)) = self.cut_torn_tail(&dir).map_err(|e| fail("repair", e))? {
+            let mut details = Map::new();
+            details.insert("segment".into(), segment.into());
+            details.insert("removed_bytes".into(), bytes.into());
+            self.append_locked(
+                &dir,
+                &Event {
+                    action: "audit.repaired".into(),
+                    outcome: Outcome::Ok,
+                    details,
+                    ..Default::default()
+                },
+            )?;
+        }
+        self.append_locked(&dir, event)
+    }
+
+    /// Remove a torn last line: an append that failed part-way (a full disk, a process killed
+    /// mid-write) leaves bytes without their newline, and every later append would find the log
+    /// damaged. Only when the whole lines before it end exactly where `head.json` (checked with
+    /// the key) says the chain ends: then the torn bytes never were an event of the chain.
+    /// Returns the segment and how many bytes were removed. Called under the lock.
+    fn cut_torn_tail(&self, dir: &std::path::Path) -> std::io::Result<Option<(String, u64)>> {
+        let Some(path) = segments::list(dir)?.pop() else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(&path)?;
+        if bytes.is_empty() || bytes.ends_with(b"\n") {
+            return Ok(None);
+        }
+        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        if serde_json::from_slice::<Value>(&bytes[whole..]).is_ok() {
+            // A whole event without its newline is not a torn write: leave it to the checks.
+            return Ok(None);
+        }
+        let head = segments::read_head(dir)?;
+        let last_whole: Option<Value> = bytes[..whole]
+            .strip_suffix(b"\n")
+            .map(|body| &body[body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)..])
+            .and_then(|line| serde_json::from_slice(line).ok());
+        let ends_at_head = match (&head, &last_whole) {
+            (Some(head), Some(last)) => {
+                head.authentic(&self.key)
+                    && last.get("seq").and_then(Value::as_u64) == Some(head.seq)
+                    && last.get("hash").and_then(Value::as_str) == Some(head.hash.as_str())
+            }
+            // The torn line was the segment's first: the head must end the segment before.
+            (Some(head), None) => head.authentic(&self.key) && whole == 0,
+            (None, None) => whole == 0 && segments::list(dir)?.len() == 1,
+            (None, Some(_)) => false,
+        };
+        if !ends_at_head {
+            return Ok(None);
+        }
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(whole as u64)?;
+        file.sync_all()?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Some((name, (bytes.len() - whole) as u64)))
+    }
+
+    /// The append itself, under the lock.
+    fn append_locked(&self, dir: &std::path::Path, event: &Event) -> Result<(), UserError> {
+        let fail = |what: &str, e: std::io::Error| {
+            UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
+                .with_hint("run `dsar audit verify` to check the log; once there is space again the next command repairs a torn last line")
+        };
+        let segments = segments::list(dir).map_err(|e| fail("list segments", e))?;
 
         // Where the chain stands: the last line written, else where retention left it.
         let mut tail = None;
@@ -172,8 +242,8 @@ impl AuditLog {
             })?),
             None => None,
         };
-        let removed = segments::read_removed(&dir).map_err(|e| fail("read removed.json", e))?;
-        let head = segments::read_head(&dir).map_err(|e| fail("read head.json", e))?;
+        let removed = segments::read_removed(dir).map_err(|e| fail("read removed.json", e))?;
+        let head = segments::read_head(dir).map_err(|e| fail("read head.json", e))?;
         // Never append to a log that was cut or whose records were rewritten: the new event
         // would seal the damage into the chain.
         let started_elsewhere = if last.is_none() && head.is_none() && removed.is_empty() {
@@ -232,7 +302,7 @@ impl AuditLog {
             .map_err(|e| fail("open", e))?;
         file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
         file.sync_data().map_err(|e| fail("fsync", e))?;
-        segments::write_head(&dir, &Head::sealed(&self.key, seq, hash)).map_err(|e| fail("write head.json", e))?;
+        segments::write_head(dir, &Head::sealed(&self.key, seq, hash)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
 

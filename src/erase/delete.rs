@@ -194,6 +194,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
     // the ledger holds no readable identifier.
     running.set_sealed_subjects(subject::seal(&subjects, &recipients)?)?;
+    running.set_data_key(data_key.fingerprint())?;
     let run = Run {
         global,
         sources: &sources,
@@ -314,6 +315,9 @@ async fn erase_and_report(
             .details
             .insert("restorable_until".into(), until.clone().into());
     }
+    completed
+        .details
+        .insert("data_key".into(), run.data_key.fingerprint().into());
     run.audit.append(&completed)?;
     running.finish("completed", None, flagged.clone())?;
     print_report(
@@ -781,8 +785,9 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             let wrapped = stored
                 .wrapped_key
                 .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing to resume")))?;
-            data_key = Some(DataKey::unwrap(&wrapped, &identities)?);
-            break;
+            let key = DataKey::unwrap(&wrapped, &identities)?;
+            super::check_key(&request_id, &source.config().name, &key, record.data_key.as_deref())?;
+            data_key.get_or_insert(key);
         }
     }
     // Killed before any source recorded it: nothing was erased yet, so a new key is as good.
@@ -867,6 +872,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         record.subject.clone(),
     )?;
     running.set_sealed_subjects(sealed.to_string())?;
+    running.set_data_key(data_key.fingerprint())?;
     let run = Run {
         global,
         sources: &sources,

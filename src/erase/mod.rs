@@ -55,3 +55,42 @@ pub fn erases_anything(config: &Config) -> bool {
         .flat_map(|s| &s.tables)
         .any(|t| t.on_delete != OnDelete::Retain)
 }
+
+/// The fingerprint of request `id`'s key as its delete recorded it: in the ledger record (when
+/// it verifies), else in the audit log's delete events. `None` for a request made before dsar
+/// recorded fingerprints.
+pub fn expected_key(audit: &crate::audit::AuditLog, id: &str) -> Result<Option<String>, UserError> {
+    let record = crate::ledger::Ledger::open(audit.state())?
+        .get(id)?
+        .filter(|r| r.damaged.is_none() && r.kind == "delete");
+    if let Some(fingerprint) = record.and_then(|r| r.data_key) {
+        return Ok(Some(fingerprint));
+    }
+    let dir = audit.dir()?;
+    let events = crate::audit::query::read_all(&dir)
+        .map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
+    Ok(events
+        .iter()
+        .filter(|e| e.get("request_id").and_then(|v| v.as_str()) == Some(id))
+        .find_map(|e| e.get("details")?.get("data_key")?.as_str().map(str::to_string)))
+}
+
+/// Refuse a request key that is not the one the delete made: someone who can write the `dsar`
+/// tables and knows the public recovery recipient could otherwise swap in a key of their own
+/// and have restore write rows they sealed under it.
+pub fn check_key(
+    request_id: &str,
+    source: &str,
+    key: &crate::envelope::DataKey,
+    expected: Option<&str>,
+) -> Result<(), UserError> {
+    match expected {
+        Some(fingerprint) if fingerprint != key.fingerprint() => Err(UserError::runtime(format!(
+            "source `{source}`: the key stored for request {request_id} is not the one dsar made for it \
+             (its fingerprint differs from the one the delete recorded): its quarantine cannot be trusted; \
+             nothing was changed"
+        ))
+        .with_hint("the dsar tables were written by someone else: keep them as evidence, restore them from a backup")),
+        _ => Ok(()),
+    }
+}

@@ -81,12 +81,15 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         )));
     }
     let mut keys = Vec::new();
+    let expected = super::expected_key(&audit, request_id)?;
     for (s, stored) in &found {
         let wrapped = stored
             .wrapped_key
             .as_deref()
             .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing was restored")))?;
-        keys.push((*s, DataKey::unwrap(wrapped, &identities)?));
+        let key = DataKey::unwrap(wrapped, &identities)?;
+        super::check_key(request_id, &sources[*s].config().name, &key, expected.as_deref())?;
+        keys.push((*s, key));
     }
     for (s, _) in &keys {
         sources[*s].lock_for_erasure().await?;
