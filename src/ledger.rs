@@ -11,7 +11,6 @@
 //! reported as damaged and never acted on.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -166,11 +165,8 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn open(state: &StateDir) -> Result<Ledger, UserError> {
-        let dir = state.root.join("requests");
-        crate::state::private_dir(&dir)
-            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
         Ok(Ledger {
-            dir,
+            dir: state.subdir("requests")?,
             key: state.installation_key()?,
             announce: None,
         })
@@ -492,21 +488,9 @@ fn record_mac(key: &[u8], request: &Request) -> String {
 /// Seal and replace a record atomically: a temp file (0600), fsync, rename.
 fn write_record(path: &Path, request: &mut Request, key: &[u8]) -> Result<(), UserError> {
     request.mac = record_mac(key, request);
-    let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // Per process: two writers of one record never share (and mix) a temp file.
-    let temp = dir.join(format!(".{}.{}.tmp", request.request_id, std::process::id()));
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(fail)?;
-    file.write_all(&serde_json::to_vec_pretty(request).map_err(|e| fail(std::io::Error::other(e)))?)
-        .map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    fs::rename(&temp, path).map_err(fail)
+    let json = serde_json::to_vec_pretty(request)
+        .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+    crate::state::write_atomically(path, &json)
 }
 
 impl Drop for Running {

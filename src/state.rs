@@ -55,7 +55,12 @@ impl StateDir {
     }
 
     pub fn audit_dir(&self) -> Result<PathBuf, UserError> {
-        let dir = self.root.join("audit");
+        self.subdir("audit")
+    }
+
+    /// A folder of the state dir (`requests`, `cases`, …), created 0700 when missing.
+    pub fn subdir(&self, name: &str) -> Result<PathBuf, UserError> {
+        let dir = self.root.join(name);
         create_private_dir(&dir)?;
         Ok(dir)
     }
@@ -146,6 +151,27 @@ fn decode_key(text: &str, path: &Path) -> Result<Vec<u8>, UserError> {
 
 fn create_private_dir(dir: &Path) -> Result<(), UserError> {
     private_dir(dir).map_err(|e| UserError::usage(format!("cannot create state directory {}: {e}", dir.display())))
+}
+
+/// Replace `path` with `bytes` atomically: a temp file beside it (0600, per process, so two
+/// writers never mix theirs), fsync, rename. A reader sees the old content or the new, whole.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
+    let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    fs::rename(&temp, path).map_err(fail)
 }
 
 /// Create `dir` (and missing parents) readable only by its owner (0700 whatever the umask). A

@@ -12,7 +12,7 @@
 pub mod story;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Month, OffsetDateTime};
@@ -170,11 +170,8 @@ pub struct Cases {
 
 impl Cases {
     pub fn open(state: &StateDir) -> Result<Cases, UserError> {
-        let dir = state.root.join("cases");
-        crate::state::private_dir(&dir)
-            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", dir.display())))?;
         Ok(Cases {
-            dir,
+            dir: state.subdir("cases")?,
             key: state.installation_key()?,
         })
     }
@@ -235,7 +232,7 @@ impl Cases {
     pub fn write(&self, case: &mut Case) -> Result<(), UserError> {
         case.mac = self.mac(case);
         let path = self.path(&case.ticket);
-        write_atomically(&path, &serde_json::to_vec_pretty(case).unwrap_or_default())
+        crate::state::write_atomically(&path, &serde_json::to_vec_pretty(case).unwrap_or_default())
     }
 
     /// The case a run with `args` belongs to: opened now when the ticket is new (the event that
@@ -405,23 +402,6 @@ pub fn public(case: &Case) -> serde_json::Value {
         fields.remove("mac");
     }
     value
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
-    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    fs::rename(&temp, path).map_err(fail)
 }
 
 #[cfg(test)]
