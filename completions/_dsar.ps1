@@ -128,6 +128,10 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;purge' {
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log and the ledger (a ticket summary, the article invoked)')
+            [CompletionResult]::new('--received', '--received', [CompletionResultType]::ParameterName, 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket')
+            [CompletionResult]::new('--regime', '--regime', [CompletionResultType]::ParameterName, 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -137,8 +141,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'dsar;audit' {
@@ -357,6 +361,10 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;open' {
+            [CompletionResult]::new('--ticket', '--ticket', [CompletionResultType]::ParameterName, 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log and the ledger (a ticket summary, the article invoked)')
+            [CompletionResult]::new('--received', '--received', [CompletionResultType]::ParameterName, 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket')
+            [CompletionResult]::new('--regime', '--regime', [CompletionResultType]::ParameterName, 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE')
             [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Write the files into DIR (which must not hold them already)')
@@ -370,8 +378,8 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'dsar;demo' {

@@ -1206,12 +1206,28 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__open)
-            opts="-i -q -v -h --identity --list --extract --allow-unrecorded --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-i -q -v -h --ticket --reason --received --regime --identity --list --extract --allow-unrecorded --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --received)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --regime)
+                    COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
+                    return 0
+                    ;;
                 --identity)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1244,12 +1260,28 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__purge)
-            opts="-q -v -h --dry-run --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --dry-run --ticket --reason --received --regime --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ticket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --received)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --regime)
+                    COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -121,6 +121,10 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'dsar;purge'= {
+            cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
+            cand --reason 'Why, for the audit log and the ledger (a ticket summary, the article invoked)'
+            cand --received 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket'
+            cand --regime 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -130,8 +134,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --quiet 'Print nothing but errors; no progress bars'
             cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
             cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'dsar;audit'= {
             cand --config 'The source map that says where personal data lives'
@@ -330,6 +334,10 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;open'= {
+            cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
+            cand --reason 'Why, for the audit log and the ledger (a ticket summary, the article invoked)'
+            cand --received 'When the person''s request was received (YYYY-MM-DD) [default: today]; needs --ticket'
+            cand --regime 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket'
             cand -i 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE'
             cand --identity 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE'
             cand --extract 'Write the files into DIR (which must not hold them already)'
@@ -343,8 +351,8 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --quiet 'Print nothing but errors; no progress bars'
             cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
             cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'dsar;demo'= {
             cand --config 'The source map that says where personal data lives'

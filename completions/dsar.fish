@@ -106,6 +106,11 @@ complete -c dsar -n "__fish_dsar_using_subcommand restore" -l json -d 'Print one
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l ticket -d 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64' -r
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l reason -d 'Why, for the audit log and the ledger (a ticket summary, the article invoked)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l received -d 'When the person\'s request was received (YYYY-MM-DD) [default: today]; needs --ticket' -r
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -l regime -d 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket' -r -f -a "gdpr\t'EU/UK GDPR: one month, extendable by two further months'
+ccpa\t'California CCPA/CPRA: 45 days, extendable by 45 more'"
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -113,7 +118,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand purge" -l dry-run -d 'Print wh
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand purge" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and not __fish_seen_subcommand_from verify head export show certificate help" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r
@@ -238,6 +243,11 @@ complete -c dsar -n "__fish_dsar_using_subcommand check" -l json -d 'Print one m
 complete -c dsar -n "__fish_dsar_using_subcommand check" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand check" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand check" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l ticket -d 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64' -r
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l reason -d 'Why, for the audit log and the ledger (a ticket summary, the article invoked)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l received -d 'When the person\'s request was received (YYYY-MM-DD) [default: today]; needs --ticket' -r
+complete -c dsar -n "__fish_dsar_using_subcommand open" -l regime -d 'The law that sets the deadline [default: `[settings] regime`, else gdpr]; needs --ticket' -r -f -a "gdpr\t'EU/UK GDPR: one month, extendable by two further months'
+ccpa\t'California CCPA/CPRA: 45 days, extendable by 45 more'"
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s i -l identity -d 'An age identity file (age-keygen output). Without it, the passphrase is asked for, or read from DSAR_PASSPHRASE' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l extract -d 'Write the files into DIR (which must not hold them already)' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l config -d 'The source map that says where personal data lives' -r -F
@@ -248,7 +258,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand open" -l allow-unrecorded -d '
 complete -c dsar -n "__fish_dsar_using_subcommand open" -l json -d 'Print one machine-readable JSON object on stdout instead of the human summary'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s q -l quiet -d 'Print nothing but errors; no progress bars'
 complete -c dsar -n "__fish_dsar_using_subcommand open" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
-complete -c dsar -n "__fish_dsar_using_subcommand open" -s h -l help -d 'Print help'
+complete -c dsar -n "__fish_dsar_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r

@@ -296,6 +296,9 @@ pub struct PurgeArgs {
     /// Print what would be removed and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub case: crate::case::CaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -535,6 +538,9 @@ pub struct RequestIdArg {
 pub struct OpenArgs {
     /// The .zip.age archive.
     pub archive: PathBuf,
+
+    #[command(flatten)]
+    pub case: crate::case::CaseArgs,
     /// An age identity file (age-keygen output). Without it, the passphrase is asked for, or
     /// read from DSAR_PASSPHRASE.
     #[arg(long, short, value_name = "FILE")]

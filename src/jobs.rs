@@ -206,7 +206,17 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             };
             crate::erase::restore::run_as(global, &args, Some(&record.request_id)).await
         }
-        "purge" => crate::erase::purge::run_as(global, &PurgeArgs { dry_run: false }, Some(&record.request_id)).await,
+        "purge" => {
+            crate::erase::purge::run_as(
+                global,
+                &PurgeArgs {
+                    dry_run: false,
+                    case: Default::default(),
+                },
+                Some(&record.request_id),
+            )
+            .await
+        }
         "export" => crate::export::resume(global, &record, identity()?).await,
         other => Err(UserError::usage(format!(
             "a {other} request cannot be resumed: run it again"

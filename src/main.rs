@@ -72,6 +72,8 @@ fn run(cli: &Cli) -> Result<(), UserError> {
         Command::Export(args) => Some(&args.case),
         Command::Delete(args) => Some(&args.case),
         Command::Restore(args) => Some(&args.case),
+        Command::Purge(args) => Some(&args.case),
+        Command::Open(args) => Some(&args.case),
         _ => None,
     } {
         global.case = case.clone();

@@ -68,46 +68,108 @@ impl StateDir {
     /// The per-installation secret that keys subject hashes. Created on first use, mode 0600.
     /// Two processes racing to create it both end up with the one that won.
     pub fn installation_key(&self) -> Result<Vec<u8>, UserError> {
-        let path = self.root.join("installation.key");
-        if let Ok(text) = fs::read_to_string(&path) {
-            return decode_key(&text, &path);
-        }
         // A new key beside an existing log or ledger would make every earlier event fail to
         // verify and every subject search miss: that is a lost key, never a first use.
-        if let Some(found) = self.history() {
-            return Err(UserError::usage(format!(
-                "{} is missing, but {found}: a new key would make all of it unverifiable",
-                path.display()
-            ))
-            .with_hint(
-                "restore installation.key from your backup of the state dir; if it is lost for good, move audit/ and requests/ aside (keep them) and start again",
-            ));
-        }
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        let temp = self.root.join(format!(".installation.key.{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            f.write_all(hex(&key).as_bytes())?;
-            f.sync_all()
-        };
-        write().map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
-        let linked = fs::hard_link(&temp, &path);
-        let _ = fs::remove_file(&temp);
-        match linked {
-            Ok(()) => Ok(key.to_vec()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = fs::read_to_string(&path)
-                    .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", path.display())))?;
-                decode_key(&text, &path)
-            }
-            Err(e) => Err(UserError::runtime(format!("cannot create {}: {e}", path.display()))),
-        }
+        key_file(
+            &self.root.join("installation.key"),
+            || self.history(),
+            |path| {
+                format!(
+                    "restore {} from your backup of the state dir; if it is lost for good, move audit/ and requests/ aside (keep them) and start again",
+                    path.display()
+                )
+            },
+        )
     }
+
+    /// The key that seals the audit chain (event hashes, `head.json`, `removed.json`): the file
+    /// `audit_key_file` names (`DSAR_AUDIT_KEY_FILE`, `[settings] audit_key_file`), created on
+    /// first use, so whoever can write the state dir cannot forge the log; else the
+    /// installation key.
+    pub fn chain_key(&self, audit_key_file: Option<&Path>) -> Result<Vec<u8>, UserError> {
+        let Some(path) = audit_key_file else {
+            return self.installation_key();
+        };
+        let history = || {
+            let audit = self.root.join("audit");
+            let has_events = fs::read_dir(&audit).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name.ends_with(".jsonl") || name == "head.json") && e.metadata().is_ok_and(|m| m.len() > 0)
+                })
+            });
+            has_events.then(|| format!("{} holds an audit log", audit.display()))
+        };
+        key_file(path, history, |path| {
+            format!(
+                "restore {} from its backup; an audit key file is set up before a log's first event (to start one, move audit/ aside, keep it, and run again)",
+                path.display()
+            )
+        })
+    }
+}
+
+/// The key in `path`, created (random, 0600) when the file does not exist and `history` finds
+/// nothing that an earlier key sealed; otherwise a missing file is an error with `hint`.
+fn key_file(
+    path: &Path,
+    history: impl FnOnce() -> Option<String>,
+    hint: impl FnOnce(&Path) -> String,
+) -> Result<Vec<u8>, UserError> {
+    if let Ok(text) = fs::read_to_string(path) {
+        return decode_key(&text, path);
+    }
+    if let Some(found) = history() {
+        return Err(UserError::usage(format!(
+            "{} is missing, but {found}: a new key would make all of it unverifiable",
+            path.display()
+        ))
+        .with_hint(hint(path)));
+    }
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        f.write_all(hex(&key).as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+    let linked = fs::hard_link(&temp, path);
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(key.to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = fs::read_to_string(path)
+                .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", path.display())))?;
+            decode_key(&text, path)
+        }
+        Err(e) => Err(UserError::runtime(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+/// The audit key file a command uses: `DSAR_AUDIT_KEY_FILE`, else the map's
+/// `[settings] audit_key_file` (relative to the map), else none.
+pub fn audit_key_file(global: &crate::cli::Global) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("DSAR_AUDIT_KEY_FILE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let text = fs::read_to_string(&global.config).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    let path = PathBuf::from(value.get("settings")?.get("audit_key_file")?.as_str()?);
+    if path.is_absolute() {
+        return Some(path);
+    }
+    let base = global.config.parent().filter(|p| !p.as_os_str().is_empty());
+    Some(base.map_or(path.clone(), |b| b.join(&path)))
 }
 
 impl StateDir {

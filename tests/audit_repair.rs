@@ -128,3 +128,40 @@ fn a_full_disk_during_an_append_is_repaired_once_space_is_free() {
     ws.dsar_ok(&["check"]);
     ws.dsar_ok(&["audit", "verify"]);
 }
+
+/// With `audit_key_file` the chain is sealed by a key kept apart from the state dir: the
+/// installation key beside the log cannot verify it (so cannot forge it), and a lost audit key
+/// is an error, never a new key.
+#[test]
+fn the_chain_key_can_live_apart_from_the_log() {
+    let map = include_str!("../demo/sources.toml").replacen(
+        "[settings]\n",
+        "[settings]\naudit_key_file = \"elsewhere/audit.key\"\n",
+        1,
+    );
+    let ws = Workspace::new(&map, &[]);
+    common::sqlite_chinook(&ws.path("chinook.db"));
+    std::fs::create_dir_all(ws.path("elsewhere")).unwrap();
+    ws.dsar_ok(&["check"]);
+    ws.dsar_ok(&["check"]);
+    let key = ws.path("elsewhere/audit.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    ws.dsar_ok(&["audit", "verify"]);
+
+    // The same log checked with the installation key alone does not verify.
+    std::fs::write(ws.path("sources.toml"), include_str!("../demo/sources.toml")).unwrap();
+    let without = ws.dsar(&["audit", "verify"]);
+    assert_eq!(without.status.code(), Some(1), "{}", stderr(&without));
+    std::fs::write(ws.path("sources.toml"), &map).unwrap();
+
+    // A lost audit key beside a log that has events: refused, nothing appended.
+    let segment = last_segment(&ws.state_dir());
+    let before = std::fs::read(&segment).unwrap();
+    std::fs::rename(&key, ws.path("elsewhere/audit.key.bak")).unwrap();
+    let lost = ws.dsar(&["check"]);
+    assert_eq!(lost.status.code(), Some(2), "{}", stderr(&lost));
+    assert!(stderr(&lost).contains("is missing"), "{}", stderr(&lost));
+    assert_eq!(std::fs::read(&segment).unwrap(), before, "nothing appended");
+    assert!(!key.exists(), "no new key made");
+}

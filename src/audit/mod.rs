@@ -77,7 +77,10 @@ pub struct TableCount {
 #[derive(Clone)]
 pub struct AuditLog {
     state: StateDir,
+    /// The installation key: subject hashes.
     key: Vec<u8>,
+    /// The key that seals the chain: the audit key file's, else the installation key.
+    chain: Vec<u8>,
     actor: Actor,
     segment_events: u64,
     /// The run's `--ticket` and `--reason`, stamped on each event that names none.
@@ -90,10 +93,12 @@ impl AuditLog {
     pub fn open(global: &Global) -> Result<AuditLog, UserError> {
         let state = StateDir::open(crate::state::resolve(global).as_deref())?;
         let key = state.installation_key()?;
+        let chain = state.chain_key(crate::state::audit_key_file(global).as_deref())?;
         let actor = Actor::current(global.operator.as_deref(), &key);
         Ok(AuditLog {
             state,
             key,
+            chain,
             actor,
             segment_events: DEFAULT_SEGMENT_EVENTS,
             ticket: global.case.ticket.clone(),
@@ -124,7 +129,7 @@ impl AuditLog {
         self.reason.as_deref()
     }
 
-    /// The installation key: subject hashes and the chain are keyed with it.
+    /// The installation key: subject hashes are keyed with it.
     pub fn key(&self) -> &[u8] {
         &self.key
     }
@@ -194,12 +199,12 @@ impl AuditLog {
             .and_then(|line| serde_json::from_slice(line).ok());
         let ends_at_head = match (&head, &last_whole) {
             (Some(head), Some(last)) => {
-                head.authentic(&self.key)
+                head.authentic(&self.chain)
                     && last.get("seq").and_then(Value::as_u64) == Some(head.seq)
                     && last.get("hash").and_then(Value::as_str) == Some(head.hash.as_str())
             }
             // The torn line was the segment's first: the head must end the segment before.
-            (Some(head), None) => head.authentic(&self.key) && whole == 0,
+            (Some(head), None) => head.authentic(&self.chain) && whole == 0,
             (None, None) => whole == 0 && segments::list(dir)?.len() == 1,
             (None, Some(_)) => false,
         };
@@ -251,7 +256,7 @@ impl AuditLog {
         } else {
             0
         };
-        check_tail(&self.key, last.as_ref(), head.as_ref(), &removed)
+        check_tail(&self.chain, last.as_ref(), head.as_ref(), &removed)
             .and_then(|()| match started_elsewhere {
                 0 => Ok(()),
                 n => Err(format!(
@@ -302,7 +307,7 @@ impl AuditLog {
             .map_err(|e| fail("open", e))?;
         file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
         file.sync_data().map_err(|e| fail("fsync", e))?;
-        segments::write_head(dir, &Head::sealed(&self.key, seq, hash)).map_err(|e| fail("write head.json", e))?;
+        segments::write_head(dir, &Head::sealed(&self.chain, seq, hash)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
 
@@ -333,7 +338,7 @@ impl AuditLog {
         let dir = self.dir()?;
         let _lock =
             lock(&dir).map_err(|e| UserError::runtime(format!("audit log in {}: cannot lock: {e}", dir.display())))?;
-        Ok(verify::verify(&dir, &self.key, anchor))
+        Ok(verify::verify(&dir, &self.chain, anchor))
     }
 
     /// Seal the unauthenticated `head.json`/`removed.json` of a log dsar 0.1 wrote, after the
@@ -361,13 +366,13 @@ impl AuditLog {
             ))
             .with_hint("keep this copy as evidence and restore the log from backup; nothing was sealed"));
         }
-        verify::verify_with(&dir, &self.key, None, true)?;
+        verify::verify_with(&dir, &self.chain, None, true)?;
         if !removed.is_empty() {
-            let sealed: Vec<Removed> = removed.into_iter().map(|r| r.seal(&self.key)).collect();
+            let sealed: Vec<Removed> = removed.into_iter().map(|r| r.seal(&self.chain)).collect();
             segments::write_removed(&dir, &sealed).map_err(|e| fail("write removed.json", e))?;
         }
         if let Some(h) = head {
-            segments::write_head(&dir, &Head::sealed(&self.key, h.seq, h.hash))
+            segments::write_head(&dir, &Head::sealed(&self.chain, h.seq, h.hash))
                 .map_err(|e| fail("write head.json", e))?;
         }
         Ok(true)
@@ -380,7 +385,7 @@ impl AuditLog {
         let head = segments::read_head(&dir)
             .map_err(|e| UserError::runtime(format!("audit log in {}: cannot read head.json: {e}", dir.display())))?;
         match head {
-            Some(h) if !h.authentic(&self.key) => Err(UserError::runtime(format!(
+            Some(h) if !h.authentic(&self.chain) => Err(UserError::runtime(format!(
                 "audit log in {}: head.json was rewritten without the key",
                 dir.display()
             ))
@@ -413,7 +418,7 @@ impl AuditLog {
             }
         }
         map.insert("prev".into(), prev.into());
-        let hash = line_hash(&self.key, &map);
+        let hash = line_hash(&self.chain, &map);
         map.insert("hash".into(), hash.clone().into());
         let mut line = Value::Object(map).to_string();
         line.push('\n');
@@ -456,7 +461,7 @@ impl AuditLog {
                     removed_at: crate::clock::now_rfc3339(),
                     mac: String::new(),
                 }
-                .seal(&self.key),
+                .seal(&self.chain),
             );
             // Record first: a crash after it leaves a segment verify can still skip.
             segments::write_removed(&dir, &removed).map_err(|e| fail("write removed.json", e))?;
@@ -557,6 +562,7 @@ mod tests {
         };
         AuditLog {
             state,
+            chain: key.clone(),
             key,
             actor,
             segment_events,

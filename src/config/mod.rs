@@ -150,6 +150,9 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// `[settings] regime` (read by [`crate::case`] before the map is loaded in full).
     pub regime: Option<crate::case::Regime>,
+    /// `[settings] audit_key_file`, resolved against the map's directory (read by
+    /// [`crate::state::audit_key_file`] before the map is loaded in full).
+    pub audit_key_file: Option<PathBuf>,
 }
 
 #[allow(dead_code)]

@@ -48,6 +48,8 @@ pub struct RawSettings {
     pub state_dir: Option<PathBuf>,
     /// The law a case's deadline follows by default: `gdpr` or `ccpa`.
     pub regime: Option<crate::case::Regime>,
+    /// The key that seals the audit chain, kept apart from the state dir (relative to the map).
+    pub audit_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -162,6 +162,7 @@ fn settings(raw: RawSettings, loc: &Locator, dir: &Path) -> Result<Settings, Use
         recovery_recipients_file: raw.recovery_recipients_file.map(anchor),
         state_dir: raw.state_dir.map(anchor),
         regime: raw.regime,
+        audit_key_file: raw.audit_key_file.map(anchor),
     })
 }
 
