@@ -233,6 +233,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         'dsar;audit;certificate' {
             [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The delete request to certify')
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'The person''s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'An anchor taken earlier with `dsar audit head`: the certificate is issued only if the log still holds that event at its place (so no later event was cut)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')

@@ -228,7 +228,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__certificate)
-            opts="-q -v -h --request --subject --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --request --subject --head --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,10 @@ _dsar() {
                     return 0
                     ;;
                 --subject)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --head)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

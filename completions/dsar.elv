@@ -220,6 +220,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;audit;certificate'= {
             cand --request 'The delete request to certify'
             cand --subject 'The person''s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes'
+            cand --head 'An anchor taken earlier with `dsar audit head`: the certificate is issued only if the log still holds that event at its place (so no later event was cut)'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'

@@ -176,6 +176,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcomm
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l request -d 'The delete request to certify' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l subject -d 'The person\'s latest erasure: type the raw identifier; it is hashed with the installation key before searching, as the log only holds hashes' -r
+complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l head -d 'An anchor taken earlier with `dsar audit head`: the certificate is issued only if the log still holds that event at its place (so no later event was cut)' -r
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand audit; and __fish_seen_subcommand_from certificate" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r

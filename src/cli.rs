@@ -332,7 +332,7 @@ Examples:
   dsar audit certificate --subject email=luisg@embraer.com.br --json > certificate.json";
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["request", "subject"])))]
 pub struct AuditCertificateArgs {
     /// The delete request to certify.
     #[arg(long, value_name = "ID")]
@@ -341,6 +341,10 @@ pub struct AuditCertificateArgs {
     /// installation key before searching, as the log only holds hashes.
     #[arg(long, value_name = "KEY=VALUE")]
     pub subject: Option<String>,
+    /// An anchor taken earlier with `dsar audit head`: the certificate is issued only if the
+    /// log still holds that event at its place (so no later event was cut).
+    #[arg(long, value_name = "HASH")]
+    pub head: Option<String>,
 }
 
 const AUDIT_EXAMPLES: &str = "\

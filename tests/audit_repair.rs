@@ -52,6 +52,13 @@ fn a_torn_last_line_is_cut_by_the_next_append_and_logged() {
         .find(|e| e["action"] == "audit.repaired")
         .unwrap_or_else(|| panic!("audit.repaired: {events:?}"));
     assert_eq!(repaired["details"]["removed_bytes"], 31);
+    // The torn bytes are kept as evidence, under the name the event gives.
+    let kept = ws
+        .state_dir()
+        .join("audit")
+        .join(repaired["details"]["kept_as"].as_str().unwrap());
+    assert_eq!(std::fs::read(kept).unwrap(), br#"{"seq":3,"time":"2026-11-30T05:"#);
+    assert_eq!(repaired["details"]["removed_sha256"].as_str().map(str::len), Some(64));
     ws.dsar_ok(&["audit", "verify"]);
 }
 

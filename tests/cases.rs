@@ -83,6 +83,10 @@ fn a_case_received_40_days_ago_is_overdue_until_extended() {
     let extended = ws.dsar_ok(&["extend", "DSAR-1", "--reason", "twelve systems to search", "--json"]);
     let extended = json(&extended);
     assert_eq!(extended["extension"]["reason"], "twelve systems to search");
+    assert_eq!(
+        extended["extension"]["late"], true,
+        "made after the first deadline: {extended}"
+    );
     assert!(extended["due"].as_str().unwrap() > days_ago(-40).as_str(), "{extended}");
     assert!(
         tickets(&ws.dsar_ok(&["jobs", "--overdue", "--json"])).is_empty(),
@@ -282,6 +286,11 @@ fn an_erasure_certificate_says_what_was_erased_and_since_when_it_cannot_be_undon
     assert_eq!(logged["hash"], cited["hash"]);
     assert_eq!(logged["action"], "delete.completed");
 
+    // A dry-run purge destroys nothing, and the certificate knows it.
+    ws.dsar_ok(&["purge", "--dry-run"]);
+    let dry = json(&ws.dsar_ok(&["audit", "certificate", "--request", &id, "--json"]));
+    assert_eq!(dry["state"], "restorable", "{dry}");
+
     // After the purge: unrecoverable since the purge, found by the person's identifier too.
     ws.dsar_ok(&["purge"]);
     let after = json(&ws.dsar_ok(&["audit", "certificate", "--subject", &subject, "--json"]));
@@ -290,7 +299,7 @@ fn an_erasure_certificate_says_what_was_erased_and_since_when_it_cannot_be_undon
     let purge = ws
         .audit_events()
         .into_iter()
-        .find(|e| e["action"] == "purge.completed")
+        .find(|e| e["action"] == "purge.completed" && e["details"]["dry_run"] == false)
         .unwrap();
     assert_eq!(after["unrecoverable_since"], purge["time"]);
     assert_eq!(after["events"][1]["hash"], purge["hash"]);

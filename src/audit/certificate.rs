@@ -32,7 +32,7 @@ fn cite(event: &Map<String, Value>) -> Value {
 /// The top-level entry point for `dsar audit certificate`.
 pub fn run(global: &Global, args: &AuditCertificateArgs) -> Result<(), UserError> {
     let log = AuditLog::open(global)?;
-    let verified = match log.verify(None)? {
+    let verified = match log.verify(args.head.as_deref())? {
         Ok(v) => v,
         Err(broken) => {
             return Err(UserError::runtime(format!(
@@ -78,20 +78,40 @@ pub fn run(global: &Global, args: &AuditCertificateArgs) -> Result<(), UserError
         .iter()
         .filter(|e| e.get("seq").and_then(Value::as_u64).unwrap_or(0) > seq && names_request(e, &id))
         .collect();
-    let restored = later.iter().find(|e| text(e, "action") == "restore.completed");
-    let purged = later.iter().find(|e| text(e, "action") == "purge.completed");
+    // Every restore that put rows back counts, finished or not; a single-table restore (`--key`)
+    // undoes part of the erasure.
+    let restores: Vec<&&Map<String, Value>> = later
+        .iter()
+        .filter(|e| text(e, "action").starts_with("restore.") && rows(e) > 0)
+        .collect();
+    let restored = restores.last().copied();
+    let whole_restore = restores.iter().any(|e| {
+        text(e, "action") == "restore.completed" && e.get("details").and_then(|d| d.get("single_table")).is_none()
+    });
+    // A dry run logs what it would purge: it destroyed nothing.
+    let purged = later.iter().find(|e| {
+        text(e, "action") == "purge.completed"
+            && e.get("details").and_then(|d| d.get("dry_run")).and_then(Value::as_bool) != Some(true)
+    });
+    let flagged = erasure
+        .get("details")
+        .and_then(|d| d.get("flagged_for_review"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     let restorable_until = erasure
         .get("details")
         .and_then(|d| d.get("restorable_until"))
         .and_then(Value::as_str);
     let state = match (restored, purged) {
-        (Some(_), _) => "restored",
+        (Some(_), _) if whole_restore => "restored",
+        (Some(_), _) => "partly restored",
         (None, Some(_)) => "unrecoverable",
         (None, None) if restorable_until.is_some() => "restorable",
         (None, None) => "erased",
     };
     let mut cited = vec![cite(erasure)];
-    cited.extend(restored.into_iter().chain(purged).map(|e| cite(e)));
+    cited.extend(restores.iter().map(|e| cite(e)));
+    cited.extend(purged.map(|e| cite(e)));
     let head = log.head()?;
     let certificate = json!({
         "state": state,
@@ -105,6 +125,8 @@ pub fn run(global: &Global, args: &AuditCertificateArgs) -> Result<(), UserError
         "unrecoverable_since": purged.map(|e| text(e, "time")),
         "restored_at": restored.map(|e| text(e, "time")),
         "restored_by": restored.map(|e| text(e, "operator")),
+        "restored_rows": restores.iter().map(|e| rows(e)).sum::<u64>(),
+        "flagged_for_review": flagged,
         "events": cited,
         "log": {
             "verified": true,
@@ -117,18 +139,42 @@ pub fn run(global: &Global, args: &AuditCertificateArgs) -> Result<(), UserError
     } else {
         print_text(&certificate, erasure);
     }
-    if state == "restored" {
+    if restored.is_some() {
         return Err(UserError {
             kind: ExitKind::Flagged,
             message: format!(
-                "request {id} was restored on {}: the erasure no longer holds",
+                "request {id} was {state} on {}: the erasure no longer holds in full",
                 restored.map(|e| text(e, "time")).unwrap_or_default()
             ),
             hint: Some("erase the person again with `dsar delete` if that is still asked for".into()),
             db: None,
         });
     }
+    if flagged > 0 {
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "request {id} completed with {flagged} item(s) flagged for review: the erasure may not be whole"
+            ),
+            hint: Some(format!("`dsar status {id}` lists them")),
+            db: None,
+        });
+    }
+    if args.head.is_none() && !global.quiet {
+        eprintln!(
+            "note: checked against the log's own head; `--head HASH` (an anchor kept elsewhere, from `dsar audit head`) also proves no later event was cut"
+        );
+    }
     Ok(())
+}
+
+/// The rows an event counts.
+fn rows(event: &Map<String, Value>) -> u64 {
+    event
+        .get("tables")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(|x| x.get("rows").and_then(Value::as_u64)).sum())
+        .unwrap_or(0)
 }
 
 fn print_text(c: &Value, erasure: &Map<String, Value>) {
@@ -159,10 +205,12 @@ fn print_text(c: &Value, erasure: &Map<String, Value>) {
             "state        UNRECOVERABLE since {}: the purge destroyed the key of its quarantine",
             s("unrecoverable_since")
         ),
-        "restored" => println!(
-            "state        RESTORED on {} by {}: the erasure was undone",
+        "restored" | "partly restored" => println!(
+            "state        {} on {} by {}: {} row(s) put back, the erasure was undone",
+            s("state").to_uppercase(),
             s("restored_at"),
-            s("restored_by")
+            s("restored_by"),
+            c["restored_rows"]
         ),
         "restorable" => println!(
             "state        erased; restorable with the recovery key until {}, unrecoverable after the purge that follows",

@@ -134,6 +134,12 @@ impl AuditLog {
         &self.key
     }
 
+    /// The key that seals the chain; records that must be as hard to forge as the log (cases)
+    /// are sealed with it too.
+    pub fn chain_key(&self) -> &[u8] {
+        &self.chain
+    }
+
     pub fn dir(&self) -> Result<PathBuf, UserError> {
         self.state.audit_dir()
     }
@@ -157,10 +163,12 @@ impl AuditLog {
                 .with_hint("run `dsar audit verify` to check the log")
         };
         let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
-        if let Some((segment, bytes)) = self.cut_torn_tail(&dir).map_err(|e| fail("repair", e))? {
+        if let Some((segment, bytes, digest)) = self.cut_torn_tail(&dir).map_err(|e| fail("repair", e))? {
             let mut details = Map::new();
-            details.insert("segment".into(), segment.into());
             details.insert("removed_bytes".into(), bytes.into());
+            details.insert("removed_sha256".into(), digest.clone().into());
+            details.insert("kept_as".into(), format!("{segment}.torn-{}", &digest[..16]).into());
+            details.insert("segment".into(), segment.into());
             self.append_locked(
                 &dir,
                 &Event {
@@ -179,8 +187,9 @@ impl AuditLog {
     /// damaged. Only when the whole lines before it end exactly where `head.json` (checked with
     /// the key) says the chain ends: then the torn bytes never were an event of the chain.
     /// Returns the segment and how many bytes were removed. Called under the lock.
-    fn cut_torn_tail(&self, dir: &std::path::Path) -> std::io::Result<Option<(String, u64)>> {
-        let Some(path) = segments::list(dir)?.pop() else {
+    fn cut_torn_tail(&self, dir: &std::path::Path) -> std::io::Result<Option<(String, u64, String)>> {
+        let mut all = segments::list(dir)?;
+        let Some(path) = all.pop() else {
             return Ok(None);
         };
         let bytes = std::fs::read(&path)?;
@@ -193,32 +202,47 @@ impl AuditLog {
             return Ok(None);
         }
         let head = segments::read_head(dir)?;
-        let last_whole: Option<Value> = bytes[..whole]
-            .strip_suffix(b"\n")
-            .map(|body| &body[body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)..])
-            .and_then(|line| serde_json::from_slice(line).ok());
+        // The last whole line before the torn bytes: in this segment, or (when the torn line was
+        // the segment's first) the previous segment's last.
+        let last_whole: Option<Value> = match bytes[..whole].strip_suffix(b"\n") {
+            Some(body) => {
+                let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                serde_json::from_slice(&body[start..]).ok()
+            }
+            None => match all.last() {
+                Some(previous) => segments::last_line(previous)?.and_then(|l| serde_json::from_str(&l).ok()),
+                None => None,
+            },
+        };
         let ends_at_head = match (&head, &last_whole) {
             (Some(head), Some(last)) => {
                 head.authentic(&self.chain)
                     && last.get("seq").and_then(Value::as_u64) == Some(head.seq)
                     && last.get("hash").and_then(Value::as_str) == Some(head.hash.as_str())
             }
-            // The torn line was the segment's first: the head must end the segment before.
-            (Some(head), None) => head.authentic(&self.chain) && whole == 0,
-            (None, None) => whole == 0 && segments::list(dir)?.len() == 1,
+            // A head but no whole line anywhere before: only retention can explain that.
+            (Some(_), None) => false,
+            (None, None) => whole == 0 && all.is_empty(),
             (None, Some(_)) => false,
         };
         if !ends_at_head {
             return Ok(None);
         }
-        let file = OpenOptions::new().write(true).open(&path)?;
-        file.set_len(whole as u64)?;
-        file.sync_all()?;
+        // The torn bytes are kept beside the log (and their SHA-256 logged), never just dropped.
+        let torn = &bytes[whole..];
+        let digest = {
+            use sha2::Digest;
+            crate::hex::hex(&sha2::Sha256::digest(torn))
+        };
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(Some((name, (bytes.len() - whole) as u64)))
+        std::fs::write(dir.join(format!("{name}.torn-{}", &digest[..16])), torn)?;
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(whole as u64)?;
+        file.sync_all()?;
+        Ok(Some((name, torn.len() as u64, digest)))
     }
 
     /// The append itself, under the lock.

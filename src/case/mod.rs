@@ -22,7 +22,6 @@ use std::io::IsTerminal;
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::cli::{ExtendArgs, Global};
 use crate::error::UserError;
-use crate::state::StateDir;
 
 /// The law a request is answered under, which sets its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -131,6 +130,9 @@ pub struct Case {
 pub struct Extension {
     /// The deadline before the extension.
     pub was_due: String,
+    /// Made after that deadline had passed (the person was not told in time).
+    #[serde(default)]
+    pub late: bool,
     pub reason: String,
     pub by: String,
     pub at: String,
@@ -169,10 +171,12 @@ pub struct Cases {
 }
 
 impl Cases {
-    pub fn open(state: &StateDir) -> Result<Cases, UserError> {
+    /// The cases beside `audit`'s log, sealed with its chain key (the audit key file's, when
+    /// set, so whoever can write the state dir cannot move a due date).
+    pub fn open(audit: &AuditLog) -> Result<Cases, UserError> {
         Ok(Cases {
-            dir: state.subdir("cases")?,
-            key: state.installation_key()?,
+            dir: audit.state().subdir("cases")?,
+            key: audit.chain_key().to_vec(),
         })
     }
 
@@ -260,7 +264,8 @@ impl Cases {
             return Ok(Some((case, false)));
         }
         let received = args.received.unwrap_or_else(today);
-        if received > today() {
+        // A day of slack: the operator's calendar may be a day ahead of UTC.
+        if received > today() + time::Duration::days(1) {
             return Err(UserError::usage(format!(
                 "--received {}: that is in the future",
                 date_text(received)
@@ -298,7 +303,11 @@ impl Cases {
         let received = case
             .received_date()
             .ok_or_else(|| UserError::runtime(format!("case {ticket}: its received date does not read")))?;
+        // The person must be told of an extension within the first deadline: one made later is
+        // recorded as late, so it cannot quietly hide that the case was overdue.
+        let late = case.due_date().is_some_and(|due| today() > due);
         case.extension = Some(Extension {
+            late,
             was_due: case.due.clone(),
             reason: reason.to_string(),
             by: operator.to_string(),
@@ -331,7 +340,7 @@ pub fn begin(global: &Global) -> Result<(), UserError> {
     };
     check_ticket(ticket)?;
     let audit = AuditLog::open(global)?;
-    let cases = Cases::open(audit.state())?;
+    let cases = Cases::open(&audit)?;
     let Some((case, new)) = cases.for_run(&global.case, default_regime(global), audit.operator())? else {
         return Ok(());
     };
@@ -364,12 +373,14 @@ pub fn begin(global: &Global) -> Result<(), UserError> {
 pub fn run_extend(global: &Global, args: &ExtendArgs) -> Result<(), UserError> {
     check_ticket(&args.ticket)?;
     let audit = AuditLog::open(global)?;
-    let case = Cases::open(audit.state())?.extend(&args.ticket, &args.reason, audit.operator())?;
+    let case = Cases::open(&audit)?.extend(&args.ticket, &args.reason, audit.operator())?;
     let was = case.extension.as_ref().map(|e| e.was_due.clone()).unwrap_or_default();
     let mut details = serde_json::Map::new();
     details.insert("was_due".into(), was.clone().into());
     details.insert("due".into(), case.due.clone().into());
     details.insert("reason".into(), args.reason.clone().into());
+    let late = case.extension.as_ref().is_some_and(|e| e.late);
+    details.insert("late".into(), late.into());
     audit.append(&Event {
         action: "case.extended".into(),
         ticket: Some(case.ticket.clone()),
@@ -387,10 +398,14 @@ pub fn run_extend(global: &Global, args: &ExtendArgs) -> Result<(), UserError> {
             was,
             case.regime.extension()
         );
-        println!(
-            "  tell the person within the first deadline, with the reason: {}",
-            args.reason
-        );
+        if late {
+            println!("  LATE: the first deadline ({was}) had passed; the extension is recorded as late");
+        } else {
+            println!(
+                "  tell the person within the first deadline, with the reason: {}",
+                args.reason
+            );
+        }
     }
     Ok(())
 }

@@ -56,10 +56,11 @@ fn due_text(date: Date) -> String {
     super::date_text(date)
 }
 
+/// The case's requests whose records verify: a hand-written record answers nothing.
 fn requests_of<'a>(requests: &'a [Request], ticket: &str) -> Vec<&'a Request> {
     requests
         .iter()
-        .filter(|r| r.ticket.as_deref() == Some(ticket))
+        .filter(|r| r.damaged.is_none() && r.ticket.as_deref() == Some(ticket))
         .collect()
 }
 
@@ -71,7 +72,7 @@ pub fn run(global: &Global, ledger: &Ledger, ticket: &str) -> Result<(), UserErr
     };
     check_ticket(ticket).map_err(|_| unknown())?;
     let audit = AuditLog::open(global)?;
-    let case = Cases::open(audit.state())?.get(ticket)?.ok_or_else(unknown)?;
+    let case = Cases::open(&audit)?.get(ticket)?.ok_or_else(unknown)?;
     let all = ledger.list()?;
     let requests = requests_of(&all, ticket);
     let (words, state) = standing(&case, answered(&requests).as_deref());
@@ -97,7 +98,17 @@ pub fn run(global: &Global, ledger: &Ledger, ticket: &str) -> Result<(), UserErr
     println!("case     {} ({})", case.ticket, case.regime.name());
     println!("received {}", case.received);
     match &case.extension {
-        Some(ext) => println!("due      {} (extended from {}: {})", case.due, ext.was_due, ext.reason),
+        Some(ext) => println!(
+            "due      {} (extended{} from {}: {})",
+            case.due,
+            if ext.late {
+                " LATE, after the first deadline,"
+            } else {
+                ""
+            },
+            ext.was_due,
+            ext.reason
+        ),
         None => println!("due      {}", case.due),
     }
     println!("state    {words}");
@@ -159,6 +170,9 @@ fn summary(e: &Map<String, Value>) -> String {
             detail("was_due"),
             detail("reason")
         )),
+        "purge.completed" if details.and_then(|d| d.get("dry_run")).and_then(Value::as_bool) == Some(true) => {
+            parts.push("dry run: nothing destroyed".into())
+        }
         "purge.completed" => parts.push(format!("quarantine destroyed: unrecoverable since {}", text(e, "time"))),
         _ if rows > 0 => parts.push(format!("{rows} rows")),
         _ => {}
@@ -184,7 +198,8 @@ pub fn run_due(global: &Global, ledger: &Ledger, args: &JobsArgs) -> Result<(), 
         Some(text) => {
             let within =
                 crate::config::parse_duration(text).map_err(|e| UserError::usage(format!("--due-within: {e}")))?;
-            today() + time::Duration::days(within.as_secs().div_ceil(86_400) as i64)
+            let days = within.as_secs().div_ceil(86_400).min(365 * 100) as i64;
+            today().checked_add(time::Duration::days(days)).unwrap_or(Date::MAX)
         }
         // Overdue: due before today.
         None => today() - time::Duration::days(1),
@@ -192,7 +207,7 @@ pub fn run_due(global: &Global, ledger: &Ledger, args: &JobsArgs) -> Result<(), 
     let audit = AuditLog::open(global)?;
     let all = ledger.list()?;
     let mut rows = Vec::new();
-    for case in Cases::open(audit.state())?.list()? {
+    for case in Cases::open(&audit)?.list()? {
         if args.ticket.as_ref().is_some_and(|t| *t != case.ticket) {
             continue;
         }

@@ -318,6 +318,9 @@ async fn erase_and_report(
     completed
         .details
         .insert("data_key".into(), run.data_key.fingerprint().into());
+    completed
+        .details
+        .insert("flagged_for_review".into(), flagged.len().into());
     run.audit.append(&completed)?;
     running.finish("completed", None, flagged.clone())?;
     print_report(
@@ -786,7 +789,12 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
                 .wrapped_key
                 .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing to resume")))?;
             let key = DataKey::unwrap(&wrapped, &identities)?;
-            super::check_key(&request_id, &source.config().name, &key, record.data_key.as_deref())?;
+            // Every source holds the same key: the one recorded, else the first one found.
+            let expected = record
+                .data_key
+                .clone()
+                .or_else(|| data_key.as_ref().map(DataKey::fingerprint));
+            super::check_key(&request_id, &source.config().name, &key, expected.as_deref())?;
             data_key.get_or_insert(key);
         }
     }

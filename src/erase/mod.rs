@@ -72,6 +72,11 @@ pub fn expected_key(audit: &crate::audit::AuditLog, id: &str) -> Result<Option<S
     Ok(events
         .iter()
         .filter(|e| e.get("request_id").and_then(|v| v.as_str()) == Some(id))
+        .filter(|e| {
+            e.get("action")
+                .and_then(|v| v.as_str())
+                .is_some_and(|a| a.starts_with("delete."))
+        })
         .find_map(|e| e.get("details")?.get("data_key")?.as_str().map(str::to_string)))
 }
 
