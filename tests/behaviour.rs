@@ -995,62 +995,17 @@ fn a_killed_delete_resumes_its_plan_and_restores_byte_for_byte(kind: &dyn Chinoo
     assert_eq!(f.dumps(), before, "every table restored byte for byte");
 }
 
-/// `kill -9` in the middle of a restore: every row is live or still in quarantine (none lost,
-/// none twice), and `dsar resume` of the restore brings back the rest byte for byte.
-fn a_killed_restore_loses_nothing_and_resume_finishes_it(kind: &dyn Chinook) {
-    let f = kind.setup_paced();
-    f.db.add_invoices(20_000);
-    let before = f.dumps();
-    let id = request_id(
-        &f.ws
-            .dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]),
-    );
-    assert_eq!(quarantined_invoices(&f), 20_007);
-    let mut child = f.ws.spawn(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
-    while quarantined_invoices(&f) == 20_007 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restore ended before the test could act"
-        );
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let left = quarantined_invoices(&f);
-    assert!(left > 0, "killed mid-run");
-    assert_eq!(f.owned(1).1 + left, 20_007, "every invoice live or in quarantine, once");
-    let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
-    let restore = jobs["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "restore")
-        .unwrap_or_else(|| panic!("the restore is in the ledger: {jobs}"));
-    let run = restore["request_id"].as_str().unwrap();
-    let out =
-        f.ws.dsar(&["resume", run, "--identity", "keys/recovery.key", "--quiet"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(quarantined_invoices(&f), 0);
-    assert_eq!(f.dumps(), before, "every table restored byte for byte");
-}
-
 #[test]
 fn postgres_a_killed_restore_loses_nothing_and_resume_finishes_it() {
-    a_killed_restore_loses_nothing_and_resume_finishes_it(&Postgres);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Postgres, Finish::Resume);
 }
 #[test]
 fn sqlite_a_killed_restore_loses_nothing_and_resume_finishes_it() {
-    a_killed_restore_loses_nothing_and_resume_finishes_it(&Sqlite);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Sqlite, Finish::Resume);
 }
 #[test]
 fn mysql_a_killed_restore_loses_nothing_and_resume_finishes_it() {
-    a_killed_restore_loses_nothing_and_resume_finishes_it(&Mysql);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Mysql, Finish::Resume);
 }
 
 /// An invoice written for the person while the delete runs is erased before it says completed.
@@ -1627,8 +1582,15 @@ fn write_golden_fixtures() {
 }
 
 /// `kill -9` in the middle of a big restore: every invoice is live or quarantined, exactly once;
-/// the same restore again brings back the rest, and the tables are as before the delete.
-fn a_killed_restore_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
+/// the same restore again (or `dsar resume` of its run) brings back the rest, and the tables
+/// are as before the delete.
+/// How a killed restore is finished: the same command again, or `dsar resume` of its run.
+enum Finish {
+    Rerun,
+    Resume,
+}
+
+fn a_killed_restore_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook, finish: Finish) {
     let f = kind.setup_paced();
     f.db.add_invoices(20_000);
     let before = f.dumps();
@@ -1668,29 +1630,45 @@ fn a_killed_restore_loses_nothing_and_a_rerun_finishes_it(kind: &dyn Chinook) {
     let live = f.owned(1).1;
     assert!(live > 0 && live < owned, "killed mid-run: {live} of {owned}");
     assert_eq!(live + quarantined(&f), owned, "every invoice live or quarantined, once");
-    f.ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+    match finish {
+        Finish::Rerun => {
+            f.ws.dsar_ok(&[
+                "restore",
+                "--request",
+                &id,
+                "--identity",
+                "keys/recovery.key",
+                "--quiet",
+            ]);
+        }
+        Finish::Resume => {
+            let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
+            let run = jobs["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["kind"] == "restore")
+                .and_then(|r| r["request_id"].as_str())
+                .unwrap_or_else(|| panic!("the restore is in the ledger: {jobs}"))
+                .to_string();
+            f.ws.dsar_ok(&["resume", &run, "--identity", "keys/recovery.key", "--quiet"]);
+        }
+    }
     assert_eq!(quarantined(&f), 0);
     assert_eq!(f.dumps(), before, "every row back, once, byte for byte");
 }
 
 #[test]
 fn postgres_a_killed_restore_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Postgres);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Postgres, Finish::Rerun);
 }
 #[test]
 fn sqlite_a_killed_restore_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Sqlite);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Sqlite, Finish::Rerun);
 }
 #[test]
 fn mysql_a_killed_restore_loses_nothing_and_a_rerun_finishes_it() {
-    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Mysql);
+    a_killed_restore_loses_nothing_and_a_rerun_finishes_it(&Mysql, Finish::Rerun);
 }
 
 /// `restore --table T --key COL=VALUE` brings back one row, the table named as the map writes
