@@ -131,9 +131,13 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
 pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError> {
     let request = ledger(global)?.request_cancel(&args.id)?;
     let audit = crate::audit::AuditLog::open(global)?;
+    // Whose request it is and which case, as its record says: the story of a person or a case
+    // includes its cancellation.
     audit.append(&crate::audit::Event {
         action: "cancel.requested".into(),
         request_id: Some(request.request_id.clone()),
+        subject: request.subject.clone(),
+        ticket: request.ticket.clone(),
         outcome: crate::audit::Outcome::Ok,
         ..Default::default()
     })?;

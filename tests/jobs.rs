@@ -278,6 +278,12 @@ fn dsar_cancel_from_another_shell_stops_the_request() {
         .position(|e| e["action"] == "delete.cancelled" && e["request_id"] == id.as_str())
         .expect("the cancelled delete is audit-logged");
     assert!(asked < stopped, "asked, then stopped");
+    assert!(
+        !events[asked]["subject"].as_array().unwrap().is_empty()
+            && events[asked]["subject"] == events[stopped]["subject"],
+        "the cancel names whose request it stops: {}",
+        events[asked]
+    );
     let again = ws.dsar(&["cancel", &id]);
     assert_eq!(
         again.status.code(),
