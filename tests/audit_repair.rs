@@ -172,3 +172,40 @@ fn the_chain_key_can_live_apart_from_the_log() {
     assert_eq!(std::fs::read(&segment).unwrap(), before, "nothing appended");
     assert!(!key.exists(), "no new key made");
 }
+
+/// The torn bytes are kept aside in a new file, never written through a path planted in the
+/// audit folder: a symlink named as the kept copy would otherwise let whoever can write the
+/// state dir put bytes of their choosing into any file dsar can write.
+#[test]
+fn the_repair_never_writes_through_a_planted_symlink() {
+    use sha2::Digest;
+    let ws = workspace(&[]);
+    ws.dsar_ok(&["check"]);
+    let segment = last_segment(&ws.state_dir());
+    let torn: &[u8] = b"0123456789abcdef0123456789abcdef";
+    let digest: String = sha2::Sha256::digest(torn).iter().map(|b| format!("{b:02x}")).collect();
+    let victim = ws.path("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let name = format!(
+        "{}.torn-{}",
+        segment.file_name().unwrap().to_string_lossy(),
+        &digest[..16]
+    );
+    std::os::unix::fs::symlink(&victim, segment.with_file_name(&name)).unwrap();
+    tear(&segment, torn);
+    ws.dsar_ok(&["check"]);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "precious\n",
+        "the symlink was not followed"
+    );
+    let repaired = ws
+        .audit_events()
+        .into_iter()
+        .find(|e| e["action"] == "audit.repaired")
+        .unwrap();
+    let kept = repaired["details"]["kept_as"].as_str().unwrap().to_string();
+    assert_ne!(kept, name);
+    assert_eq!(std::fs::read(ws.state_dir().join("audit").join(kept)).unwrap(), torn);
+    ws.dsar_ok(&["audit", "verify"]);
+}

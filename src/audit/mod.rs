@@ -163,11 +163,11 @@ impl AuditLog {
                 .with_hint("run `dsar audit verify` to check the log")
         };
         let _lock = lock(&dir).map_err(|e| fail("lock", e))?;
-        if let Some((segment, bytes, digest)) = self.cut_torn_tail(&dir).map_err(|e| fail("repair", e))? {
+        if let Some((segment, bytes, digest, kept)) = self.cut_torn_tail(&dir).map_err(|e| fail("repair", e))? {
             let mut details = Map::new();
             details.insert("removed_bytes".into(), bytes.into());
             details.insert("removed_sha256".into(), digest.clone().into());
-            details.insert("kept_as".into(), format!("{segment}.torn-{}", &digest[..16]).into());
+            details.insert("kept_as".into(), kept.into());
             details.insert("segment".into(), segment.into());
             self.append_locked(
                 &dir,
@@ -187,7 +187,7 @@ impl AuditLog {
     /// damaged. Only when the whole lines before it end exactly where `head.json` (checked with
     /// the key) says the chain ends: then the torn bytes never were an event of the chain.
     /// Returns the segment and how many bytes were removed. Called under the lock.
-    fn cut_torn_tail(&self, dir: &std::path::Path) -> std::io::Result<Option<(String, u64, String)>> {
+    fn cut_torn_tail(&self, dir: &std::path::Path) -> std::io::Result<Option<(String, u64, String, String)>> {
         let mut all = segments::list(dir)?;
         let Some(path) = all.pop() else {
             return Ok(None);
@@ -238,11 +238,11 @@ impl AuditLog {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        std::fs::write(dir.join(format!("{name}.torn-{}", &digest[..16])), torn)?;
+        let kept = keep_aside(dir, &format!("{name}.torn-{}", &digest[..16]), torn)?;
         let file = OpenOptions::new().write(true).open(&path)?;
         file.set_len(whole as u64)?;
         file.sync_all()?;
-        Ok(Some((name, torn.len() as u64, digest)))
+        Ok(Some((name, torn.len() as u64, digest, kept)))
     }
 
     /// The append itself, under the lock.
@@ -559,6 +559,34 @@ fn lock(dir: &std::path::Path) -> std::io::Result<File> {
         .open(dir.join(".lock"))?;
     file.lock()?;
     Ok(file)
+}
+
+/// Write `bytes` to a new file `name` in `dir` (or `name.1`, `name.2`, … if taken), never
+/// through an existing path: the state dir's writers could plant a symlink there, and a write
+/// that followed it would put bytes of their choosing wherever it points. Returns the name used.
+fn keep_aside(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
+    for n in 0..100 {
+        let candidate = if n == 0 {
+            name.to_string()
+        } else {
+            format!("{name}.{n}")
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join(&candidate))
+        {
+            Ok(mut file) => {
+                file.write_all(bytes)?;
+                file.sync_all()?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!("{name}: every name is taken")))
 }
 
 /// HMAC-SHA256 (installation key) of the event's compact JSON without its `hash` field.
