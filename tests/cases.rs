@@ -228,6 +228,7 @@ fn a_case_cannot_be_forged_or_contradicted() {
     for bad in [
         vec!["--ticket", "../x"],
         vec!["--ticket", "T-1", "--received", &days_ago(-3)],
+        vec!["--ticket", "T-2", "--received", "1999-12-31"],
     ] {
         let mut args = vec!["delete", "--subject", &subject, "--dry-run"];
         args.extend(bad.iter().copied());
@@ -247,11 +248,27 @@ fn a_case_cannot_be_forged_or_contradicted() {
         .unwrap()
         .to_string();
     std::fs::write(&path, record.replace(&due, "2099-01-01")).unwrap();
-    for args in [vec!["status", "DSAR-9"], vec!["jobs", "--overdue"]] {
-        let out = ws.dsar(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
-    }
+    let out = ws.dsar(&["status", "DSAR-9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
+    // One damaged record is reported, and hides no other case.
+    let listed = json(&ws.dsar_ok(&["jobs", "--overdue", "--json"]));
+    assert_eq!(listed["damaged"][0]["ticket"], "DSAR-9", "{listed}");
+    assert!(
+        listed["damaged"][0]["damaged"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify")
+    );
+
+    // A case whose record is deleted is not opened again with a new date.
+    std::fs::remove_file(&path).unwrap();
+    let reopened = ws.dsar(&["delete", "--subject", &subject, "--dry-run", "--ticket", "DSAR-9"]);
+    assert_eq!(reopened.status.code(), Some(1), "{}", stderr(&reopened));
+    assert!(stderr(&reopened).contains("is missing"), "{}", stderr(&reopened));
+    assert!(!path.exists());
+    let status = ws.dsar(&["status", "DSAR-9"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
 }
 
 #[test]

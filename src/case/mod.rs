@@ -164,6 +164,9 @@ pub fn check_ticket(ticket: &str) -> Result<(), UserError> {
     }
 }
 
+/// A case record that does not verify: its ticket, and why.
+pub type Damaged = (String, String);
+
 /// The case records of one state dir.
 pub struct Cases {
     dir: PathBuf,
@@ -209,20 +212,27 @@ impl Cases {
     }
 
     /// Every case, oldest deadline first; damaged records are errors.
-    pub fn list(&self) -> Result<Vec<Case>, UserError> {
+    /// Every case, oldest deadline first, and the records that do not verify (ticket, why): one
+    /// damaged record is reported, and does not hide the others.
+    pub fn list(&self) -> Result<(Vec<Case>, Vec<Damaged>), UserError> {
         let mut cases = Vec::new();
+        let mut damaged = Vec::new();
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", self.dir.display())))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(ticket) = name.strip_suffix(".json").filter(|t| !t.starts_with('.'))
-                && let Some(case) = self.get(ticket)?
-            {
-                cases.push(case);
+            let Some(ticket) = name.strip_suffix(".json").filter(|t| !t.starts_with('.')) else {
+                continue;
+            };
+            match self.get(ticket) {
+                Ok(Some(case)) => cases.push(case),
+                Ok(None) => {}
+                Err(e) => damaged.push((ticket.to_string(), e.message)),
             }
         }
         cases.sort_by(|a, b| (&a.due, &a.ticket).cmp(&(&b.due, &b.ticket)));
-        Ok(cases)
+        damaged.sort();
+        Ok((cases, damaged))
     }
 
     fn mac(&self, case: &Case) -> String {
@@ -271,6 +281,13 @@ impl Cases {
                 date_text(received)
             )));
         }
+        if received.year() < 2000 {
+            return Err(UserError::usage(format!(
+                "--received {}: before 2000, surely a typo",
+                date_text(received)
+            ))
+            .with_hint("give the day the person's request arrived, as YYYY-MM-DD"));
+        }
         let regime = args.regime.unwrap_or(default_regime);
         let mut case = Case {
             ticket: ticket.clone(),
@@ -282,8 +299,27 @@ impl Cases {
             opened_at: crate::clock::now_rfc3339(),
             mac: String::new(),
         };
-        self.write(&mut case)?;
+        // Two first runs of one ticket at once: the first to link its record wins, the other
+        // continues (or contradicts) that case, as if it had come second.
+        if !self.write_new(&mut case)? {
+            return self.for_run(args, default_regime, operator);
+        }
         Ok(Some((case, true)))
+    }
+
+    /// Write a new record, never replacing one: false when the ticket already has one.
+    fn write_new(&self, case: &mut Case) -> Result<bool, UserError> {
+        case.mac = self.mac(case);
+        let path = self.path(&case.ticket);
+        let temp = self.dir.join(format!(".{}.{}.new", case.ticket, std::process::id()));
+        crate::state::write_atomically(&temp, &serde_json::to_vec_pretty(case).unwrap_or_default())?;
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(UserError::runtime(format!("cannot write {}: {e}", path.display()))),
+        }
     }
 
     /// Extend the deadline of `ticket` once, by what its regime allows.
@@ -341,6 +377,9 @@ pub fn begin(global: &Global) -> Result<(), UserError> {
     check_ticket(ticket)?;
     let audit = AuditLog::open(global)?;
     let cases = Cases::open(&audit)?;
+    if cases.get(ticket)?.is_none() {
+        refuse_lost_case(&audit, ticket)?;
+    }
     let Some((case, new)) = cases.for_run(&global.case, default_regime(global), audit.operator())? else {
         return Ok(());
     };
@@ -367,6 +406,30 @@ pub fn begin(global: &Global) -> Result<(), UserError> {
         );
     }
     Ok(())
+}
+
+/// A case the audit log says was opened, whose record is gone: opening it anew would give it a
+/// new received date (and so a new deadline), so it is refused.
+pub fn refuse_lost_case(audit: &AuditLog, ticket: &str) -> Result<(), UserError> {
+    let dir = audit.dir()?;
+    let events = crate::audit::query::read_all(&dir)
+        .map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
+    let opened = events.iter().find(|e| {
+        e.get("action").and_then(|v| v.as_str()) == Some("case.opened")
+            && e.get("ticket").and_then(|v| v.as_str()) == Some(ticket)
+    });
+    match opened {
+        Some(e) => Err(UserError::runtime(format!(
+            "case {ticket} was opened (audit seq {}, received {}), but its record cases/{ticket}.json is missing",
+            e.get("seq").cloned().unwrap_or_default(),
+            e.get("details")
+                .and_then(|d| d.get("received"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+        ))
+        .with_hint("restore the state dir's cases/ from a backup; a case is never opened twice")),
+        None => Ok(()),
+    }
 }
 
 /// The top-level entry point for `dsar extend`.

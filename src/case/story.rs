@@ -16,13 +16,29 @@ use crate::cli::{Global, JobsArgs};
 use crate::error::UserError;
 use crate::ledger::{Ledger, Request};
 
-/// Whether a case has been answered: the time its first export or delete completed.
-fn answered(requests: &[&Request]) -> Option<String> {
-    requests
+/// When `ticket`'s case was answered: the first export or delete completed under it, as the
+/// audit log says (sealed with the chain key; a ledger record is not, so it cannot answer).
+fn answered(events: &[Map<String, Value>], ticket: &str) -> Option<String> {
+    events
         .iter()
-        .filter(|r| matches!(r.kind.as_str(), "export" | "delete") && r.state == "completed")
-        .filter_map(|r| r.ended_at.clone())
+        .filter(|e| e.get("ticket").and_then(Value::as_str) == Some(ticket))
+        .filter(|e| matches!(text(e, "action"), "export.completed" | "delete.completed"))
+        .filter(|e| text(e, "outcome") == "ok")
+        .map(|e| text(e, "time").to_string())
         .min()
+}
+
+/// Every event of a log that verifies: deadlines read from a damaged log are not shown.
+fn verified_events(audit: &AuditLog) -> Result<Vec<Map<String, Value>>, UserError> {
+    if let Err(broken) = audit.verify(None)? {
+        return Err(UserError::runtime(format!(
+            "the audit log does not verify ({}: {}): the cases' story cannot be trusted",
+            broken.place, broken.problem
+        ))
+        .with_hint("run `dsar audit verify`; restore the log from backup"));
+    }
+    let dir = audit.dir()?;
+    query::read_all(&dir).map_err(|e| UserError::runtime(format!("audit log in {}: cannot read: {e}", dir.display())))
 }
 
 /// Where a case stands today, in words and for scripts.
@@ -72,19 +88,20 @@ pub fn run(global: &Global, ledger: &Ledger, ticket: &str) -> Result<(), UserErr
     };
     check_ticket(ticket).map_err(|_| unknown())?;
     let audit = AuditLog::open(global)?;
-    let case = Cases::open(&audit)?.get(ticket)?.ok_or_else(unknown)?;
+    let Some(case) = Cases::open(&audit)?.get(ticket)? else {
+        super::refuse_lost_case(&audit, ticket)?;
+        return Err(unknown());
+    };
     let all = ledger.list()?;
     let requests = requests_of(&all, ticket);
-    let (words, state) = standing(&case, answered(&requests).as_deref());
-    let dir = audit.dir()?;
-    let events: Vec<Map<String, Value>> = query::read_all(&dir)
-        .map_err(|e| UserError::runtime(format!("audit log in {}: cannot read: {e}", dir.display())))?
+    let events: Vec<Map<String, Value>> = verified_events(&audit)?
         .into_iter()
         .filter(|e| {
             e.get("ticket").and_then(Value::as_str) == Some(ticket)
                 || requests.iter().any(|r| names_request(e, &r.request_id))
         })
         .collect();
+    let (words, state) = standing(&case, answered(&events, ticket).as_deref());
     if global.json {
         let mut case_json = public(&case);
         if let (Some(fields), Some(extra)) = (case_json.as_object_mut(), state.as_object()) {
@@ -206,13 +223,19 @@ pub fn run_due(global: &Global, ledger: &Ledger, args: &JobsArgs) -> Result<(), 
     };
     let audit = AuditLog::open(global)?;
     let all = ledger.list()?;
+    let events = verified_events(&audit)?;
     let mut rows = Vec::new();
-    for case in Cases::open(&audit)?.list()? {
+    let (cases, damaged) = Cases::open(&audit)?.list()?;
+    let damaged: Vec<(String, String)> = damaged
+        .into_iter()
+        .filter(|(t, _)| args.ticket.as_ref().is_none_or(|want| want == t))
+        .collect();
+    for case in cases {
         if args.ticket.as_ref().is_some_and(|t| *t != case.ticket) {
             continue;
         }
         let requests = requests_of(&all, &case.ticket);
-        if answered(&requests).is_some() || case.due_date().is_none_or(|due| due > limit) {
+        if answered(&events, &case.ticket).is_some() || case.due_date().is_none_or(|due| due > limit) {
             continue;
         }
         let (words, state) = standing(&case, None);
@@ -231,8 +254,16 @@ pub fn run_due(global: &Global, ledger: &Ledger, args: &JobsArgs) -> Result<(), 
                 value
             })
             .collect();
-        crate::output::print_json(&json!({ "cases": cases }));
+        let damaged: Vec<Value> = damaged
+            .iter()
+            .map(|(ticket, why)| json!({"ticket": ticket, "state": "damaged", "damaged": why}))
+            .collect();
+        crate::output::print_json(&json!({ "cases": cases, "damaged": damaged }));
         return Ok(());
+    }
+    // A record that does not verify may hide a deadline: always shown, whatever the filter.
+    for (ticket, why) in &damaged {
+        println!("DAMAGED  {ticket}: {why}");
     }
     if rows.is_empty() {
         if !global.quiet {
