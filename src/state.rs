@@ -20,14 +20,24 @@ pub fn resolve(global: &crate::cli::Global) -> Option<PathBuf> {
         return Some(dir.clone());
     }
     // Only this one key: commands that need no map (audit, jobs) still find the map's state.
+    map_setting(global, "state_dir").map(|dir| beside_map(global, PathBuf::from(dir)))
+}
+
+/// One `[settings]` key of the map, read alone (before the map is loaded in full, so commands
+/// that need no map still honour it, and a broken map is reported by the command itself).
+pub fn map_setting(global: &crate::cli::Global, key: &str) -> Option<String> {
     let text = fs::read_to_string(&global.config).ok()?;
     let value: toml::Value = toml::from_str(&text).ok()?;
-    let dir = PathBuf::from(value.get("settings")?.get("state_dir")?.as_str()?);
-    if dir.is_absolute() {
-        return Some(dir);
+    value.get("settings")?.get(key)?.as_str().map(str::to_string)
+}
+
+/// `path` from the map, relative to the map's directory unless absolute.
+fn beside_map(global: &crate::cli::Global, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
     }
     let base = global.config.parent().filter(|p| !p.as_os_str().is_empty());
-    Some(base.map_or(dir.clone(), |b| b.join(&dir)))
+    base.map_or(path.clone(), |b| b.join(&path))
 }
 
 #[derive(Clone)]
@@ -162,14 +172,7 @@ pub fn audit_key_file(global: &crate::cli::Global) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("DSAR_AUDIT_KEY_FILE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
-    let text = fs::read_to_string(&global.config).ok()?;
-    let value: toml::Value = toml::from_str(&text).ok()?;
-    let path = PathBuf::from(value.get("settings")?.get("audit_key_file")?.as_str()?);
-    if path.is_absolute() {
-        return Some(path);
-    }
-    let base = global.config.parent().filter(|p| !p.as_os_str().is_empty());
-    Some(base.map_or(path.clone(), |b| b.join(&path)))
+    map_setting(global, "audit_key_file").map(|path| beside_map(global, PathBuf::from(path)))
 }
 
 impl StateDir {

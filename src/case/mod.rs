@@ -355,14 +355,9 @@ impl Cases {
     }
 }
 
-/// The default regime: `[settings] regime` of the map, read alone (like the state dir) so a
-/// broken map is reported by the command itself; GDPR without one.
+/// The default regime: the map's `[settings] regime`; GDPR without one.
 fn default_regime(global: &Global) -> Regime {
-    let regime = fs::read_to_string(&global.config)
-        .ok()
-        .and_then(|text| toml::from_str::<toml::Value>(&text).ok())
-        .and_then(|v| v.get("settings")?.get("regime")?.as_str().map(str::to_string));
-    match regime.as_deref() {
+    match crate::state::map_setting(global, "regime").as_deref() {
         Some("ccpa") => Regime::Ccpa,
         _ => Regime::Gdpr,
     }

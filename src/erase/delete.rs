@@ -66,9 +66,6 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
         let mut details = serde_json::Map::new();
         details.insert("dry_run".into(), args.dry_run.into());
-        if let Some(reason) = &args.case.reason {
-            details.insert("reason".into(), reason.clone().into());
-        }
         if !plan.refusals.is_empty() {
             details.insert("refusals".into(), plan.refusals.len().into());
         }
