@@ -341,6 +341,145 @@ impl Store {
         }
     }
 
+    /// The first column of every row `sql` returns, as text.
+    fn lines(&self, sql: &str) -> Vec<String> {
+        let sql = self.sql(sql);
+        match &self.db {
+            Db::Postgres(db) => psql(&db.url, &sql).lines().map(str::to_string).collect(),
+            Db::Mysql(db) => db.sql(&sql).lines().map(str::to_string).collect(),
+            Db::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(&sql).unwrap();
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+                rows.map(Result::unwrap).collect()
+            }
+        }
+    }
+
+    /// Rewrite the request's plan as releases before chunked plans recorded it: one entry per
+    /// row, its key sealed alone and found by its keyed hash, every planned row listed (done
+    /// or not), and no `done` column. Opens the chunks with the request's data key, unwrapped
+    /// with the test's recovery key.
+    fn rewrite_plan_one_key_per_row(&self, request_id: &str) {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use hmac::Mac;
+        let (hex, cat) = match self.db {
+            Db::Postgres(_) => (
+                "encode({}, 'hex')",
+                "{} || ':' || {} || ':' || {} || ':' || {} || ':' || {}",
+            ),
+            Db::Mysql(_) => ("HEX({})", "CONCAT({}, ':', {}, ':', {}, ':', {}, ':', {})"),
+            Db::Sqlite(_) => ("hex({})", "{} || ':' || {} || ':' || {} || ':' || {} || ':' || {}"),
+        };
+        let hex_of = |c: &str| hex.replace("{}", c);
+        let wrapped = unhex(&self.scalar(&format!(
+            "SELECT {} FROM dsar.requests WHERE request_id = '{request_id}'",
+            hex_of("wrapped_key")
+        )));
+        let secret = std::fs::read_to_string(self.ws.path("keys/recovery.key")).unwrap();
+        let identity: age::x25519::Identity = secret
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let decryptor = age::Decryptor::new(&wrapped[..]).unwrap();
+        let mut key = Vec::new();
+        std::io::Read::read_to_end(
+            &mut decryptor
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .unwrap(),
+            &mut key,
+        )
+        .unwrap();
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new_from_slice(&key).unwrap();
+        let seal = |plain: &[u8], aad: &[u8]| {
+            let nonce: [u8; 12] = rand::random();
+            let mut out = nonce.to_vec();
+            out.extend(
+                cipher
+                    .encrypt(chacha20poly1305::Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+                    .unwrap(),
+            );
+            out
+        };
+        let mut columns = cat.to_string();
+        for c in [
+            "table_schema",
+            "table_name",
+            "strategy",
+            "position",
+            &hex_of("sealed_key"),
+        ] {
+            columns = columns.replacen("{}", c, 1);
+        }
+        let chunks = self.lines(&format!(
+            "SELECT {columns} FROM dsar.plan WHERE request_id = '{request_id}' ORDER BY table_schema, table_name, position"
+        ));
+        assert!(!chunks.is_empty(), "the killed delete recorded a plan");
+        let blob = |bytes: &[u8]| match self.db {
+            Db::Postgres(_) => format!("decode('{}', 'hex')", hex_text(bytes)),
+            _ => format!("X'{}'", hex_text(bytes)),
+        };
+        let mut inserts = Vec::new();
+        let mut positions = std::collections::HashMap::new();
+        for chunk in chunks {
+            let [schema, name, strategy, position, sealed]: [&str; 5] =
+                chunk.splitn(5, ':').collect::<Vec<_>>().try_into().unwrap();
+            let table = if schema.is_empty() {
+                name.to_string()
+            } else {
+                format!("{schema}.{name}")
+            };
+            let sealed = unhex(sealed);
+            let mut aad = format!("{request_id}\0{table}\0plan chunk\0").into_bytes();
+            aad.extend(position.parse::<i64>().unwrap().to_be_bytes());
+            let (nonce, body) = sealed.split_at(12);
+            let plain = cipher
+                .decrypt(
+                    chacha20poly1305::Nonce::from_slice(nonce),
+                    Payload { msg: body, aad: &aad },
+                )
+                .unwrap();
+            let keys: Vec<serde_json::Value> = serde_json::from_slice(&plain).unwrap();
+            for stored in keys {
+                // What the key hashes as: each value's text (SQLite stores it with its class).
+                let texts: Vec<Option<String>> = stored
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(t) => Some(t.clone()),
+                        serde_json::Value::Object(o) => Some(match o.values().next().unwrap() {
+                            serde_json::Value::String(t) => t.clone(),
+                            other => other.to_string(),
+                        }),
+                        other => panic!("unexpected key value {other}"),
+                    })
+                    .collect();
+                let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+                mac.update(b"dsar primary key\0");
+                mac.update(serde_json::to_string(&texts).unwrap().as_bytes());
+                let hash = mac.finalize().into_bytes().to_vec();
+                let mut aad = format!("{request_id}\0{table}\0plan\0").into_bytes();
+                aad.extend(&hash);
+                let at = positions.entry(table.clone()).or_insert(0);
+                inserts.push(format!(
+                    "INSERT INTO dsar.plan (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key) \
+                     VALUES ('{request_id}', '{schema}', '{name}', {at}, '{strategy}', {}, {});",
+                    blob(&hash),
+                    blob(&seal(stored.to_string().as_bytes(), &aad))
+                ));
+                *at += 1;
+            }
+        }
+        self.exec(&format!(
+            "DELETE FROM dsar.plan WHERE request_id = '{request_id}'; ALTER TABLE dsar.plan DROP COLUMN done; {}",
+            inserts.join(" ")
+        ));
+    }
+
     /// Customer 1's orders, items, cards and logins still live.
     fn customer_one_rows_left(&self) -> i64 {
         self.count(
@@ -350,6 +489,17 @@ impl Store {
              + (SELECT count(*) FROM store.login WHERE customer_id = 1)",
         )
     }
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Poll `ready` every 20 ms for up to 60 s.
@@ -381,6 +531,7 @@ macro_rules! on_every_kind {
 
 on_every_kind!(
     a_delete_killed_after_the_customer_left_resumes_every_planned_row,
+    a_plan_recorded_one_key_per_row_by_an_earlier_release_resumes,
     an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_byte,
     rows_written_during_a_delete_are_erased_before_it_completes,
     a_second_delete_of_one_person_seals_no_anonymized_row,
@@ -441,6 +592,45 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind)
         0,
         "a restored request's plan is gone"
     );
+}
+
+/// A delete killed under a release that recorded its plan one key per row (and had no `done`
+/// column) is finished by this one: the store gains the column, the rows planned and not done
+/// yet are erased, each sealed once, and the restore gives every table back byte for byte.
+fn a_plan_recorded_one_key_per_row_by_an_earlier_release_resumes(kind: Kind) {
+    let store = kind.store(&MAP.replace("batch_rows = 1", "batch_rows = 1\nmax_rows_per_second = 10"));
+    let before = store.dumps();
+    let mut child = store.ws.spawn(&[
+        "delete",
+        "--subject",
+        "email=customer-1@example.com",
+        "--yes",
+        "--quiet",
+    ]);
+    wait_for("the customer row to be quarantined", || {
+        store.quarantined("customer") == 1 || child.try_wait().unwrap().is_some()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    store.end_other_sessions();
+    assert!(store.customer_one_rows_left() > 0, "killed before the orders were done");
+    let id = store.only_request();
+    store.rewrite_plan_one_key_per_row(&id);
+
+    store
+        .ws
+        .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
+    store.assert_customer_one_erased();
+    store.assert_sealed_once();
+    store.ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    assert_eq!(store.dumps(), before, "restore gives back every table byte for byte");
 }
 
 /// An anonymize delete killed at a random batch, resumed, then restored: every table is as it

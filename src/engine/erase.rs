@@ -2,6 +2,7 @@
 //! table's strategy, seal the old values into quarantine, all in one transaction.
 
 use super::payload::{SealedRow, encode_key, key_texts};
+use super::plan::{Chunk, mark_done, next_chunk};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
@@ -12,25 +13,24 @@ use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
 use crate::source::quote::qualified;
 
-/// Move up to `limit` captured rows of `table` (those after `after` in key order) according to
-/// its strategy, in one transaction. `taken == 0` means the table is done.
+/// Change the rows of the next chunk of `table`'s plan (the first not done after position
+/// `after`) according to the table's strategy, and mark the chunk done, in one transaction.
+/// `taken == 0` means the table is done.
 pub async fn erase_batch(
     db: &dyn Backend,
     table: usize,
-    after: Option<&[Cell]>,
-    limit: i64,
+    after: i64,
     request_id: &str,
     key: &DataKey,
     installation_key: &[u8],
 ) -> Result<ErasedBatch, UserError> {
-    in_transaction(db, body(db, table, after, limit, request_id, key, installation_key)).await
+    in_transaction(db, body(db, table, after, request_id, key, installation_key)).await
 }
 
 async fn body(
     db: &dyn Backend,
     table: usize,
-    after: Option<&[Cell]>,
-    limit: i64,
+    after: i64,
     request_id: &str,
     key: &DataKey,
     installation_key: &[u8],
@@ -40,12 +40,11 @@ async fn body(
     let strategy = config.on_delete;
     let name = db.dialect().table_sql(&config.name);
 
-    let keys = take_pending(db, table, &pk, after, limit).await?;
-    let Some(last_key) = keys.last().cloned() else {
+    let Some(Chunk { position, keys }) = next_chunk(db, table, request_id, key, after).await? else {
         return Ok(ErasedBatch {
             taken: 0,
             moved: 0,
-            last_key: Vec::new(),
+            position: after,
         });
     };
 
@@ -151,10 +150,11 @@ async fn body(
             .map_err(on_source(db, "cannot write to the quarantine"))?;
     }
     check_sealed_all(request_id, &config.name, rows.len(), written)?;
+    mark_done(db, table, request_id, position).await?;
     Ok(ErasedBatch {
         taken: keys.len() as u64,
         moved: rows.len() as u64,
-        last_key,
+        position,
     })
 }
 

@@ -122,6 +122,23 @@ pub fn decode_key(stored: Option<&str>, typed: bool, width: usize) -> Option<Vec
     (key.len() == width).then_some(key)
 }
 
+/// A plan chunk's keys, each as [`encode_key`] writes it, as one JSON array.
+pub fn encode_keys(keys: &[Vec<Cell>], typed: bool) -> Vec<u8> {
+    let keys: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| serde_json::from_str(&encode_key(k, typed)).unwrap_or_default())
+        .collect();
+    serde_json::to_vec(&keys).unwrap_or_default()
+}
+
+/// A plan chunk's keys, or `None` when one of them does not parse as `width` values.
+pub fn decode_keys(bytes: &[u8], typed: bool, width: usize) -> Option<Vec<Vec<Cell>>> {
+    let keys: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+    keys.iter()
+        .map(|k| decode_key(Some(&k.to_string()), typed, width))
+        .collect()
+}
+
 /// The key texts a row's key hashes as.
 pub fn key_texts(key: &[Cell]) -> Vec<Option<String>> {
     key.iter().map(Cell::key_text).collect()
@@ -151,6 +168,23 @@ mod tests {
             r#"{"columns":["id"],"values":[{"integer":7}]}"#
         );
         assert_eq!(SealedRow::decode(&typed.encode(true), true).unwrap(), typed);
+    }
+
+    #[test]
+    fn plan_chunks_read_back_what_they_wrote() {
+        let keys = vec![
+            vec![Cell::Text("1".into()), Cell::Null],
+            vec![Cell::Text("2".into()), Cell::Text("x".into())],
+        ];
+        assert_eq!(
+            String::from_utf8(encode_keys(&keys, false)).unwrap(),
+            r#"[["1",null],["2","x"]]"#
+        );
+        assert_eq!(decode_keys(&encode_keys(&keys, false), false, 2), Some(keys.clone()));
+        assert_eq!(decode_keys(&encode_keys(&keys, false), false, 1), None);
+        let typed = vec![vec![Cell::Integer(7)]];
+        assert_eq!(decode_keys(&encode_keys(&typed, true), true, 1), Some(typed));
+        assert_eq!(decode_keys(b"not json", true, 1), None);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The persisted plan. Before any row moves, the keys of every row a request will change are
-//! written beside the quarantine, each sealed under the request's data key and found by a keyed
-//! hash, so the database never holds a readable key. A row is done once its quarantine entry
-//! exists, and both are written by the same batch transaction; so `resume` reloads exactly the
-//! planned rows that are not done. Nothing is re-derived from live rows, where a parent that has
-//! already left would hide its children, and nothing already changed is sealed again.
+//! written beside the quarantine in chunks, each chunk sealed under the request's data key, so
+//! the database never holds a readable key. A chunk is one erase batch: the batch that changes
+//! its rows marks it done in the same transaction; so `resume` reloads exactly the planned rows
+//! that are not done. Nothing is re-derived from live rows, where a parent that has already left
+//! would hide its children, and nothing already changed is sealed again.
+//!
+//! One row per chunk (not per key) keeps the plan's cost to a few statements per thousand rows.
+//! Plans recorded by earlier releases hold one key per row (their `key_hash` is set); `reload`
+//! turns what is left of them into chunks before the erasure goes on.
 
 use std::collections::HashSet;
 
 use super::erase::take_pending;
-use super::payload::{decode_key, encode_key, key_texts};
+use super::payload::{decode_key, decode_keys, encode_keys, key_texts};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::envelope::DataKey;
@@ -17,84 +21,197 @@ use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::require_primary_key;
 
-/// Rows read or written per statement while recording or reloading a plan.
+/// Entries read per statement while reloading a plan.
 const CHUNK: i64 = 1000;
 
-/// Where a plan entry's sealed key belongs: bound to the request, table and position in the
-/// plan, so an entry moved to another table or request does not open.
-fn place(request_id: &str, table: &str, key_hash: &[u8]) -> Vec<u8> {
+/// Where a legacy plan entry's sealed key belongs (one key per entry, found by its hash).
+fn legacy_place(request_id: &str, table: &str, key_hash: &[u8]) -> Vec<u8> {
     DataKey::place(request_id, table, "plan", key_hash)
 }
 
-/// Append the captured keys of `tables` (their pending lists) to the request's plan, in one
-/// transaction: either the whole plan of this source is recorded or none of it.
-pub async fn record_plan(db: &dyn Backend, tables: &[usize], request_id: &str, key: &DataKey) -> Result<(), UserError> {
+/// Where a plan chunk belongs: its request, table and position, so a chunk moved to another
+/// place does not open.
+fn chunk_place(request_id: &str, table: &str, position: i64) -> Vec<u8> {
+    DataKey::place(request_id, table, "plan chunk", &position.to_be_bytes())
+}
+
+/// One chunk of a table's plan: the keys one erase batch takes.
+pub struct Chunk {
+    pub position: i64,
+    pub keys: Vec<Vec<Cell>>,
+}
+
+/// Append the captured keys of `tables` (their pending lists) to the request's plan, in chunks
+/// of `chunk_rows` keys, in one transaction: either the whole plan of this source is recorded or
+/// none of it.
+pub async fn record_plan(
+    db: &dyn Backend,
+    tables: &[usize],
+    request_id: &str,
+    key: &DataKey,
+    chunk_rows: i64,
+) -> Result<(), UserError> {
     in_transaction(db, async {
         for &t in tables {
-            record_table(db, t, request_id, key).await?;
+            record_table(db, t, request_id, key, chunk_rows.max(1)).await?;
         }
         Ok(())
     })
     .await
 }
 
-async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &DataKey) -> Result<(), UserError> {
+async fn record_table(
+    db: &dyn Backend,
+    table: usize,
+    request_id: &str,
+    key: &DataKey,
+    chunk_rows: i64,
+) -> Result<(), UserError> {
     let d = db.dialect();
     let config = &d.source().tables[table];
     let pk = require_primary_key(config, &d.shapes()[table])?.to_vec();
-    let typed = d.typed_payload();
-    let name = config.name.to_string();
     let mut position = next_position(db, table, request_id).await?;
-    // Nothing of this table is planned yet (the first capture): the pending keys are unique, so
-    // there is nothing to look up. Looking anyway costs a scan of the rows this very transaction
-    // inserted (the plan table's statistics cannot see them): quadratic in the rows planned.
-    let first = position == 0;
+    // A key still planned in a chunk not done yet (a completion check finds it again) is
+    // planned once. After a full pass no chunk is left undone: this set is empty.
+    let planned: HashSet<Vec<Option<String>>> = if position == 0 {
+        HashSet::new()
+    } else {
+        let mut planned = HashSet::new();
+        let mut after = -1;
+        while let Some(chunk) = next_chunk(db, table, request_id, key, after).await? {
+            after = chunk.position;
+            planned.extend(chunk.keys.iter().map(|k| key_texts(k)));
+        }
+        planned
+    };
     let mut after: Option<Vec<Cell>> = None;
     loop {
-        let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
+        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows).await?;
         let Some(last) = keys.last().cloned() else { break };
         after = Some(last);
-        // A key planned already (a completion check finds it again) is planned once.
-        let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
-        let planned = if first {
-            HashSet::new()
-        } else {
-            hashes_in(db, StoreTable::Plan, &config.name, request_id, hashes.clone()).await?
-        };
-        let keys: Vec<(&Vec<Cell>, Vec<u8>)> = keys.iter().zip(hashes).filter(|(_, h)| !planned.contains(h)).collect();
+        let keys: Vec<Vec<Cell>> = keys.into_iter().filter(|k| !planned.contains(&key_texts(k))).collect();
         if keys.is_empty() {
             continue;
         }
-        let mut insert = d.statement();
-        insert.push(&format!(
-            "INSERT INTO {} (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key) VALUES ",
-            d.store_table(StoreTable::Plan)
-        ));
-        for (i, (row_key, hash)) in keys.into_iter().enumerate() {
-            let sealed = key.seal(encode_key(row_key, typed).as_bytes(), &place(request_id, &name, &hash));
-            insert
-                .push(if i == 0 { "(" } else { ", (" })
-                .bind(request_id)
-                .push(", ")
-                .bind(config.name.schema.as_str())
-                .push(", ")
-                .bind(config.name.name.as_str())
-                .push(", ")
-                .bind(position)
-                .push(", ")
-                .bind(config.on_delete.name())
-                .push(", ")
-                .bind(hash)
-                .push(", ")
-                .bind(sealed)
-                .push(")");
-            position += 1;
-        }
-        db.execute(insert)
-            .await
-            .map_err(on_source(db, "cannot record the plan"))?;
+        write_chunk(db, table, request_id, key, position, &keys).await?;
+        position += 1;
     }
     Ok(())
+}
+
+/// Append one chunk of `keys` at `position` to the table's plan.
+async fn write_chunk(
+    db: &dyn Backend,
+    table: usize,
+    request_id: &str,
+    key: &DataKey,
+    position: i64,
+    keys: &[Vec<Cell>],
+) -> Result<(), UserError> {
+    let d = db.dialect();
+    let config = &d.source().tables[table];
+    let sealed = key.seal(
+        &encode_keys(keys, d.typed_payload()),
+        &chunk_place(request_id, &config.name.to_string(), position),
+    );
+    let mut insert = d.statement();
+    insert
+        .push(&format!(
+            "INSERT INTO {} (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key, done) VALUES (",
+            d.store_table(StoreTable::Plan)
+        ))
+        .bind(request_id)
+        .push(", ")
+        .bind(config.name.schema.as_str())
+        .push(", ")
+        .bind(config.name.name.as_str())
+        .push(", ")
+        .bind(position)
+        .push(", ")
+        .bind(config.on_delete.name())
+        .push(", ")
+        .bind(Value::Bytes(Vec::new()))
+        .push(", ")
+        .bind(sealed)
+        .push(", ")
+        .bind(Value::Bool(false))
+        .push(")");
+    db.execute(insert)
+        .await
+        .map(|_| ())
+        .map_err(on_source(db, "cannot record the plan"))
+}
+
+/// The table's next chunk not done yet after position `after`, opened; `None` when none is
+/// left. A chunk that does not open under the request's key stops the run naming it: a planned
+/// row is never skipped.
+pub async fn next_chunk(
+    db: &dyn Backend,
+    table: usize,
+    request_id: &str,
+    key: &DataKey,
+    after: i64,
+) -> Result<Option<Chunk>, UserError> {
+    let d = db.dialect();
+    let config = &d.source().tables[table];
+    let pk = require_primary_key(config, &d.shapes()[table])?;
+    let mut read = d.statement();
+    read.push(&format!(
+        "SELECT position, sealed_key FROM {}",
+        d.store_table(StoreTable::Plan)
+    ));
+    of_request_table(&mut read, request_id, &config.name);
+    read.push(" AND key_hash = ")
+        .bind(Value::Bytes(Vec::new()))
+        .push(" AND NOT done AND position > ")
+        .bind(after)
+        .push(" ORDER BY position LIMIT 1");
+    let rows = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut values = row.into_iter();
+    let position = values.next().and_then(|v| v.int()).unwrap_or_default();
+    let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
+    let name = config.name.to_string();
+    let keys = key
+        .open(&sealed, &chunk_place(request_id, &name, position))
+        .ok()
+        .and_then(|plain| decode_keys(&plain, d.typed_payload(), pk.len()))
+        .ok_or_else(|| unopened(request_id, &name, position))?;
+    Ok(Some(Chunk { position, keys }))
+}
+
+/// Mark the chunk at `position` done: part of the batch transaction that changed its rows.
+pub async fn mark_done(db: &dyn Backend, table: usize, request_id: &str, position: i64) -> Result<(), UserError> {
+    let d = db.dialect();
+    let config = &d.source().tables[table];
+    let mut st = d.statement();
+    st.push(&format!("UPDATE {} SET done = ", d.store_table(StoreTable::Plan)))
+        .bind(Value::Bool(true));
+    of_request_table(&mut st, request_id, &config.name);
+    st.push(" AND position = ").bind(position);
+    let marked = db
+        .execute(st)
+        .await
+        .map_err(on_source(db, "cannot record the batch in the plan"))?;
+    if marked != 1 {
+        return Err(UserError::runtime(format!(
+            "request {request_id}: the plan entry for `{}` at position {position} changed while its batch ran; \
+             the batch was rolled back",
+            config.name
+        ))
+        .with_hint("another dsar may be running this request; let it finish, then `dsar jobs` shows where it stands"));
+    }
+    Ok(())
+}
+
+fn unopened(request_id: &str, table: &str, position: i64) -> UserError {
+    UserError::runtime(format!(
+        "request {request_id}: the plan entry for `{table}` at position {position} does not open under the \
+         request's key; nothing was changed by this run"
+    ))
+    .with_hint("the dsar tables were altered by hand; restore them from a backup, then resume")
 }
 
 /// The position after the last entry of `table` in the request's plan (0 for a new plan).
@@ -144,15 +261,13 @@ pub async fn reload_plan(
     tables: &[usize],
     request_id: &str,
     key: &DataKey,
+    chunk_rows: i64,
 ) -> Result<Vec<u64>, UserError> {
     let d = db.dialect();
-    let plan = d.store_table(StoreTable::Plan);
-    let typed = d.typed_payload();
     let mut counts = Vec::with_capacity(tables.len());
     for &t in tables {
-        let config = &d.source().tables[t];
-        let pk = require_primary_key(config, &d.shapes()[t])?.to_vec();
-        let name = config.name.to_string();
+        in_transaction(db, upgrade_legacy(db, t, request_id, key, chunk_rows.max(1))).await?;
+        let pk = require_primary_key(&d.source().tables[t], &d.shapes()[t])?.to_vec();
         for sql in d.create_pending(t, &pk) {
             let mut st = d.statement();
             st.push(&sql);
@@ -160,66 +275,19 @@ pub async fn reload_plan(
         }
         let mut count = 0u64;
         let mut after = -1i64;
-        loop {
-            let mut read = d.statement();
-            read.push(&format!("SELECT position, key_hash, sealed_key FROM {plan}"));
-            of_request_table(&mut read, request_id, &config.name);
-            read.push(" AND position > ")
-                .bind(after)
-                .push(" ORDER BY position LIMIT ")
-                .bind(CHUNK);
-            let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
-            if entries.is_empty() {
-                break;
+        while let Some(chunk) = next_chunk(db, t, request_id, key, after).await? {
+            after = chunk.position;
+            for keys in chunk.keys.chunks((d.max_binds() / pk.len().max(1)).max(1)) {
+                let mut insert = d.statement();
+                let columns: Vec<String> = pk.iter().map(|c| crate::source::quote::ident(c)).collect();
+                insert.push(&format!(
+                    "INSERT INTO {} ({}) VALUES ",
+                    d.pending_table(t),
+                    columns.join(", ")
+                ));
+                d.push_rows(&mut insert, t, &pk, keys);
+                count += db.execute(insert).await.map_err(on_table(db, t))?;
             }
-            // Which of them are done: one indexed look-up per chunk (an anti-join over the
-            // whole quarantine can go badly wrong on fresh statistics).
-            let hashes: Vec<Vec<u8>> = entries
-                .iter()
-                .filter_map(|e| e.get(1).cloned().and_then(Value::bytes))
-                .collect();
-            let done = hashes_in(db, StoreTable::Quarantine, &config.name, request_id, hashes).await?;
-            let mut keys = Vec::with_capacity(entries.len());
-            let mut seen = HashSet::new();
-            for entry in entries {
-                let mut values = entry.into_iter();
-                let position = values.next().and_then(|v| v.int()).unwrap_or_default();
-                let hash = values.next().and_then(Value::bytes).unwrap_or_default();
-                let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
-                after = position;
-                if done.contains(&hash) {
-                    continue;
-                }
-                let row_key = key
-                    .open(&sealed, &place(request_id, &name, &hash))
-                    .ok()
-                    .and_then(|plain| String::from_utf8(plain).ok())
-                    .and_then(|text| decode_key(Some(&text), typed, pk.len()))
-                    .filter(|k| key.key_hash(&key_texts(k)) == hash)
-                    .ok_or_else(|| {
-                        UserError::runtime(format!(
-                            "request {request_id}: the plan entry for `{name}` at position {position} does not open \
-                             under the request's key; nothing was changed by this run"
-                        ))
-                        .with_hint("the dsar tables were altered by hand; restore them from a backup, then resume")
-                    })?;
-                // A key planned twice (it came back live and was planned again) is taken once.
-                if seen.insert(key_texts(&row_key)) {
-                    keys.push(row_key);
-                }
-            }
-            if keys.is_empty() {
-                continue;
-            }
-            let mut insert = d.statement();
-            let columns: Vec<String> = pk.iter().map(|c| crate::source::quote::ident(c)).collect();
-            insert.push(&format!(
-                "INSERT INTO {} ({}) VALUES ",
-                d.pending_table(t),
-                columns.join(", ")
-            ));
-            d.push_rows(&mut insert, t, &pk, &keys);
-            count += db.execute(insert).await.map_err(on_table(db, t))?;
         }
         for sql in d.index_pending(t, &pk) {
             let mut st = d.statement();
@@ -229,6 +297,90 @@ pub async fn reload_plan(
         counts.push(count);
     }
     Ok(counts)
+}
+
+/// Turn what is left of a plan recorded one key per entry (by an earlier release) into chunks:
+/// the entries whose rows have no quarantine entry yet become new chunks, and every old entry is
+/// marked done, in the caller's transaction. Holds the old entries' key hashes while it runs.
+async fn upgrade_legacy(
+    db: &dyn Backend,
+    table: usize,
+    request_id: &str,
+    key: &DataKey,
+    chunk_rows: i64,
+) -> Result<(), UserError> {
+    let d = db.dialect();
+    let config = &d.source().tables[table];
+    let pk = require_primary_key(config, &d.shapes()[table])?.to_vec();
+    let name = config.name.to_string();
+    let typed = d.typed_payload();
+    let mut position = next_position(db, table, request_id).await?;
+    let mut seen = HashSet::new();
+    let mut keys: Vec<Vec<Cell>> = Vec::new();
+    let mut found = false;
+    let mut after = -1i64;
+    loop {
+        let mut read = d.statement();
+        read.push(&format!(
+            "SELECT position, key_hash, sealed_key FROM {}",
+            d.store_table(StoreTable::Plan)
+        ));
+        of_request_table(&mut read, request_id, &config.name);
+        read.push(" AND key_hash <> ")
+            .bind(Value::Bytes(Vec::new()))
+            .push(" AND NOT done AND position > ")
+            .bind(after)
+            .push(" ORDER BY position LIMIT ")
+            .bind(CHUNK);
+        let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
+        if entries.is_empty() {
+            break;
+        }
+        found = true;
+        // Which of them are done: one look-up per chunk.
+        let hashes: Vec<Vec<u8>> = entries
+            .iter()
+            .filter_map(|e| e.get(1).cloned().and_then(Value::bytes))
+            .collect();
+        let done = hashes_in(db, &config.name, request_id, hashes, false).await?;
+        for entry in entries {
+            let mut values = entry.into_iter();
+            let at = values.next().and_then(|v| v.int()).unwrap_or_default();
+            let hash = values.next().and_then(Value::bytes).unwrap_or_default();
+            let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
+            after = at;
+            if done.contains(&hash) {
+                continue;
+            }
+            let row_key = key
+                .open(&sealed, &legacy_place(request_id, &name, &hash))
+                .ok()
+                .and_then(|plain| String::from_utf8(plain).ok())
+                .and_then(|text| decode_key(Some(&text), typed, pk.len()))
+                .filter(|k| key.key_hash(&key_texts(k)) == hash)
+                .ok_or_else(|| unopened(request_id, &name, at))?;
+            // A key planned twice (it came back live and was planned again) is taken once.
+            if seen.insert(hash) {
+                keys.push(row_key);
+            }
+            if keys.len() as i64 >= chunk_rows {
+                write_chunk(db, table, request_id, key, position, &std::mem::take(&mut keys)).await?;
+                position += 1;
+            }
+        }
+    }
+    if !keys.is_empty() {
+        write_chunk(db, table, request_id, key, position, &keys).await?;
+    }
+    if found {
+        let mut st = d.statement();
+        st.push(&format!("UPDATE {} SET done = ", d.store_table(StoreTable::Plan)))
+            .bind(Value::Bool(true));
+        of_request_table(&mut st, request_id, &config.name);
+        st.push(" AND key_hash <> ").bind(Value::Bytes(Vec::new()));
+        db.execute(st).await.map_err(on_source(db, "cannot record the plan"))?;
+    }
+    Ok(())
 }
 
 /// Remove from `table`'s pending list the rows this request has already changed (their
@@ -244,7 +396,7 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
         let keys = take_pending(db, table, &pk, after.as_deref(), CHUNK).await?;
         let Some(last) = keys.last().cloned() else { break };
         let hashes: Vec<Vec<u8>> = keys.iter().map(|k| key.key_hash(&key_texts(k))).collect();
-        let done = hashes_in(db, StoreTable::Quarantine, &config.name, request_id, hashes.clone()).await?;
+        let done = hashes_in(db, &config.name, request_id, hashes.clone(), true).await?;
         let gone: Vec<Vec<Cell>> = keys
             .into_iter()
             .zip(&hashes)
@@ -264,20 +416,28 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
     Ok(dropped)
 }
 
-/// Which of `hashes` have an entry of the request for `table` in `store` (the quarantine: done;
-/// the plan: planned), by the store's (request, table, key_hash) index.
+/// Which of `hashes` have a quarantine entry of the request for `table` (its rows are done).
+/// `changed_only`: only entries of rows changed in place (anonymize, flag), which a partial
+/// index covers on the databases that have them; a quarantined row left its table.
 async fn hashes_in(
     db: &dyn Backend,
-    store: StoreTable,
     table: &crate::config::TableName,
     request_id: &str,
     hashes: Vec<Vec<u8>>,
+    changed_only: bool,
 ) -> Result<HashSet<Vec<u8>>, UserError> {
     let d = db.dialect();
     let mut read = d.statement();
-    read.push(&format!("SELECT key_hash FROM {}", d.store_table(store)));
+    read.push(&format!(
+        "SELECT key_hash FROM {}",
+        d.store_table(StoreTable::Quarantine)
+    ));
     of_request_table(&mut read, request_id, table);
     read.push(" AND ");
+    if changed_only {
+        // Written as the partial index's own condition, so every database matches it.
+        read.push("strategy <> 'quarantine' AND ");
+    }
     d.in_list(&mut read, "key_hash", List::Bytes(hashes));
     Ok(db
         .query(read)

@@ -177,7 +177,14 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     for (s, source) in sources.iter().enumerate() {
         let acting = acting_tables(&plan, s);
         if !acting.is_empty() {
-            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
+            engine::record_plan(
+                source.backend(),
+                &acting,
+                &request_id,
+                &data_key,
+                i64::from(source.config().batch_rows),
+            )
+            .await?;
         }
     }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
@@ -465,14 +472,12 @@ async fn erase_planned(
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
         let started = Instant::now();
         let mut moved = 0u64;
-        let mut after: Option<Vec<crate::source::cell::Cell>> = None;
+        let mut after = -1;
         loop {
-            let limit = i64::from(source.config().batch_rows);
             let result = engine::erase_batch(
                 source.backend(),
                 step.table,
-                after.as_deref(),
-                limit,
+                after,
                 request_id,
                 run.data_key,
                 run.installation_key,
@@ -517,7 +522,7 @@ async fn erase_planned(
             if batch.taken == 0 {
                 break;
             }
-            after = Some(batch.last_key);
+            after = batch.position;
             moved += batch.moved;
             bar.set_position(moved);
             overall.inc(batch.moved);
@@ -638,7 +643,14 @@ async fn settle_rounds(
             // In the plan's order (children first), with what appeared.
             appeared.extend(steps_with(plan, s, &acting, &counts));
             if round < SETTLE_ROUNDS {
-                engine::record_plan(db, &acting, run.request_id, run.data_key).await?;
+                engine::record_plan(
+                    db,
+                    &acting,
+                    run.request_id,
+                    run.data_key,
+                    i64::from(source.config().batch_rows),
+                )
+                .await?;
             }
         }
         if appeared.is_empty() || round == SETTLE_ROUNDS {
@@ -699,7 +711,14 @@ async fn remaining_plan(run: &Run<'_>, plan: &Plan) -> Result<Vec<Step>, UserErr
         if acting.is_empty() {
             continue;
         }
-        let counts = engine::reload_plan(source.backend(), &acting, run.request_id, run.data_key).await?;
+        let counts = engine::reload_plan(
+            source.backend(),
+            &acting,
+            run.request_id,
+            run.data_key,
+            i64::from(source.config().batch_rows),
+        )
+        .await?;
         steps.extend(steps_with(plan, s, &acting, &counts));
     }
     Ok(steps)
@@ -838,14 +857,28 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             continue;
         }
         if engine::has_plan(source.backend(), &request_id).await? {
-            let counts = engine::reload_plan(source.backend(), &acting, &request_id, &data_key).await?;
+            let counts = engine::reload_plan(
+                source.backend(),
+                &acting,
+                &request_id,
+                &data_key,
+                i64::from(source.config().batch_rows),
+            )
+            .await?;
             for (&t, count) in acting.iter().zip(counts) {
                 if let Some(step) = plan.steps.iter_mut().find(|st| st.source == s && st.table == t) {
                     step.rows = count;
                 }
             }
         } else {
-            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
+            engine::record_plan(
+                source.backend(),
+                &acting,
+                &request_id,
+                &data_key,
+                i64::from(source.config().batch_rows),
+            )
+            .await?;
         }
     }
     // What earlier runs of this request erased counts toward its totals.

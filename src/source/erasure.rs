@@ -13,8 +13,8 @@ pub struct ErasedBatch {
     pub taken: u64,
     /// Rows actually changed (fewer if some vanished meanwhile).
     pub moved: u64,
-    /// The last key taken: the next batch starts after it.
-    pub last_key: Vec<crate::source::cell::Cell>,
+    /// The plan position of the chunk taken: the next batch starts after it.
+    pub position: i64,
 }
 
 /// What a restore batch did.

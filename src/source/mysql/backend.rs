@@ -52,9 +52,9 @@ const PLAN: &str = "CREATE TABLE IF NOT EXISTS dsar_plan (
     position      BIGINT NOT NULL,
     strategy      VARCHAR(16) NOT NULL,
     key_hash      VARBINARY(64) NOT NULL,
-    sealed_key    BLOB NOT NULL,
+    sealed_key    LONGBLOB NOT NULL,
+    done          BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (request_id, table_schema, table_name, position),
-    KEY dsar_plan_by_key (request_id, table_schema, table_name, key_hash),
     FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
 ) ENGINE = InnoDB";
 
@@ -275,11 +275,24 @@ impl Dialect for MySqlDialect<'_> {
     fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
         // Quarantines made before plans were recorded lack the key-hash index (MySQL has no
         // CREATE INDEX IF NOT EXISTS); without it, resume and completion checks scan.
-        &[(
-            "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME = 'dsar_quarantine' AND INDEX_NAME = 'dsar_quarantine_by_key'",
-            "CREATE INDEX dsar_quarantine_by_key ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
-        )]
+        // Plans of earlier releases held one key per row (a BLOB fits it) and no `done`.
+        &[
+            (
+                "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_quarantine' AND INDEX_NAME = 'dsar_quarantine_by_key'",
+                "CREATE INDEX dsar_quarantine_by_key ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
+            ),
+            (
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'done'",
+                "ALTER TABLE dsar_plan ADD COLUMN done BOOLEAN NOT NULL DEFAULT FALSE",
+            ),
+            (
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'sealed_key' AND DATA_TYPE = 'longblob'",
+                "ALTER TABLE dsar_plan MODIFY sealed_key LONGBLOB NOT NULL",
+            ),
+        ]
     }
 
     fn store_exists_sql(&self) -> &'static str {

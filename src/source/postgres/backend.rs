@@ -30,7 +30,7 @@ const STORE_DDL: &[&str] = &[
     )",
     "CREATE TABLE IF NOT EXISTS dsar.quarantine (
         id            bigserial PRIMARY KEY,
-        request_id    text NOT NULL REFERENCES dsar.requests,
+        request_id    text NOT NULL,
         source        text NOT NULL,
         table_schema  text NOT NULL,
         table_name    text NOT NULL,
@@ -42,18 +42,43 @@ const STORE_DDL: &[&str] = &[
         restore_until timestamptz NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS quarantine_by_request ON dsar.quarantine (request_id, table_schema, table_name, id)",
-    "CREATE INDEX IF NOT EXISTS quarantine_by_key ON dsar.quarantine (request_id, table_schema, table_name, key_hash)",
+    // Rows changed in place (anonymize, flag) still match their subject: a completion check
+    // finds them again by key hash. Quarantined rows left their table; they need no entry here.
+    "CREATE INDEX IF NOT EXISTS quarantine_changed_by_key ON dsar.quarantine (request_id, table_schema, table_name, key_hash) \
+     WHERE strategy <> 'quarantine'",
+    "DROP INDEX IF EXISTS dsar.quarantine_by_key",
     "CREATE TABLE IF NOT EXISTS dsar.plan (
-        request_id    text NOT NULL REFERENCES dsar.requests,
+        request_id    text NOT NULL,
         table_schema  text NOT NULL,
         table_name    text NOT NULL,
         position      bigint NOT NULL,
         strategy      text NOT NULL,
         key_hash      bytea NOT NULL,
         sealed_key    bytea NOT NULL,
+        done          boolean NOT NULL DEFAULT false,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
-    "CREATE INDEX IF NOT EXISTS plan_by_key ON dsar.plan (request_id, table_schema, table_name, key_hash)",
+];
+
+/// Stores of earlier releases: a foreign key to `dsar.requests` on every quarantine and plan
+/// row (a trigger per row written, which cost more than the write), and plans without `done`.
+/// Each check counts 0 when its statement is still to run.
+const STORE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "SELECT 1 - count(*) FROM pg_constraint WHERE conname = 'quarantine_request_id_fkey' \
+         AND conrelid = 'dsar.quarantine'::regclass",
+        "ALTER TABLE dsar.quarantine DROP CONSTRAINT quarantine_request_id_fkey",
+    ),
+    (
+        "SELECT 1 - count(*) FROM pg_constraint WHERE conname = 'plan_request_id_fkey' \
+         AND conrelid = 'dsar.plan'::regclass",
+        "ALTER TABLE dsar.plan DROP CONSTRAINT plan_request_id_fkey",
+    ),
+    (
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'dsar' AND table_name = 'plan' \
+         AND column_name = 'done'",
+        "ALTER TABLE dsar.plan ADD COLUMN done boolean NOT NULL DEFAULT false",
+    ),
 ];
 
 impl PgDialect<'_> {
@@ -264,6 +289,10 @@ impl Dialect for PgDialect<'_> {
 
     fn store_ddl(&self) -> &'static [&'static str] {
         STORE_DDL
+    }
+
+    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
+        STORE_MIGRATIONS
     }
 
     fn store_exists_sql(&self) -> &'static str {

@@ -43,8 +43,11 @@ const STORE_DDL: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS dsar_quarantine_by_request
         ON dsar_quarantine (request_id, table_schema, table_name, id)",
-    "CREATE INDEX IF NOT EXISTS dsar_quarantine_by_key
-        ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
+    // Rows changed in place (anonymize, flag) still match their subject: a completion check
+    // finds them again by key hash. Quarantined rows left their table; they need no entry here.
+    "CREATE INDEX IF NOT EXISTS dsar_quarantine_changed_by_key
+        ON dsar_quarantine (request_id, table_schema, table_name, key_hash) WHERE strategy <> 'quarantine'",
+    "DROP INDEX IF EXISTS dsar_quarantine_by_key",
     "CREATE TABLE IF NOT EXISTS dsar_plan (
         request_id    TEXT NOT NULL REFERENCES dsar_requests,
         table_schema  TEXT NOT NULL,
@@ -53,10 +56,16 @@ const STORE_DDL: &[&str] = &[
         strategy      TEXT NOT NULL,
         key_hash      BLOB NOT NULL,
         sealed_key    BLOB NOT NULL,
+        done          INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
-    "CREATE INDEX IF NOT EXISTS dsar_plan_by_key ON dsar_plan (request_id, table_schema, table_name, key_hash)",
 ];
+
+/// Plans recorded by earlier releases have no `done` column.
+const STORE_MIGRATIONS: &[(&str, &str)] = &[(
+    "SELECT count(*) FROM pragma_table_info('dsar_plan') WHERE name = 'done'",
+    "ALTER TABLE dsar_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0",
+)];
 
 fn db_error(e: &rusqlite::Error) -> DbError {
     DbError {
@@ -235,6 +244,10 @@ impl Dialect for SqliteDialect<'_> {
 
     fn store_ddl(&self) -> &'static [&'static str] {
         STORE_DDL
+    }
+
+    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
+        STORE_MIGRATIONS
     }
 
     fn store_exists_sql(&self) -> &'static str {
