@@ -8,7 +8,9 @@ use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{Backend, SealedEntry, Statement, Value};
+use crate::source::backend::{
+    Backend, QUARANTINE_COLUMNS, QuarantineBatch, RowUpdates, SealedEntry, Statement, StoreTable, Value,
+};
 use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
 use crate::source::quote::qualified;
@@ -142,8 +144,19 @@ async fn body(
     let mut written = 0;
     for chunk in entries.chunks((db.dialect().max_binds() / 9).max(1)) {
         let mut insert = db.dialect().statement();
-        db.dialect()
-            .insert_quarantine(&mut insert, request_id, &config.name, strategy.name(), chunk);
+        insert.push(&format!(
+            "INSERT INTO {} {QUARANTINE_COLUMNS} ",
+            db.dialect().store_table(StoreTable::Quarantine)
+        ));
+        db.dialect().push_quarantine_rows(
+            &mut insert,
+            &QuarantineBatch {
+                request_id,
+                table: &config.name,
+                strategy: strategy.name(),
+                entries: chunk,
+            },
+        );
         written += db
             .execute(insert)
             .await
@@ -268,7 +281,15 @@ pub(super) async fn update(
     }
     for chunk in rows.chunks((db.dialect().max_binds() / (pk.len() + columns.len())).max(1)) {
         let mut st = db.dialect().statement();
-        db.dialect().update_rows(&mut st, table, pk, columns, chunk);
+        db.dialect().update_rows(
+            &mut st,
+            &RowUpdates {
+                table,
+                key: pk,
+                columns,
+                rows: chunk,
+            },
+        );
         db.execute(st).await.map_err(on_table(db, table))?;
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! commands (src/erase/: delete, restore, purge)      what to erase, in which order, the ledger
 //!   └─ engine (src/engine/)                           capture; one batch: take, change, seal, check
 //!        └─ backend (src/source/backend.rs)           the contract each database implements
+//!             ├─ kind_sql (src/source/kind_sql.rs)    what each kind spells as fixed text
 //!             └─ postgres/ mysql/ sqlite/             SQL dialect, value round-trips, drivers
 //! ```
 //!
@@ -15,6 +16,8 @@
 //! and written back exactly) it asks the [`Backend`]. Its invariants hold for every kind because
 //! they are checked here, once:
 //! - every batch is one transaction: a crash at any point leaves each row live or quarantined;
+//! - a batch takes one chunk of the persisted plan and marks it done in that transaction, so a
+//!   resumed erasure takes exactly the chunks not done;
 //! - the rows sealed into quarantine equal the rows taken from the live table in the same
 //!   transaction, or the batch rolls back naming the table;
 //! - restore never overwrites a live row: a key in use again, or a row the table refuses, is

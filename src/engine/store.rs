@@ -14,12 +14,12 @@ pub async fn ensure_store(db: &dyn Backend) -> Result<(), UserError> {
         on_source(db, "cannot create the dsar tables")(e)
             .with_hint("grant dsar's database user CREATE on the database (README: Grants)")
     };
-    for ddl in db.dialect().store_ddl() {
+    for ddl in db.dialect().kind_sql().ddl {
         let mut st = db.dialect().statement();
         st.push(ddl);
         db.execute(st).await.map_err(grant)?;
     }
-    for (present, ddl) in db.dialect().store_migrations() {
+    for (present, ddl) in db.dialect().kind_sql().migrations {
         let mut check = db.dialect().statement();
         check.push(present);
         if first(db.query(check).await.map_err(grant)?).and_then(|v| v.int()) == Some(0) {
@@ -34,7 +34,7 @@ pub async fn ensure_store(db: &dyn Backend) -> Result<(), UserError> {
 /// Whether this database has ever been erased from (so has the store).
 pub async fn has_store(db: &dyn Backend) -> Result<bool, UserError> {
     let mut st = db.dialect().statement();
-    st.push(db.dialect().store_exists_sql());
+    st.push(db.dialect().kind_sql().exists);
     let rows = db
         .query(st)
         .await

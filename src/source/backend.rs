@@ -10,6 +10,7 @@
 
 use futures_util::future::BoxFuture;
 
+pub use super::kind_sql::{KindSql, Seconds};
 use super::shape::TableShape;
 use crate::config::Source;
 use crate::error::{DbErrorKind, UserError};
@@ -175,6 +176,31 @@ pub struct DbError {
     pub message: String,
 }
 
+impl DbError {
+    pub fn new(kind: DbErrorKind, message: String) -> DbError {
+        DbError { kind, message }
+    }
+}
+
+impl Value {
+    /// This value as a driver's own value type: scalars by `From` (a boolean as 0 or 1), NULL
+    /// as `null`, and lists as `list` makes them (each driver binds lists its own way).
+    pub fn lower<T>(&self, null: T, list: impl FnOnce(&Value) -> T) -> T
+    where
+        T: From<i64> + From<f64> + From<String> + From<Vec<u8>>,
+    {
+        match self {
+            Value::Null => null,
+            Value::Int(i) => T::from(*i),
+            Value::Float(f) => T::from(*f),
+            Value::Bool(b) => T::from(i64::from(*b)),
+            Value::Text(t) => T::from(t.clone()),
+            Value::Bytes(b) => T::from(b.clone()),
+            Value::TextArray(_) | Value::BytesArray(_) | Value::IntArray(_) => list(self),
+        }
+    }
+}
+
 /// The tables dsar keeps inside each database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreTable {
@@ -196,6 +222,77 @@ pub enum List {
     Ints(Vec<i64>),
     Bytes(Vec<Vec<u8>>),
 }
+
+/// A `match` row's owners to list: row `alias` of `table`, by the map's (key, column) `pairs`
+/// that `ids` has values for.
+#[derive(Clone, Copy)]
+pub struct MatchOwners<'a> {
+    pub table: usize,
+    pub alias: &'a str,
+    pub pairs: &'a [(String, String)],
+    pub ids: &'a crate::identity::Identities,
+}
+
+/// New values for some columns of some rows of `table`, found by their `key` columns: `rows`
+/// are (key cells, new cells in `columns` order).
+#[derive(Clone, Copy)]
+pub struct RowUpdates<'a> {
+    pub table: usize,
+    pub key: &'a [String],
+    pub columns: &'a [String],
+    pub rows: &'a [(Vec<Cell>, Vec<Cell>)],
+}
+
+/// What one erase batch writes to the quarantine: sealed rows of one table and request.
+pub struct QuarantineBatch<'a> {
+    pub request_id: &'a str,
+    pub table: &'a crate::config::TableName,
+    pub strategy: &'a str,
+    pub entries: &'a [SealedEntry],
+}
+
+impl QuarantineBatch<'_> {
+    /// Bind what every entry of the batch shares, in [`QUARANTINE_COLUMNS`] order (request,
+    /// `source`, schema, table, strategy), each followed by `cast`.
+    pub fn bind_shared(&self, st: &mut Statement, source: &str, cast: &str) {
+        let shared = [
+            self.request_id,
+            source,
+            &self.table.schema,
+            &self.table.name,
+            self.strategy,
+        ];
+        st.join(&shared, ", ", |st, value| {
+            st.bind(*value).push(cast);
+        });
+    }
+}
+
+impl QuarantineBatch<'_> {
+    /// One entry's own values, in [`QUARANTINE_COLUMNS`] order: key hash, sealed row, flag key.
+    pub fn entry_values(entry: &SealedEntry) -> [Value; 3] {
+        [
+            Value::Bytes(entry.key_hash.clone()),
+            Value::Bytes(entry.sealed.clone()),
+            entry.flag_key.clone().map_or(Value::Null, Value::Text),
+        ]
+    }
+
+    /// The same, one array per column over every entry (for kinds that bind arrays).
+    pub fn entry_columns(&self) -> [Value; 3] {
+        let entries = self.entries;
+        [
+            Value::BytesArray(entries.iter().map(|e| e.key_hash.clone()).collect()),
+            Value::BytesArray(entries.iter().map(|e| e.sealed.clone()).collect()),
+            Value::TextArray(entries.iter().map(|e| e.flag_key.clone()).collect()),
+        ]
+    }
+}
+
+/// The quarantine's columns, in the order every kind's [`Dialect::push_quarantine_rows`] gives
+/// them.
+pub const QUARANTINE_COLUMNS: &str =
+    "(request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until)";
 
 /// One row's entry in the quarantine, sealed.
 pub struct SealedEntry {
@@ -221,7 +318,12 @@ pub trait Dialect: Send + Sync {
         &self.mapped().shapes
     }
 
-    fn placeholders(&self) -> Placeholders;
+    /// What this kind spells as fixed text.
+    fn kind_sql(&self) -> &'static KindSql;
+
+    fn placeholders(&self) -> Placeholders {
+        self.kind_sql().placeholders
+    }
 
     fn statement(&self) -> Statement {
         Statement::new(self.placeholders())
@@ -234,28 +336,26 @@ pub trait Dialect: Send + Sync {
     /// Append the expression listing which subjects of the batch the `match` row `alias` of
     /// `table` belongs to, for the map's (key, column) `pairs` that `ids` has values for (an
     /// array or a text list; [`crate::source::select::owners`] reads either).
-    fn push_match_owners(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        alias: &str,
-        pairs: &[(String, String)],
-        ids: &crate::identity::Identities,
-    );
+    /// (Called with at least one pair; [`KindSql::no_owners`] stands for none.)
+    fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>);
 
     /// What goes before and after a parent's owners expression (rows of `parent_sql` aliased
     /// `inner`) to list a child row's owners; the join condition and `)` follow.
     fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String);
 
-    /// `expr` as text.
-    fn text_sql(&self, expr: &str) -> String;
+    /// `expr` as text (`CHAR` is text to MySQL and to SQLite's affinity rules alike).
+    fn text_sql(&self, expr: &str) -> String {
+        format!("CAST({expr} AS CHAR)")
+    }
 
-    /// The select expressions an export reads the `exported` columns of `table` through (at
-    /// least one, even for no column).
+    /// The select expressions an export reads the `exported` columns of `table` through (called
+    /// with at least one column; [`KindSql::no_columns`] stands for none).
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String>;
 
     /// The statement that starts the capture: one consistent snapshot of every table.
-    fn snapshot_sql(&self) -> &'static str;
+    fn snapshot_sql(&self) -> &'static str {
+        self.kind_sql().snapshot
+    }
 
     /// The statements that make `table`'s pending list (its key columns `key`) anew, empty.
     fn create_pending(&self, table: usize, key: &[String]) -> Vec<String>;
@@ -272,7 +372,13 @@ pub trait Dialect: Send + Sync {
     }
 
     /// The quoted name of the session table that holds `table`'s captured keys.
-    fn pending_table(&self, table: usize) -> String;
+    fn pending_table(&self, table: usize) -> String {
+        format!(
+            "{}{}",
+            self.kind_sql().temp_schema,
+            crate::source::quote::ident(&format!("dsar_pending_{table}"))
+        )
+    }
 
     /// `DELETE FROM t AS alias` as this kind writes a delete with an alias.
     fn delete_from(&self, table_sql: &str, alias: &str) -> String {
@@ -293,75 +399,66 @@ pub trait Dialect: Send + Sync {
     /// ` FOR UPDATE`, where rows read in a transaction can be locked (empty for SQLite, whose
     /// write transaction already holds the file).
     fn lock_rows_sql(&self) -> &'static str {
-        " FOR UPDATE"
+        self.kind_sql().lock_rows
     }
 
     /// A boolean flag column's "deleted" value.
     fn true_sql(&self) -> &'static str {
-        "TRUE"
+        self.kind_sql().true_value
     }
 
     /// The quarantine's `flag_key` column as text.
     fn flag_key_sql(&self) -> &'static str {
-        "flag_key"
+        self.kind_sql().flag_key
     }
 
-    /// Append the INSERT of `entries` into the quarantine, each with the request's window end.
-    fn insert_quarantine(
-        &self,
-        st: &mut Statement,
-        request_id: &str,
-        table: &crate::config::TableName,
-        strategy: &str,
-        entries: &[SealedEntry],
-    );
+    /// Append the rows of the batch's INSERT into the quarantine (a `SELECT` or `VALUES` giving
+    /// [`QUARANTINE_COLUMNS`]), each with the request's window end and the database's clock.
+    fn push_quarantine_rows(&self, st: &mut Statement, batch: &QuarantineBatch<'_>);
 
     /// The quoted name of one of the store's tables (`dsar.quarantine`, `dsar_quarantine`).
     fn store_table(&self, table: StoreTable) -> &'static str {
-        match table {
-            StoreTable::Requests => "dsar_requests",
-            StoreTable::Quarantine => "dsar_quarantine",
-            StoreTable::Plan => "dsar_plan",
-        }
+        self.kind_sql().tables[table as usize]
     }
-
-    /// The statements that create the store's tables when missing.
-    fn store_ddl(&self) -> &'static [&'static str];
-
-    /// Changes to stores made by earlier releases that this kind cannot write as `IF NOT
-    /// EXISTS`: (a query counting what is there, the statement to run when it counts 0).
-    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
-    /// A condition true when the store exists, as one boolean or integer column.
-    fn store_exists_sql(&self) -> &'static str;
 
     /// The statement that starts a read-write transaction.
-    fn begin_sql(&self) -> &'static str;
+    fn begin_sql(&self) -> &'static str {
+        self.kind_sql().begin
+    }
 
     /// The database's clock, as SQL (`now()`).
-    fn now_sql(&self) -> &'static str;
+    fn now_sql(&self) -> &'static str {
+        self.kind_sql().now
+    }
 
     /// `now + secs` as SQL, for the window's end, binding `secs`.
-    fn push_now_plus(&self, st: &mut Statement, secs: f64);
+    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
+        let (before, after, unit) = self.kind_sql().now_plus;
+        let amount = match unit {
+            Seconds::Whole => Value::Float(secs),
+            Seconds::Micros => Value::Int((secs * 1_000_000.0) as i64),
+        };
+        st.push(before).bind(amount).push(after);
+    }
 
     /// A timestamp column as `YYYY-MM-DDTHH:MM:SSZ` text.
-    fn utc_text(&self, column: &str) -> String;
+    fn utc_text(&self, column: &str) -> String {
+        self.kind_sql().utc_text.replace("{column}", column)
+    }
 
     /// The most values one statement may bind.
     fn max_binds(&self) -> usize {
-        65_535
+        self.kind_sql().max_binds
     }
 
     /// Whether sealed rows keep each value's storage class (SQLite) rather than its text form.
     fn typed_payload(&self) -> bool {
-        false
+        self.kind_sql().typed_payload
     }
 
     /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
     fn delete_returning(&self) -> bool {
-        false
+        self.kind_sql().delete_returning
     }
 
     /// The select expression that reads `alias.column` of mapped table `table` exactly, as the
@@ -384,7 +481,7 @@ pub trait Dialect: Send + Sync {
 
     /// What opens a list of row values after `IN (`: `VALUES ` where the kind needs it.
     fn row_list_prefix(&self) -> &'static str {
-        ""
+        self.kind_sql().row_list_prefix
     }
 
     /// Append `(…), (…)`: each row's cells written into `columns` by [`Dialect::bind_cell`].
@@ -432,14 +529,7 @@ pub trait Dialect: Send + Sync {
 
     /// Append one `UPDATE` that sets `columns` of the rows of `table` whose key (`key`) matches:
     /// `rows` are (key cells, new cells).
-    fn update_rows(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        key: &[String],
-        columns: &[String],
-        rows: &[(Vec<Cell>, Vec<Cell>)],
-    );
+    fn update_rows(&self, st: &mut Statement, u: &RowUpdates<'_>);
 
     /// Whether `column` of `table` holds booleans (a flag then is TRUE, else a time).
     fn is_boolean(&self, table: usize, column: &str) -> bool;
@@ -458,7 +548,11 @@ pub trait Dialect: Send + Sync {
 
     /// The value a `flag` strategy writes into `column` of `table` when it is not boolean: the
     /// time of the delete, in the column's type.
-    fn flag_time_sql(&self, table: usize, column: &str) -> String;
+    fn flag_time_sql(&self, table: usize, column: &str) -> String {
+        let column = self.shapes()[table].column(column);
+        let sql_type = column.map_or("text", |c| c.base_type.as_str());
+        self.kind_sql().flag_time.replace("{type}", sql_type)
+    }
 }
 
 /// One connected database, as the erasure engine drives it.
@@ -490,7 +584,7 @@ impl DbError {
 mod snapshot {
     use std::time::Duration;
 
-    use super::{Dialect, List, SealedEntry, StoreTable};
+    use super::{Dialect, List, QUARANTINE_COLUMNS, QuarantineBatch, RowUpdates, SealedEntry, StoreTable};
     use crate::config::{Link, OnDelete, SecretRef, Source, SourceKind, Table, TableName};
     use crate::source::cell::Cell;
     use crate::source::shape::{Column, ColumnKind, TableShape};
@@ -567,19 +661,33 @@ mod snapshot {
             d.insert_rows(st, 0, &columns, std::slice::from_ref(&row))
         });
         show("update rows", &|st| {
-            d.update_rows(st, 0, &key, &columns[1..], &[(vec![row[0].clone()], row[1..].to_vec())])
+            d.update_rows(
+                st,
+                &RowUpdates {
+                    table: 0,
+                    key: &key,
+                    columns: &columns[1..],
+                    rows: &[(vec![row[0].clone()], row[1..].to_vec())],
+                },
+            )
         });
         show("insert quarantine", &|st| {
-            d.insert_quarantine(
+            st.push(&format!(
+                "INSERT INTO {} {QUARANTINE_COLUMNS} ",
+                d.store_table(StoreTable::Quarantine)
+            ));
+            d.push_quarantine_rows(
                 st,
-                "r1",
-                &d.source().tables[0].name,
-                "quarantine",
-                &[SealedEntry {
-                    key_hash: vec![1, 2],
-                    sealed: vec![3],
-                    flag_key: None,
-                }],
+                &QuarantineBatch {
+                    request_id: "r1",
+                    table: &d.source().tables[0].name,
+                    strategy: "quarantine",
+                    entries: &[SealedEntry {
+                        key_hash: vec![1, 2],
+                        sealed: vec![3],
+                        flag_key: None,
+                    }],
+                },
             )
         });
         show("delete", &|st| {
@@ -600,7 +708,7 @@ mod snapshot {
             d.store_table(StoreTable::Requests),
             d.store_table(StoreTable::Quarantine),
             d.pending_table(0),
-            d.store_exists_sql()
+            d.kind_sql().exists
         ));
         out
     }

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod erasure;
 pub mod foreign_key;
 mod held_locks;
+pub mod kind_sql;
 pub mod mysql;
 pub mod password;
 pub mod postgres;

@@ -11,7 +11,7 @@
 //! - the **owners** list (which subjects of the batch `t0` belongs to), for batch exports and for
 //!   learning one key of a subject from another.
 
-use super::backend::{Backend, Dialect, Statement, Value};
+use super::backend::{Backend, Dialect, MatchOwners, Statement, Value};
 use super::quote::qualified;
 use crate::config::Link;
 use crate::error::UserError;
@@ -59,7 +59,19 @@ pub fn push_owners(d: &dyn Dialect, st: &mut Statement, table: usize, depth: usi
     match &d.source().tables[table].link {
         Link::Match(pairs) => {
             let pairs: Vec<(String, String)> = pairs.iter().filter(|(key, _)| ids.has(key)).cloned().collect();
-            d.push_match_owners(st, table, &alias, &pairs, ids);
+            if pairs.is_empty() {
+                st.push(d.kind_sql().no_owners);
+            } else {
+                d.push_match_owners(
+                    st,
+                    &MatchOwners {
+                        table,
+                        alias: &alias,
+                        pairs: &pairs,
+                        ids,
+                    },
+                );
+            }
         }
         Link::Via {
             parent,
@@ -97,7 +109,12 @@ pub fn export_query(
         push_owners(d, &mut st, table, 0, ids);
         st.push(", ");
     }
-    st.push(&d.export_columns(table, exported).join(", ")).push(&format!(
+    if exported.is_empty() {
+        st.push(d.kind_sql().no_columns);
+    } else {
+        st.push(&d.export_columns(table, exported).join(", "));
+    }
+    st.push(&format!(
         " FROM {} t0 WHERE ",
         d.table_sql(&d.source().tables[table].name)
     ));

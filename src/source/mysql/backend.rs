@@ -8,16 +8,17 @@ use futures_util::future::BoxFuture;
 use mysql_async::Value as SqlValue;
 use mysql_async::consts::ColumnType;
 
-use super::{MySqlDialect, MySqlSource, classify, error_text};
-use crate::config::TableName;
+use super::{MySqlDialect, MySqlSource};
 use crate::error::UserError;
-use crate::identity::Identities;
-use crate::source::backend::{Backend, DbError, Dialect, Mapped, Placeholders, SealedEntry, Statement, Value};
+use crate::source::backend::{
+    Backend, DbError, Dialect, Mapped, MatchOwners, QuarantineBatch, RowUpdates, Statement, Value,
+};
 use crate::source::cell::Cell;
+use crate::source::kind_sql::{self, KindSql};
 use crate::source::quote::{ident, qualified, table as table_ident};
 use crate::source::shape::ColumnKind;
 
-const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE, PLAN];
+pub(crate) const STORE_DDL: &[&str] = &[REQUESTS, QUARANTINE, PLAN];
 
 const REQUESTS: &str = "CREATE TABLE IF NOT EXISTS dsar_requests (
     request_id    VARCHAR(64) PRIMARY KEY,
@@ -58,6 +59,27 @@ const PLAN: &str = "CREATE TABLE IF NOT EXISTS dsar_plan (
     FOREIGN KEY (request_id) REFERENCES dsar_requests (request_id)
 ) ENGINE = InnoDB";
 
+/// Quarantines made before plans were recorded lack the key-hash index (MySQL has no
+/// CREATE INDEX IF NOT EXISTS); without it, resume and completion checks scan.
+/// Plans of earlier releases held one key per row (a BLOB fits it) and no `done`.
+pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_quarantine' AND INDEX_NAME = 'dsar_quarantine_by_key'",
+        "CREATE INDEX dsar_quarantine_by_key ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
+    ),
+    (
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'done'",
+        "ALTER TABLE dsar_plan ADD COLUMN done BOOLEAN NOT NULL DEFAULT FALSE",
+    ),
+    (
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'sealed_key' AND DATA_TYPE = 'longblob'",
+        "ALTER TABLE dsar_plan MODIFY sealed_key LONGBLOB NOT NULL",
+    ),
+];
+
 /// The character set MySQL reports for binary strings.
 const BINARY_CHARSET: u16 = 63;
 
@@ -70,16 +92,8 @@ impl MySqlDialect<'_> {
 }
 
 pub(super) fn to_sql(value: &Value) -> SqlValue {
-    match value {
-        Value::Null => SqlValue::NULL,
-        Value::Int(i) => SqlValue::Int(*i),
-        Value::Float(f) => SqlValue::Double(*f),
-        Value::Bool(b) => SqlValue::Int(i64::from(*b)),
-        Value::Text(t) => SqlValue::from(t.as_str()),
-        Value::Bytes(b) => SqlValue::Bytes(b.clone()),
-        // Lists are bound element by element (see `in_list`); never as one value.
-        Value::TextArray(_) | Value::BytesArray(_) | Value::IntArray(_) => SqlValue::NULL,
-    }
+    // Lists are bound element by element (see `in_list`); never as one value.
+    value.lower(SqlValue::NULL, |_| SqlValue::NULL)
 }
 
 /// A result value. The text protocol sends numbers as text too: the column type decides.
@@ -110,14 +124,11 @@ fn from_row(row: mysql_async::Row) -> Vec<Value> {
         .collect()
 }
 
-fn db_error(e: &mysql_async::Error) -> DbError {
-    DbError {
-        kind: classify(e),
-        message: error_text(e),
-    }
-}
-
 impl Dialect for MySqlDialect<'_> {
+    fn kind_sql(&self) -> &'static KindSql {
+        &kind_sql::MYSQL
+    }
+
     /// `column IN (?, …)`, exact: on a text column the usual collations ignore case and
     /// trailing spaces (`Customer-1@Example.com` would match `customer-1@example.com`), so the
     /// values are compared again as bytes. The first test still finds the rows by the index.
@@ -139,18 +150,13 @@ impl Dialect for MySqlDialect<'_> {
     }
 
     /// `CONCAT_WS(',', IF(<row matches subject 0>, '0', NULL), …)`.
-    fn push_match_owners(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        alias: &str,
-        pairs: &[(String, String)],
-        ids: &Identities,
-    ) {
+    fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>) {
+        let (table, alias, ids) = (m.table, m.alias, m.ids);
         let mut first = true;
         for s in 0..ids.count as u32 {
             let known = ids.of_subject(s);
-            let tests: Vec<(&String, Vec<String>)> = pairs
+            let tests: Vec<(&String, Vec<String>)> = m
+                .pairs
                 .iter()
                 .map(|(key, column)| {
                     let values = known.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -178,10 +184,6 @@ impl Dialect for MySqlDialect<'_> {
         )
     }
 
-    fn text_sql(&self, expr: &str) -> String {
-        format!("CAST({expr} AS CHAR)")
-    }
-
     /// One `JSON_ARRAY` per row: numbers stay exact, binary columns come as base64.
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
         let values: Vec<String> = exported
@@ -196,10 +198,6 @@ impl Dialect for MySqlDialect<'_> {
             })
             .collect();
         vec![format!("JSON_ARRAY({})", values.join(", "))]
-    }
-
-    fn snapshot_sql(&self) -> &'static str {
-        "START TRANSACTION WITH CONSISTENT SNAPSHOT"
     }
 
     fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
@@ -220,102 +218,24 @@ impl Dialect for MySqlDialect<'_> {
         &self.mapped
     }
 
-    fn placeholders(&self) -> Placeholders {
-        Placeholders::Question
-    }
-
-    fn pending_table(&self, table: usize) -> String {
-        ident(&format!("dsar_pending_{table}"))
-    }
-
     fn delete_from(&self, table_sql: &str, alias: &str) -> String {
         format!("DELETE {alias} FROM {table_sql} {alias}")
     }
 
-    fn insert_quarantine(
-        &self,
-        st: &mut Statement,
-        request_id: &str,
-        table: &TableName,
-        strategy: &str,
-        entries: &[SealedEntry],
-    ) {
-        st.push(
-            "INSERT INTO dsar_quarantine \
-               (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) \
-             VALUES ",
-        )
-        .join(entries, ", ", |st, entry| {
-            st.push("(")
-                .bind(request_id)
-                .push(", ")
-                .bind(self.source().name.as_str())
-                .push(", ")
-                .bind(table.schema.as_str())
-                .push(", ")
-                .bind(table.name.as_str())
-                .push(", ")
-                .bind(strategy)
-                .push(", ")
-                .bind(entry.key_hash.clone())
-                .push(", ")
-                .bind(entry.sealed.clone())
-                .push(", ")
-                .bind(entry.flag_key.clone().map_or(Value::Null, Value::Text))
-                .push(", UTC_TIMESTAMP(6), (SELECT restore_until FROM dsar_requests WHERE request_id = ")
-                .bind(request_id)
+    /// One `VALUES` row per entry (MySQL reads no array, and MariaDB's table value constructor
+    /// is not MySQL's).
+    fn push_quarantine_rows(&self, st: &mut Statement, batch: &QuarantineBatch<'_>) {
+        st.push("VALUES ").join(batch.entries, ", ", |st, entry| {
+            st.push("(");
+            batch.bind_shared(st, &self.source().name, "");
+            st.push(", ")
+                .join(&QuarantineBatch::entry_values(entry), ", ", |st, value| {
+                    st.bind(value.clone());
+                });
+            st.push(", UTC_TIMESTAMP(6), (SELECT restore_until FROM dsar_requests WHERE request_id = ")
+                .bind(batch.request_id)
                 .push("))");
         });
-    }
-
-    fn store_ddl(&self) -> &'static [&'static str] {
-        STORE_DDL
-    }
-
-    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
-        // Quarantines made before plans were recorded lack the key-hash index (MySQL has no
-        // CREATE INDEX IF NOT EXISTS); without it, resume and completion checks scan.
-        // Plans of earlier releases held one key per row (a BLOB fits it) and no `done`.
-        &[
-            (
-                "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = 'dsar_quarantine' AND INDEX_NAME = 'dsar_quarantine_by_key'",
-                "CREATE INDEX dsar_quarantine_by_key ON dsar_quarantine (request_id, table_schema, table_name, key_hash)",
-            ),
-            (
-                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'done'",
-                "ALTER TABLE dsar_plan ADD COLUMN done BOOLEAN NOT NULL DEFAULT FALSE",
-            ),
-            (
-                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'sealed_key' AND DATA_TYPE = 'longblob'",
-                "ALTER TABLE dsar_plan MODIFY sealed_key LONGBLOB NOT NULL",
-            ),
-        ]
-    }
-
-    fn store_exists_sql(&self) -> &'static str {
-        "SELECT COUNT(*) = 2 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-         AND TABLE_NAME IN ('dsar_requests', 'dsar_quarantine')"
-    }
-
-    fn begin_sql(&self) -> &'static str {
-        "START TRANSACTION"
-    }
-
-    fn now_sql(&self) -> &'static str {
-        "UTC_TIMESTAMP(6)"
-    }
-
-    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
-        st.push("UTC_TIMESTAMP(6) + INTERVAL ")
-            .bind((secs * 1_000_000.0) as i64)
-            .push(" MICROSECOND");
-    }
-
-    fn utc_text(&self, column: &str) -> String {
-        format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%sZ')")
     }
 
     fn read_cell(&self, table: usize, alias: &str, column: &str) -> String {
@@ -349,14 +269,8 @@ impl Dialect for MySqlDialect<'_> {
         }
     }
 
-    fn update_rows(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        key: &[String],
-        columns: &[String],
-        rows: &[(Vec<Cell>, Vec<Cell>)],
-    ) {
+    fn update_rows(&self, st: &mut Statement, u: &RowUpdates<'_>) {
+        let (table, key, columns, rows) = (u.table, u.key, u.columns, u.rows);
         // `UPDATE t JOIN (SELECT ? AS k0, ? AS n0 UNION ALL SELECT ?, ?) u ON keys SET …`.
         st.push(&format!(
             "UPDATE {} t0 JOIN (",
@@ -401,23 +315,15 @@ impl Dialect for MySqlDialect<'_> {
             .position(|c| c.name == column)
             .is_some_and(|i| self.boolean[table][i])
     }
-
-    fn flag_time_sql(&self, _table: usize, _column: &str) -> String {
-        "UTC_TIMESTAMP(6)".into()
-    }
 }
 
 impl Backend for MySqlSource<'_> {
-    fn dialect(&self) -> &dyn Dialect {
-        &self.dialect
-    }
-
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         async move {
             let (sql, binds) = st.into_parts();
             self.run(&sql, binds.iter().map(to_sql).collect())
                 .await
-                .map_err(|e| db_error(&e))
+                .map_err(DbError::from)
         }
         .boxed()
     }
@@ -428,7 +334,7 @@ impl Backend for MySqlSource<'_> {
             let rows = self
                 .rows(&sql, binds.iter().map(to_sql).collect())
                 .await
-                .map_err(|e| db_error(&e))?;
+                .map_err(DbError::from)?;
             Ok(rows.into_iter().map(from_row).collect())
         }
         .boxed()
@@ -436,5 +342,9 @@ impl Backend for MySqlSource<'_> {
 
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
         MySqlSource::lock_for_erasure(self).boxed()
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 }

@@ -5,7 +5,7 @@
 //! binary columns come as base64), and quarantine keeps `CAST(… AS CHAR)`, or `HEX(…)` for
 //! binary columns, which MySQL converts back to exactly the same values on restore.
 
-mod backend;
+pub(crate) mod backend;
 mod key;
 mod lock;
 
@@ -544,6 +544,12 @@ async fn load_catalog(
 }
 
 /// The kind of a MySQL/MariaDB failure, by the server's error number (never by its text).
+impl From<mysql_async::Error> for crate::source::backend::DbError {
+    fn from(e: mysql_async::Error) -> Self {
+        Self::new(classify(&e), error_text(&e))
+    }
+}
+
 pub fn classify(e: &mysql_async::Error) -> DbErrorKind {
     use mysql_async::{DriverError, Error};
     match e {

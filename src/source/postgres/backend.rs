@@ -6,19 +6,17 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::connect::{classify, error_text};
 use super::{PgDialect, PgSource};
-use crate::config::TableName;
 use crate::error::UserError;
-use crate::identity::Identities;
 use crate::source::backend::{
-    Backend, DbError, Dialect, List, Mapped, Placeholders, SealedEntry, Statement, StoreTable, Value,
+    Backend, DbError, Dialect, List, Mapped, MatchOwners, QuarantineBatch, RowUpdates, Statement, Value,
 };
 use crate::source::cell::Cell;
+use crate::source::kind_sql::{self, KindSql};
 use crate::source::quote::{ident, qualified, table as table_ident};
 use crate::source::shape::ColumnKind;
 
-const STORE_DDL: &[&str] = &[
+pub(crate) const STORE_DDL: &[&str] = &[
     "CREATE SCHEMA IF NOT EXISTS dsar",
     "CREATE TABLE IF NOT EXISTS dsar.requests (
         request_id    text PRIMARY KEY,
@@ -63,7 +61,7 @@ const STORE_DDL: &[&str] = &[
 /// Stores of earlier releases: a foreign key to `dsar.requests` on every quarantine and plan
 /// row (a trigger per row written, which cost more than the write), and plans without `done`.
 /// Each check counts 0 when its statement is still to run.
-const STORE_MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
     (
         "SELECT 1 - count(*) FROM pg_constraint WHERE conname = 'quarantine_request_id_fkey' \
          AND conrelid = 'dsar.quarantine'::regclass",
@@ -141,34 +139,21 @@ fn from_row(row: &tokio_postgres::Row, i: usize) -> Value {
     value.ok().flatten().unwrap_or(Value::Null)
 }
 
-fn db_error(e: &tokio_postgres::Error) -> DbError {
-    DbError {
-        kind: classify(e),
-        message: error_text(e),
-    }
-}
-
 impl Dialect for PgDialect<'_> {
+    fn kind_sql(&self) -> &'static KindSql {
+        &kind_sql::POSTGRES
+    }
+
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
         st.push(&format!("{alias}.{} = ANY(", ident(column)))
             .bind(Value::TextArray(values.iter().cloned().map(Some).collect()))
             .push(&format!("::text[]::{}[])", self.cast(table, column)));
     }
 
-    fn push_match_owners(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        alias: &str,
-        pairs: &[(String, String)],
-        ids: &Identities,
-    ) {
-        if pairs.is_empty() {
-            st.push("ARRAY[]::int4[]");
-            return;
-        }
+    fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>) {
+        let (table, alias, ids) = (m.table, m.alias, m.ids);
         st.push("ARRAY(");
-        st.join(pairs, " UNION ", |st, (key, column)| {
+        st.join(m.pairs, " UNION ", |st, (key, column)| {
             st.push("SELECT u.s::int4 FROM unnest(")
                 .bind(Value::TextArray(ids.values(key).into_iter().map(Some).collect()))
                 .push(&format!("::text[]::{}[], ", self.cast(table, column)))
@@ -201,16 +186,7 @@ impl Dialect for PgDialect<'_> {
                 ColumnKind::Other => format!("to_jsonb({c})"),
             }
         });
-        let columns: Vec<String> = columns.collect();
-        if columns.is_empty() {
-            vec!["'null'::jsonb".into()]
-        } else {
-            columns
-        }
-    }
-
-    fn snapshot_sql(&self) -> &'static str {
-        "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        columns.collect()
     }
 
     fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
@@ -238,87 +214,20 @@ impl Dialect for PgDialect<'_> {
         &self.mapped
     }
 
-    fn placeholders(&self) -> Placeholders {
-        Placeholders::Dollar
-    }
-
-    fn pending_table(&self, table: usize) -> String {
-        format!("pg_temp.{}", ident(&format!("dsar_pending_{table}")))
-    }
-
-    fn flag_key_sql(&self) -> &'static str {
-        "flag_key::text"
-    }
-
-    fn insert_quarantine(
-        &self,
-        st: &mut Statement,
-        request_id: &str,
-        table: &TableName,
-        strategy: &str,
-        entries: &[SealedEntry],
-    ) {
-        st.push("INSERT INTO dsar.quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, restore_until) SELECT ")
-            .bind(request_id)
-            .push("::text, ")
-            .bind(self.source().name.as_str())
-            .push("::text, ")
-            .bind(table.schema.as_str())
-            .push("::text, ")
-            .bind(table.name.as_str())
-            .push("::text, ")
-            .bind(strategy)
-            .push("::text, u.h, u.s, u.f::jsonb, r.restore_until FROM unnest(")
-            .bind(Value::BytesArray(entries.iter().map(|e| e.key_hash.clone()).collect()))
-            .push("::bytea[], ")
-            .bind(Value::BytesArray(entries.iter().map(|e| e.sealed.clone()).collect()))
-            .push("::bytea[], ")
-            .bind(Value::TextArray(entries.iter().map(|e| e.flag_key.clone()).collect()))
-            .push("::text[]) AS u(h, s, f), dsar.requests r WHERE r.request_id = ")
-            .bind(request_id)
+    fn push_quarantine_rows(&self, st: &mut Statement, batch: &QuarantineBatch<'_>) {
+        st.push("SELECT ");
+        batch.bind_shared(st, &self.source().name, "::text");
+        st.push(", u.h, u.s, u.f::jsonb, now(), r.restore_until FROM unnest(");
+        let arrays = batch
+            .entry_columns()
+            .into_iter()
+            .zip(["::bytea[]", "::bytea[]", "::text[]"]);
+        st.join(&arrays.collect::<Vec<_>>(), ", ", |st, (array, cast)| {
+            st.bind(array.clone()).push(cast);
+        });
+        st.push(") AS u(h, s, f), dsar.requests r WHERE r.request_id = ")
+            .bind(batch.request_id)
             .push("::text");
-    }
-
-    fn store_table(&self, table: StoreTable) -> &'static str {
-        match table {
-            StoreTable::Requests => "dsar.requests",
-            StoreTable::Quarantine => "dsar.quarantine",
-            StoreTable::Plan => "dsar.plan",
-        }
-    }
-
-    fn store_ddl(&self) -> &'static [&'static str] {
-        STORE_DDL
-    }
-
-    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
-        STORE_MIGRATIONS
-    }
-
-    fn store_exists_sql(&self) -> &'static str {
-        "SELECT to_regclass('dsar.quarantine') IS NOT NULL AND to_regclass('dsar.requests') IS NOT NULL"
-    }
-
-    fn begin_sql(&self) -> &'static str {
-        "BEGIN"
-    }
-
-    fn now_sql(&self) -> &'static str {
-        "now()"
-    }
-
-    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
-        st.push("now() + make_interval(secs => ")
-            .bind(Value::Float(secs))
-            .push(")");
-    }
-
-    fn utc_text(&self, column: &str) -> String {
-        format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
-    }
-
-    fn delete_returning(&self) -> bool {
-        true
     }
 
     fn read_cell(&self, _table: usize, alias: &str, column: &str) -> String {
@@ -388,14 +297,8 @@ impl Dialect for PgDialect<'_> {
         ));
     }
 
-    fn update_rows(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        key: &[String],
-        columns: &[String],
-        rows: &[(Vec<Cell>, Vec<Cell>)],
-    ) {
+    fn update_rows(&self, st: &mut Statement, u: &RowUpdates<'_>) {
+        let (table, key, columns, rows) = (u.table, u.key, u.columns, u.rows);
         let keys: Vec<&[Cell]> = rows.iter().map(|(k, _)| k.as_slice()).collect();
         let values: Vec<&[Cell]> = rows.iter().map(|(_, v)| v.as_slice()).collect();
         let mut arrays = Self::text_arrays(st, &keys, key.len());
@@ -425,23 +328,15 @@ impl Dialect for PgDialect<'_> {
     fn is_boolean(&self, table: usize, column: &str) -> bool {
         self.cast(table, column) == "boolean"
     }
-
-    fn flag_time_sql(&self, table: usize, column: &str) -> String {
-        format!("now()::{}", self.cast(table, column))
-    }
 }
 
 impl Backend for PgSource<'_> {
-    fn dialect(&self) -> &dyn Dialect {
-        &self.dialect
-    }
-
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         async move {
             let (sql, binds) = st.into_parts();
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-            self.client.execute(sql.as_str(), &refs).await.map_err(|e| db_error(&e))
+            self.client.execute(sql.as_str(), &refs).await.map_err(DbError::from)
         }
         .boxed()
     }
@@ -451,7 +346,7 @@ impl Backend for PgSource<'_> {
             let (sql, binds) = st.into_parts();
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-            let rows = self.client.query(sql.as_str(), &refs).await.map_err(|e| db_error(&e))?;
+            let rows = self.client.query(sql.as_str(), &refs).await.map_err(DbError::from)?;
             Ok(rows
                 .iter()
                 .map(|row| (0..row.len()).map(|i| from_row(row, i)).collect())
@@ -462,5 +357,9 @@ impl Backend for PgSource<'_> {
 
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
         PgSource::lock_for_erasure(self).boxed()
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 }

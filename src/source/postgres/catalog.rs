@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use super::connect::error_text;
+use super::connect::failure;
 use crate::config::{Source, TableName};
 use crate::error::{UserError, suggestion};
 pub use crate::source::shape::{Column, ColumnKind, TableShape};
@@ -34,13 +34,7 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
             &[&schemas, &names],
         )
         .await
-        .map_err(|e| {
-            UserError::runtime(format!(
-                "source `{}`: cannot read the catalog: {}",
-                source.name,
-                error_text(&e)
-            ))
-        })?;
+        .map_err(failure(format!("source `{}`: cannot read the catalog", source.name)))?;
     let mut found: HashMap<TableName, TableShape> = HashMap::new();
     let mut key_positions: HashMap<TableName, Vec<(i32, String)>> = HashMap::new();
     for row in rows {

@@ -12,6 +12,18 @@ use crate::source::tls::libpq::{self as tls, SslMode};
 use crate::source::tls::{Check, Security};
 
 /// The kind of a PostgreSQL failure, by its SQLSTATE (never by its text).
+/// A failure of a statement dsar runs for itself (catalog, session set-up): `context`, then
+/// the server's words.
+pub fn failure(context: String) -> impl FnOnce(tokio_postgres::Error) -> UserError {
+    move |e| UserError::runtime(format!("{context}: {}", error_text(&e)))
+}
+
+impl From<tokio_postgres::Error> for crate::source::backend::DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::new(classify(&e), error_text(&e))
+    }
+}
+
 pub fn classify(e: &tokio_postgres::Error) -> DbErrorKind {
     if e.is_closed() {
         return DbErrorKind::ConnectionLost;
@@ -199,13 +211,10 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     client
         .batch_execute(&settings)
         .await
-        .map_err(|e| {
-            UserError::runtime(format!(
-                "source `{}` ({place}): cannot set up the session: {}",
-                source.name,
-                error_text(&e)
-            ))
-        })
+        .map_err(failure(format!(
+            "source `{}` ({place}): cannot set up the session",
+            source.name
+        )))
         .map_err(ConnectError::Unreachable)?;
     let security = if encrypted {
         Security::tls(protocol(&client).await, tls_settings.check, &host, local)

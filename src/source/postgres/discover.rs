@@ -1,6 +1,6 @@
 //! The whole catalog of a PostgreSQL database, for `dsar discover` to draft a map from.
 
-use super::connect::{connect, error_text};
+use super::connect::{connect, failure};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
 use crate::source::discovery::{DbCatalog, DbColumn, DbTable, Sampler};
@@ -9,13 +9,7 @@ const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema'
 
 pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
     let (client, _) = connect(source).await?;
-    let fail = |e: tokio_postgres::Error| {
-        UserError::runtime(format!(
-            "source `{}`: cannot read the catalog: {}",
-            source.name,
-            error_text(&e)
-        ))
-    };
+    let fail = |e| failure(format!("source `{}`: cannot read the catalog", source.name))(e);
     let rows = client
         .query(
             &format!(

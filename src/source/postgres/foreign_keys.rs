@@ -3,7 +3,7 @@
 
 use tokio_postgres::Client;
 
-use super::connect::error_text;
+use super::connect::failure;
 use crate::config::{Source, TableName};
 use crate::error::UserError;
 pub use crate::source::foreign_key::{ForeignKey, OnParentDelete};
@@ -41,9 +41,7 @@ pub async fn read(
             &[&schemas, &names],
         )
         .await
-        .map_err(|e| {
-            UserError::runtime(format!("source `{}`: cannot read foreign keys: {}", source.name, error_text(&e)))
-        })?;
+        .map_err(failure(format!("source `{}`: cannot read foreign keys", source.name)))?;
     Ok(rows
         .iter()
         .map(|row| {

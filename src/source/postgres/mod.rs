@@ -1,7 +1,7 @@
 //! A PostgreSQL source: one session, its mapped tables checked against the catalog, and the
 //! queries that find a subject's rows.
 
-mod backend;
+pub(crate) mod backend;
 mod catalog;
 mod connect;
 pub mod discover;

@@ -7,19 +7,20 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::catalog::Affinity;
-use super::{SqliteDialect, SqliteSource, classify, value};
-use crate::config::TableName;
+use super::{SqliteDialect, SqliteSource, value};
 use crate::error::UserError;
-use crate::identity::Identities;
-use crate::source::backend::{Backend, DbError, Dialect, Mapped, Placeholders, SealedEntry, Statement, Value};
+use crate::source::backend::{
+    Backend, DbError, Dialect, Mapped, MatchOwners, QuarantineBatch, RowUpdates, Statement, Value,
+};
 use crate::source::cell::Cell;
+use crate::source::kind_sql::{self, KindSql};
 use crate::source::quote::{ident, qualified, table as table_ident};
 
 /// Times in the store are Unix seconds (REAL) by the local clock, the database's clock here.
 /// Now, in Unix seconds with sub-second precision, as SQL.
-const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
+pub(crate) const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
 
-const STORE_DDL: &[&str] = &[
+pub(crate) const STORE_DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS dsar_requests (
         request_id    TEXT PRIMARY KEY,
         source        TEXT NOT NULL,
@@ -62,17 +63,10 @@ const STORE_DDL: &[&str] = &[
 ];
 
 /// Plans recorded by earlier releases have no `done` column.
-const STORE_MIGRATIONS: &[(&str, &str)] = &[(
+pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[(
     "SELECT count(*) FROM pragma_table_info('dsar_plan') WHERE name = 'done'",
     "ALTER TABLE dsar_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0",
 )];
-
-fn db_error(e: &rusqlite::Error) -> DbError {
-    DbError {
-        kind: classify(e),
-        message: e.to_string(),
-    }
-}
 
 impl SqliteDialect<'_> {
     /// A subject value as JSON the column compares equal with: a number for a numeric column,
@@ -99,6 +93,10 @@ impl SqliteDialect<'_> {
 }
 
 impl Dialect for SqliteDialect<'_> {
+    fn kind_sql(&self) -> &'static KindSql {
+        &kind_sql::SQLITE
+    }
+
     /// `column IN (SELECT value FROM json_each(?))`, the values typed as the column stores them.
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
         let typed: Vec<serde_json::Value> = values.iter().flat_map(|v| self.typed(table, column, v)).collect();
@@ -108,20 +106,10 @@ impl Dialect for SqliteDialect<'_> {
     }
 
     /// A JSON array of the subjects, from bound `[value, subject]` pairs.
-    fn push_match_owners(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        alias: &str,
-        pairs: &[(String, String)],
-        ids: &Identities,
-    ) {
-        if pairs.is_empty() {
-            st.push("'[]'");
-            return;
-        }
+    fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>) {
+        let (table, alias, ids) = (m.table, m.alias, m.ids);
         st.push("(SELECT json_group_array(o) FROM (");
-        st.join(pairs, " UNION ", |st, (key, column)| {
+        st.join(m.pairs, " UNION ", |st, (key, column)| {
             let pairs: Vec<serde_json::Value> = (ids.values(key).iter().zip(ids.subjects(key)))
                 .flat_map(|(v, owner)| self.typed(table, column, v).into_iter().map(move |v| (v, owner)))
                 .map(|(v, owner)| serde_json::Value::Array(vec![v, owner.into()]))
@@ -143,25 +131,12 @@ impl Dialect for SqliteDialect<'_> {
         )
     }
 
-    fn text_sql(&self, expr: &str) -> String {
-        format!("CAST({expr} AS TEXT)")
-    }
-
     /// The columns as stored: the reader keeps each value's storage class.
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
         let columns = exported
             .iter()
             .map(|&i| format!("t0.{}", ident(&self.shapes()[table].columns[i].name)));
-        let columns: Vec<String> = columns.collect();
-        if columns.is_empty() {
-            vec!["NULL".into()]
-        } else {
-            columns
-        }
-    }
-
-    fn snapshot_sql(&self) -> &'static str {
-        "BEGIN IMMEDIATE"
+        columns.collect()
     }
 
     fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {
@@ -186,96 +161,21 @@ impl Dialect for SqliteDialect<'_> {
         &self.mapped
     }
 
-    fn placeholders(&self) -> Placeholders {
-        Placeholders::QuestionNumbered
-    }
-
-    fn pending_table(&self, table: usize) -> String {
-        format!("temp.{}", ident(&format!("dsar_pending_{table}")))
-    }
-
-    fn row_list_prefix(&self) -> &'static str {
-        "VALUES "
-    }
-
-    fn lock_rows_sql(&self) -> &'static str {
-        ""
-    }
-
-    fn true_sql(&self) -> &'static str {
-        "1"
-    }
-
-    fn insert_quarantine(
-        &self,
-        st: &mut Statement,
-        request_id: &str,
-        table: &TableName,
-        strategy: &str,
-        entries: &[SealedEntry],
-    ) {
-        st.push(
-            "INSERT INTO dsar_quarantine \
-               (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) \
-             SELECT r.request_id, ",
-        )
-        .bind(self.source().name.as_str())
-        .push(", ")
-        .bind(table.schema.as_str())
-        .push(", ")
-        .bind(table.name.as_str())
-        .push(", ")
-        .bind(strategy)
-        .push(&format!(
+    fn push_quarantine_rows(&self, st: &mut Statement, batch: &QuarantineBatch<'_>) {
+        st.push("SELECT ");
+        batch.bind_shared(st, &self.source().name, "");
+        st.push(&format!(
             ", u.column1, u.column2, u.column3, {NOW}, r.restore_until FROM (VALUES "
-        ));
-        st.join(entries, ", ", |st, entry| {
+        ))
+        .join(batch.entries, ", ", |st, entry| {
             st.push("(")
-                .bind(entry.key_hash.clone())
-                .push(", ")
-                .bind(entry.sealed.clone())
-                .push(", ")
-                .bind(entry.flag_key.clone().map_or(Value::Null, Value::Text))
-                .push(")");
+                .join(&QuarantineBatch::entry_values(entry), ", ", |st, value| {
+                    st.bind(value.clone());
+                });
+            st.push(")");
         });
         st.push(") AS u JOIN dsar_requests r ON r.request_id = ")
-            .bind(request_id);
-    }
-
-    fn store_ddl(&self) -> &'static [&'static str] {
-        STORE_DDL
-    }
-
-    fn store_migrations(&self) -> &'static [(&'static str, &'static str)] {
-        STORE_MIGRATIONS
-    }
-
-    fn store_exists_sql(&self) -> &'static str {
-        "SELECT count(*) = 2 FROM sqlite_schema WHERE type = 'table' AND name IN ('dsar_requests', 'dsar_quarantine')"
-    }
-
-    fn begin_sql(&self) -> &'static str {
-        "BEGIN IMMEDIATE"
-    }
-
-    fn now_sql(&self) -> &'static str {
-        NOW
-    }
-
-    fn push_now_plus(&self, st: &mut Statement, secs: f64) {
-        st.push(&format!("{NOW} + ")).bind(Value::Float(secs));
-    }
-
-    fn utc_text(&self, column: &str) -> String {
-        format!("strftime('%Y-%m-%dT%H:%M:%SZ', {column}, 'unixepoch')")
-    }
-
-    fn max_binds(&self) -> usize {
-        32_766
-    }
-
-    fn typed_payload(&self) -> bool {
-        true
+            .bind(batch.request_id);
     }
 
     fn read_cell(&self, _table: usize, alias: &str, column: &str) -> String {
@@ -286,14 +186,8 @@ impl Dialect for SqliteDialect<'_> {
         st.bind(cell.to_value());
     }
 
-    fn update_rows(
-        &self,
-        st: &mut Statement,
-        table: usize,
-        key: &[String],
-        columns: &[String],
-        rows: &[(Vec<Cell>, Vec<Cell>)],
-    ) {
+    fn update_rows(&self, st: &mut Statement, u: &RowUpdates<'_>) {
+        let (table, key, columns, rows) = (u.table, u.key, u.columns, u.rows);
         // `UPDATE t SET c = u.columnN FROM (VALUES (k…, n…), …) AS u WHERE t.k = u.column1 …`.
         let sets: Vec<String> = columns
             .iter()
@@ -322,17 +216,9 @@ impl Dialect for SqliteDialect<'_> {
             .column(column)
             .is_some_and(|c| c.base_type.to_ascii_uppercase().contains("BOOL"))
     }
-
-    fn flag_time_sql(&self, _table: usize, _column: &str) -> String {
-        "strftime('%Y-%m-%d %H:%M:%f', 'now')".into()
-    }
 }
 
 impl Backend for SqliteSource<'_> {
-    fn dialect(&self) -> &dyn Dialect {
-        &self.dialect
-    }
-
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         let (sql, binds) = st.into_parts();
         let params: Vec<_> = binds.iter().map(value::bind).collect();
@@ -341,7 +227,7 @@ impl Backend for SqliteSource<'_> {
             .prepare_cached(&sql)
             .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params.iter())))
             .map(|n| n as u64)
-            .map_err(|e| db_error(&e));
+            .map_err(DbError::from);
         futures_util::future::ready(result).boxed()
     }
 
@@ -359,10 +245,14 @@ impl Backend for SqliteSource<'_> {
             rows.collect::<Result<Vec<_>, _>>()
         });
         drop(conn);
-        futures_util::future::ready(result.map_err(|e| db_error(&e))).boxed()
+        futures_util::future::ready(result.map_err(DbError::from)).boxed()
     }
 
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {
         futures_util::future::ready(SqliteSource::lock_for_erasure(self)).boxed()
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 }

@@ -6,7 +6,7 @@
 //! PostgreSQL would bind arrays. Subject values reach SQL only as bound JSON arrays read through
 //! `json_each`, so one query still serves a whole batch of subjects.
 
-mod backend;
+pub(crate) mod backend;
 mod catalog;
 pub mod discover;
 mod key;
@@ -296,6 +296,12 @@ struct Page {
 }
 
 /// The kind of a SQLite failure, by its extended result code (never by its text).
+impl From<rusqlite::Error> for crate::source::backend::DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::new(classify(&e), e.to_string())
+    }
+}
+
 pub fn classify(e: &rusqlite::Error) -> DbErrorKind {
     use rusqlite::ffi;
     let rusqlite::Error::SqliteFailure(failure, _) = e else {

@@ -46,20 +46,17 @@ pub fn read(value: ValueRef<'_>) -> crate::source::backend::Value {
 /// `json_each`).
 pub fn bind(value: &crate::source::backend::Value) -> SqlValue {
     use crate::source::backend::Value as V;
-    match value {
-        V::Null => SqlValue::Null,
-        V::Int(i) => SqlValue::Integer(*i),
-        V::Float(f) => SqlValue::Real(*f),
-        V::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        V::Text(t) => SqlValue::Text(t.clone()),
-        V::Bytes(b) => SqlValue::Blob(b.clone()),
-        V::TextArray(a) => SqlValue::Text(serde_json::to_string(a).unwrap_or_default()),
-        V::IntArray(a) => SqlValue::Text(serde_json::to_string(a).unwrap_or_default()),
-        V::BytesArray(a) => {
-            let hex: Vec<String> = a.iter().map(|h| crate::hex::hex(h).to_uppercase()).collect();
-            SqlValue::Text(serde_json::to_string(&hex).unwrap_or_default())
-        }
-    }
+    value.lower(SqlValue::Null, |list| {
+        let json = match list {
+            V::TextArray(a) => serde_json::to_string(a),
+            V::IntArray(a) => serde_json::to_string(a),
+            V::BytesArray(a) => {
+                serde_json::to_string(&a.iter().map(|h| crate::hex::hex(h).to_uppercase()).collect::<Vec<_>>())
+            }
+            _ => Ok(String::new()),
+        };
+        SqlValue::Text(json.unwrap_or_default())
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,143 @@
+//! What each kind of database spells as fixed text, side by side: the store's statements and
+//! names, the clock, the transaction and snapshot statements, and the small fragments and limits
+//! the SQL builders take as they are. What must be built from a plan stays a [`Dialect`] method
+//! in the kind's own folder; the long DDL lives there too.
+//!
+//! [`Dialect`]: super::backend::Dialect
+
+use super::backend::Placeholders;
+use super::{mysql, postgres, sqlite};
+
+/// What one kind of database spells as fixed text: the store's statements, and the fragments
+/// and limits the builders below take as they are. What must be built stays a method.
+pub struct KindSql {
+    /// How placeholders are written.
+    pub placeholders: Placeholders,
+    /// The quoted names of the store's tables, in [`StoreTable`] order.
+    pub tables: [&'static str; 3],
+    /// The statements that create the store's tables when missing.
+    pub ddl: &'static [&'static str],
+    /// Changes to stores made by earlier releases that cannot be written as `IF NOT EXISTS`:
+    /// (a query counting what is there, the statement to run when it counts 0).
+    pub migrations: &'static [(&'static str, &'static str)],
+    /// A condition true when the store exists, as one boolean or integer column.
+    pub exists: &'static str,
+    /// The statement that starts a read-write transaction.
+    pub begin: &'static str,
+    /// The statement that starts the capture: one consistent snapshot of every table.
+    pub snapshot: &'static str,
+    /// The database's clock (`now()`).
+    pub now: &'static str,
+    /// `now + secs`, around the bound number of seconds (or microseconds).
+    pub now_plus: (&'static str, &'static str, Seconds),
+    /// A timestamp `{column}` as `YYYY-MM-DDTHH:MM:SSZ` text.
+    pub utc_text: &'static str,
+    /// The time a flagged row gets, for a column of SQL type `{type}`.
+    pub flag_time: &'static str,
+    /// A boolean flag column's "deleted" value.
+    pub true_value: &'static str,
+    /// The quarantine's `flag_key` column as text.
+    pub flag_key: &'static str,
+    /// What an export reads for a table none of whose columns it exports.
+    pub no_columns: &'static str,
+    /// An empty owners list, as [`Dialect::push_match_owners`] writes lists.
+    pub no_owners: &'static str,
+    /// What makes a read lock the rows it returns (` FOR UPDATE`; nothing where the
+    /// transaction holds the whole database).
+    pub lock_rows: &'static str,
+    /// The schema of this session's temporary tables (`pg_temp.`), if it needs naming.
+    pub temp_schema: &'static str,
+    /// What starts a list of rows in `FROM (…)` (`VALUES ` where a bare list is not a table).
+    pub row_list_prefix: &'static str,
+    /// The most values one statement may bind.
+    pub max_binds: usize,
+    /// Whether sealed rows keep each value's storage class (SQLite) rather than its text form.
+    pub typed_payload: bool,
+    /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
+    pub delete_returning: bool,
+}
+
+/// The unit a kind adds to its clock in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seconds {
+    Whole,
+    Micros,
+}
+
+pub const POSTGRES: KindSql = KindSql {
+    placeholders: Placeholders::Dollar,
+    tables: ["dsar.requests", "dsar.quarantine", "dsar.plan"],
+    ddl: postgres::backend::STORE_DDL,
+    migrations: postgres::backend::STORE_MIGRATIONS,
+    exists: "SELECT to_regclass('dsar.quarantine') IS NOT NULL AND to_regclass('dsar.requests') IS NOT NULL",
+    begin: "BEGIN",
+    snapshot: "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    now: "now()",
+    now_plus: ("now() + make_interval(secs => ", ")", Seconds::Whole),
+    utc_text: "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+    flag_time: "now()::{type}",
+    true_value: "TRUE",
+    flag_key: "flag_key::text",
+    no_columns: "'null'::jsonb",
+    no_owners: "ARRAY[]::int4[]",
+    lock_rows: " FOR UPDATE",
+    temp_schema: "pg_temp.",
+    row_list_prefix: "",
+    max_binds: 65_535,
+    typed_payload: false,
+    delete_returning: true,
+};
+
+pub const MYSQL: KindSql = KindSql {
+    placeholders: Placeholders::Question,
+    tables: ["dsar_requests", "dsar_quarantine", "dsar_plan"],
+    ddl: mysql::backend::STORE_DDL,
+    migrations: mysql::backend::STORE_MIGRATIONS,
+    exists: "SELECT COUNT(*) = 2 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME IN ('dsar_requests', 'dsar_quarantine')",
+    begin: "START TRANSACTION",
+    snapshot: "START TRANSACTION WITH CONSISTENT SNAPSHOT",
+    now: "UTC_TIMESTAMP(6)",
+    now_plus: ("UTC_TIMESTAMP(6) + INTERVAL ", " MICROSECOND", Seconds::Micros),
+    utc_text: "DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%sZ')",
+    flag_time: "UTC_TIMESTAMP(6)",
+    true_value: "TRUE",
+    flag_key: "flag_key",
+    no_columns: "JSON_ARRAY()",
+    no_owners: "''",
+    lock_rows: " FOR UPDATE",
+    temp_schema: "",
+    row_list_prefix: "",
+    max_binds: 65_535,
+    typed_payload: false,
+    delete_returning: false,
+};
+
+pub const SQLITE: KindSql = KindSql {
+    placeholders: Placeholders::QuestionNumbered,
+    tables: ["dsar_requests", "dsar_quarantine", "dsar_plan"],
+    ddl: sqlite::backend::STORE_DDL,
+    migrations: sqlite::backend::STORE_MIGRATIONS,
+    exists: "SELECT count(*) = 2 FROM sqlite_schema WHERE type = 'table' AND name IN ('dsar_requests', 'dsar_quarantine')",
+    begin: "BEGIN IMMEDIATE",
+    snapshot: "BEGIN IMMEDIATE",
+    now: sqlite::backend::NOW,
+    now_plus: (
+        concat!("((julianday('now') - 2440587.5) * 86400.0)", " + "),
+        "",
+        Seconds::Whole,
+    ),
+    utc_text: "strftime('%Y-%m-%dT%H:%M:%SZ', {column}, 'unixepoch')",
+    flag_time: "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    true_value: "1",
+    flag_key: "flag_key",
+    // One transaction holds the whole database.
+    no_columns: "NULL",
+    no_owners: "'[]'",
+    lock_rows: "",
+    temp_schema: "temp.",
+    row_list_prefix: "VALUES ",
+    max_binds: 32_766,
+    typed_payload: true,
+    delete_returning: false,
+};
