@@ -532,6 +532,7 @@ macro_rules! on_every_kind {
 on_every_kind!(
     a_delete_killed_after_the_customer_left_resumes_every_planned_row,
     a_plan_recorded_one_key_per_row_by_an_earlier_release_resumes,
+    a_resume_after_batch_rows_was_lowered_takes_smaller_batches,
     an_anonymize_delete_killed_at_a_random_batch_resumes_and_restores_byte_for_byte,
     rows_written_during_a_delete_are_erased_before_it_completes,
     a_second_delete_of_one_person_seals_no_anonymized_row,
@@ -543,10 +544,9 @@ on_every_kind!(
     nothing_matched_is_its_own_outcome,
 );
 
-/// Killed once the customer's row has left (so nothing live leads from the email to the
-/// customer_id any more), `resume` still erases every order, item, card and login it planned,
-/// and the restore gives every table back byte for byte.
-fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind) {
+/// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
+/// store and every table as it was before.
+fn killed_once_the_customer_left(kind: Kind) -> (Store, Vec<String>) {
     let store = kind.store(&MAP.replace("batch_rows = 1", "batch_rows = 1\nmax_rows_per_second = 10"));
     let before = store.dumps();
     let mut child = store.ws.spawn(&[
@@ -562,22 +562,19 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind)
     child.kill().unwrap();
     child.wait().unwrap();
     store.end_other_sessions();
-    assert_eq!(
-        store.count("SELECT count(*) FROM store.customer WHERE customer_id = 1"),
-        0
-    );
-    assert!(
-        store.customer_one_rows_left() > 0,
-        "killed before the orders, items, cards and logins were done"
-    );
+    (store, before)
+}
 
+/// `resume` the request, check that customer 1 is erased with each row sealed once (then
+/// `check`), restore it, and compare every table with `before`.
+fn resume_and_restore(store: &Store, before: &[String], check: impl FnOnce(&Store)) {
     let id = store.only_request();
     store
         .ws
         .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     store.assert_customer_one_erased();
     store.assert_sealed_once();
-
+    check(store);
     store.ws.dsar_ok(&[
         "restore",
         "--request",
@@ -587,6 +584,22 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind)
         "--quiet",
     ]);
     assert_eq!(store.dumps(), before, "restore gives back every table byte for byte");
+}
+
+/// Killed once the customer's row has left (so nothing live leads from the email to the
+/// customer_id any more), `resume` still erases every order, item, card and login it planned,
+/// and the restore gives every table back byte for byte.
+fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind) {
+    let (store, before) = killed_once_the_customer_left(kind);
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.customer WHERE customer_id = 1"),
+        0
+    );
+    assert!(
+        store.customer_one_rows_left() > 0,
+        "killed before the orders, items, cards and logins were done"
+    );
+    resume_and_restore(&store, &before, |_| {});
     assert_eq!(
         store.count("SELECT count(*) FROM dsar.plan"),
         0,
@@ -598,39 +611,44 @@ fn a_delete_killed_after_the_customer_left_resumes_every_planned_row(kind: Kind)
 /// column) is finished by this one: the store gains the column, the rows planned and not done
 /// yet are erased, each sealed once, and the restore gives every table back byte for byte.
 fn a_plan_recorded_one_key_per_row_by_an_earlier_release_resumes(kind: Kind) {
-    let store = kind.store(&MAP.replace("batch_rows = 1", "batch_rows = 1\nmax_rows_per_second = 10"));
+    let (store, before) = killed_once_the_customer_left(kind);
+    assert!(store.customer_one_rows_left() > 0, "killed before the orders were done");
+    store.rewrite_plan_one_key_per_row(&store.only_request());
+    resume_and_restore(&store, &before, |_| {});
+}
+
+/// A delete killed with `batch_rows = 25`, resumed after the operator lowered it to 1 (a batch
+/// that failed for its size): the chunks not done are split to the new size, every planned row
+/// is erased once, and the restore gives every table back byte for byte.
+fn a_resume_after_batch_rows_was_lowered_takes_smaller_batches(kind: Kind) {
+    let store = kind.store(&MAP.replace("batch_rows = 1", "batch_rows = 25\nmax_rows_per_second = 20"));
     let before = store.dumps();
-    let mut child = store.ws.spawn(&[
-        "delete",
-        "--subject",
-        "email=customer-1@example.com",
-        "--yes",
-        "--quiet",
-    ]);
-    wait_for("the customer row to be quarantined", || {
-        store.quarantined("customer") == 1 || child.try_wait().unwrap().is_some()
+    let mut child = store
+        .ws
+        .spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    wait_for("the first visits to be anonymized", || {
+        store.quarantined("visit") >= 25 || child.try_wait().unwrap().is_some()
     });
     child.kill().unwrap();
     child.wait().unwrap();
     store.end_other_sessions();
-    assert!(store.customer_one_rows_left() > 0, "killed before the orders were done");
-    let id = store.only_request();
-    store.rewrite_plan_one_key_per_row(&id);
+    let visits_left = 50 - store.quarantined("visit");
+    let chunks = store.count("SELECT count(*) FROM dsar.plan");
+    let config = std::fs::read_to_string(store.ws.path("sources.toml")).unwrap();
+    std::fs::write(
+        store.ws.path("sources.toml"),
+        config.replace("batch_rows = 25\nmax_rows_per_second = 20", "batch_rows = 1"),
+    )
+    .unwrap();
 
-    store
-        .ws
-        .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
-    store.assert_customer_one_erased();
-    store.assert_sealed_once();
-    store.ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
-    assert_eq!(store.dumps(), before, "restore gives back every table byte for byte");
+    resume_and_restore(&store, &before, |store| {
+        if visits_left > 1 {
+            assert!(
+                store.count("SELECT count(*) FROM dsar.plan") >= chunks + visits_left,
+                "the visits left were split into chunks of one"
+            );
+        }
+    });
 }
 
 /// An anonymize delete killed at a random batch, resumed, then restored: every table is as it

@@ -44,55 +44,35 @@ pub struct Chunk {
 /// Append the captured keys of `tables` (their pending lists) to the request's plan, in chunks
 /// of `chunk_rows` keys, in one transaction: either the whole plan of this source is recorded or
 /// none of it.
-pub async fn record_plan(
-    db: &dyn Backend,
-    tables: &[usize],
-    request_id: &str,
-    key: &DataKey,
-    chunk_rows: i64,
-) -> Result<(), UserError> {
+pub async fn record_plan(db: &dyn Backend, tables: &[usize], request_id: &str, key: &DataKey) -> Result<(), UserError> {
     in_transaction(db, async {
         for &t in tables {
-            record_table(db, t, request_id, key, chunk_rows.max(1)).await?;
+            record_table(db, t, request_id, key).await?;
         }
         Ok(())
     })
     .await
 }
 
-async fn record_table(
-    db: &dyn Backend,
-    table: usize,
-    request_id: &str,
-    key: &DataKey,
-    chunk_rows: i64,
-) -> Result<(), UserError> {
+async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &DataKey) -> Result<(), UserError> {
     let d = db.dialect();
     let config = &d.source().tables[table];
     let pk = require_primary_key(config, &d.shapes()[table])?.to_vec();
     let mut position = next_position(db, table, request_id).await?;
-    // A key still planned in a chunk not done yet (a completion check finds it again) is
-    // planned once. After a full pass no chunk is left undone: this set is empty.
-    let planned: HashSet<Vec<Option<String>>> = if position == 0 {
-        HashSet::new()
-    } else {
-        let mut planned = HashSet::new();
+    // A key still planned in a chunk not done yet (a completion check finds it again after a
+    // batch was refused) is planned once: it leaves the pending list, a chunk at a time.
+    if position > 0 {
         let mut after = -1;
         while let Some(chunk) = next_chunk(db, table, request_id, key, after).await? {
             after = chunk.position;
-            planned.extend(chunk.keys.iter().map(|k| key_texts(k)));
+            drop_pending(db, table, &pk, &chunk.keys).await?;
         }
-        planned
-    };
+    }
     let mut after: Option<Vec<Cell>> = None;
     loop {
-        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows).await?;
+        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows(db)).await?;
         let Some(last) = keys.last().cloned() else { break };
         after = Some(last);
-        let keys: Vec<Vec<Cell>> = keys.into_iter().filter(|k| !planned.contains(&key_texts(k))).collect();
-        if keys.is_empty() {
-            continue;
-        }
         write_chunk(db, table, request_id, key, position, &keys).await?;
         position += 1;
     }
@@ -155,18 +135,7 @@ pub async fn next_chunk(
     let d = db.dialect();
     let config = &d.source().tables[table];
     let pk = require_primary_key(config, &d.shapes()[table])?;
-    let mut read = d.statement();
-    read.push(&format!(
-        "SELECT position, sealed_key FROM {}",
-        d.store_table(StoreTable::Plan)
-    ));
-    of_request_table(&mut read, request_id, &config.name);
-    read.push(" AND key_hash = ")
-        .bind(Value::Bytes(Vec::new()))
-        .push(" AND NOT done AND position > ")
-        .bind(after)
-        .push(" ORDER BY position LIMIT 1");
-    let rows = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
+    let rows = entries_not_done(db, &config.name, request_id, Entries::Chunks, after, 1).await?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
@@ -182,6 +151,46 @@ pub async fn next_chunk(
     Ok(Some(Chunk { position, keys }))
 }
 
+/// Rows per chunk: one erase batch.
+fn chunk_rows(db: &dyn Backend) -> i64 {
+    i64::from(db.dialect().source().batch_rows).max(1)
+}
+
+/// Which plan entries to read: chunks, or the one-key rows of earlier releases.
+#[derive(Clone, Copy, PartialEq)]
+enum Entries {
+    Chunks,
+    OneKeyPerRow,
+}
+
+/// Up to `limit` entries of the request's plan for `table` not done yet, after position
+/// `after`, in order: `position, sealed_key` for chunks, `position, key_hash, sealed_key` for
+/// one-key rows. Found by the plan's primary key.
+async fn entries_not_done(
+    db: &dyn Backend,
+    table: &crate::config::TableName,
+    request_id: &str,
+    entries: Entries,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Vec<Value>>, UserError> {
+    let d = db.dialect();
+    let (columns, test) = match entries {
+        Entries::Chunks => ("position, sealed_key", " AND key_hash = "),
+        Entries::OneKeyPerRow => ("position, key_hash, sealed_key", " AND key_hash <> "),
+    };
+    let mut read = d.statement();
+    read.push(&format!("SELECT {columns} FROM {}", d.store_table(StoreTable::Plan)));
+    of_request_table(&mut read, request_id, table);
+    read.push(test)
+        .bind(Value::Bytes(Vec::new()))
+        .push(" AND NOT done AND position > ")
+        .bind(after)
+        .push(" ORDER BY position LIMIT ")
+        .bind(limit);
+    db.query(read).await.map_err(on_source(db, "cannot read the plan"))
+}
+
 /// Mark the chunk at `position` done: part of the batch transaction that changed its rows.
 pub async fn mark_done(db: &dyn Backend, table: usize, request_id: &str, position: i64) -> Result<(), UserError> {
     let d = db.dialect();
@@ -190,7 +199,7 @@ pub async fn mark_done(db: &dyn Backend, table: usize, request_id: &str, positio
     st.push(&format!("UPDATE {} SET done = ", d.store_table(StoreTable::Plan)))
         .bind(Value::Bool(true));
     of_request_table(&mut st, request_id, &config.name);
-    st.push(" AND position = ").bind(position);
+    st.push(" AND position = ").bind(position).push(" AND NOT done");
     let marked = db
         .execute(st)
         .await
@@ -252,63 +261,59 @@ pub async fn has_plan(db: &dyn Backend, request_id: &str) -> Result<bool, UserEr
         > 0)
 }
 
-/// Refill the pending lists of `tables` with the planned rows the request has not changed yet
-/// (a row is changed once its quarantine entry exists). Returns how many per table. An entry
-/// that does not open under the request's key stops the run naming it: a planned row is never
-/// skipped.
+/// Make the request's plan of `tables` ready to go on, one transaction per table: entries of
+/// earlier releases become chunks, chunks larger than a batch now is are split. Returns how many
+/// planned keys are not done yet, per table. An entry that does not open under the request's key
+/// stops the run naming it: a planned row is never skipped.
 pub async fn reload_plan(
     db: &dyn Backend,
     tables: &[usize],
     request_id: &str,
     key: &DataKey,
-    chunk_rows: i64,
 ) -> Result<Vec<u64>, UserError> {
-    let d = db.dialect();
     let mut counts = Vec::with_capacity(tables.len());
     for &t in tables {
-        in_transaction(db, upgrade_legacy(db, t, request_id, key, chunk_rows.max(1))).await?;
-        let pk = require_primary_key(&d.source().tables[t], &d.shapes()[t])?.to_vec();
-        for sql in d.create_pending(t, &pk) {
-            let mut st = d.statement();
-            st.push(&sql);
-            db.execute(st).await.map_err(on_table(db, t))?;
-        }
-        let mut count = 0u64;
-        let mut after = -1i64;
-        while let Some(chunk) = next_chunk(db, t, request_id, key, after).await? {
-            after = chunk.position;
-            for keys in chunk.keys.chunks((d.max_binds() / pk.len().max(1)).max(1)) {
-                let mut insert = d.statement();
-                let columns: Vec<String> = pk.iter().map(|c| crate::source::quote::ident(c)).collect();
-                insert.push(&format!(
-                    "INSERT INTO {} ({}) VALUES ",
-                    d.pending_table(t),
-                    columns.join(", ")
-                ));
-                d.push_rows(&mut insert, t, &pk, keys);
-                count += db.execute(insert).await.map_err(on_table(db, t))?;
-            }
-        }
-        for sql in d.index_pending(t, &pk) {
-            let mut st = d.statement();
-            st.push(&sql);
-            db.execute(st).await.map_err(on_table(db, t))?;
-        }
+        let count = in_transaction(db, async {
+            upgrade_legacy(db, t, request_id, key).await?;
+            rechunk(db, t, request_id, key).await
+        })
+        .await?;
         counts.push(count);
     }
     Ok(counts)
 }
 
+/// Split the table's chunks not done yet that hold more keys than a batch now takes (the
+/// operator lowered `batch_rows` after a batch failed for its size), in the caller's
+/// transaction; the keys left to erase, counted.
+async fn rechunk(db: &dyn Backend, table: usize, request_id: &str, key: &DataKey) -> Result<u64, UserError> {
+    let limit = chunk_rows(db) as usize;
+    let mut position = next_position(db, table, request_id).await?;
+    let last = position - 1;
+    let mut count = 0;
+    let mut after = -1;
+    while let Some(chunk) = next_chunk(db, table, request_id, key, after).await? {
+        after = chunk.position;
+        if after > last {
+            break;
+        }
+        count += chunk.keys.len() as u64;
+        if chunk.keys.len() <= limit {
+            continue;
+        }
+        for keys in chunk.keys.chunks(limit) {
+            write_chunk(db, table, request_id, key, position, keys).await?;
+            position += 1;
+        }
+        mark_done(db, table, request_id, chunk.position).await?;
+    }
+    Ok(count)
+}
+
 /// Turn what is left of a plan recorded one key per entry (by an earlier release) into chunks:
 /// the entries whose rows have no quarantine entry yet become new chunks, and every old entry is
 /// marked done, in the caller's transaction. Holds the old entries' key hashes while it runs.
-async fn upgrade_legacy(
-    db: &dyn Backend,
-    table: usize,
-    request_id: &str,
-    key: &DataKey,
-    chunk_rows: i64,
-) -> Result<(), UserError> {
+async fn upgrade_legacy(db: &dyn Backend, table: usize, request_id: &str, key: &DataKey) -> Result<(), UserError> {
     let d = db.dialect();
     let config = &d.source().tables[table];
     let pk = require_primary_key(config, &d.shapes()[table])?.to_vec();
@@ -320,19 +325,7 @@ async fn upgrade_legacy(
     let mut found = false;
     let mut after = -1i64;
     loop {
-        let mut read = d.statement();
-        read.push(&format!(
-            "SELECT position, key_hash, sealed_key FROM {}",
-            d.store_table(StoreTable::Plan)
-        ));
-        of_request_table(&mut read, request_id, &config.name);
-        read.push(" AND key_hash <> ")
-            .bind(Value::Bytes(Vec::new()))
-            .push(" AND NOT done AND position > ")
-            .bind(after)
-            .push(" ORDER BY position LIMIT ")
-            .bind(CHUNK);
-        let entries = db.query(read).await.map_err(on_source(db, "cannot read the plan"))?;
+        let entries = entries_not_done(db, &config.name, request_id, Entries::OneKeyPerRow, after, CHUNK).await?;
         if entries.is_empty() {
             break;
         }
@@ -363,7 +356,7 @@ async fn upgrade_legacy(
             if seen.insert(hash) {
                 keys.push(row_key);
             }
-            if keys.len() as i64 >= chunk_rows {
+            if keys.len() as i64 >= chunk_rows(db) {
                 write_chunk(db, table, request_id, key, position, &std::mem::take(&mut keys)).await?;
                 position += 1;
             }
@@ -403,15 +396,23 @@ pub async fn drop_done(db: &dyn Backend, table: usize, request_id: &str, key: &D
             .filter(|(_, h)| done.contains(*h))
             .map(|(k, _)| k)
             .collect();
-        if !gone.is_empty() {
-            let mut delete = d.statement();
-            delete
-                .push(&d.delete_from(&d.pending_table(table), "p"))
-                .push(" WHERE ");
-            d.key_set(&mut delete, table, "p", &pk, &gone);
-            dropped += db.execute(delete).await.map_err(on_table(db, table))?;
-        }
+        dropped += drop_pending(db, table, &pk, &gone).await?;
         after = Some(last);
+    }
+    Ok(dropped)
+}
+
+/// Remove `keys` from `table`'s pending list; how many were there.
+async fn drop_pending(db: &dyn Backend, table: usize, pk: &[String], keys: &[Vec<Cell>]) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let mut dropped = 0;
+    for keys in keys.chunks((d.max_binds() / pk.len().max(1)).max(1)) {
+        let mut delete = d.statement();
+        delete
+            .push(&d.delete_from(&d.pending_table(table), "p"))
+            .push(" WHERE ");
+        d.key_set(&mut delete, table, "p", pk, keys);
+        dropped += db.execute(delete).await.map_err(on_table(db, table))?;
     }
     Ok(dropped)
 }

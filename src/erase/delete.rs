@@ -177,14 +177,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     for (s, source) in sources.iter().enumerate() {
         let acting = acting_tables(&plan, s);
         if !acting.is_empty() {
-            engine::record_plan(
-                source.backend(),
-                &acting,
-                &request_id,
-                &data_key,
-                i64::from(source.config().batch_rows),
-            )
-            .await?;
+            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
         }
     }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
@@ -643,14 +636,7 @@ async fn settle_rounds(
             // In the plan's order (children first), with what appeared.
             appeared.extend(steps_with(plan, s, &acting, &counts));
             if round < SETTLE_ROUNDS {
-                engine::record_plan(
-                    db,
-                    &acting,
-                    run.request_id,
-                    run.data_key,
-                    i64::from(source.config().batch_rows),
-                )
-                .await?;
+                engine::record_plan(db, &acting, run.request_id, run.data_key).await?;
             }
         }
         if appeared.is_empty() || round == SETTLE_ROUNDS {
@@ -711,14 +697,7 @@ async fn remaining_plan(run: &Run<'_>, plan: &Plan) -> Result<Vec<Step>, UserErr
         if acting.is_empty() {
             continue;
         }
-        let counts = engine::reload_plan(
-            source.backend(),
-            &acting,
-            run.request_id,
-            run.data_key,
-            i64::from(source.config().batch_rows),
-        )
-        .await?;
+        let counts = engine::reload_plan(source.backend(), &acting, run.request_id, run.data_key).await?;
         steps.extend(steps_with(plan, s, &acting, &counts));
     }
     Ok(steps)
@@ -857,28 +836,14 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
             continue;
         }
         if engine::has_plan(source.backend(), &request_id).await? {
-            let counts = engine::reload_plan(
-                source.backend(),
-                &acting,
-                &request_id,
-                &data_key,
-                i64::from(source.config().batch_rows),
-            )
-            .await?;
+            let counts = engine::reload_plan(source.backend(), &acting, &request_id, &data_key).await?;
             for (&t, count) in acting.iter().zip(counts) {
                 if let Some(step) = plan.steps.iter_mut().find(|st| st.source == s && st.table == t) {
                     step.rows = count;
                 }
             }
         } else {
-            engine::record_plan(
-                source.backend(),
-                &acting,
-                &request_id,
-                &data_key,
-                i64::from(source.config().batch_rows),
-            )
-            .await?;
+            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
         }
     }
     // What earlier runs of this request erased counts toward its totals.

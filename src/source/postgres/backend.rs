@@ -44,7 +44,6 @@ pub(crate) const STORE_DDL: &[&str] = &[
     // finds them again by key hash. Quarantined rows left their table; they need no entry here.
     "CREATE INDEX IF NOT EXISTS quarantine_changed_by_key ON dsar.quarantine (request_id, table_schema, table_name, key_hash) \
      WHERE strategy <> 'quarantine'",
-    "DROP INDEX IF EXISTS dsar.quarantine_by_key",
     "CREATE TABLE IF NOT EXISTS dsar.plan (
         request_id    text NOT NULL,
         table_schema  text NOT NULL,
@@ -56,6 +55,8 @@ pub(crate) const STORE_DDL: &[&str] = &[
         done          boolean NOT NULL DEFAULT false,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
+    // Plans are found by position now; this index of earlier releases only costs.
+    "DROP INDEX IF EXISTS dsar.plan_by_key",
 ];
 
 /// Stores of earlier releases: a foreign key to `dsar.requests` on every quarantine and plan
@@ -76,6 +77,14 @@ pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
         "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'dsar' AND table_name = 'plan' \
          AND column_name = 'done'",
         "ALTER TABLE dsar.plan ADD COLUMN done boolean NOT NULL DEFAULT false",
+    ),
+    // The full key-hash index goes once no plan of an earlier release is left to finish (resume
+    // looks their rows up by hash).
+    (
+        "SELECT (SELECT count(*) FROM dsar.plan WHERE key_hash <> ''::bytea AND NOT done) \
+         + (SELECT 1 - count(*) FROM pg_class WHERE relname = 'quarantine_by_key' \
+            AND relnamespace = 'dsar'::regnamespace)",
+        "DROP INDEX dsar.quarantine_by_key",
     ),
 ];
 

@@ -48,7 +48,6 @@ pub(crate) const STORE_DDL: &[&str] = &[
     // finds them again by key hash. Quarantined rows left their table; they need no entry here.
     "CREATE INDEX IF NOT EXISTS dsar_quarantine_changed_by_key
         ON dsar_quarantine (request_id, table_schema, table_name, key_hash) WHERE strategy <> 'quarantine'",
-    "DROP INDEX IF EXISTS dsar_quarantine_by_key",
     "CREATE TABLE IF NOT EXISTS dsar_plan (
         request_id    TEXT NOT NULL REFERENCES dsar_requests,
         table_schema  TEXT NOT NULL,
@@ -60,13 +59,23 @@ pub(crate) const STORE_DDL: &[&str] = &[
         done          INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (request_id, table_schema, table_name, position)
     )",
+    // Plans are found by position now; this index of earlier releases only costs.
+    "DROP INDEX IF EXISTS dsar_plan_by_key",
 ];
 
-/// Plans recorded by earlier releases have no `done` column.
-pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[(
-    "SELECT count(*) FROM pragma_table_info('dsar_plan') WHERE name = 'done'",
-    "ALTER TABLE dsar_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0",
-)];
+/// Plans recorded by earlier releases have no `done` column; their full key-hash index goes
+/// once no such plan is left to finish (resume looks their rows up by hash).
+pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "SELECT count(*) FROM pragma_table_info('dsar_plan') WHERE name = 'done'",
+        "ALTER TABLE dsar_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "SELECT (SELECT count(*) FROM dsar_plan WHERE length(key_hash) > 0 AND NOT done) \
+         + (SELECT 1 - count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'dsar_quarantine_by_key')",
+        "DROP INDEX dsar_quarantine_by_key",
+    ),
+];
 
 impl SqliteDialect<'_> {
     /// A subject value as JSON the column compares equal with: a number for a numeric column,
