@@ -43,7 +43,9 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases; with --erased, look for erased people who are live again (after a restore from backup)')
+            [CompletionResult]::new('reapply', 'reapply', [CompletionResultType]::ParameterValue, 'Erase again every person of the erasure register found live (after a restore from backup): one new request per original request, with its ticket and strategies')
+            [CompletionResult]::new('register', 'register', [CompletionResultType]::ParameterValue, 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
             [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
@@ -349,6 +351,40 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;check' {
+            [CompletionResult]::new('--register', '--register', [CompletionResultType]::ParameterName, 'Read the register from this file (written by `dsar register export`) instead of the state dir')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only erasures completed on or after this date (YYYY-MM-DD): the day the restored backup was taken')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--erased', '--erased', [CompletionResultType]::ParameterName, 'Instead of checking the map, look for erased people of the register who are live again: exit 3 naming the tables (counts and hashes only), silent and exit 0 otherwise')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;reapply' {
+            [CompletionResult]::new('--register', '--register', [CompletionResultType]::ParameterName, 'Read the register from this file (written by `dsar register export`) instead of the state dir')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only erasures completed on or after this date (YYYY-MM-DD): the day the restored backup was taken')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show who would be erased again, and each plan; change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;register' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
             [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
@@ -359,6 +395,51 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the register''s entries: request, ticket, when, people and tables (no values)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'dsar;register;export' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The file to write')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;register;list' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
+            [CompletionResult]::new('--operator', '--operator', [CompletionResultType]::ParameterName, 'Who is acting, for the audit log [default: the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON object on stdout instead of the human summary')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors; no progress bars')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: purge lists what it removed and prints config warnings; a crash shows where')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dsar;register;help' {
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the register''s entries: request, ticket, when, people and tables (no values)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'dsar;register;help;export' {
+            break
+        }
+        'dsar;register;help;list' {
+            break
+        }
+        'dsar;register;help;help' {
             break
         }
         'dsar;open' {
@@ -449,7 +530,9 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a running request after its current batch (from another shell)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted, failed or cancelled request from its last committed batch')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the source map against the live databases; with --erased, look for erased people who are live again (after a restore from backup)')
+            [CompletionResult]::new('reapply', 'reapply', [CompletionResultType]::ParameterValue, 'Erase again every person of the erasure register found live (after a restore from backup): one new request per original request, with its ticket and strategies')
+            [CompletionResult]::new('register', 'register', [CompletionResultType]::ParameterValue, 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
             [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
@@ -509,6 +592,20 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             break
         }
         'dsar;help;check' {
+            break
+        }
+        'dsar;help;reapply' {
+            break
+        }
+        'dsar;help;register' {
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the register''s entries: request, ticket, when, people and tables (no values)')
+            break
+        }
+        'dsar;help;register;export' {
+            break
+        }
+        'dsar;help;register;list' {
             break
         }
         'dsar;help;open' {

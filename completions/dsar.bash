@@ -58,6 +58,12 @@ _dsar() {
             dsar,purge)
                 cmd="dsar__subcmd__purge"
                 ;;
+            dsar,reapply)
+                cmd="dsar__subcmd__reapply"
+                ;;
+            dsar,register)
+                cmd="dsar__subcmd__register"
+                ;;
             dsar,restore)
                 cmd="dsar__subcmd__restore"
                 ;;
@@ -145,6 +151,12 @@ _dsar() {
             dsar__subcmd__help,purge)
                 cmd="dsar__subcmd__help__subcmd__purge"
                 ;;
+            dsar__subcmd__help,reapply)
+                cmd="dsar__subcmd__help__subcmd__reapply"
+                ;;
+            dsar__subcmd__help,register)
+                cmd="dsar__subcmd__help__subcmd__register"
+                ;;
             dsar__subcmd__help,restore)
                 cmd="dsar__subcmd__help__subcmd__restore"
                 ;;
@@ -169,6 +181,30 @@ _dsar() {
             dsar__subcmd__help__subcmd__audit,verify)
                 cmd="dsar__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            dsar__subcmd__help__subcmd__register,export)
+                cmd="dsar__subcmd__help__subcmd__register__subcmd__export"
+                ;;
+            dsar__subcmd__help__subcmd__register,list)
+                cmd="dsar__subcmd__help__subcmd__register__subcmd__list"
+                ;;
+            dsar__subcmd__register,export)
+                cmd="dsar__subcmd__register__subcmd__export"
+                ;;
+            dsar__subcmd__register,help)
+                cmd="dsar__subcmd__register__subcmd__help"
+                ;;
+            dsar__subcmd__register,list)
+                cmd="dsar__subcmd__register__subcmd__list"
+                ;;
+            dsar__subcmd__register__subcmd__help,export)
+                cmd="dsar__subcmd__register__subcmd__help__subcmd__export"
+                ;;
+            dsar__subcmd__register__subcmd__help,help)
+                cmd="dsar__subcmd__register__subcmd__help__subcmd__help"
+                ;;
+            dsar__subcmd__register__subcmd__help,list)
+                cmd="dsar__subcmd__register__subcmd__help__subcmd__list"
+                ;;
             *)
                 ;;
         esac
@@ -176,7 +212,7 @@ _dsar() {
 
     case "${cmd}" in
         dsar)
-            opts="-q -v -h -V --config --state-dir --operator --json --quiet --verbose --help --version export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help"
+            opts="-q -v -h -V --config --state-dir --operator --json --quiet --verbose --help --version export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,12 +578,20 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__check)
-            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --erased --register --since --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --register)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -816,7 +860,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__help)
-            opts="export delete restore purge audit status jobs extend cancel resume check open demo discover completions man help"
+            opts="export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1139,62 @@ _dsar() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dsar__subcmd__help__subcmd__reapply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__help__subcmd__register)
+            opts="export list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__help__subcmd__register__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__help__subcmd__register__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dsar__subcmd__help__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1286,6 +1386,178 @@ _dsar() {
                     COMPREPLY=($(compgen -W "gdpr ccpa" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__reapply)
+            opts="-y -q -v -h --register --since --dry-run --yes --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --register)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register)
+            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help export list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__export)
+            opts="-q -v -h --out --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__help)
+            opts="export list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dsar__subcmd__register__subcmd__list)
+            opts="-q -v -h --config --state-dir --operator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -40,7 +40,9 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand extend 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
             cand cancel 'Stop a running request after its current batch (from another shell)'
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
-            cand check 'Validate the source map against the live databases'
+            cand check 'Validate the source map against the live databases; with --erased, look for erased people who are live again (after a restore from backup)'
+            cand reapply 'Erase again every person of the erasure register found live (after a restore from backup): one new request per original request, with its ticket and strategies'
+            cand register 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
             cand discover 'Draft a source map from a database catalog (TOML on stdout)'
@@ -323,6 +325,38 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --help 'Print help'
         }
         &'dsar;check'= {
+            cand --register 'Read the register from this file (written by `dsar register export`) instead of the state dir'
+            cand --since 'Only erasures completed on or after this date (YYYY-MM-DD): the day the restored backup was taken'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --erased 'Instead of checking the map, look for erased people of the register who are live again: exit 3 naming the tables (counts and hashes only), silent and exit 0 otherwise'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;reapply'= {
+            cand --register 'Read the register from this file (written by `dsar register export`) instead of the state dir'
+            cand --since 'Only erasures completed on or after this date (YYYY-MM-DD): the day the restored backup was taken'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --dry-run 'Show who would be erased again, and each plan; change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;register'= {
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
@@ -333,6 +367,45 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand export 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)'
+            cand list 'List the register''s entries: request, ticket, when, people and tables (no values)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;register;export'= {
+            cand --out 'The file to write'
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;register;list'= {
+            cand --config 'The source map that says where personal data lives'
+            cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
+            cand --operator 'Who is acting, for the audit log [default: the OS user]'
+            cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
+            cand -q 'Print nothing but errors; no progress bars'
+            cand --quiet 'Print nothing but errors; no progress bars'
+            cand -v 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand --verbose 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'dsar;register;help'= {
+            cand export 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)'
+            cand list 'List the register''s entries: request, ticket, when, people and tables (no values)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dsar;register;help;export'= {
+        }
+        &'dsar;register;help;list'= {
+        }
+        &'dsar;register;help;help'= {
         }
         &'dsar;open'= {
             cand --ticket 'The case this run answers (your ticket id, e.g. DSAR-1234): runs with one ticket form one case, with one due date. Letters, digits and `.` `_` `-` `:` `#`, at most 64'
@@ -417,7 +490,9 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand extend 'Extend a case''s deadline once, as its regime allows (GDPR: two further months; CCPA: 45 days)'
             cand cancel 'Stop a running request after its current batch (from another shell)'
             cand resume 'Continue an interrupted, failed or cancelled request from its last committed batch'
-            cand check 'Validate the source map against the live databases'
+            cand check 'Validate the source map against the live databases; with --erased, look for erased people who are live again (after a restore from backup)'
+            cand reapply 'Erase again every person of the erasure register found live (after a restore from backup): one new request per original request, with its ticket and strategies'
+            cand register 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
             cand discover 'Draft a source map from a database catalog (TOML on stdout)'
@@ -461,6 +536,16 @@ set edit:completion:arg-completer[dsar] = {|@words|
         &'dsar;help;resume'= {
         }
         &'dsar;help;check'= {
+        }
+        &'dsar;help;reapply'= {
+        }
+        &'dsar;help;register'= {
+            cand export 'Write the register to a file, sealed with the installation key, to keep beside the backups (read it back with `--register FILE`)'
+            cand list 'List the register''s entries: request, ticket, when, people and tables (no values)'
+        }
+        &'dsar;help;register;export'= {
+        }
+        &'dsar;help;register;list'= {
         }
         &'dsar;help;open'= {
         }

@@ -104,9 +104,18 @@ pub enum Command {
     /// Continue an interrupted, failed or cancelled request from its last committed batch.
     #[command(after_help = RESUME_EXAMPLES)]
     Resume(ResumeArgs),
-    /// Validate the source map against the live databases.
-    #[command(after_help = "Examples:\n  dsar check\n  dsar --config /etc/dsar/sources.toml check --json")]
-    Check,
+    /// Validate the source map against the live databases; with --erased, look for erased
+    /// people who are live again (after a restore from backup).
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Erase again every person of the erasure register found live (after a restore from
+    /// backup): one new request per original request, with its ticket and strategies.
+    #[command(after_help = REAPPLY_EXAMPLES)]
+    Reapply(ReapplyArgs),
+    /// The erasure register: who was erased, kept outside the databases (export a copy to keep
+    /// beside the backups).
+    #[command(subcommand, after_help = REGISTER_EXAMPLES)]
+    Register(RegisterCommand),
     /// Decrypt an export archive, verify its checksums, list or extract it (audit-logged).
     #[command(after_help = OPEN_EXAMPLES)]
     Open(OpenArgs),
@@ -129,6 +138,32 @@ pub enum Command {
     #[command(after_help = "Examples:\n  dsar man --out /usr/local/share/man/man1")]
     Man(ManArgs),
 }
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  dsar check
+  dsar --config /etc/dsar/sources.toml check --json
+
+  # After restoring a backup (or nightly from cron): exit 3 if an erased person is live again
+  dsar check --erased
+  dsar check --erased --register /backups/dsar-register.json";
+
+const REAPPLY_EXAMPLES: &str = "\
+Examples:
+  # After restoring last week's dump: who would be erased again, changing nothing
+  dsar reapply --dry-run
+
+  # Erase them again (new requests linked to the original ones), without asking
+  dsar reapply --yes
+
+  # Only people erased since the backup was taken, from the register kept beside it
+  dsar reapply --since 2026-11-23 --register /backups/dsar-register.json --yes";
+
+const REGISTER_EXAMPLES: &str = "\
+Examples:
+  # Keep a copy beside the backups, after every backup:
+  dsar register export --out /backups/dsar-register.json
+  dsar register list";
 
 const DELETE_EXAMPLES: &str = "\
 Examples:
@@ -517,6 +552,65 @@ Examples:
   dsar resume 20261125-165258-4bfd7bcc --identity keys/recovery.key   # a delete or a restore
   dsar resume 20261125-170112-9a8b7c6d --identity keys/recovery.key   # an export, made again whole
   dsar resume 20261125-171002-0b1c2d3e                                 # a purge";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Instead of checking the map, look for erased people of the register who are live again:
+    /// exit 3 naming the tables (counts and hashes only), silent and exit 0 otherwise.
+    #[arg(long)]
+    pub erased: bool,
+
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+/// Which erasures to look for.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Read the register from this file (written by `dsar register export`) instead of the
+    /// state dir.
+    #[arg(long, value_name = "FILE")]
+    pub register: Option<PathBuf>,
+
+    /// Only erasures completed on or after this date (YYYY-MM-DD): the day the restored
+    /// backup was taken.
+    #[arg(long, value_name = "DATE", value_parser = crate::case::parse_date)]
+    pub since: Option<time::Date>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReapplyArgs {
+    #[command(flatten)]
+    pub register: RegisterArgs,
+
+    /// Show who would be erased again, and each plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterCommand {
+    /// Write the register to a file, sealed with the installation key, to keep beside the
+    /// backups (read it back with `--register FILE`).
+    #[command(
+        after_help = "Examples:\n  dsar register export --out /backups/dsar-register.json\n  dsar check --erased --register /backups/dsar-register.json"
+    )]
+    Export(RegisterExportArgs),
+    /// List the register's entries: request, ticket, when, people and tables (no values).
+    #[command(after_help = "Examples:\n  dsar register list\n  dsar register list --json")]
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterExportArgs {
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {

@@ -37,6 +37,9 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
     if let Some(target) = &request.target_request {
         println!("target   {target}");
     }
+    if let Some(original) = &request.reapplied_from {
+        println!("reapplies {original} (its people were found live again)");
+    }
     println!("state    {}", request.state);
     if let Some(ticket) = &request.ticket {
         println!("ticket   {ticket} (`dsar status {ticket}` tells the whole case)");

@@ -41,6 +41,13 @@ pub struct Request {
     /// For restore: the delete request it brings back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_request: Option<String>,
+    /// For a delete made by `dsar reapply`: the earlier delete whose people it erases again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapplied_from: Option<String>,
+    /// For delete: its people are in the erasure register (an entry written before any row
+    /// moved), so a missing entry is a removed file, not an older release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registered: bool,
     /// queued, running, completed, failed, cancelled; `failed (interrupted)` when read back
     /// from a process that died.
     pub state: String,
@@ -128,6 +135,8 @@ impl Request {
             request_id: request_id.to_string(),
             kind: kind.to_string(),
             target_request: None,
+            reapplied_from: None,
+            registered: false,
             state: "running".into(),
             operator: operator.to_string(),
             ticket: None,
@@ -411,6 +420,16 @@ impl Running {
     /// For restore: the delete request it brings back, recorded before any row moves.
     pub fn set_target_request(&mut self, request_id: &str) -> Result<(), UserError> {
         self.request.target_request = Some(request_id.to_string());
+        self.write()
+    }
+
+    pub fn set_registered(&mut self) -> Result<(), UserError> {
+        self.request.registered = true;
+        self.write()
+    }
+
+    pub fn set_reapplied_from(&mut self, request_id: &str) -> Result<(), UserError> {
+        self.request.reapplied_from = Some(request_id.to_string());
         self.write()
     }
 

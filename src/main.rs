@@ -29,13 +29,14 @@ mod open;
 mod output;
 mod pace;
 mod progress;
+mod register;
 mod source;
 mod state;
 mod subject;
 
 use clap::Parser;
 
-use cli::{AuditCommand, Cli, Command, Global};
+use cli::{AuditCommand, Cli, Command, Global, RegisterCommand};
 use error::{ExitKind, UserError};
 
 fn main() {
@@ -92,7 +93,15 @@ fn run(cli: &Cli) -> Result<(), UserError> {
             Command::Audit(AuditCommand::Show(args)) => audit::command::run_show(&global, args),
             Command::Audit(AuditCommand::Certificate(args)) => audit::certificate::run(&global, args),
             Command::Open(args) => open::run(&global, args),
-            Command::Check => check::run(&global).await,
+            Command::Check(args) if args.erased => register::command::run_check(&global, &args.register).await,
+            Command::Check(args) if args.register.register.is_some() || args.register.since.is_some() => Err(
+                UserError::usage("--register and --since choose what `check --erased` looks for")
+                    .with_hint("add --erased"),
+            ),
+            Command::Check(_) => check::run(&global).await,
+            Command::Reapply(args) => erase::reapply::run(&global, args).await,
+            Command::Register(RegisterCommand::Export(args)) => register::command::run_export(&global, args),
+            Command::Register(RegisterCommand::List) => register::command::run_list(&global),
             Command::Status(args) => jobs::run_status(&global, args),
             Command::Jobs(args) => jobs::run_jobs(&global, args),
             Command::Cancel(args) => jobs::run_cancel(&global, args),

@@ -94,6 +94,10 @@ trait Database {
     fn waits_for_erasure_lock(&self, pid: u32) -> bool;
     /// What purge does to request `id` once its window is over: its key and quarantine gone.
     fn purge_by_hand(&self, id: &str);
+    /// A backup of the whole database, dsar's own tables included, as the kind's tool takes it.
+    fn backup(&self) -> Vec<u8>;
+    /// Put the database back as [`Database::backup`] found it: what was made since is gone.
+    fn restore_backup(&self, backup: &[u8]);
 }
 
 /// Another session holding the erasure lock: a client reading statements from its standard
@@ -253,6 +257,18 @@ impl Database for PgDb {
             "UPDATE dsar.requests SET wrapped_key = NULL, purged_at = now(), restore_until = now() \
              WHERE request_id = '{id}'; DELETE FROM dsar.quarantine WHERE request_id = '{id}'"
         ));
+    }
+    fn backup(&self) -> Vec<u8> {
+        common::pg_dump(
+            &self.0.url,
+            &["--clean", "--if-exists", "--no-owner", "--no-privileges"],
+        )
+        .into_bytes()
+    }
+    fn restore_backup(&self, backup: &[u8]) {
+        // dsar's schema may be younger than the dump, which then does not drop it.
+        self.exec("DROP SCHEMA IF EXISTS dsar CASCADE");
+        self.load_store(std::str::from_utf8(backup).unwrap());
     }
 }
 
@@ -434,6 +450,17 @@ impl Database for SqliteDb {
             NOW = "((julianday('now') - 2440587.5) * 86400.0)"
         ));
     }
+    fn backup(&self) -> Vec<u8> {
+        std::fs::read(&self.0).unwrap()
+    }
+    fn restore_backup(&self, backup: &[u8]) {
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = self.0.clone().into_os_string();
+            side.push(suffix);
+            let _ = std::fs::remove_file(side);
+        }
+        std::fs::write(&self.0, backup).unwrap();
+    }
 }
 
 impl SqliteDb {
@@ -570,6 +597,23 @@ impl Database for MyChinook {
              restore_until = UTC_TIMESTAMP(6) WHERE request_id = '{id}'; \
              DELETE FROM dsar_quarantine WHERE request_id = '{id}'"
         ));
+    }
+    fn backup(&self) -> Vec<u8> {
+        self.0
+            .client(
+                "mariadb-dump",
+                &["--hex-blob", "--skip-comments", "--routines"],
+                &[],
+                None,
+            )
+            .into_bytes()
+    }
+    fn restore_backup(&self, backup: &[u8]) {
+        // Tables made since the dump (dsar's own, on a first delete) go too.
+        let name = &self.0.name;
+        self.exec(&format!("DROP DATABASE `{name}`; CREATE DATABASE `{name}`"));
+        self.0
+            .client("mariadb", &[], &[], Some(std::str::from_utf8(backup).unwrap()));
     }
 }
 
@@ -709,6 +753,134 @@ fn delete_then_restore_is_byte_for_byte(kind: &dyn Chinook) {
     );
     f.ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(f.dumps(), before, "every row back, byte for byte");
+}
+
+/// A backup taken before a delete is restored: the person is live again. `check --erased` says
+/// so (exit 3, the table and a hash, never the value); `reapply --dry-run` changes nothing;
+/// `reapply --yes` erases them again as a new request linked to the original (its ticket, the
+/// `delete.reapplied` event), leaving every other row as the first delete did; then the check is
+/// silent. Restoring that request on purpose takes the person out of the register.
+fn an_erasure_is_applied_again_after_a_backup_is_restored(kind: &dyn Chinook) {
+    let f = kind.setup("30d");
+    let backup = f.db.backup();
+    let before = f.dumps();
+    let first = request_id(&f.ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        &format!("email={EMAIL}"),
+        "--ticket",
+        "DSAR-7",
+        "--yes",
+        "--json",
+    ]));
+    let erased = f.dumps();
+    let listed = json(&f.ws.dsar_ok(&["register", "list", "--json"]));
+    assert_eq!(listed[0]["request_id"], first.as_str(), "{listed}");
+    assert_eq!(listed[0]["state"], "completed", "{listed}");
+    assert!(
+        !listed.to_string().contains(EMAIL),
+        "no raw value in the register: {listed}"
+    );
+    f.ws.dsar_ok(&["register", "export", "--out", "register.json"]);
+    let kept = std::fs::read_to_string(f.ws.path("register.json")).unwrap();
+    assert!(
+        !kept.contains(EMAIL) && !kept.contains("luisg"),
+        "no raw value in the export"
+    );
+
+    f.db.restore_backup(&backup);
+    assert_eq!(f.dumps(), before, "the backup brought the person back");
+    let check = f.ws.dsar(&["check", "--erased"]);
+    assert_eq!(check.status.code(), Some(3), "{}{}", stdout(&check), stderr(&check));
+    assert!(stdout(&check).contains(&first), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains(f.customer),
+        "names the table: {}",
+        stdout(&check)
+    );
+    assert!(!stdout(&check).contains(EMAIL) && !stderr(&check).contains(EMAIL));
+    let found =
+        f.ws.dsar(&["check", "--erased", "--json", "--register", "register.json"]);
+    assert_eq!(found.status.code(), Some(3));
+    let found = json(&found);
+    assert_eq!(found["found"][0]["request_id"], first.as_str(), "{found}");
+    assert_eq!(found["found"][0]["ticket"], "DSAR-7", "{found}");
+    assert_eq!(found["found"][0]["tables"][0]["rows"], 1, "{found}");
+
+    f.ws.dsar_ok(&["reapply", "--dry-run"]);
+    let planned = json(&f.ws.dsar_ok(&["reapply", "--dry-run", "--json"]));
+    assert_eq!(planned["requests"][0]["reapplied_from"], first.as_str(), "{planned}");
+    assert_eq!(planned["requests"][0]["state"], "planned", "{planned}");
+    assert_eq!(f.dumps(), before, "--dry-run changes nothing");
+    let out = f.ws.dsar_ok(&["reapply", "--yes"]);
+    assert_eq!(f.dumps(), erased, "erased again, and no one else: {}", stderr(&out));
+    let again = json(&f.ws.dsar_ok(&["jobs", "--json"]));
+    let second = again["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reapplied_from"] == first.as_str())
+        .unwrap_or_else(|| panic!("a new request names the original: {again}"));
+    assert_eq!(second["state"], "completed", "{second}");
+    assert_eq!(second["ticket"], "DSAR-7", "{second}");
+    let second = second["request_id"].as_str().unwrap().to_string();
+    let events = json(
+        &f.ws
+            .dsar_ok(&["audit", "show", "--action", "delete.reapplied", "--json"]),
+    );
+    assert!(events.to_string().contains(&first), "{events}");
+    f.ws.dsar_ok(&["audit", "verify"]);
+    let quiet = f.ws.dsar_ok(&["check", "--erased"]);
+    assert_eq!(stdout(&quiet), "", "silent when no one is live again");
+
+    // Brought back on purpose: not erased again, not reported.
+    f.ws.dsar_ok(&["restore", "--request", &second, "--identity", "keys/recovery.key"]);
+    assert_eq!(f.dumps(), before);
+    f.ws.dsar_ok(&["check", "--erased"]);
+    f.ws.dsar_ok(&["reapply", "--yes"]);
+    assert_eq!(f.dumps(), before, "a person restored on purpose stays");
+}
+
+/// The original request was purged (its key and quarantine destroyed) before the backup came
+/// back: the register holds no raw identifier, yet `reapply` finds and erases the person.
+fn a_purged_erasure_is_applied_again_after_a_backup_is_restored(kind: &dyn Chinook) {
+    let f = kind.setup("0s");
+    let backup = f.db.backup();
+    f.ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let erased = f.dumps();
+    f.ws.dsar_ok(&["purge"]);
+    f.db.restore_backup(&backup);
+    assert_eq!(f.owned(1), (1, 7, 38));
+    assert_eq!(f.ws.dsar(&["check", "--erased"]).status.code(), Some(3));
+    f.ws.dsar_ok(&["reapply", "--yes"]);
+    assert_eq!(f.dumps(), erased);
+    f.ws.dsar_ok(&["check", "--erased"]);
+    f.ws.dsar_ok(&["audit", "verify"]);
+}
+
+#[test]
+fn postgres_an_erasure_is_applied_again_after_a_backup_is_restored() {
+    an_erasure_is_applied_again_after_a_backup_is_restored(&Postgres);
+}
+#[test]
+fn sqlite_an_erasure_is_applied_again_after_a_backup_is_restored() {
+    an_erasure_is_applied_again_after_a_backup_is_restored(&Sqlite);
+}
+#[test]
+fn mysql_an_erasure_is_applied_again_after_a_backup_is_restored() {
+    an_erasure_is_applied_again_after_a_backup_is_restored(&Mysql);
+}
+#[test]
+fn postgres_a_purged_erasure_is_applied_again_after_a_backup_is_restored() {
+    a_purged_erasure_is_applied_again_after_a_backup_is_restored(&Postgres);
+}
+#[test]
+fn sqlite_a_purged_erasure_is_applied_again_after_a_backup_is_restored() {
+    a_purged_erasure_is_applied_again_after_a_backup_is_restored(&Sqlite);
+}
+#[test]
+fn mysql_a_purged_erasure_is_applied_again_after_a_backup_is_restored() {
+    a_purged_erasure_is_applied_again_after_a_backup_is_restored(&Mysql);
 }
 
 /// Deleting twice changes nothing the second time, and says that nothing matched (exit 3, no
@@ -915,9 +1087,17 @@ fn a_killed_delete_loses_nothing_and_only_resume_finishes_it(kind: &dyn Chinook)
     let jobs = json(&f.ws.dsar_ok(&["jobs", "--json"]));
     let id = jobs["requests"][0]["request_id"].as_str().unwrap().to_string();
     assert!(stderr(&rerun).contains(&format!("resume {id}")), "{}", stderr(&rerun));
+    // Not erased yet, so not in the register as erased: only pending.
+    let register = json(&f.ws.dsar_ok(&["register", "list", "--json"]));
+    assert_eq!(register[0]["state"], "pending", "{register}");
     f.ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     assert_eq!(f.owned(1), (0, 0, 0));
     assert_eq!(quarantined(&f), owned, "none lost, none twice");
+    let register = json(&f.ws.dsar_ok(&["register", "list", "--json"]));
+    assert_eq!(
+        register[0]["state"], "completed",
+        "the resumed delete completes its entry: {register}"
+    );
 }
 
 /// Invoices of customer 1 in quarantine (0 before the store exists).

@@ -30,7 +30,7 @@ fn snapshot(kind: &str, name: &str, actual: &str) {
 
 #[test]
 fn help_texts_match_their_snapshots() {
-    let commands: [&[&str]; 19] = [
+    let commands: [&[&str]; 23] = [
         &[],
         &["export"],
         &["delete"],
@@ -50,6 +50,10 @@ fn help_texts_match_their_snapshots() {
         &["resume"],
         &["demo"],
         &["discover"],
+        &["reapply"],
+        &["register"],
+        &["register", "export"],
+        &["register", "list"],
     ];
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_dsar"))
@@ -101,6 +105,13 @@ fn every_json_result_keeps_its_shape() {
     );
     let delete = run("delete", &["delete", "--subject", "customer_id=2", "--yes", "--json"]);
     let id = delete["request_id"].as_str().unwrap().to_string();
+    run("register-list", &["register", "list", "--json"]);
+    run(
+        "register-export",
+        &["register", "export", "--out", "register.json", "--json"],
+    );
+    run("check-erased", &["check", "--erased", "--json"]);
+    run("reapply", &["reapply", "--dry-run", "--json"]);
     run(
         "restore",
         &["restore", "--request", &id, "--identity", "keys/recovery.key", "--json"],

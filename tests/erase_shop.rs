@@ -318,3 +318,118 @@ fn a_literal_anonymize_rule_writes_that_value_and_restore_undoes_it() {
         "restore brings the old values back, NULLs included"
     );
 }
+
+/// Load a `pg_dump --clean` script into `url`, as an operator restores last night's backup;
+/// dsar's own schema, younger than the dump, goes first.
+fn restore_backup(url: &str, backup: &str) {
+    psql(url, "DROP SCHEMA IF EXISTS dsar CASCADE");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), backup).unwrap();
+    let out = std::process::Command::new("psql")
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A batch erasure of two people (one with an email that is an SQL injection) comes back with a
+/// backup. `check --erased` finds each person on their own, in the tables whose match columns
+/// the erasure took away (not the anonymized invoices, which keep the customer id on purpose);
+/// `reapply` erases both again as one new request, flagged sessions included, and takes the
+/// original's people over; the register then refuses to be edited or cut.
+#[test]
+fn a_batch_erasure_restored_from_backup_is_found_per_person_and_applied_again() {
+    let (db, ws) = shop(MAP);
+    let backup = pg_dump(&db.url, &["--clean", "--if-exists", "--no-owner", "--no-privileges"]);
+    std::fs::write(ws.path("people.csv"), "email\nalice@example.com\nx' OR '1'='1\n").unwrap();
+    let first = request_id(&ws.dsar_ok(&["delete", "--subjects-file", "people.csv", "--yes", "--json"]));
+    let erased = dumps(&db.url);
+    restore_backup(&db.url, &backup);
+
+    let out = ws.dsar(&["check", "--erased", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let found: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let people = found["found"].as_array().unwrap();
+    assert_eq!(people.len(), 2, "{found}");
+    for (person, expected) in people.iter().zip([1, 2]) {
+        assert_eq!(person["request_id"], first.as_str());
+        assert_eq!(person["person"], expected);
+        let tables: Vec<&str> = person["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["table"].as_str().unwrap())
+            .collect();
+        assert!(
+            tables.contains(&"Shop.Customers") && tables.contains(&"Shop.sessions"),
+            "{tables:?}"
+        );
+        assert!(
+            !tables.contains(&"Shop.invoices"),
+            "anonymize leaves the customer id: {tables:?}"
+        );
+    }
+    let text = stdout(&out) + &stderr(&out);
+    assert!(
+        !text.contains("alice") && !text.contains("OR '1'"),
+        "no raw value: {text}"
+    );
+
+    ws.dsar_ok(&["reapply", "--yes"]);
+    let again = dumps(&db.url);
+    for (i, (table, _)) in TABLES.iter().enumerate() {
+        // Flag times and anonymized values are written anew; every other table is as the
+        // first erasure left it.
+        if !table.contains("sessions") && !table.contains("invoices") {
+            assert_eq!(again[i], erased[i], "{table}");
+        }
+    }
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".sessions WHERE deleted_at IS NULL AND \"CustomerId\" IN (1, 2)"
+        ),
+        0,
+        "sessions flagged again"
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM \"Shop\".invoices WHERE billing_email LIKE '%@example.com'"
+        ),
+        0,
+        "invoices anonymized again"
+    );
+    let quiet = ws.dsar_ok(&["check", "--erased"]);
+    assert_eq!(stdout(&quiet), "");
+    let register: Value = serde_json::from_str(&stdout(&ws.dsar_ok(&["register", "list", "--json"]))).unwrap();
+    assert_eq!(
+        register.as_array().unwrap().len(),
+        1,
+        "the original's people moved: {register}"
+    );
+    assert_eq!(register[0]["reapplied_from"], first.as_str());
+    assert_eq!(register[0]["people"], 2);
+    let second = register[0]["request_id"].as_str().unwrap().to_string();
+
+    // An entry edited in the state dir is refused, not read as "nobody".
+    let entry = ws.state_dir().join(format!("register/{second}.json"));
+    let kept = std::fs::read_to_string(&entry).unwrap();
+    let hash = kept.split("\"email:").nth(1).unwrap()[..8].to_string();
+    std::fs::write(&entry, kept.replace(&hash, "00000000")).unwrap();
+    let out = ws.dsar(&["check", "--erased"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("altered"), "{}", stderr(&out));
+    // Removed: the ledger says the request was registered.
+    std::fs::remove_file(&entry).unwrap();
+    let out = ws.dsar(&["reapply", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&second), "names the request: {}", stderr(&out));
+    // Put back: it reads again.
+    std::fs::write(&entry, kept).unwrap();
+    ws.dsar_ok(&["check", "--erased"]);
+    // Something that is not a register, as --register.
+    let out = ws.dsar(&["check", "--erased", "--register", "people.csv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -14,6 +14,8 @@ use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::{Ledger, Request, Running};
 use crate::progress::Progress;
+use crate::register::Register;
+use crate::register::record::Planned;
 use crate::source::Database;
 use crate::state::subject_hash;
 use crate::subject;
@@ -34,8 +36,39 @@ struct Report<'a> {
 pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
-    let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
-    let recipients = if super::erases_anything(&config) {
+    let order = Order {
+        subjects: subject::from_args(&args.subjects, &config.subject_keys)?,
+        allow_multiple: args.subjects.allow_multiple,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        reason: args.case.reason.clone(),
+        reapplied_from: None,
+    };
+    erase_people(global, &config, order).await.map(|_| ())
+}
+
+/// What one delete request is asked to do: by `dsar delete`, or by `dsar reapply` for the
+/// people of an earlier request found live again.
+pub struct Order {
+    pub subjects: Vec<subject::Subject>,
+    pub allow_multiple: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub reason: Option<String>,
+    /// For `reapply`: the request erased again, and which of its people each subject is.
+    pub reapplied_from: Option<crate::register::Reapplied>,
+}
+
+/// Plan, confirm and erase one request: the people of `order`, as the map `config` says. The
+/// request made, unless it was a dry run.
+pub async fn erase_people(
+    global: &Global,
+    config: &crate::config::Config,
+    order: Order,
+) -> Result<Option<String>, UserError> {
+    let args = &order;
+    let subjects = &order.subjects;
+    let recipients = if super::erases_anything(config) {
         let file = config.settings.recovery_recipients_file.as_ref().ok_or_else(|| {
             UserError::usage("no recovery recipients: quarantined rows would be readable by no one")
                 .with_hint("set [settings].recovery_recipients_file to an age recipients file whose keys you keep safe")
@@ -46,18 +79,18 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     };
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
     let key = audit.key().to_vec();
-    refuse_over_unfinished(global, &audit, &config, &subjects, &key)?;
+    refuse_over_unfinished(global, &audit, config, subjects, &key)?;
 
-    let sources = super::open_sources(&config, &audit).await?;
+    let sources = super::open_sources(config, &audit).await?;
     if !args.dry_run {
         // Held for the whole run: the plan must still be true when the rows move.
         for source in &sources {
             source.lock_for_erasure().await?;
         }
     }
-    let ids = crate::identity::resolve(&sources, &subjects, args.subjects.allow_multiple).await?;
+    let ids = crate::identity::resolve(&sources, subjects, args.allow_multiple).await?;
     let mut plan = Plan::build(&sources, &ids).await?;
-    plan.external = Plan::external_steps(&config, subjects.len());
+    plan.external = Plan::external_steps(config, subjects.len());
     let request_id = crate::clock::new_request_id();
     let subject_hashes: Vec<String> = (0..subjects.len() as u32)
         .flat_map(|i| ids.of_subject(i))
@@ -66,6 +99,9 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
         let mut details = serde_json::Map::new();
         details.insert("dry_run".into(), args.dry_run.into());
+        if let Some(from) = &args.reapplied_from {
+            details.insert("reapplied_from".into(), from.request_id.clone().into());
+        }
         if !plan.refusals.is_empty() {
             details.insert("refusals".into(), plan.refusals.len().into());
         }
@@ -101,7 +137,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             db: None,
         });
     }
-    subject::warn_padded(global, &subjects);
+    subject::warn_padded(global, subjects);
     // Nothing matched is its own outcome, never a silent success: no request is made.
     let matched: u64 = plan.steps.iter().map(|s| s.rows).sum();
     if matched == 0 && plan.external.is_empty() {
@@ -109,7 +145,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
             global,
             &[format!(
                 "nothing matched {} in the mapped tables of {}; matching is exact (case, spaces and type count)",
-                subject::describe(&subjects),
+                subject::describe(subjects),
                 sources
                     .iter()
                     .map(|s| s.config().name.as_str())
@@ -127,7 +163,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
                 plan.steps.clone(),
                 &plan,
             );
-            return Ok(());
+            return Ok(None);
         }
         audit.append(&event(
             "delete.nothing_matched",
@@ -159,19 +195,52 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         let mut shown = plan.steps.clone();
         shown.extend(plan.external.iter().cloned());
         print_report(global, &request_id, "planned", true, None, shown, &plan);
-        return Ok(());
+        return Ok(None);
     }
     confirm_or_log(
         args.yes,
         &plan,
-        &subjects,
+        subjects,
         config.settings.recovery_window,
         &audit,
         &event,
     )?;
+    if args.reapplied_from.is_some() {
+        audit.append(&event("delete.reapplied", Outcome::Ok, table_counts(&plan.steps), None))?;
+    }
+
+    // Who is erased, as keyed hashes of the values the plan matched, read before any row moves:
+    // the register outlives a restore of the databases from backup.
+    let planned: Vec<Planned> = plan
+        .steps
+        .iter()
+        .map(|s| Planned {
+            source: s.source,
+            table: s.table,
+            strategy: s.strategy,
+            rows: s.rows,
+        })
+        .collect();
+    let strategies = plan
+        .steps
+        .iter()
+        .map(|s| crate::register::Strategy {
+            source: s.source_name.clone(),
+            table: s.table_name.clone(),
+            strategy: s.strategy.to_string(),
+        })
+        .collect();
+    let matched = crate::register::record::matched(&sources, &planned, &ids, &key).await?;
+    Register::open(audit.state(), &key)?.write(crate::register::record::pending(
+        &request_id,
+        audit.ticket(),
+        strategies,
+        matched,
+        args.reapplied_from.clone(),
+    ))?;
 
     let data_key = DataKey::generate();
-    let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, &config).await?;
+    let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, config).await?;
     // Every source's plan is on record before the first row moves anywhere: a run killed at
     // any point resumes from it, not from what is still live.
     for (s, source) in sources.iter().enumerate() {
@@ -185,13 +254,17 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         &request_id,
         "delete",
         audit.operator(),
-        args.case.reason.clone(),
+        args.reason.clone(),
         subject_hashes.clone(),
     )?;
     // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
     // the ledger holds no readable identifier.
-    running.set_sealed_subjects(subject::seal(&subjects, &recipients)?)?;
+    running.set_sealed_subjects(subject::seal(subjects, &recipients)?)?;
     running.set_data_key(data_key.fingerprint())?;
+    running.set_registered()?;
+    if let Some(from) = &args.reapplied_from {
+        running.set_reapplied_from(&from.request_id)?;
+    }
     let run = Run {
         global,
         sources: &sources,
@@ -201,11 +274,13 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         data_key: &data_key,
         installation_key: &key,
         audit: &audit,
-        raw_values: ids_text(&subjects),
+        raw_values: ids_text(subjects),
         event: &event,
         recovery_identity: crate::follow_up::recovery_identity(&config.settings),
     };
-    erase_and_report(&run, &plan, &mut running, restore_until, Vec::new()).await
+    erase_and_report(&run, &plan, &mut running, restore_until, Vec::new())
+        .await
+        .map(|()| Some(request_id.clone()))
 }
 
 /// A delete of the same person that did not finish (killed, failed, cancelled, incomplete) has
@@ -318,6 +393,11 @@ async fn erase_and_report(
     completed
         .details
         .insert("flagged_for_review".into(), flagged.len().into());
+    // The register says the people are erased only once they are.
+    crate::register::record::complete(
+        &Register::open(run.audit.state(), run.installation_key)?,
+        run.request_id,
+    )?;
     run.audit.append(&completed)?;
     running.finish("completed", None, flagged.clone())?;
     print_report(
@@ -876,6 +956,9 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     )?;
     running.set_sealed_subjects(sealed.to_string())?;
     running.set_data_key(data_key.fingerprint())?;
+    if Register::open(audit.state(), &key)?.get(&request_id)?.is_some() {
+        running.set_registered()?;
+    }
     let run = Run {
         global,
         sources: &sources,

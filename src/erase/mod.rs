@@ -5,6 +5,7 @@
 pub mod delete;
 pub mod plan;
 pub mod purge;
+pub mod reapply;
 pub mod restore;
 
 use crate::config::{Config, OnDelete};

@@ -18,6 +18,7 @@ pub mod select;
 pub mod shape;
 pub mod sqlite;
 pub mod tls;
+pub mod values;
 
 pub use database::Database;
 

@@ -1,0 +1,322 @@
+//! The erasure register: who was erased, kept outside the databases so that it outlives a
+//! restore from backup. Restoring last week's dump rolls back `dsar.requests` and the quarantine
+//! with the data; the register, in the state dir (and in copies the operator keeps beside the
+//! backups), still says which people must not be live, and `dsar check --erased` / `dsar reapply`
+//! find and erase them again.
+//!
+//! An entry holds, per erased person, the keyed hashes (installation key, the same
+//! `key:hex` the audit log uses) of the values their rows held in each match column — per source,
+//! table and column, never a raw value. It is written as `pending` when the plan is made (the
+//! values are read before any row moves), completed when the delete is, and removed when the
+//! request is restored on purpose. Each entry, and each exported file, carries an HMAC under the
+//! installation key: an altered or truncated register is refused, never read as "nobody".
+
+pub mod command;
+pub mod record;
+pub mod scan;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::UserError;
+use crate::state::{StateDir, keyed_hex, write_atomically};
+
+/// What the exported file says it is.
+const FORMAT: &str = "dsar-register/1";
+
+/// One delete request's erased people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// When the plan was made (RFC 3339); when the delete completed, once it has.
+    pub erased_at: String,
+    /// Only completed erasures are looked for: a pending one is still being erased (or must
+    /// be resumed first).
+    pub completed: bool,
+    /// For a reapplied erasure: the request it repeats, and which of its people each of this
+    /// request's people is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapplied_from: Option<Reapplied>,
+    /// How each table of the plan was erased, so a reapplied erasure does the same.
+    pub strategies: Vec<Strategy>,
+    /// Per person, per source, table and column: the keyed hashes of the values matched.
+    pub matched: Vec<Matched>,
+    #[serde(default)]
+    pub mac: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reapplied {
+    pub request_id: String,
+    /// For each person of this request (by position), that person's number in the original.
+    pub people: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Strategy {
+    pub source: String,
+    pub table: String,
+    pub strategy: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Matched {
+    /// The person's number in the request (0 for a request about one person).
+    pub person: u32,
+    pub source: String,
+    pub table: String,
+    pub column: String,
+    /// `key:hex`, as [`crate::state::subject_hash`] makes them, sorted.
+    pub hashes: Vec<String>,
+}
+
+impl Entry {
+    fn authenticate(&self, key: &[u8]) -> String {
+        let mut body = self.clone();
+        body.mac = String::new();
+        let json = serde_json::to_vec(&body).expect("an entry serializes");
+        keyed_hex(key, &[b"dsar register entry\0", &json])
+    }
+
+    /// How many people the entry names.
+    pub fn people(&self) -> u32 {
+        self.matched.iter().map(|m| m.person + 1).max().unwrap_or(0)
+    }
+}
+
+/// The register: one file per request in `<state>/register/`.
+pub struct Register {
+    dir: PathBuf,
+    key: Vec<u8>,
+}
+
+/// Where the entries to look for come from: the state dir's register, or a file exported from
+/// it (`--register FILE`).
+pub enum Origin<'a> {
+    State,
+    File(&'a Path),
+}
+
+impl Register {
+    pub fn open(state: &StateDir, key: &[u8]) -> Result<Register, UserError> {
+        Ok(Register {
+            dir: state.subdir("register")?,
+            key: key.to_vec(),
+        })
+    }
+
+    fn path(&self, request_id: &str) -> Result<PathBuf, UserError> {
+        if request_id.is_empty() || !request_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(UserError::runtime(format!(
+                "`{request_id}` is not a request id; the register is damaged"
+            )));
+        }
+        Ok(self.dir.join(format!("{request_id}.json")))
+    }
+
+    /// Write `entry` (sealed with its HMAC), replacing what the request had.
+    pub fn write(&self, mut entry: Entry) -> Result<(), UserError> {
+        entry.mac = entry.authenticate(&self.key);
+        let json = serde_json::to_vec_pretty(&entry).expect("an entry serializes");
+        write_atomically(&self.path(&entry.request_id)?, &json)
+    }
+
+    /// The request's entry, if it has one.
+    pub fn get(&self, request_id: &str) -> Result<Option<Entry>, UserError> {
+        let path = self.path(request_id)?;
+        match fs::read(&path) {
+            Ok(bytes) => self.parse(&path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Entry, UserError> {
+        let damaged = |why: &str| {
+            UserError::runtime(format!("register entry {} {why}", path.display())).with_hint(
+                "restore the register from the copy kept beside the backups (`dsar register export`), or read that copy with --register FILE",
+            )
+        };
+        let entry: Entry = serde_json::from_slice(bytes).map_err(|_| damaged("does not parse"))?;
+        if entry.mac != entry.authenticate(&self.key) {
+            return Err(damaged("does not verify under the installation key: it was altered"));
+        }
+        self.path(&entry.request_id)?;
+        Ok(entry)
+    }
+
+    /// Forget the request (restored on purpose: its people are live because someone chose so).
+    pub fn remove(&self, request_id: &str) -> Result<(), UserError> {
+        let path = self.path(request_id)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(UserError::runtime(format!("cannot remove {}: {e}", path.display()))),
+        }
+    }
+
+    /// Every entry in the state dir, oldest request first.
+    pub fn entries(&self) -> Result<Vec<Entry>, UserError> {
+        let mut names: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", self.dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let bytes = fs::read(p).map_err(|e| UserError::runtime(format!("cannot read {}: {e}", p.display())))?;
+                self.parse(p, &bytes)
+            })
+            .collect()
+    }
+
+    /// The completed entries to look for, from the state dir or an exported file.
+    pub fn load(&self, from: &Origin<'_>) -> Result<Vec<Entry>, UserError> {
+        let entries = match from {
+            Origin::State => self.entries()?,
+            Origin::File(path) => self.read_file(path)?,
+        };
+        Ok(entries.into_iter().filter(|e| e.completed).collect())
+    }
+
+    /// Write every completed entry to `out`, as one file sealed with an HMAC over all of them:
+    /// an entry taken out of the file makes it fail to verify.
+    pub fn export(&self, out: &Path) -> Result<usize, UserError> {
+        let entries: Vec<Entry> = self.entries()?.into_iter().filter(|e| e.completed).collect();
+        let mac = file_mac(&self.key, &entries);
+        let file = ExportedFile {
+            format: FORMAT.into(),
+            exported_at: crate::clock::now_rfc3339(),
+            entries,
+            mac,
+        };
+        let json = serde_json::to_vec_pretty(&file).expect("a register serializes");
+        write_atomically(out, &json)?;
+        Ok(file.entries.len())
+    }
+
+    fn read_file(&self, path: &Path) -> Result<Vec<Entry>, UserError> {
+        let bytes =
+            fs::read(path).map_err(|e| UserError::usage(format!("cannot read register {}: {e}", path.display())))?;
+        let wrong = |why: &str| {
+            UserError::usage(format!("register {} {why}", path.display()))
+                .with_hint("give a file written by `dsar register export` with this installation's state dir")
+        };
+        let file: ExportedFile = serde_json::from_slice(&bytes).map_err(|_| wrong("is not a dsar register"))?;
+        if file.format != FORMAT {
+            return Err(wrong(&format!("is in format `{}`, not {FORMAT}", file.format)));
+        }
+        if file.mac != file_mac(&self.key, &file.entries)
+            || file.entries.iter().any(|e| e.mac != e.authenticate(&self.key))
+        {
+            return Err(wrong(
+                "does not verify under this installation's key: it was altered, or comes from another installation",
+            ));
+        }
+        Ok(file.entries)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExportedFile {
+    format: String,
+    exported_at: String,
+    entries: Vec<Entry>,
+    mac: String,
+}
+
+fn file_mac(key: &[u8], entries: &[Entry]) -> String {
+    let json = serde_json::to_vec(entries).expect("entries serialize");
+    keyed_hex(key, &[b"dsar register file\0", &json])
+}
+
+/// Fold `from`'s hashes into `into` (sorted, no repeats), each (person, source, table, column) once.
+pub fn merge(into: &mut Vec<Matched>, from: impl IntoIterator<Item = Matched>) {
+    let mut by: BTreeMap<(u32, String, String, String), Vec<String>> = BTreeMap::new();
+    for m in into.drain(..).chain(from) {
+        by.entry((m.person, m.source, m.table, m.column))
+            .or_default()
+            .extend(m.hashes);
+    }
+    *into = by
+        .into_iter()
+        .map(|((person, source, table, column), mut hashes)| {
+            hashes.sort();
+            hashes.dedup();
+            Matched {
+                person,
+                source,
+                table,
+                column,
+                hashes,
+            }
+        })
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            request_id: "20261130-120000-abcd1234".into(),
+            ticket: Some("DSAR-1".into()),
+            erased_at: "2026-11-30T12:00:00Z".into(),
+            completed: true,
+            reapplied_from: None,
+            strategies: vec![],
+            matched: vec![Matched {
+                person: 0,
+                source: "main".into(),
+                table: "public.users".into(),
+                column: "email".into(),
+                hashes: vec!["email:00".into()],
+            }],
+            mac: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_altered_entry_or_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let register = Register::open(&state, b"k").unwrap();
+        register.write(entry()).unwrap();
+        assert_eq!(register.entries().unwrap().len(), 1);
+        let out = dir.path().join("register.json");
+        assert_eq!(register.export(&out).unwrap(), 1);
+        assert_eq!(register.load(&Origin::File(&out)).unwrap().len(), 1);
+        // Another installation's key does not read it.
+        let other = Register::open(&state, b"other").unwrap();
+        assert!(other.load(&Origin::File(&out)).is_err());
+        // An entry taken out of the file.
+        let text = fs::read_to_string(&out).unwrap();
+        let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        file["entries"] = serde_json::json!([]);
+        fs::write(&out, file.to_string()).unwrap();
+        assert!(register.load(&Origin::File(&out)).is_err());
+        // A hash changed in the state dir.
+        let path = dir.path().join("register/20261130-120000-abcd1234.json");
+        let altered = fs::read_to_string(&path).unwrap().replace("email:00", "email:01");
+        fs::write(&path, altered).unwrap();
+        assert!(register.entries().is_err());
+    }
+
+    #[test]
+    fn merging_keeps_each_column_once() {
+        let mut into = entry().matched;
+        let mut more = entry().matched;
+        more[0].hashes = vec!["email:01".into(), "email:00".into()];
+        merge(&mut into, more);
+        assert_eq!(into.len(), 1);
+        assert_eq!(into[0].hashes, vec!["email:00", "email:01"]);
+    }
+}
