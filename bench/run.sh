@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
 # `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql, and
-# `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick).
+# `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick), and
+# `dsar check --erased` (the erasure register) over the erasure tables of a restored backup.
 #   bench/run.sh            full: ~1.3M rows in 8 tables; the whale subject owns ~251k of them;
 #                           the eraser subject owns 1M + 1 rows of 2 other tables
 #   bench/run.sh --quick    ~10x fewer rows (a smoke run, well under a minute once dsar is built)
@@ -293,6 +294,45 @@ erase_check "live after dsar restore" "$ERASE_ROWS" "$(live_rows "$ERASE_URL")"
 erase_check "in dsar.quarantine after dsar restore" 0 "$(quarantined_rows "$ERASE_URL")"
 log "  $RESTORE_S s"
 
+# --- erasure register -------------------------------------------------------------------------
+# `dsar check --erased` after a restore from backup: a copy of the erase database is taken (the
+# backup), an ordinary customer is deleted with events matched straight by customer_id (so the
+# register names erase.events, with its 1M+ rows), and the check then runs against the copy,
+# where that customer is live again. It reads customers and events once each, in keyset pages,
+# hashing every customer_id and email; memory holds the register's hashes and one page. The
+# baseline: COPY of the same columns to /dev/null.
+log "register: dsar check --erased over the erase tables of a restored backup"
+REG_URL=$(server_url dsar_register_backup)
+psql_q -c "CREATE DATABASE dsar_register_backup TEMPLATE dsar_erase$strategy"
+sed 's/^via = { table = "erase.customers".*$/match = { customer_id = "customer_id" }/' "$WORK/erase.toml" >"$WORK/register.toml"
+REG_ID=$(psql_at "$ERASE_URL" -c "SELECT min(customer_id) FROM erase.customers WHERE customer_id <> $ERASER_ID")
+ERASE_DATABASE_URL=$ERASE_URL "$DSAR" --config "$WORK/register.toml" --state-dir "$WORK/state" \
+  delete --subject "customer_id=$REG_ID" --yes --quiet || { log "register: dsar delete failed (exit $?)"; exit 1; }
+REG_OWNED=$(psql_at "$REG_URL" -c "SELECT (SELECT count(*) FROM erase.customers WHERE customer_id = $REG_ID)
+                                        + (SELECT count(*) FROM erase.events WHERE customer_id = $REG_ID)")
+REG_SCANNED=$(psql_at "$REG_URL" -c "SELECT (SELECT count(*) FROM erase.customers) + (SELECT count(*) FROM erase.events)")
+settle "$REG_URL"
+a=$(date +%s.%N)
+set +e
+ERASE_DATABASE_URL=$REG_URL /usr/bin/time -f %M -o "$WORK/rss" \
+  "$DSAR" --config "$WORK/register.toml" --state-dir "$WORK/state" check --erased --json >"$WORK/check_erased.json" 2>"$WORK/check_erased.err"
+code=$?
+set -e
+b=$(date +%s.%N)
+[ "$code" = 3 ] || { log "register: dsar check --erased exited $code, not 3 (someone is live again)"; exit 1; }
+REG_S=$(elapsed "$a" "$b")
+REG_RSS=$(tail -1 "$WORK/rss")
+REG_FOUND=$(python3 -c 'import json,sys; print(sum(t["rows"] for f in json.load(open(sys.argv[1]))["found"] for t in f["tables"]))' "$WORK/check_erased.json")
+erase_check "rows check --erased finds live again" "$REG_OWNED" "$REG_FOUND"
+settle "$REG_URL"
+a=$(date +%s.%N)
+psql_at "$REG_URL" -c "COPY (SELECT customer_id, email FROM erase.customers) TO STDOUT" >/dev/null
+psql_at "$REG_URL" -c "COPY (SELECT event_id, customer_id FROM erase.events) TO STDOUT" >/dev/null
+b=$(date +%s.%N)
+REG_BASE_S=$(elapsed "$a" "$b")
+psql_q -c "DROP DATABASE dsar_register_backup"
+log "  $REG_S s over $REG_SCANNED rows, peak RSS $REG_RSS KiB; COPY of the same columns $REG_BASE_S s"
+
 # --- batch ------------------------------------------------------------------------------------
 # `dsar export --subjects-file` of $BATCH_SUBJECTS ordinary users (user3.. of seed.sql, a handful of
 # rows each) in batches of $BATCH_SIZE, against one COPY per table of the same rows | gzip | age
@@ -470,6 +510,12 @@ figure baseline_bare_delete_s "$BARE_S"
 figure erase_vs_bare_delete_ratio "$(ratio "$ERASE_S" "$BARE_S")"
 figure restore_s "$RESTORE_S"
 figure restore_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$RESTORE_S" 'BEGIN { printf "%.0f", r / s }')"
+figure register_scan_rows "$REG_SCANNED"
+figure register_scan_s "$REG_S"
+figure register_scan_peak_rss_kb "$REG_RSS"
+figure register_scan_peak_rss_under_64_mib "$([ "$REG_RSS" -lt 65536 ] && echo yes || echo no)"
+figure baseline_copy_match_columns_s "$REG_BASE_S"
+figure register_scan_vs_copy_ratio "$(ratio "$REG_S" "$REG_BASE_S")"
 figure batch_subjects "$BATCH_SUBJECTS"
 figure batch_size "$BATCH_SIZE"
 figure batch_export_s "$BATCH_EXPORT_S"

@@ -799,6 +799,11 @@ fn an_erasure_is_applied_again_after_a_backup_is_restored(kind: &dyn Chinook) {
         stdout(&check)
     );
     assert!(!stdout(&check).contains(EMAIL) && !stderr(&check).contains(EMAIL));
+    // --since: erasures completed on or after the day the backup was taken.
+    let since = f.ws.dsar(&["check", "--erased", "--since", "2000-01-01"]);
+    assert_eq!(since.status.code(), Some(3));
+    let later = f.ws.dsar_ok(&["check", "--erased", "--since", "2999-01-01"]);
+    assert_eq!(stdout(&later), "", "erased before that day: not looked for");
     let found =
         f.ws.dsar(&["check", "--erased", "--json", "--register", "register.json"]);
     assert_eq!(found.status.code(), Some(3));
