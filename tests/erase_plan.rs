@@ -542,6 +542,7 @@ on_every_kind!(
     nothing_is_restored_under_whoever_took_the_customer_id,
     two_identifiers_of_two_people_are_refused,
     nothing_matched_is_its_own_outcome,
+    a_key_matched_in_several_columns_finds_each_row_once,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -919,4 +920,62 @@ fn nothing_matched_is_its_own_outcome(kind: Kind) {
         assert!(!err.contains("undo with"), "{value:?}: {err}");
     }
     assert_eq!(store.dumps(), before, "nothing changed");
+}
+
+/// `match = { email = ["email", "alt_email"] }`: a visit is the person's by either column, and
+/// one with both is found (and anonymized, and restored) once. Export, delete --dry-run and
+/// delete count the same rows; restore brings back every value.
+fn a_key_matched_in_several_columns_finds_each_row_once(kind: Kind) {
+    let map = MAP.replace(
+        "table = \"store.visit\"\nmatch = { email = \"email\" }",
+        "table = \"store.visit\"\nmatch = { email = [\"email\", \"alt_email\"] }",
+    );
+    assert_ne!(map, MAP);
+    let store = kind.store(&map);
+    store.exec("ALTER TABLE store.visit ADD COLUMN alt_email varchar(100)");
+    // Two visits of customer 21 name customer 1 as their other address; one of customer 1's
+    // own visits names it in both columns.
+    store.exec("UPDATE store.visit SET alt_email = 'customer-1@example.com' WHERE visit_id IN (1001, 1002, 3)");
+    let before = store.dumps();
+    let subject = "email=customer-1@example.com";
+    let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = store
+        .ws
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let visit = format!("store/{}", store.shown("visit"));
+    assert_eq!(
+        archive.counts()[&visit],
+        52,
+        "50 by email, 2 more by alt_email, none twice"
+    );
+    let out = store
+        .ws
+        .dsar_ok(&["delete", "--subject", subject, "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let planned = plan["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["table"].as_str().unwrap().ends_with("visit"))
+        .map(|c| c["rows"].as_u64().unwrap());
+    assert_eq!(planned, Some(52), "{plan}");
+    let id = store.delete(subject);
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.visit WHERE page = '[redacted]'"),
+        52
+    );
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.visit WHERE visit_id IN (1001, 1002) AND page = '[redacted]'"),
+        2
+    );
+    // Customer 21 is not learnt as customer 1: their own rows stay.
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.orders WHERE customer_id = 21"),
+        3
+    );
+    store
+        .ws
+        .dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(store.dumps(), before, "every value back");
 }

@@ -246,9 +246,18 @@ pub struct Table {
 }
 
 /// How a table's rows are tied to the subject.
+/// How many different subject keys a `match` lists (a key may name several columns).
+pub fn distinct_keys(pairs: &[(String, String)]) -> usize {
+    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len()
+}
+
 #[derive(Debug, Clone)]
 pub enum Link {
-    /// Rows whose column equals one of the subject's identifiers: (subject key, column) pairs.
+    /// Rows whose column equals one of the subject's identifiers: (subject key, column) pairs,
+    /// in map order; a key may have several columns (`email = ["email", "alt_email"]`).
     Match(Vec<(String, String)>),
     /// Rows whose `columns` equal the `parent_columns` of a row that belongs to the subject in
     /// the parent table (an index into the same source's `tables`).

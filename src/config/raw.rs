@@ -93,8 +93,10 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawTable {
     pub table: Spanned<String>,
+    /// Per subject key, the column (or columns) holding it: `email = "email"` or
+    /// `email = ["email", "alt_email"]`.
     #[serde(rename = "match")]
-    pub match_: Option<Spanned<BTreeMap<String, String>>>,
+    pub match_: Option<Spanned<BTreeMap<String, OneOrMany>>>,
     pub via: Option<Spanned<RawVia>>,
     #[serde(default)]
     pub exclude_columns: Vec<String>,

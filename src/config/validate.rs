@@ -364,7 +364,22 @@ fn table(
         }
         (Some(m), None) => {
             let span = m.span();
-            let pairs: Vec<(String, String)> = m.into_inner().into_iter().collect();
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            for (key, columns) in m.into_inner() {
+                let columns = columns.into_vec();
+                if columns.is_empty() {
+                    return Err(loc.error(span, format!("table `{name}`: match key `{key}` lists no column")));
+                }
+                for column in columns {
+                    if pairs.iter().any(|(_, c)| *c == column) {
+                        return Err(loc.error(
+                            span,
+                            format!("table `{name}`: column `{column}` is listed twice in `match`"),
+                        ));
+                    }
+                    pairs.push((key.clone(), column));
+                }
+            }
             if pairs.is_empty() {
                 return Err(loc.error(span, format!("table `{name}`: `match` is empty")));
             }

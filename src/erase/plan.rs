@@ -330,7 +330,7 @@ pub fn restore_order(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]
         let crate::config::Link::Match(keys) = &names[people].link else {
             continue;
         };
-        if keys.len() < 2 {
+        if crate::config::distinct_keys(keys) < 2 {
             continue;
         }
         for &t in tables {

@@ -451,14 +451,14 @@ fn hold_children(
         }
     }
     if let crate::config::Link::Match(keys) = &tables[parent].link
-        && keys.len() > 1
+        && crate::config::distinct_keys(keys) > 1
     {
         for (child, table) in tables.iter().enumerate() {
             let crate::config::Link::Match(theirs) = &table.link else {
                 continue;
             };
             for (key, column) in theirs {
-                if let Some((_, parent_column)) = keys.iter().find(|(k, _)| k == key) {
+                for (_, parent_column) in keys.iter().filter(|(k, _)| k == key) {
                     relations.push((child, vec![column.clone()], vec![parent_column.clone()]));
                 }
             }

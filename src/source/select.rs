@@ -175,7 +175,7 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
     let mut learnt = false;
     for (t, table) in d.source().tables.iter().enumerate() {
         let Link::Match(pairs) = &table.link else { continue };
-        if pairs.len() < 2 {
+        if crate::config::distinct_keys(pairs) < 2 {
             continue;
         }
         let mut st = d.statement();
@@ -198,7 +198,12 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
             for &owner in &owners {
                 ids.note_row(&label, owner, matched.clone());
                 for ((key, _), value) in pairs.iter().zip(&matched) {
-                    if let Some(value) = value {
+                    // A key held in several columns (`email` and `alt_email`) is searched in
+                    // each, but not learnt from them: which one is the person's is not known.
+                    let several = pairs.iter().filter(|(k, _)| k == key).count() > 1;
+                    if let Some(value) = value
+                        && !several
+                    {
                         learnt |= ids.insert(key, value, owner);
                     }
                 }
