@@ -43,8 +43,30 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
         yes: args.yes,
         reason: args.case.reason.clone(),
         reapplied_from: None,
+        hide_values: None,
     };
-    erase_people(global, &config, order).await.map(|_| ())
+    match erase_people(global, &config, order).await? {
+        Erased::Request(_) | Erased::DryRun => Ok(()),
+        Erased::NothingMatched => Err(UserError {
+            kind: ExitKind::Flagged,
+            message: "nothing matched, so nothing was erased and no request was made".into(),
+            hint: Some(
+                "check the identifier (look the person up with `dsar export`, or in the database), then run delete again"
+                    .into(),
+            ),
+            db: None,
+        }),
+    }
+}
+
+/// What [`erase_people`] did.
+pub enum Erased {
+    /// The request made, completed.
+    Request(String),
+    /// A dry run: the plan was shown, nothing changed.
+    DryRun,
+    /// Nothing matched: no request was made (recorded as `delete.nothing_matched`).
+    NothingMatched,
 }
 
 /// What one delete request is asked to do: by `dsar delete`, or by `dsar reapply` for the
@@ -57,15 +79,13 @@ pub struct Order {
     pub reason: Option<String>,
     /// For `reapply`: the request erased again, and which of its people each subject is.
     pub reapplied_from: Option<crate::register::Reapplied>,
+    /// For `reapply`: the subjects' values were read from the database, not typed by the
+    /// operator, so messages name them this way instead ("the people of request …").
+    pub hide_values: Option<String>,
 }
 
-/// Plan, confirm and erase one request: the people of `order`, as the map `config` says. The
-/// request made, unless it was a dry run.
-pub async fn erase_people(
-    global: &Global,
-    config: &crate::config::Config,
-    order: Order,
-) -> Result<Option<String>, UserError> {
+/// Plan, confirm and erase one request: the people of `order`, as the map `config` says.
+pub async fn erase_people(global: &Global, config: &crate::config::Config, order: Order) -> Result<Erased, UserError> {
     let args = &order;
     let subjects = &order.subjects;
     let recipients = if super::erases_anything(config) {
@@ -137,7 +157,9 @@ pub async fn erase_people(
             db: None,
         });
     }
-    subject::warn_padded(global, subjects);
+    if args.hide_values.is_none() {
+        subject::warn_padded(global, subjects);
+    }
     // Nothing matched is its own outcome, never a silent success: no request is made.
     let matched: u64 = plan.steps.iter().map(|s| s.rows).sum();
     if matched == 0 && plan.external.is_empty() {
@@ -145,7 +167,7 @@ pub async fn erase_people(
             global,
             &[format!(
                 "nothing matched {} in the mapped tables of {}; matching is exact (case, spaces and type count)",
-                subject::describe(subjects),
+                args.hide_values.clone().unwrap_or_else(|| subject::describe(subjects)),
                 sources
                     .iter()
                     .map(|s| s.config().name.as_str())
@@ -163,7 +185,7 @@ pub async fn erase_people(
                 plan.steps.clone(),
                 &plan,
             );
-            return Ok(None);
+            return Ok(Erased::DryRun);
         }
         audit.append(&event(
             "delete.nothing_matched",
@@ -180,22 +202,14 @@ pub async fn erase_people(
             plan.steps.clone(),
             &plan,
         );
-        return Err(UserError {
-            kind: ExitKind::Flagged,
-            message: "nothing matched, so nothing was erased and no request was made".into(),
-            hint: Some(
-                "check the identifier (look the person up with `dsar export`, or in the database), then run delete again"
-                    .into(),
-            ),
-            db: None,
-        });
+        return Ok(Erased::NothingMatched);
     }
     audit.append(&event("delete.planned", Outcome::Ok, table_counts(&plan.steps), None))?;
     if args.dry_run {
         let mut shown = plan.steps.clone();
         shown.extend(plan.external.iter().cloned());
         print_report(global, &request_id, "planned", true, None, shown, &plan);
-        return Ok(None);
+        return Ok(Erased::DryRun);
     }
     confirm_or_log(
         args.yes,
@@ -231,13 +245,15 @@ pub async fn erase_people(
         })
         .collect();
     let matched = crate::register::record::matched(&sources, &planned, &ids, &key).await?;
-    Register::open(audit.state(), &key)?.write(crate::register::record::pending(
+    let mut entry = crate::register::record::pending(
         &request_id,
         audit.ticket(),
         strategies,
         matched,
         args.reapplied_from.clone(),
-    ))?;
+    );
+    entry.allow_multiple = args.allow_multiple;
+    Register::open(audit.state(), audit.chain_key())?.write(entry)?;
 
     let data_key = DataKey::generate();
     let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, config).await?;
@@ -280,7 +296,7 @@ pub async fn erase_people(
     };
     erase_and_report(&run, &plan, &mut running, restore_until, Vec::new())
         .await
-        .map(|()| Some(request_id.clone()))
+        .map(|()| Erased::Request(request_id.clone()))
 }
 
 /// A delete of the same person that did not finish (killed, failed, cancelled, incomplete) has
@@ -395,7 +411,7 @@ async fn erase_and_report(
         .insert("flagged_for_review".into(), flagged.len().into());
     // The register says the people are erased only once they are.
     crate::register::record::complete(
-        &Register::open(run.audit.state(), run.installation_key)?,
+        &Register::open(run.audit.state(), run.audit.chain_key())?,
         run.request_id,
     )?;
     run.audit.append(&completed)?;
@@ -892,6 +908,9 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     let event = |action: &str, outcome: Outcome, counts: Vec<TableCount>, error: Option<String>| {
         let mut details = serde_json::Map::new();
         details.insert("resumed".into(), true.into());
+        if let Some(original) = &record.reapplied_from {
+            details.insert("reapplied_from".into(), original.clone().into());
+        }
         Event {
             action: action.into(),
             request_id: Some(request_id.clone()),
@@ -956,8 +975,13 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     )?;
     running.set_sealed_subjects(sealed.to_string())?;
     running.set_data_key(data_key.fingerprint())?;
-    if Register::open(audit.state(), &key)?.get(&request_id)?.is_some() {
+    if let Some(entry) = Register::open(audit.state(), audit.chain_key())?.get(&request_id)? {
         running.set_registered()?;
+        // A reapplied erasure stays linked to its original across runs: the register's
+        // completeness check counts on it once the original's people are taken over.
+        if let Some(from) = &entry.reapplied_from {
+            running.set_reapplied_from(&from.request_id)?;
+        }
     }
     let run = Run {
         global,

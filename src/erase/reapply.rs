@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::delete::{Order, erase_people};
+use super::delete::{Erased, Order, erase_people};
 use crate::audit::AuditLog;
 use crate::cli::{Global, ReapplyArgs};
 use crate::config::{Config, OnDelete};
 use crate::error::{ExitKind, UserError};
-use crate::register::command::{entries_to_find, find_live, print_found};
-use crate::register::scan::{Found, Scan};
+use crate::register::command::print_found;
+use crate::register::scan::Found;
+use crate::register::select::{entries_to_find, find_live};
 use crate::register::{Entry, Reapplied};
 use crate::subject::Subject;
 
@@ -24,10 +25,11 @@ use crate::subject::Subject;
 struct Reapplying {
     reapplied_from: String,
     people: usize,
-    /// The new request (none for a dry run or a failure).
+    /// The new request (none for a dry run, nothing matched, or a failure before one was made).
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
-    /// `planned` (dry run), `completed` or `failed`.
+    /// `planned` (dry run), `completed`, `nothing_matched` (erased already, by a run or a
+    /// request before this one) or `failed`.
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -38,6 +40,8 @@ struct Report<'a> {
     dry_run: bool,
     scanned_requests: usize,
     found: &'a [Found],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    incomplete: &'a [String],
     requests: Vec<Reapplying>,
 }
 
@@ -46,21 +50,12 @@ pub async fn run(global: &Global, args: &ReapplyArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
-    let entries = entries_to_find(&audit, &args.register)?;
+    let selection = entries_to_find(&audit, &args.register)?;
+    let entries = &selection.entries;
     let human = !global.quiet && !global.json;
-    let scan = if entries.is_empty() {
-        Scan {
-            found: Vec::new(),
-            unscanned: Vec::new(),
-        }
-    } else {
-        find_live(&config, &audit, &entries).await?
-    };
-    for table in &scan.unscanned {
-        if !global.quiet {
-            eprintln!("warning: not scanned: {table}");
-        }
-    }
+    let scan = find_live(&config, &audit, entries).await?;
+    let mut incomplete = scan.unscanned.clone();
+    incomplete.extend(selection.unfinished.iter().cloned());
     if human && scan.found.is_empty() {
         println!(
             "none of the {} completed erasure(s) in the register is live again: nothing to erase again",
@@ -70,8 +65,15 @@ pub async fn run(global: &Global, args: &ReapplyArgs) -> Result<(), UserError> {
         println!("{} erased person(s) are live again:", scan.found.len());
         print_found(&scan.found);
     }
+    if human {
+        for what in &incomplete {
+            println!("not looked at: {what}");
+        }
+    }
+    // People whose match is not trusted are left for a person to decide.
+    let review: Vec<&Found> = scan.found.iter().filter(|f| f.review.is_some()).collect();
     let mut by_entry: BTreeMap<usize, Vec<&Found>> = BTreeMap::new();
-    for found in &scan.found {
+    for found in scan.found.iter().filter(|f| f.review.is_none()) {
         by_entry.entry(found.entry).or_default().push(found);
     }
     // With --json, each delete's own report stays off stdout: one object says it all.
@@ -81,25 +83,37 @@ pub async fn run(global: &Global, args: &ReapplyArgs) -> Result<(), UserError> {
         inner.quiet = true;
     }
     let mut requests = Vec::new();
+    let mut worst: Option<ExitKind> = None;
     for (e, people) in by_entry {
         let entry = &entries[e];
-        let outcome = reapply_one(&inner, args, entry, &people).await;
-        if let Err(err) = &outcome {
-            eprintln!("error: request {}: {}", entry.request_id, err.message);
-            if let Some(hint) = &err.hint {
-                eprintln!("hint: {hint}");
+        let outcome = reapply_one(&inner, args, entry, &people).await.map_err(|mut err| {
+            // The values were read from the database: they never reach a message.
+            for found in &people {
+                for (_, value) in &found.ids {
+                    err.message = err.message.replace(value.as_str(), "…");
+                }
             }
-        }
+            err
+        });
+        let (state, request_id, error) = match outcome {
+            Ok(Erased::Request(id)) => ("completed", Some(id), None),
+            Ok(Erased::DryRun) => ("planned", None, None),
+            Ok(Erased::NothingMatched) => ("nothing_matched", None, None),
+            Err(err) => {
+                eprintln!("error: request {}: {}", entry.request_id, err.message);
+                if let Some(hint) = &err.hint {
+                    eprintln!("hint: {hint}");
+                }
+                worst.get_or_insert(err.kind);
+                ("failed", None, Some(err.message))
+            }
+        };
         requests.push(Reapplying {
             reapplied_from: entry.request_id.clone(),
             people: people.len(),
-            state: match (&outcome, args.dry_run) {
-                (Err(_), _) => "failed",
-                (Ok(_), true) => "planned",
-                (Ok(_), false) => "completed",
-            },
-            error: outcome.as_ref().err().map(|e| e.message.clone()),
-            request_id: outcome.ok().flatten(),
+            request_id,
+            state,
+            error,
         });
     }
     let failed: Vec<String> = requests
@@ -112,24 +126,41 @@ pub async fn run(global: &Global, args: &ReapplyArgs) -> Result<(), UserError> {
             dry_run: args.dry_run,
             scanned_requests: entries.len(),
             found: &scan.found,
+            incomplete: &incomplete,
             requests,
         });
     }
-    if failed.is_empty() {
-        return Ok(());
+    if !failed.is_empty() {
+        return Err(UserError {
+            kind: worst.unwrap_or(ExitKind::Flagged),
+            message: format!(
+                "the erasure of {} request(s) was not applied again: {}",
+                failed.len(),
+                failed.join(", ")
+            ),
+            hint: Some(
+                "fix what is said above, then run `dsar reapply` again: what was erased again is not found again"
+                    .into(),
+            ),
+            db: None,
+        });
     }
-    Err(UserError {
-        kind: ExitKind::Flagged,
-        message: format!(
-            "the erasure of {} request(s) was not applied again: {}",
-            failed.len(),
-            failed.join(", ")
-        ),
-        hint: Some(
-            "fix what is said above, then run `dsar reapply` again: what was erased again is not found again".into(),
-        ),
-        db: None,
-    })
+    if !review.is_empty() || !incomplete.is_empty() {
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "{} person(s) need review and were not erased again, and {} thing(s) could not be looked at (listed above)",
+                review.len(),
+                incomplete.len()
+            ),
+            hint: Some(
+                "look at the rows named; erase a person who is the one erased with `dsar delete`, or `dsar restore` the request if they came back on purpose"
+                    .into(),
+            ),
+            db: None,
+        });
+    }
+    Ok(())
 }
 
 /// One new delete request: the people of `entry` found live, with its ticket and strategies.
@@ -138,7 +169,7 @@ async fn reapply_one(
     args: &ReapplyArgs,
     entry: &Entry,
     people: &[&Found],
-) -> Result<Option<String>, UserError> {
+) -> Result<Erased, UserError> {
     let mut config = crate::config::load(&global.config)?;
     apply_strategies(&mut config, entry)?;
     if !global.quiet && !global.json {
@@ -173,7 +204,7 @@ async fn reapply_one(
                 line: None,
             })
             .collect(),
-        allow_multiple: false,
+        allow_multiple: entry.allow_multiple,
         dry_run: args.dry_run,
         yes: args.yes,
         reason: Some(reason),
@@ -181,6 +212,7 @@ async fn reapply_one(
             request_id: entry.request_id.clone(),
             people: people.iter().map(|f| f.person - 1).collect(),
         }),
+        hide_values: Some(format!("the people of request {} found live", entry.request_id)),
     };
     erase_people(&global, &config, order).await
 }

@@ -295,13 +295,6 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             engine::clear_plan(sources[*s].backend(), request_id).await?;
         }
     }
-    if single.is_none() && flagged.is_empty() {
-        // Restored on purpose: its people are live because someone chose so, and neither
-        // `check --erased` nor `reapply` may count them as erased any more (the ledger's
-        // `restored_at` below says the same). A restore that left rows flagged keeps the entry
-        // until a rerun brings every row back.
-        crate::register::Register::open(audit.state(), audit.key())?.remove(request_id)?;
-    }
     running.finish("completed", None, redact_keys(&flagged, &args.key, audit.key()))?;
     if single.is_none() && flagged.is_empty() {
         // Every row is back: the delete's own record says so from now on.
@@ -309,6 +302,11 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             after.restored_at = Some(crate::clock::now_rfc3339());
             after.restored_by = Some(run_id.clone());
         })?;
+        // Restored on purpose: its people are live because someone chose so, and neither
+        // `check --erased` nor `reapply` may count them as erased any more. Removed after the
+        // ledger says so, so a crash in between leaves an entry the ledger already excuses. A
+        // restore that left rows flagged keeps the entry until a rerun brings every row back.
+        crate::register::Register::open(audit.state(), audit.chain_key())?.remove(request_id)?;
     }
     audit.append(&event("restore.completed", Outcome::Ok, &counts, flagged.len(), None))?;
 

@@ -1,119 +1,37 @@
 //! `dsar check --erased`, `dsar register export` and `dsar register list`.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 
-use super::scan::{Found, scan};
-use super::{Entry, Origin, Register};
+use super::Register;
+use super::scan::Found;
+use super::select::{entries_to_find, find_live};
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, RegisterArgs, RegisterExportArgs};
 use crate::error::{ExitKind, UserError};
-use crate::ledger::{Ledger, Request};
-use crate::source::Database;
-
-/// The register's entries to look for: from the state dir or `--register FILE`, completed on or
-/// after `--since`, less the requests restored on purpose since (the ledger says so even when
-/// an exported file predates the restore).
-pub fn entries_to_find(audit: &AuditLog, args: &RegisterArgs) -> Result<Vec<Entry>, UserError> {
-    let register = Register::open(audit.state(), audit.key())?;
-    let origin = match &args.register {
-        Some(path) => Origin::File(path),
-        None => Origin::State,
-    };
-    let requests = Ledger::open(audit.state())?.list()?;
-    let restored = restored_on_purpose(&requests);
-    let since = args
-        .since
-        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
-    let entries = register.load(&origin)?;
-    if args.register.is_none() {
-        refuse_missing(&register, &requests, &restored)?;
-    }
-    Ok(entries
-        .into_iter()
-        .filter(|e| !restored.contains(&e.request_id))
-        .filter(|e| {
-            since
-                .as_ref()
-                .is_none_or(|s| e.erased_at.get(..10).is_some_and(|d| d >= s.as_str()))
-        })
-        .collect())
-}
-
-/// A completed delete the ledger says was registered, whose entry is gone without a restore or a
-/// reapply that took its people over: its file was removed, and reading the register as it is
-/// would miss a person. Refused, naming the request.
-fn refuse_missing(register: &Register, requests: &[Request], restored: &HashSet<String>) -> Result<(), UserError> {
-    for r in requests {
-        if r.damaged.is_none()
-            && r.kind == "delete"
-            && r.state == "completed"
-            && r.registered
-            && !restored.contains(&r.request_id)
-            && !requests
-                .iter()
-                .any(|x| x.reapplied_from.as_deref() == Some(r.request_id.as_str()) && x.state == "completed")
-            && register.get(&r.request_id)?.is_none()
-        {
-            return Err(UserError::runtime(format!(
-                "the erasure register has no entry for completed delete request {}: its file was removed from the state dir",
-                r.request_id
-            ))
-            .with_hint("read the copy kept beside the backups with --register FILE, or put the file back from it"));
-        }
-    }
-    Ok(())
-}
-
-/// Delete requests whose every row was brought back by a restore (single rows restored with
-/// `--table --key` do not count: the person stays erased).
-fn restored_on_purpose(requests: &[Request]) -> HashSet<String> {
-    requests
-        .iter()
-        .filter(|r| r.damaged.is_none() && r.afterwards.as_ref().is_some_and(|a| a.restored_at.is_some()))
-        .map(|r| r.request_id.clone())
-        .collect()
-}
-
-/// Connect every database of the map and look for the people of `entries`.
-pub async fn find_live(
-    config: &crate::config::Config,
-    audit: &AuditLog,
-    entries: &[Entry],
-) -> Result<super::scan::Scan, UserError> {
-    let mut sources = Vec::new();
-    for source in config.databases() {
-        sources.push(Database::open(source).await?);
-    }
-    scan(&sources, entries, audit.key()).await
-}
 
 #[derive(Serialize)]
 struct CheckReport<'a> {
     scanned_requests: usize,
     found: &'a [Found],
+    /// What kept the check from being complete: tables not scanned, deletes not finished.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    unscanned: &'a [String],
+    incomplete: &'a [String],
 }
 
-/// `dsar check --erased`: silent and exit 0 when no erased person is live; exit 3 naming each
-/// one's request and tables (counts and hashes only) otherwise.
+/// `dsar check --erased`: silent and exit 0 when no erased person is live and everything could
+/// be looked at; exit 3 naming each person's request and tables (counts and hashes only), or
+/// what could not be looked at, otherwise.
 pub async fn run_check(global: &Global, args: &RegisterArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
-    let entries = entries_to_find(&audit, args)?;
-    let result = if entries.is_empty() {
-        super::scan::Scan {
-            found: Vec::new(),
-            unscanned: Vec::new(),
-        }
-    } else {
-        find_live(&config, &audit, &entries).await?
-    };
+    let selection = entries_to_find(&audit, args)?;
+    let result = find_live(&config, &audit, &selection.entries).await?;
+    let mut incomplete = result.unscanned.clone();
+    incomplete.extend(selection.unfinished.iter().cloned());
     let mut details = serde_json::Map::new();
-    details.insert("scanned_requests".into(), entries.len().into());
+    details.insert("scanned_requests".into(), selection.entries.len().into());
     details.insert("found_people".into(), result.found.len().into());
+    details.insert("incomplete".into(), incomplete.len().into());
     audit.append(&Event {
         action: "register.checked".into(),
         subject: result
@@ -126,23 +44,34 @@ pub async fn run_check(global: &Global, args: &RegisterArgs) -> Result<(), UserE
         details,
         ..Default::default()
     })?;
-    for table in &result.unscanned {
-        if !global.quiet {
-            eprintln!("warning: not scanned: {table}");
-        }
-    }
     if global.json {
         crate::output::print_json(&CheckReport {
-            scanned_requests: entries.len(),
+            scanned_requests: selection.entries.len(),
             found: &result.found,
-            unscanned: &result.unscanned,
+            incomplete: &incomplete,
         });
-    } else if !result.found.is_empty() {
-        println!("{} erased person(s) are live again:", result.found.len());
-        print_found(&result.found);
+    } else {
+        if !result.found.is_empty() {
+            println!("{} erased person(s) are live again:", result.found.len());
+            print_found(&result.found);
+        }
+        for what in &incomplete {
+            println!("not looked at: {what}");
+        }
+    }
+    if result.found.is_empty() && incomplete.is_empty() {
+        return Ok(());
     }
     if result.found.is_empty() {
-        return Ok(());
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!(
+                "no erased person was found live, but {} thing(s) could not be looked at (listed above)",
+                incomplete.len()
+            ),
+            hint: Some("map the tables again, or resume the deletes named, then check again".into()),
+            db: None,
+        });
     }
     Err(UserError {
         kind: ExitKind::Flagged,
@@ -166,6 +95,9 @@ pub fn print_found(found: &[Found]) {
             "  request {} (person {}{ticket}, erased {}):",
             f.request_id, f.person, f.erased_at
         );
+        if let Some(why) = &f.review {
+            println!("    needs review, not erased again by reapply: {why}");
+        }
         for t in &f.tables {
             let hashes: Vec<String> = t.hashes.iter().map(|h| short(h)).collect();
             println!(
@@ -207,7 +139,15 @@ fn found_counts(found: &[Found]) -> Vec<TableCount> {
 /// `dsar register export --out FILE`.
 pub fn run_export(global: &Global, args: &RegisterExportArgs) -> Result<(), UserError> {
     let audit = AuditLog::open(global)?;
-    let register = Register::open(audit.state(), audit.key())?;
+    // A register missing an entry must not be sealed as whole into a copy.
+    entries_to_find(
+        &audit,
+        &RegisterArgs {
+            register: None,
+            since: None,
+        },
+    )?;
+    let register = Register::open(audit.state(), audit.chain_key())?;
     let written = register.export(&args.out)?;
     let mut details = serde_json::Map::new();
     details.insert("entries".into(), written.into());
@@ -239,19 +179,20 @@ struct Listed<'a> {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reapplied_from: Option<&'a str>,
-    people: u32,
+    people: usize,
     tables: Vec<String>,
 }
 
 /// `dsar register list`.
 pub fn run_list(global: &Global) -> Result<(), UserError> {
     let audit = AuditLog::open(global)?;
-    let register = Register::open(audit.state(), audit.key())?;
+    let register = Register::open(audit.state(), audit.chain_key())?;
     let entries = register.entries()?;
     let listed: Vec<Listed> = entries
         .iter()
         .map(|e| {
             let mut tables: Vec<String> = e.matched.iter().map(|m| format!("{}: {}", m.source, m.table)).collect();
+            tables.sort();
             tables.dedup();
             Listed {
                 request_id: &e.request_id,

@@ -14,6 +14,7 @@
 pub mod command;
 pub mod record;
 pub mod scan;
+pub mod select;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -44,6 +45,10 @@ pub struct Entry {
     pub reapplied_from: Option<Reapplied>,
     /// How each table of the plan was erased, so a reapplied erasure does the same.
     pub strategies: Vec<Strategy>,
+    /// The delete was allowed to treat identifiers matching several rows as one person
+    /// (`--allow-multiple`); a reapplied erasure must be too, or it is refused every time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_multiple: bool,
     /// Per person, per source, table and column: the keyed hashes of the values matched.
     pub matched: Vec<Matched>,
     #[serde(default)]
@@ -83,13 +88,19 @@ impl Entry {
         keyed_hex(key, &[b"dsar register entry\0", &json])
     }
 
-    /// How many people the entry names.
-    pub fn people(&self) -> u32 {
-        self.matched.iter().map(|m| m.person + 1).max().unwrap_or(0)
+    /// How many people the entry names (numbers may have gaps once a reapplied erasure took
+    /// some of them over).
+    pub fn people(&self) -> usize {
+        let mut people: Vec<u32> = self.matched.iter().map(|m| m.person).collect();
+        people.sort_unstable();
+        people.dedup();
+        people.len()
     }
 }
 
-/// The register: one file per request in `<state>/register/`.
+/// The register: one file per request in `<state>/register/`, authenticated with the audit
+/// chain's key (which may live outside the state dir, `--audit-key-file`), so write access to
+/// the state dir alone cannot forge or re-seal an entry.
 pub struct Register {
     dir: PathBuf,
     key: Vec<u8>,
@@ -103,6 +114,7 @@ pub enum Origin<'a> {
 }
 
 impl Register {
+    /// `key`: the audit chain key ([`crate::audit::AuditLog::chain_key`]).
     pub fn open(state: &StateDir, key: &[u8]) -> Result<Register, UserError> {
         Ok(Register {
             dir: state.subdir("register")?,
@@ -112,9 +124,10 @@ impl Register {
 
     fn path(&self, request_id: &str) -> Result<PathBuf, UserError> {
         if request_id.is_empty() || !request_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(UserError::runtime(format!(
-                "`{request_id}` is not a request id; the register is damaged"
-            )));
+            return Err(
+                UserError::runtime(format!("`{request_id}` is not a request id; the register is damaged"))
+                    .with_hint("restore the register from the copy kept beside the backups (`dsar register export`)"),
+            );
         }
         Ok(self.dir.join(format!("{request_id}.json")))
     }
@@ -144,10 +157,35 @@ impl Register {
         };
         let entry: Entry = serde_json::from_slice(bytes).map_err(|_| damaged("does not parse"))?;
         if entry.mac != entry.authenticate(&self.key) {
-            return Err(damaged("does not verify under the installation key: it was altered"));
+            return Err(damaged("does not verify under the audit key: it was altered"));
         }
-        self.path(&entry.request_id)?;
+        // An entry copied over another request's file would hide that request's people.
+        if path.file_stem().and_then(|n| n.to_str()) != Some(entry.request_id.as_str()) {
+            return Err(damaged(&format!(
+                "holds request {}, not the one its name says: it was moved",
+                entry.request_id
+            )));
+        }
         Ok(entry)
+    }
+
+    /// Hold the register's lock until the returned file is dropped: a change that reads one
+    /// entry and writes another (a reapplied erasure taking its original's people over) must
+    /// not interleave with another.
+    pub fn lock(&self) -> Result<fs::File, UserError> {
+        let path = self.dir.join(".lock");
+        let fail = |e: std::io::Error| {
+            UserError::runtime(format!("cannot lock {}: {e}", path.display()))
+                .with_hint("check the state dir's permissions and free space")
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(fail)?;
+        file.lock().map_err(fail)?;
+        Ok(file)
     }
 
     /// Forget the request (restored on purpose: its people are live because someone chose so).
@@ -165,7 +203,7 @@ impl Register {
         let mut names: Vec<PathBuf> = fs::read_dir(&self.dir)
             .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", self.dir.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter(|p| p.extension().is_some_and(|x| x == "json") && !is_hidden(p))
             .collect();
         names.sort();
         names
@@ -224,6 +262,13 @@ impl Register {
     }
 }
 
+/// A temporary file of [`write_atomically`] (`.name.pid.tmp`).
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
 #[derive(Serialize, Deserialize)]
 struct ExportedFile {
     format: String,
@@ -273,6 +318,7 @@ mod tests {
             completed: true,
             reapplied_from: None,
             strategies: vec![],
+            allow_multiple: false,
             matched: vec![Matched {
                 person: 0,
                 source: "main".into(),

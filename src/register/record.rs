@@ -43,6 +43,9 @@ pub async fn matched(
     key: &[u8],
 ) -> Result<Vec<Matched>, UserError> {
     let mut out = Vec::new();
+    let known: Vec<std::collections::HashSet<(String, String)>> = (0..ids.count as u32)
+        .map(|i| ids.of_subject(i).into_iter().collect())
+        .collect();
     for p in planned.iter().filter(|p| p.rows > 0 && p.strategy != "retain") {
         let source = &sources[p.source];
         let table = &source.config().tables[p.table];
@@ -57,6 +60,12 @@ pub async fn matched(
             for ((id_key, column), value) in pairs.iter().zip(&values) {
                 let Some(value) = value else { continue };
                 for &person in &people {
+                    // A row is the person's by one of its columns; the others may hold someone
+                    // else's value (a message's recipient) or an empty one. Only the person's
+                    // own identifiers are theirs to be found by.
+                    if value.is_empty() || !known[person as usize].contains(&(id_key.clone(), value.clone())) {
+                        continue;
+                    }
                     found.push(Matched {
                         person,
                         source: source.config().name.clone(),
@@ -87,6 +96,7 @@ pub fn pending(
         completed: false,
         reapplied_from,
         strategies,
+        allow_multiple: false,
         matched,
         mac: String::new(),
     }
@@ -96,14 +106,24 @@ pub fn pending(
 /// its people from the original entry (which keeps the others, or goes when none are left), so
 /// each person is in one entry and a later `reapply` makes one request for them.
 pub fn complete(register: &Register, request_id: &str) -> Result<(), UserError> {
+    let _lock = register.lock()?;
     let Some(mut entry) = register.get(request_id)? else {
         // A request planned by a release without the register.
         return Ok(());
     };
     entry.completed = true;
     entry.erased_at = crate::clock::now_rfc3339();
+    // The rows are erased already: a damaged original must not fail this request. It keeps
+    // its people (and is reported as damaged by the next check).
+    let original = match &entry.reapplied_from {
+        Some(from) => register.get(&from.request_id).unwrap_or_else(|e| {
+            eprintln!("warning: {}", e.message);
+            None
+        }),
+        None => None,
+    };
     if let Some(from) = entry.reapplied_from.clone()
-        && let Some(mut original) = register.get(&from.request_id)?
+        && let Some(mut original) = original
     {
         let taken: Vec<Matched> = original
             .matched
