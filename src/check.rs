@@ -188,6 +188,17 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
             }
         };
         for column in looked_up {
+            if table.ignore_case.contains(column) {
+                if !source.has_lower_index(t, column).await? {
+                    report.warnings.push(format!(
+                        "{}: {}.{column} is matched ignoring case and no index serves that: every request scans the whole table; {}",
+                        table.location,
+                        table.name,
+                        create_lower_index(source.config().kind, &table.name, column)
+                    ));
+                }
+                continue;
+            }
             if !source.has_leading_index(t, column).await? {
                 report.warnings.push(format!(
                     "{}: no index starts with {}.{column}: every request scans the whole table; {}",
@@ -219,6 +230,26 @@ fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableNam
         crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
             "CREATE INDEX {} ON {} ({})",
             ident(&format!("{}_{column}", table.name)),
+            ident(&table.name),
+            ident(column)
+        ),
+    }
+}
+
+/// The statement that adds an index on `lower(column)`; on MySQL/MariaDB, which cannot index
+/// that expression, what to do instead.
+fn create_lower_index(kind: crate::config::SourceKind, table: &crate::config::TableName, column: &str) -> String {
+    use crate::source::quote::{ident, table as table_ident};
+    match kind {
+        crate::config::SourceKind::Postgres => {
+            format!("CREATE INDEX ON {} (lower({}))", table_ident(table), ident(column))
+        }
+        crate::config::SourceKind::Mysql => format!(
+            "MySQL and MariaDB cannot index LOWER(`{column}`): give the column a case-insensitive collation (utf8mb4_unicode_ci) and match it exactly instead"
+        ),
+        crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
+            "CREATE INDEX {} ON {} (lower({}))",
+            ident(&format!("{}_{column}_lower", table.name)),
             ident(&table.name),
             ident(column)
         ),

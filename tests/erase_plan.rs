@@ -543,6 +543,7 @@ on_every_kind!(
     two_identifiers_of_two_people_are_refused,
     nothing_matched_is_its_own_outcome,
     a_key_matched_in_several_columns_finds_each_row_once,
+    a_column_matched_ignoring_case_finds_every_spelling,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -978,6 +979,54 @@ fn a_key_matched_in_several_columns_finds_each_row_once(kind: Kind) {
     // customer 1's: their visits are live and nobody erased is reported.
     let check = store.ws.dsar_ok(&["check", "--erased"]);
     assert_eq!(stdout(&check), "", "{}", stderr(&check));
+    store
+        .ws
+        .dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(store.dumps(), before, "every value back");
+}
+
+/// `match = { email = { column = "email", ignore_case = true } }`: visits stored as
+/// `Customer-1@Example.COM` are customer 1's too, and nobody else's are. `check` names the index
+/// on lower(email) to create (on MySQL/MariaDB, the collation to use instead) until it exists.
+fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
+    let map = MAP.replace(
+        "table = \"store.visit\"\nmatch = { email = \"email\" }",
+        "table = \"store.visit\"\nmatch = { email = { column = \"email\", ignore_case = true } }",
+    );
+    assert_ne!(map, MAP);
+    let store = kind.store(&map);
+    store.exec("UPDATE store.visit SET email = 'Customer-1@Example.COM' WHERE visit_id IN (4, 5)");
+    store.exec("UPDATE store.visit SET email = 'CUSTOMER-2@EXAMPLE.COM' WHERE visit_id = 60");
+    let before = store.dumps();
+    let check = store.ws.dsar(&["check"]);
+    let warned = stderr(&check);
+    assert!(warned.contains("ignoring case"), "{warned}");
+    match kind {
+        Kind::Mysql => assert!(warned.contains("collation"), "{warned}"),
+        _ => {
+            assert!(warned.contains("lower(\"email\")"), "{warned}");
+            store.exec("CREATE INDEX visit_email_lower ON store.visit (lower(email))");
+            let again = stderr(&store.ws.dsar(&["check"]));
+            assert!(!again.contains("ignoring case"), "the index serves it: {again}");
+        }
+    }
+    let subject = "email=customer-1@example.com";
+    let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = store
+        .ws
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let visit = format!("store/{}", store.shown("visit"));
+    assert_eq!(archive.counts()[&visit], 50, "every spelling, no one else's");
+    let id = store.delete(subject);
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.visit WHERE page = '[redacted]'"),
+        50
+    );
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.visit WHERE visit_id IN (4, 5, 60) AND page = '[redacted]'"),
+        2
+    );
     store
         .ws
         .dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);

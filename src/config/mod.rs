@@ -237,6 +237,8 @@ pub struct Table {
     /// `file:line:col` of the entry, for errors found later against the catalog.
     pub location: String,
     pub link: Link,
+    /// Match columns compared without regard to case (`ignore_case = true`).
+    pub ignore_case: Vec<String>,
     pub exclude_columns: Vec<String>,
     pub on_delete: OnDelete,
     pub anonymize: Vec<(String, AnonRule)>,
@@ -401,6 +403,12 @@ impl Locator<'_> {
                 suggestion(unknown, names.iter().copied())
             ));
             return err.with_hint(format!("allowed keys here: {}", names.join(", ")));
+        }
+        if message.contains("untagged enum RawMatch") {
+            return UserError::usage(format!(
+                "{place}: a `match` key names a column, a list of columns, or {{ column = …, ignore_case = true }}"
+            ))
+            .with_hint("e.g. match = { email = { column = \"email\", ignore_case = true } }");
         }
         let message = message.replace("missing field", "missing key");
         UserError::usage(format!("{place}: {message}"))

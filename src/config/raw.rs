@@ -93,10 +93,10 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawTable {
     pub table: Spanned<String>,
-    /// Per subject key, the column (or columns) holding it: `email = "email"` or
-    /// `email = ["email", "alt_email"]`.
+    /// Per subject key, the column (or columns) holding it: `email = "email"`,
+    /// `email = ["email", "alt_email"]`, or `email = { column = "email", ignore_case = true }`.
     #[serde(rename = "match")]
-    pub match_: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    pub match_: Option<Spanned<BTreeMap<String, RawMatch>>>,
     pub via: Option<Spanned<RawVia>>,
     #[serde(default)]
     pub exclude_columns: Vec<String>,
@@ -123,6 +123,33 @@ pub struct RawVia {
     pub table: Spanned<String>,
     pub column: OneOrMany,
     pub parent_column: OneOrMany,
+}
+
+/// What a `match` key names: its column(s), and how they compare.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawMatch {
+    Columns(OneOrMany),
+    Detailed(RawMatchDetail),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatchDetail {
+    pub column: OneOrMany,
+    /// Compare without regard to case (`Customer-1@Example.com` is `customer-1@example.com`).
+    #[serde(default)]
+    pub ignore_case: bool,
+}
+
+impl RawMatch {
+    /// The columns, and whether they compare ignoring case.
+    pub fn into_parts(self) -> (Vec<String>, bool) {
+        match self {
+            RawMatch::Columns(c) => (c.into_vec(), false),
+            RawMatch::Detailed(d) => (d.column.into_vec(), d.ignore_case),
+        }
+    }
 }
 
 /// `column = "id"` or `column = ["order_id", "line_no"]`.

@@ -345,6 +345,7 @@ fn table(
 ) -> Result<Table, UserError> {
     let name = TableName::parse(raw.table.get_ref()).map_err(|e| loc.error(raw.table.span(), e))?;
     let location = loc.at(raw.table.span());
+    let mut ignore_case = Vec::new();
     let link = match (raw.match_, raw.via) {
         (Some(_), Some(via)) => {
             return Err(loc.error(
@@ -366,7 +367,10 @@ fn table(
             let span = m.span();
             let mut pairs: Vec<(String, String)> = Vec::new();
             for (key, columns) in m.into_inner() {
-                let columns = columns.into_vec();
+                let (columns, fold) = columns.into_parts();
+                if fold {
+                    ignore_case.extend(columns.iter().cloned());
+                }
                 if columns.is_empty() {
                     return Err(loc.error(span, format!("table `{name}`: match key `{key}` lists no column")));
                 }
@@ -466,6 +470,7 @@ fn table(
         name,
         location,
         link,
+        ignore_case,
         exclude_columns: raw.exclude_columns,
         on_delete,
         anonymize,

@@ -166,7 +166,7 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
         crate::warn_all(
             global,
             &[format!(
-                "nothing matched {} in the mapped tables of {}; matching is exact (case, spaces and type count)",
+                "nothing matched {} in the mapped tables of {}; matching is exact (case, spaces and type count; `ignore_case` in the map lets a column ignore case)",
                 args.hide_values.clone().unwrap_or_else(|| subject::describe(subjects)),
                 sources
                     .iter()

@@ -63,6 +63,7 @@ mod tests {
             name: TableName::parse(name).unwrap(),
             location: String::new(),
             link: Link::Match(vec![]),
+            ignore_case: vec![],
             exclude_columns: vec![],
             on_delete: OnDelete::Quarantine,
             anonymize: vec![],

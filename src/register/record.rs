@@ -63,7 +63,11 @@ pub async fn matched(
                     // A row is the person's by one of its columns; the others may hold someone
                     // else's value (a message's recipient) or an empty one. Only the person's
                     // own identifiers are theirs to be found by.
-                    if value.is_empty() || !known[person as usize].contains(&(id_key.clone(), value.clone())) {
+                    let fold = table.ignore_case.contains(column);
+                    let theirs = known[person as usize].iter().any(|(k, v)| {
+                        k == id_key && (v == value || (fold && v.to_lowercase() == value.to_lowercase()))
+                    });
+                    if value.is_empty() || !theirs {
                         continue;
                     }
                     found.push(Matched {

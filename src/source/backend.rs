@@ -343,6 +343,11 @@ pub trait Dialect: Send + Sync {
     /// `inner`) to list a child row's owners; the join condition and `)` follow.
     fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String);
 
+    /// Whether `column` of `table` is matched without regard to case (`ignore_case = true`).
+    fn ignores_case(&self, table: usize, column: &str) -> bool {
+        self.source().tables[table].ignore_case.iter().any(|c| c == column)
+    }
+
     /// `expr` as text (`CHAR` is text to MySQL and to SQLite's affinity rules alike).
     fn text_sql(&self, expr: &str) -> String {
         format!("CAST({expr} AS CHAR)")
@@ -609,6 +614,7 @@ mod snapshot {
                 },
                 location: "sources.toml:1:1".into(),
                 link: Link::Match(vec![("email".into(), "email".into())]),
+                ignore_case: Vec::new(),
                 exclude_columns: Vec::new(),
                 on_delete: OnDelete::Quarantine,
                 anonymize: Vec::new(),

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use super::ExportRow;
-use super::backend::Backend;
+use super::backend::{Backend, Value};
 use super::foreign_key::ForeignKey;
 use super::mysql::MySqlSource;
 use super::postgres::PgSource;
@@ -95,6 +95,39 @@ impl<'a> Database<'a> {
             Database::Sqlite(s) => s.has_leading_index(table, column),
             Database::Mysql(s) => s.has_leading_index(table, column).await,
         }
+    }
+
+    /// Whether an index on `lower(column)` of `table` exists, the one an `ignore_case` match
+    /// can use. MySQL and MariaDB have none to look for: they do not index such an expression.
+    pub async fn has_lower_index(&self, table: usize, column: &str) -> Result<bool, UserError> {
+        let db = self.backend();
+        let name = &self.config().tables[table].name;
+        let mut st = db.dialect().statement();
+        match self {
+            Database::Postgres(_) => {
+                st.push("SELECT indexdef FROM pg_catalog.pg_indexes WHERE schemaname = ")
+                    .bind(name.schema.as_str())
+                    .push(" AND tablename = ")
+                    .bind(name.name.as_str());
+            }
+            Database::Sqlite(_) => {
+                st.push("SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND tbl_name = ")
+                    .bind(name.name.as_str());
+            }
+            Database::Mysql(_) => return Ok(false),
+        }
+        let rows = db
+            .query(st)
+            .await
+            .map_err(|e| e.context(format!("source `{}`, table `{name}`", self.config().name)))?;
+        let column = column.to_lowercase();
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| r.pop().and_then(Value::text))
+            .any(|def| {
+                let def = def.to_lowercase();
+                def.find("lower(").is_some_and(|at| def[at..].contains(&column))
+            }))
     }
 
     pub async fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {

@@ -134,6 +134,16 @@ impl Dialect for MySqlDialect<'_> {
     /// values are compared again as bytes. The first test still finds the rows by the index.
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
         let c = format!("{alias}.{}", ident(column));
+        if self.ignores_case(table, column) {
+            // Whatever the column's collation: a case-insensitive one would ignore trailing
+            // spaces and accents too, a binary one would not ignore case.
+            st.push(&format!("LOWER({c}) IN ("));
+            st.join(values, ", ", |st, v| {
+                st.push("LOWER(").bind(v.as_str()).push(")");
+            });
+            st.push(")");
+            return;
+        }
         let exact = self.shapes()[table].column(column).is_some_and(|c| c.text_like);
         st.push(if exact { "(" } else { "" }).push(&c).push(" IN (");
         st.join(values, ", ", |st, v| {

@@ -154,6 +154,16 @@ impl Dialect for PgDialect<'_> {
     }
 
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
+        if self.ignores_case(table, column) {
+            // The form an index on lower(column) serves: the array is computed once.
+            st.push(&format!(
+                "lower({alias}.{}::text) = ANY(ARRAY(SELECT lower(v) FROM unnest(",
+                ident(column)
+            ))
+            .bind(Value::TextArray(values.iter().cloned().map(Some).collect()))
+            .push("::text[]) v))");
+            return;
+        }
         st.push(&format!("{alias}.{} = ANY(", ident(column)))
             .bind(Value::TextArray(values.iter().cloned().map(Some).collect()))
             .push(&format!("::text[]::{}[])", self.cast(table, column)));
@@ -163,11 +173,24 @@ impl Dialect for PgDialect<'_> {
         let (table, alias, ids) = (m.table, m.alias, m.ids);
         st.push("ARRAY(");
         st.join(m.pairs, " UNION ", |st, (key, column)| {
+            let fold = self.ignores_case(table, column);
+            let cast = if fold {
+                "text".to_string()
+            } else {
+                self.cast(table, column)
+            };
             st.push("SELECT u.s::int4 FROM unnest(")
                 .bind(Value::TextArray(ids.values(key).into_iter().map(Some).collect()))
-                .push(&format!("::text[]::{}[], ", self.cast(table, column)))
-                .bind(Value::IntArray(ids.subjects(key).into_iter().map(i64::from).collect()))
-                .push(&format!("::int8[]) AS u(v, s) WHERE u.v = {alias}.{}", ident(column)));
+                .push(&format!("::text[]::{cast}[], "))
+                .bind(Value::IntArray(ids.subjects(key).into_iter().map(i64::from).collect()));
+            if fold {
+                st.push(&format!(
+                    "::int8[]) AS u(v, s) WHERE lower(u.v) = lower({alias}.{}::text)",
+                    ident(column)
+                ));
+            } else {
+                st.push(&format!("::int8[]) AS u(v, s) WHERE u.v = {alias}.{}", ident(column)));
+            }
         });
         st.push(")");
     }

@@ -108,6 +108,17 @@ impl Dialect for SqliteDialect<'_> {
 
     /// `column IN (SELECT value FROM json_each(?))`, the values typed as the column stores them.
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
+        if self.ignores_case(table, column) {
+            // The form an index on lower(column) serves (SQLite's lower() folds ASCII only).
+            let values: Vec<serde_json::Value> = values.iter().map(|v| v.as_str().into()).collect();
+            st.push(&format!(
+                "lower({alias}.{}) IN (SELECT lower(value) FROM json_each(",
+                ident(column)
+            ))
+            .bind(Value::Text(serde_json::Value::Array(values).to_string()))
+            .push("))");
+            return;
+        }
         let typed: Vec<serde_json::Value> = values.iter().flat_map(|v| self.typed(table, column, v)).collect();
         st.push(&format!("{alias}.{} IN (SELECT value FROM json_each(", ident(column)))
             .bind(Value::Text(serde_json::Value::Array(typed).to_string()))
@@ -123,12 +134,17 @@ impl Dialect for SqliteDialect<'_> {
                 .flat_map(|(v, owner)| self.typed(table, column, v).into_iter().map(move |v| (v, owner)))
                 .map(|(v, owner)| serde_json::Value::Array(vec![v, owner.into()]))
                 .collect();
+            let fold = self.ignores_case(table, column);
             st.push("SELECT json_extract(p.value, '$[1]') AS o FROM json_each(")
                 .bind(Value::Text(serde_json::Value::Array(pairs).to_string()))
-                .push(&format!(
-                    ") p WHERE json_extract(p.value, '$[0]') = {alias}.{}",
-                    ident(column)
-                ));
+                .push(&if fold {
+                    format!(
+                        ") p WHERE lower(json_extract(p.value, '$[0]')) = lower({alias}.{})",
+                        ident(column)
+                    )
+                } else {
+                    format!(") p WHERE json_extract(p.value, '$[0]') = {alias}.{}", ident(column))
+                });
         });
         st.push("))");
     }
