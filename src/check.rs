@@ -188,23 +188,25 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
             }
         };
         for column in looked_up {
-            if table.ignore_case.contains(column) {
-                if !source.has_lower_index(t, column).await? {
-                    report.warnings.push(format!(
-                        "{}: {}.{column} is matched ignoring case and no index serves that: every request scans the whole table; {}",
-                        table.location,
-                        table.name,
-                        create_lower_index(source.config().kind, &table.name, column)
-                    ));
-                }
-                continue;
-            }
-            if !source.has_leading_index(t, column).await? {
+            let lower = table.ignore_case.contains(column);
+            let served = if lower {
+                source.has_lower_index(t, column).await?
+            } else {
+                source.has_leading_index(t, column).await?
+            };
+            if !served {
+                let what = if lower {
+                    format!(
+                        "{}.{column} is matched ignoring case and no index serves that",
+                        table.name
+                    )
+                } else {
+                    format!("no index starts with {}.{column}", table.name)
+                };
                 report.warnings.push(format!(
-                    "{}: no index starts with {}.{column}: every request scans the whole table; {}",
+                    "{}: {what}: every request scans the whole table; {}",
                     table.location,
-                    table.name,
-                    create_index(source.config().kind, &table.name, column)
+                    create_index(source.config().kind, &table.name, column, lower)
                 ));
             }
         }
@@ -221,37 +223,32 @@ fn integer(base_type: &str) -> bool {
     )
 }
 
-/// The statement that adds the missing index, quoted for the source's kind (SQLite needs a name).
-fn create_index(kind: crate::config::SourceKind, table: &crate::config::TableName, column: &str) -> String {
+/// The statement that adds the missing index, quoted for the source's kind (SQLite needs a name):
+/// on `column`, or with `lower`, on `lower(column)` (MySQL and MariaDB cannot index that
+/// expression: what to do instead).
+fn create_index(
+    kind: crate::config::SourceKind,
+    table: &crate::config::TableName,
+    column: &str,
+    lower: bool,
+) -> String {
     use crate::source::quote::{ident, table as table_ident};
+    let expr = if lower {
+        format!("lower({})", ident(column))
+    } else {
+        ident(column)
+    };
+    let suffix = if lower { "_lower" } else { "" };
     match kind {
-        crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({})", table_ident(table), ident(column)),
-        crate::config::SourceKind::Mysql => format!("CREATE INDEX `{0}_{1}` ON `{0}` (`{1}`)", table.name, column),
-        crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
-            "CREATE INDEX {} ON {} ({})",
-            ident(&format!("{}_{column}", table.name)),
-            ident(&table.name),
-            ident(column)
-        ),
-    }
-}
-
-/// The statement that adds an index on `lower(column)`; on MySQL/MariaDB, which cannot index
-/// that expression, what to do instead.
-fn create_lower_index(kind: crate::config::SourceKind, table: &crate::config::TableName, column: &str) -> String {
-    use crate::source::quote::{ident, table as table_ident};
-    match kind {
-        crate::config::SourceKind::Postgres => {
-            format!("CREATE INDEX ON {} (lower({}))", table_ident(table), ident(column))
-        }
-        crate::config::SourceKind::Mysql => format!(
+        crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({expr})", table_ident(table)),
+        crate::config::SourceKind::Mysql if lower => format!(
             "MySQL and MariaDB cannot index LOWER(`{column}`): give the column a case-insensitive collation (utf8mb4_unicode_ci) and match it exactly instead"
         ),
+        crate::config::SourceKind::Mysql => format!("CREATE INDEX `{0}_{1}` ON `{0}` (`{1}`)", table.name, column),
         crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
-            "CREATE INDEX {} ON {} (lower({}))",
-            ident(&format!("{}_{column}_lower", table.name)),
+            "CREATE INDEX {} ON {} ({expr})",
+            ident(&format!("{}_{column}{suffix}", table.name)),
             ident(&table.name),
-            ident(column)
         ),
     }
 }

@@ -259,16 +259,10 @@ impl Database for PgDb {
         ));
     }
     fn backup(&self) -> Vec<u8> {
-        common::pg_dump(
-            &self.0.url,
-            &["--clean", "--if-exists", "--no-owner", "--no-privileges"],
-        )
-        .into_bytes()
+        common::pg_backup(&self.0.url).into_bytes()
     }
     fn restore_backup(&self, backup: &[u8]) {
-        // dsar's schema may be younger than the dump, which then does not drop it.
-        self.exec("DROP SCHEMA IF EXISTS dsar CASCADE");
-        self.load_store(std::str::from_utf8(backup).unwrap());
+        common::pg_restore_backup(&self.0.url, std::str::from_utf8(backup).unwrap());
     }
 }
 

@@ -927,26 +927,15 @@ fn nothing_matched_is_its_own_outcome(kind: Kind) {
 /// one with both is found (and anonymized, and restored) once. Export, delete --dry-run and
 /// delete count the same rows; restore brings back every value.
 fn a_key_matched_in_several_columns_finds_each_row_once(kind: Kind) {
-    let map = MAP.replace(
-        "table = \"store.visit\"\nmatch = { email = \"email\" }",
-        "table = \"store.visit\"\nmatch = { email = [\"email\", \"alt_email\"] }",
-    );
-    assert_ne!(map, MAP);
-    let store = kind.store(&map);
+    let store = kind.store(&visits_matched_by("[\"email\", \"alt_email\"]"));
     store.exec("ALTER TABLE store.visit ADD COLUMN alt_email varchar(100)");
     // Two visits of customer 21 name customer 1 as their other address; one of customer 1's
     // own visits names it in both columns.
     store.exec("UPDATE store.visit SET alt_email = 'customer-1@example.com' WHERE visit_id IN (1001, 1002, 3)");
     let before = store.dumps();
     let subject = "email=customer-1@example.com";
-    let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let archive = store
-        .ws
-        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
-    let visit = format!("store/{}", store.shown("visit"));
     assert_eq!(
-        archive.counts()[&visit],
+        exported_visits(&store, subject),
         52,
         "50 by email, 2 more by alt_email, none twice"
     );
@@ -989,12 +978,7 @@ fn a_key_matched_in_several_columns_finds_each_row_once(kind: Kind) {
 /// `Customer-1@Example.COM` are customer 1's too, and nobody else's are. `check` names the index
 /// on lower(email) to create (on MySQL/MariaDB, the collation to use instead) until it exists.
 fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
-    let map = MAP.replace(
-        "table = \"store.visit\"\nmatch = { email = \"email\" }",
-        "table = \"store.visit\"\nmatch = { email = { column = \"email\", ignore_case = true } }",
-    );
-    assert_ne!(map, MAP);
-    let store = kind.store(&map);
+    let store = kind.store(&visits_matched_by("{ column = \"email\", ignore_case = true }"));
     store.exec("UPDATE store.visit SET email = 'Customer-1@Example.COM' WHERE visit_id IN (4, 5)");
     store.exec("UPDATE store.visit SET email = 'CUSTOMER-2@EXAMPLE.COM' WHERE visit_id = 60");
     let before = store.dumps();
@@ -1011,13 +995,7 @@ fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
         }
     }
     let subject = "email=customer-1@example.com";
-    let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let archive = store
-        .ws
-        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
-    let visit = format!("store/{}", store.shown("visit"));
-    assert_eq!(archive.counts()[&visit], 50, "every spelling, no one else's");
+    assert_eq!(exported_visits(&store, subject), 50, "every spelling, no one else's");
     let id = store.delete(subject);
     assert_eq!(
         store.count("SELECT count(*) FROM store.visit WHERE page = '[redacted]'"),
@@ -1031,4 +1009,24 @@ fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
         .ws
         .dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(store.dumps(), before, "every value back");
+}
+
+/// The store's map with visits matched by `email = <what>`.
+fn visits_matched_by(what: &str) -> String {
+    let map = MAP.replace(
+        "table = \"store.visit\"\nmatch = { email = \"email\" }",
+        &format!("table = \"store.visit\"\nmatch = {{ email = {what} }}"),
+    );
+    assert_ne!(map, MAP);
+    map
+}
+
+/// How many visits an export of `subject` holds.
+fn exported_visits(store: &Store, subject: &str) -> u64 {
+    let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = store
+        .ws
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    archive.counts()[&format!("store/{}", store.shown("visit"))]
 }

@@ -319,20 +319,6 @@ fn a_literal_anonymize_rule_writes_that_value_and_restore_undoes_it() {
     );
 }
 
-/// Load a `pg_dump --clean` script into `url`, as an operator restores last night's backup;
-/// dsar's own schema, younger than the dump, goes first.
-fn restore_backup(url: &str, backup: &str) {
-    psql(url, "DROP SCHEMA IF EXISTS dsar CASCADE");
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), backup).unwrap();
-    let out = std::process::Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(file.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// A batch erasure of two people (one with an email that is an SQL injection) comes back with a
 /// backup. `check --erased` finds each person on their own, in the tables whose match columns
 /// the erasure took away (not the anonymized invoices, which keep the customer id on purpose);
@@ -341,11 +327,11 @@ fn restore_backup(url: &str, backup: &str) {
 #[test]
 fn a_batch_erasure_restored_from_backup_is_found_per_person_and_applied_again() {
     let (db, ws) = shop(MAP);
-    let backup = pg_dump(&db.url, &["--clean", "--if-exists", "--no-owner", "--no-privileges"]);
+    let backup = common::pg_backup(&db.url);
     std::fs::write(ws.path("people.csv"), "email\nalice@example.com\nx' OR '1'='1\n").unwrap();
     let first = request_id(&ws.dsar_ok(&["delete", "--subjects-file", "people.csv", "--yes", "--json"]));
     let erased = dumps(&db.url);
-    restore_backup(&db.url, &backup);
+    common::pg_restore_backup(&db.url, &backup);
 
     let out = ws.dsar(&["check", "--erased", "--json"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Workspace, fresh_db, pg_dump, psql, stderr, stdout};
+use common::{Workspace, fresh_db, pg_backup as backup, pg_restore_backup as restore_backup, psql, stderr, stdout};
 use serde_json::Value;
 
 const MAP: &str = include_str!("../sources.toml.example");
@@ -14,24 +14,6 @@ fn chinook(map: &str) -> (common::TestDb, Workspace) {
     let db = fresh_db("chinook_tpl");
     let ws = Workspace::new(map, &[("CHINOOK_DATABASE_URL", &db.url)]);
     (db, ws)
-}
-
-/// Load a `pg_dump --clean` script, as an operator restores last night's backup; dsar's own
-/// schema, younger than the dump, goes first.
-fn restore_backup(url: &str, backup: &str) {
-    psql(url, "DROP SCHEMA IF EXISTS dsar CASCADE");
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), backup).unwrap();
-    let out = std::process::Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(file.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn backup(url: &str) -> String {
-    pg_dump(url, &["--clean", "--if-exists", "--no-owner", "--no-privileges"])
 }
 
 fn json(out: &std::process::Output) -> Value {

@@ -307,6 +307,25 @@ pub fn pg_dump(url: &str, extra: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A backup of the whole database at `url`, as an operator takes it (`pg_dump --clean`).
+pub fn pg_backup(url: &str) -> String {
+    pg_dump(url, &["--clean", "--if-exists", "--no-owner", "--no-privileges"])
+}
+
+/// Load a [`pg_backup`] into `url`, as an operator restores last night's backup; dsar's own
+/// schema, younger than the dump, goes first (the dump would not drop it).
+pub fn pg_restore_backup(url: &str, backup: &str) {
+    psql(url, "DROP SCHEMA IF EXISTS dsar CASCADE");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), backup).unwrap();
+    let out = Command::new("psql")
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The files of a decrypted archive.
 pub struct Archive {
     pub files: BTreeMap<String, Vec<u8>>,
