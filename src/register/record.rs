@@ -1,6 +1,8 @@
 //! What a delete writes into the register: the values its plan matched, read before any row
 //! moves, then completion (or removal, when the request is restored on purpose).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use super::{Entry, Matched, Reapplied, Register, Strategy, merge};
 use crate::config::{Link, OnDelete, Table};
 use crate::error::UserError;
@@ -35,17 +37,19 @@ pub fn erased_columns(table: &Table) -> Vec<(String, String)> {
 }
 
 /// The keyed hashes of the values each subject's planned rows hold in their erased match
-/// columns: one query per table with rows.
+/// columns: one query per table with rows. A value counts for the subjects it is an identifier
+/// of (given, or learnt from their rows): a row is the person's by one of its columns, and the
+/// others may hold someone else's value (a message's recipient) or an empty one.
 pub async fn matched(
     sources: &[Database<'_>],
     planned: &[Planned<'_>],
     ids: &Identities,
     key: &[u8],
 ) -> Result<Vec<Matched>, UserError> {
-    let mut out = Vec::new();
-    let known: Vec<std::collections::HashSet<(String, String)>> = (0..ids.count as u32)
-        .map(|i| ids.of_subject(i).into_iter().collect())
-        .collect();
+    // (key, value) → the subjects it identifies; lowercased too, for ignore_case columns.
+    let mut owners: HashMap<(String, String), Vec<u32>> = HashMap::new();
+    let mut folded: HashMap<(String, String), Vec<u32>> = HashMap::new();
+    let mut out: BTreeMap<(u32, String, String, String), BTreeSet<String>> = BTreeMap::new();
     for p in planned.iter().filter(|p| p.rows > 0 && p.strategy != "retain") {
         let source = &sources[p.source];
         let table = &source.config().tables[p.table];
@@ -53,36 +57,53 @@ pub async fn matched(
         if pairs.is_empty() {
             continue;
         }
+        for (id_key, _) in &pairs {
+            if owners.keys().any(|(k, _)| k == id_key) {
+                continue;
+            }
+            for (value, subject) in ids.values(id_key).into_iter().zip(ids.subjects(id_key)) {
+                folded
+                    .entry((id_key.clone(), value.to_lowercase()))
+                    .or_default()
+                    .push(subject as u32);
+                owners.entry((id_key.clone(), value)).or_default().push(subject as u32);
+            }
+        }
         let columns: Vec<String> = pairs.iter().map(|(_, c)| c.clone()).collect();
         let rows = crate::source::values::matched_values(source.backend(), p.table, &columns, ids).await?;
-        let mut found = Vec::new();
-        for (people, values) in rows {
+        for values in rows {
             for ((id_key, column), value) in pairs.iter().zip(&values) {
-                let Some(value) = value else { continue };
-                for &person in &people {
-                    // A row is the person's by one of its columns; the others may hold someone
-                    // else's value (a message's recipient) or an empty one. Only the person's
-                    // own identifiers are theirs to be found by.
-                    let fold = table.ignore_case.contains(column);
-                    let theirs = known[person as usize].iter().any(|(k, v)| {
-                        k == id_key && (v == value || (fold && v.to_lowercase() == value.to_lowercase()))
-                    });
-                    if value.is_empty() || !theirs {
-                        continue;
-                    }
-                    found.push(Matched {
+                let Some(value) = value.as_ref().filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                let people = if table.ignore_case.contains(column) {
+                    folded.get(&(id_key.clone(), value.to_lowercase()))
+                } else {
+                    owners.get(&(id_key.clone(), value.clone()))
+                };
+                for &person in people.into_iter().flatten() {
+                    out.entry((
                         person,
-                        source: source.config().name.clone(),
-                        table: table.name.to_string(),
-                        column: column.clone(),
-                        hashes: vec![subject_hash(key, id_key, value)],
-                    });
+                        source.config().name.clone(),
+                        table.name.to_string(),
+                        column.clone(),
+                    ))
+                    .or_default()
+                    .insert(subject_hash(key, id_key, value));
                 }
             }
         }
-        merge(&mut out, found);
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|((person, source, table, column), hashes)| Matched {
+            person,
+            source,
+            table,
+            column,
+            hashes: hashes.into_iter().collect(),
+        })
+        .collect())
 }
 
 /// The entry of a delete about to erase: pending until [`complete`].

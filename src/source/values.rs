@@ -6,26 +6,22 @@
 use super::backend::{Backend, Value};
 use super::cell::Cell;
 use super::quote::{ident, qualified};
-use super::select::{owners, push_membership, push_owners};
+use super::select::push_membership;
 use crate::error::UserError;
 use crate::identity::Identities;
 
-/// The distinct (subjects, values of `columns`) of the rows of `table` that belong to the
-/// subjects: one statement for the whole batch. With one subject every row is that subject's.
+/// The distinct values of `columns` (as text) among the rows of `table` that belong to the
+/// subjects: one statement for the whole batch. Which subject a value is of is the caller's to
+/// tell from the identifiers, so no per-row owners list is computed.
 pub async fn matched_values(
     db: &dyn Backend,
     table: usize,
     columns: &[String],
     ids: &Identities,
-) -> Result<Vec<(Vec<u32>, Vec<Option<String>>)>, UserError> {
+) -> Result<Vec<Vec<Option<String>>>, UserError> {
     let d = db.dialect();
-    let with_owners = ids.count > 1;
     let mut st = d.statement();
     st.push("SELECT DISTINCT ");
-    if with_owners {
-        push_owners(d, &mut st, table, 0, ids);
-        st.push(", ");
-    }
     st.push(&text_columns(db, columns));
     st.push(&format!(
         " FROM {} t0 WHERE ",
@@ -35,10 +31,7 @@ pub async fn matched_values(
     let rows = db.query(st).await.map_err(|e| e.context(on(db, table)))?;
     Ok(rows
         .into_iter()
-        .map(|mut row| {
-            let who = if with_owners { owners(row.remove(0)) } else { vec![0] };
-            (who, row.into_iter().map(Value::text).collect())
-        })
+        .map(|row| row.into_iter().map(Value::text).collect())
         .collect())
 }
 
