@@ -544,6 +544,7 @@ on_every_kind!(
     nothing_matched_is_its_own_outcome,
     a_key_matched_in_several_columns_finds_each_row_once,
     a_column_matched_ignoring_case_finds_every_spelling,
+    a_row_found_by_a_second_column_lends_no_identifier,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -981,6 +982,9 @@ fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
     let store = kind.store(&visits_matched_by("{ column = \"email\", ignore_case = true }"));
     store.exec("UPDATE store.visit SET email = 'Customer-1@Example.COM' WHERE visit_id IN (4, 5)");
     store.exec("UPDATE store.visit SET email = 'CUSTOMER-2@EXAMPLE.COM' WHERE visit_id = 60");
+    // Another spelling to a case-insensitive collation (MariaDB's default ignores accents), not
+    // another case: not customer 1's.
+    store.exec("UPDATE store.visit SET email = 'Cüstomer-1@example.com' WHERE visit_id = 61");
     let before = store.dumps();
     let check = store.ws.dsar(&["check"]);
     let warned = stderr(&check);
@@ -1029,4 +1033,39 @@ fn exported_visits(store: &Store, subject: &str) -> u64 {
         .ws
         .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
     archive.counts()[&format!("store/{}", store.shown("visit"))]
+}
+
+/// `store.customer` matched by `email = ["email", "alt_email"]` and `customer_id`: customer 21
+/// names a guest's address as their other one. An export for the guest finds that row, but does
+/// not learn customer 21's id from it, so none of customer 21's orders go to the guest.
+fn a_row_found_by_a_second_column_lends_no_identifier(kind: Kind) {
+    let map = MAP.replace(
+        "table = \"store.customer\"\nmatch = { email = \"email\", customer_id = \"customer_id\" }",
+        "table = \"store.customer\"\nmatch = { email = [\"email\", \"alt_email\"], customer_id = \"customer_id\" }",
+    );
+    assert_ne!(map, MAP);
+    let store = kind.store(&map);
+    store.exec("ALTER TABLE store.customer ADD COLUMN alt_email varchar(100)");
+    store.exec("UPDATE store.customer SET alt_email = 'guest@example.org' WHERE customer_id = 21");
+    let out = store
+        .ws
+        .dsar_ok(&["export", "--subject", "email=guest@example.org", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let archive = store
+        .ws
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
+    let counts = archive.counts();
+    let rows = |table: &str| {
+        counts
+            .get(&format!("store/{}", store.shown(table)))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(rows("customer"), 1, "the row that names the address");
+    assert_eq!(
+        rows("orders"),
+        0,
+        "customer 21's orders are not the guest's: {counts:?}"
+    );
+    assert_eq!(rows("login"), 0, "{counts:?}");
 }

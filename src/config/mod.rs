@@ -247,7 +247,6 @@ pub struct Table {
     pub about: About,
 }
 
-/// How a table's rows are tied to the subject.
 /// How many different subject keys a `match` lists (a key may name several columns).
 pub fn distinct_keys(pairs: &[(String, String)]) -> usize {
     let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
@@ -256,10 +255,11 @@ pub fn distinct_keys(pairs: &[(String, String)]) -> usize {
     keys.len()
 }
 
+/// How a table's rows are tied to the subject.
 #[derive(Debug, Clone)]
 pub enum Link {
     /// Rows whose column equals one of the subject's identifiers: (subject key, column) pairs,
-    /// in map order; a key may have several columns (`email = ["email", "alt_email"]`).
+    /// sorted by key; a key may have several columns (`email = ["email", "alt_email"]`).
     Match(Vec<(String, String)>),
     /// Rows whose `columns` equal the `parent_columns` of a row that belongs to the subject in
     /// the parent table (an index into the same source's `tables`).

@@ -178,15 +178,37 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
         if crate::config::distinct_keys(pairs) < 2 {
             continue;
         }
+        // Rows are learnt from only when found through a key held in one column: a row found
+        // through `alt_email` may be someone else's account that names the person's address,
+        // and its customer id is not theirs.
+        let trusted: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(key, _)| ids.has(key) && pairs.iter().filter(|(k, _)| k == key).count() == 1)
+            .cloned()
+            .collect();
+        if trusted.is_empty() {
+            continue;
+        }
         let mut st = d.statement();
         st.push("SELECT ");
-        push_owners(d, &mut st, t, 0, ids);
+        d.push_match_owners(
+            &mut st,
+            &MatchOwners {
+                table: t,
+                alias: "t0",
+                pairs: &trusted,
+                ids,
+            },
+        );
         for (_, column) in pairs {
             st.push(", ")
                 .push(&d.text_sql(&format!("t0.{}", super::quote::ident(column))));
         }
-        st.push(&format!(" FROM {} t0 WHERE ", d.table_sql(&table.name)));
-        push_membership(d, &mut st, t, 0, ids);
+        st.push(&format!(" FROM {} t0 WHERE (", d.table_sql(&table.name)));
+        st.join(&trusted, " OR ", |st, (key, column)| {
+            d.push_match(st, t, "t0", column, &ids.values(key));
+        });
+        st.push(")");
         let rows = db
             .query(st)
             .await

@@ -87,6 +87,19 @@ pub fn check_columns(source: &Source, shapes: &[TableShape]) -> Result<(), UserE
                 )));
             }
         }
+        // Case belongs to text: lower() of a number or a uuid compares its text, so `007` would
+        // stop matching `7`.
+        if let Some(column) = table
+            .ignore_case
+            .iter()
+            .find(|c| shape.column(c).is_some_and(|c| !c.text_like))
+        {
+            return Err(UserError::usage(format!(
+                "{}: table `{}`: `{column}` is not a text column, so it cannot be matched with ignore_case",
+                table.location, table.name
+            ))
+            .with_hint("drop ignore_case for that key; only text columns have a case"));
+        }
     }
     Ok(())
 }

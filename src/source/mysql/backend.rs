@@ -135,13 +135,18 @@ impl Dialect for MySqlDialect<'_> {
     fn push_match(&self, st: &mut Statement, table: usize, alias: &str, column: &str, values: &[String]) {
         let c = format!("{alias}.{}", ident(column));
         if self.ignores_case(table, column) {
-            // Whatever the column's collation: a case-insensitive one would ignore trailing
-            // spaces and accents too, a binary one would not ignore case.
-            st.push(&format!("LOWER({c}) IN ("));
+            // LOWER() keeps the column's collation, and a case-insensitive one also ignores
+            // accents and trailing spaces (`René` = `rene`): the lowered values are compared
+            // again as bytes, as the exact match does.
+            st.push(&format!("(LOWER({c}) IN ("));
             st.join(values, ", ", |st, v| {
                 st.push("LOWER(").bind(v.as_str()).push(")");
             });
-            st.push(")");
+            st.push(&format!(") AND CAST(LOWER({c}) AS BINARY) IN ("));
+            st.join(values, ", ", |st, v| {
+                st.push("CAST(LOWER(").bind(v.as_str()).push(") AS BINARY)");
+            });
+            st.push("))");
             return;
         }
         let exact = self.shapes()[table].column(column).is_some_and(|c| c.text_like);
