@@ -814,11 +814,10 @@ fn restore_reports_rows_missing_from_the_quarantine(kind: Kind) {
 /// A card number of 16 digits has the shape of a dsar hash: it must still be anonymized (a
 /// hash's shape alone never proves a row was anonymized already).
 fn a_value_shaped_like_a_hash_is_still_anonymized(kind: Kind) {
-    let map = MAP.replace(
+    let map = map_with(
         "table = \"store.payment_card\"\nmatch = { customer_id = \"customer_id\" }",
         "table = \"store.payment_card\"\nmatch = { customer_id = \"customer_id\" }\non_delete = \"anonymize\"\nanonymize = { number = \"hash\" }",
     );
-    assert_ne!(map, MAP);
     let store = kind.store(&map);
     store.exec("UPDATE store.payment_card SET number = '4111111111110001' WHERE card_id = 1");
     store
@@ -1017,44 +1016,46 @@ fn a_column_matched_ignoring_case_finds_every_spelling(kind: Kind) {
 
 /// The store's map with visits matched by `email = <what>`.
 fn visits_matched_by(what: &str) -> String {
-    let map = MAP.replace(
+    map_with(
         "table = \"store.visit\"\nmatch = { email = \"email\" }",
         &format!("table = \"store.visit\"\nmatch = {{ email = {what} }}"),
-    );
-    assert_ne!(map, MAP);
+    )
+}
+
+/// The store's map with `from` replaced by `to` (which must be there).
+fn map_with(from: &str, to: &str) -> String {
+    let map = MAP.replace(from, to);
+    assert_ne!(map, MAP, "the map holds {from:?}");
     map
 }
 
 /// How many visits an export of `subject` holds.
 fn exported_visits(store: &Store, subject: &str) -> u64 {
+    export_counts(store, subject)[&format!("store/{}", store.shown("visit"))]
+}
+
+/// The rows per table of an export of `subject`, as its archive counts them.
+fn export_counts(store: &Store, subject: &str) -> std::collections::BTreeMap<String, u64> {
     let out = store.ws.dsar_ok(&["export", "--subject", subject, "--json"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let archive = store
+    store
         .ws
-        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
-    archive.counts()[&format!("store/{}", store.shown("visit"))]
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()))
+        .counts()
 }
 
 /// `store.customer` matched by `email = ["email", "alt_email"]` and `customer_id`: customer 21
 /// names a guest's address as their other one. An export for the guest finds that row, but does
 /// not learn customer 21's id from it, so none of customer 21's orders go to the guest.
 fn a_row_found_by_a_second_column_lends_no_identifier(kind: Kind) {
-    let map = MAP.replace(
+    let map = map_with(
         "table = \"store.customer\"\nmatch = { email = \"email\", customer_id = \"customer_id\" }",
         "table = \"store.customer\"\nmatch = { email = [\"email\", \"alt_email\"], customer_id = \"customer_id\" }",
     );
-    assert_ne!(map, MAP);
     let store = kind.store(&map);
     store.exec("ALTER TABLE store.customer ADD COLUMN alt_email varchar(100)");
     store.exec("UPDATE store.customer SET alt_email = 'guest@example.org' WHERE customer_id = 21");
-    let out = store
-        .ws
-        .dsar_ok(&["export", "--subject", "email=guest@example.org", "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let archive = store
-        .ws
-        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()));
-    let counts = archive.counts();
+    let counts = export_counts(&store, "email=guest@example.org");
     let rows = |table: &str| {
         counts
             .get(&format!("store/{}", store.shown(table)))

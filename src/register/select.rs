@@ -29,14 +29,15 @@ pub fn entries_to_find(audit: &AuditLog, args: &RegisterArgs) -> Result<Selectio
     };
     let requests = Ledger::open(audit.state())?.list()?;
     let restored = restored_on_purpose(&requests);
+    let loaded = register.load(&origin)?;
     if args.register.is_none() {
-        refuse_missing(&register, &requests, &restored)?;
+        let completed: HashSet<&str> = loaded.iter().map(|e| e.request_id.as_str()).collect();
+        refuse_missing(&completed, &requests, &restored)?;
     }
     let since = args
         .since
         .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
-    let entries = register
-        .load(&origin)?
+    let entries = loaded
         .into_iter()
         .filter(|e| !restored.contains(&e.request_id))
         .filter(|e| {
@@ -63,20 +64,27 @@ pub fn entries_to_find(audit: &AuditLog, args: &RegisterArgs) -> Result<Selectio
     Ok(Selection { entries, unfinished })
 }
 
-/// A completed delete the ledger says was registered, whose entry is not there as completed,
-/// and was not restored or taken over by a reapplied erasure: reading the register as it is
-/// would miss its people. Refused, naming the request.
-pub fn refuse_missing(register: &Register, requests: &[Request], restored: &HashSet<String>) -> Result<(), UserError> {
+/// A completed delete the ledger says was registered, whose entry is not among the `completed`
+/// ones of the state dir, and was not restored or taken over by a reapplied erasure: reading the
+/// register as it is would miss its people. Refused, naming the request.
+fn refuse_missing(
+    completed: &HashSet<&str>,
+    requests: &[Request],
+    restored: &HashSet<String>,
+) -> Result<(), UserError> {
+    let taken_over: HashSet<&str> = requests
+        .iter()
+        .filter(|x| x.state == "completed")
+        .filter_map(|x| x.reapplied_from.as_deref())
+        .collect();
     for r in requests {
         if r.damaged.is_none()
             && r.kind == "delete"
             && r.state == "completed"
             && r.registered
             && !restored.contains(&r.request_id)
-            && !requests
-                .iter()
-                .any(|x| x.reapplied_from.as_deref() == Some(r.request_id.as_str()) && x.state == "completed")
-            && !register.get(&r.request_id)?.is_some_and(|e| e.completed)
+            && !taken_over.contains(r.request_id.as_str())
+            && !completed.contains(r.request_id.as_str())
         {
             return Err(UserError::runtime(format!(
                 "the erasure register has no completed entry for delete request {}, which the ledger says completed",
