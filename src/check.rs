@@ -154,11 +154,14 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
     report
         .errors
         .extend(crate::erase::plan::foreseen_refusals(source).await?);
+    let fks = source.foreign_keys().await?;
+    report.warnings.extend(guessed_references(source, &fks));
     for (t, table) in tables.iter().enumerate() {
         let shape = &source.shapes()[t];
         if table.on_delete != OnDelete::Retain && shape.primary_key.is_empty() {
             report.errors.push(format!(
-                "{}: table `{}` has no primary key, so on_delete = \"{}\" cannot work; add one or use \"retain\"",
+                "{}: table `{}` has no primary key, so on_delete = \"{}\" cannot work; add one, or name the columns \
+                 that identify each row with key = [\"col\", …]",
                 table.location,
                 table.name,
                 table.on_delete.name()
@@ -166,25 +169,26 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
         }
         let looked_up: Vec<&String> = match &table.link {
             Link::Match(pairs) => pairs.iter().map(|(_, c)| c).collect(),
-            Link::Via {
-                parent,
-                columns,
-                parent_columns,
-            } => {
-                for (c, p) in columns.iter().zip(parent_columns) {
-                    let ours = shape.column(c).map(|x| x.base_type.as_str()).unwrap_or("?");
-                    let theirs = source.shapes()[*parent]
-                        .column(p)
-                        .map(|x| x.base_type.as_str())
-                        .unwrap_or("?");
-                    if ours != theirs && !(integer(ours) && integer(theirs)) {
-                        report.errors.push(format!(
-                            "{}: via column `{c}` ({ours}) and parent_column `{p}` of {} ({theirs}) have different types",
-                            table.location, tables[*parent].name
-                        ));
+            Link::Via(paths) => {
+                for path in paths {
+                    for (c, p) in path.columns.iter().zip(&path.parent_columns) {
+                        let ours = shape.column(c).map(|x| x.base_type.as_str()).unwrap_or("?");
+                        let theirs = source.shapes()[path.parent]
+                            .column(p)
+                            .map(|x| x.base_type.as_str())
+                            .unwrap_or("?");
+                        if ours != theirs && !(integer(ours) && integer(theirs)) {
+                            report.errors.push(format!(
+                                "{}: via column `{c}` ({ours}) and parent_column `{p}` of {} ({theirs}) have different types",
+                                table.location, tables[path.parent].name
+                            ));
+                        }
                     }
                 }
-                columns.iter().take(1).collect()
+                let mut firsts: Vec<&String> = paths.iter().filter_map(|p| p.columns.first()).collect();
+                firsts.sort_unstable();
+                firsts.dedup();
+                firsts
             }
         };
         for column in looked_up {
@@ -212,6 +216,85 @@ async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Columns of mapped tables that look by their name like references to a table delete takes
+/// rows out of (`customer_id`, `address_id` → `address`), when nothing says what they are: no
+/// foreign key declares it, no `via` ties the two tables by it, and the two are not matched by
+/// the same subject key. Delete cannot refuse what it does not know; the operator decides.
+fn guessed_references(source: &Database<'_>, fks: &[crate::source::foreign_key::ForeignKey]) -> Vec<String> {
+    let tables = &source.config().tables;
+    let mut out = Vec::new();
+    for (q, target) in tables.iter().enumerate() {
+        let key = &source.shapes()[q].primary_key;
+        if !matches!(target.on_delete, OnDelete::Quarantine | OnDelete::Flag) || key.len() != 1 {
+            continue;
+        }
+        let names = reference_names(&target.name.name, &key[0]);
+        for (c, table) in tables.iter().enumerate() {
+            if c == q {
+                continue;
+            }
+            for column in &source.shapes()[c].columns {
+                if !names.contains(&column.name.to_lowercase()) {
+                    continue;
+                }
+                let declared = fks.iter().any(|fk| {
+                    fk.child == table.name && fk.parent == target.name && fk.child_columns.contains(&column.name)
+                });
+                let via = table
+                    .link
+                    .paths()
+                    .iter()
+                    .any(|p| p.parent == q && p.columns.contains(&column.name))
+                    || target
+                        .link
+                        .paths()
+                        .iter()
+                        .any(|p| p.parent == c && p.parent_columns.contains(&column.name));
+                let same_key = match (&table.link, &target.link) {
+                    (Link::Match(ours), Link::Match(theirs)) => ours
+                        .iter()
+                        .any(|(k, col)| col == &column.name && theirs.iter().any(|(tk, tc)| tk == k && tc == &key[0])),
+                    _ => false,
+                };
+                if declared || via || same_key {
+                    continue;
+                }
+                out.push(format!(
+                    "{}: {}.{} looks like a reference to {} ({}), which delete takes rows out of, but no foreign key \
+                     or `via` says so: a row pointing at an erased person's row would be left dangling, and delete \
+                     cannot refuse it. If it is a reference, declare the foreign key or map {} via {}",
+                    table.location, table.name, column.name, target.name, key[0], table.name, target.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The column names that would refer to `table` whose key is `key`, lower case: `<table>_id`,
+/// `<singular>_id`, `<table>id`, and the key's own name when it is not a bare `id`.
+fn reference_names(table: &str, key: &str) -> Vec<String> {
+    let table = table.to_lowercase();
+    let mut stems = vec![table.clone()];
+    if let Some(stem) = table.strip_suffix("ies") {
+        stems.push(format!("{stem}y"));
+    }
+    if let Some(stem) = table.strip_suffix("es") {
+        stems.push(stem.to_string());
+    }
+    if let Some(stem) = table.strip_suffix('s') {
+        stems.push(stem.to_string());
+    }
+    let mut names: Vec<String> = stems
+        .iter()
+        .flat_map(|s| [format!("{s}_id"), format!("{s}id")])
+        .collect();
+    if !key.eq_ignore_ascii_case("id") {
+        names.push(key.to_lowercase());
+    }
+    names
 }
 
 /// An integer type of any width (`integer` linked to `bigint` joins fine; delete and export
@@ -242,7 +325,8 @@ fn create_index(
     match kind {
         crate::config::SourceKind::Postgres => format!("CREATE INDEX ON {} ({expr})", table_ident(table)),
         crate::config::SourceKind::Mysql if lower => format!(
-            "MySQL and MariaDB cannot index LOWER(`{column}`): give the column a case-insensitive collation (utf8mb4_unicode_ci) and match it exactly instead"
+            "MySQL and MariaDB cannot serve this comparison from an index, so each request reads the whole table; \
+             if the application writes `{column}` in one case, match it exactly instead and index it"
         ),
         crate::config::SourceKind::Mysql => format!("CREATE INDEX `{0}_{1}` ON `{0}` (`{1}`)", table.name, column),
         crate::config::SourceKind::Sqlite | crate::config::SourceKind::Command => format!(
@@ -285,4 +369,20 @@ fn art15_gaps(config: &crate::config::Config) -> Vec<String> {
         }
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference_names;
+
+    #[test]
+    fn reference_names_follow_the_usual_conventions() {
+        let names = reference_names("Addresses", "address_id");
+        for name in ["addresses_id", "address_id", "addressid", "addressesid"] {
+            assert!(names.contains(&name.to_string()), "{name}: {names:?}");
+        }
+        let names = reference_names("categories", "id");
+        assert!(names.contains(&"category_id".to_string()), "{names:?}");
+        assert!(!names.contains(&"id".to_string()), "a bare id names nothing: {names:?}");
+    }
 }

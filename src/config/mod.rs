@@ -239,6 +239,8 @@ pub struct Table {
     pub link: Link,
     /// Match columns compared without regard to case (`ignore_case = true`).
     pub ignore_case: Vec<String>,
+    /// The columns that identify a row when the table has no primary key (`key = [...]`).
+    pub key: Vec<String>,
     pub exclude_columns: Vec<String>,
     pub on_delete: OnDelete,
     pub anonymize: Vec<(String, AnonRule)>,
@@ -261,13 +263,27 @@ pub enum Link {
     /// Rows whose column equals one of the subject's identifiers: (subject key, column) pairs,
     /// sorted by key; a key may have several columns (`email = ["email", "alt_email"]`).
     Match(Vec<(String, String)>),
-    /// Rows whose `columns` equal the `parent_columns` of a row that belongs to the subject in
-    /// the parent table (an index into the same source's `tables`).
-    Via {
-        parent: usize,
-        columns: Vec<String>,
-        parent_columns: Vec<String>,
-    },
+    /// Rows reached through any of these paths (`via = [ … ]`); each row counts once.
+    Via(Vec<ViaPath>),
+}
+
+/// One way from a table to a parent: the row's `columns` equal the `parent_columns` of a row
+/// that belongs to the subject in `parent` (an index into the same source's `tables`).
+#[derive(Debug, Clone)]
+pub struct ViaPath {
+    pub parent: usize,
+    pub columns: Vec<String>,
+    pub parent_columns: Vec<String>,
+}
+
+impl Link {
+    /// The `via` paths (none for `match`).
+    pub fn paths(&self) -> &[ViaPath] {
+        match self {
+            Link::Via(paths) => paths,
+            Link::Match(_) => &[],
+        }
+    }
 }
 
 /// What `anonymize` writes over a column.
@@ -404,7 +420,13 @@ impl Locator<'_> {
             ));
             return err.with_hint(format!("allowed keys here: {}", names.join(", ")));
         }
-        if message.contains("untagged enum RawMatch") {
+        if message.contains("struct RawVia") {
+            return UserError::usage(format!(
+                "{place}: a `via` path is {{ table = …, column = …, parent_column = … }}"
+            ))
+            .with_hint("several paths go in a list: via = [{ table = …, … }, { table = …, … }]");
+        }
+        if message.contains("struct RawMatchDetail") {
             return UserError::usage(format!(
                 "{place}: a `match` key names a column, a list of columns, or {{ column = …, ignore_case = true }}"
             ))

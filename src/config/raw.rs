@@ -97,7 +97,9 @@ pub struct RawTable {
     /// `email = ["email", "alt_email"]`, or `email = { column = "email", ignore_case = true }`.
     #[serde(rename = "match")]
     pub match_: Option<Spanned<BTreeMap<String, RawMatch>>>,
-    pub via: Option<Spanned<RawVia>>,
+    pub via: Option<Spanned<RawVias>>,
+    /// The columns that identify a row of a table without a primary key.
+    pub key: Option<Spanned<OneOrMany>>,
     #[serde(default)]
     pub exclude_columns: Vec<String>,
     pub on_delete: Option<Spanned<String>>,
@@ -125,12 +127,71 @@ pub struct RawVia {
     pub parent_column: OneOrMany,
 }
 
-/// What a `match` key names: its column(s), and how they compare.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `via = { … }`, or `via = [{ … }, { … }]` for a table reached several ways. (Not an untagged
+/// enum: that would buffer the value and lose the spans errors point at.)
+#[derive(Debug)]
+pub enum RawVias {
+    One(RawVia),
+    Many(Vec<RawVia>),
+}
+
+impl<'de> Deserialize<'de> for RawVias {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawVias;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table { table = …, column = …, parent_column = … }, or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawVias, A::Error> {
+                RawVia::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawVias::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawVias, A::Error> {
+                Vec::<RawVia>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(RawVias::Many)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl RawVias {
+    pub fn into_vec(self) -> Vec<RawVia> {
+        match self {
+            RawVias::One(v) => vec![v],
+            RawVias::Many(v) => v,
+        }
+    }
+}
+
+/// What a `match` key names: its column(s), and how they compare. (Read by hand rather than as
+/// an untagged enum, so that an unknown key inside `{ … }` gets its own error and suggestion.)
+#[derive(Debug)]
 pub enum RawMatch {
     Columns(OneOrMany),
     Detailed(RawMatchDetail),
+}
+
+impl<'de> Deserialize<'de> for RawMatch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawMatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a column, a list of columns, or { column = …, ignore_case = true }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawMatch, E> {
+                Ok(RawMatch::Columns(OneOrMany::One(v.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawMatch, A::Error> {
+                Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(|v| RawMatch::Columns(OneOrMany::Many(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawMatch, A::Error> {
+                RawMatchDetail::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawMatch::Detailed)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

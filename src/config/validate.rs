@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::raw::{RawConfig, RawController, RawNotify, RawSettings, RawSource, RawTable};
 use super::{
     About, AnonRule, Config, Controller, Link, Locator, Notify, OnDelete, SecretRef, Settings, Source, SourceKind,
-    Table, TableName,
+    Table, TableName, ViaPath,
 };
 use crate::config::parse_duration;
 use crate::error::{UserError, suggestion};
@@ -88,7 +88,7 @@ pub(super) fn validate(
     for key in &subject_keys {
         let matched = sources.iter().flat_map(|s| &s.tables).any(|t| match &t.link {
             Link::Match(pairs) => pairs.iter().any(|(k, _)| k == key),
-            Link::Via { .. } => false,
+            Link::Via(_) => false,
         });
         if !matched {
             warnings.push(format!(
@@ -402,28 +402,62 @@ fn table(
         }
         (None, Some(via)) => {
             let span = via.span();
-            let via = via.into_inner();
-            let parent_name = TableName::parse(via.table.get_ref()).map_err(|e| loc.error(via.table.span(), e))?;
-            let Some(&parent) = index.get(&parent_name) else {
-                let known: Vec<String> = index.keys().map(ToString::to_string).collect();
+            let mut paths: Vec<ViaPath> = Vec::new();
+            for via in via.into_inner().into_vec() {
+                let parent_name = TableName::parse(via.table.get_ref()).map_err(|e| loc.error(via.table.span(), e))?;
+                let Some(&parent) = index.get(&parent_name) else {
+                    let known: Vec<String> = index.keys().map(ToString::to_string).collect();
+                    return Err(loc.error(
+                        via.table.span(),
+                        format!(
+                            "table `{name}`: via table `{parent_name}` is not listed in this source{}",
+                            suggestion(&parent_name.to_string(), known.iter().map(String::as_str))
+                        ),
+                    ));
+                };
+                let columns = via.column.into_vec();
+                let parent_columns = via.parent_column.into_vec();
+                if columns.is_empty() || columns.len() != parent_columns.len() {
+                    return Err(loc.error(span.clone(), format!("table `{name}`: via `column` and `parent_column` must list the same number of columns (got {} and {})", columns.len(), parent_columns.len())));
+                }
+                let path = ViaPath {
+                    parent,
+                    columns,
+                    parent_columns,
+                };
+                if paths.iter().any(|p| {
+                    p.parent == path.parent && p.columns == path.columns && p.parent_columns == path.parent_columns
+                }) {
+                    return Err(loc.error(
+                        span.clone(),
+                        format!("table `{name}`: the via path through `{parent_name}` is listed twice"),
+                    ));
+                }
+                paths.push(path);
+            }
+            if paths.is_empty() {
+                return Err(loc
+                    .error(span, format!("table `{name}`: `via` lists no path"))
+                    .with_hint("give at least one { table = …, column = …, parent_column = … }"));
+            }
+            Link::Via(paths)
+        }
+    };
+    let key = match raw.key {
+        None => Vec::new(),
+        Some(key) => {
+            let span = key.span();
+            let columns = key.into_inner().into_vec();
+            if columns.is_empty() {
+                return Err(loc.error(span, format!("table `{name}`: `key` lists no column")));
+            }
+            if let Some(twice) = columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)) {
                 return Err(loc.error(
-                    via.table.span(),
-                    format!(
-                        "table `{name}`: via table `{parent_name}` is not listed in this source{}",
-                        suggestion(&parent_name.to_string(), known.iter().map(String::as_str))
-                    ),
+                    span,
+                    format!("table `{name}`: column `{}` is listed twice in `key`", twice.1),
                 ));
-            };
-            let columns = via.column.into_vec();
-            let parent_columns = via.parent_column.into_vec();
-            if columns.is_empty() || columns.len() != parent_columns.len() {
-                return Err(loc.error(span, format!("table `{name}`: via `column` and `parent_column` must list the same number of columns (got {} and {})", columns.len(), parent_columns.len())));
             }
-            Link::Via {
-                parent,
-                columns,
-                parent_columns,
-            }
+            columns
         }
     };
     let on_delete = match raw.on_delete.as_ref().map(|s| s.get_ref().as_str()) {
@@ -471,6 +505,7 @@ fn table(
         location,
         link,
         ignore_case,
+        key,
         exclude_columns: raw.exclude_columns,
         on_delete,
         anonymize,
@@ -489,27 +524,34 @@ fn table(
     })
 }
 
-/// A `via` chain must end at a `match` table; a loop would never reach the subject.
+/// Every `via` path must end at a `match` table; a loop would never reach the subject.
 fn check_no_cycles(tables: &[Table]) -> Result<(), UserError> {
-    for (start, table) in tables.iter().enumerate() {
-        let mut seen = vec![start];
-        let mut current = &table.link;
-        while let Link::Via { parent, .. } = current {
-            if seen.contains(parent) {
-                let chain: Vec<String> = seen
-                    .iter()
-                    .chain(std::iter::once(parent))
-                    .map(|&i| tables[i].name.to_string())
-                    .collect();
-                return Err(UserError::usage(format!(
-                    "{}: `via` links form a cycle: {}",
-                    table.location,
-                    chain.join(" → ")
-                ))
-                .with_hint("every via chain must end at a table with `match`"));
+    /// The first loop met walking up from `chain`'s last table, as the chain of tables.
+    fn walk(tables: &[Table], chain: &mut Vec<usize>) -> Option<Vec<usize>> {
+        let current = *chain.last()?;
+        for path in tables[current].link.paths() {
+            if chain.contains(&path.parent) {
+                let mut cycle = chain.clone();
+                cycle.push(path.parent);
+                return Some(cycle);
             }
-            seen.push(*parent);
-            current = &tables[*parent].link;
+            chain.push(path.parent);
+            if let Some(cycle) = walk(tables, chain) {
+                return Some(cycle);
+            }
+            chain.pop();
+        }
+        None
+    }
+    for (start, table) in tables.iter().enumerate() {
+        if let Some(cycle) = walk(tables, &mut vec![start]) {
+            let chain: Vec<String> = cycle.iter().map(|&i| tables[i].name.to_string()).collect();
+            return Err(UserError::usage(format!(
+                "{}: `via` links form a cycle: {}",
+                table.location,
+                chain.join(" → ")
+            ))
+            .with_hint("every via path must end at a table with `match`"));
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use crate::source::backend::{Backend, Value};
 use crate::source::erasure::{Captured, outside_plan_query, require_primary_key};
 use crate::source::foreign_key::ForeignKey;
 use crate::source::quote::qualified;
-use crate::source::select::push_membership;
+use crate::source::select::{push_membership, push_path};
 
 /// Capture the keys of `tables`' rows that belong to the subjects; the count per table.
 pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
@@ -62,6 +62,34 @@ pub async fn count_rows(db: &dyn Backend, table: usize, ids: &Identities) -> Res
         d.table_sql(&d.source().tables[table].name)
     ));
     push_membership(d, &mut st, table, 0, ids);
+    first_count(db.query(st).await.map_err(on_table(db, table))?)
+}
+
+/// How many rows of `table` its `via` path number `path` reaches (for a plan that shows which
+/// paths found a table's rows).
+pub async fn count_path_rows(db: &dyn Backend, table: usize, path: usize, ids: &Identities) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let config = &d.source().tables[table];
+    let mut st = d.statement();
+    st.push(&format!("SELECT count(*) FROM {} t0 WHERE ", d.table_sql(&config.name)));
+    push_path(d, &mut st, &config.link.paths()[path], 0, ids);
+    first_count(db.query(st).await.map_err(on_table(db, table))?)
+}
+
+/// Captured rows of `table` that its key does not single out: another live row has the same
+/// key, or part of it is NULL. Only asked of tables identified by the map's `key`, where no
+/// constraint makes it unique; a batch would take every row with the key.
+pub async fn ambiguous_keys(db: &dyn Backend, table: usize) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let key = &d.shapes()[table].primary_key;
+    let mut st = d.statement();
+    st.push(&format!(
+        "SELECT count(*) FROM {} p WHERE (SELECT count(*) FROM {} t0 WHERE ({}) = ({})) <> 1",
+        d.pending_table(table),
+        d.table_sql(&d.source().tables[table].name),
+        qualified("t0", key),
+        qualified("p", key)
+    ));
     first_count(db.query(st).await.map_err(on_table(db, table))?)
 }
 

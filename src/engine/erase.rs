@@ -77,7 +77,9 @@ async fn body(
         select.push(db.dialect().lock_rows_sql());
     }
     let mut rows = Vec::new();
-    for mut row in db.query(select).await.map_err(on_table(db, table))? {
+    let fetched = db.query(select).await.map_err(on_table(db, table))?;
+    let fetched_rows = fetched.len();
+    for mut row in fetched {
         let holds_literals: Vec<bool> = row.split_off(row.len() - literals).iter().map(Value::bool).collect();
         let row = SealedRow {
             columns: columns.clone(),
@@ -90,6 +92,17 @@ async fn body(
             continue;
         }
         rows.push(row);
+    }
+    // A key singles out one row (a primary key, or the map's `key`, checked when planned): more
+    // rows than keys means a row was given a planned key since, and would go unplanned.
+    if fetched_rows > keys.len() {
+        return Err(UserError::runtime(format!(
+            "request {request_id}, table {}: {} rows have the {} keys of this batch; the batch was rolled back, nothing changed",
+            config.name,
+            fetched_rows,
+            keys.len()
+        ))
+        .with_hint("a row was given the key of a planned row since the plan was made; make the key unique (add a primary key), then run dsar resume"));
     }
     let row_keys: Vec<Vec<Cell>> = rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect();
 

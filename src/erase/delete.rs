@@ -30,6 +30,8 @@ struct Report<'a> {
     counts: Vec<Step>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     refusals: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 /// The top-level entry point for `dsar delete`.
@@ -111,6 +113,7 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
     let ids = crate::identity::resolve(&sources, subjects, args.allow_multiple).await?;
     let mut plan = Plan::build(&sources, &ids).await?;
     plan.external = Plan::external_steps(config, subjects.len());
+    crate::warn_all(global, &plan.notes);
     let request_id = crate::clock::new_request_id();
     let subject_hashes: Vec<String> = (0..subjects.len() as u32)
         .flat_map(|i| ids.of_subject(i))
@@ -1118,6 +1121,7 @@ fn print_report(
             restore_until,
             counts,
             refusals: &plan.refusals,
+            notes: &plan.notes,
         };
         crate::output::print_json(&report);
         return;

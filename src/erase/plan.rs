@@ -24,6 +24,18 @@ pub struct Step {
     pub rows: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retain_reason: Option<String>,
+    /// For a table reached by several `via` paths: the rows each path finds (a row reached by
+    /// two paths counts under both, and once in `rows`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathRows>,
+}
+
+/// The rows one `via` path reaches.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathRows {
+    /// `parent_table (column = parent_column)`.
+    pub via: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +43,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Why `delete` will not run; each names the table, the constraint and the fix.
     pub refusals: Vec<String>,
+    /// What the operator should know about how far the refusals go (a schema without foreign
+    /// keys): printed as warnings, and in `--json`.
+    pub notes: Vec<String>,
     /// Command sources: `external` (their delete_run erases, for good) or `manual` (no
     /// delete_run: the operator erases by hand). `rows` counts subjects, not records.
     pub external: Vec<Step>,
@@ -48,12 +63,22 @@ impl Plan {
                 .filter(|&t| tables[t].on_delete != OnDelete::Retain)
                 .collect();
             let counts = crate::engine::capture(source.backend(), &acting, ids).await?;
-            let fks = source.foreign_keys().await?;
+            let declared = source.foreign_keys().await?;
+            if acting.len() > 1 && !declared.iter().any(|fk| between_mapped(source, fk)) {
+                plan.notes.push(format!(
+                    "source `{}` declares no foreign keys between its mapped tables: delete refuses only what the \
+                     map's `via` links show; run `dsar check` for columns that look like references",
+                    source.config().name
+                ));
+            }
+            let fks = with_map_references(source, declared);
             plan.refusals.extend(refusals(source, &acting, &counts, &fks).await?);
 
             for t in children_first(source, &acting, &fks) {
                 let rows = counts[acting.iter().position(|&a| a == t).unwrap_or(0)];
-                plan.steps.push(step(source, s, t, rows));
+                let mut step = step(source, s, t, rows);
+                step.paths = path_rows(source, t, ids).await?;
+                plan.steps.push(step);
             }
             for (t, table) in tables
                 .iter()
@@ -62,6 +87,7 @@ impl Plan {
             {
                 let rows = crate::engine::count_rows(source.backend(), t, ids).await?;
                 let mut retained = step(source, s, t, rows);
+                retained.paths = path_rows(source, t, ids).await?;
                 retained.retain_reason = Some(
                     table
                         .retain_reason
@@ -94,6 +120,7 @@ impl Plan {
                 strategy: if c.delete_run.is_some() { "external" } else { "manual" },
                 rows: subjects as u64,
                 retain_reason: None,
+                paths: Vec::new(),
             })
             .collect()
     }
@@ -115,6 +142,12 @@ impl Plan {
             if let Some(reason) = &step.retain_reason {
                 out.push_str(&format!("  (kept: {reason})"));
             }
+            for path in &step.paths {
+                out.push_str(&format!(
+                    "\n  {:<5} {:<12} {:>9}    via {}",
+                    "", "", path.rows, path.via
+                ));
+            }
             match step.strategy {
                 "external" => out.push_str("  (subjects; delete_run erases there, not restorable)"),
                 "manual" => out.push_str("  (subjects; no delete_run: erase them there by hand)"),
@@ -129,6 +162,94 @@ impl Plan {
     }
 }
 
+/// Whether both ends of `fk` are tables of the map.
+fn between_mapped(source: &Database<'_>, fk: &ForeignKey) -> bool {
+    let tables = &source.config().tables;
+    tables.iter().any(|t| t.name == fk.child) && tables.iter().any(|t| t.name == fk.parent)
+}
+
+/// The name [`with_map_references`] gives the references it reads off the map.
+const MAP_LINK: &str = "(the map's via)";
+
+/// `fks`, and the references the map's `via` paths imply where the schema declares none between
+/// the two tables: a path from a table's own key to a parent's other columns
+/// (`address.address_id = customer.address_id`) means the parent's rows point at it. Another
+/// person's row pointing at the same address is then refused like a foreign key would be,
+/// instead of losing its address. (A path the usual way round, child to the parent's key, ties
+/// every referencing row to the subject already.)
+fn with_map_references(source: &Database<'_>, mut fks: Vec<ForeignKey>) -> Vec<ForeignKey> {
+    let tables = &source.config().tables;
+    let same = |a: &[String], b: &[String]| {
+        let (mut a, mut b) = (a.to_vec(), b.to_vec());
+        a.sort();
+        b.sort();
+        !a.is_empty() && a == b
+    };
+    for (t, table) in tables.iter().enumerate() {
+        for path in table.link.paths() {
+            let p = path.parent;
+            let own_key = same(&path.columns, &source.shapes()[t].primary_key);
+            let parent_key = same(&path.parent_columns, &source.shapes()[p].primary_key);
+            let declared = fks.iter().any(|fk| {
+                (fk.child == tables[p].name && fk.parent == table.name)
+                    || (fk.child == table.name && fk.parent == tables[p].name)
+            });
+            if own_key && !parent_key && !declared && p != t {
+                fks.push(ForeignKey {
+                    name: MAP_LINK.into(),
+                    child: tables[p].name.clone(),
+                    child_columns: path.parent_columns.clone(),
+                    parent: table.name.clone(),
+                    parent_columns: path.columns.clone(),
+                    on_delete: OnParentDelete::NoAction,
+                });
+            }
+        }
+    }
+    fks
+}
+
+/// How a refusal names the reference it is about.
+fn constraint_text(fk: &ForeignKey) -> String {
+    if fk.name == MAP_LINK {
+        format!(
+            "the map's via link {}({}) → {}({}) (no foreign key declares it)",
+            fk.child,
+            fk.child_columns.join(", "),
+            fk.parent,
+            fk.parent_columns.join(", ")
+        )
+    } else {
+        format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql())
+    }
+}
+
+/// The rows each `via` path of `table` reaches, when it has several.
+async fn path_rows(source: &Database<'_>, table: usize, ids: &Identities) -> Result<Vec<PathRows>, UserError> {
+    let tables = &source.config().tables;
+    let paths = tables[table].link.paths();
+    if paths.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(paths.len());
+    for (i, path) in paths.iter().enumerate() {
+        out.push(PathRows {
+            via: format!(
+                "{} ({})",
+                tables[path.parent].name,
+                path.columns
+                    .iter()
+                    .zip(&path.parent_columns)
+                    .map(|(c, p)| format!("{c} = {p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            rows: crate::engine::count_path_rows(source.backend(), table, i, ids).await?,
+        });
+    }
+    Ok(out)
+}
+
 fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
     let table = &source.config().tables[t];
     Step {
@@ -139,6 +260,7 @@ fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
         strategy: table.on_delete.name(),
         rows,
         retain_reason: None,
+        paths: Vec::new(),
     }
 }
 
@@ -215,6 +337,21 @@ async fn refusals(
     let tables = &source.config().tables;
     let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
     let mut out = Vec::new();
+    for (&t, &rows) in acting.iter().zip(counts) {
+        let shape = &source.shapes()[t];
+        if !shape.key_from_map || rows == 0 {
+            continue;
+        }
+        let ambiguous = crate::engine::ambiguous_keys(source.backend(), t).await?;
+        if ambiguous > 0 {
+            out.push(format!(
+                "{ambiguous} of the subject's row(s) in {} are not singled out by its key ({}): another row has the \
+                 same key, or part of it is NULL; name columns that identify each row in `key`, or add a primary key",
+                tables[t].name,
+                shape.primary_key.join(", ")
+            ));
+        }
+    }
     for fk in fks {
         let Some(parent) = index(&fk.parent) else { continue };
         // Quarantined parents leave at once; flagged ones are hard-deleted by purge. Either way a
@@ -224,7 +361,7 @@ async fn refusals(
             continue;
         }
         let parent_rows = acting.iter().position(|&a| a == parent).map_or(0, |i| counts[i]);
-        let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
+        let constraint = constraint_text(fk);
         match index(&fk.child) {
             None => out.push(uncovered(fk, &constraint)),
             Some(child) if parent_rows > 0 => {
@@ -239,7 +376,14 @@ async fn refusals(
                 if outside == 0 {
                     continue;
                 }
-                if child_acts {
+                if fk.name == MAP_LINK {
+                    out.push(format!(
+                        "{outside} row(s) of {} that the request does not cover point at the subject's rows in {} \
+                         through {constraint}: those rows are shared with someone else; set on_delete = \"retain\" for {}, \
+                         or settle the shared rows by hand first",
+                        fk.child, fk.parent, fk.parent
+                    ));
+                } else if child_acts {
                     out.push(format!(
                         "{outside} row(s) of {} reference the subject's rows in {} through {constraint} but the map \
                          does not tie them to the subject; deleting would {} them",
@@ -363,14 +507,16 @@ fn edges(source: &Database<'_>, tables: &[usize], fks: &[ForeignKey]) -> Vec<(us
         })
         .collect();
     for &t in tables {
-        if let crate::config::Link::Via { parent, .. } = names[t].link
-            && parent != t
-            && tables.contains(&parent)
-            && !edges
-                .iter()
-                .any(|&(a, b)| (a, b) == (parent, t) || (a, b) == (t, parent))
-        {
-            edges.push((t, parent));
+        for path in names[t].link.paths() {
+            let parent = path.parent;
+            if parent != t
+                && tables.contains(&parent)
+                && !edges
+                    .iter()
+                    .any(|&(a, b)| (a, b) == (parent, t) || (a, b) == (t, parent))
+            {
+                edges.push((t, parent));
+            }
         }
     }
     edges

@@ -438,14 +438,8 @@ fn hold_children(
         })
         .collect();
     for (child, table) in tables.iter().enumerate() {
-        if let crate::config::Link::Via {
-            parent: p,
-            columns,
-            parent_columns,
-        } = &table.link
-            && *p == parent
-        {
-            relations.push((child, columns.clone(), parent_columns.clone()));
+        for path in table.link.paths().iter().filter(|p| p.parent == parent) {
+            relations.push((child, path.columns.clone(), path.parent_columns.clone()));
         }
     }
     if let crate::config::Link::Match(keys) = &tables[parent].link

@@ -64,6 +64,7 @@ mod tests {
             location: String::new(),
             link: Link::Match(vec![]),
             ignore_case: vec![],
+            key: vec![],
             exclude_columns: vec![],
             on_delete: OnDelete::Quarantine,
             anonymize: vec![],

@@ -120,6 +120,13 @@ pub async fn scan(sources: &[Database<'_>], entries: &[Entry], key: &[u8]) -> Re
                 OnDelete::Flag => source.backend().dialect().flagged_sql(t),
                 _ => None,
             };
+            // Keyset pages need a unique key; the map's `key` is only checked unique for the rows
+            // a delete takes, so such a table is read in one page (its key and match columns).
+            let limit = if source.shapes()[t].key_from_map {
+                i64::MAX
+            } else {
+                PAGE
+            };
             let mut after = None;
             loop {
                 let page = crate::source::values::scan_page(
@@ -129,7 +136,7 @@ pub async fn scan(sources: &[Database<'_>], entries: &[Entry], key: &[u8]) -> Re
                     &columns,
                     skip.as_deref(),
                     after.as_deref(),
-                    PAGE,
+                    limit,
                 )
                 .await?;
                 let Some((last, _)) = page.last() else { break };
@@ -158,7 +165,7 @@ pub async fn scan(sources: &[Database<'_>], entries: &[Entry], key: &[u8]) -> Re
                         row.add_to(found, person, &name, &table_name);
                     }
                 }
-                if (page.len() as i64) < PAGE {
+                if (page.len() as i64) < limit {
                     break;
                 }
             }

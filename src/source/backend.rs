@@ -615,6 +615,7 @@ mod snapshot {
                 location: "sources.toml:1:1".into(),
                 link: Link::Match(vec![("email".into(), "email".into())]),
                 ignore_case: Vec::new(),
+                key: Vec::new(),
                 exclude_columns: Vec::new(),
                 on_delete: OnDelete::Quarantine,
                 anonymize: Vec::new(),
@@ -642,6 +643,7 @@ mod snapshot {
                 column("avatar", binary, ColumnKind::Bytea),
             ],
             primary_key: vec!["Id".into()],
+            key_from_map: false,
         }]
     }
 

@@ -55,7 +55,10 @@ pub fn require_primary_key<'s>(table: &Table, shape: &'s TableShape) -> Result<&
             "{}: table `{}` has no primary key; dsar needs one to quarantine, anonymize or flag rows and restore them one by one",
             table.location, table.name
         ))
-        .with_hint("add a primary key, or set on_delete = \"retain\" for this table"));
+        .with_hint(
+            "add a primary key, or name columns that identify each row in the map: key = [\"col\", …] \
+             (delete checks that each row it takes is the only one with its key)",
+        ));
     }
     Ok(&shape.primary_key)
 }

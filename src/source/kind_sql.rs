@@ -42,6 +42,9 @@ pub struct KindSql {
     pub no_columns: &'static str,
     /// An empty owners list, as [`Dialect::push_match_owners`] writes lists.
     pub no_owners: &'static str,
+    /// How the owners lists of several `via` paths join into one (open, separator, close):
+    /// [`crate::source::select::owners`] reads any of the results and drops repeats.
+    pub owners_union: (&'static str, &'static str, &'static str),
     /// What makes a read lock the rows it returns (` FOR UPDATE`; nothing where the
     /// transaction holds the whole database).
     pub lock_rows: &'static str,
@@ -80,6 +83,7 @@ pub const POSTGRES: KindSql = KindSql {
     flag_key: "flag_key::text",
     no_columns: "'null'::jsonb",
     no_owners: "ARRAY[]::int4[]",
+    owners_union: ("(", " || ", ")"),
     lock_rows: " FOR UPDATE",
     temp_schema: "pg_temp.",
     row_list_prefix: "",
@@ -105,6 +109,7 @@ pub const MYSQL: KindSql = KindSql {
     flag_key: "flag_key",
     no_columns: "JSON_ARRAY()",
     no_owners: "''",
+    owners_union: ("CONCAT_WS(',', ", ", ", ")"),
     lock_rows: " FOR UPDATE",
     temp_schema: "",
     row_list_prefix: "",
@@ -134,6 +139,7 @@ pub const SQLITE: KindSql = KindSql {
     // One transaction holds the whole database.
     no_columns: "NULL",
     no_owners: "'[]'",
+    owners_union: ("(", " || ',' || ", ")"),
     lock_rows: "",
     temp_schema: "temp.",
     row_list_prefix: "VALUES ",

@@ -13,7 +13,7 @@
 
 use super::backend::{Backend, Dialect, MatchOwners, Statement, Value};
 use super::quote::qualified;
-use crate::config::Link;
+use crate::config::{Link, ViaPath};
 use crate::error::UserError;
 use crate::identity::Identities;
 
@@ -34,22 +34,27 @@ pub fn push_membership(d: &dyn Dialect, st: &mut Statement, table: usize, depth:
             });
             st.push(")");
         }
-        Link::Via {
-            parent,
-            columns,
-            parent_columns,
-        } => {
-            let inner = format!("t{}", depth + 1);
-            st.push(&format!(
-                "({}) IN (SELECT {} FROM {} {inner} WHERE ",
-                qualified(&alias, columns),
-                qualified(&inner, parent_columns),
-                d.table_sql(&d.source().tables[*parent].name)
-            ));
-            push_membership(d, st, *parent, depth + 1, ids);
+        Link::Via(paths) => {
+            // Any path reaches the row; the row is still one row (a condition, not a join).
+            st.push("(");
+            st.join(paths, " OR ", |st, path| push_path(d, st, path, depth, ids));
             st.push(")");
         }
     }
+}
+
+/// Append the condition that the row aliased `t{depth}` is reached through `path`: its columns
+/// equal those of a parent row that belongs to one of the subjects.
+pub fn push_path(d: &dyn Dialect, st: &mut Statement, path: &ViaPath, depth: usize, ids: &Identities) {
+    let inner = format!("t{}", depth + 1);
+    st.push(&format!(
+        "({}) IN (SELECT {} FROM {} {inner} WHERE ",
+        qualified(&format!("t{depth}"), &path.columns),
+        qualified(&inner, &path.parent_columns),
+        d.table_sql(&d.source().tables[path.parent].name)
+    ));
+    push_membership(d, st, path.parent, depth + 1, ids);
+    st.push(")");
 }
 
 /// Append the expression that lists which subjects of the batch the row aliased `t{depth}` of
@@ -73,20 +78,25 @@ pub fn push_owners(d: &dyn Dialect, st: &mut Statement, table: usize, depth: usi
                 );
             }
         }
-        Link::Via {
-            parent,
-            columns,
-            parent_columns,
-        } => {
+        Link::Via(paths) => {
             let inner = format!("t{}", depth + 1);
-            let (open, close) = d.via_owners(&d.table_sql(&d.source().tables[*parent].name), &inner);
-            st.push(&open);
-            push_owners(d, st, *parent, depth + 1, ids);
-            st.push(&close).push(&format!(
-                "({}) = ({}))",
-                qualified(&inner, parent_columns),
-                qualified(&alias, columns)
-            ));
+            let (open, separator, close) = d.kind_sql().owners_union;
+            if paths.len() > 1 {
+                st.push(open);
+            }
+            st.join(paths, separator, |st, path| {
+                let (open, close) = d.via_owners(&d.table_sql(&d.source().tables[path.parent].name), &inner);
+                st.push(&open);
+                push_owners(d, st, path.parent, depth + 1, ids);
+                st.push(&close).push(&format!(
+                    "({}) = ({}))",
+                    qualified(&inner, &path.parent_columns),
+                    qualified(&alias, &path.columns)
+                ));
+            });
+            if paths.len() > 1 {
+                st.push(close);
+            }
         }
     }
 }

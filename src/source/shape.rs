@@ -34,8 +34,12 @@ pub struct Column {
 #[derive(Debug, Clone)]
 pub struct TableShape {
     pub columns: Vec<Column>,
-    /// Primary key columns in key order; empty when the table has none.
+    /// Primary key columns in key order; empty when the table has none. For a table without
+    /// one, the map's `key` (see [`apply_map_keys`]).
     pub primary_key: Vec<String>,
+    /// `primary_key` is the map's `key`, not a constraint: the delete's plan checks that each
+    /// row it takes is the only one with its key.
+    pub key_from_map: bool,
 }
 
 impl TableShape {
@@ -54,26 +58,49 @@ impl TableShape {
     }
 }
 
+/// A table without a primary key is identified by the map's `key`; a table with one keeps it
+/// (a `key` that names other columns is an error: the constraint is what the database enforces).
+/// Then every column the map names must exist ([`check_columns`]).
+pub fn apply_map_keys(source: &Source, shapes: &mut [TableShape]) -> Result<(), UserError> {
+    for (table, shape) in source.tables.iter().zip(shapes.iter_mut()) {
+        if table.key.is_empty() {
+            continue;
+        }
+        if shape.primary_key.is_empty() {
+            shape.primary_key = table.key.clone();
+            shape.key_from_map = true;
+        } else if shape.primary_key != table.key {
+            return Err(UserError::usage(format!(
+                "{}: table `{}` has a primary key ({}), so `key` must name it or be left out",
+                table.location,
+                table.name,
+                shape.primary_key.join(", ")
+            ))
+            .with_hint("`key` is for tables without a primary key"));
+        }
+    }
+    check_columns(source, shapes)
+}
+
 /// Every column the map names must exist in its table.
 pub fn check_columns(source: &Source, shapes: &[TableShape]) -> Result<(), UserError> {
     for (table, shape) in source.tables.iter().zip(shapes) {
         let mut named: Vec<(&str, &TableShape, &crate::config::Table)> = Vec::new();
         match &table.link {
             Link::Match(pairs) => named.extend(pairs.iter().map(|(_, c)| (c.as_str(), shape, table))),
-            Link::Via {
-                parent,
-                columns,
-                parent_columns,
-            } => {
-                named.extend(columns.iter().map(|c| (c.as_str(), shape, table)));
-                let parent_table = &source.tables[*parent];
-                named.extend(
-                    parent_columns
-                        .iter()
-                        .map(|c| (c.as_str(), &shapes[*parent], parent_table)),
-                );
+            Link::Via(paths) => {
+                for path in paths {
+                    named.extend(path.columns.iter().map(|c| (c.as_str(), shape, table)));
+                    let parent_table = &source.tables[path.parent];
+                    named.extend(
+                        path.parent_columns
+                            .iter()
+                            .map(|c| (c.as_str(), &shapes[path.parent], parent_table)),
+                    );
+                }
             }
         }
+        named.extend(table.key.iter().map(|c| (c.as_str(), shape, table)));
         named.extend(table.exclude_columns.iter().map(|c| (c.as_str(), shape, table)));
         named.extend(table.anonymize.iter().map(|(c, _)| (c.as_str(), shape, table)));
         named.extend(table.flag_column.iter().map(|c| (c.as_str(), shape, table)));

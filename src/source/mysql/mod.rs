@@ -403,7 +403,14 @@ impl<'a> MySqlSource<'a> {
         ids: &Identities,
         after: Option<&[String]>,
     ) -> Result<(Vec<ExportRow>, Option<Vec<String>>), UserError> {
-        let pk = self.shapes()[table].primary_key.clone();
+        // Pages go by a key that is unique; the map's `key` is checked only for the rows a delete
+        // takes, so a table identified by it is read in one page.
+        let shape = &self.shapes()[table];
+        let pk = if shape.key_from_map {
+            Vec::new()
+        } else {
+            shape.primary_key.clone()
+        };
         let lead: String = pk.iter().map(|c| format!("CAST(t0.{} AS CHAR), ", ident(c))).collect();
         let mut st = export_query(&self.dialect, table, exported, with_owners, ids, &lead);
         let paged = !pk.is_empty();
@@ -512,6 +519,7 @@ async fn load_catalog(
         let mut shape = TableShape {
             columns: Vec::new(),
             primary_key: key,
+            key_from_map: false,
         };
         let (mut ints, mut bools) = (Vec::new(), Vec::new());
         for row in rows {
@@ -539,7 +547,7 @@ async fn load_catalog(
         integer.push(ints);
         boolean.push(bools);
     }
-    crate::source::shape::check_columns(source, &shapes)?;
+    crate::source::shape::apply_map_keys(source, &mut shapes)?;
     Ok((shapes, integer, boolean))
 }
 

@@ -63,6 +63,7 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
             .or_insert_with(|| TableShape {
                 columns: Vec::new(),
                 primary_key: Vec::new(),
+                key_from_map: false,
             })
             .columns
             .push(Column {
@@ -88,7 +89,7 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
             None => return Err(missing_table(client, source, &table.name, &table.location).await),
         }
     }
-    crate::source::shape::check_columns(source, &shapes)?;
+    crate::source::shape::apply_map_keys(source, &mut shapes)?;
     Ok(shapes)
 }
 

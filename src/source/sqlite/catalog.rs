@@ -73,6 +73,7 @@ pub fn load(conn: &Connection, source: &Source) -> Result<Loaded, UserError> {
         let mut shape = TableShape {
             columns: Vec::new(),
             primary_key: Vec::new(),
+            key_from_map: false,
         };
         let mut affinities = Vec::new();
         for (name, declared, pk, hidden) in columns {
@@ -116,7 +117,7 @@ pub fn load(conn: &Connection, source: &Source) -> Result<Loaded, UserError> {
         loaded.shapes.push(shape);
         loaded.affinities.push(affinities);
     }
-    crate::source::shape::check_columns(source, &loaded.shapes)?;
+    crate::source::shape::apply_map_keys(source, &mut loaded.shapes)?;
     Ok(loaded)
 }
 
