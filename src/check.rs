@@ -236,7 +236,12 @@ fn guessed_references(source: &Database<'_>, fks: &[crate::source::foreign_key::
                 continue;
             }
             for column in &source.shapes()[c].columns {
-                if !names.contains(&column.name.to_lowercase()) {
+                let lower = column.name.to_lowercase();
+                // `address_id`, or a role of it: `shipping_address_id`.
+                let named = names
+                    .iter()
+                    .any(|n| lower == *n || (n.ends_with("_id") && lower.ends_with(&format!("_{n}"))));
+                if !named {
                     continue;
                 }
                 let declared = fks.iter().any(|fk| {
@@ -274,7 +279,9 @@ fn guessed_references(source: &Database<'_>, fks: &[crate::source::foreign_key::
 }
 
 /// The column names that would refer to `table` whose key is `key`, lower case: `<table>_id`,
-/// `<singular>_id`, `<table>id`, and the key's own name when it is not a bare `id`.
+/// `<singular>_id`, `<table>id`, and the key's own name when it is not a bare `id` (a name
+/// ending in `_<one of these>` counts too: `shipping_address_id`). Only mapped tables are looked
+/// at: their columns are what the catalog was asked for.
 fn reference_names(table: &str, key: &str) -> Vec<String> {
     let table = table.to_lowercase();
     let mut stems = vec![table.clone()];

@@ -1093,7 +1093,9 @@ fn household(kind: Kind) -> Store {
         "table = \"store.visit\"\nmatch = { email = \"email\" }",
         "table = \"store.visit\"\nmatch = { email = { column = [\"email\", \"alt_email\"], ignore_case = true } }",
     ) + "\n[[sources.tables]]\ntable = \"store.service_request\"\nkey = [\"request_no\"]\n\
-         match = { email = { column = \"email\", ignore_case = true } }\n";
+         match = { email = { column = \"email\", ignore_case = true } }\n\
+         \n[[sources.tables]]\ntable = \"store.address_note\"\n\
+         via = { table = \"store.address\", column = \"address_id\", parent_column = \"address_id\" }\n";
     assert!(
         map.contains("shipping_address_id") && map.contains("alt_email"),
         "{map}"
@@ -1115,7 +1117,10 @@ fn household(kind: Kind) -> Store {
          INSERT INTO store.service_request VALUES (1, 'customer-1@example.com', 'where is my order'),
            (2, 'CUSTOMER-1@EXAMPLE.COM', 'cancel it'), (3, 'customer-2@example.com', 'hello'),
            (3, 'customer-5@example.com', 'a request number given twice');
-         ALTER TABLE store.order_item ADD COLUMN address_id int;",
+         ALTER TABLE store.order_item ADD COLUMN address_id int;
+         CREATE TABLE store.address_note (note_id int PRIMARY KEY, address_id int NOT NULL, note varchar(100));
+         INSERT INTO store.address_note VALUES (1, 1, 'ring twice'), (2, 41, 'reception'), (3, 42, 'PO box'),
+           (4, 4, 'side door');",
     );
     store
 }
@@ -1150,17 +1155,22 @@ const CUSTOMER_ONE: [(&str, &str); 9] = [
         "service_request",
         "SELECT count(*) FROM store.service_request WHERE lower(email) = 'customer-1@example.com'",
     ),
-    ("decoy", "SELECT 0"),
+    (
+        "address_note",
+        "SELECT count(*) FROM store.address_note WHERE address_id IN (1, 41, 42)",
+    ),
 ];
 
 /// Every table of the household store, the service requests too, in a fixed order.
 fn household_dumps(store: &Store) -> Vec<String> {
     let mut dumps = store.dumps();
-    dumps.push(match &store.db {
-        Db::Postgres(db) => dump_table(&db.url, "store.service_request", "1, 2"),
-        Db::Mysql(db) => db.sql("SELECT * FROM service_request ORDER BY 1, 2"),
-        Db::Sqlite(path) => common::sqlite_dump(path, "service_request", "1, 2"),
-    });
+    for table in ["service_request", "address_note"] {
+        dumps.push(match &store.db {
+            Db::Postgres(db) => dump_table(&db.url, &format!("store.{table}"), "1, 2"),
+            Db::Mysql(db) => db.sql(&format!("SELECT * FROM {table} ORDER BY 1, 2")),
+            Db::Sqlite(path) => common::sqlite_dump(path, table, "1, 2"),
+        });
+    }
     dumps
 }
 
@@ -1173,15 +1183,37 @@ fn household_dumps(store: &Store) -> Vec<String> {
 fn a_schema_as_it_is_erases_and_restores_one_person_exactly(kind: Kind) {
     let store = household(kind);
     let subject = "email=customer-1@example.com";
-    let expected: Vec<(&str, i64)> = CUSTOMER_ONE[..8]
+    let expected: Vec<(&str, i64)> = CUSTOMER_ONE
         .iter()
         .map(|(table, sql)| (*table, store.count(sql)))
         .collect();
     assert_eq!(
         expected.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-        vec![1, 3, 3, 6, 1, 2, 51, 2],
+        vec![1, 3, 3, 6, 1, 2, 51, 2, 3],
         "the fixture as described"
     );
+    // A batch gives each person their addresses once, and the notes hanging off them: address 1
+    // is customer 1's home and where order 3 ships, both paths to customer 1.
+    std::fs::write(
+        store.ws.path("people.csv"),
+        "email\ncustomer-1@example.com\ncustomer-4@example.com\n",
+    )
+    .unwrap();
+    store
+        .ws
+        .dsar_ok(&["export", "--subjects-file", "people.csv", "--quiet"]);
+    let mut per_person: Vec<(u64, u64)> = store
+        .ws
+        .archives()
+        .iter()
+        .map(|archive| {
+            let counts = store.ws.open_archive(archive).counts();
+            let rows = |t: &str| counts.get(&format!("store/{}", store.shown(t))).copied().unwrap_or(0);
+            (rows("address"), rows("address_note"))
+        })
+        .collect();
+    per_person.sort();
+    assert_eq!(per_person, vec![(1, 1), (3, 3)]);
     // Nothing says order_item.address_id (a gift's delivery address, say) is a reference: check
     // names it for the operator to decide.
     let check = stderr(&store.ws.dsar_ok(&["check"]));
@@ -1275,21 +1307,42 @@ fn a_schema_as_it_is_erases_and_restores_one_person_exactly(kind: Kind) {
         .dsar(&["delete", "--subject", "email=customer-2@example.com", "--yes"]);
     assert_eq!(shared.status.code(), Some(4), "{}", stderr(&shared));
     assert!(stderr(&shared).contains("shared"), "{}", stderr(&shared));
-    // A request number given to someone else as well: the key no longer singles out the row.
-    store.exec("INSERT INTO store.service_request VALUES (1, 'customer-9@example.com', 'same number')");
+    // Nor may it be anonymized: that would change customer 3's address too.
+    let map_file = store.ws.path("sources.toml");
+    let map = std::fs::read_to_string(&map_file).unwrap();
+    let anonymized = map.replace(
+        "parent_column = \"billing_address_id\" },\n]\n",
+        "parent_column = \"billing_address_id\" },\n]\non_delete = \"anonymize\"\nanonymize = { street = \"redact\" }\n",
+    );
+    assert_ne!(anonymized, map);
+    std::fs::write(&map_file, &anonymized).unwrap();
+    let before = household_dumps(&store);
+    let shared = store
+        .ws
+        .dsar(&["delete", "--subject", "email=customer-2@example.com", "--yes"]);
+    assert_eq!(shared.status.code(), Some(4), "{}", stderr(&shared));
+    assert!(stderr(&shared).contains("shared"), "{}", stderr(&shared));
+    std::fs::write(&map_file, &map).unwrap();
+    assert_eq!(household_dumps(&store), before, "nothing changed");
+
+    // A request number given to someone else as well, and one the person has twice: the key no
+    // longer singles out their rows.
+    store.exec(
+        "INSERT INTO store.service_request VALUES (1, 'customer-9@example.com', 'same number'),
+           (2, 'Customer-1@example.com', 'a second request numbered 2')",
+    );
     let before = household_dumps(&store);
     let ambiguous = store.ws.dsar(&["delete", "--subject", subject, "--yes"]);
     assert_eq!(ambiguous.status.code(), Some(4), "{}", stderr(&ambiguous));
     assert!(
-        stderr(&ambiguous).contains("not singled out by its key (request_no)"),
+        stderr(&ambiguous).contains("3 of the subject's row(s) in")
+            && stderr(&ambiguous).contains("not singled out by its key (request_no)"),
         "{}",
         stderr(&ambiguous)
     );
     assert_eq!(household_dumps(&store), before, "nothing changed");
 
     // `key` is for tables without a primary key: one that names other columns is refused.
-    let map_file = store.ws.path("sources.toml");
-    let map = std::fs::read_to_string(&map_file).unwrap();
     let orders = format!("table = \"{}\"\n", store.sql("store.orders"));
     std::fs::write(
         &map_file,

@@ -76,21 +76,49 @@ pub async fn count_path_rows(db: &dyn Backend, table: usize, path: usize, ids: &
     first_count(db.query(st).await.map_err(on_table(db, table))?)
 }
 
-/// Captured rows of `table` that its key does not single out: another live row has the same
-/// key, or part of it is NULL. Only asked of tables identified by the map's `key`, where no
-/// constraint makes it unique; a batch would take every row with the key.
-pub async fn ambiguous_keys(db: &dyn Backend, table: usize) -> Result<u64, UserError> {
+/// Rows of `table` that belong to the subjects and that its key does not single out: another
+/// row has the same key, or part of it is NULL. Only asked of tables identified by the map's
+/// `key`, where no constraint makes it unique (a batch would take every row with the key), and
+/// before the capture, whose lists are keyed by it.
+pub async fn ambiguous_keys(db: &dyn Backend, table: usize, ids: &Identities) -> Result<u64, UserError> {
     let d = db.dialect();
     let key = &d.shapes()[table].primary_key;
+    let name = d.table_sql(&d.source().tables[table].name);
     let mut st = d.statement();
+    st.push(&format!("SELECT count(*) FROM {name} t0 WHERE "));
+    push_membership(d, &mut st, table, 0, ids);
     st.push(&format!(
-        "SELECT count(*) FROM {} p WHERE (SELECT count(*) FROM {} t0 WHERE ({}) = ({})) <> 1",
-        d.pending_table(table),
-        d.table_sql(&d.source().tables[table].name),
-        qualified("t0", key),
-        qualified("p", key)
+        " AND (SELECT count(*) FROM {name} k1 WHERE ({}) = ({})) <> 1",
+        qualified("k1", key),
+        qualified("t0", key)
     ));
     first_count(db.query(st).await.map_err(on_table(db, table))?)
+}
+
+/// Rows of the reference's child that point at captured rows of its parent but do not belong to
+/// the subjects themselves: someone else's rows sharing the parent row (two people at one
+/// address).
+pub async fn shared_with_others(
+    db: &dyn Backend,
+    fk: &ForeignKey,
+    parent: usize,
+    child: usize,
+    ids: &Identities,
+) -> Result<u64, UserError> {
+    let d = db.dialect();
+    let mut st = d.statement();
+    st.push(&format!(
+        "SELECT count(*) FROM {} t0 WHERE ({}) IN (SELECT {} FROM {} p WHERE ({}) IN (SELECT * FROM {})) AND NOT COALESCE(",
+        d.table_sql(&fk.child),
+        qualified("t0", &fk.child_columns),
+        qualified("p", &fk.parent_columns),
+        d.table_sql(&fk.parent),
+        qualified("p", &d.shapes()[parent].primary_key),
+        d.pending_table(parent)
+    ));
+    push_membership(d, &mut st, child, 0, ids);
+    st.push(", 1 = 0)");
+    first_count(db.query(st).await.map_err(on_table(db, child))?)
 }
 
 /// Rows of the foreign key's child that reference captured rows of its parent: all of them when

@@ -78,7 +78,23 @@ async fn body(
     }
     let mut rows = Vec::new();
     let fetched = db.query(select).await.map_err(on_table(db, table))?;
-    let fetched_rows = fetched.len();
+    // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
+    // met twice, or more rows than keys, means a row was given a planned key since, and would be
+    // taken unplanned.
+    let mut met = std::collections::HashSet::new();
+    let repeated = fetched.iter().any(|row| {
+        let cells: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
+        !met.insert(key_texts(&cells))
+    });
+    if repeated || fetched.len() > keys.len() {
+        return Err(UserError::runtime(format!(
+            "request {request_id}, table {}: {} rows have the {} keys of this batch; the batch was rolled back, nothing changed",
+            config.name,
+            fetched.len(),
+            keys.len()
+        ))
+        .with_hint("another row was given the key of a planned row since the plan was made; make the key single out each row again, then run dsar resume"));
+    }
     for mut row in fetched {
         let holds_literals: Vec<bool> = row.split_off(row.len() - literals).iter().map(Value::bool).collect();
         let row = SealedRow {
@@ -92,17 +108,6 @@ async fn body(
             continue;
         }
         rows.push(row);
-    }
-    // A key singles out one row (a primary key, or the map's `key`, checked when planned): more
-    // rows than keys means a row was given a planned key since, and would go unplanned.
-    if fetched_rows > keys.len() {
-        return Err(UserError::runtime(format!(
-            "request {request_id}, table {}: {} rows have the {} keys of this batch; the batch was rolled back, nothing changed",
-            config.name,
-            fetched_rows,
-            keys.len()
-        ))
-        .with_hint("a row was given the key of a planned row since the plan was made; make the key unique (add a primary key), then run dsar resume"));
     }
     let row_keys: Vec<Vec<Cell>> = rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect();
 

@@ -173,26 +173,29 @@ async fn body(
         .push(" t0 WHERE ");
     db.dialect().key_set(&mut live_query, table, "t0", &pk, &keys);
     live_query.push(db.dialect().lock_rows_sql());
-    // Per live key: whether it holds each literal, then the other rule columns' text.
-    let live: HashMap<KeyText, (Vec<bool>, KeyText)> = db
-        .query(live_query)
-        .await
-        .map_err(on_table(db, table))?
-        .into_iter()
-        .map(|mut row| {
-            let rest = row.split_off(pk.len());
-            let key = key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>());
-            let (literals, others) = rest.split_at(literal_rules.min(rest.len()));
-            let others: Vec<Cell> = others.iter().cloned().map(Cell::from_value).collect();
-            (key, (literals.iter().map(Value::bool).collect(), key_texts(&others)))
-        })
-        .collect();
+    // Per live key: whether it holds each literal, then the other rule columns' text. A key
+    // that several live rows have (the map's `key`, given again since the delete) is not
+    // written to: the update would land on all of them.
+    let mut live: HashMap<KeyText, (Vec<bool>, KeyText)> = HashMap::new();
+    let mut shared_keys: std::collections::HashSet<KeyText> = std::collections::HashSet::new();
+    for mut row in db.query(live_query).await.map_err(on_table(db, table))? {
+        let rest = row.split_off(pk.len());
+        let key = key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>());
+        let (literals, others) = rest.split_at(literal_rules.min(rest.len()));
+        let others: Vec<Cell> = others.iter().cloned().map(Cell::from_value).collect();
+        let value = (literals.iter().map(Value::bool).collect(), key_texts(&others));
+        if live.insert(key.clone(), value).is_some() {
+            shared_keys.insert(key);
+        }
+    }
 
     let mut restore = Vec::new();
     for ((id, row), row_key) in rows.iter().zip(&keys) {
         let now = live.get(&key_texts(row_key));
         let problem = if held.holds(row) {
             Some("a row it belongs to was not restored")
+        } else if shared_keys.contains(&key_texts(row_key)) {
+            Some("several live rows have its key")
         } else {
             match (strategy, now) {
                 (OnDelete::Quarantine, Some(_)) => Some("its key is in use again"),

@@ -72,7 +72,9 @@ impl Plan {
                 ));
             }
             let fks = with_map_references(source, declared);
-            plan.refusals.extend(refusals(source, &acting, &counts, &fks).await?);
+            plan.refusals.extend(ambiguous_keys(source, &acting, ids).await?);
+            plan.refusals
+                .extend(refusals(source, &acting, &counts, &fks, ids).await?);
 
             for t in children_first(source, &acting, &fks) {
                 let rows = counts[acting.iter().position(|&a| a == t).unwrap_or(0)];
@@ -177,7 +179,7 @@ const MAP_LINK: &str = "(the map's via)";
 /// person's row pointing at the same address is then refused like a foreign key would be,
 /// instead of losing its address. (A path the usual way round, child to the parent's key, ties
 /// every referencing row to the subject already.)
-fn with_map_references(source: &Database<'_>, mut fks: Vec<ForeignKey>) -> Vec<ForeignKey> {
+pub fn with_map_references(source: &Database<'_>, mut fks: Vec<ForeignKey>) -> Vec<ForeignKey> {
     let tables = &source.config().tables;
     let same = |a: &[String], b: &[String]| {
         let (mut a, mut b) = (a.to_vec(), b.to_vec());
@@ -328,32 +330,62 @@ fn check_anonymize_rules(source: &Database<'_>) -> Result<(), UserError> {
 /// Foreign keys into tables whose rows will be deleted must not lose or block anything the
 /// map does not cover: an uncovered child table (whatever its ON DELETE), covered rows that the
 /// map does not tie to the subject, or covered rows that are kept while their parent goes.
+/// The subject's rows, in tables identified by the map's `key`, that their key does not single
+/// out; one refusal per such table.
+async fn ambiguous_keys(source: &Database<'_>, acting: &[usize], ids: &Identities) -> Result<Vec<String>, UserError> {
+    let mut out = Vec::new();
+    for &t in acting {
+        let shape = &source.shapes()[t];
+        if !shape.key_from_map {
+            continue;
+        }
+        let ambiguous = crate::engine::ambiguous_keys(source.backend(), t, ids).await?;
+        if ambiguous > 0 {
+            out.push(format!(
+                "{ambiguous} of the subject's row(s) in {} are not singled out by its key ({}): another row has the \
+                 same key, or part of it is NULL; name columns that identify each row in `key`, or add a primary key",
+                source.config().tables[t].name,
+                shape.primary_key.join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
 async fn refusals(
     source: &Database<'_>,
     acting: &[usize],
     counts: &[u64],
     fks: &[ForeignKey],
+    ids: &Identities,
 ) -> Result<Vec<String>, UserError> {
     let tables = &source.config().tables;
     let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
     let mut out = Vec::new();
-    for (&t, &rows) in acting.iter().zip(counts) {
-        let shape = &source.shapes()[t];
-        if !shape.key_from_map || rows == 0 {
-            continue;
-        }
-        let ambiguous = crate::engine::ambiguous_keys(source.backend(), t).await?;
-        if ambiguous > 0 {
-            out.push(format!(
-                "{ambiguous} of the subject's row(s) in {} are not singled out by its key ({}): another row has the \
-                 same key, or part of it is NULL; name columns that identify each row in `key`, or add a primary key",
-                tables[t].name,
-                shape.primary_key.join(", ")
-            ));
-        }
-    }
     for fk in fks {
         let Some(parent) = index(&fk.parent) else { continue };
+        if fk.name == MAP_LINK {
+            // A row the map reaches through another's reference, changed in any way (taken,
+            // flagged or anonymized), is taken from everyone else who points at it too.
+            let parent_rows = acting.iter().position(|&a| a == parent).map_or(0, |i| counts[i]);
+            let Some(child) = index(&fk.child) else { continue };
+            if parent_rows == 0 {
+                continue;
+            }
+            let shared = crate::engine::shared_with_others(source.backend(), fk, parent, child, ids).await?;
+            if shared > 0 {
+                out.push(format!(
+                    "{shared} row(s) of {} that are not the subject's point at the subject's rows in {} through {}: \
+                     those rows are shared with someone else; set on_delete = \"retain\" for {}, or settle the \
+                     shared rows by hand first",
+                    fk.child,
+                    fk.parent,
+                    constraint_text(fk),
+                    fk.parent
+                ));
+            }
+            continue;
+        }
         // Quarantined parents leave at once; flagged ones are hard-deleted by purge. Either way a
         // child row still pointing at them would block the delete or go with it.
         let parent_strategy = tables[parent].on_delete;
@@ -376,14 +408,7 @@ async fn refusals(
                 if outside == 0 {
                     continue;
                 }
-                if fk.name == MAP_LINK {
-                    out.push(format!(
-                        "{outside} row(s) of {} that the request does not cover point at the subject's rows in {} \
-                         through {constraint}: those rows are shared with someone else; set on_delete = \"retain\" for {}, \
-                         or settle the shared rows by hand first",
-                        fk.child, fk.parent, fk.parent
-                    ));
-                } else if child_acts {
+                if child_acts {
                     out.push(format!(
                         "{outside} row(s) of {} reference the subject's rows in {} through {constraint} but the map \
                          does not tie them to the subject; deleting would {} them",

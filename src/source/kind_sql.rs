@@ -42,8 +42,9 @@ pub struct KindSql {
     pub no_columns: &'static str,
     /// An empty owners list, as [`Dialect::push_match_owners`] writes lists.
     pub no_owners: &'static str,
-    /// How the owners lists of several `via` paths join into one (open, separator, close):
-    /// [`crate::source::select::owners`] reads any of the results and drops repeats.
+    /// How the owners lists of several `via` paths join into one list without repeats (open,
+    /// separator, close), of the same type as one list: a child of that table reads it as its
+    /// parent's list, and PostgreSQL's arrays are used as they are.
     pub owners_union: (&'static str, &'static str, &'static str),
     /// What makes a read lock the rows it returns (` FOR UPDATE`; nothing where the
     /// transaction holds the whole database).
@@ -83,7 +84,7 @@ pub const POSTGRES: KindSql = KindSql {
     flag_key: "flag_key::text",
     no_columns: "'null'::jsonb",
     no_owners: "ARRAY[]::int4[]",
-    owners_union: ("(", " || ", ")"),
+    owners_union: ("ARRAY(SELECT DISTINCT unnest(", " || ", "))"),
     lock_rows: " FOR UPDATE",
     temp_schema: "pg_temp.",
     row_list_prefix: "",
@@ -139,7 +140,11 @@ pub const SQLITE: KindSql = KindSql {
     // One transaction holds the whole database.
     no_columns: "NULL",
     no_owners: "'[]'",
-    owners_union: ("(", " || ',' || ", ")"),
+    owners_union: (
+        "(SELECT json_group_array(DISTINCT value) FROM (SELECT value FROM json_each(",
+        ") UNION SELECT value FROM json_each(",
+        ")))",
+    ),
     lock_rows: "",
     temp_schema: "temp.",
     row_list_prefix: "VALUES ",

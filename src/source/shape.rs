@@ -67,6 +67,18 @@ pub fn apply_map_keys(source: &Source, shapes: &mut [TableShape]) -> Result<(), 
             continue;
         }
         if shape.primary_key.is_empty() {
+            // The capture keys its lists by it, and MySQL indexes no TEXT or BLOB column whole.
+            if source.kind == crate::config::SourceKind::Mysql
+                && let Some(column) = table.key.iter().filter_map(|k| shape.column(k)).find(|c| {
+                    c.base_type.contains("text") || c.base_type.contains("blob") || c.max_len.is_some_and(|n| n > 768)
+                })
+            {
+                return Err(UserError::usage(format!(
+                    "{}: table `{}`: key column `{}` ({}) cannot be indexed whole by MySQL/MariaDB",
+                    table.location, table.name, column.name, column.base_type
+                ))
+                .with_hint("name shorter columns in `key` (numbers, dates, short varchars), or add a primary key"));
+            }
             shape.primary_key = table.key.clone();
             shape.key_from_map = true;
         } else if shape.primary_key != table.key {

@@ -225,7 +225,13 @@ impl Dialect for MySqlDialect<'_> {
                 qualified("t0", key),
                 table_ident(&self.source().tables[table].name)
             ),
-            format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", ")),
+            // The map's `key` is not unique by constraint: the delete's plan refuses rows it
+            // does not single out, and the list must hold them to count them.
+            if self.shapes()[table].key_from_map {
+                format!("ALTER TABLE {pending} ADD INDEX ({})", columns.join(", "))
+            } else {
+                format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", "))
+            },
         ]
     }
 

@@ -236,10 +236,13 @@ impl Dialect for PgDialect<'_> {
     fn index_pending(&self, table: usize, key: &[String]) -> Vec<String> {
         let pending = self.pending_table(table);
         let columns: Vec<String> = key.iter().map(|c| ident(c)).collect();
-        vec![
-            format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", ")),
-            format!("ANALYZE {pending}"),
-        ]
+        // The map's `key` is not unique by constraint (see the MySQL backend).
+        let index = if self.shapes()[table].key_from_map {
+            format!("CREATE INDEX ON {pending} ({})", columns.join(", "))
+        } else {
+            format!("ALTER TABLE {pending} ADD PRIMARY KEY ({})", columns.join(", "))
+        };
+        vec![index, format!("ANALYZE {pending}")]
     }
 
     fn mapped(&self) -> &Mapped<'_> {

@@ -174,8 +174,14 @@ impl Dialect for SqliteDialect<'_> {
                 qualified("t0", key),
                 table_ident(&self.source().tables[table].name)
             ),
+            // The map's `key` is not unique by constraint (see the MySQL backend).
             format!(
-                "CREATE UNIQUE INDEX temp.{} ON {bare} ({})",
+                "CREATE {}INDEX temp.{} ON {bare} ({})",
+                if self.shapes()[table].key_from_map {
+                    ""
+                } else {
+                    "UNIQUE "
+                },
                 ident(&format!("dsar_pending_{table}_key")),
                 columns.join(", ")
             ),
