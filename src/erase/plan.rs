@@ -179,7 +179,7 @@ const MAP_LINK: &str = "(the map's via)";
 /// person's row pointing at the same address is then refused like a foreign key would be,
 /// instead of losing its address. (A path the usual way round, child to the parent's key, ties
 /// every referencing row to the subject already.)
-pub fn with_map_references(source: &Database<'_>, mut fks: Vec<ForeignKey>) -> Vec<ForeignKey> {
+fn with_map_references(source: &Database<'_>, mut fks: Vec<ForeignKey>) -> Vec<ForeignKey> {
     let tables = &source.config().tables;
     let same = |a: &[String], b: &[String]| {
         let (mut a, mut b) = (a.to_vec(), b.to_vec());

@@ -147,7 +147,9 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     let restoring_all = async {
         for (s, key) in &keys {
             let source = &sources[*s];
-            let fks = crate::erase::plan::with_map_references(source, source.foreign_keys().await?);
+            // Declared keys only: a table reached by `via` comes back after the rows it was
+            // reached through, and is held with them when they stay in quarantine.
+            let fks = source.foreign_keys().await?;
             let mut entries = Vec::new();
             for (name, strategy, count) in engine::quarantined_tables(source.backend(), request_id).await? {
                 let table = source
