@@ -48,7 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('register', 'register', [CompletionResultType]::ParameterValue, 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
-            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (dsar.1 and one per subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -479,6 +479,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
         }
         'dsar;discover' {
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'The source whose catalog is read (its url from the source map; it may list no tables yet)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Read this database instead, no map needed: env:VAR or file:PATH holding a postgres:// or mysql:// URL, or sqlite:PATH for a SQLite file')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'The table the subject lives in [default: a person-like table with an email column]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The source map that says where personal data lives')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]')
@@ -535,7 +536,7 @@ Register-ArgumentCompleter -Native -CommandName 'dsar' -ScriptBlock {
             [CompletionResult]::new('register', 'register', [CompletionResultType]::ParameterValue, 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)')
             [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A self-contained tour on an embedded copy of the Chinook database (SQLite)')
-            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout)')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (dsar.1 and one per subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')

@@ -714,13 +714,17 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__discover)
-            opts="-q -v -h --source --table --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --source --url --table --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

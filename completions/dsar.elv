@@ -45,7 +45,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand register 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
-            cand discover 'Draft a source map from a database catalog (TOML on stdout)'
+            cand discover 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages (dsar.1 and one per subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -442,6 +442,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
         }
         &'dsar;discover'= {
             cand --source 'The source whose catalog is read (its url from the source map; it may list no tables yet)'
+            cand --url 'Read this database instead, no map needed: env:VAR or file:PATH holding a postgres:// or mysql:// URL, or sqlite:PATH for a SQLite file'
             cand --table 'The table the subject lives in [default: a person-like table with an email column]'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
@@ -495,7 +496,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand register 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
             cand open 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
             cand demo 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
-            cand discover 'Draft a source map from a database catalog (TOML on stdout)'
+            cand discover 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages (dsar.1 and one per subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'

@@ -47,7 +47,7 @@ complete -c dsar -n "__fish_dsar_needs_command" -f -a "reapply" -d 'Erase again 
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "register" -d 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
-complete -c dsar -n "__fish_dsar_needs_command" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
+complete -c dsar -n "__fish_dsar_needs_command" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
 complete -c dsar -n "__fish_dsar_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -312,6 +312,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand demo" -s q -l quiet -d 'Print 
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s v -l verbose -d 'Say more: purge lists what it removed and prints config warnings; a crash shows where'
 complete -c dsar -n "__fish_dsar_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l source -d 'The source whose catalog is read (its url from the source map; it may list no tables yet)' -r
+complete -c dsar -n "__fish_dsar_using_subcommand discover" -l url -d 'Read this database instead, no map needed: env:VAR or file:PATH holding a postgres:// or mysql:// URL, or sqlite:PATH for a SQLite file' -r
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l table -d 'The table the subject lives in [default: a person-like table with an email column]' -r
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand discover" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
@@ -350,7 +351,7 @@ complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subc
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "register" -d 'The erasure register: who was erased, kept outside the databases (export a copy to keep beside the backups)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "open" -d 'Decrypt an export archive, verify its checksums, list or extract it (audit-logged)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "demo" -d 'A self-contained tour on an embedded copy of the Chinook database (SQLite)'
-complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout)'
+complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "discover" -d 'Draft a source map from a database catalog (TOML on stdout; --json for JSON)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "completions" -d 'Print a shell completion script'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "man" -d 'Write the man pages (dsar.1 and one per subcommand)'
 complete -c dsar -n "__fish_dsar_using_subcommand help; and not __fish_seen_subcommand_from export delete restore purge audit status jobs extend cancel resume check reapply register open demo discover completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -230,18 +230,13 @@ fn guessed_references(source: &Database<'_>, fks: &[crate::source::foreign_key::
         if !matches!(target.on_delete, OnDelete::Quarantine | OnDelete::Flag) || key.len() != 1 {
             continue;
         }
-        let names = reference_names(&target.name.name, &key[0]);
+        let names = crate::source::discovery::reference_names(&target.name.name, &key[0]);
         for (c, table) in tables.iter().enumerate() {
             if c == q {
                 continue;
             }
             for column in &source.shapes()[c].columns {
-                let lower = column.name.to_lowercase();
-                // `address_id`, or a role of it: `shipping_address_id`.
-                let named = names
-                    .iter()
-                    .any(|n| lower == *n || (n.ends_with("_id") && lower.ends_with(&format!("_{n}"))));
-                if !named {
+                if !crate::source::discovery::refers_by_name(&names, &column.name) {
                     continue;
                 }
                 let declared = fks.iter().any(|fk| {
@@ -276,32 +271,6 @@ fn guessed_references(source: &Database<'_>, fks: &[crate::source::foreign_key::
         }
     }
     out
-}
-
-/// The column names that would refer to `table` whose key is `key`, lower case: `<table>_id`,
-/// `<singular>_id`, `<table>id`, and the key's own name when it is not a bare `id` (a name
-/// ending in `_<one of these>` counts too: `shipping_address_id`). Only mapped tables are looked
-/// at: their columns are what the catalog was asked for.
-fn reference_names(table: &str, key: &str) -> Vec<String> {
-    let table = table.to_lowercase();
-    let mut stems = vec![table.clone()];
-    if let Some(stem) = table.strip_suffix("ies") {
-        stems.push(format!("{stem}y"));
-    }
-    if let Some(stem) = table.strip_suffix("es") {
-        stems.push(stem.to_string());
-    }
-    if let Some(stem) = table.strip_suffix('s') {
-        stems.push(stem.to_string());
-    }
-    let mut names: Vec<String> = stems
-        .iter()
-        .flat_map(|s| [format!("{s}_id"), format!("{s}id")])
-        .collect();
-    if !key.eq_ignore_ascii_case("id") {
-        names.push(key.to_lowercase());
-    }
-    names
 }
 
 /// An integer type of any width (`integer` linked to `bigint` joins fine; delete and export
@@ -376,20 +345,4 @@ fn art15_gaps(config: &crate::config::Config) -> Vec<String> {
         }
     }
     gaps
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reference_names;
-
-    #[test]
-    fn reference_names_follow_the_usual_conventions() {
-        let names = reference_names("Addresses", "address_id");
-        for name in ["addresses_id", "address_id", "addressid", "addressesid"] {
-            assert!(names.contains(&name.to_string()), "{name}: {names:?}");
-        }
-        let names = reference_names("categories", "id");
-        assert!(names.contains(&"category_id".to_string()), "{names:?}");
-        assert!(!names.contains(&"id".to_string()), "a bare id names nothing: {names:?}");
-    }
 }

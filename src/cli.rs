@@ -124,9 +124,9 @@ pub enum Command {
         after_help = "Examples:\n  dsar demo                  # in a fresh temporary directory\n  dsar demo /tmp/dsar-tour   # there, kept for more commands (it prints how)"
     )]
     Demo(DemoArgs),
-    /// Draft a source map from a database catalog (TOML on stdout).
+    /// Draft a source map from a database catalog (TOML on stdout; --json for JSON).
     #[command(
-        after_help = "Examples:\n  dsar discover --source app > sources.draft.toml\n  dsar discover --source app --table public.users"
+        after_help = "Examples:\n  dsar discover --url env:APP_DATABASE_URL > sources.toml      # no map needed\n  dsar discover --url sqlite:app.db --table main.users\n  dsar discover --source app > sources.draft.toml               # a source of an existing map\n  dsar --json discover --url file:/etc/dsar/app.url | jq .tables"
     )]
     Discover(DiscoverArgs),
     /// Print a shell completion script.
@@ -666,8 +666,12 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
     /// The source whose catalog is read (its url from the source map; it may list no tables yet).
-    #[arg(long, value_name = "NAME")]
-    pub source: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "url", conflicts_with = "url")]
+    pub source: Option<String>,
+    /// Read this database instead, no map needed: env:VAR or file:PATH holding a postgres:// or
+    /// mysql:// URL, or sqlite:PATH for a SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// The table the subject lives in [default: a person-like table with an email column].
     #[arg(long, value_name = "SCHEMA.TABLE")]
     pub table: Option<String>,

@@ -546,6 +546,7 @@ on_every_kind!(
     a_column_matched_ignoring_case_finds_every_spelling,
     a_row_found_by_a_second_column_lends_no_identifier,
     a_schema_as_it_is_erases_and_restores_one_person_exactly,
+    a_draft_from_the_catalog_alone_exports_every_row_of_the_person,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -1356,4 +1357,50 @@ fn a_schema_as_it_is_erases_and_restores_one_person_exactly(kind: Kind) {
         "{}",
         stderr(&wrong)
     );
+}
+
+/// `dsar discover --url …` on the household schema, with no map: it chooses the customer table
+/// over the decoy, and its draft, unedited, exports every row of customer 1 that hand-written SQL
+/// finds (addresses by every path, visits by either email column in any case, the service
+/// requests of a table without a primary key, the notes on their addresses).
+fn a_draft_from_the_catalog_alone_exports_every_row_of_the_person(kind: Kind) {
+    let store = household(kind);
+    let url = match kind {
+        Kind::Sqlite => format!("sqlite:{}", store.ws.path("store.db").display()),
+        _ => "env:STORE_DATABASE_URL".to_string(),
+    };
+    let out = store.ws.dsar_ok(&["--json", "discover", "--url", &url]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["subject_table"], store.shown("customer"), "{json}");
+    assert_eq!(json["keys"], serde_json::json!(["email", "customer_id"]));
+    let draft = stdout(&store.ws.dsar_ok(&["discover", "--url", &url]));
+    if let Kind::Postgres = kind {
+        assert!(
+            draft.contains("#   backup_schema.customer: email (email)"),
+            "the decoy is left for the operator: {draft}"
+        );
+    }
+    std::fs::write(
+        store.ws.path("draft.toml"),
+        format!("[settings]\nrecipients_file = \"keys/exports.txt\"\n\n{draft}"),
+    )
+    .unwrap();
+    store.ws.dsar_ok(&["--config", "draft.toml", "check"]);
+    let out = store.ws.dsar_ok(&[
+        "--config",
+        "draft.toml",
+        "export",
+        "--subject",
+        "email=customer-1@example.com",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let counts = store
+        .ws
+        .open_archive(std::path::Path::new(report["requests"][0]["archive"].as_str().unwrap()))
+        .counts();
+    for (table, sql) in CUSTOMER_ONE {
+        let exported = counts.get(&format!("app/{}", store.shown(table))).copied().unwrap_or(0) as i64;
+        assert_eq!(exported, store.count(sql), "{table}: {counts:?}\n{draft}");
+    }
 }

@@ -9,6 +9,8 @@ mod secret;
 mod table_name;
 mod validate;
 
+pub use validate::resolve_bare;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

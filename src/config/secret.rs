@@ -50,7 +50,7 @@ impl SecretRef {
         match self {
             SecretRef::Env(name) => format!("env:{name}"),
             SecretRef::File(path) => format!("file:{}", path.display()),
-            SecretRef::Literal(_) => "the literal url in the source map".to_string(),
+            SecretRef::Literal(_) => "the literal url given".to_string(),
         }
     }
 }

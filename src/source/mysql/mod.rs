@@ -6,6 +6,7 @@
 //! binary columns, which MySQL converts back to exactly the same values on restore.
 
 pub(crate) mod backend;
+pub mod discover;
 mod key;
 mod lock;
 
@@ -297,6 +298,13 @@ impl<'a> MySqlSource<'a> {
 
     /// Foreign keys from any table of the database into this source's mapped tables.
     pub async fn foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
+        let mut fks = self.all_foreign_keys().await?;
+        fks.retain(|fk| self.source().tables.iter().any(|t| t.name == fk.parent));
+        Ok(fks)
+    }
+
+    /// Every foreign key of a table of the URL's database (its tables have the empty schema).
+    async fn all_foreign_keys(&self) -> Result<Vec<ForeignKey>, UserError> {
         let rows = self
             .rows(
                 "SELECT k.CONSTRAINT_NAME, IF(k.TABLE_SCHEMA = DATABASE(), '', k.TABLE_SCHEMA), k.TABLE_NAME, \
@@ -327,9 +335,6 @@ impl<'a> MySqlSource<'a> {
                     name: text(5),
                 },
             );
-            if !self.source().tables.iter().any(|t| t.name == parent) {
-                continue;
-            }
             match out.last_mut() {
                 Some(fk) if fk.name == name && fk.child == child => {
                     fk.child_columns.push(text(3));

@@ -3,7 +3,7 @@
 use super::connect::{connect, failure};
 use crate::config::{Source, TableName};
 use crate::error::UserError;
-use crate::source::discovery::{DbCatalog, DbColumn, DbTable, Sampler};
+use crate::source::discovery::{DbCatalog, Sampler, TablesFromRows};
 
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'dsar') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
@@ -27,38 +27,32 @@ pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
         )
         .await
         .map_err(fail)?;
-    let mut tables: Vec<DbTable> = Vec::new();
-    let mut keys: Vec<Vec<(i32, String)>> = Vec::new();
+    let mut tables = TablesFromRows::default();
     for row in rows {
-        let name = TableName {
-            schema: row.get(0),
-            name: row.get(1),
-        };
-        if tables.last().is_none_or(|t| t.name != name) {
-            tables.push(DbTable {
-                name,
-                columns: Vec::new(),
-                primary_key: Vec::new(),
-            });
-            keys.push(Vec::new());
-        }
-        let column: String = row.get(2);
-        if row.get::<_, bool>(5) {
-            keys.last_mut()
-                .expect("pushed above")
-                .push((row.get(6), column.clone()));
-        }
-        tables.last_mut().expect("pushed above").columns.push(DbColumn {
-            name: column,
-            text_like: row.get(4),
-        });
+        tables.column(
+            TableName {
+                schema: row.get(0),
+                name: row.get(1),
+            },
+            row.get(2),
+            row.get(4),
+            // indkey is an int2vector, subscripted from 0.
+            if row.get::<_, bool>(5) {
+                i64::from(row.get::<_, i32>(6)) + 1
+            } else {
+                0
+            },
+        );
     }
-    for (table, mut key) in tables.iter_mut().zip(keys) {
-        key.sort();
-        table.primary_key = key.into_iter().map(|(_, c)| c).collect();
-    }
+    let tables = tables.finish();
     let foreign_keys = super::foreign_keys::read(&client, source, None).await?;
+    let default_schema: String = client
+        .query_one("SELECT COALESCE(current_schema(), 'public')", &[])
+        .await
+        .map_err(fail)?
+        .get(0);
     Ok(DbCatalog {
+        default_schema,
         sampler: Sampler::Postgres(client),
         tables,
         foreign_keys,

@@ -54,6 +54,7 @@ pub fn read(source: &Source) -> Result<DbCatalog, UserError> {
     }
     let foreign_keys = all_foreign_keys(&conn).map_err(fail)?;
     Ok(DbCatalog {
+        default_schema: "main".into(),
         sampler: Sampler::Sqlite(Mutex::new(conn)),
         tables,
         foreign_keys,

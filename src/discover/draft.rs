@@ -1,0 +1,705 @@
+//! The draft itself, from a catalog: which table the subject lives in, which tables hold their
+//! rows and how each is reached. No database access here: the catalog and the personal columns
+//! come in, the draft goes out (rendered by `render`).
+//!
+//! How tables are tied to the subject, in this order of preference:
+//! - **match**: a column that references the subject table's key (`orders.customer_id`), by a
+//!   foreign key or, where the schema declares none, by its name; failing that, the table's
+//!   email columns (visits, service requests), compared ignoring case;
+//! - **via a parent** the subject owns: a child row pointing at a reached table's key
+//!   (`order_item.order_id` → `orders`);
+//! - **via the rows that point at it**: a table that reached rows reference (`address`, from
+//!   `customer.address_id`, `orders.shipping_address_id`, `payment_card.billing_address_id`),
+//!   through every such path.
+//!
+//! Other ways to a table that already has one (a card referenced by an order, which may be
+//! someone else's card) are listed as commented alternatives, never merged in.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::source::discovery::{DbCatalog, reference_names, refers_by_name};
+
+/// Table names that usually hold the people a request is about.
+pub const PERSON_TABLES: [&str; 10] = [
+    "customer",
+    "user",
+    "member",
+    "account",
+    "client",
+    "person",
+    "patient",
+    "subscriber",
+    "profile",
+    "contact",
+];
+
+/// A reference between two tables of the catalog: declared, or guessed from column names.
+#[derive(Debug, Clone)]
+struct Reference {
+    child: usize,
+    columns: Vec<String>,
+    parent: usize,
+    parent_columns: Vec<String>,
+    guessed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Draft {
+    pub subject_table: String,
+    /// Other candidates as likely as the one chosen (a decoy schema's copy, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
+    pub keys: Vec<String>,
+    pub tables: Vec<DraftTable>,
+    /// Tables with personal-looking columns that nothing ties to the subject.
+    pub unmapped: Vec<Unmapped>,
+    /// What the operator must look at (printed as warnings).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DraftTable {
+    pub table: String,
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<MatchKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<DraftPath>,
+    /// Other ways to reach the table, not used: their rows may be someone else's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<DraftPath>,
+    pub personal: BTreeMap<&'static str, Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_columns: Vec<String>,
+    pub primary_key: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchKey {
+    pub key: String,
+    pub columns: Vec<String>,
+    pub ignore_case: bool,
+    /// The column was taken for a reference to the subject by its name alone.
+    pub guessed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DraftPath {
+    pub table: String,
+    pub column: Vec<String>,
+    pub parent_column: Vec<String>,
+    /// Read off column names, not a declared foreign key.
+    pub guessed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Unmapped {
+    pub table: String,
+    pub personal: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// How a reached table is tied to the subject.
+#[derive(Debug, Clone)]
+enum Tie {
+    Match(Vec<MatchKey>),
+    Via(Vec<(usize, DraftPath)>),
+}
+
+/// Draft a map from `catalog`; `personal` holds each table's personal columns by kind, and
+/// `subject` the table the operator named, if any.
+pub fn draft(
+    catalog: &DbCatalog,
+    personal: &[BTreeMap<&'static str, Vec<String>>],
+    subject: Option<usize>,
+) -> Result<Draft, String> {
+    let tables = &catalog.tables;
+    let references = references(catalog);
+    let mut notes = Vec::new();
+    let (subject, tied_with) = match subject {
+        Some(s) => (s, Vec::new()),
+        None => pick_subject(catalog, personal, &references).ok_or("no table with an email column to start from")?,
+    };
+    if !tied_with.is_empty() {
+        notes.push(format!(
+            "the subject table could be {} or {}; chose {} (the connection's default schema first, then catalog \
+             order): pass --table to choose another",
+            tables[subject].name,
+            tied_with
+                .iter()
+                .map(|&t| tables[t].name.to_string())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            tables[subject].name
+        ));
+    }
+
+    let email = email_column(&personal[subject]);
+    let id_column = match tables[subject].primary_key.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
+    let id_key = id_column
+        .as_ref()
+        .map(|c| subject_key_for(&tables[subject].name.name, c));
+    let mut keys = Vec::new();
+    let mut subject_match = Vec::new();
+    if let Some(email) = &email {
+        keys.push("email".to_string());
+        subject_match.push(MatchKey {
+            key: "email".into(),
+            columns: vec![email.clone()],
+            ignore_case: true,
+            guessed: false,
+        });
+    }
+    if let (Some(key), Some(column)) = (&id_key, &id_column) {
+        keys.push(key.clone());
+        subject_match.push(MatchKey {
+            key: key.clone(),
+            columns: vec![column.clone()],
+            ignore_case: false,
+            guessed: false,
+        });
+    }
+    if keys.is_empty() {
+        return Err(format!(
+            "table `{}` has no email column and no single-column key to match a subject on",
+            tables[subject].name
+        ));
+    }
+
+    let mut ties: Vec<Option<Tie>> = vec![None; tables.len()];
+    let mut order = vec![subject];
+    ties[subject] = Some(Tie::Match(subject_match));
+    // Direct ownership: a column referencing the subject's key, else the table's email columns.
+    // A table of the subject table's name in another schema (a backup, a decoy) is left for the
+    // operator: unmapped, with a note.
+    let copies: Vec<usize> = (0..tables.len())
+        .filter(|&t| t != subject && tables[t].name.name.eq_ignore_ascii_case(&tables[subject].name.name))
+        .collect();
+    for &t in &copies {
+        notes.push(format!(
+            "{} has the subject table's name in another schema (a backup or a copy?): left unmapped, decide",
+            tables[t].name
+        ));
+    }
+    for t in (0..tables.len()).filter(|&t| t != subject && !copies.contains(&t)) {
+        let owning: Vec<&Reference> = references
+            .iter()
+            .filter(|r| {
+                r.child == t
+                    && r.parent == subject
+                    && r.parent_columns.len() == 1
+                    && Some(&r.parent_columns[0]) == id_column.as_ref()
+            })
+            .collect();
+        let tie = if let (Some(key), Some(first)) = (&id_key, owning.first()) {
+            // `customer_id` over `referred_by_customer_id`: the plain name is the owner.
+            let best = owning
+                .iter()
+                .find(|r| r.columns[0].eq_ignore_ascii_case(key) || Some(&r.columns[0]) == id_column.as_ref())
+                .unwrap_or(first);
+            Some(Tie::Match(vec![MatchKey {
+                key: key.clone(),
+                columns: best.columns.clone(),
+                ignore_case: false,
+                guessed: best.guessed,
+            }]))
+        } else if email.is_some()
+            && let Some(columns) = personal[t].get("email")
+        {
+            Some(Tie::Match(vec![MatchKey {
+                key: "email".into(),
+                columns: columns.clone(),
+                ignore_case: true,
+                guessed: false,
+            }]))
+        } else {
+            None
+        };
+        if tie.is_some() {
+            ties[t] = tie;
+            order.push(t);
+        }
+    }
+    // Then, until nothing changes: children of reached tables, then what reached rows point at.
+    // Rows the subject owns (matched, or children of owned rows) bring their children along;
+    // rows they point at (an address) are the subject's only when they hold personal data (a
+    // product or a genre is everyone's), and so are the children of those.
+    let mut owned: Vec<bool> = ties.iter().map(Option::is_some).collect();
+    let mut pointed = vec![false; tables.len()];
+    loop {
+        let mut changed = false;
+        for t in 0..tables.len() {
+            if ties[t].is_some() || copies.contains(&t) {
+                continue;
+            }
+            let child_of: Vec<&Reference> = references
+                .iter()
+                .filter(|r| {
+                    r.child == t && ties[r.parent].is_some() && r.parent_columns == tables[r.parent].primary_key
+                })
+                .filter(|r| owned[r.parent] || !personal[t].is_empty())
+                .collect();
+            let best = child_of
+                .iter()
+                .find(|r| owned[r.parent] && !r.guessed)
+                .or(child_of.iter().find(|r| owned[r.parent]))
+                .or(child_of.iter().find(|r| !r.guessed))
+                .or(child_of.first());
+            if let Some(first) = best {
+                ties[t] = Some(Tie::Via(vec![(
+                    first.parent,
+                    path(
+                        catalog,
+                        first.parent,
+                        &first.columns,
+                        &first.parent_columns,
+                        first.guessed,
+                    ),
+                )]));
+                owned[t] = owned[first.parent];
+                order.push(t);
+                changed = true;
+            }
+        }
+        for t in 0..tables.len() {
+            if ties[t].is_some() || tables[t].primary_key.is_empty() || copies.contains(&t) || personal[t].is_empty() {
+                continue;
+            }
+            let paths = pointed_at_by(catalog, &references, &ties, t);
+            if !paths.is_empty() {
+                ties[t] = Some(Tie::Via(paths));
+                pointed[t] = true;
+                order.push(t);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // A table reached through the rows that point at it gets every such path, also from tables
+    // reached after it (an order item's gift address), unless that would go round in a circle.
+    for &t in &order {
+        if !pointed[t] {
+            continue;
+        }
+        let Some(Tie::Via(paths)) = &ties[t] else { continue };
+        let more: Vec<(usize, DraftPath)> = pointed_at_by(catalog, &references, &ties, t)
+            .into_iter()
+            .filter(|(p, path)| !paths.iter().any(|(q, other)| q == p && other == path) && !reaches(&ties, *p, t))
+            .collect();
+        if let Some(Tie::Via(paths)) = &mut ties[t] {
+            paths.extend(more);
+        }
+    }
+
+    let mut drafted = Vec::with_capacity(order.len());
+    for &t in &order {
+        let tie = ties[t].clone().expect("reached");
+        let (matches, via) = match tie {
+            Tie::Match(m) => (m, Vec::new()),
+            Tie::Via(paths) => (Vec::new(), paths.into_iter().map(|(_, p)| p).collect::<Vec<_>>()),
+        };
+        // Other ways in, from reached rows: listed, not used. (Not for the subject table, and
+        // not through a table that is itself reached through this one.)
+        let mut alternatives: Vec<DraftPath> = Vec::new();
+        if t != subject {
+            let pointing = references
+                .iter()
+                .filter(|r| r.parent == t && r.child != t && r.parent_columns == tables[t].primary_key)
+                .map(|r| {
+                    (
+                        r.child,
+                        path(catalog, r.child, &r.parent_columns, &r.columns, r.guessed),
+                    )
+                });
+            let pointed = references
+                .iter()
+                .filter(|r| {
+                    r.child == t
+                        && r.parent != t
+                        && r.parent != subject
+                        && r.parent_columns == tables[r.parent].primary_key
+                })
+                .map(|r| {
+                    (
+                        r.parent,
+                        path(catalog, r.parent, &r.columns, &r.parent_columns, r.guessed),
+                    )
+                });
+            for (other, p) in pointing.chain(pointed) {
+                if ties[other].is_some() && !reaches(&ties, other, t) && !via.contains(&p) && !alternatives.contains(&p)
+                {
+                    alternatives.push(p);
+                }
+            }
+        }
+        let exclude_columns: Vec<String> = super::personal::EXCLUDED
+            .iter()
+            .filter_map(|k| personal[t].get(k))
+            .flatten()
+            .cloned()
+            .collect();
+        drafted.push(DraftTable {
+            table: tables[t].name.to_string(),
+            matches,
+            via,
+            alternatives,
+            personal: personal[t].clone(),
+            exclude_columns,
+            primary_key: tables[t].primary_key.clone(),
+        });
+    }
+    let guessed = drafted
+        .iter()
+        .map(|t| t.via.iter().filter(|p| p.guessed).count() + t.matches.iter().filter(|m| m.guessed).count())
+        .sum::<usize>();
+    if guessed > 0 {
+        notes.push(format!(
+            "{guessed} link(s) of the draft were guessed from column names (no foreign key declares them); \
+             they are marked in the draft: review each"
+        ));
+    }
+    let unmapped = (0..tables.len())
+        .filter(|&t| ties[t].is_none() && !personal[t].is_empty())
+        .map(|t| Unmapped {
+            table: tables[t].name.to_string(),
+            personal: personal[t].clone(),
+        })
+        .collect();
+    Ok(Draft {
+        subject_table: tables[subject].name.to_string(),
+        tied_with: tied_with.iter().map(|&t| tables[t].name.to_string()).collect(),
+        keys,
+        tables: drafted,
+        unmapped,
+        notes,
+    })
+}
+
+/// A path to `parent` (its name as the draft writes it).
+fn path(catalog: &DbCatalog, parent: usize, column: &[String], parent_column: &[String], guessed: bool) -> DraftPath {
+    DraftPath {
+        table: catalog.tables[parent].name.to_string(),
+        column: column.to_vec(),
+        parent_column: parent_column.to_vec(),
+        guessed,
+    }
+}
+
+/// Paths into `t` from reached tables whose rows point at its key.
+fn pointed_at_by(
+    catalog: &DbCatalog,
+    references: &[Reference],
+    ties: &[Option<Tie>],
+    t: usize,
+) -> Vec<(usize, DraftPath)> {
+    let key = &catalog.tables[t].primary_key;
+    let mut out: Vec<(usize, DraftPath)> = Vec::new();
+    for r in references
+        .iter()
+        .filter(|r| r.parent == t && r.child != t && ties[r.child].is_some() && &r.parent_columns == key)
+    {
+        let p = path(catalog, r.child, key, &r.columns, r.guessed);
+        if !out.iter().any(|(_, q)| *q == p) {
+            out.push((r.child, p));
+        }
+    }
+    out
+}
+
+/// Whether `from`'s via chain passes through `to` (a path from `from` into `to` would close a
+/// circle).
+fn reaches(ties: &[Option<Tie>], from: usize, to: usize) -> bool {
+    let mut stack = vec![from];
+    let mut seen = vec![false; ties.len()];
+    while let Some(t) = stack.pop() {
+        if t == to {
+            return true;
+        }
+        if std::mem::replace(&mut seen[t], true) {
+            continue;
+        }
+        if let Some(Tie::Via(paths)) = &ties[t] {
+            stack.extend(paths.iter().map(|(p, _)| *p));
+        }
+    }
+    false
+}
+
+/// Declared foreign keys between tables of the catalog, and, for columns no foreign key
+/// covers, references guessed from names: `customer_id`, `customerid`, `customers_id`, or a
+/// role of one (`shipping_address_id`), to a table with that single-column key, in the same
+/// schema first, then the connection's default schema.
+fn references(catalog: &DbCatalog) -> Vec<Reference> {
+    let tables = &catalog.tables;
+    let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
+    let mut out: Vec<Reference> = catalog
+        .foreign_keys
+        .iter()
+        .filter_map(|fk| {
+            Some(Reference {
+                child: index(&fk.child)?,
+                columns: fk.child_columns.clone(),
+                parent: index(&fk.parent)?,
+                parent_columns: fk.parent_columns.clone(),
+                guessed: false,
+            })
+        })
+        .collect();
+    let names: Vec<Option<Vec<String>>> = tables
+        .iter()
+        .map(|t| match t.primary_key.as_slice() {
+            [key] => Some(reference_names(&t.name.name, key)),
+            _ => None,
+        })
+        .collect();
+    for (t, table) in tables.iter().enumerate() {
+        for column in &table.columns {
+            if out.iter().any(|r| r.child == t && r.columns.contains(&column.name)) {
+                continue;
+            }
+            let candidates: Vec<usize> = (0..tables.len())
+                .filter(|&x| {
+                    // A copy of the table in another schema is not what its columns refer to.
+                    x != t
+                        && !tables[x].name.name.eq_ignore_ascii_case(&table.name.name)
+                        && names[x].as_ref().is_some_and(|n| refers_by_name(n, &column.name))
+                })
+                .collect();
+            let pick = candidates
+                .iter()
+                .copied()
+                .find(|&x| tables[x].name.schema == table.name.schema)
+                .or_else(|| {
+                    candidates
+                        .iter()
+                        .copied()
+                        .find(|&x| tables[x].name.schema == catalog.default_schema)
+                })
+                .or(match candidates.as_slice() {
+                    [one] => Some(*one),
+                    _ => None,
+                });
+            if let Some(x) = pick {
+                out.push(Reference {
+                    child: t,
+                    columns: vec![column.name.clone()],
+                    parent: x,
+                    parent_columns: tables[x].primary_key.clone(),
+                    guessed: true,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The table a request most likely starts from: one with an email column, person-like names
+/// first, then the one most tables reference; among equals, the connection's default schema,
+/// then catalog order. Returns it and the candidates it tied with.
+fn pick_subject(
+    catalog: &DbCatalog,
+    personal: &[BTreeMap<&'static str, Vec<String>>],
+    references: &[Reference],
+) -> Option<(usize, Vec<usize>)> {
+    let score = |t: usize| {
+        let name = catalog.tables[t].name.name.to_ascii_lowercase();
+        let mut referencing: Vec<usize> = references.iter().filter(|r| r.parent == t).map(|r| r.child).collect();
+        referencing.sort_unstable();
+        referencing.dedup();
+        (PERSON_TABLES.iter().any(|p| name.contains(p)), referencing.len())
+    };
+    let candidates: Vec<usize> = (0..catalog.tables.len())
+        .filter(|&t| personal[t].contains_key("email"))
+        .collect();
+    let best = candidates.iter().map(|&t| score(t)).max()?;
+    let tied: Vec<usize> = candidates.into_iter().filter(|&t| score(t) == best).collect();
+    let chosen = tied
+        .iter()
+        .copied()
+        .find(|&t| catalog.tables[t].name.schema == catalog.default_schema)
+        .unwrap_or(tied[0]);
+    Some((chosen, tied.into_iter().filter(|&t| t != chosen).collect()))
+}
+
+/// The subject table's email column: one named `email`, else the first that looks like one.
+fn email_column(personal: &BTreeMap<&'static str, Vec<String>>) -> Option<String> {
+    let columns = personal.get("email")?;
+    columns
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case("email"))
+        .or(columns.first())
+        .cloned()
+}
+
+/// A subject key name for the subject table's id column: `CustomerId` → `customer_id`,
+/// `id` in `users` → `user_id`.
+pub fn subject_key_for(table: &str, column: &str) -> String {
+    let snake = |s: &str| {
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if ch.is_uppercase() && i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(ch.to_lowercase());
+        }
+        out
+    };
+    let column = snake(column);
+    if column == "id" {
+        format!("{}_id", snake(table).trim_end_matches('s'))
+    } else if column.ends_with("_id") {
+        column
+    } else {
+        format!("{}_{column}", snake(table).trim_end_matches('s'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TableName;
+    use crate::source::discovery::{DbColumn, DbTable, Sampler};
+
+    fn table(schema: &str, name: &str, columns: &[&str], key: &[&str]) -> DbTable {
+        DbTable {
+            name: TableName {
+                schema: schema.into(),
+                name: name.into(),
+            },
+            columns: columns
+                .iter()
+                .map(|c| DbColumn {
+                    name: c.to_string(),
+                    text_like: true,
+                })
+                .collect(),
+            primary_key: key.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    /// The shop of the issue: no foreign keys, a decoy schema, addresses reached three ways,
+    /// visits by email, an order that names a card.
+    fn shop() -> DbCatalog {
+        DbCatalog {
+            sampler: Sampler::Sqlite(std::sync::Mutex::new(rusqlite::Connection::open_in_memory().unwrap())),
+            default_schema: "public".into(),
+            foreign_keys: Vec::new(),
+            tables: vec![
+                table("backup_schema", "customer", &["customer_id", "email"], &["customer_id"]),
+                table("shop", "address", &["address_id", "street"], &["address_id"]),
+                table(
+                    "shop",
+                    "customer",
+                    &["customer_id", "email", "name", "address_id"],
+                    &["customer_id"],
+                ),
+                table(
+                    "shop",
+                    "orders",
+                    &["order_id", "customer_id", "shipping_address_id", "card_id"],
+                    &["order_id"],
+                ),
+                table(
+                    "shop",
+                    "order_item",
+                    &["order_id", "line", "sku"],
+                    &["order_id", "line"],
+                ),
+                table(
+                    "shop",
+                    "payment_card",
+                    &["card_id", "customer_id", "billing_address_id", "number"],
+                    &["card_id"],
+                ),
+                table("shop", "visit", &["visit_id", "email", "alt_email"], &["visit_id"]),
+                table("shop", "note", &["body"], &[]),
+            ],
+        }
+    }
+
+    fn personal(catalog: &DbCatalog) -> Vec<BTreeMap<&'static str, Vec<String>>> {
+        catalog
+            .tables
+            .iter()
+            .map(|t| {
+                let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+                for c in &t.columns {
+                    if let Some(kind) = super::super::personal::kind(&t.name.name, &c.name) {
+                        found.entry(kind).or_default().push(c.name.clone());
+                    }
+                }
+                found
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shop_without_foreign_keys_is_drafted_by_names() {
+        let catalog = shop();
+        let draft = draft(&catalog, &personal(&catalog), None).unwrap();
+        assert_eq!(draft.subject_table, "shop.customer", "the decoy has no references");
+        assert!(draft.tied_with.is_empty());
+        let find = |name: &str| {
+            draft
+                .tables
+                .iter()
+                .find(|t| t.table == name)
+                .unwrap_or_else(|| panic!("{name}: {draft:#?}"))
+        };
+        assert_eq!(find("shop.orders").matches[0].columns, ["customer_id"]);
+        assert!(find("shop.orders").matches[0].guessed);
+        assert_eq!(find("shop.payment_card").matches[0].columns, ["customer_id"]);
+        // The card an order names is another way in, not merged.
+        assert!(
+            find("shop.payment_card")
+                .alternatives
+                .iter()
+                .any(|p| p.table == "shop.orders"),
+            "{draft:#?}"
+        );
+        assert_eq!(find("shop.visit").matches[0].columns, ["email", "alt_email"]);
+        assert!(find("shop.visit").matches[0].ignore_case);
+        assert_eq!(find("shop.order_item").via[0].table, "shop.orders");
+        let address: Vec<(&str, &str)> = find("shop.address")
+            .via
+            .iter()
+            .map(|p| (p.table.as_str(), p.parent_column[0].as_str()))
+            .collect();
+        assert_eq!(
+            address,
+            [
+                ("shop.customer", "address_id"),
+                ("shop.orders", "shipping_address_id"),
+                ("shop.payment_card", "billing_address_id")
+            ]
+        );
+        assert!(draft.unmapped.iter().any(|u| u.table == "backup_schema.customer"));
+        assert!(!draft.notes.is_empty(), "guessed links are pointed out");
+    }
+
+    #[test]
+    fn a_tie_prefers_the_default_schema_and_is_reported() {
+        let mut catalog = shop();
+        catalog.tables.retain(|t| t.name.name == "customer");
+        catalog
+            .tables
+            .push(table("public", "customer", &["customer_id", "email"], &["customer_id"]));
+        let draft = draft(&catalog, &personal(&catalog), None).unwrap();
+        assert_eq!(draft.subject_table, "public.customer");
+        assert_eq!(draft.tied_with, ["backup_schema.customer", "shop.customer"]);
+        assert!(draft.notes[0].contains("--table"), "{:?}", draft.notes);
+    }
+
+    #[test]
+    fn subject_keys_read_like_subject_keys() {
+        assert_eq!(subject_key_for("Customers", "CustomerId"), "customer_id");
+        assert_eq!(subject_key_for("users", "id"), "user_id");
+        assert_eq!(subject_key_for("customer", "customer_id"), "customer_id");
+    }
+}
