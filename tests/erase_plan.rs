@@ -1362,7 +1362,8 @@ fn a_schema_as_it_is_erases_and_restores_one_person_exactly(kind: Kind) {
 /// `dsar discover --url …` on the household schema, with no map: it chooses the customer table
 /// over the decoy, and its draft, unedited, exports every row of customer 1 that hand-written SQL
 /// finds (addresses by every path, visits by either email column in any case, the service
-/// requests of a table without a primary key, the notes on their addresses).
+/// requests of a table without a primary key); the notes on an address, which may be shared,
+/// are left for the operator to decide.
 fn a_draft_from_the_catalog_alone_exports_every_row_of_the_person(kind: Kind) {
     let store = household(kind);
     let url = match kind {
@@ -1401,6 +1402,16 @@ fn a_draft_from_the_catalog_alone_exports_every_row_of_the_person(kind: Kind) {
         .counts();
     for (table, sql) in CUSTOMER_ONE {
         let exported = counts.get(&format!("app/{}", store.shown(table))).copied().unwrap_or(0) as i64;
+        if table == "address_note" {
+            // Notes hang off an address, which may be shared (a household): whose they are is
+            // the operator's call, so the draft lists them instead of taking them.
+            assert_eq!(exported, 0, "{counts:?}");
+            assert!(
+                draft.contains(&format!("#   {}: note (free text)", store.shown("address_note"))),
+                "{draft}"
+            );
+            continue;
+        }
         assert_eq!(exported, store.count(sql), "{table}: {counts:?}\n{draft}");
     }
 }

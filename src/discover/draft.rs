@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::source::discovery::{DbCatalog, reference_names, refers_by_name};
+use std::collections::HashMap;
+
+use crate::source::discovery::{DbCatalog, reference_names};
 
 /// Table names that usually hold the people a request is about.
 pub const PERSON_TABLES: [&str; 10] = [
@@ -135,11 +137,13 @@ pub fn draft(
         ));
     }
 
-    let email = email_column(&personal[subject]);
+    let email = email_columns(&tables[subject]).into_iter().next();
     let id_column = match tables[subject].primary_key.as_slice() {
         [one] => Some(one.clone()),
         _ => None,
     };
+    // An email that is the key is matched once, as the email.
+    let id_column = id_column.filter(|c| Some(c) != email.as_ref());
     let id_key = id_column
         .as_ref()
         .map(|c| subject_key_for(&tables[subject].name.name, c));
@@ -185,6 +189,21 @@ pub fn draft(
             tables[t].name
         ));
     }
+    // A name a map cannot write (a dot splits it, a quote or a control character breaks it).
+    let unwritable = |t: usize| {
+        let n = &tables[t].name;
+        [&n.schema, &n.name]
+            .iter()
+            .any(|part| part.contains(['.', '"']) || part.chars().any(char::is_control))
+    };
+    let mut copies = copies;
+    for t in (0..tables.len()).filter(|&t| unwritable(t) && t != subject) {
+        notes.push(format!(
+            "table {:?} cannot be written in a source map (a dot, a quote or a control character in its name): left out",
+            tables[t].name.to_string()
+        ));
+        copies.push(t);
+    }
     for t in (0..tables.len()).filter(|&t| t != subject && !copies.contains(&t)) {
         let owning: Vec<&Reference> = references
             .iter()
@@ -195,12 +214,20 @@ pub fn draft(
                     && Some(&r.parent_columns[0]) == id_column.as_ref()
             })
             .collect();
-        let tie = if let (Some(key), Some(first)) = (&id_key, owning.first()) {
-            // `customer_id` over `referred_by_customer_id`: the plain name is the owner.
-            let best = owning
-                .iter()
-                .find(|r| r.columns[0].eq_ignore_ascii_case(key) || Some(&r.columns[0]) == id_column.as_ref())
-                .unwrap_or(first);
+        // The plain name owns (`customer_id`, or the key's own name); a role guessed from its
+        // name (`assigned_user_id`, `approved_by_user_id`, `legacy_customer_id`) is someone
+        // else's relation to the row, listed as an alternative.
+        let plain = owning.iter().find(|r| {
+            r.columns.len() == 1
+                && (r.columns[0].eq_ignore_ascii_case(id_key.as_deref().unwrap_or_default())
+                    || id_column.as_ref().is_some_and(|c| r.columns[0].eq_ignore_ascii_case(c)))
+        });
+        // A foreign key the schema declares is evidence enough when it is the only one.
+        let plain = plain.or(match owning.as_slice() {
+            [only] if !only.guessed => Some(only),
+            _ => None,
+        });
+        let tie = if let (Some(key), Some(best)) = (&id_key, plain) {
             Some(Tie::Match(vec![MatchKey {
                 key: key.clone(),
                 columns: best.columns.clone(),
@@ -208,11 +235,12 @@ pub fn draft(
                 guessed: best.guessed,
             }]))
         } else if email.is_some()
-            && let Some(columns) = personal[t].get("email")
+            && let columns = email_columns(&tables[t])
+            && !columns.is_empty()
         {
             Some(Tie::Match(vec![MatchKey {
                 key: "email".into(),
-                columns: columns.clone(),
+                columns,
                 ignore_case: true,
                 guessed: false,
             }]))
@@ -241,14 +269,11 @@ pub fn draft(
                 .filter(|r| {
                     r.child == t && ties[r.parent].is_some() && r.parent_columns == tables[r.parent].primary_key
                 })
-                .filter(|r| owned[r.parent] || !personal[t].is_empty())
+                // The subject table's own references were settled above: a role pointing at it
+                // (`assigned_customer_id`) is someone else's relation to the row.
+                .filter(|r| owned[r.parent] && r.parent != subject)
                 .collect();
-            let best = child_of
-                .iter()
-                .find(|r| owned[r.parent] && !r.guessed)
-                .or(child_of.iter().find(|r| owned[r.parent]))
-                .or(child_of.iter().find(|r| !r.guessed))
-                .or(child_of.first());
+            let best = child_of.iter().find(|r| !r.guessed).or(child_of.first());
             if let Some(first) = best {
                 ties[t] = Some(Tie::Via(vec![(
                     first.parent,
@@ -266,7 +291,11 @@ pub fn draft(
             }
         }
         for t in 0..tables.len() {
-            if ties[t].is_some() || tables[t].primary_key.is_empty() || copies.contains(&t) || personal[t].is_empty() {
+            if ties[t].is_some()
+                || tables[t].primary_key.is_empty()
+                || copies.contains(&t)
+                || !holds_an_address(&personal[t])
+            {
                 continue;
             }
             let paths = pointed_at_by(catalog, &references, &ties, t);
@@ -319,12 +348,8 @@ pub fn draft(
                 });
             let pointed = references
                 .iter()
-                .filter(|r| {
-                    r.child == t
-                        && r.parent != t
-                        && r.parent != subject
-                        && r.parent_columns == tables[r.parent].primary_key
-                })
+                .filter(|r| r.child == t && r.parent != t && r.parent_columns == tables[r.parent].primary_key)
+                .filter(|r| !(r.parent == subject && matches.iter().any(|m| m.columns == r.columns)))
                 .map(|r| {
                     (
                         r.parent,
@@ -451,26 +476,38 @@ fn references(catalog: &DbCatalog) -> Vec<Reference> {
             })
         })
         .collect();
-    let names: Vec<Option<Vec<String>>> = tables
-        .iter()
-        .map(|t| match t.primary_key.as_slice() {
-            [key] => Some(reference_names(&t.name.name, key)),
-            _ => None,
-        })
-        .collect();
+    // Each name a reference could have, to the tables it would refer to.
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    for (x, t) in tables.iter().enumerate() {
+        if let [key] = t.primary_key.as_slice() {
+            for name in reference_names(&t.name.name, key) {
+                by_name.entry(name).or_default().push(x);
+            }
+        }
+    }
     for (t, table) in tables.iter().enumerate() {
         for column in &table.columns {
             if out.iter().any(|r| r.child == t && r.columns.contains(&column.name)) {
                 continue;
             }
-            let candidates: Vec<usize> = (0..tables.len())
-                .filter(|&x| {
+            // The name itself, or what follows a `_` in it when that ends in `_id`
+            // (`shipping_address_id`): the rule of `refers_by_name`, looked up.
+            let lower = column.name.to_lowercase();
+            let starts = std::iter::once(0).chain(lower.match_indices('_').map(|(i, _)| i + 1));
+            let mut candidates: Vec<usize> = Vec::new();
+            for i in starts {
+                let tail = &lower[i..];
+                if i > 0 && !tail.ends_with("_id") {
+                    continue;
+                }
+                for &x in by_name.get(tail).into_iter().flatten() {
                     // A copy of the table in another schema is not what its columns refer to.
-                    x != t
-                        && !tables[x].name.name.eq_ignore_ascii_case(&table.name.name)
-                        && names[x].as_ref().is_some_and(|n| refers_by_name(n, &column.name))
-                })
-                .collect();
+                    if x != t && !tables[x].name.name.eq_ignore_ascii_case(&table.name.name) && !candidates.contains(&x)
+                    {
+                        candidates.push(x);
+                    }
+                }
+            }
             let pick = candidates
                 .iter()
                 .copied()
@@ -527,36 +564,79 @@ fn pick_subject(
     Some((chosen, tied.into_iter().filter(|&t| t != chosen).collect()))
 }
 
-/// The subject table's email column: one named `email`, else the first that looks like one.
-fn email_column(personal: &BTreeMap<&'static str, Vec<String>>) -> Option<String> {
-    let columns = personal.get("email")?;
-    columns
+/// The text columns of a table that hold its own email address, best first: `email`,
+/// `email_address`, then `*_email` (`alt_email`). Not a message's `sender_email` or
+/// `recipient_email`, someone else's, nor `email_verified`.
+fn email_columns(table: &crate::source::discovery::DbTable) -> Vec<String> {
+    const OTHERS: [&str; 9] = [
+        "sender",
+        "recipient",
+        "from",
+        "to_",
+        "cc",
+        "bcc",
+        "reply",
+        "forward",
+        "invite",
+    ];
+    let mut found: Vec<(u8, String)> = table
+        .columns
         .iter()
-        .find(|c| c.eq_ignore_ascii_case("email"))
-        .or(columns.first())
-        .cloned()
+        .filter(|c| c.text_like)
+        .filter_map(|c| {
+            let n = c.name.to_lowercase();
+            let rank = match n.as_str() {
+                "email" | "e_mail" => 0,
+                "email_address" | "emailaddress" => 1,
+                _ if n.ends_with("_email") || (n.ends_with("email") && n.len() > 5) => 2,
+                _ => return None,
+            };
+            (!OTHERS.iter().any(|o| n.contains(o))).then(|| (rank, c.name.clone()))
+        })
+        .collect();
+    found.sort_by_key(|(rank, _)| *rank);
+    found.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Whether rows the subject's rows point at are theirs: an address or a card, and not a person
+/// or an account of its own (a sales rep, a doctor: someone with their own email). Products,
+/// genres and places are everyone's.
+fn holds_an_address(personal: &BTreeMap<&'static str, Vec<String>>) -> bool {
+    (personal.contains_key("address") || personal.contains_key("card number")) && !personal.contains_key("email")
 }
 
 /// A subject key name for the subject table's id column: `CustomerId` → `customer_id`,
 /// `id` in `users` → `user_id`.
 pub fn subject_key_for(table: &str, column: &str) -> String {
+    // `CustomerID` is `customer_id`: a break before an upper-case letter that follows a
+    // lower-case one; anything but letters and digits becomes `_`.
     let snake = |s: &str| {
         let mut out = String::new();
-        for (i, ch) in s.chars().enumerate() {
-            if ch.is_uppercase() && i > 0 && !out.ends_with('_') {
+        let mut previous_lower = false;
+        for ch in s.chars() {
+            if ch.is_uppercase() && previous_lower {
                 out.push('_');
             }
-            out.extend(ch.to_lowercase());
+            previous_lower = ch.is_lowercase() || ch.is_ascii_digit();
+            if ch.is_alphanumeric() {
+                out.extend(ch.to_lowercase());
+            } else if !out.ends_with('_') {
+                out.push('_');
+            }
         }
-        out
+        out.trim_matches('_').to_string()
+    };
+    let singular = |s: String| match s.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_string(),
+        _ => s,
     };
     let column = snake(column);
     if column == "id" {
-        format!("{}_id", snake(table).trim_end_matches('s'))
+        format!("{}_id", singular(snake(table)))
     } else if column.ends_with("_id") {
         column
     } else {
-        format!("{}_{column}", snake(table).trim_end_matches('s'))
+        format!("{}_{column}", singular(snake(table)))
     }
 }
 
@@ -696,10 +776,84 @@ mod tests {
         assert!(draft.notes[0].contains("--table"), "{:?}", draft.notes);
     }
 
+    /// What the red team found drafted wrongly: other people's rows must not be matched.
+    #[test]
+    fn other_peoples_rows_are_not_drafted_as_the_subjects() {
+        let mut catalog = shop();
+        catalog.tables.extend([
+            table(
+                "shop",
+                "ticket",
+                &["ticket_id", "assigned_customer_id", "body"],
+                &["ticket_id"],
+            ),
+            table(
+                "shop",
+                "message",
+                &["message_id", "sender_email", "recipient_email"],
+                &["message_id"],
+            ),
+            table(
+                "shop",
+                "product",
+                &["product_id", "name", "description"],
+                &["product_id"],
+            ),
+            table(
+                "shop",
+                "order_line",
+                &["order_id", "product_id"],
+                &["order_id", "product_id"],
+            ),
+            table(
+                "shop",
+                "sales_rep",
+                &["sales_rep_id", "first_name", "phone", "email"],
+                &["sales_rep_id"],
+            ),
+            table(
+                "shop",
+                "household_member",
+                &["member_id", "address_id", "first_name"],
+                &["member_id"],
+            ),
+        ]);
+        catalog.tables[2].columns.push(DbColumn {
+            name: "sales_rep_id".into(),
+            text_like: false,
+        });
+        let draft = draft(&catalog, &personal(&catalog), None).unwrap();
+        let tables: Vec<&str> = draft.tables.iter().map(|t| t.table.as_str()).collect();
+        for other in ["shop.ticket", "shop.message", "shop.product", "shop.household_member"] {
+            assert!(!tables.contains(&other), "{other}: {tables:?}");
+        }
+        // The rep has an email of their own: matched by it, never reached through the customer.
+        let rep = draft.tables.iter().find(|t| t.table == "shop.sales_rep").unwrap();
+        assert!(rep.via.is_empty() && rep.matches[0].key == "email", "{rep:?}");
+        // The assigned customer is listed, not used.
+        assert!(
+            draft.unmapped.iter().any(|u| u.table == "shop.ticket"),
+            "{:?}",
+            draft.unmapped
+        );
+    }
+
+    #[test]
+    fn an_email_that_is_the_key_is_matched_once() {
+        let mut catalog = shop();
+        catalog.tables = vec![table("public", "subscriber", &["email", "since"], &["email"])];
+        let draft = draft(&catalog, &personal(&catalog), None).unwrap();
+        assert_eq!(draft.keys, ["email"]);
+        assert_eq!(draft.tables[0].matches.len(), 1);
+    }
+
     #[test]
     fn subject_keys_read_like_subject_keys() {
         assert_eq!(subject_key_for("Customers", "CustomerId"), "customer_id");
         assert_eq!(subject_key_for("users", "id"), "user_id");
         assert_eq!(subject_key_for("customer", "customer_id"), "customer_id");
+        assert_eq!(subject_key_for("Customer", "CustomerID"), "customer_id");
+        assert_eq!(subject_key_for("address", "id"), "address_id");
+        assert_eq!(subject_key_for("Kunden Stamm", "Nr"), "kunden_stamm_nr");
     }
 }

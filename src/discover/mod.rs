@@ -117,11 +117,20 @@ fn from_url(text: &str) -> Result<Source, UserError> {
         password_command: None,
         tables: Vec::new(),
     };
-    if let Some(path) = text.strip_prefix("sqlite:") {
-        let path = PathBuf::from(path.trim_start_matches("//"));
-        return Ok(bare(SourceKind::Sqlite, SecretRef::Literal(String::new()), Some(path)));
-    }
     let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(path) = text.strip_prefix("sqlite:") {
+        // `sqlite:app.db`, `sqlite:///abs/app.db` or `sqlite:////abs/app.db` (SQLAlchemy's forms).
+        let path = path.strip_prefix("//").unwrap_or(path);
+        let path = match path.strip_prefix('/') {
+            Some(rest) if rest.starts_with('/') => PathBuf::from(rest),
+            _ => PathBuf::from(path),
+        };
+        return Ok(bare(
+            SourceKind::Sqlite,
+            SecretRef::Literal(String::new()),
+            Some(cwd.join(path)),
+        ));
+    }
     let secret = SecretRef::parse(text, &cwd);
     let url = secret.resolve("app")?;
     let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -163,9 +172,11 @@ fn location(global: &Global, source: &Source) -> String {
             format!("url = {}", render_string(&url))
         }
         SourceKind::Sqlite => {
+            // Relative to the map's directory, where the map will look for it.
             let path = source.path.clone().unwrap_or_default();
-            let dir = global.config.parent().unwrap_or(std::path::Path::new(""));
-            let shown = path.strip_prefix(dir).unwrap_or(&path);
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let dir = cwd.join(global.config.parent().unwrap_or(std::path::Path::new("")));
+            let shown = path.strip_prefix(&dir).unwrap_or(&path);
             format!("path = {}", render_string(&shown.display().to_string()))
         }
         SourceKind::Command => String::new(),

@@ -47,11 +47,11 @@ pub fn kind(table: &str, column: &str) -> Option<&'static str> {
         Some("birth date")
     } else if has(&["ip_addr", "last_ip", "remote_addr", "client_ip", "user_ip"]) || c == "ip" || c.ends_with("_ip") {
         Some("IP address")
-    } else if has(&[
-        "address", "street", "city", "postal", "zip", "postcode", "country", "state",
-    ]) && !c.ends_with("_id")
-    {
+    } else if has(&["address", "street", "postal", "zip", "postcode", "house_number"]) && !c.ends_with("_id") {
         Some("address")
+    } else if has(&["city", "country", "state", "region", "province"]) && !c.ends_with("_id") {
+        // A place alone is not a person's: a table of cities is everyone's.
+        Some("place")
     } else if has(&["ssn", "national_id", "passport", "iban", "tax_id", "driver_license"]) {
         Some("identifier")
     } else if matches!(

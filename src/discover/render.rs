@@ -33,15 +33,26 @@ fn via_path(p: &DraftPath) -> String {
 }
 
 fn match_key(m: &MatchKey) -> String {
+    let key = toml_key(&m.key);
     if m.ignore_case {
-        format!(
-            "{} = {{ column = {}, ignore_case = true }}",
-            m.key,
-            toml_list(&m.columns)
-        )
+        format!("{key} = {{ column = {}, ignore_case = true }}", toml_list(&m.columns))
     } else {
-        format!("{} = {}", m.key, toml_list(&m.columns))
+        format!("{key} = {}", toml_list(&m.columns))
     }
+}
+
+/// A key as TOML writes it: bare when it can be, quoted otherwise.
+fn toml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        key.to_string()
+    } else {
+        toml_string(key)
+    }
+}
+
+/// Text from the catalog inside a `#` comment: a line break in a name must not end the comment.
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// The draft as a map for source `name` of `kind`, connecting by `location` (a `url = …` or
@@ -56,11 +67,14 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
          # links marked \"guessed\" were read off column names (no foreign key declares them),\n\
          # personal-looking columns are marked, credentials and card security codes are excluded\n\
          # from exports, and tables with personal data but no tie are listed at the end.\n",
-        draft.subject_table,
+        comment(&draft.subject_table),
         if draft.tied_with.is_empty() {
             String::new()
         } else {
-            format!(" (tied with {}: pass --table to choose)", draft.tied_with.join(", "))
+            comment(&format!(
+                " (tied with {}: pass --table to choose)",
+                draft.tied_with.join(", ")
+            ))
         }
     );
     let _ = writeln!(out, "[subject]\nkeys = {}\n", toml_list_always(&draft.keys));
@@ -82,7 +96,7 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
                 .iter()
                 .map(|(kind, cols)| format!("{} ({kind})", cols.join(", ")))
                 .collect();
-            let _ = writeln!(out, "# personal: {}", marks.join("; "));
+            let _ = writeln!(out, "# personal: {}", comment(&marks.join("; ")));
         }
         let guessed: Vec<String> = table
             .matches
@@ -101,7 +115,7 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
             let _ = writeln!(
                 out,
                 "# guessed from column names (no foreign key declares it): {}",
-                guessed.join("; ")
+                comment(&guessed.join("; "))
             );
         }
         let _ = writeln!(out, "[[sources.tables]]\ntable = {}", toml_string(&table.table));
@@ -128,7 +142,7 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
                 "# other ways to reach this table, not used (their rows may be someone else's):"
             );
             for p in &table.alternatives {
-                let _ = writeln!(out, "#   via = {}", via_path(p));
+                let _ = writeln!(out, "#   via = {}", comment(&via_path(p)));
             }
         }
         let _ = writeln!(
@@ -151,7 +165,7 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
         let _ = writeln!(
             out,
             "\n# unmapped: decide — personal-looking columns, but nothing ties them to {}:",
-            draft.subject_table
+            comment(&draft.subject_table)
         );
         for u in &draft.unmapped {
             let marks: Vec<String> = u
@@ -159,7 +173,7 @@ pub fn toml(draft: &Draft, name: &str, kind: &str, location: &str, origin: &str)
                 .iter()
                 .map(|(kind, cols)| format!("{} ({kind})", cols.join(", ")))
                 .collect();
-            let _ = writeln!(out, "#   {}: {}", u.table, marks.join("; "));
+            let _ = writeln!(out, "#   {}: {}", comment(&u.table), comment(&marks.join("; ")));
         }
     }
     out

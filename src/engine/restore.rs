@@ -27,31 +27,39 @@ pub struct Restoring<'a> {
 }
 
 /// Rows a restore holds back because a row they belong to (their parent by a foreign key or
-/// the map's `via`) was not restored: per relation, this table's columns and the held values.
-/// No row changes owner: a child follows its parent back, or stays in quarantine with it.
+/// the map's `via`) was not restored: per relation, this table's columns, whether they compare
+/// ignoring case, and the held values. No row changes owner: a child follows its parent back,
+/// or stays in quarantine with it.
 #[derive(Debug, Default, Clone)]
-pub struct Held(Vec<(Vec<String>, HeldValues)>);
+pub struct Held(Vec<(Vec<String>, bool, HeldValues)>);
 
 /// The text forms of held rows' values, one entry per row.
 type HeldValues = HashSet<Vec<Option<String>>>;
 
 impl Held {
-    /// Hold back rows whose `columns` equal `values`.
-    pub fn hold(&mut self, columns: &[String], values: Vec<Option<String>>) {
-        match self.0.iter_mut().find(|(c, _)| c == columns) {
-            Some((_, set)) => {
+    /// Hold back rows whose `columns` equal `values` (ignoring case with `fold`, as a column
+    /// matched with `ignore_case` found them; folding more than the database does holds more
+    /// back, never less).
+    pub fn hold(&mut self, columns: &[String], fold: bool, values: Vec<Option<String>>) {
+        let values = if fold { folded(values) } else { values };
+        match self.0.iter_mut().find(|(c, f, _)| c == columns && *f == fold) {
+            Some((_, _, set)) => {
                 set.insert(values);
             }
-            None => self.0.push((columns.to_vec(), HashSet::from([values]))),
+            None => self.0.push((columns.to_vec(), fold, HashSet::from([values]))),
         }
     }
 
     fn holds(&self, row: &SealedRow) -> bool {
-        self.0.iter().any(|(columns, set)| {
+        self.0.iter().any(|(columns, fold, set)| {
             let values: Vec<Option<String>> = columns.iter().map(|c| row.get(c).and_then(Cell::key_text)).collect();
-            set.contains(&values)
+            set.contains(&if *fold { folded(values) } else { values })
         })
     }
+}
+
+fn folded(values: Vec<Option<String>>) -> Vec<Option<String>> {
+    values.into_iter().map(|v| v.map(|v| v.to_lowercase())).collect()
 }
 
 /// `request_id = ? AND table_schema = ? AND table_name = ? AND strategy = ? AND id > ?`, and the
@@ -363,4 +371,37 @@ fn texts(row: &SealedRow) -> HashMap<String, Option<String>> {
         .cloned()
         .zip(row.values.iter().map(Cell::key_text))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(email: &str) -> SealedRow {
+        SealedRow {
+            columns: vec!["email".into()],
+            values: vec![Cell::Text(email.into())],
+        }
+    }
+
+    #[test]
+    fn a_column_matched_ignoring_case_holds_every_spelling() {
+        let mut held = Held::default();
+        held.hold(
+            &["email".to_string()],
+            true,
+            vec![Some("Customer-1@Example.com".into())],
+        );
+        assert!(held.holds(&row("customer-1@example.com")));
+        assert!(held.holds(&row("CUSTOMER-1@EXAMPLE.COM")));
+        assert!(!held.holds(&row("customer-2@example.com")));
+        let mut exact = Held::default();
+        exact.hold(
+            &["email".to_string()],
+            false,
+            vec![Some("Customer-1@Example.com".into())],
+        );
+        assert!(!exact.holds(&row("customer-1@example.com")));
+        assert!(exact.holds(&row("Customer-1@Example.com")));
+    }
 }

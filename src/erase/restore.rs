@@ -431,17 +431,18 @@ fn hold_children(
     held: &mut HashMap<usize, engine::Held>,
 ) {
     let tables = &source.config().tables;
-    let mut relations: Vec<(usize, Vec<String>, Vec<String>)> = fks
+    // (child, its columns, the parent's columns, whether they compare ignoring case)
+    let mut relations: Vec<(usize, Vec<String>, Vec<String>, bool)> = fks
         .iter()
         .filter(|fk| fk.parent == tables[parent].name)
         .filter_map(|fk| {
             let child = tables.iter().position(|t| t.name == fk.child)?;
-            Some((child, fk.child_columns.clone(), fk.parent_columns.clone()))
+            Some((child, fk.child_columns.clone(), fk.parent_columns.clone(), false))
         })
         .collect();
     for (child, table) in tables.iter().enumerate() {
         for path in table.link.paths().iter().filter(|p| p.parent == parent) {
-            relations.push((child, path.columns.clone(), path.parent_columns.clone()));
+            relations.push((child, path.columns.clone(), path.parent_columns.clone(), false));
         }
     }
     if let crate::config::Link::Match(keys) = &tables[parent].link
@@ -453,12 +454,14 @@ fn hold_children(
             };
             for (key, column) in theirs {
                 for (_, parent_column) in keys.iter().filter(|(k, _)| k == key) {
-                    relations.push((child, vec![column.clone()], vec![parent_column.clone()]));
+                    // A spelling the child's rows were found by ignoring case is held too.
+                    let fold = table.ignore_case.contains(column) || tables[parent].ignore_case.contains(parent_column);
+                    relations.push((child, vec![column.clone()], vec![parent_column.clone()], fold));
                 }
             }
         }
     }
-    for (child, columns, parent_columns) in relations {
+    for (child, columns, parent_columns, fold) in relations {
         if child == parent {
             continue;
         }
@@ -466,7 +469,7 @@ fn hold_children(
         if let Some(values) = values
             && values.iter().all(Option::is_some)
         {
-            held.entry(child).or_default().hold(&columns, values);
+            held.entry(child).or_default().hold(&columns, fold, values);
         }
     }
 }

@@ -14,6 +14,14 @@ use crate::source::quote::{ident, table as table_ident};
 /// tables; it lives as long as the catalog's sampler.
 pub async fn read(source: &'static Source) -> Result<DbCatalog, UserError> {
     let db = MySqlSource::try_open(source).await??;
+    let named = db.rows("SELECT DATABASE() IS NOT NULL", Vec::new()).await;
+    if !matches!(named.as_deref(), Ok([row]) if row.get::<i64, _>(0) == Some(1)) {
+        return Err(UserError::usage(format!(
+            "source `{}`: the URL names no database, so there is no catalog to read",
+            source.name
+        ))
+        .with_hint("end the URL with the database: mysql://USER@HOST:PORT/DATABASE"));
+    }
     let fail = |e: mysql_async::Error| {
         UserError::runtime(format!(
             "source `{}`: cannot read the catalog: {}",
@@ -28,9 +36,10 @@ pub async fn read(source: &'static Source) -> Result<DbCatalog, UserError> {
              JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              LEFT JOIN information_schema.KEY_COLUMN_USAGE k ON k.TABLE_SCHEMA = c.TABLE_SCHEMA \
                AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY' \
+               AND k.REFERENCED_TABLE_NAME IS NULL \
              WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
                AND c.TABLE_NAME NOT LIKE 'dsar\\_%' \
-             ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+             ORDER BY BINARY c.TABLE_NAME, c.ORDINAL_POSITION",
             Vec::new(),
         )
         .await

@@ -20,7 +20,7 @@ pub async fn read(source: &Source) -> Result<DbCatalog, UserError> {
                  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
                  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                  LEFT JOIN pg_catalog.pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary \
-                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} \
+                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {USER_SCHEMAS} \
                  ORDER BY n.nspname, c.relname, a.attnum"
             ),
             &[],
