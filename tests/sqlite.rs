@@ -438,7 +438,7 @@ fn discover_drafts_a_working_map_of_a_sqlite_file() {
     let draft = common::stdout(&out);
     assert!(draft.contains("kind = \"sqlite\"\npath = \"chinook.db\""), "{draft}");
     assert!(
-        draft.contains("table = \"main.Customer\"\nmatch = { email = \"Email\""),
+        draft.contains("table = \"main.Customer\"\nmatch = { email = { column = \"Email\", ignore_case = true }"),
         "{draft}"
     );
     assert!(

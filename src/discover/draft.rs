@@ -136,249 +136,20 @@ pub fn draft(
             tables[subject].name
         ));
     }
-
-    let email = email_columns(&tables[subject]).into_iter().next();
-    let id_column = match tables[subject].primary_key.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    // An email that is the key is matched once, as the email.
-    let id_column = id_column.filter(|c| Some(c) != email.as_ref());
-    let id_key = id_column
-        .as_ref()
-        .map(|c| subject_key_for(&tables[subject].name.name, c));
-    let mut keys = Vec::new();
-    let mut subject_match = Vec::new();
-    if let Some(email) = &email {
-        keys.push("email".to_string());
-        subject_match.push(MatchKey {
-            key: "email".into(),
-            columns: vec![email.clone()],
-            ignore_case: true,
-            guessed: false,
-        });
-    }
-    if let (Some(key), Some(column)) = (&id_key, &id_column) {
-        keys.push(key.clone());
-        subject_match.push(MatchKey {
-            key: key.clone(),
-            columns: vec![column.clone()],
-            ignore_case: false,
-            guessed: false,
-        });
-    }
-    if keys.is_empty() {
+    let keys = SubjectKeys::of(&tables[subject]);
+    if keys.names().is_empty() {
         return Err(format!(
             "table `{}` has no email column and no single-column key to match a subject on",
             tables[subject].name
         ));
     }
+    let mut reach = Reach::new(catalog, personal, &references, subject, &keys);
+    notes.extend(reach.leave_out_copies_and_unwritable());
+    reach.tie_owners();
+    reach.spread();
+    reach.every_path();
 
-    let mut ties: Vec<Option<Tie>> = vec![None; tables.len()];
-    let mut order = vec![subject];
-    ties[subject] = Some(Tie::Match(subject_match));
-    // Direct ownership: a column referencing the subject's key, else the table's email columns.
-    // A table of the subject table's name in another schema (a backup, a decoy) is left for the
-    // operator: unmapped, with a note.
-    let copies: Vec<usize> = (0..tables.len())
-        .filter(|&t| t != subject && tables[t].name.name.eq_ignore_ascii_case(&tables[subject].name.name))
-        .collect();
-    for &t in &copies {
-        notes.push(format!(
-            "{} has the subject table's name in another schema (a backup or a copy?): left unmapped, decide",
-            tables[t].name
-        ));
-    }
-    // A name a map cannot write (a dot splits it, a quote or a control character breaks it).
-    let unwritable = |t: usize| {
-        let n = &tables[t].name;
-        [&n.schema, &n.name]
-            .iter()
-            .any(|part| part.contains(['.', '"']) || part.chars().any(char::is_control))
-    };
-    let mut copies = copies;
-    for t in (0..tables.len()).filter(|&t| unwritable(t) && t != subject) {
-        notes.push(format!(
-            "table {:?} cannot be written in a source map (a dot, a quote or a control character in its name): left out",
-            tables[t].name.to_string()
-        ));
-        copies.push(t);
-    }
-    for t in (0..tables.len()).filter(|&t| t != subject && !copies.contains(&t)) {
-        let owning: Vec<&Reference> = references
-            .iter()
-            .filter(|r| {
-                r.child == t
-                    && r.parent == subject
-                    && r.parent_columns.len() == 1
-                    && Some(&r.parent_columns[0]) == id_column.as_ref()
-            })
-            .collect();
-        // The plain name owns (`customer_id`, or the key's own name); a role guessed from its
-        // name (`assigned_user_id`, `approved_by_user_id`, `legacy_customer_id`) is someone
-        // else's relation to the row, listed as an alternative.
-        let plain = owning.iter().find(|r| {
-            r.columns.len() == 1
-                && (r.columns[0].eq_ignore_ascii_case(id_key.as_deref().unwrap_or_default())
-                    || id_column.as_ref().is_some_and(|c| r.columns[0].eq_ignore_ascii_case(c)))
-        });
-        // A foreign key the schema declares is evidence enough when it is the only one.
-        let plain = plain.or(match owning.as_slice() {
-            [only] if !only.guessed => Some(only),
-            _ => None,
-        });
-        let tie = if let (Some(key), Some(best)) = (&id_key, plain) {
-            Some(Tie::Match(vec![MatchKey {
-                key: key.clone(),
-                columns: best.columns.clone(),
-                ignore_case: false,
-                guessed: best.guessed,
-            }]))
-        } else if email.is_some()
-            && let columns = email_columns(&tables[t])
-            && !columns.is_empty()
-        {
-            Some(Tie::Match(vec![MatchKey {
-                key: "email".into(),
-                columns,
-                ignore_case: true,
-                guessed: false,
-            }]))
-        } else {
-            None
-        };
-        if tie.is_some() {
-            ties[t] = tie;
-            order.push(t);
-        }
-    }
-    // Then, until nothing changes: children of reached tables, then what reached rows point at.
-    // Rows the subject owns (matched, or children of owned rows) bring their children along;
-    // rows they point at (an address) are the subject's only when they hold personal data (a
-    // product or a genre is everyone's), and so are the children of those.
-    let mut owned: Vec<bool> = ties.iter().map(Option::is_some).collect();
-    let mut pointed = vec![false; tables.len()];
-    loop {
-        let mut changed = false;
-        for t in 0..tables.len() {
-            if ties[t].is_some() || copies.contains(&t) {
-                continue;
-            }
-            let child_of: Vec<&Reference> = references
-                .iter()
-                .filter(|r| {
-                    r.child == t && ties[r.parent].is_some() && r.parent_columns == tables[r.parent].primary_key
-                })
-                // The subject table's own references were settled above: a role pointing at it
-                // (`assigned_customer_id`) is someone else's relation to the row.
-                .filter(|r| owned[r.parent] && r.parent != subject)
-                .collect();
-            let best = child_of.iter().find(|r| !r.guessed).or(child_of.first());
-            if let Some(first) = best {
-                ties[t] = Some(Tie::Via(vec![(
-                    first.parent,
-                    path(
-                        catalog,
-                        first.parent,
-                        &first.columns,
-                        &first.parent_columns,
-                        first.guessed,
-                    ),
-                )]));
-                owned[t] = owned[first.parent];
-                order.push(t);
-                changed = true;
-            }
-        }
-        for t in 0..tables.len() {
-            if ties[t].is_some()
-                || tables[t].primary_key.is_empty()
-                || copies.contains(&t)
-                || !holds_an_address(&personal[t])
-            {
-                continue;
-            }
-            let paths = pointed_at_by(catalog, &references, &ties, t);
-            if !paths.is_empty() {
-                ties[t] = Some(Tie::Via(paths));
-                pointed[t] = true;
-                order.push(t);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    // A table reached through the rows that point at it gets every such path, also from tables
-    // reached after it (an order item's gift address), unless that would go round in a circle.
-    for &t in &order {
-        if !pointed[t] {
-            continue;
-        }
-        let Some(Tie::Via(paths)) = &ties[t] else { continue };
-        let more: Vec<(usize, DraftPath)> = pointed_at_by(catalog, &references, &ties, t)
-            .into_iter()
-            .filter(|(p, path)| !paths.iter().any(|(q, other)| q == p && other == path) && !reaches(&ties, *p, t))
-            .collect();
-        if let Some(Tie::Via(paths)) = &mut ties[t] {
-            paths.extend(more);
-        }
-    }
-
-    let mut drafted = Vec::with_capacity(order.len());
-    for &t in &order {
-        let tie = ties[t].clone().expect("reached");
-        let (matches, via) = match tie {
-            Tie::Match(m) => (m, Vec::new()),
-            Tie::Via(paths) => (Vec::new(), paths.into_iter().map(|(_, p)| p).collect::<Vec<_>>()),
-        };
-        // Other ways in, from reached rows: listed, not used. (Not for the subject table, and
-        // not through a table that is itself reached through this one.)
-        let mut alternatives: Vec<DraftPath> = Vec::new();
-        if t != subject {
-            let pointing = references
-                .iter()
-                .filter(|r| r.parent == t && r.child != t && r.parent_columns == tables[t].primary_key)
-                .map(|r| {
-                    (
-                        r.child,
-                        path(catalog, r.child, &r.parent_columns, &r.columns, r.guessed),
-                    )
-                });
-            let pointed = references
-                .iter()
-                .filter(|r| r.child == t && r.parent != t && r.parent_columns == tables[r.parent].primary_key)
-                .filter(|r| !(r.parent == subject && matches.iter().any(|m| m.columns == r.columns)))
-                .map(|r| {
-                    (
-                        r.parent,
-                        path(catalog, r.parent, &r.columns, &r.parent_columns, r.guessed),
-                    )
-                });
-            for (other, p) in pointing.chain(pointed) {
-                if ties[other].is_some() && !reaches(&ties, other, t) && !via.contains(&p) && !alternatives.contains(&p)
-                {
-                    alternatives.push(p);
-                }
-            }
-        }
-        let exclude_columns: Vec<String> = super::personal::EXCLUDED
-            .iter()
-            .filter_map(|k| personal[t].get(k))
-            .flatten()
-            .cloned()
-            .collect();
-        drafted.push(DraftTable {
-            table: tables[t].name.to_string(),
-            matches,
-            via,
-            alternatives,
-            personal: personal[t].clone(),
-            exclude_columns,
-            primary_key: tables[t].primary_key.clone(),
-        });
-    }
+    let drafted: Vec<DraftTable> = reach.order.iter().map(|&t| reach.table(t)).collect();
     let guessed = drafted
         .iter()
         .map(|t| t.via.iter().filter(|p| p.guessed).count() + t.matches.iter().filter(|m| m.guessed).count())
@@ -390,7 +161,7 @@ pub fn draft(
         ));
     }
     let unmapped = (0..tables.len())
-        .filter(|&t| ties[t].is_none() && !personal[t].is_empty())
+        .filter(|&t| reach.ties[t].is_none() && !personal[t].is_empty())
         .map(|t| Unmapped {
             table: tables[t].name.to_string(),
             personal: personal[t].clone(),
@@ -399,11 +170,335 @@ pub fn draft(
     Ok(Draft {
         subject_table: tables[subject].name.to_string(),
         tied_with: tied_with.iter().map(|&t| tables[t].name.to_string()).collect(),
-        keys,
+        keys: keys.names(),
         tables: drafted,
         unmapped,
         notes,
     })
+}
+
+/// The subject table's email column and id column, and the key name of the id.
+struct SubjectKeys {
+    email: Option<String>,
+    id_column: Option<String>,
+    id_key: Option<String>,
+}
+
+impl SubjectKeys {
+    fn of(table: &crate::source::discovery::DbTable) -> SubjectKeys {
+        let email = email_columns(table).into_iter().next();
+        // An email that is the key is matched once, as the email.
+        let id_column = match table.primary_key.as_slice() {
+            [one] if Some(one) != email.as_ref() => Some(one.clone()),
+            _ => None,
+        };
+        let id_key = id_column.as_ref().map(|c| subject_key_for(&table.name.name, c));
+        SubjectKeys {
+            email,
+            id_column,
+            id_key,
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.email
+            .as_ref()
+            .map(|_| "email".to_string())
+            .into_iter()
+            .chain(self.id_key.clone())
+            .collect()
+    }
+
+    /// The subject table's own match: its email (ignoring case) and its id.
+    fn subject_match(&self) -> Vec<MatchKey> {
+        let email = self.email.as_ref().map(|c| MatchKey {
+            key: "email".into(),
+            columns: vec![c.clone()],
+            ignore_case: true,
+            guessed: false,
+        });
+        let id = self
+            .id_key
+            .as_ref()
+            .zip(self.id_column.as_ref())
+            .map(|(key, c)| MatchKey {
+                key: key.clone(),
+                columns: vec![c.clone()],
+                ignore_case: false,
+                guessed: false,
+            });
+        email.into_iter().chain(id).collect()
+    }
+}
+
+/// The walk from the subject table: which tables are tied to it, and how.
+struct Reach<'a> {
+    catalog: &'a DbCatalog,
+    personal: &'a [BTreeMap<&'static str, Vec<String>>],
+    references: &'a [Reference],
+    subject: usize,
+    keys: &'a SubjectKeys,
+    ties: Vec<Option<Tie>>,
+    /// Tables in the order they were reached (the subject first).
+    order: Vec<usize>,
+    /// Rows the subject owns: matched, or children of owned rows. Their children come along.
+    owned: Vec<bool>,
+    /// Reached through the rows that point at them (an address): they get every such path.
+    pointed: Vec<bool>,
+    /// Never drafted: copies of the subject table, names a map cannot write.
+    left_out: Vec<usize>,
+}
+
+impl<'a> Reach<'a> {
+    fn new(
+        catalog: &'a DbCatalog,
+        personal: &'a [BTreeMap<&'static str, Vec<String>>],
+        references: &'a [Reference],
+        subject: usize,
+        keys: &'a SubjectKeys,
+    ) -> Reach<'a> {
+        let n = catalog.tables.len();
+        let mut ties = vec![None; n];
+        ties[subject] = Some(Tie::Match(keys.subject_match()));
+        let mut owned = vec![false; n];
+        owned[subject] = true;
+        Reach {
+            catalog,
+            personal,
+            references,
+            subject,
+            keys,
+            ties,
+            order: vec![subject],
+            owned,
+            pointed: vec![false; n],
+            left_out: Vec::new(),
+        }
+    }
+
+    /// Leave out a table of the subject table's name in another schema (a backup, a decoy: the
+    /// operator decides) and names a map cannot write (a dot splits one, a quote or a control
+    /// character breaks it). Returns what to tell the operator.
+    fn leave_out_copies_and_unwritable(&mut self) -> Vec<String> {
+        let tables = &self.catalog.tables;
+        let subject = &tables[self.subject].name;
+        let mut notes = Vec::new();
+        for (t, table) in tables.iter().enumerate().filter(|(t, _)| *t != self.subject) {
+            let n = &table.name;
+            if n.name.eq_ignore_ascii_case(&subject.name) {
+                notes.push(format!(
+                    "{n} has the subject table's name in another schema (a backup or a copy?): left unmapped, decide"
+                ));
+                self.left_out.push(t);
+            } else if [&n.schema, &n.name]
+                .iter()
+                .any(|part| part.contains(['.', '"']) || part.chars().any(char::is_control))
+            {
+                notes.push(format!(
+                    "table {:?} cannot be written in a source map (a dot, a quote or a control character in its \
+                     name): left out",
+                    n.to_string()
+                ));
+                self.left_out.push(t);
+            }
+        }
+        notes
+    }
+
+    fn reach(&mut self, t: usize, tie: Tie) {
+        self.ties[t] = Some(tie);
+        self.order.push(t);
+    }
+
+    /// Tables the subject owns directly: a column referencing the subject's id under its plain
+    /// name (`customer_id`, or the key's own name) or by the only declared foreign key to it;
+    /// failing that, the table's own email columns. A role guessed from a name
+    /// (`assigned_user_id`, `legacy_customer_id`) is someone else's relation to the row.
+    fn tie_owners(&mut self) {
+        let keys = self.keys;
+        for t in 0..self.catalog.tables.len() {
+            if t == self.subject || self.left_out.contains(&t) {
+                continue;
+            }
+            let owning: Vec<&Reference> = self
+                .references
+                .iter()
+                .filter(|r| {
+                    r.child == t
+                        && r.parent == self.subject
+                        && r.parent_columns.len() == 1
+                        && Some(&r.parent_columns[0]) == keys.id_column.as_ref()
+                })
+                .collect();
+            let plain = owning.iter().find(|r| {
+                r.columns.len() == 1
+                    && (r.columns[0].eq_ignore_ascii_case(keys.id_key.as_deref().unwrap_or_default())
+                        || keys
+                            .id_column
+                            .as_ref()
+                            .is_some_and(|c| r.columns[0].eq_ignore_ascii_case(c)))
+            });
+            let plain = plain.or(match owning.as_slice() {
+                [only] if !only.guessed => Some(only),
+                _ => None,
+            });
+            let emails = email_columns(&self.catalog.tables[t]);
+            let tie = if let (Some(key), Some(best)) = (&keys.id_key, plain) {
+                Tie::Match(vec![MatchKey {
+                    key: key.clone(),
+                    columns: best.columns.clone(),
+                    ignore_case: false,
+                    guessed: best.guessed,
+                }])
+            } else if keys.email.is_some() && !emails.is_empty() {
+                Tie::Match(vec![MatchKey {
+                    key: "email".into(),
+                    columns: emails,
+                    ignore_case: true,
+                    guessed: false,
+                }])
+            } else {
+                continue;
+            };
+            self.owned[t] = true;
+            self.reach(t, tie);
+        }
+    }
+
+    /// Until nothing changes: the children of owned rows (`order_item` → `orders`), then the
+    /// tables reached rows point at when they hold an address or a card and no email of their own
+    /// (not a product, a city or a sales rep; and not their children: notes on an address a
+    /// household shares are the operator's call).
+    fn spread(&mut self) {
+        let tables = &self.catalog.tables;
+        loop {
+            let mut changed = false;
+            for t in 0..tables.len() {
+                if self.ties[t].is_some() || self.left_out.contains(&t) {
+                    continue;
+                }
+                // The subject's own references were settled by `tie_owners`.
+                let child_of: Vec<&Reference> = self
+                    .references
+                    .iter()
+                    .filter(|r| {
+                        r.child == t
+                            && r.parent != self.subject
+                            && self.owned[r.parent]
+                            && r.parent_columns == tables[r.parent].primary_key
+                    })
+                    .collect();
+                if let Some(r) = child_of.iter().find(|r| !r.guessed).or(child_of.first()) {
+                    let path = path(self.catalog, r.parent, &r.columns, &r.parent_columns, r.guessed);
+                    self.owned[t] = true;
+                    self.reach(t, Tie::Via(vec![(r.parent, path)]));
+                    changed = true;
+                }
+            }
+            for (t, table) in tables.iter().enumerate() {
+                if self.ties[t].is_some()
+                    || table.primary_key.is_empty()
+                    || self.left_out.contains(&t)
+                    || !holds_an_address(&self.personal[t])
+                {
+                    continue;
+                }
+                let paths = pointed_at_by(self.catalog, self.references, &self.ties, t);
+                if !paths.is_empty() {
+                    self.pointed[t] = true;
+                    self.reach(t, Tie::Via(paths));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// A table reached through the rows that point at it gets every such path, also from tables
+    /// reached after it (an order item's gift address), unless that would go round in a circle.
+    fn every_path(&mut self) {
+        for t in self.order.clone() {
+            if !self.pointed[t] {
+                continue;
+            }
+            let Some(Tie::Via(paths)) = &self.ties[t] else { continue };
+            let more: Vec<(usize, DraftPath)> = pointed_at_by(self.catalog, self.references, &self.ties, t)
+                .into_iter()
+                .filter(|(p, path)| {
+                    !paths.iter().any(|(q, other)| q == p && other == path) && !reaches(&self.ties, *p, t)
+                })
+                .collect();
+            if let Some(Tie::Via(paths)) = &mut self.ties[t] {
+                paths.extend(more);
+            }
+        }
+    }
+
+    /// Reached table `t` as the draft shows it.
+    fn table(&self, t: usize) -> DraftTable {
+        let tables = &self.catalog.tables;
+        let (matches, via) = match self.ties[t].clone().expect("reached") {
+            Tie::Match(m) => (m, Vec::new()),
+            Tie::Via(paths) => (Vec::new(), paths.into_iter().map(|(_, p)| p).collect::<Vec<_>>()),
+        };
+        let alternatives = if t == self.subject {
+            Vec::new()
+        } else {
+            self.alternatives(t, &matches, &via)
+        };
+        let exclude_columns: Vec<String> = super::personal::EXCLUDED
+            .iter()
+            .filter_map(|k| self.personal[t].get(k))
+            .flatten()
+            .cloned()
+            .collect();
+        DraftTable {
+            table: tables[t].name.to_string(),
+            matches,
+            via,
+            alternatives,
+            personal: self.personal[t].clone(),
+            exclude_columns,
+            primary_key: tables[t].primary_key.clone(),
+        }
+    }
+
+    /// Other ways into `t` from reached rows, listed and not used: rows pointing at it (a card
+    /// an order names), and rows it points at (a role referencing the subject). Not through a
+    /// table that is itself reached through `t`.
+    fn alternatives(&self, t: usize, matches: &[MatchKey], via: &[DraftPath]) -> Vec<DraftPath> {
+        let tables = &self.catalog.tables;
+        let pointing = self
+            .references
+            .iter()
+            .filter(|r| r.parent == t && r.child != t && r.parent_columns == tables[t].primary_key)
+            .map(|r| {
+                (
+                    r.child,
+                    path(self.catalog, r.child, &r.parent_columns, &r.columns, r.guessed),
+                )
+            });
+        let pointed = self
+            .references
+            .iter()
+            .filter(|r| r.child == t && r.parent != t && r.parent_columns == tables[r.parent].primary_key)
+            .filter(|r| !(r.parent == self.subject && matches.iter().any(|m| m.columns == r.columns)))
+            .map(|r| {
+                (
+                    r.parent,
+                    path(self.catalog, r.parent, &r.columns, &r.parent_columns, r.guessed),
+                )
+            });
+        let mut out: Vec<DraftPath> = Vec::new();
+        for (other, p) in pointing.chain(pointed) {
+            if self.ties[other].is_some() && !reaches(&self.ties, other, t) && !via.contains(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
 }
 
 /// A path to `parent` (its name as the draft writes it).
