@@ -151,10 +151,10 @@ pub async fn run(global: &Global) -> Result<(), UserError> {
 
 async fn check_source(source: &Database<'_>, report: &mut Report) -> Result<(), UserError> {
     let tables = &source.config().tables;
+    let fks = source.foreign_keys().await?;
     report
         .errors
-        .extend(crate::erase::plan::foreseen_refusals(source).await?);
-    let fks = source.foreign_keys().await?;
+        .extend(crate::erase::plan::foreseen_refusals(source, &fks));
     report.warnings.extend(guessed_references(source, &fks));
     for (t, table) in tables.iter().enumerate() {
         let shape = &source.shapes()[t];

@@ -470,16 +470,7 @@ impl<'a> Reach<'a> {
     /// table that is itself reached through `t`.
     fn alternatives(&self, t: usize, matches: &[MatchKey], via: &[DraftPath]) -> Vec<DraftPath> {
         let tables = &self.catalog.tables;
-        let pointing = self
-            .references
-            .iter()
-            .filter(|r| r.parent == t && r.child != t && r.parent_columns == tables[t].primary_key)
-            .map(|r| {
-                (
-                    r.child,
-                    path(self.catalog, r.child, &r.parent_columns, &r.columns, r.guessed),
-                )
-            });
+        let pointing = pointed_at_by(self.catalog, self.references, &self.ties, t);
         let pointed = self
             .references
             .iter()
@@ -492,7 +483,7 @@ impl<'a> Reach<'a> {
                 )
             });
         let mut out: Vec<DraftPath> = Vec::new();
-        for (other, p) in pointing.chain(pointed) {
+        for (other, p) in pointing.into_iter().chain(pointed) {
             if self.ties[other].is_some() && !reaches(&self.ties, other, t) && !via.contains(&p) && !out.contains(&p) {
                 out.push(p);
             }

@@ -271,14 +271,14 @@ fn step(source: &Database<'_>, s: usize, t: usize, rows: u64) -> Step {
 /// table delete empties but that the map does not cover, and kept tables whose rows would lose
 /// their parent. (Rows the map covers but does not tie to the person depend on the data, and are
 /// found by the delete's plan.)
-pub async fn foreseen_refusals(source: &Database<'_>) -> Result<Vec<String>, UserError> {
+pub fn foreseen_refusals(source: &Database<'_>, fks: &[ForeignKey]) -> Vec<String> {
     let mut out = Vec::new();
     if let Err(e) = check_anonymize_rules(source) {
         out.push(e.message);
     }
     let tables = &source.config().tables;
     let index = |name: &crate::config::TableName| tables.iter().position(|t| &t.name == name);
-    for fk in source.foreign_keys().await? {
+    for fk in fks {
         let Some(parent) = index(&fk.parent) else { continue };
         let parent_strategy = tables[parent].on_delete;
         if !matches!(parent_strategy, OnDelete::Quarantine | OnDelete::Flag) {
@@ -286,7 +286,7 @@ pub async fn foreseen_refusals(source: &Database<'_>) -> Result<Vec<String>, Use
         }
         let constraint = format!("constraint {} ({} ON DELETE {})", fk.name, fk.child, fk.on_delete.sql());
         match index(&fk.child) {
-            None => out.push(format!("delete would refuse: {}", uncovered(&fk, &constraint))),
+            None => out.push(format!("delete would refuse: {}", uncovered(fk, &constraint))),
             Some(child) => {
                 if !goes_along(parent_strategy, tables[child].on_delete) && child != parent {
                     out.push(format!(
@@ -303,7 +303,7 @@ pub async fn foreseen_refusals(source: &Database<'_>) -> Result<Vec<String>, Use
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// `redact` and `hash` write text: refuse them on columns that cannot hold it.
