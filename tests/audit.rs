@@ -667,3 +667,29 @@ fn an_archive_the_audit_log_does_not_record_is_named_as_such() {
     ]);
     ws.dsar_ok(&["open", genuine.to_str().unwrap(), "--identity", "keys/id.txt"]);
 }
+
+/// A batch writes its events as one group and updates head.json after them: a crash between
+/// the two leaves several sealed lines after the head. That log verifies and takes appends; a
+/// line after the head changed by hand does not verify.
+#[test]
+fn lines_a_crash_left_after_the_head_verify_and_the_log_goes_on() {
+    let ws = log_with(2);
+    let head = ws.state_dir().join("audit/head.json");
+    let old_head = std::fs::read(&head).unwrap();
+    for _ in 0..3 {
+        ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    }
+    // The head as a crash before its update leaves it: three lines behind.
+    std::fs::write(&head, &old_head).unwrap();
+    ws.dsar_ok(&["audit", "verify"]);
+    ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    ws.dsar_ok(&["audit", "verify"]);
+    assert!(lines(&ws).len() >= 6);
+
+    // A line after the head changed by hand is still caught: each carries its keyed hash.
+    let mut edited = lines(&ws);
+    edited[3] = edited[3].replacen("\"action\":\"", "\"action\":\"x", 1);
+    write_lines(&ws, &edited);
+    std::fs::write(&head, &old_head).unwrap();
+    assert_broken(&ws, "000001.jsonl:4", "altered");
+}

@@ -157,6 +157,16 @@ impl AuditLog {
     /// Append one event and fsync it. Several dsar processes may append at once: the lock
     /// serialises them, so lines never interleave and the chain stays whole.
     pub fn append(&self, event: &Event) -> Result<(), UserError> {
+        self.append_all(std::slice::from_ref(event))
+    }
+
+    /// Append `events` in order under one lock, with one write and one fsync (and one update of
+    /// `head.json`): a batch of requests records its events as a group, not an fsync each.
+    /// After a crash the log holds all of them or a prefix of whole lines, each sealed.
+    pub fn append_all(&self, events: &[Event]) -> Result<(), UserError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let dir = self.dir()?;
         let fail = |what: &str, e: std::io::Error| {
             UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
@@ -171,15 +181,15 @@ impl AuditLog {
             details.insert("segment".into(), segment.into());
             self.append_locked(
                 &dir,
-                &Event {
+                &[Event {
                     action: "audit.repaired".into(),
                     outcome: Outcome::Ok,
                     details,
                     ..Default::default()
-                },
+                }],
             )?;
         }
-        self.append_locked(&dir, event)
+        self.append_locked(&dir, events)
     }
 
     /// Remove a torn last line: an append that failed part-way (a full disk, a process killed
@@ -246,7 +256,7 @@ impl AuditLog {
     }
 
     /// The append itself, under the lock.
-    fn append_locked(&self, dir: &std::path::Path, event: &Event) -> Result<(), UserError> {
+    fn append_locked(&self, dir: &std::path::Path, events: &[Event]) -> Result<(), UserError> {
         let fail = |what: &str, e: std::io::Error| {
             UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
                 .with_hint("run `dsar audit verify` to check the log; once there is space again the next command repairs a torn last line")
@@ -305,33 +315,55 @@ impl AuditLog {
             },
         };
 
-        // A new segment once the current one holds `segment_events` events.
-        let path = match segments.last() {
-            None => dir.join(segments::segment_name(1)),
-            Some(current) => {
-                let first_seq = segments::first_line(current)
+        // The current segment and the seq of its first line: a new segment once it holds
+        // `segment_events` events.
+        let (mut number, mut first_seq) = match segments.last() {
+            None => (1, None),
+            Some(current) => (
+                segments::number(current),
+                segments::first_line(current)
                     .map_err(|e| fail("read", e))?
                     .and_then(|l| serde_json::from_str::<Value>(&l).ok())
-                    .and_then(|v| v.get("seq").and_then(Value::as_u64));
-                match first_seq {
-                    Some(first) if seq - first >= self.segment_events => {
-                        dir.join(segments::segment_name(segments::number(current) + 1))
-                    }
-                    _ => current.clone(),
-                }
-            }
+                    .and_then(|v| v.get("seq").and_then(Value::as_u64)),
+            ),
         };
-
-        let (line, hash) = self.seal(event, seq, &prev);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| fail("open", e))?;
-        file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
+        let open = |number: u64| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(dir.join(segments::segment_name(number)))
+                .map_err(|e| fail("open", e))
+        };
+        let (mut seq, mut prev) = (seq, prev);
+        let mut file: Option<std::fs::File> = None;
+        let mut lines = String::new();
+        for event in events {
+            if first_seq.is_some_and(|first| seq - first >= self.segment_events) {
+                // The segment is full: what it was given so far goes in before the next begins.
+                if let Some(mut full) = file.take() {
+                    full.write_all(lines.as_bytes()).map_err(|e| fail("append", e))?;
+                    full.sync_data().map_err(|e| fail("fsync", e))?;
+                }
+                lines.clear();
+                number += 1;
+                first_seq = None;
+            }
+            if file.is_none() {
+                file = Some(open(number)?);
+            }
+            first_seq.get_or_insert(seq);
+            let (line, hash) = self.seal(event, seq, &prev);
+            lines.push_str(&line);
+            prev = hash;
+            seq += 1;
+        }
+        let Some(mut file) = file else { return Ok(()) };
+        // One write and one fsync for the whole group, then the head: a crash in between leaves
+        // whole, keyed lines after the head, which the next append and `audit verify` accept.
+        file.write_all(lines.as_bytes()).map_err(|e| fail("append", e))?;
         file.sync_data().map_err(|e| fail("fsync", e))?;
-        segments::write_head(dir, &Head::sealed(&self.chain, seq, hash)).map_err(|e| fail("write head.json", e))?;
+        segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
 
@@ -348,11 +380,14 @@ impl AuditLog {
                 name.ends_with(".json") && !name.starts_with('.')
             })
             .filter(|e| {
-                let pid = std::fs::read(e.path())
+                let record = std::fs::read(e.path())
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .and_then(|v| v.get("pid").and_then(Value::as_u64));
-                pid != Some(u64::from(std::process::id()))
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                let pid = record.as_ref().and_then(|v| v.get("pid").and_then(Value::as_u64));
+                // A queued request is written before anything is logged (a batch run's later
+                // batches); a run killed then leaves queued records beside an empty log.
+                let queued = record.as_ref().and_then(|v| v.get("state")).and_then(Value::as_str) == Some("queued");
+                pid != Some(u64::from(std::process::id())) && !queued
             })
             .count()
     }
@@ -525,7 +560,12 @@ fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[
             let seq = last.get("seq").and_then(Value::as_u64).unwrap_or(0);
             let hash = last.get("hash").and_then(Value::as_str).unwrap_or_default();
             let prev = last.get("prev").and_then(Value::as_str).unwrap_or_default();
-            if (seq == head.seq && hash == head.hash) || (seq == head.seq + 1 && prev == head.hash) {
+            // The head is written after the lines of an append: it lags them after a crash, by
+            // one line or by a group's (`append_all`); those lines carry the key's seal.
+            if (seq == head.seq && hash == head.hash)
+                || (seq == head.seq + 1 && prev == head.hash)
+                || seq > head.seq + 1
+            {
                 Ok(())
             } else if seq < head.seq {
                 Err(format!(

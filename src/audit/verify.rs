@@ -95,6 +95,10 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         })
         .collect();
 
+    let first_seq = expected_seq;
+    // The hash of the line the head names, to check the lines after it continue it.
+    let head_seq = segments::read_head(dir).ok().flatten().map(|h| h.seq);
+    let mut hash_at_head: Option<String> = None;
     let mut count = 0u64;
     for (i, (segment, line, text)) in lines.iter().enumerate() {
         let Ok(Value::Object(event)) = serde_json::from_str::<Value>(text) else {
@@ -133,6 +137,9 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
                 "it does not follow the line before it (prev hash differs)",
             ));
         }
+        if Some(seq) == head_seq {
+            hash_at_head = Some(stated.to_string());
+        }
         expected_seq = seq + 1;
         expected_prev = stated.to_string();
         anchored |= anchor == Some(stated);
@@ -169,13 +176,15 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
             let (s, l, _) = lines.last().cloned().unwrap_or_default();
             return Err(Broken::at(&s, l, "the last line is not the one that was written last"));
         }
-        if last_seq > head.seq + 1 {
+        // Lines after the head (a grouped append cut short by a crash) must continue the very
+        // line the head names; each carries its keyed hash, checked above.
+        if last_seq > head.seq && head.seq >= first_seq && hash_at_head.as_deref() != Some(head.hash.as_str()) {
             let (s, l, _) = lines.last().cloned().unwrap_or_default();
             return Err(Broken::at(
                 &s,
                 l,
                 format!(
-                    "{} line(s) after the recorded head: appended by hand",
+                    "{} line(s) after the recorded head, which names another line: appended by hand",
                     last_seq - head.seq
                 ),
             ));
