@@ -170,6 +170,8 @@ pub struct Ledger {
     key: Vec<u8>,
     /// For requests this process runs: where their end is announced and notify failures logged.
     announce: Option<(AuditLog, Notify)>,
+    /// Records are written without an fsync each, made durable by [`Ledger::sync`] (a batch).
+    grouped: bool,
 }
 
 impl Ledger {
@@ -178,6 +180,7 @@ impl Ledger {
             dir: state.subdir("requests")?,
             key: state.installation_key()?,
             announce: None,
+            grouped: false,
         })
     }
 
@@ -186,6 +189,20 @@ impl Ledger {
         let mut ledger = Ledger::open(audit.state())?;
         ledger.announce = Some((audit.clone(), notify.clone()));
         Ok(ledger)
+    }
+
+    /// Write the records of requests started from here without an fsync each: the caller
+    /// makes a batch of them durable at once with [`Ledger::sync`]. Until then a power loss can
+    /// leave a record as it was before (or, for a new one, empty: `damaged`), never half-written.
+    pub fn grouped(mut self) -> Ledger {
+        self.grouped = true;
+        self
+    }
+
+    /// Make every record written so far durable: one syncfs(2) of the state dir's filesystem.
+    pub fn sync(&self) -> Result<(), UserError> {
+        crate::state::sync_filesystem(&self.dir)
+            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -201,6 +218,20 @@ impl Ledger {
         reason: Option<String>,
         subject: Vec<String>,
     ) -> Result<Running, UserError> {
+        self.start_with(request_id, kind, operator, reason, subject, |_| {})
+    }
+
+    /// [`Ledger::start`], with `prepare` filling in the rest of the record before its first
+    /// write (one write per request, not one per field).
+    pub fn start_with(
+        &self,
+        request_id: &str,
+        kind: &str,
+        operator: &str,
+        reason: Option<String>,
+        subject: Vec<String>,
+        prepare: impl FnOnce(&mut Request),
+    ) -> Result<Running, UserError> {
         let lock_path = self.dir.join(format!("{request_id}.lock"));
         let lock = OpenOptions::new()
             .create(true)
@@ -215,6 +246,7 @@ impl Ledger {
         let case = self.announce.as_ref().map(|(audit, _)| audit);
         request.reason = reason.or_else(|| case.and_then(|a| a.reason()).map(str::to_string));
         request.ticket = case.and_then(|a| a.ticket()).map(str::to_string);
+        prepare(&mut request);
         let mut running = Running {
             path: self.record_path(request_id),
             cancel_path: self.dir.join(format!("{request_id}.cancel")),
@@ -224,6 +256,7 @@ impl Ledger {
             last_write: None,
             announce: self.announce.clone(),
             key: self.key.clone(),
+            grouped: self.grouped,
         };
         running.write()?;
         Ok(running)
@@ -282,7 +315,7 @@ impl Ledger {
             return Ok(false);
         }
         note(request.afterwards.get_or_insert_with(Afterwards::default));
-        write_record(&path, &mut request, &self.key)?;
+        write_record(&path, &mut request, &self.key, true)?;
         Ok(true)
     }
 
@@ -374,6 +407,7 @@ pub struct Running {
     last_write: Option<Instant>,
     announce: Option<(AuditLog, Notify)>,
     key: Vec<u8>,
+    grouped: bool,
 }
 
 impl Running {
@@ -438,11 +472,6 @@ impl Running {
         self.write()
     }
 
-    pub fn set_export_settings(&mut self, settings: ExportSettings) -> Result<(), UserError> {
-        self.request.export = Some(settings);
-        self.write()
-    }
-
     pub fn set_sealed_subjects(&mut self, sealed: String) -> Result<(), UserError> {
         self.request.sealed_subjects = Some(sealed);
         self.write()
@@ -492,7 +521,7 @@ impl Running {
 
     fn write(&mut self) -> Result<(), UserError> {
         self.last_write = Some(Instant::now());
-        write_record(&self.path, &mut self.request, &self.key)
+        write_record(&self.path, &mut self.request, &self.key, !self.grouped)
     }
 }
 
@@ -505,11 +534,15 @@ fn record_mac(key: &[u8], request: &Request) -> String {
 }
 
 /// Seal and replace a record atomically: a temp file (0600), fsync, rename.
-fn write_record(path: &Path, request: &mut Request, key: &[u8]) -> Result<(), UserError> {
+fn write_record(path: &Path, request: &mut Request, key: &[u8], sync: bool) -> Result<(), UserError> {
     request.mac = record_mac(key, request);
     let json = serde_json::to_vec_pretty(request)
         .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
-    crate::state::write_atomically(path, &json)
+    if sync {
+        crate::state::write_atomically(path, &json)
+    } else {
+        crate::state::write_unsynced(path, &json)
+    }
 }
 
 impl Drop for Running {

@@ -221,6 +221,24 @@ fn create_private_dir(dir: &Path) -> Result<(), UserError> {
 /// Replace `path` with `bytes` atomically: a temp file beside it (0600, per process, so two
 /// writers never mix theirs), fsync, rename. A reader sees the old content or the new, whole.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
+    write_replacing(path, bytes, true)
+}
+
+/// [`write_atomically`] without the fsync, for a group of writes made durable together by one
+/// [`sync_filesystem`] (a batch's ledger records). Readers still see old or new, whole; only a
+/// power loss before that sync can leave the file as it was, or empty.
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
+    write_replacing(path, bytes, false)
+}
+
+/// Flush everything written to the filesystem that holds `path` (syncfs(2)): one call makes a
+/// whole batch of files durable, where an fsync each would cost a journal commit each.
+pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
+    let dir = fs::File::open(path)?;
+    rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UserError> {
     let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
     let name = path
         .file_name()
@@ -235,7 +253,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
         .open(&temp)
         .map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
+    if sync {
+        file.sync_all().map_err(fail)?;
+    }
     fs::rename(&temp, path).map_err(fail)
 }
 

@@ -492,3 +492,126 @@ fn failed_request(ws: &Workspace, kind: &str) -> String {
         .unwrap_or_else(|| panic!("no failed {kind} in {jobs}"))
         .to_string()
 }
+
+/// A batch export makes its durable writes as a group: the batch's archives are synced together
+/// and only then renamed into place, and only then are its ledger records and audit events
+/// written and synced, together. Killed at any point, no archive under its final name is
+/// partial, no request reads `completed` without its archive, the audit log verifies, and
+/// `dsar resume` finishes every request that did not complete.
+#[test]
+fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
+    let seed = seed();
+    let mut rng = Rng(seed | 1);
+    let mut kills = 0;
+    for trial in 0..trials().min(4) {
+        let context = format!("batch trial {trial} (seed {seed})");
+        let (db, ws, _) = setup("30d");
+        // Fourteen people in two spooled batches of seven; customer 1 owns the 20,000 events,
+        // customers 100 to 110 three each.
+        psql(
+            &db.url,
+            "INSERT INTO \"Shop\".\"Customers\" (\"CustomerId\", \"Email\") SELECT g, 'p' || g || '@example.com' FROM generate_series(100, 110) g; \
+             INSERT INTO \"Shop\".events SELECT 100000 + g * 3 + i, g, md5(g::text) FROM generate_series(100, 110) g, generate_series(0, 2) i",
+        );
+        let mut csv = String::from("customer_id\n1\n2\n3\n");
+        for id in 100..111 {
+            csv.push_str(&format!("{id}\n"));
+        }
+        std::fs::write(ws.path("people.csv"), csv).unwrap();
+        let mut child = spawn(
+            &ws,
+            &db,
+            &["export", "--subjects-file", "people.csv", "--batch-size", "7"],
+        );
+        let spins = rng.below(400);
+        let mut seen = 0;
+        kills += usize::from(kill_when(&mut child, || {
+            seen += 1;
+            seen > spins
+        }));
+        let check_archives = |context: &str| {
+            for archive in ws.archives() {
+                let name = archive.file_name().unwrap().to_string_lossy().into_owned();
+                if name.ends_with(".zip.age") {
+                    let opened = ws.open_archive(&archive);
+                    assert!(opened.files.contains_key("manifest.json"), "{context}: {name} is whole");
+                } else {
+                    assert!(
+                        name.ends_with(".partial") && name.starts_with('.'),
+                        "{context}: unexpected file {name}"
+                    );
+                }
+            }
+        };
+        check_archives(&context);
+        let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--json"]).stdout).unwrap();
+        let requests = jobs["requests"].as_array().unwrap().clone();
+        for r in &requests {
+            let id = r["request_id"].as_str().unwrap();
+            assert_ne!(r["state"], "running", "{context}: {id} still reads as running");
+            if r["state"] == "completed" {
+                assert!(
+                    ws.path(&format!("exports/{id}.zip.age")).exists(),
+                    "{context}: {id} reads completed without its archive"
+                );
+            }
+        }
+        if !requests.is_empty() {
+            audit_verifies(&ws, &context);
+        }
+        // Every request recorded and not completed is resumed; a kill before the first batch
+        // recorded anything leaves nothing to resume, and the export runs again.
+        let unfinished: Vec<&str> = requests
+            .iter()
+            .filter(|r| r["state"] != "completed")
+            .map(|r| r["request_id"].as_str().unwrap())
+            .collect();
+        if requests.is_empty() {
+            ws.dsar_ok(&[
+                "export",
+                "--subjects-file",
+                "people.csv",
+                "--batch-size",
+                "7",
+                "--quiet",
+            ]);
+        }
+        for id in &unfinished {
+            let out = ws.dsar(&["resume", id, "--identity", "keys/recovery.key", "--quiet"]);
+            assert!(
+                out.status.success() || out.status.code() == Some(3),
+                "{context}: resume {id}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--json"]).stdout).unwrap();
+        let requests = jobs["requests"].as_array().unwrap();
+        assert_eq!(requests.len(), 14, "{context}: one request per person");
+        for r in requests {
+            let id = r["request_id"].as_str().unwrap();
+            assert_eq!(r["state"], "completed", "{context}: {id}");
+            assert!(ws.path(&format!("exports/{id}.zip.age")).exists(), "{context}: {id}");
+        }
+        check_archives(&context);
+        let events: u64 = ws
+            .archives()
+            .iter()
+            .filter(|a| a.to_string_lossy().ends_with(".zip.age"))
+            .map(|a| {
+                ws.open_archive(a)
+                    .counts()
+                    .get("shop/Shop.events")
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .sum();
+        // Each person's events once: customer 1's 20,000 and whatever the others have.
+        let expected = count(
+            &db,
+            "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" IN (1, 2, 3) OR \"CustomerId\" BETWEEN 100 AND 110",
+        );
+        assert_eq!(events, expected as u64, "{context}: every person's events, once");
+        audit_verifies(&ws, &context);
+    }
+    println!("faults: batch export killed {kills} time(s) mid-run");
+}

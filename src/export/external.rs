@@ -7,10 +7,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::Job;
 use super::encode::TableEncoder;
 use super::names::entry_path;
 use super::page::SectionInfo;
-use super::{Job, SinkMessage};
+use super::sink::{SinkMessage, TableStart};
 use crate::config::About;
 use crate::error::UserError;
 use crate::identity::Identities;
@@ -71,13 +72,13 @@ impl Job<'_> {
                 data_path: path.clone(),
                 columns: columns.clone(),
             };
-            let begin = SinkMessage::Begin {
+            let begin = SinkMessage::Begin(Arc::new(TableStart {
                 path,
                 source: source.name.clone(),
                 table: RECORDS.into(),
                 encoder: Arc::new(TableEncoder::new(self.format, columns, self.csv_bom)),
                 section,
-            };
+            }));
             tx.send(begin).await.map_err(|_| closed())?;
             tx.send(SinkMessage::Rows(rows)).await.map_err(|_| closed())?;
             tx.send(SinkMessage::End).await.map_err(|_| closed())?;

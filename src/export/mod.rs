@@ -14,6 +14,7 @@ mod names;
 mod notice;
 mod page;
 mod recipients;
+mod sink;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,15 +29,16 @@ use crate::error::{ExitKind, UserError};
 use crate::identity::Identities;
 use crate::ledger::{ExportSettings, Ledger, Request, Running};
 use crate::progress::Progress;
-use crate::source::{Database, ExportRow};
+use crate::source::Database;
 use crate::state::subject_hash;
 use crate::subject::{self, Subject};
-use archive::{ArchiveSummary, ArchiveWriter};
+use archive::{ArchiveSummary, ArchiveWriter, Unsynced, persist_all};
 use encode::TableEncoder;
 use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
 use notice::{Notice, TableFacts};
-use page::{PageBook, SectionInfo};
+use page::SectionInfo;
 use recipients::Encryption;
+use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, TableStart, write_rows};
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
 const CHUNK_ROWS: usize = 512;
@@ -273,7 +275,9 @@ async fn export_subjects(
         let names: Vec<serde_json::Value> = unavailable.iter().map(|s| s.name.clone().into()).collect();
         missing_details.insert("unavailable_sources".into(), names.into());
     }
-    let ledger = Ledger::for_runs(&audit, &config.notify)?;
+    // A batch's records and audit events are made durable together (one sync each per batch),
+    // after its archives are: see `Job::batch`.
+    let ledger = Ledger::for_runs(&audit, &config.notify)?.grouped();
     crate::interrupt::install();
     let mut done = Vec::new();
     let mut failed_commands: Vec<String> = Vec::new();
@@ -311,29 +315,48 @@ async fn export_subjects(
             }
             ledger.queue(request, &run)?;
         }
+        ledger.sync()?;
         Some(lock)
     } else {
         None
     };
     for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
         let request_ids = request_ids.to_vec();
-        let mut running = Vec::with_capacity(batch.len());
-        for (subject, id) in batch.iter().zip(&request_ids) {
-            let mut run = ledger.start(id, "export", audit.operator(), None, hashes(&key, &subject.ids))?;
-            run.set_export_settings(resume_settings.clone())?;
-            if let Some(recipients) = &recovery {
-                run.set_sealed_subjects(subject::seal(std::slice::from_ref(subject), recipients)?)?;
-            }
-            running.push(run);
-            audit.append(&Event {
+        // The audit log first: a ledger record is never without its `export.requested` event
+        // (an empty log beside records reads as a deleted log).
+        let mut events: Vec<Event> = batch
+            .iter()
+            .zip(&request_ids)
+            .map(|(subject, id)| Event {
                 action: "export.requested".into(),
                 request_id: Some(id.clone()),
                 subject: hashes(&key, &subject.ids),
                 outcome: Outcome::Ok,
                 ..Default::default()
+            })
+            .collect();
+        audit.append_all(&events)?;
+        events.clear();
+        let mut running = Vec::with_capacity(batch.len());
+        for (subject, id) in batch.iter().zip(&request_ids) {
+            let sealed = match &recovery {
+                Some(recipients) => Some(subject::seal(std::slice::from_ref(subject), recipients)?),
+                None => None,
+            };
+            let run = ledger.start_with(id, "export", audit.operator(), None, hashes(&key, &subject.ids), |r| {
+                r.export = Some(resume_settings.clone());
+                r.sealed_subjects = sealed;
             })?;
+            running.push(run);
         }
-        match job.batch(batch, &request_ids, &mut running).await {
+        ledger.sync()?;
+        let outcome = job.batch(batch, &request_ids, &mut running).await;
+        // However the batch ended, its records and events are made durable together.
+        let recorded = |events: &[Event]| -> Result<(), UserError> {
+            ledger.sync()?;
+            audit.append_all(events)
+        };
+        match outcome {
             Ok((exported, ids)) => {
                 for (i, (e, mut run)) in exported.iter().zip(running).enumerate() {
                     for c in &e.counts {
@@ -349,7 +372,7 @@ async fn export_subjects(
                     if !e.failed_sources.is_empty() {
                         details.insert("failed_sources".into(), e.failed_sources.clone().into());
                     }
-                    audit.append(&Event {
+                    events.push(Event {
                         action: "export.completed".into(),
                         request_id: Some(e.request_id.clone()),
                         subject: hashes(&key, &ids.of_subject(i as u32)),
@@ -358,8 +381,9 @@ async fn export_subjects(
                         outcome: Outcome::Ok,
                         details,
                         ..Default::default()
-                    })?;
+                    });
                 }
+                recorded(&events)?;
                 failed_commands.extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
                 done.extend(exported);
             }
@@ -373,15 +397,16 @@ async fn export_subjects(
                     )?;
                 }
                 for (subject, id) in batch.iter().zip(&request_ids) {
-                    audit.append(&Event {
+                    events.push(Event {
                         action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
                         request_id: Some(id.clone()),
                         subject: hashes(&key, &subject.ids),
                         outcome: Outcome::Error,
                         error: Some(redact(&err.message, subject)),
                         ..Default::default()
-                    })?;
+                    });
                 }
+                recorded(&events)?;
                 return Err(err);
             }
         }
@@ -457,29 +482,6 @@ struct Job<'a> {
     allow_multiple: bool,
 }
 
-/// Messages to the archive-writing thread.
-enum SinkMessage {
-    Begin {
-        path: String,
-        source: String,
-        table: String,
-        encoder: Arc<TableEncoder>,
-        section: SectionInfo,
-    },
-    Rows(Vec<ExportRow>),
-    End,
-}
-
-/// An archive being written, with what it holds so far.
-struct OpenArchive {
-    writer: ArchiveWriter,
-    rows_in_entry: u64,
-    files: Vec<FileEntry>,
-    /// What the map says of each table in `files`, in the same order.
-    abouts: Vec<Arc<crate::config::About>>,
-    book: PageBook,
-}
-
 impl Job<'_> {
     /// Export one batch of subjects: one query per table for the whole batch, one archive each.
     async fn batch(
@@ -493,9 +495,25 @@ impl Job<'_> {
         }
         let ids = crate::identity::resolve(self.sources, batch, self.allow_multiple).await?;
 
-        let archives = self.open_archives(request_ids).await?;
+        // A few subjects: their archives are written as the rows stream. More: the rows are
+        // spooled and the archives built afterwards, a few at a time (see `sink`).
         let (tx, rx) = mpsc::channel::<SinkMessage>(8);
-        let sink = tokio::task::spawn_blocking(move || write_rows(rx, archives));
+        let sink = if request_ids.len() <= OPEN_AT_ONCE {
+            let archives = self.open_archives(request_ids).await?;
+            tokio::task::spawn_blocking(move || write_rows(rx, archives).map(Sunk::Archives))
+        } else {
+            for id in request_ids {
+                let target = self.out_dir.join(format!("{id}.zip.age"));
+                if target.exists() {
+                    return Err(UserError::runtime(format!(
+                        "{} already exists; refusing to overwrite it",
+                        target.display()
+                    )));
+                }
+            }
+            let spool = RowSpool::new(self.out_dir, request_ids.len())?;
+            tokio::task::spawn_blocking(move || spool.take(rx).map(Sunk::Spool))
+        };
         let streamed = match self.stream_tables(&ids, &tx, running).await {
             Ok(()) => self.stream_commands(batch.len(), &ids, &tx).await,
             Err(e) => Err(e),
@@ -505,11 +523,17 @@ impl Job<'_> {
             .await
             .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))?;
         // A writer failure explains a closed channel, so it wins over the streaming error.
-        let archives = written?;
+        let sunk = written?;
         let failed = streamed?;
         for source in self.sources {
             source.end_snapshot().await?;
         }
+        let encryptors = match &sunk {
+            Sunk::Archives(_) => Vec::new(),
+            Sunk::Spool(spool) => (0..spool.subjects())
+                .map(|_| self.encryption.encryptor().map(|e| std::sync::Mutex::new(Some(e))))
+                .collect::<Result<Vec<_>, UserError>>()?,
+        };
 
         let created_at = crate::clock::now_rfc3339();
         let sources: Vec<SourceEntry> = self
@@ -531,6 +555,7 @@ impl Job<'_> {
         let subjects: Vec<Subject> = batch.to_vec();
         let ids_owned: Vec<String> = request_ids.to_vec();
         let controller = self.controller.clone();
+        let out_dir = self.out_dir.to_path_buf();
         // The manifest, the end of the age stream and the fsync of a large archive take a while:
         // a terminal shows a spinner, not silence.
         let spinner = self.progress.step(&format!(
@@ -538,36 +563,64 @@ impl Job<'_> {
             ids_owned.len()
         ));
         let finished = tokio::task::spawn_blocking(move || {
-            archives
-                .into_iter()
-                .zip(subjects)
-                .zip(ids_owned)
-                .enumerate()
-                .map(|(i, ((archive, subject), request_id))| {
-                    // A command that failed for this person is named in their manifest.
-                    let mut sources = sources.clone();
-                    let mut failures = Vec::new();
-                    // Command messages come redacted (see source::command).
-                    for (_, name, message) in failed.iter().filter(|(s, ..)| *s == i) {
-                        let message = message.clone();
-                        if let Some(entry) = sources.iter_mut().find(|e| &e.name == name) {
-                            entry.unavailable = Some(message.clone());
-                        }
-                        failures.push(message);
+            // Add index.html, README.txt and the manifest to archive `i`, and close it.
+            let finish = |i: usize, archive: OpenArchive| -> Result<(Exported, Unsynced), UserError> {
+                // A command that failed for this person is named in their manifest.
+                let mut sources = sources.clone();
+                let mut failures = Vec::new();
+                // Command messages come redacted (see source::command).
+                for (_, name, message) in failed.iter().filter(|(s, ..)| *s == i) {
+                    let message = message.clone();
+                    if let Some(entry) = sources.iter_mut().find(|e| &e.name == name) {
+                        entry.unavailable = Some(message.clone());
                     }
-                    let mut exported = finish_archive(
-                        archive,
-                        &subject,
-                        request_id,
-                        &created_at,
-                        format,
-                        &sources,
-                        &controller,
-                    )?;
-                    exported.failed_sources = failures;
-                    Ok(exported)
-                })
-                .collect::<Result<Vec<_>, UserError>>()
+                    failures.push(message);
+                }
+                let (mut exported, unsynced) = finish_archive(
+                    archive,
+                    &subjects[i],
+                    ids_owned[i].clone(),
+                    &created_at,
+                    format,
+                    &sources,
+                    &controller,
+                )?;
+                exported.failed_sources = failures;
+                Ok((exported, unsynced))
+            };
+            match sunk {
+                Sunk::Archives(archives) => archives
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, archive)| finish(i, archive))
+                    .collect::<Result<Vec<_>, UserError>>(),
+                Sunk::Spool(spool) => {
+                    let build = |i: usize| -> Result<(Exported, Unsynced), UserError> {
+                        let encryptor = encryptors[i]
+                            .lock()
+                            .ok()
+                            .and_then(|mut e| e.take())
+                            .ok_or_else(|| UserError::runtime("archive writer stopped: no encryptor"))?;
+                        let writer = ArchiveWriter::create(&out_dir, &format!("{}.zip.age", ids_owned[i]), encryptor)?;
+                        let mut archive = OpenArchive::new(writer, &out_dir);
+                        spool.replay(i, &mut archive)?;
+                        finish(i, archive)
+                    };
+                    in_parallel(spool.subjects(), build)
+                }
+            }
+            .and_then(|finished| {
+                // One sync for the batch's archives, then their names.
+                let (mut exported, unsynced): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
+                for (e, summary) in exported.iter_mut().zip(persist_all(&out_dir, unsynced)?) {
+                    let ArchiveSummary { path, bytes, sha256 } = summary;
+                    // Absolute, so scripts reading --json need not know the working directory.
+                    e.archive = std::fs::canonicalize(&path).unwrap_or(path).display().to_string();
+                    e.bytes = bytes;
+                    e.sha256 = sha256;
+                }
+                Ok(exported)
+            })
         })
         .await;
         spinner.finish_and_clear();
@@ -585,13 +638,7 @@ impl Job<'_> {
             let writer = tokio::task::spawn_blocking(move || ArchiveWriter::create(&dir, &name, encryptor))
                 .await
                 .map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
-            archives.push(OpenArchive {
-                writer,
-                rows_in_entry: 0,
-                files: Vec::new(),
-                abouts: Vec::new(),
-                book: PageBook::new(self.out_dir),
-            });
+            archives.push(OpenArchive::new(writer, self.out_dir));
         }
         Ok(archives)
     }
@@ -624,13 +671,13 @@ impl Job<'_> {
                     columns: columns.clone(),
                 };
                 let encoder = Arc::new(TableEncoder::new(self.format, columns, self.csv_bom));
-                let begin = SinkMessage::Begin {
+                let begin = SinkMessage::Begin(Arc::new(TableStart {
                     path,
                     source: source.config().name.clone(),
                     table: table.name.to_string(),
                     encoder,
                     section,
-                };
+                }));
                 tx.send(begin).await.map_err(|_| closed())?;
 
                 // A count first, in the same snapshot, so the bar and `dsar status` show a real
@@ -689,77 +736,55 @@ impl Job<'_> {
     }
 }
 
-/// The writer thread: route each row to the archives of the subjects it belongs to.
-fn write_rows(
-    mut rx: mpsc::Receiver<SinkMessage>,
-    mut archives: Vec<OpenArchive>,
-) -> Result<Vec<OpenArchive>, UserError> {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut current: Option<(String, String, Arc<TableEncoder>)> = None;
-    while let Some(message) = rx.blocking_recv() {
-        match message {
-            SinkMessage::Begin {
-                path,
-                source,
-                table,
-                encoder,
-                section,
-            } => {
-                buf.clear();
-                encoder.header(&mut buf);
-                for archive in &mut archives {
-                    archive.writer.start_entry(&path)?;
-                    archive.writer.write(&buf)?;
-                    archive.rows_in_entry = 0;
-                    archive.abouts.push(section.about.clone());
-                    archive.book.begin(section.clone());
-                }
-                current = Some((source, table, encoder));
-            }
-            SinkMessage::Rows(rows) => {
-                let Some((_, _, encoder)) = &current else { continue };
-                for row in rows {
-                    let targets: Vec<usize> = match &row.owners {
-                        None => (0..archives.len()).collect(),
-                        Some(owners) => owners
-                            .iter()
-                            .map(|&o| o as usize)
-                            .filter(|&o| o < archives.len())
-                            .collect(),
-                    };
-                    for target in targets {
-                        let archive = &mut archives[target];
-                        buf.clear();
-                        encoder.row(archive.rows_in_entry == 0, &row.values, &mut buf);
-                        archive.writer.write(&buf)?;
-                        archive.book.row(&row.values)?;
-                        archive.rows_in_entry += 1;
+/// How a batch's rows were taken: into its open archives, or into a spool.
+enum Sunk {
+    Archives(Vec<OpenArchive>),
+    Spool(RowSpool),
+}
+
+/// `build(i)` for every `i < n`, on as many threads as there are cores (at most 4), in order.
+fn in_parallel<T: Send>(n: usize, build: impl Fn(usize) -> Result<T, UserError> + Sync) -> Result<Vec<T>, UserError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(n.max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<T, UserError>>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // After a failure the others stop at their next archive.
+                    if i >= n || failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = build(i);
+                    if result.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
                     }
                 }
-            }
-            SinkMessage::End => {
-                let Some((source, table, encoder)) = current.take() else {
-                    continue;
-                };
-                for archive in &mut archives {
-                    buf.clear();
-                    encoder.footer(archive.rows_in_entry > 0, &mut buf);
-                    archive.writer.write(&buf)?;
-                    let entry = archive.writer.finish_entry();
-                    archive.files.push(FileEntry {
-                        path: entry.path,
-                        source: Some(source.clone()),
-                        table: Some(table.clone()),
-                        rows: Some(archive.rows_in_entry),
-                        columns: encoder.columns().to_vec(),
-                        bytes: entry.bytes,
-                        sha256: entry.sha256,
-                    });
-                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(n);
+    for slot in results {
+        match slot.into_inner().ok().flatten() {
+            Some(Ok(value)) => out.push(value),
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(UserError::runtime(
+                    "archive writer stopped before every archive was built",
+                ));
             }
         }
     }
-    Ok(archives)
+    Ok(out)
 }
 
 /// Add index.html (with its pages), README.txt and manifest.json, then close, fsync and rename
@@ -772,7 +797,7 @@ fn finish_archive(
     format: Format,
     sources: &[SourceEntry],
     controller: &crate::config::Controller,
-) -> Result<Exported, UserError> {
+) -> Result<(Exported, Unsynced), UserError> {
     let subject_ids = subject
         .ids
         .iter()
@@ -843,20 +868,21 @@ fn finish_archive(
     archive.writer.start_entry("manifest.json")?;
     archive.writer.write(&json)?;
     archive.writer.finish_entry();
-    let ArchiveSummary { path, bytes, sha256 } = archive.writer.finish()?;
-    Ok(Exported {
+    let unsynced = archive.writer.finish_unsynced()?;
+    let exported = Exported {
         failed_sources: Vec::new(),
         request_id,
         state: "completed",
-        // Absolute, so scripts reading --json need not know the working directory.
-        archive: std::fs::canonicalize(&path).unwrap_or(path).display().to_string(),
-        bytes,
-        sha256,
+        // Set once the archive is in place (see `persist_all`).
+        archive: String::new(),
+        bytes: 0,
+        sha256: String::new(),
         rows: counts.iter().map(|c| c.rows).sum(),
         counts,
         line: subject.line,
         subject: subject.describe(),
-    })
+    };
+    Ok((exported, unsynced))
 }
 
 #[derive(Serialize)]

@@ -2,8 +2,8 @@
 //!
 //! The page is self-contained (inline style, no script, no network) and works from the unzipped
 //! folder. Rows arrive while the table's machine-readable file is the open zip entry, so they
-//! are rendered into a spool instead: a temporary file, unlinked, encrypted with a key that
-//! exists only in this process (plaintext never reaches the disk). When the table files are
+//! are rendered into a spool instead: memory up to 256 KiB, then a temporary file, unlinked,
+//! encrypted with a key that exists only in this process (plaintext never reaches the disk). When the table files are
 //! done, the spool is read back by offset: each table's first page goes into `index.html`, the
 //! rest into `pages/<source>/<file>-N.html`, so memory holds one chunk whatever the row count.
 //!
@@ -64,10 +64,68 @@ impl Section {
     }
 }
 
+/// Rendered rows stay in memory up to this many bytes (most people's pages), then go to an
+/// encrypted file: no file and no key exchange for a small archive, flat memory for a large one.
+const IN_MEMORY: usize = 256 * 1024;
+
 struct Spool {
-    writer: age::stream::StreamWriter<BufWriter<File>>,
-    identity: age::x25519::Identity,
+    store: Store,
     written: u64,
+}
+
+enum Store {
+    Memory(Vec<u8>),
+    File {
+        writer: age::stream::StreamWriter<BufWriter<File>>,
+        identity: age::x25519::Identity,
+    },
+}
+
+impl Spool {
+    fn write(&mut self, dir: &Path, bytes: &[u8]) -> Result<(), UserError> {
+        if let Store::Memory(held) = &mut self.store {
+            if held.len() + bytes.len() <= IN_MEMORY {
+                held.extend_from_slice(bytes);
+                self.written += bytes.len() as u64;
+                return Ok(());
+            }
+            let held = std::mem::take(held);
+            let mut store = open_file_store(dir)?;
+            if let Store::File { writer, .. } = &mut store {
+                writer.write_all(&held).map_err(|e| spool_error(dir, e))?;
+            }
+            self.store = store;
+        }
+        if let Store::File { writer, .. } = &mut self.store {
+            writer.write_all(bytes).map_err(|e| spool_error(dir, e))?;
+        }
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// A spool read back: by offset, from memory or through the file's decryption.
+enum Back {
+    Memory(io::Cursor<Vec<u8>>),
+    File(age::stream::StreamReader<BufReader<File>>),
+}
+
+impl Read for Back {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Back::Memory(c) => c.read(buf),
+            Back::File(r) => r.read(buf),
+        }
+    }
+}
+
+impl Seek for Back {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Back::Memory(c) => c.seek(pos),
+            Back::File(r) => r.seek(pos),
+        }
+    }
 }
 
 /// The page of one archive, built while its rows stream.
@@ -99,10 +157,10 @@ impl PageBook {
 
     /// Render one row of the current table.
     pub fn row(&mut self, values: &[Value]) -> Result<(), UserError> {
-        let spool = match &mut self.spool {
-            Some(spool) => spool,
-            None => self.spool.insert(open_spool(&self.dir)?),
-        };
+        let spool = self.spool.get_or_insert_with(|| Spool {
+            store: Store::Memory(Vec::new()),
+            written: 0,
+        });
         let section = self.sections.last_mut().expect("row outside a table");
         let full = section
             .pages
@@ -129,11 +187,7 @@ impl PageBook {
             }
         }
         self.buf.push_str("</tr>\n");
-        spool
-            .writer
-            .write_all(self.buf.as_bytes())
-            .map_err(|e| spool_error(&self.dir, e))?;
-        spool.written += self.buf.len() as u64;
+        spool.write(&self.dir, self.buf.as_bytes())?;
         let page = section.pages.last_mut().expect("a page was started");
         page.1 += self.buf.len() as u64;
         page.2 += 1;
@@ -354,12 +408,7 @@ impl Out<'_> {
     }
 
     /// Copy `len` bytes of rendered rows from the spool at `offset`.
-    fn copy(
-        &mut self,
-        spool: &mut age::stream::StreamReader<BufReader<File>>,
-        offset: u64,
-        len: u64,
-    ) -> Result<(), UserError> {
+    fn copy(&mut self, spool: &mut Back, offset: u64, len: u64) -> Result<(), UserError> {
         self.flush()?;
         let fail = |e: io::Error| UserError::runtime(format!("cannot read back the page spool: {e}"));
         spool.seek(SeekFrom::Start(offset)).map_err(fail)?;
@@ -419,7 +468,7 @@ fn href(path: &str) -> String {
     out
 }
 
-fn open_spool(dir: &Path) -> Result<Spool, UserError> {
+fn open_file_store(dir: &Path) -> Result<Store, UserError> {
     let file = tempfile::tempfile_in(dir).map_err(|e| spool_error(dir, e))?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public();
@@ -428,24 +477,21 @@ fn open_spool(dir: &Path) -> Result<Spool, UserError> {
     let writer = encryptor
         .wrap_output(BufWriter::with_capacity(16 * 1024, file))
         .map_err(|e| spool_error(dir, e))?;
-    Ok(Spool {
-        writer,
-        identity,
-        written: 0,
-    })
+    Ok(Store::File { writer, identity })
 }
 
-fn read_back(spool: Spool) -> io::Result<age::stream::StreamReader<BufReader<File>>> {
-    let mut file = spool
-        .writer
-        .finish()?
-        .into_inner()
-        .map_err(io::IntoInnerError::into_error)?;
+fn read_back(spool: Spool) -> io::Result<Back> {
+    let (writer, identity) = match spool.store {
+        Store::Memory(held) => return Ok(Back::Memory(io::Cursor::new(held))),
+        Store::File { writer, identity } => (writer, identity),
+    };
+    let mut file = writer.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.seek(SeekFrom::Start(0))?;
     let decryptor = age::Decryptor::new(BufReader::new(file)).map_err(io::Error::other)?;
     // The key was made for this spool alone and is dropped with it.
     decryptor
-        .decrypt(std::iter::once(&spool.identity as &dyn age::Identity))
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map(Back::File)
         .map_err(io::Error::other)
 }
 

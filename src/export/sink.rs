@@ -1,0 +1,239 @@
+//! The writer thread of an export batch: where the rows the database sends go.
+//!
+//! A batch of a few subjects writes every archive at once as the rows stream ([`Sink::Archives`]).
+//! A larger batch cannot keep an archive open per subject (each holds a deflate window, an age
+//! stream and a page book: memory would grow with `--batch-size`), so its rows go to one spool
+//! ([`RowSpool`]) and the archives are built afterwards, a few at a time, each from its own rows.
+//! Both run the same steps per archive ([`OpenArchive::begin`], [`OpenArchive::row`],
+//! [`OpenArchive::end`]), so an archive reads the same whichever way it was made.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::archive::ArchiveWriter;
+use super::encode::TableEncoder;
+use super::manifest::FileEntry;
+use super::page::{PageBook, SectionInfo};
+use crate::envelope::DataKey;
+use crate::error::UserError;
+use crate::source::ExportRow;
+
+/// Batches of up to this many subjects write their archives while the rows stream; larger ones
+/// spool (see the module's comment). Each open archive costs about a megabyte.
+pub const OPEN_AT_ONCE: usize = 8;
+
+/// Messages to the writer thread.
+pub enum SinkMessage {
+    Begin(Arc<TableStart>),
+    Rows(Vec<ExportRow>),
+    End,
+}
+
+/// What an archive needs to open a table's entry.
+pub struct TableStart {
+    pub path: String,
+    pub source: String,
+    pub table: String,
+    pub encoder: Arc<TableEncoder>,
+    pub section: SectionInfo,
+}
+
+/// An archive being written, with what it holds so far.
+pub struct OpenArchive {
+    pub writer: ArchiveWriter,
+    rows_in_entry: u64,
+    pub files: Vec<FileEntry>,
+    /// What the map says of each table in `files`, in the same order.
+    pub abouts: Vec<Arc<crate::config::About>>,
+    pub book: PageBook,
+}
+
+impl OpenArchive {
+    pub fn new(writer: ArchiveWriter, out_dir: &Path) -> OpenArchive {
+        OpenArchive {
+            writer,
+            rows_in_entry: 0,
+            files: Vec::new(),
+            abouts: Vec::new(),
+            book: PageBook::new(out_dir),
+        }
+    }
+
+    fn begin(&mut self, table: &TableStart, buf: &mut Vec<u8>) -> Result<(), UserError> {
+        buf.clear();
+        table.encoder.header(buf);
+        self.writer.start_entry(&table.path)?;
+        self.writer.write(buf)?;
+        self.rows_in_entry = 0;
+        self.abouts.push(table.section.about.clone());
+        self.book.begin(table.section.clone());
+        Ok(())
+    }
+
+    fn row(&mut self, encoder: &TableEncoder, values: &[Value], buf: &mut Vec<u8>) -> Result<(), UserError> {
+        buf.clear();
+        encoder.row(self.rows_in_entry == 0, values, buf);
+        self.writer.write(buf)?;
+        self.book.row(values)?;
+        self.rows_in_entry += 1;
+        Ok(())
+    }
+
+    fn end(&mut self, table: &TableStart, buf: &mut Vec<u8>) -> Result<(), UserError> {
+        buf.clear();
+        table.encoder.footer(self.rows_in_entry > 0, buf);
+        self.writer.write(buf)?;
+        let entry = self.writer.finish_entry();
+        self.files.push(FileEntry {
+            path: entry.path,
+            source: Some(table.source.clone()),
+            table: Some(table.table.clone()),
+            rows: Some(self.rows_in_entry),
+            columns: table.encoder.columns().to_vec(),
+            bytes: entry.bytes,
+            sha256: entry.sha256,
+        });
+        Ok(())
+    }
+}
+
+/// Which subjects of the batch (by position) a row belongs to: its owners, or all of them.
+fn targets(row: &ExportRow, subjects: usize) -> Vec<usize> {
+    match &row.owners {
+        None => (0..subjects).collect(),
+        Some(owners) => owners.iter().map(|&o| o as usize).filter(|&o| o < subjects).collect(),
+    }
+}
+
+/// Write each row into the open archives of the subjects it belongs to, as it arrives.
+pub fn write_rows(
+    mut rx: mpsc::Receiver<SinkMessage>,
+    mut archives: Vec<OpenArchive>,
+) -> Result<Vec<OpenArchive>, UserError> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut current: Option<Arc<TableStart>> = None;
+    while let Some(message) = rx.blocking_recv() {
+        match message {
+            SinkMessage::Begin(table) => {
+                for archive in &mut archives {
+                    archive.begin(&table, &mut buf)?;
+                }
+                current = Some(table);
+            }
+            SinkMessage::Rows(rows) => {
+                let Some(table) = &current else { continue };
+                for row in rows {
+                    for target in targets(&row, archives.len()) {
+                        archives[target].row(&table.encoder, &row.values, &mut buf)?;
+                    }
+                }
+            }
+            SinkMessage::End => {
+                let Some(table) = current.take() else { continue };
+                for archive in &mut archives {
+                    archive.end(&table, &mut buf)?;
+                }
+            }
+        }
+    }
+    Ok(archives)
+}
+
+/// The rows of a batch, kept until their archives are built: one temporary file (unlinked,
+/// each row sealed under a key that exists only in this process, so plaintext never reaches the
+/// disk) and, per subject and table, where its rows are in it. Memory: 12 bytes per row and
+/// subject it belongs to, whatever the rows hold.
+pub struct RowSpool {
+    file: BufWriter<File>,
+    key: DataKey,
+    written: u64,
+    tables: Vec<Arc<TableStart>>,
+    /// `rows[subject][table]`: (offset, length) of each of its rows, in order.
+    rows: Vec<Vec<Vec<(u64, u32)>>>,
+}
+
+impl RowSpool {
+    /// Spool the rows of `subjects` subjects, in a temporary file in `dir`.
+    pub fn new(dir: &Path, subjects: usize) -> Result<RowSpool, UserError> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| spool_error(dir, &e))?;
+        Ok(RowSpool {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            key: DataKey::generate(),
+            written: 0,
+            tables: Vec::new(),
+            rows: vec![Vec::new(); subjects],
+        })
+    }
+
+    /// Take every message of the batch.
+    pub fn take(mut self, mut rx: mpsc::Receiver<SinkMessage>) -> Result<RowSpool, UserError> {
+        let fail = |e: std::io::Error| UserError::runtime(format!("cannot write the export spool: {e}"));
+        while let Some(message) = rx.blocking_recv() {
+            match message {
+                SinkMessage::Begin(table) => {
+                    self.tables.push(table);
+                    for rows in &mut self.rows {
+                        rows.push(Vec::new());
+                    }
+                }
+                SinkMessage::Rows(rows) => {
+                    let t = self.tables.len().saturating_sub(1);
+                    for row in rows {
+                        let targets = targets(&row, self.rows.len());
+                        if targets.is_empty() || self.tables.is_empty() {
+                            continue;
+                        }
+                        let plain = serde_json::to_vec(&row.values)
+                            .map_err(|e| UserError::runtime(format!("cannot write the export spool: {e}")))?;
+                        let sealed = self.key.seal(&plain, &self.written.to_be_bytes());
+                        let len = u32::try_from(sealed.len())
+                            .map_err(|_| UserError::runtime("a row over 4 GiB cannot be exported"))?;
+                        self.file.write_all(&sealed).map_err(fail)?;
+                        for target in targets {
+                            self.rows[target][t].push((self.written, len));
+                        }
+                        self.written += u64::from(len);
+                    }
+                }
+                SinkMessage::End => {}
+            }
+        }
+        self.file.flush().map_err(fail)?;
+        Ok(self)
+    }
+
+    pub fn subjects(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Write subject `subject`'s tables into `archive`, in the order they streamed.
+    pub fn replay(&self, subject: usize, archive: &mut OpenArchive) -> Result<(), UserError> {
+        let fail = |e: String| UserError::runtime(format!("cannot read back the export spool: {e}"));
+        let file = self.file.get_ref();
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut sealed = Vec::new();
+        for (table, rows) in self.tables.iter().zip(&self.rows[subject]) {
+            archive.begin(table, &mut buf)?;
+            for &(offset, len) in rows {
+                sealed.resize(len as usize, 0);
+                file.read_exact_at(&mut sealed, offset)
+                    .map_err(|e| fail(e.to_string()))?;
+                let plain = self.key.open(&sealed, &offset.to_be_bytes())?;
+                let values: Vec<Value> = serde_json::from_slice(&plain).map_err(|e| fail(e.to_string()))?;
+                archive.row(&table.encoder, &values, &mut buf)?;
+            }
+            archive.end(table, &mut buf)?;
+        }
+        Ok(())
+    }
+}
+
+fn spool_error(dir: &Path, e: &std::io::Error) -> UserError {
+    UserError::runtime(format!("cannot create the export spool in {}: {e}", dir.display()))
+}
