@@ -10,9 +10,7 @@ pub mod discover;
 mod key;
 mod lock;
 
-use std::collections::VecDeque;
-
-use futures_util::Stream;
+use futures_util::{FutureExt, Stream, StreamExt};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row, Value as SqlValue};
 use serde_json::Value;
@@ -25,13 +23,14 @@ use crate::source::ExportRow;
 use crate::source::backend::Mapped;
 use crate::source::backend::{Dialect, Value as DbValue};
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
-use crate::source::quote::{ident, qualified};
+use crate::source::quote::qualified;
 use crate::source::select::{check_subject_values, export_query, owners};
 use crate::source::shape::{Column, ColumnKind, TableShape};
 use crate::source::tls::mysql as tls;
 
-/// Rows read per page of an export: bounds memory however many rows a subject owns.
-const EXPORT_PAGE_ROWS: usize = 1000;
+/// Rows of an export read ahead of the archive writer: bounds memory however many rows a
+/// subject owns.
+const EXPORT_CHANNEL_ROWS: usize = 1024;
 
 /// A connected MySQL/MariaDB source whose map has been checked against its catalog.
 pub struct MySqlSource<'a> {
@@ -360,8 +359,9 @@ impl<'a> MySqlSource<'a> {
         })
     }
 
-    /// Stream the subjects' rows of `table`: one query for the whole batch, read a page at a
-    /// time in primary-key order so memory stays flat.
+    /// Stream the subjects' rows of `table`: one query for the whole batch, its rows read off the
+    /// connection as they are consumed (a bounded channel between the two), so memory stays flat
+    /// and the server sorts the rows once, where keyset pages re-sorted them for every page.
     pub fn export_rows(
         &'a self,
         table: usize,
@@ -370,101 +370,74 @@ impl<'a> MySqlSource<'a> {
         let exported = self.shapes()[table].exported(&self.source().tables[table].exclude_columns);
         let with_owners = ids.count > 1;
         let ids = ids.clone();
-        let state = (Some(Vec::<String>::new()), VecDeque::<ExportRow>::new(), false);
-        futures_util::stream::unfold(state, move |(mut after, mut buffer, mut failed)| {
-            let exported = exported.clone();
-            let ids = ids.clone();
-            async move {
-                if failed {
-                    return None;
-                }
-                if buffer.is_empty() && after.is_some() {
-                    match self
-                        .read_page(table, &exported, with_owners, &ids, after.as_deref())
-                        .await
-                    {
-                        Ok((rows, last)) => {
-                            buffer.extend(rows);
-                            after = last;
-                        }
-                        Err(e) => {
-                            failed = true;
-                            return Some((Err(e), (None, buffer, failed)));
-                        }
-                    }
-                }
-                buffer.pop_front().map(|row| (Ok(row), (after, buffer, failed)))
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<ExportRow, UserError>>(EXPORT_CHANNEL_ROWS);
+        let producer = async move {
+            if let Err(e) = self.send_rows(table, &exported, with_owners, &ids, &tx).await {
+                let _ = tx.send(Err(e)).await;
             }
-        })
+        };
+        let rows = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|row| (row, rx)) });
+        // Whoever reads the rows also drives the query: both are polled together, and the rows
+        // end when the query has sent its last (the sender is dropped with it).
+        futures_util::stream::select(rows.map(Some), producer.into_stream().map(|()| None))
+            .filter_map(futures_util::future::ready)
     }
 
-    /// One page after key `after` (empty: from the start). Returns the rows and the key to go on
-    /// from, `None` when this was the last page (or the table has no key to page by).
-    async fn read_page(
+    /// Run the export query of `table` and send each row as it arrives; stop early when the
+    /// reader is gone.
+    async fn send_rows(
         &self,
         table: usize,
         exported: &[usize],
         with_owners: bool,
         ids: &Identities,
-        after: Option<&[String]>,
-    ) -> Result<(Vec<ExportRow>, Option<Vec<String>>), UserError> {
-        // Pages go by a key that is unique; the map's `key` is checked only for the rows a delete
-        // takes, so a table identified by it is read in one page.
+        tx: &tokio::sync::mpsc::Sender<Result<ExportRow, UserError>>,
+    ) -> Result<(), UserError> {
+        // In key order, as a person reads their file; a table identified by the map's `key` (not
+        // checked unique until a delete) goes in the order the server gives.
         let shape = &self.shapes()[table];
-        let pk = if shape.key_from_map {
-            Vec::new()
-        } else {
-            shape.primary_key.clone()
-        };
-        let lead: String = pk.iter().map(|c| format!("CAST(t0.{} AS CHAR), ", ident(c))).collect();
-        let mut st = export_query(&self.dialect, table, exported, with_owners, ids, &lead);
-        let paged = !pk.is_empty();
-        if paged {
-            if let Some(last) = after.filter(|a| !a.is_empty()) {
-                st.push(&format!(" AND ({}) > (", qualified("t0", &pk)));
-                st.join(last, ", ", |st, v| {
-                    st.bind(v.as_str());
-                });
-                st.push(")");
-            }
-            st.push(&format!(" ORDER BY {} LIMIT {EXPORT_PAGE_ROWS}", qualified("t0", &pk)));
+        let mut st = export_query(&self.dialect, table, exported, with_owners, ids, "");
+        if !shape.key_from_map && !shape.primary_key.is_empty() {
+            st.push(&format!(" ORDER BY {}", qualified("t0", &shape.primary_key)));
         }
         let (query, binds) = st.into_parts();
-        let rows = self
-            .rows(&query, binds.iter().map(backend::to_sql).collect())
+        let params: Vec<SqlValue> = binds.iter().map(backend::to_sql).collect();
+        let mut conn = self.conn.lock().await;
+        let mut result = conn
+            .exec_iter(query, params)
             .await
             .map_err(|e| self.query_failure(table, &e))?;
-        let full = paged && rows.len() == EXPORT_PAGE_ROWS;
-        let mut last = None;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let key: Vec<String> = (0..pk.len())
-                .map(|i| row.get::<Option<String>, _>(i).flatten().unwrap_or_default())
-                .collect();
-            let owners = with_owners.then(|| {
-                owners(
-                    row.get::<Option<String>, _>(pk.len())
-                        .flatten()
-                        .map_or(DbValue::Null, DbValue::Text),
-                )
-                .into_iter()
-                .map(|o| o as i32)
-                .collect()
-            });
-            let json: String = row
-                .get::<Option<String>, _>(pk.len() + usize::from(with_owners))
-                .flatten()
-                .unwrap_or_default();
-            let values: Vec<Value> = serde_json::from_str(&json).map_err(|e| {
-                UserError::runtime(format!(
-                    "source `{}`: a row did not read as JSON: {e}",
-                    self.source().name
-                ))
-            })?;
-            out.push(ExportRow { owners, values });
-            last = Some(key);
+        while let Some(row) = result.next().await.map_err(|e| self.query_failure(table, &e))? {
+            if tx.send(self.export_row(&row, with_owners)).await.is_err() {
+                break;
+            }
         }
-        Ok((out, if full { last } else { None }))
+        result.drop_result().await.map_err(|e| self.query_failure(table, &e))
+    }
+
+    /// One row of an export query: the owners (for a batch), then the row as a JSON array.
+    fn export_row(&self, row: &Row, with_owners: bool) -> Result<ExportRow, UserError> {
+        let owners = with_owners.then(|| {
+            owners(
+                row.get::<Option<String>, _>(0)
+                    .flatten()
+                    .map_or(DbValue::Null, DbValue::Text),
+            )
+            .into_iter()
+            .map(|o| o as i32)
+            .collect()
+        });
+        let json: String = row
+            .get::<Option<String>, _>(usize::from(with_owners))
+            .flatten()
+            .unwrap_or_default();
+        let values: Vec<Value> = serde_json::from_str(&json).map_err(|e| {
+            UserError::runtime(format!(
+                "source `{}`: a row did not read as JSON: {e}",
+                self.source().name
+            ))
+        })?;
+        Ok(ExportRow { owners, values })
     }
 }
 
