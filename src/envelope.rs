@@ -86,7 +86,9 @@ impl DataKey {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        // A nonce needs uniqueness, not the OS: the thread's CSPRNG (seeded from the OS) saves a
+        // getrandom(2) per sealed row.
+        rand::thread_rng().fill_bytes(&mut nonce);
         let sealed = cipher
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
             .expect("ChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
