@@ -2,12 +2,13 @@
 # Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
 # `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql, and
 # `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick), and
-# `dsar check --erased` (the erasure register) over the erasure tables of a restored backup.
+# `dsar check --erased` (the erasure register) over the erasure tables of a restored backup; then
+# the export and erasure figures on MariaDB and SQLite (bench/other_kinds.sh).
 #   bench/run.sh            full: ~1.3M rows in 8 tables; the whale subject owns ~251k of them;
 #                           the eraser subject owns 1M + 1 rows of 2 other tables
 #   bench/run.sh --quick    ~10x fewer rows (a smoke run, well under a minute once dsar is built)
 # Prints one figure per line as `name: value` on stdout; everything else goes to stderr.
-# On Debian it installs what it uses (age, postgresql, time, python3) when run as root.
+# On Debian it installs what it uses (age, postgresql, mariadb, sqlite3, time, python3) as root.
 # The erasure tables have a foreign key from events to customers (the realistic case, and the
 # one that exercises delete's foreign-key checks); DSAR_BENCH_ERASE_FK=0 leaves it out.
 set -euo pipefail
@@ -17,7 +18,7 @@ MODE=full
 case "${1:-}" in
   "") ;;
   --quick) MODE=quick ;;
-  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "run.sh: unknown argument $1 (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
 esac
 
@@ -43,16 +44,16 @@ figure() { echo "$1: $2"; }
 
 # --- tools ------------------------------------------------------------------------------------
 missing=()
-for tool in age age-keygen psql gzip python3 /usr/bin/time; do
+for tool in age age-keygen psql gzip python3 /usr/bin/time sqlite3; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing age postgresql time python3 gzip (apt) for: ${missing[*]}"
+    log "installing age postgresql time python3 gzip sqlite3 (apt) for: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age postgresql time python3 gzip >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age postgresql time python3 gzip sqlite3 >&2
   else
-    log "missing ${missing[*]}; install: sudo apt-get install age postgresql time python3 gzip"
+    log "missing ${missing[*]}; install: sudo apt-get install age postgresql time python3 gzip sqlite3"
     exit 1
   fi
 fi
@@ -479,6 +480,12 @@ batch_check "capture statements (plan and completion check, per table)" "$((2 * 
 batch_check "DELETE statements (one per batch of rows)" "$EXPECTED_DELETES" "$DELETE_STATEMENTS"
 psql_q -c "DROP DATABASE dsar_batch_delete"
 
+# --- MariaDB and SQLite -------------------------------------------------------------------------
+# The export and erasure figures on the other kinds, against their own baselines (see the script;
+# MariaDB runs on its own throwaway server, started there).
+log "other kinds: MariaDB and SQLite (bench/other_kinds.sh)"
+DSAR=$DSAR WORK=$WORK MODE=$MODE bash bench/other_kinds.sh >"$WORK/kinds.txt"
+
 log "load average at the end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- figures ----------------------------------------------------------------------------------
@@ -537,3 +544,4 @@ figure batch_delete_capture_statements "$CAPTURE_STATEMENTS"
 figure batch_delete_capture_statements_per_table "$(ratio "$CAPTURE_STATEMENTS" "$N_TABLES")"
 figure batch_delete_delete_statements "$DELETE_STATEMENTS"
 figure batch_delete_delete_statements_expected "$EXPECTED_DELETES"
+cat "$WORK/kinds.txt"
