@@ -239,6 +239,23 @@ pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
 }
 
 fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UserError> {
+    write_replacing_with(path, sync, |file| file.write_all(bytes))
+}
+
+/// [`write_atomically`] of what `write` writes, streamed to the file (a large JSON document is
+/// never held whole in memory).
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), UserError> {
+    write_replacing_with(path, true, write)
+}
+
+fn write_replacing_with(
+    path: &Path,
+    sync: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), UserError> {
     let fail = |e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
     let name = path
         .file_name()
@@ -252,7 +269,9 @@ fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UserErro
         .mode(0o600)
         .open(&temp)
         .map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
+    let mut buffered = std::io::BufWriter::new(&mut file);
+    write(&mut buffered).and_then(|()| buffered.flush()).map_err(fail)?;
+    drop(buffered);
     if sync {
         file.sync_all().map_err(fail)?;
     }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::state::{StateDir, keyed_hex, write_atomically};
+use crate::state::{StateDir, keyed_hex, write_atomically, write_atomically_with};
 
 /// What the exported file says it is.
 const FORMAT: &str = "dsar-register/1";
@@ -177,27 +177,38 @@ impl Register {
     /// Write `entry` (sealed with its HMAC), replacing what the request had.
     pub fn write(&self, mut entry: Entry) -> Result<(), UserError> {
         entry.mac = entry.authenticate(&self.key);
-        let json = serde_json::to_vec_pretty(&entry).expect("an entry serializes");
-        write_atomically(&self.path(&entry.request_id)?, &json)
+        // Streamed to the file: an entry for 10,000 people is not held a second time as text.
+        write_atomically_with(&self.path(&entry.request_id)?, |file| {
+            serde_json::to_writer_pretty(file, &entry).map_err(std::io::Error::from)
+        })
     }
 
     /// The request's entry, if it has one.
     pub fn get(&self, request_id: &str) -> Result<Option<Entry>, UserError> {
         let path = self.path(request_id)?;
-        match fs::read(&path) {
-            Ok(bytes) => self.parse(&path, &bytes).map(Some),
+        match fs::File::open(&path) {
+            // Parsed from the file as it is read: a large entry is not held twice.
+            Ok(file) => {
+                let entry = serde_json::from_reader(std::io::BufReader::new(file)).ok();
+                self.checked(&path, entry).map(Some)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         }
     }
 
     fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Entry, UserError> {
+        self.checked(path, serde_json::from_slice(bytes).ok())
+    }
+
+    /// An entry read from `path` (`None`: it did not parse), checked.
+    fn checked(&self, path: &Path, entry: Option<Entry>) -> Result<Entry, UserError> {
         let damaged = |why: &str| {
             UserError::runtime(format!("register entry {} {why}", path.display())).with_hint(
                 "restore the register from the copy kept beside the backups (`dsar register export`), or read that copy with --register FILE",
             )
         };
-        let entry: Entry = serde_json::from_slice(bytes).map_err(|_| damaged("does not parse"))?;
+        let entry = entry.ok_or_else(|| damaged("does not parse"))?;
         if entry.mac != entry.authenticate(&self.key) {
             return Err(damaged("does not verify under the audit key: it was altered"));
         }
