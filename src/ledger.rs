@@ -13,6 +13,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -170,8 +171,17 @@ pub struct Ledger {
     key: Vec<u8>,
     /// For requests this process runs: where their end is announced and notify failures logged.
     announce: Option<(AuditLog, Notify)>,
-    /// Records are written without an fsync each, made durable by [`Ledger::sync`] (a batch).
-    grouped: bool,
+    /// Records are written without an fsync each, made durable (and announced) by
+    /// [`Ledger::sync`]: a batch's records at once.
+    grouped: Option<Arc<Mutex<Group>>>,
+}
+
+/// What a grouped ledger wrote since its last sync.
+#[derive(Default)]
+struct Group {
+    written: Vec<PathBuf>,
+    /// Finished requests, announced once their records are durable.
+    finished: Vec<Request>,
 }
 
 impl Ledger {
@@ -180,7 +190,7 @@ impl Ledger {
             dir: state.subdir("requests")?,
             key: state.installation_key()?,
             announce: None,
-            grouped: false,
+            grouped: None,
         })
     }
 
@@ -192,17 +202,44 @@ impl Ledger {
     }
 
     /// Write the records of requests started from here without an fsync each: the caller
-    /// makes a batch of them durable at once with [`Ledger::sync`]. Until then a power loss can
-    /// leave a record as it was before (or, for a new one, empty: `damaged`), never half-written.
+    /// makes a batch of them durable at once with [`Ledger::sync`], which also sends their
+    /// `[notify]` announcements (never before the record is durable). Until then a power loss
+    /// can leave a record as it was before, or empty (`damaged`), never half-written.
     pub fn grouped(mut self) -> Ledger {
-        self.grouped = true;
+        self.grouped = Some(Arc::new(Mutex::new(Group::default())));
         self
     }
 
-    /// Make every record written so far durable: one syncfs(2) of the state dir's filesystem.
+    /// Make every record written since the last sync durable: the files are written already,
+    /// so one fsync each (the first commits the filesystem's journal for all of them) and one
+    /// of the folder; then announce the requests that finished.
     pub fn sync(&self) -> Result<(), UserError> {
-        crate::state::sync_filesystem(&self.dir)
-            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
+        let Some(group) = &self.grouped else { return Ok(()) };
+        let Group { mut written, finished } = std::mem::take(&mut *group.lock().unwrap_or_else(|e| e.into_inner()));
+        written.sort();
+        written.dedup();
+        let fail = |path: &Path, e: std::io::Error| UserError::runtime(format!("cannot sync {}: {e}", path.display()));
+        for path in &written {
+            File::open(path).and_then(|f| f.sync_all()).map_err(|e| fail(path, e))?;
+        }
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| fail(&self.dir, e))?;
+        for request in &finished {
+            announce(&self.announce, request);
+        }
+        Ok(())
+    }
+
+    /// Note a record written without an fsync, in grouped mode.
+    fn wrote(group: &Option<Arc<Mutex<Group>>>, path: &Path) {
+        if let Some(group) = group {
+            group
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .written
+                .push(path.to_path_buf());
+        }
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -256,7 +293,7 @@ impl Ledger {
             last_write: None,
             announce: self.announce.clone(),
             key: self.key.clone(),
-            grouped: self.grouped,
+            grouped: self.grouped.clone(),
         };
         running.write()?;
         Ok(running)
@@ -347,7 +384,9 @@ impl Ledger {
         let temp = self.dir.join(format!(".{}.tmp", request.request_id));
         fs::write(&temp, text)
             .and_then(|()| fs::rename(&temp, &path))
-            .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        Ledger::wrote(&self.grouped, &path);
+        Ok(())
     }
 
     /// Whether a live process holds the lock named `id` (a request's, or a run's).
@@ -407,7 +446,7 @@ pub struct Running {
     last_write: Option<Instant>,
     announce: Option<(AuditLog, Notify)>,
     key: Vec<u8>,
-    grouped: bool,
+    grouped: Option<Arc<Mutex<Group>>>,
 }
 
 impl Running {
@@ -500,28 +539,43 @@ impl Running {
         Ok(self.request.clone())
     }
 
-    /// Send the finished record to `[notify]`; report and audit-log what fails, never fail.
+    /// Send the finished record to `[notify]`, or, grouped, leave it for `Ledger::sync` to send.
     fn announce(&self) {
-        let Some((audit, notify)) = &self.announce else { return };
-        if notify.command.is_none() && notify.webhook.is_none() {
-            return;
-        }
-        let summary = serde_json::to_string(&self.request).unwrap_or_default();
-        for failure in crate::notify::send(notify, &summary) {
-            eprintln!("warning: {failure}");
-            let _ = audit.append(&Event {
-                action: "notify.failed".into(),
-                request_id: Some(self.request.request_id.clone()),
-                outcome: Outcome::Error,
-                error: Some(failure),
-                ..Default::default()
-            });
+        match &self.grouped {
+            // Grouped: announced by `Ledger::sync`, once the record is durable.
+            Some(group) => group
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .finished
+                .push(self.request.clone()),
+            None => announce(&self.announce, &self.request),
         }
     }
 
     fn write(&mut self) -> Result<(), UserError> {
         self.last_write = Some(Instant::now());
-        write_record(&self.path, &mut self.request, &self.key, !self.grouped)
+        write_record(&self.path, &mut self.request, &self.key, self.grouped.is_none())?;
+        Ledger::wrote(&self.grouped, &self.path);
+        Ok(())
+    }
+}
+
+/// Send a finished record to `[notify]`; report and audit-log what fails, never fail.
+fn announce(to: &Option<(AuditLog, Notify)>, request: &Request) {
+    let Some((audit, notify)) = to else { return };
+    if notify.command.is_none() && notify.webhook.is_none() {
+        return;
+    }
+    let summary = serde_json::to_string(request).unwrap_or_default();
+    for failure in crate::notify::send(notify, &summary) {
+        eprintln!("warning: {failure}");
+        let _ = audit.append(&Event {
+            action: "notify.failed".into(),
+            request_id: Some(request.request_id.clone()),
+            outcome: Outcome::Error,
+            error: Some(failure),
+            ..Default::default()
+        });
     }
 }
 

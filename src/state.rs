@@ -224,18 +224,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
     write_replacing(path, bytes, true)
 }
 
-/// [`write_atomically`] without the fsync, for a group of writes made durable together by one
-/// [`sync_filesystem`] (a batch's ledger records). Readers still see old or new, whole; only a
+/// [`write_atomically`] without the fsync, for a group of writes made durable together later
+/// (a batch's ledger records, see `Ledger::sync`). Readers still see old or new, whole; only a
 /// power loss before that sync can leave the file as it was, or empty.
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
     write_replacing(path, bytes, false)
-}
-
-/// Flush everything written to the filesystem that holds `path` (syncfs(2)): one call makes a
-/// whole batch of files durable, where an fsync each would cost a journal commit each.
-pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
-    let dir = fs::File::open(path)?;
-    rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
 }
 
 fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UserError> {

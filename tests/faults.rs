@@ -506,8 +506,8 @@ fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
     for trial in 0..trials().min(4) {
         let context = format!("batch trial {trial} (seed {seed})");
         let (db, ws, _) = setup("30d");
-        // Fourteen people in two spooled batches of seven; customer 1 owns the 20,000 events,
-        // customers 100 to 110 three each.
+        // Fourteen people: a spooled batch of ten, then four written as they stream; customer 1
+        // owns the 20,000 events, customers 100 to 110 three each.
         psql(
             &db.url,
             "INSERT INTO \"Shop\".\"Customers\" (\"CustomerId\", \"Email\") SELECT g, 'p' || g || '@example.com' FROM generate_series(100, 110) g; \
@@ -521,7 +521,7 @@ fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
         let mut child = spawn(
             &ws,
             &db,
-            &["export", "--subjects-file", "people.csv", "--batch-size", "7"],
+            &["export", "--subjects-file", "people.csv", "--batch-size", "10"],
         );
         let spins = rng.below(400);
         let mut seen = 0;
@@ -572,7 +572,7 @@ fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
                 "--subjects-file",
                 "people.csv",
                 "--batch-size",
-                "7",
+                "10",
                 "--quiet",
             ]);
         }

@@ -225,10 +225,16 @@ impl AuditLog {
             },
         };
         let ends_at_head = match (&head, &last_whole) {
+            // The last whole line is the head's, or one of a group the head names as pending
+            // (a group's write cut short by a full disk or a kill leaves its torn end there).
             (Some(head), Some(last)) => {
+                let seq = last.get("seq").and_then(Value::as_u64).unwrap_or(0);
+                let hash = last.get("hash").and_then(Value::as_str).unwrap_or_default();
                 head.authentic(&self.chain)
-                    && last.get("seq").and_then(Value::as_u64) == Some(head.seq)
-                    && last.get("hash").and_then(Value::as_str) == Some(head.hash.as_str())
+                    && ((seq == head.seq && hash == head.hash)
+                        || (head.pending.is_some()
+                            && sealed_with(&self.chain, last)
+                            && head.problem_with_tail(seq, hash, "").is_none()))
             }
             // A head but no whole line anywhere before: only retention can explain that.
             (Some(_), None) => false,
@@ -335,34 +341,49 @@ impl AuditLog {
                 .open(dir.join(segments::segment_name(number)))
                 .map_err(|e| fail("open", e))
         };
+        // Seal the whole group first (each line with the segment it goes to), so the head can
+        // name where it ends before any of it is written.
+        let (at_seq, at_hash) = (seq - 1, prev.clone());
         let (mut seq, mut prev) = (seq, prev);
-        let mut file: Option<std::fs::File> = None;
-        let mut lines = String::new();
+        let mut sealed: Vec<(u64, String)> = Vec::with_capacity(events.len());
         for event in events {
             if first_seq.is_some_and(|first| seq - first >= self.segment_events) {
-                // The segment is full: what it was given so far goes in before the next begins.
-                if let Some(mut full) = file.take() {
-                    full.write_all(lines.as_bytes()).map_err(|e| fail("append", e))?;
-                    full.sync_data().map_err(|e| fail("fsync", e))?;
-                }
-                lines.clear();
                 number += 1;
                 first_seq = None;
             }
-            if file.is_none() {
-                file = Some(open(number)?);
-            }
             first_seq.get_or_insert(seq);
             let (line, hash) = self.seal(event, seq, &prev);
-            lines.push_str(&line);
+            sealed.push((number, line));
             prev = hash;
             seq += 1;
         }
-        let Some(mut file) = file else { return Ok(()) };
-        // One write and one fsync for the whole group, then the head: a crash in between leaves
-        // whole, keyed lines after the head, which the next append and `audit verify` accept.
-        file.write_all(lines.as_bytes()).map_err(|e| fail("append", e))?;
-        file.sync_data().map_err(|e| fail("fsync", e))?;
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        // A single line needs no notice: a crash leaves it one past the head, which is accepted.
+        if sealed.len() > 1 {
+            let pending = segments::Pending {
+                seq: seq - 1,
+                hash: prev.clone(),
+            };
+            segments::write_head(dir, &Head::pending(&self.chain, at_seq, at_hash, pending))
+                .map_err(|e| fail("write head.json", e))?;
+        }
+        // One write and one fsync per segment the group touches (one, unless it fills a
+        // segment), then the head at the group's end.
+        let mut start = 0;
+        while start < sealed.len() {
+            let segment = sealed[start].0;
+            let end = sealed[start..]
+                .iter()
+                .position(|(n, _)| *n != segment)
+                .map_or(sealed.len(), |k| start + k);
+            let text: String = sealed[start..end].iter().map(|(_, line)| line.as_str()).collect();
+            let mut file = open(segment)?;
+            file.write_all(text.as_bytes()).map_err(|e| fail("append", e))?;
+            file.sync_data().map_err(|e| fail("fsync", e))?;
+            start = end;
+        }
         segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
@@ -532,7 +553,8 @@ impl AuditLog {
 
 /// Whether the log's last line, `head.json` and `removed.json` agree, as an append needs them
 /// to: the head authentic and naming the last line (or the one before it, when a crash came
-/// between the line and the head), no head only for a log that never held an event.
+/// between a line and the head, or a line of the group it names as pending: see
+/// [`Head::problem_with_tail`]), no head only for a log that never held an event.
 fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[Removed]) -> Result<(), String> {
     if let Some(r) = removed.iter().find(|r| !r.authentic(key)) {
         return Err(format!(
@@ -560,23 +582,11 @@ fn check_tail(key: &[u8], last: Option<&Value>, head: Option<&Head>, removed: &[
             let seq = last.get("seq").and_then(Value::as_u64).unwrap_or(0);
             let hash = last.get("hash").and_then(Value::as_str).unwrap_or_default();
             let prev = last.get("prev").and_then(Value::as_str).unwrap_or_default();
-            // The head is written after the lines of an append: it lags them after a crash, by
-            // one line or by a group's (`append_all`); those lines carry the key's seal.
-            if (seq == head.seq && hash == head.hash)
-                || (seq == head.seq + 1 && prev == head.hash)
-                || seq > head.seq + 1
-            {
-                Ok(())
-            } else if seq < head.seq {
-                Err(format!(
-                    "it ends at seq {seq} but seq {} was written: its tail was cut",
-                    head.seq
-                ))
-            } else {
-                Err(format!(
-                    "its last line (seq {seq}) is not the one head.json records (seq {})",
-                    head.seq
-                ))
+            // The head is written after the lines of an append: after a crash it lags them by
+            // one line, or by part of the group it names as pending (sealed lines, checked above).
+            match head.problem_with_tail(seq, hash, prev) {
+                None => Ok(()),
+                Some(problem) => Err(problem),
             }
         }
     }
@@ -674,6 +684,94 @@ mod tests {
             .unwrap();
         }
         (dir, log)
+    }
+
+    fn events(actions: &[&str]) -> Vec<Event> {
+        actions
+            .iter()
+            .map(|a| Event {
+                action: (*a).into(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// A group spans segments, verifies, and leaves a head without a pending group.
+    #[test]
+    fn a_group_is_appended_across_segments_and_verifies() {
+        let (dir, log) = five_events_two_per_segment();
+        log.append_all(&events(&["f", "g", "h", "i"])).unwrap();
+        let audit = dir.path().join("audit");
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 9);
+        assert_eq!(segments::list(&audit).unwrap().len(), 5, "2 + 2 + 2 + 2 + 1 events");
+        let head = segments::read_head(&audit).unwrap().unwrap();
+        assert_eq!((head.seq, head.pending), (9, None));
+    }
+
+    /// A crash after the group's pending head and part (or all) of its lines: the log verifies
+    /// and takes the next append. The same lines after an old head without the pending notice
+    /// (a head.json put back from a copy) are refused by both.
+    #[test]
+    fn lines_of_an_interrupted_group_are_accepted_only_as_far_as_the_head_announced() {
+        let (dir, log) = five_events_two_per_segment();
+        let audit = dir.path().join("audit");
+        let before = segments::read_head(&audit).unwrap().unwrap();
+        log.append_all(&events(&["f", "g", "h"])).unwrap();
+        let after = segments::read_head(&audit).unwrap().unwrap();
+        let all = query::read_all(&audit).unwrap();
+        let line = |seq: usize| &all[seq - 1];
+        // The head as the group left it before its lines were all written.
+        let pending = Head::pending(
+            log.chain_key(),
+            before.seq,
+            before.hash.clone(),
+            segments::Pending {
+                seq: after.seq,
+                hash: after.hash.clone(),
+            },
+        );
+        segments::write_head(&audit, &pending).unwrap();
+        verify::verify(&audit, log.key(), None).unwrap();
+        assert_eq!(line(8)["hash"].as_str(), Some(after.hash.as_str()));
+
+        // Rolled back to the old head with no notice: three lines too many, and two.
+        segments::write_head(&audit, &before).unwrap();
+        let err = verify::verify(&audit, log.key(), None).unwrap_err();
+        assert!(err.problem.contains("older copy"), "{}", err.problem);
+        assert!(log.append(&events(&["x"])[0]).is_err(), "the next append refuses too");
+
+        // With the notice, the next append goes on from the last line.
+        segments::write_head(&audit, &pending).unwrap();
+        log.append(&events(&["x"])[0]).unwrap();
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 9);
+    }
+
+    /// A group torn part-way (a full disk, a kill between pages): the whole lines stay, the
+    /// torn bytes are cut away and kept aside by the next append, and the log verifies.
+    #[test]
+    fn a_torn_group_is_repaired_by_the_next_append() {
+        let (dir, log) = five_events_two_per_segment();
+        let audit = dir.path().join("audit");
+        let before = segments::read_head(&audit).unwrap().unwrap();
+        log.append_all(&events(&["f", "g"])).unwrap();
+        let after = segments::read_head(&audit).unwrap().unwrap();
+        let pending = Head::pending(
+            log.chain_key(),
+            before.seq,
+            before.hash,
+            segments::Pending {
+                seq: after.seq,
+                hash: after.hash,
+            },
+        );
+        segments::write_head(&audit, &pending).unwrap();
+        // "f" (seq 6) whole in segment 3, "g" (seq 7) torn in segment 4.
+        let last = segments::list(&audit).unwrap().pop().unwrap();
+        let text = std::fs::read(&last).unwrap();
+        std::fs::write(&last, &text[..text.len() / 2]).unwrap();
+        log.append(&events(&["h"])[0]).unwrap();
+        let verified = verify::verify(&audit, log.key(), None).unwrap();
+        assert_eq!(verified.events, 8, "5, f, the repair event, h");
     }
 
     #[test]

@@ -19,18 +19,83 @@ const REMOVED: &str = "removed.json";
 pub struct Head {
     pub seq: u64,
     pub hash: String,
+    /// Set while a group of events is being appended (`AuditLog::append_all`): the seq and hash
+    /// its last line will have. Lines after `seq` are then expected up to this one and no
+    /// further, so a crash mid-group is told from a tail cut back to an old head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
     #[serde(default)]
     pub mac: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub seq: u64,
+    pub hash: String,
+}
+
 impl Head {
     pub fn sealed(key: &[u8], seq: u64, hash: String) -> Head {
-        let mac = record_mac(key, "head", &[&seq.to_string(), &hash]);
-        Head { seq, hash, mac }
+        let mut head = Head {
+            seq,
+            hash,
+            pending: None,
+            mac: String::new(),
+        };
+        head.mac = head.expected_mac(key);
+        head
+    }
+
+    /// The head at `seq`/`hash`, with a group ending at `pending` being written after it.
+    pub fn pending(key: &[u8], seq: u64, hash: String, pending: Pending) -> Head {
+        let mut head = Head {
+            seq,
+            hash,
+            pending: Some(pending),
+            mac: String::new(),
+        };
+        head.mac = head.expected_mac(key);
+        head
+    }
+
+    fn expected_mac(&self, key: &[u8]) -> String {
+        let seq = self.seq.to_string();
+        match &self.pending {
+            // The fields of a head without a group, as earlier releases wrote them.
+            None => record_mac(key, "head", &[&seq, &self.hash]),
+            Some(p) => record_mac(key, "head", &[&seq, &self.hash, &p.seq.to_string(), &p.hash]),
+        }
     }
 
     pub fn authentic(&self, key: &[u8]) -> bool {
-        record_mac(key, "head", &[&self.seq.to_string(), &self.hash]) == self.mac
+        self.expected_mac(key) == self.mac
+    }
+
+    /// Whether a log whose last line has `seq`, `hash` and `prev` ends where this head says,
+    /// or where a crash after it can leave it: one line on (a single append writes the line,
+    /// then the head), or part or all of a pending group. `None` if so, else what is wrong.
+    /// Lines after the head must still be checked to carry the key's seal and to chain.
+    pub fn problem_with_tail(&self, seq: u64, hash: &str, prev: &str) -> Option<String> {
+        if (seq == self.seq && hash == self.hash) || (seq == self.seq + 1 && prev == self.hash) {
+            return None;
+        }
+        if let Some(p) = &self.pending
+            && seq > self.seq
+            && (seq < p.seq || (seq == p.seq && hash == p.hash))
+        {
+            return None;
+        }
+        Some(if seq < self.seq {
+            format!(
+                "it ends at seq {seq} but seq {} was written: its tail was cut",
+                self.seq
+            )
+        } else {
+            format!(
+                "its last line (seq {seq}) is not the one head.json records (seq {})",
+                self.seq
+            )
+        })
     }
 }
 

@@ -95,7 +95,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         })
         .collect();
 
-    let first_seq = expected_seq;
+    let (first_seq, start_hash) = (expected_seq, expected_prev.clone());
     // The hash of the line the head names, to check the lines after it continue it.
     let head_seq = segments::read_head(dir).ok().flatten().map(|h| h.seq);
     let mut hash_at_head: Option<String> = None;
@@ -159,7 +159,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
                 problem: "was rewritten without the key (its authentication does not match)".into(),
             });
         }
-        // The head is written just after the line, so it may lag by one after a crash.
+        // The head is written after the lines; it never runs ahead of them.
         if head.seq > last_seq {
             let place = lines
                 .last()
@@ -176,18 +176,44 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
             let (s, l, _) = lines.last().cloned().unwrap_or_default();
             return Err(Broken::at(&s, l, "the last line is not the one that was written last"));
         }
-        // Lines after the head (a grouped append cut short by a crash) must continue the very
-        // line the head names; each carries its keyed hash, checked above.
-        if last_seq > head.seq && head.seq >= first_seq && hash_at_head.as_deref() != Some(head.hash.as_str()) {
+        // Lines after the head are what a crash leaves: one line (written before its head), or
+        // part of the group the head names as pending. They must continue the very line the
+        // head names; each carries its keyed hash, checked above.
+        if last_seq > head.seq {
             let (s, l, _) = lines.last().cloned().unwrap_or_default();
-            return Err(Broken::at(
-                &s,
-                l,
-                format!(
-                    "{} line(s) after the recorded head, which names another line: appended by hand",
-                    last_seq - head.seq
-                ),
-            ));
+            let head_line = if head.seq + 1 == first_seq {
+                Some(start_hash.as_str())
+            } else if head.seq >= first_seq {
+                hash_at_head.as_deref()
+            } else {
+                None
+            };
+            if head_line != Some(head.hash.as_str()) {
+                return Err(Broken::at(
+                    &s,
+                    l,
+                    format!(
+                        "{} line(s) after the recorded head, which names a line this log does not hold",
+                        last_seq - head.seq
+                    ),
+                ));
+            }
+            let within = last_seq == head.seq + 1
+                || head
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| last_seq < p.seq || (last_seq == p.seq && expected_prev == p.hash));
+            if !within {
+                return Err(Broken::at(
+                    &s,
+                    l,
+                    format!(
+                        "{} line(s) after the recorded head, more than an interrupted append leaves: \
+                         head.json was put back from an older copy, or lines were appended by hand",
+                        last_seq - head.seq
+                    ),
+                ));
+            }
         }
     } else if count > 0 {
         return Err(Broken {

@@ -1,6 +1,7 @@
 //! One export archive on disk: zip entries streamed through age into a temporary file beside the
-//! target, made durable (fsync) and then renamed into place. Plaintext exists only in memory, one
-//! buffer at a time; a failed or interrupted export leaves no file behind.
+//! target, made durable (fsync, a batch's archives together: [`persist_all`]) and then renamed into
+//! place. Plaintext exists only in memory, one buffer at a time; a failed or interrupted export
+//! leaves no file behind (a killed one, a hidden `.partial` file at most).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -73,7 +74,7 @@ pub struct ArchiveWriter {
 
 impl ArchiveWriter {
     /// Start `dir/name` (which must not exist yet). Nothing appears under that name until
-    /// [`ArchiveWriter::finish`] succeeds.
+    /// [`ArchiveWriter::finish_unsynced`] and [`persist_all`] succeed.
     pub fn create(dir: &Path, name: &str, encryptor: age::Encryptor) -> Result<ArchiveWriter, UserError> {
         let target = dir.join(name);
         if target.exists() {
@@ -167,16 +168,20 @@ pub struct Unsynced {
     summary: ArchiveSummary,
 }
 
-/// Make `archives` (all in `dir`) durable with one syncfs(2), rename each into place, then
-/// fsync `dir` once so the renames are durable too. A name therefore never shows an archive
-/// whose bytes a power loss could still take; a crash before the renames leaves `.partial`
-/// files, which hold no name a resume would trust.
+/// Make `archives` (all in `dir`) durable, rename each into place, then fsync `dir` once so the
+/// renames are durable too. Every archive is written before the first fsync, so the first one
+/// commits the filesystem's journal for all of them and the rest only wait for their own data;
+/// each fsync, on the descriptor that wrote the file, also reports a write-back error of that
+/// file. A name therefore never shows an archive whose bytes a power loss could still take; a
+/// crash before the renames leaves `.partial` files, which hold no name a resume would trust.
 pub fn persist_all(dir: &Path, archives: Vec<Unsynced>) -> Result<Vec<ArchiveSummary>, UserError> {
-    let fail = |e: io::Error| UserError::runtime(format!("cannot write to {}: {e}", dir.display()));
-    if archives.is_empty() {
-        return Ok(Vec::new());
+    for archive in &archives {
+        archive
+            .temp
+            .as_file()
+            .sync_all()
+            .map_err(|e| io_error(&archive.summary.path, e))?;
     }
-    crate::state::sync_filesystem(dir).map_err(fail)?;
     let mut done = Vec::with_capacity(archives.len());
     let mut renamed = Ok(());
     for Unsynced { temp, summary } in archives {
@@ -187,7 +192,9 @@ pub fn persist_all(dir: &Path, archives: Vec<Unsynced>) -> Result<Vec<ArchiveSum
         done.push(summary);
     }
     // The renames made so far are made durable even when one failed.
-    File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| UserError::runtime(format!("cannot write to {}: {e}", dir.display())))?;
     renamed.map(|()| done)
 }
 

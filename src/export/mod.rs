@@ -1,8 +1,10 @@
 //! `dsar export`: every row about a subject, from every source, into one age-encrypted archive.
 //!
-//! Data flows rows → encoder → zip entry → age → temp file → fsync → rename. The database side runs
-//! on the async runtime; the zip and age writers run on one blocking thread fed through a bounded
-//! channel, which gives backpressure and keeps memory flat whatever the data size.
+//! Data flows rows → encoder → zip entry → age → temp file → fsync → rename (a batch's archives
+//! synced together, see `archive::persist_all`). The database side runs on the async runtime; the
+//! zip and age writers run on a blocking thread fed through a bounded channel, which gives
+//! backpressure and keeps memory flat whatever the data size (a large batch is spooled first and
+//! its archives built a few at a time, see `sink`).
 
 pub mod archive;
 mod external;
@@ -351,20 +353,14 @@ async fn export_subjects(
         }
         ledger.sync()?;
         let outcome = job.batch(batch, &request_ids, &mut running).await;
-        // However the batch ended, its records and events are made durable together.
-        let recorded = |events: &[Event]| -> Result<(), UserError> {
-            ledger.sync()?;
-            audit.append_all(events)
-        };
+        // However the batch ended: its audit events first (one group), then its ledger records
+        // (written, then synced together; `[notify]` is told after that). A crash in between
+        // leaves an event before its record, never a `completed` record without its event; a
+        // record that cannot be written does not keep the others, or the events, from being.
+        let mut first_error = None;
         match outcome {
             Ok((exported, ids)) => {
-                for (i, (e, mut run)) in exported.iter().zip(running).enumerate() {
-                    for c in &e.counts {
-                        run.progress(&c.source, &c.table, c.rows, Some(c.rows));
-                    }
-                    let mut flagged = missing.clone();
-                    flagged.extend(e.failed_sources.iter().cloned());
-                    run.finish("completed", None, flagged)?;
+                for (i, e) in exported.iter().enumerate() {
                     let mut details = missing_details.clone();
                     if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
                         details.insert("nothing_matched".into(), true.into());
@@ -383,19 +379,26 @@ async fn export_subjects(
                         ..Default::default()
                     });
                 }
-                recorded(&events)?;
+                audit.append_all(&events)?;
+                for (e, mut run) in exported.iter().zip(running) {
+                    for c in &e.counts {
+                        run.progress(&c.source, &c.table, c.rows, Some(c.rows));
+                    }
+                    let mut flagged = missing.clone();
+                    flagged.extend(e.failed_sources.iter().cloned());
+                    if let Err(err) = run.finish("completed", None, flagged) {
+                        first_error.get_or_insert(err);
+                    }
+                }
+                ledger.sync()?;
+                if let Some(err) = first_error {
+                    return Err(err);
+                }
                 failed_commands.extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
                 done.extend(exported);
             }
             Err(err) => {
                 let cancelled = err.kind == ExitKind::Cancelled;
-                for mut run in running {
-                    run.finish(
-                        if cancelled { "cancelled" } else { "failed" },
-                        Some(err.message.clone()),
-                        Vec::new(),
-                    )?;
-                }
                 for (subject, id) in batch.iter().zip(&request_ids) {
                     events.push(Event {
                         action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
@@ -406,7 +409,17 @@ async fn export_subjects(
                         ..Default::default()
                     });
                 }
-                recorded(&events)?;
+                audit.append_all(&events)?;
+                for mut run in running {
+                    // A record that cannot be written reads `failed (interrupted)` once this
+                    // process is gone; the batch's own error is the one to report.
+                    let _ = run.finish(
+                        if cancelled { "cancelled" } else { "failed" },
+                        Some(err.message.clone()),
+                        Vec::new(),
+                    );
+                }
+                ledger.sync()?;
                 return Err(err);
             }
         }
@@ -556,12 +569,16 @@ impl Job<'_> {
         let ids_owned: Vec<String> = request_ids.to_vec();
         let controller = self.controller.clone();
         let out_dir = self.out_dir.to_path_buf();
-        // The manifest, the end of the age stream and the fsync of a large archive take a while:
-        // a terminal shows a spinner, not silence.
-        let spinner = self.progress.step(&format!(
-            "finishing {} archive(s): manifest, encryption, fsync",
-            ids_owned.len()
-        ));
+        // The manifest, the end of the age stream and the fsync of a large archive take a while,
+        // and a spooled batch builds all its archives here: a terminal shows a spinner, not
+        // silence.
+        let spinner = self.progress.step(&match &sunk {
+            Sunk::Archives(_) => format!("finishing {} archive(s): manifest, encryption, fsync", ids_owned.len()),
+            Sunk::Spool(_) => format!(
+                "building {} archive(s) from the batch's rows: compression, encryption, fsync",
+                ids_owned.len()
+            ),
+        });
         let finished = tokio::task::spawn_blocking(move || {
             // Add index.html, README.txt and the manifest to archive `i`, and close it.
             let finish = |i: usize, archive: OpenArchive| -> Result<(Exported, Unsynced), UserError> {
@@ -596,6 +613,16 @@ impl Job<'_> {
                     .collect::<Result<Vec<_>, UserError>>(),
                 Sunk::Spool(spool) => {
                     let build = |i: usize| -> Result<(Exported, Unsynced), UserError> {
+                        // Ctrl-C/SIGTERM stops the batch between archives: none of it is recorded
+                        // done, and its finished archives keep their temporary names.
+                        if crate::interrupt::requested() {
+                            return Err(UserError {
+                                kind: ExitKind::Cancelled,
+                                message: "export cancelled; no archive was written for this batch".into(),
+                                hint: None,
+                                db: None,
+                            });
+                        }
                         let encryptor = encryptors[i]
                             .lock()
                             .ok()
@@ -772,23 +799,30 @@ fn in_parallel<T: Send>(n: usize, build: impl Fn(usize) -> Result<T, UserError> 
             });
         }
     });
-    let mut out = Vec::with_capacity(n);
-    for slot in results {
-        match slot.into_inner().ok().flatten() {
-            Some(Ok(value)) => out.push(value),
+    let results: Vec<Option<Result<T, UserError>>> = results
+        .into_iter()
+        .map(|slot| slot.into_inner().ok().flatten())
+        .collect();
+    // The failure that stopped the others, wherever it is: archives after it may be missing.
+    let mut built = Vec::with_capacity(n);
+    let mut missing = false;
+    for result in results {
+        match result {
+            Some(Ok(value)) => built.push(value),
             Some(Err(e)) => return Err(e),
-            None => {
-                return Err(UserError::runtime(
-                    "archive writer stopped before every archive was built",
-                ));
-            }
+            None => missing = true,
         }
     }
-    Ok(out)
+    if missing {
+        return Err(UserError::runtime(
+            "archive writer stopped before every archive was built",
+        ));
+    }
+    Ok(built)
 }
 
-/// Add index.html (with its pages), README.txt and manifest.json, then close, fsync and rename
-/// the archive.
+/// Add index.html (with its pages), README.txt and manifest.json, and close the archive under
+/// its temporary name (`persist_all` syncs and renames a batch's archives together).
 fn finish_archive(
     mut archive: OpenArchive,
     subject: &Subject,

@@ -1,6 +1,6 @@
 //! The writer thread of an export batch: where the rows the database sends go.
 //!
-//! A batch of a few subjects writes every archive at once as the rows stream ([`Sink::Archives`]).
+//! A batch of a few subjects writes every archive at once as the rows stream ([`write_rows`]).
 //! A larger batch cannot keep an archive open per subject (each holds a deflate window, an age
 //! stream and a page book: memory would grow with `--batch-size`), so its rows go to one spool
 //! ([`RowSpool`]) and the archives are built afterwards, a few at a time, each from its own rows.
@@ -147,7 +147,7 @@ pub fn write_rows(
 
 /// The rows of a batch, kept until their archives are built: one temporary file (unlinked,
 /// each row sealed under a key that exists only in this process, so plaintext never reaches the
-/// disk) and, per subject and table, where its rows are in it. Memory: 12 bytes per row and
+/// disk) and, per subject and table, where its rows are in it. Memory: 16 bytes per row and
 /// subject it belongs to, whatever the rows hold.
 pub struct RowSpool {
     file: BufWriter<File>,
@@ -174,6 +174,7 @@ impl RowSpool {
     /// Take every message of the batch.
     pub fn take(mut self, mut rx: mpsc::Receiver<SinkMessage>) -> Result<RowSpool, UserError> {
         let fail = |e: std::io::Error| UserError::runtime(format!("cannot write the export spool: {e}"));
+        let mut open = false;
         while let Some(message) = rx.blocking_recv() {
             match message {
                 SinkMessage::Begin(table) => {
@@ -181,12 +182,17 @@ impl RowSpool {
                     for rows in &mut self.rows {
                         rows.push(Vec::new());
                     }
+                    open = true;
                 }
                 SinkMessage::Rows(rows) => {
-                    let t = self.tables.len().saturating_sub(1);
+                    // As `write_rows`: rows outside a table's Begin and End go nowhere.
+                    if !open {
+                        continue;
+                    }
+                    let t = self.tables.len() - 1;
                     for row in rows {
                         let targets = targets(&row, self.rows.len());
-                        if targets.is_empty() || self.tables.is_empty() {
+                        if targets.is_empty() {
                             continue;
                         }
                         let plain = serde_json::to_vec(&row.values)
@@ -201,7 +207,7 @@ impl RowSpool {
                         self.written += u64::from(len);
                     }
                 }
-                SinkMessage::End => {}
+                SinkMessage::End => open = false,
             }
         }
         self.file.flush().map_err(fail)?;

@@ -103,8 +103,8 @@ impl Entry {
     /// entry for 10,000 people is neither copied nor held twice as text.
     fn authenticate(&self, key: &[u8]) -> String {
         use hmac::Mac;
-        struct Into(hmac::Hmac<sha2::Sha256>);
-        impl std::io::Write for Into {
+        struct MacWriter(hmac::Hmac<sha2::Sha256>);
+        impl std::io::Write for MacWriter {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.0.update(buf);
                 Ok(buf.len())
@@ -113,7 +113,7 @@ impl Entry {
                 Ok(())
             }
         }
-        let mut mac = Into(hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length"));
+        let mut mac = MacWriter(hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length"));
         mac.0.update(b"dsar register entry\0");
         let unsealed = Unsealed {
             request_id: &self.request_id,
@@ -188,10 +188,11 @@ impl Register {
         let path = self.path(request_id)?;
         match fs::File::open(&path) {
             // Parsed from the file as it is read: a large entry is not held twice.
-            Ok(file) => {
-                let entry = serde_json::from_reader(std::io::BufReader::new(file)).ok();
-                self.checked(&path, entry).map(Some)
-            }
+            Ok(file) => match serde_json::from_reader(std::io::BufReader::new(file)) {
+                // A read that fails is not an entry that does not parse.
+                Err(e) if e.is_io() => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+                parsed => self.checked(&path, parsed.ok()).map(Some),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         }

@@ -402,6 +402,9 @@ impl<'a> MySqlSource<'a> {
         }
         let (query, binds) = st.into_parts();
         let params: Vec<SqlValue> = binds.iter().map(backend::to_sql).collect();
+        // The connection is held until the last row is sent: nothing else may use this source
+        // while the stream is read (the export reads one table at a time, and counts before).
+        // Like every statement, it runs under `statement_timeout`, pacing included.
         let mut conn = self.conn.lock().await;
         let mut result = conn
             .exec_iter(query, params)
