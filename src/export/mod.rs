@@ -43,7 +43,11 @@ use recipients::Encryption;
 use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, TableStart, write_rows};
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
-const CHUNK_ROWS: usize = 512;
+const CHUNK_ROWS: usize = 256;
+
+/// Messages in flight to the writer thread: what a large table holds in memory is these chunks
+/// (a few hundred rows each), so memory stops growing after the first thousand rows or so.
+const IN_FLIGHT: usize = 3;
 
 /// One finished archive, as printed and audit-logged.
 #[derive(Debug, Serialize)]
@@ -510,7 +514,7 @@ impl Job<'_> {
 
         // A few subjects: their archives are written as the rows stream. More: the rows are
         // spooled and the archives built afterwards, a few at a time (see `sink`).
-        let (tx, rx) = mpsc::channel::<SinkMessage>(8);
+        let (tx, rx) = mpsc::channel::<SinkMessage>(IN_FLIGHT);
         let sink = if request_ids.len() <= OPEN_AT_ONCE {
             let archives = self.open_archives(request_ids).await?;
             tokio::task::spawn_blocking(move || write_rows(rx, archives).map(Sunk::Archives))
