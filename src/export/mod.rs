@@ -321,7 +321,8 @@ async fn export_subjects(
             }
             ledger.queue(request, &run)?;
         }
-        ledger.sync()?;
+        // Not synced: a queued record only shows what is to come (the run's lock tells whether
+        // it still will). A batch's sync after its end makes its records durable.
         Some(lock)
     } else {
         None
@@ -355,7 +356,9 @@ async fn export_subjects(
             })?;
             running.push(run);
         }
-        ledger.sync()?;
+        // `running` records are not synced: what must survive a power loss is the outcome,
+        // synced after the batch (a record lost before that names no archive, and the audit log
+        // holds the request).
         let outcome = job.batch(batch, &request_ids, &mut running).await;
         // However the batch ended: its audit events first (one group), then its ledger records
         // (written, then synced together; `[notify]` is told after that). A crash in between
