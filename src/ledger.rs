@@ -378,13 +378,8 @@ impl Ledger {
     pub fn queue(&self, mut request: Request, run: &str) -> Result<(), UserError> {
         request.state = "queued".into();
         request.queued_by = Some(run.to_string());
-        request.mac = record_mac(&self.key, &request);
         let path = self.record_path(&request.request_id);
-        let text = serde_json::to_vec_pretty(&request).map_err(|e| UserError::runtime(format!("cannot queue: {e}")))?;
-        let temp = self.dir.join(format!(".{}.tmp", request.request_id));
-        fs::write(&temp, text)
-            .and_then(|()| fs::rename(&temp, &path))
-            .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+        write_record(&path, &mut request, &self.key, false)?;
         Ledger::wrote(&self.grouped, &path);
         Ok(())
     }

@@ -221,18 +221,14 @@ fn create_private_dir(dir: &Path) -> Result<(), UserError> {
 /// Replace `path` with `bytes` atomically: a temp file beside it (0600, per process, so two
 /// writers never mix theirs), fsync, rename. A reader sees the old content or the new, whole.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
-    write_replacing(path, bytes, true)
+    write_replacing_with(path, true, |file| file.write_all(bytes))
 }
 
 /// [`write_atomically`] without the fsync, for a group of writes made durable together later
 /// (a batch's ledger records, see `Ledger::sync`). Readers still see old or new, whole; only a
 /// power loss before that sync can leave the file as it was, or empty.
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
-    write_replacing(path, bytes, false)
-}
-
-fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UserError> {
-    write_replacing_with(path, sync, |file| file.write_all(bytes))
+    write_replacing_with(path, false, |file| file.write_all(bytes))
 }
 
 /// [`write_atomically`] of what `write` writes, streamed to the file (a large JSON document is

@@ -357,9 +357,6 @@ impl AuditLog {
             prev = hash;
             seq += 1;
         }
-        if sealed.is_empty() {
-            return Ok(());
-        }
         // A single line needs no notice: a crash leaves it one past the head, which is accepted.
         if sealed.len() > 1 {
             let pending = segments::Pending {
@@ -371,18 +368,11 @@ impl AuditLog {
         }
         // One write and one fsync per segment the group touches (one, unless it fills a
         // segment), then the head at the group's end.
-        let mut start = 0;
-        while start < sealed.len() {
-            let segment = sealed[start].0;
-            let end = sealed[start..]
-                .iter()
-                .position(|(n, _)| *n != segment)
-                .map_or(sealed.len(), |k| start + k);
-            let text: String = sealed[start..end].iter().map(|(_, line)| line.as_str()).collect();
-            let mut file = open(segment)?;
+        for lines in sealed.chunk_by(|a, b| a.0 == b.0) {
+            let text: String = lines.iter().map(|(_, line)| line.as_str()).collect();
+            let mut file = open(lines[0].0)?;
             file.write_all(text.as_bytes()).map_err(|e| fail("append", e))?;
             file.sync_data().map_err(|e| fail("fsync", e))?;
-            start = end;
         }
         segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;
         Ok(())

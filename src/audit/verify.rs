@@ -96,8 +96,10 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         .collect();
 
     let (first_seq, start_hash) = (expected_seq, expected_prev.clone());
-    // The hash of the line the head names, to check the lines after it continue it.
-    let head_seq = segments::read_head(dir).ok().flatten().map(|h| h.seq);
+    // Read once: the hash of the line it names is taken during the walk, to check the lines
+    // after it continue it.
+    let head = segments::read_head(dir).map_err(io)?;
+    let head_seq = head.as_ref().map(|h| h.seq);
     let mut hash_at_head: Option<String> = None;
     let mut count = 0u64;
     for (i, (segment, line, text)) in lines.iter().enumerate() {
@@ -146,7 +148,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         count += 1;
     }
     let last_seq = expected_seq - 1;
-    if let Some(head) = segments::read_head(dir).map_err(io)? {
+    if let Some(head) = head {
         if head.mac.is_empty() && !legacy {
             return Err(Broken {
                 place: dir.join("head.json").display().to_string(),

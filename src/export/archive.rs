@@ -76,13 +76,7 @@ impl ArchiveWriter {
     /// Start `dir/name` (which must not exist yet). Nothing appears under that name until
     /// [`ArchiveWriter::finish_unsynced`] and [`persist_all`] succeed.
     pub fn create(dir: &Path, name: &str, encryptor: age::Encryptor) -> Result<ArchiveWriter, UserError> {
-        let target = dir.join(name);
-        if target.exists() {
-            return Err(UserError::runtime(format!(
-                "{} already exists; refusing to overwrite it",
-                target.display()
-            )));
-        }
+        let target = free_target(dir, name)?;
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".partial")
@@ -160,6 +154,18 @@ impl ArchiveWriter {
             },
         })
     }
+}
+
+/// `dir/name`, refused if something is there already: an archive never replaces a file.
+pub fn free_target(dir: &Path, name: &str) -> Result<PathBuf, UserError> {
+    let target = dir.join(name);
+    if target.exists() {
+        return Err(UserError::runtime(format!(
+            "{} already exists; refusing to overwrite it",
+            target.display()
+        )));
+    }
+    Ok(target)
 }
 
 /// A finished archive not yet durable nor under its name.

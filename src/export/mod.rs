@@ -34,7 +34,7 @@ use crate::progress::Progress;
 use crate::source::Database;
 use crate::state::subject_hash;
 use crate::subject::{self, Subject};
-use archive::{ArchiveSummary, ArchiveWriter, Unsynced, persist_all};
+use archive::{ArchiveSummary, ArchiveWriter, Unsynced, free_target, persist_all};
 use encode::TableEncoder;
 use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
 use notice::{Notice, TableFacts};
@@ -331,7 +331,7 @@ async fn export_subjects(
         let request_ids = request_ids.to_vec();
         // The audit log first: a ledger record is never without its `export.requested` event
         // (an empty log beside records reads as a deleted log).
-        let mut events: Vec<Event> = batch
+        let requested: Vec<Event> = batch
             .iter()
             .zip(&request_ids)
             .map(|(subject, id)| Event {
@@ -342,8 +342,7 @@ async fn export_subjects(
                 ..Default::default()
             })
             .collect();
-        audit.append_all(&events)?;
-        events.clear();
+        audit.append_all(&requested)?;
         let mut running = Vec::with_capacity(batch.len());
         for (subject, id) in batch.iter().zip(&request_ids) {
             let sealed = match &recovery {
@@ -364,9 +363,9 @@ async fn export_subjects(
         // (written, then synced together; `[notify]` is told after that). A crash in between
         // leaves an event before its record, never a `completed` record without its event; a
         // record that cannot be written does not keep the others, or the events, from being.
-        let mut first_error = None;
         match outcome {
             Ok((exported, ids)) => {
+                let mut completed = Vec::with_capacity(exported.len());
                 for (i, e) in exported.iter().enumerate() {
                     let mut details = missing_details.clone();
                     if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
@@ -375,7 +374,7 @@ async fn export_subjects(
                     if !e.failed_sources.is_empty() {
                         details.insert("failed_sources".into(), e.failed_sources.clone().into());
                     }
-                    events.push(Event {
+                    completed.push(Event {
                         action: "export.completed".into(),
                         request_id: Some(e.request_id.clone()),
                         subject: hashes(&key, &ids.of_subject(i as u32)),
@@ -386,7 +385,8 @@ async fn export_subjects(
                         ..Default::default()
                     });
                 }
-                audit.append_all(&events)?;
+                audit.append_all(&completed)?;
+                let mut first_error = None;
                 for (e, mut run) in exported.iter().zip(running) {
                     for c in &e.counts {
                         run.progress(&c.source, &c.table, c.rows, Some(c.rows));
@@ -406,17 +406,19 @@ async fn export_subjects(
             }
             Err(err) => {
                 let cancelled = err.kind == ExitKind::Cancelled;
-                for (subject, id) in batch.iter().zip(&request_ids) {
-                    events.push(Event {
+                let ended: Vec<Event> = batch
+                    .iter()
+                    .zip(&request_ids)
+                    .map(|(subject, id)| Event {
                         action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
                         request_id: Some(id.clone()),
                         subject: hashes(&key, &subject.ids),
                         outcome: Outcome::Error,
                         error: Some(redact(&err.message, subject)),
                         ..Default::default()
-                    });
-                }
-                audit.append_all(&events)?;
+                    })
+                    .collect();
+                audit.append_all(&ended)?;
                 for mut run in running {
                     // A record that cannot be written reads `failed (interrupted)` once this
                     // process is gone; the batch's own error is the one to report.
@@ -522,14 +524,9 @@ impl Job<'_> {
             let archives = self.open_archives(request_ids).await?;
             tokio::task::spawn_blocking(move || write_rows(rx, archives).map(Sunk::Archives))
         } else {
+            // Refused now, not after the rows are read (each archive is created later).
             for id in request_ids {
-                let target = self.out_dir.join(format!("{id}.zip.age"));
-                if target.exists() {
-                    return Err(UserError::runtime(format!(
-                        "{} already exists; refusing to overwrite it",
-                        target.display()
-                    )));
-                }
+                free_target(self.out_dir, &format!("{id}.zip.age"))?;
             }
             let spool = RowSpool::new(self.out_dir, request_ids.len())?;
             tokio::task::spawn_blocking(move || spool.take(rx).map(Sunk::Spool))
