@@ -15,6 +15,8 @@ mod manifest;
 mod names;
 mod notice;
 mod page;
+mod page_spool;
+mod page_worker;
 mod recipients;
 mod sink;
 

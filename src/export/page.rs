@@ -2,15 +2,15 @@
 //!
 //! The page is self-contained (inline style, no script, no network) and works from the unzipped
 //! folder. Rows arrive while the table's machine-readable file is the open zip entry, so they
-//! are rendered into a spool instead: memory up to 256 KiB, then a temporary file, unlinked,
-//! encrypted with a key that exists only in this process (plaintext never reaches the disk). When the table files are
-//! done, the spool is read back by offset: each table's first page goes into `index.html`, the
-//! rest into `pages/<source>/<file>-N.html`, so memory holds one chunk whatever the row count.
+//! cannot go into the archive yet. Each table's first page goes into `index.html`, which is
+//! written last (it opens with the summary): its rows wait in a [`Spool`]. The further pages,
+//! `pages/<source>/<file>-N.html`, are finished as soon as the next page starts or the table
+//! ends, and compressed on a thread of their own ([`PageWorker`]) while the data files are still
+//! being written; memory holds one page whatever the row count.
 //!
 //! Every value and every name from the map or the data is escaped: nothing can become markup.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use super::archive::{ArchiveWriter, EntrySummary};
 use super::notice::{Notice, plural};
+use super::page_spool::{Back, Spool};
+use super::page_worker::{Page, PageWorker};
 use crate::config::About;
 use crate::error::UserError;
 
@@ -48,8 +50,10 @@ pub struct SectionInfo {
 struct Section {
     info: SectionInfo,
     rows: u64,
-    /// (offset in the spool, bytes, rows) of each page.
-    pages: Vec<(u64, u64, u64)>,
+    /// Where the first page's rows are in the spool: (offset, bytes, rows).
+    first: Option<(u64, u64, u64)>,
+    /// Pages started, the first included.
+    pages: usize,
 }
 
 impl Section {
@@ -64,110 +68,57 @@ impl Section {
     }
 }
 
-/// Rendered rows stay in memory up to this many bytes (most people's pages), then go to an
-/// encrypted file: no file and no key exchange for a small archive, flat memory for a large one.
-const IN_MEMORY: usize = 256 * 1024;
-
-struct Spool {
-    store: Store,
-    written: u64,
-}
-
-enum Store {
-    Memory(Vec<u8>),
-    File {
-        writer: age::stream::StreamWriter<BufWriter<File>>,
-        identity: age::x25519::Identity,
-    },
-}
-
-impl Spool {
-    fn write(&mut self, dir: &Path, bytes: &[u8]) -> Result<(), UserError> {
-        if let Store::Memory(held) = &mut self.store {
-            if held.len() + bytes.len() <= IN_MEMORY {
-                held.extend_from_slice(bytes);
-                self.written += bytes.len() as u64;
-                return Ok(());
-            }
-            let held = std::mem::take(held);
-            let mut store = open_file_store(dir)?;
-            if let Store::File { writer, .. } = &mut store {
-                writer.write_all(&held).map_err(|e| spool_error(dir, e))?;
-            }
-            self.store = store;
-        }
-        if let Store::File { writer, .. } = &mut self.store {
-            writer.write_all(bytes).map_err(|e| spool_error(dir, e))?;
-        }
-        self.written += bytes.len() as u64;
-        Ok(())
-    }
-}
-
-/// A spool read back: by offset, from memory or through the file's decryption.
-enum Back {
-    Memory(io::Cursor<Vec<u8>>),
-    File(age::stream::StreamReader<BufReader<File>>),
-}
-
-impl Read for Back {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Back::Memory(c) => c.read(buf),
-            Back::File(r) => r.read(buf),
-        }
-    }
-}
-
-impl Seek for Back {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        match self {
-            Back::Memory(c) => c.seek(pos),
-            Back::File(r) => r.seek(pos),
-        }
-    }
-}
-
 /// The page of one archive, built while its rows stream.
 pub struct PageBook {
     dir: PathBuf,
+    /// The rows of each table's first page (made on the first row).
     spool: Option<Spool>,
     sections: Vec<Section>,
+    /// The rows of the page being filled, from page 2 on.
+    current: String,
+    /// Rows and bytes of the page being filled.
+    page_rows: u64,
+    page_bytes: u64,
+    /// Started when a table first needs a second page.
+    worker: Option<PageWorker>,
     buf: String,
 }
 
 impl PageBook {
-    /// A book whose spool (made on the first row) goes in `dir`, beside the archive.
+    /// A book whose spools (made when needed) go in `dir`, beside the archive.
     pub fn new(dir: &Path) -> PageBook {
         PageBook {
             dir: dir.to_path_buf(),
             spool: None,
             sections: Vec::new(),
+            current: String::new(),
+            page_rows: 0,
+            page_bytes: 0,
+            worker: None,
             buf: String::new(),
         }
     }
 
-    pub fn begin(&mut self, info: SectionInfo) {
+    pub fn begin(&mut self, info: SectionInfo) -> Result<(), UserError> {
+        self.end_page(true)?;
         self.sections.push(Section {
             info,
             rows: 0,
-            pages: Vec::new(),
+            first: None,
+            pages: 0,
         });
+        Ok(())
     }
 
     /// Render one row of the current table.
     pub fn row(&mut self, values: &[Value]) -> Result<(), UserError> {
-        let spool = self.spool.get_or_insert_with(|| Spool {
-            store: Store::Memory(Vec::new()),
-            written: 0,
-        });
-        let section = self.sections.last_mut().expect("row outside a table");
-        let full = section
-            .pages
-            .last()
-            .is_none_or(|&(offset, _, rows)| rows >= PAGE_ROWS || spool.written - offset >= PAGE_BYTES);
-        if full {
-            section.pages.push((spool.written, 0, 0));
+        let pages = self.sections.last().expect("row outside a table").pages;
+        if pages == 0 || self.page_rows >= PAGE_ROWS || self.page_bytes >= PAGE_BYTES {
+            self.end_page(false)?;
+            let section = self.sections.last_mut().expect("row outside a table");
+            section.pages += 1;
+            self.page_rows = 0;
+            self.page_bytes = 0;
         }
         self.buf.clear();
         self.buf.push_str("<tr>");
@@ -187,19 +138,84 @@ impl PageBook {
             }
         }
         self.buf.push_str("</tr>\n");
-        spool.write(&self.dir, self.buf.as_bytes())?;
-        let page = section.pages.last_mut().expect("a page was started");
-        page.1 += self.buf.len() as u64;
-        page.2 += 1;
+        let section = self.sections.last_mut().expect("row outside a table");
+        if section.pages == 1 {
+            let spool = self.spool.get_or_insert_with(|| Spool::new(&self.dir));
+            let first = section.first.get_or_insert((spool.written(), 0, 0));
+            spool.append(self.buf.as_bytes())?;
+            first.1 += self.buf.len() as u64;
+            first.2 += 1;
+        } else {
+            self.current.push_str(&self.buf);
+        }
+        self.page_rows += 1;
+        self.page_bytes += self.buf.len() as u64;
         section.rows += 1;
         Ok(())
     }
 
+    /// The page being filled is complete (`last`: its table has no more rows): from page 2 on,
+    /// wrap it and hand it to the page thread.
+    fn end_page(&mut self, last: bool) -> Result<(), UserError> {
+        let Some(i) = self.sections.len().checked_sub(1) else {
+            return Ok(());
+        };
+        let section = &self.sections[i];
+        let number = section.pages;
+        if number < 2 {
+            return Ok(());
+        }
+        let mut html = head(
+            &section.info.title,
+            &if last {
+                format!(" – page {number} of {number}")
+            } else {
+                format!(" – page {number}")
+            },
+        );
+        html.push_str("<h1>");
+        escape_into(&section.info.title, &mut html);
+        html.push_str(&format!(" <span class=\"muted\">page {number}"));
+        if last {
+            html.push_str(&format!(" of {number}"));
+        }
+        html.push_str(&format!(
+            "</span></h1><p><a href=\"../../index.html#t{i}\">back to the summary</a>"
+        ));
+        if number > 2 {
+            html.push_str(&format!(
+                " · <a href=\"{}\">previous page</a>",
+                href(&format!("{}-{}.html", section.stem(), number - 1))
+            ));
+        }
+        if !last {
+            html.push_str(&format!(
+                " · <a href=\"{}\">next page</a>",
+                href(&format!("{}-{}.html", section.stem(), number + 1))
+            ));
+        }
+        html.push_str("</p>");
+        table_head(&mut html, &section.info.columns);
+        html.push_str(&self.current);
+        html.push_str("</tbody></table></body></html>\n");
+        self.current.clear();
+        let path = section.page_path(number);
+        let worker = match &mut self.worker {
+            Some(worker) => worker,
+            None => self.worker.insert(PageWorker::start(&self.dir)?),
+        };
+        worker.send(Page { path, html })
+    }
+
     /// Write `index.html` and the further pages into the archive; say what each entry holds.
-    pub fn finish(self, archive: &mut ArchiveWriter, notice: &Notice) -> Result<Vec<EntrySummary>, UserError> {
-        let dir = self.dir.clone();
-        let mut spool = match self.spool {
-            Some(spool) => Some(read_back(spool).map_err(|e| spool_error(&dir, e))?),
+    pub fn finish(mut self, archive: &mut ArchiveWriter, notice: &Notice) -> Result<Vec<EntrySummary>, UserError> {
+        self.end_page(true)?;
+        let pages = match self.worker.take() {
+            Some(worker) => Some(worker.finish()?),
+            None => None,
+        };
+        let mut spool = match self.spool.take() {
+            Some(spool) => Some(spool.read_back()?),
             None => None,
         };
         let mut entries = Vec::new();
@@ -268,17 +284,17 @@ impl PageBook {
             ));
             out.text(&section.info.data_path);
             out.push("</a></p>");
-            if let (Some(&(offset, len, _)), Some(spool)) = (section.pages.first(), spool.as_mut()) {
-                out.table_head(&section.info.columns);
+            if let (Some((offset, len, first_rows)), Some(spool)) = (section.first, spool.as_mut()) {
+                table_head(&mut out.html, &section.info.columns);
                 out.copy(spool, offset, len)?;
                 out.push("</tbody></table>");
-                if section.pages.len() > 1 {
+                if section.pages > 1 {
                     out.push(&format!(
                         "<p>The first {} {} shown here; the others are on pages ",
-                        section.pages[0].2,
-                        plural(section.pages[0].2, "record is", "records are")
+                        first_rows,
+                        plural(first_rows, "record is", "records are")
                     ));
-                    for n in 2..=section.pages.len() {
+                    for n in 2..=section.pages {
                         out.push(&format!("<a href=\"{}\">{n}</a> ", href(&section.page_path(n))));
                     }
                     out.push("</p>");
@@ -292,41 +308,8 @@ impl PageBook {
         );
         out.flush()?;
         entries.push(out.archive.finish_entry());
-
-        for (i, section) in self.sections.iter().enumerate() {
-            let pages = section.pages.len();
-            for (n, &(offset, len, _)) in section.pages.iter().enumerate().skip(1) {
-                let number = n + 1;
-                let path = section.page_path(number);
-                let up = "../../";
-                out.archive.start_entry(&path)?;
-                out.push(&head(&section.info.title, &format!(" – page {number} of {pages}")));
-                out.push("<h1>");
-                out.text(&section.info.title);
-                out.push(&format!(
-                    " <span class=\"muted\">page {number} of {pages}</span></h1><p>"
-                ));
-                out.push(&format!("<a href=\"{up}index.html#t{i}\">back to the summary</a>"));
-                if number > 2 {
-                    out.push(&format!(
-                        " · <a href=\"{}\">previous page</a>",
-                        href(&format!("{}-{}.html", section.stem(), number - 1))
-                    ));
-                }
-                if number < pages {
-                    out.push(&format!(
-                        " · <a href=\"{}\">next page</a>",
-                        href(&format!("{}-{}.html", section.stem(), number + 1))
-                    ));
-                }
-                out.push("</p>");
-                out.table_head(&section.info.columns);
-                let spool = spool.as_mut().expect("a table with pages has a spool");
-                out.copy(spool, offset, len)?;
-                out.push("</tbody></table></body></html>\n");
-                out.flush()?;
-                entries.push(out.archive.finish_entry());
-            }
+        if let Some(pages) = pages {
+            entries.extend(pages.copy_into(out.archive)?);
         }
         Ok(entries)
     }
@@ -391,16 +374,6 @@ impl Out<'_> {
         escape_into(text, &mut self.html);
     }
 
-    fn table_head(&mut self, columns: &[String]) {
-        self.push("<table><thead><tr>");
-        for column in columns {
-            self.push("<th>");
-            self.text(column);
-            self.push("</th>");
-        }
-        self.push("</tr></thead><tbody>\n");
-    }
-
     fn flush(&mut self) -> Result<(), UserError> {
         self.archive.write(self.html.as_bytes())?;
         self.html.clear();
@@ -422,6 +395,16 @@ impl Out<'_> {
         }
         Ok(())
     }
+}
+
+fn table_head(html: &mut String, columns: &[String]) {
+    html.push_str("<table><thead><tr>");
+    for column in columns {
+        html.push_str("<th>");
+        escape_into(column, html);
+        html.push_str("</th>");
+    }
+    html.push_str("</tr></thead><tbody>\n");
 }
 
 fn head(title: &str, suffix: &str) -> String {
@@ -466,37 +449,6 @@ fn href(path: &str) -> String {
         }
     }
     out
-}
-
-fn open_file_store(dir: &Path) -> Result<Store, UserError> {
-    let file = tempfile::tempfile_in(dir).map_err(|e| spool_error(dir, e))?;
-    let identity = age::x25519::Identity::generate();
-    let recipient = identity.to_public();
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .map_err(|e| UserError::runtime(format!("cannot set up the page spool: {e}")))?;
-    let writer = encryptor
-        .wrap_output(BufWriter::with_capacity(16 * 1024, file))
-        .map_err(|e| spool_error(dir, e))?;
-    Ok(Store::File { writer, identity })
-}
-
-fn read_back(spool: Spool) -> io::Result<Back> {
-    let (writer, identity) = match spool.store {
-        Store::Memory(held) => return Ok(Back::Memory(io::Cursor::new(held))),
-        Store::File { writer, identity } => (writer, identity),
-    };
-    let mut file = writer.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
-    file.seek(SeekFrom::Start(0))?;
-    let decryptor = age::Decryptor::new(BufReader::new(file)).map_err(io::Error::other)?;
-    // The key was made for this spool alone and is dropped with it.
-    decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map(Back::File)
-        .map_err(io::Error::other)
-}
-
-fn spool_error(dir: &Path, e: io::Error) -> UserError {
-    UserError::runtime(format!("cannot write the page spool in {}: {e}", dir.display()))
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ impl OpenArchive {
         self.writer.write(buf)?;
         self.rows_in_entry = 0;
         self.abouts.push(table.section.about.clone());
-        self.book.begin(table.section.clone());
+        self.book.begin(table.section.clone())?;
         Ok(())
     }
 
