@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Archive, Workspace, fresh_db, stderr, stdout};
+use common::{Archive, Workspace, fresh_db, psql, stderr, stdout};
 use serde_json::{Value, json};
 
 const MAP: &str = include_str!("fixtures/shop.toml");
@@ -246,4 +246,71 @@ fn a_spooled_batch_gives_each_person_what_a_single_export_gives() {
         let empty = ws.open_archive(std::path::Path::new(request["archive"].as_str().unwrap()));
         assert!(empty.counts().values().all(|&n| n == 0), "{request}");
     }
+}
+
+/// The common scalar types are read as themselves, not through `to_jsonb` (which costs the
+/// server more than the rows do); each value must still be exactly what `to_jsonb` gives:
+/// integer extremes, `char(n)` padding, `numeric` digits and its non-numbers, NULLs.
+#[test]
+fn scalars_read_as_themselves_equal_to_jsonb() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        r#"CREATE TABLE "Shop"."Scalars" (
+             id int PRIMARY KEY, "Email" text, s smallint, b bigint, flag boolean,
+             v varchar(8), c char(6), n name, amount numeric, exact numeric(12, 4));
+           INSERT INTO "Shop"."Scalars" VALUES
+             (1, 'k@example.com', -32768, -9223372036854775808, true, 'a\b"c', 'ab', 'nm', 'NaN', 0),
+             (2, 'k@example.com', 32767, 9223372036854775807, false, '', '', '', 'Infinity', -0.0001),
+             (3, 'k@example.com', NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', 12345678.9),
+             (4, 'k@example.com', 0, 0, true, 'tab	x', 'x  ', 'ü', 1e-20, NULL),
+             (5, 'k@example.com', 1, 1, true, '日本', '✓', 'n', 123456789012345678901234567890.000000001, 1)"#,
+    );
+    let map = r#"[settings]
+export_dir = "exports"
+recipients_file = "keys/exports.txt"
+
+[subject]
+keys = ["email"]
+
+[[sources]]
+name = "shop"
+kind = "postgres"
+url = "env:SHOP_DATABASE_URL"
+
+[[sources.tables]]
+table = "Shop.Scalars"
+match = { email = "Email" }
+"#;
+    let ws = Workspace::new(map, &[("SHOP_DATABASE_URL", &db.url)]);
+    let archive = export_one(&ws, "email=k@example.com");
+    let rows = archive.json_rows("data/shop/Scalars.json");
+    assert_eq!(rows.len(), 5);
+    let expected: Vec<Value> = psql(
+        &db.url,
+        r#"SELECT jsonb_build_object('id', to_jsonb(id), 's', to_jsonb(s), 'b', to_jsonb(b),
+             'flag', to_jsonb(flag), 'v', to_jsonb(v), 'c', to_jsonb(c), 'n', to_jsonb(n),
+             'amount', to_jsonb(amount), 'exact', to_jsonb(exact))
+           FROM "Shop"."Scalars" ORDER BY id"#,
+    )
+    .lines()
+    .map(|line| serde_json::from_str(line).unwrap())
+    .collect();
+    for (row, want) in rows.iter().zip(&expected) {
+        for (column, value) in want.as_object().unwrap() {
+            assert_eq!(
+                row[column.as_str()].to_string(),
+                value.to_string(),
+                "column {column} of row {}",
+                row["id"]
+            );
+        }
+    }
+    // Spot checks that the comparison compares what it should.
+    assert_eq!(rows[0]["c"], "ab    ", "char(n) keeps its padding, as to_jsonb does");
+    assert_eq!(rows[1]["amount"], "Infinity");
+    assert_eq!(
+        rows[4]["amount"].to_string(),
+        "123456789012345678901234567890.000000001"
+    );
 }

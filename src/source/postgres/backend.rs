@@ -14,7 +14,6 @@ use crate::source::backend::{
 use crate::source::cell::Cell;
 use crate::source::kind_sql::{self, KindSql};
 use crate::source::quote::{ident, qualified, table as table_ident};
-use crate::source::shape::ColumnKind;
 
 pub(crate) const STORE_DDL: &[&str] = &[
     "CREATE SCHEMA IF NOT EXISTS dsar",
@@ -208,17 +207,10 @@ impl Dialect for PgDialect<'_> {
 
     /// One JSON value per column, made by the server.
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
-        let columns = exported.iter().map(|&i| {
-            let column = &self.shapes()[table].columns[i];
-            let c = format!("t0.{}", ident(&column.name));
-            match column.kind {
-                // PostgreSQL's base64 wraps lines at 76 characters; strip the breaks.
-                ColumnKind::Bytea => format!("to_jsonb(translate(encode({c}, 'base64'), E'\\n', ''))"),
-                ColumnKind::Json => c,
-                ColumnKind::Other => format!("to_jsonb({c})"),
-            }
-        });
-        columns.collect()
+        exported
+            .iter()
+            .map(|&i| super::export_value::wire(&self.shapes()[table].columns[i], "t0").1)
+            .collect()
     }
 
     fn create_pending(&self, table: usize, key: &[String]) -> Vec<String> {

@@ -5,13 +5,15 @@ pub(crate) mod backend;
 mod catalog;
 mod connect;
 pub mod discover;
+mod export_value;
 pub mod foreign_keys;
 mod key;
 mod lock;
 
 use futures_util::{Stream, StreamExt};
-use serde_json::Value;
 use tokio_postgres::Client;
+
+use export_value::Wire;
 
 pub use crate::source::ExportRow;
 pub use connect::error_text;
@@ -165,15 +167,23 @@ impl<'a> PgSource<'a> {
             )
             .await
             .map_err(|e| self.query_failure(table, &e))?;
-        let width = exported.len().max(1);
+        // As `export_columns` read them; a table with no column reads one JSON null.
+        let mut wires: Vec<Wire> = exported
+            .iter()
+            .map(|&i| export_value::wire(&self.shapes()[table].columns[i], "t0").0)
+            .collect();
+        if wires.is_empty() {
+            wires.push(Wire::Json);
+        }
         Ok(stream.map(move |row| {
             let row = row.map_err(|e| self.query_failure(table, &e))?;
             let first = usize::from(with_owners);
             let owners = with_owners.then(|| row.get::<_, Vec<i32>>(0));
-            let values = (first..first + width)
-                .map(|i| row.try_get::<_, Option<Value>>(i).map(Option::unwrap_or_default))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.query_failure(table, &e))?;
+            let mut values = Vec::with_capacity(wires.len());
+            for (i, &wire) in wires.iter().enumerate() {
+                values
+                    .push(export_value::json_value(&row, first + i, wire).map_err(|e| self.query_failure(table, &e))?);
+            }
             Ok(ExportRow { owners, values })
         }))
     }
