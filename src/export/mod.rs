@@ -42,7 +42,7 @@ use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
 use notice::{Notice, TableFacts};
 use page::SectionInfo;
 use recipients::Encryption;
-use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, TableStart, write_rows};
+use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, Spent, SpentRows, TableStart, next_chunk, write_rows};
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
 const CHUNK_ROWS: usize = 256;
@@ -522,18 +522,19 @@ impl Job<'_> {
         // A few subjects: their archives are written as the rows stream. More: the rows are
         // spooled and the archives built afterwards, a few at a time (see `sink`).
         let (tx, rx) = mpsc::channel::<SinkMessage>(IN_FLIGHT);
+        let (spent, spent_rows) = Spent::channel();
         let sink = if request_ids.len() <= OPEN_AT_ONCE {
             let archives = self.open_archives(request_ids).await?;
-            tokio::task::spawn_blocking(move || write_rows(rx, archives).map(Sunk::Archives))
+            tokio::task::spawn_blocking(move || write_rows(rx, spent, archives).map(Sunk::Archives))
         } else {
             // Refused now, not after the rows are read (each archive is created later).
             for id in request_ids {
                 free_target(self.out_dir, &format!("{id}.zip.age"))?;
             }
             let spool = RowSpool::new(self.out_dir, request_ids.len())?;
-            tokio::task::spawn_blocking(move || spool.take(rx).map(Sunk::Spool))
+            tokio::task::spawn_blocking(move || spool.take(rx, spent).map(Sunk::Spool))
         };
-        let streamed = match self.stream_tables(&ids, &tx, running).await {
+        let streamed = match self.stream_tables(&ids, &tx, &spent_rows, running).await {
             Ok(()) => self.stream_commands(batch.len(), &ids, &tx).await,
             Err(e) => Err(e),
         };
@@ -681,6 +682,7 @@ impl Job<'_> {
         &self,
         ids: &Identities,
         tx: &mpsc::Sender<SinkMessage>,
+        spent: &SpentRows,
         running: &mut [Running],
     ) -> Result<(), UserError> {
         let closed = || UserError::runtime("the archive writer stopped early");
@@ -726,15 +728,14 @@ impl Job<'_> {
                 let started = Instant::now();
                 let rows = source.export_rows(t, ids).await?;
                 pin_mut!(rows);
-                let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                let mut chunk = next_chunk(spent, CHUNK_ROWS);
                 let mut count: u64 = 0;
                 while let Some(row) = rows.next().await {
                     chunk.push(row?);
                     count += 1;
                     if chunk.len() == CHUNK_ROWS {
-                        tx.send(SinkMessage::Rows(std::mem::take(&mut chunk)))
-                            .await
-                            .map_err(|_| closed())?;
+                        let full = std::mem::replace(&mut chunk, next_chunk(spent, CHUNK_ROWS));
+                        tx.send(SinkMessage::Rows(full)).await.map_err(|_| closed())?;
                         bar.set_position(count);
                         if let [one] = &mut *running {
                             one.progress(&source.config().name, &table_name, count, Some(planned));
