@@ -52,7 +52,7 @@ async fn body(
 
     // The old values of what changes: every column for quarantine; the key and the changed
     // columns for anonymize and flag.
-    let columns = sealed_columns(config, &db.dialect().shapes()[table], &pk)?;
+    let columns: std::sync::Arc<[String]> = sealed_columns(config, &db.dialect().shapes()[table], &pk)?.into();
     let read = |st: &mut crate::source::backend::Statement| {
         st.join(&columns, ", ", |st, c| {
             st.push(&db.dialect().read_cell(table, "t0", c));

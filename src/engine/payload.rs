@@ -5,14 +5,16 @@
 //! value with its storage class (`{"columns":[…],"values":[{"integer":1},"null"]}`). A stored
 //! flag key is the key's values in the same encoding, as a JSON array.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::source::cell::Cell;
 
-/// One row's sealed columns and values.
+/// One row's sealed columns and values. The columns are shared: a batch's rows have the same.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SealedRow {
-    pub columns: Vec<String>,
+    pub columns: Arc<[String]>,
     pub values: Vec<Cell>,
 }
 
@@ -71,13 +73,13 @@ impl SealedRow {
         if typed {
             let row: TypedRow = serde_json::from_slice(bytes)?;
             Ok(SealedRow {
-                columns: row.columns,
+                columns: row.columns.into(),
                 values: row.values,
             })
         } else {
             let row: TextRow = serde_json::from_slice(bytes)?;
             Ok(SealedRow {
-                columns: row.columns,
+                columns: row.columns.into(),
                 values: row.values.into_iter().map(Cell::from_text).collect(),
             })
         }
@@ -151,7 +153,7 @@ mod tests {
     #[test]
     fn both_encodings_read_back_what_they_wrote() {
         let row = SealedRow {
-            columns: vec!["id".into(), "name".into()],
+            columns: vec!["id".into(), "name".into()].into(),
             values: vec![Cell::Text("7".into()), Cell::Null],
         };
         assert_eq!(
@@ -160,7 +162,7 @@ mod tests {
         );
         assert_eq!(SealedRow::decode(&row.encode(false), false).unwrap(), row);
         let typed = SealedRow {
-            columns: vec!["id".into()],
+            columns: vec!["id".into()].into(),
             values: vec![Cell::Integer(7)],
         };
         assert_eq!(

@@ -258,7 +258,7 @@ async fn body(
     // A sealed column the table no longer has cannot be written back.
     if let Some(missing) = restore
         .iter()
-        .flat_map(|(_, r)| &r.columns)
+        .flat_map(|(_, r)| r.columns.iter())
         .find(|c| shape.column(c).is_none())
     {
         return Err(UserError::runtime(format!(
@@ -379,7 +379,7 @@ mod tests {
 
     fn row(email: &str) -> SealedRow {
         SealedRow {
-            columns: vec!["email".into()],
+            columns: vec!["email".into()].into(),
             values: vec![Cell::Text(email.into())],
         }
     }
