@@ -202,9 +202,14 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
         // The connection ends when the client is dropped; errors surface on the client side.
         let _ = connection.await;
     });
+    // JIT off (where the server has it, from PostgreSQL 11): dsar's queries read a few rows
+    // through indexes, but the planner's estimates for a batch's owner lists (a correlated
+    // subquery per row) pass `jit_above_cost`, and compiling took 150 ms of a 160 ms query;
+    // a large subject's export query lost 110 ms to it.
     let settings = format!(
         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; \
-         SET extra_float_digits = 3; SET statement_timeout = {}; SET lock_timeout = {}",
+         SET extra_float_digits = 3; SET statement_timeout = {}; SET lock_timeout = {}; \
+         SELECT set_config('jit', 'off', false) FROM pg_settings WHERE name = 'jit'",
         source.statement_timeout.as_millis(),
         source.lock_timeout.as_millis()
     );
