@@ -314,3 +314,69 @@ match = { email = "Email" }
         "123456789012345678901234567890.000000001"
     );
 }
+
+/// A batch finds each row's owners by the batch's values (`array_positions`); with
+/// `ignore_case`, by their lower-case forms. Two people whose addresses differ only in case
+/// from the stored ones, and a third with the same address in another case: each archive holds
+/// exactly the rows whose address folds to theirs, through a `via` table too.
+#[test]
+fn a_batch_matched_ignoring_case_routes_rows_by_their_folded_value() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        r#"CREATE TABLE "Shop".folk (id int PRIMARY KEY, "Mail" text NOT NULL, note text);
+           CREATE TABLE "Shop".visit (id int PRIMARY KEY, folk_id int NOT NULL, at text);
+           INSERT INTO "Shop".folk VALUES (1, 'Ann@Example.com', 'a1'), (2, 'ann@example.COM', 'a2'),
+             (3, 'Bob@example.com', 'b'), (4, 'carol@example.com', 'c');
+           INSERT INTO "Shop".visit VALUES (10, 1, 'v-a1'), (11, 2, 'v-a2'), (12, 3, 'v-b'), (13, 4, 'v-c'), (14, 3, 'v-b2')"#,
+    );
+    let map = r#"[settings]
+export_dir = "exports"
+recipients_file = "keys/exports.txt"
+
+[subject]
+keys = ["email"]
+
+[[sources]]
+name = "shop"
+kind = "postgres"
+url = "env:SHOP_DATABASE_URL"
+
+[[sources.tables]]
+table = "Shop.folk"
+match = { email = { column = "Mail", ignore_case = true } }
+
+[[sources.tables]]
+table = "Shop.visit"
+via = { table = "Shop.folk", column = "folk_id", parent_column = "id" }
+"#;
+    let ws = Workspace::new(map, &[("SHOP_DATABASE_URL", &db.url)]);
+    std::fs::write(
+        ws.path("folded.csv"),
+        "email\nANN@EXAMPLE.COM\nbob@EXAMPLE.com\nnobody@example.com\n",
+    )
+    .unwrap();
+    let out = ws.dsar(&["export", "--subjects-file", "folded.csv", "--json", "--out", "folded"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the third matches nothing: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let requests = report["requests"].as_array().unwrap();
+    let notes = |i: usize, file: &str, column: &str| -> BTreeSet<String> {
+        let archive = ws.open_archive(std::path::Path::new(requests[i]["archive"].as_str().unwrap()));
+        archive
+            .json_rows(file)
+            .iter()
+            .map(|r| r[column].as_str().unwrap().to_string())
+            .collect()
+    };
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(notes(0, "data/shop/folk.json", "note"), set(&["a1", "a2"]));
+    assert_eq!(notes(0, "data/shop/visit.json", "at"), set(&["v-a1", "v-a2"]));
+    assert_eq!(notes(1, "data/shop/folk.json", "note"), set(&["b"]));
+    assert_eq!(notes(1, "data/shop/visit.json", "at"), set(&["v-b", "v-b2"]));
+    assert!(notes(2, "data/shop/folk.json", "note").is_empty());
+}

@@ -168,27 +168,30 @@ impl Dialect for PgDialect<'_> {
             .push(&format!("::text[]::{}[])", self.cast(table, column)));
     }
 
+    /// `array_positions` finds a row's value among the batch's in C; the unnest-and-filter it
+    /// replaces ran a subquery over every value of the batch for every row (and, for a `via`
+    /// table, for every row of every level).
     fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>) {
         let (table, alias, ids) = (m.table, m.alias, m.ids);
         st.push("ARRAY(");
         st.join(m.pairs, " UNION ", |st, (key, column)| {
-            let fold = self.ignores_case(table, column);
-            let cast = if fold {
-                "text".to_string()
+            st.push("SELECT (")
+                .bind(Value::IntArray(ids.subjects(key).into_iter().map(i64::from).collect()))
+                .push("::int8[])[p]::int4 FROM unnest(array_positions(");
+            let values = Value::TextArray(ids.values(key).into_iter().map(Some).collect());
+            if self.ignores_case(table, column) {
+                st.push("ARRAY(SELECT lower(x) FROM unnest(")
+                    .bind(values)
+                    .push(&format!(
+                        "::text[]) AS x), lower({alias}.{}::text))) AS p",
+                        ident(column)
+                    ));
             } else {
-                self.cast(table, column)
-            };
-            st.push("SELECT u.s::int4 FROM unnest(")
-                .bind(Value::TextArray(ids.values(key).into_iter().map(Some).collect()))
-                .push(&format!("::text[]::{cast}[], "))
-                .bind(Value::IntArray(ids.subjects(key).into_iter().map(i64::from).collect()));
-            if fold {
-                st.push(&format!(
-                    "::int8[]) AS u(v, s) WHERE lower(u.v) = lower({alias}.{}::text)",
+                st.bind(values).push(&format!(
+                    "::text[]::{}[], {alias}.{})) AS p",
+                    self.cast(table, column),
                     ident(column)
                 ));
-            } else {
-                st.push(&format!("::int8[]) AS u(v, s) WHERE u.v = {alias}.{}", ident(column)));
             }
         });
         st.push(")");
