@@ -35,8 +35,8 @@ now() + make_interval(secs => $1)
 -- binds: [TextArray([Some("a@x"), Some("b@x")])]
 
 -- owners
-ARRAY(SELECT u.s::int4 FROM unnest($1::text[]::text[], $2::int8[]) AS u(v, s) WHERE u.v = t0."email")
--- binds: [TextArray([Some("a@x"), Some("b@x")]), IntArray([0, 1])]
+ARRAY(SELECT ($1::int8[])[p]::int4 FROM unnest(array_positions($2::text[]::text[], t0."email")) AS p)
+-- binds: [IntArray([0, 1]), TextArray([Some("a@x"), Some("b@x")])]
 
 -- store
 dsar.requests dsar.quarantine
