@@ -48,6 +48,9 @@ pub async fn resolve(
         ))
         .with_hint("give the identifiers of one person (a subjects file: one person per line), or --allow-multiple to treat them as one request"));
     }
+    // The rows each person matched answered the check above; a batch of 10,000 people would
+    // carry them through the whole run.
+    ids.rows = BTreeMap::new();
     Ok(ids)
 }
 
