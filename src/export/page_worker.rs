@@ -50,7 +50,11 @@ impl PageWorker {
             .spawn(move || {
                 let mut zip = zip::ZipWriter::new_stream(Spool::new(&dir));
                 let mut entries = Vec::new();
-                let fail = |e: zip::result::ZipError| UserError::runtime(format!("cannot compress a page: {e}"));
+                // A failed write of the spool already says where and why (a full disk).
+                let fail = |e: zip::result::ZipError| match e {
+                    zip::result::ZipError::Io(io) => UserError::runtime(io.to_string()),
+                    other => UserError::runtime(format!("cannot compress a page: {other}")),
+                };
                 for page in rx {
                     zip.start_file(page.path.as_str(), entry_options()).map_err(fail)?;
                     zip.write_all(page.html.as_bytes())
