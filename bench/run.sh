@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
-# `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql, and
+# `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql (against
+# a bare DELETE, and against the same rows deleted by key in batches: the floor of any erasure
+# by plan), and
 # `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick), and
 # `dsar check --erased` (the erasure register) over the erasure tables of a restored backup; then
 # the export and erasure figures on MariaDB and SQLite (bench/other_kinds.sh).
@@ -224,6 +226,7 @@ psql_at "$ERASE_URL" -f bench/erase.sql -v eraser_rows="$ERASER_EVENTS" -v n_cus
 strategy=
 if [ "$(psql_q -c "SHOW server_version_num")" -ge 150000 ]; then strategy=" STRATEGY = FILE_COPY"; fi
 psql_q -c "CREATE DATABASE dsar_erase_bare TEMPLATE dsar_erase$strategy"
+psql_q -c "CREATE DATABASE dsar_erase_keyed TEMPLATE dsar_erase$strategy"
 
 # The eraser's rows, live and quarantined, in the database at URL $1.
 ERASER_ID=$(psql_at "$ERASE_URL" -c "SELECT customer_id FROM erase.customers WHERE email = '$ERASER'")
@@ -266,6 +269,39 @@ BARE_S=$(elapsed "$a" "$b")
 erase_check "live after the bare DELETE" 0 "$(live_rows "$BARE_URL")"
 psql_q -c "DROP DATABASE dsar_erase_bare"
 log "  $BARE_S s"
+
+# The floor of an erasure by plan: the same rows deleted by their keys, 1,000 per transaction,
+# every column returned as text, as dsar's batches take them, and nothing else (no sealing, no
+# quarantine, no client). A bare DELETE by customer reads one index range; by keys, each row is
+# an index probe and its RETURNING row is kept and rendered.
+log "erasure: keyed DELETE … RETURNING of the eraser's rows, 1,000 keys per transaction"
+KEYED_URL=$(server_url dsar_erase_keyed)
+settle "$KEYED_URL"
+a=$(date +%s.%N)
+psql_at "$KEYED_URL" -v id="$ERASER_ID" >/dev/null <<'SQL'
+CREATE TEMP TABLE batches AS
+  SELECT batch, array_agg(event_id) AS ids
+  FROM (SELECT event_id, (row_number() OVER (ORDER BY event_id) - 1) / 1000 AS batch
+        FROM erase.events WHERE customer_id = :id) k
+  GROUP BY batch;
+DO $$
+DECLARE keys bigint[]; n bigint;
+BEGIN
+  FOR keys IN SELECT ids FROM batches ORDER BY batch LOOP
+    WITH gone AS (
+      DELETE FROM erase.events t0 WHERE t0.event_id = ANY (keys)
+      RETURNING t0.event_id::text, t0.customer_id::text, t0.occurred_at::text, t0.kind::text, t0.payload::text)
+    SELECT count(*) INTO n FROM gone;
+    COMMIT;
+  END LOOP;
+END $$;
+DELETE FROM erase.customers WHERE customer_id = :id RETURNING customer_id::text, email::text;
+SQL
+b=$(date +%s.%N)
+KEYED_S=$(elapsed "$a" "$b")
+erase_check "live after the keyed DELETEs" 0 "$(live_rows "$KEYED_URL")"
+psql_q -c "DROP DATABASE dsar_erase_keyed"
+log "  $KEYED_S s"
 
 log "erasure: dsar delete of the eraser (quarantine)"
 settle "$ERASE_URL"
@@ -364,10 +400,10 @@ batch_check() { # label expected got
 }
 stats_reset() { psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null; }
 # Sum of calls of the statements run in database $1 whose text matches the LIKE pattern $2.
-stmt_calls() {
-  psql_q -v db="$1" -v pat="$2" <<'SQL'
+stmt_calls() { # db like-pattern [not-like-pattern]
+  psql_q -v db="$1" -v pat="$2" -v not="${3:-}" <<'SQL'
 SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-WHERE d.datname = :'db' AND s.query LIKE :'pat';
+WHERE d.datname = :'db' AND s.query LIKE :'pat' AND (:'not' = '' OR s.query NOT LIKE :'not');
 SQL
 }
 bench_total_rows() { psql_at "$1" -c "SELECT ${count_sql}0"; }
@@ -388,12 +424,13 @@ b=$(date +%s.%N)
 BATCH_EXPORT_S=$(elapsed "$a" "$b")
 BATCH_EXPORT_RSS=$(tail -1 "$WORK/rss")
 DB=${BENCH_DATABASE_URL##*/}
-# Per table: the calls of its export SELECT (the statement reading the table as t0 and returning
-# its columns as JSON); identity expansion (email -> user_id) reads users as t0 too but returns text.
+# Per table: the calls of its export SELECT (the statement reading the table as t0, after the
+# owners of each row); the progress count reads it as t0 too but starts with count(*), and
+# identity expansion (email -> user_id) reads users as t0 but returns only the two keys as text.
 per_table=()
 export_selects=0
 for t in $TABLES; do
-  c=$(stmt_calls "$DB" "%to_jsonb(t0.%FROM \"bench\".\"$t\" t0%")
+  c=$(stmt_calls "$DB" "SELECT ARRAY(%FROM \"bench\".\"$t\" t0 WHERE%" '%), t0."email"::text, t0."user_id"::text FROM%')
   per_table+=("$t=$c")
   export_selects=$((export_selects + c))
 done
@@ -515,6 +552,9 @@ figure erase_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$ERASE_S" 'BEGIN { print
 figure erase_peak_rss_kb "$ERASE_RSS"
 figure baseline_bare_delete_s "$BARE_S"
 figure erase_vs_bare_delete_ratio "$(ratio "$ERASE_S" "$BARE_S")"
+figure keyed_delete_floor_s "$KEYED_S"
+figure keyed_delete_floor_vs_bare_delete_ratio "$(ratio "$KEYED_S" "$BARE_S")"
+figure erase_vs_keyed_delete_floor_ratio "$(ratio "$ERASE_S" "$KEYED_S")"
 figure restore_s "$RESTORE_S"
 figure restore_rows_per_s "$(awk -v r="$ERASE_ROWS" -v s="$RESTORE_S" 'BEGIN { printf "%.0f", r / s }')"
 figure register_scan_rows "$REG_SCANNED"
