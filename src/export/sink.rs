@@ -35,14 +35,14 @@ pub type SpentRows = std::sync::mpsc::Receiver<Vec<ExportRow>>;
 /// Where the writer hands back the chunks it is done with, so the reading thread frees (or
 /// reuses) what it allocated. Freed here, each value would take the allocator's lock of the
 /// reading thread's arena while that thread allocates the next rows: measured, a quarter of a
-/// large export's time went to that contention. Bounded: when the reader is behind, the writer
-/// frees a chunk itself.
+/// large export's time went to that contention. Bounded to two chunks (the reader takes them
+/// back before each new one): when the reader is behind, the writer frees a chunk itself.
 #[derive(Clone)]
 pub struct Spent(std::sync::mpsc::SyncSender<Vec<ExportRow>>);
 
 impl Spent {
     pub fn channel() -> (Spent, SpentRows) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
         (Spent(tx), rx)
     }
 
