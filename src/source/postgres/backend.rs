@@ -180,10 +180,11 @@ impl Dialect for PgDialect<'_> {
                 .push("::int8[])[p]::int4 FROM unnest(array_positions(");
             let values = Value::TextArray(ids.values(key).into_iter().map(Some).collect());
             if self.ignores_case(table, column) {
+                // In the bound order, which the positions index into the subjects with.
                 st.push("ARRAY(SELECT lower(x) FROM unnest(")
                     .bind(values)
                     .push(&format!(
-                        "::text[]) AS x), lower({alias}.{}::text))) AS p",
+                        "::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n), lower({alias}.{}::text))) AS p",
                         ident(column)
                     ));
             } else {
