@@ -6,7 +6,8 @@
 //! written last (it opens with the summary): its rows wait in a [`Spool`]. The further pages,
 //! `pages/<source>/<file>-N.html`, are finished as soon as the next page starts or the table
 //! ends, and compressed on a thread of their own ([`PageWorker`]) while the data files are still
-//! being written; memory holds one page whatever the row count.
+//! being written; memory holds a few pages (the one being filled, two waiting for the thread,
+//! the one it compresses), whatever the row count.
 //!
 //! Every value and every name from the map or the data is escaped: nothing can become markup.
 

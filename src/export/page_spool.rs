@@ -16,6 +16,9 @@ pub struct Spool {
     dir: PathBuf,
     store: Store,
     written: u64,
+    /// A write as a [`Write`] failed: its error went to the writer; later writes (a zip
+    /// finishing itself as it is dropped) are dropped too, so nothing else is printed.
+    failed: bool,
 }
 
 enum Store {
@@ -33,6 +36,7 @@ impl Spool {
             dir: dir.to_path_buf(),
             store: Store::Memory(Vec::new()),
             written: 0,
+            failed: false,
         }
     }
 
@@ -86,7 +90,13 @@ impl Spool {
 /// A spool as a writer (for a zip written into it).
 impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.append(buf).map_err(|e| io::Error::other(e.to_string()))?;
+        if self.failed {
+            return Ok(buf.len());
+        }
+        if let Err(e) = self.append(buf) {
+            self.failed = true;
+            return Err(io::Error::other(e.to_string()));
+        }
         Ok(buf.len())
     }
 

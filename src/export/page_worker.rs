@@ -20,7 +20,8 @@ use super::page_spool::{Back, Spool};
 use crate::error::UserError;
 use crate::hex::hex;
 
-/// Pages waiting for the thread (each at most about a megabyte; see `PAGE_BYTES`).
+/// Pages waiting for the thread (each about a megabyte at most, or one row when a single value
+/// is larger; see `PAGE_BYTES`).
 const WAITING: usize = 2;
 
 /// One finished page: where it goes in the archive, and its whole text.
