@@ -270,9 +270,9 @@ erase_check "live after the bare DELETE" 0 "$(live_rows "$BARE_URL")"
 psql_q -c "DROP DATABASE dsar_erase_bare"
 log "  $BARE_S s"
 
-# The floor of an erasure by plan: the same rows deleted by their keys, 1,000 per transaction,
-# every column returned as text, as dsar's batches take them, and nothing else (no sealing, no
-# quarantine, no client). A bare DELETE by customer reads one index range; by keys, each row is
+# The floor of an erasure by plan: the eraser's keys collected in batches of 1,000, then the
+# same rows deleted by those keys, 1,000 per transaction, every column returned as text, as
+# dsar's batches take them, and nothing else (no sealing, no quarantine, no client work). A bare DELETE by customer reads one index range; by keys, each row is
 # an index probe and its RETURNING row is kept and rendered.
 log "erasure: keyed DELETE … RETURNING of the eraser's rows, 1,000 keys per transaction"
 KEYED_URL=$(server_url dsar_erase_keyed)
@@ -295,7 +295,8 @@ BEGIN
     COMMIT;
   END LOOP;
 END $$;
-DELETE FROM erase.customers WHERE customer_id = :id RETURNING customer_id::text, email::text;
+DELETE FROM erase.customers WHERE customer_id = :id
+  RETURNING customer_id::text, email::text, full_name::text, created_at::text;
 SQL
 b=$(date +%s.%N)
 KEYED_S=$(elapsed "$a" "$b")
