@@ -17,6 +17,25 @@ fn shop() -> (common::TestDb, Workspace) {
     (db, ws)
 }
 
+/// A map of the shop source whose people are found by email, with `tables` (TOML).
+fn shop_map_by_email(tables: &str) -> String {
+    format!(
+        r#"[settings]
+export_dir = "exports"
+recipients_file = "keys/exports.txt"
+
+[subject]
+keys = ["email"]
+
+[[sources]]
+name = "shop"
+kind = "postgres"
+url = "env:SHOP_DATABASE_URL"
+
+{tables}"#
+    )
+}
+
 /// Export one subject; an archive with no rows is "nothing matched" (exit 3), any other exit 0.
 fn export_one(ws: &Workspace, subject: &str) -> Archive {
     let out = ws.dsar(&["export", "--subject", subject, "--json"]);
@@ -266,23 +285,13 @@ fn scalars_read_as_themselves_equal_to_jsonb() {
              (4, 'k@example.com', 0, 0, true, 'tab	x', 'x  ', 'ü', 1e-20, NULL),
              (5, 'k@example.com', 1, 1, true, '日本', '✓', 'n', 123456789012345678901234567890.000000001, 1)"#,
     );
-    let map = r#"[settings]
-export_dir = "exports"
-recipients_file = "keys/exports.txt"
-
-[subject]
-keys = ["email"]
-
-[[sources]]
-name = "shop"
-kind = "postgres"
-url = "env:SHOP_DATABASE_URL"
-
-[[sources.tables]]
+    let map = shop_map_by_email(
+        r#"[[sources.tables]]
 table = "Shop.Scalars"
 match = { email = "Email" }
-"#;
-    let ws = Workspace::new(map, &[("SHOP_DATABASE_URL", &db.url)]);
+"#,
+    );
+    let ws = Workspace::new(&map, &[("SHOP_DATABASE_URL", &db.url)]);
     let archive = export_one(&ws, "email=k@example.com");
     let rows = archive.json_rows("data/shop/Scalars.json");
     assert_eq!(rows.len(), 5);
@@ -330,27 +339,17 @@ fn a_batch_matched_ignoring_case_routes_rows_by_their_folded_value() {
              (3, 'Bob@example.com', 'b'), (4, 'carol@example.com', 'c');
            INSERT INTO "Shop".visit VALUES (10, 1, 'v-a1'), (11, 2, 'v-a2'), (12, 3, 'v-b'), (13, 4, 'v-c'), (14, 3, 'v-b2')"#,
     );
-    let map = r#"[settings]
-export_dir = "exports"
-recipients_file = "keys/exports.txt"
-
-[subject]
-keys = ["email"]
-
-[[sources]]
-name = "shop"
-kind = "postgres"
-url = "env:SHOP_DATABASE_URL"
-
-[[sources.tables]]
+    let map = shop_map_by_email(
+        r#"[[sources.tables]]
 table = "Shop.folk"
 match = { email = { column = "Mail", ignore_case = true } }
 
 [[sources.tables]]
 table = "Shop.visit"
 via = { table = "Shop.folk", column = "folk_id", parent_column = "id" }
-"#;
-    let ws = Workspace::new(map, &[("SHOP_DATABASE_URL", &db.url)]);
+"#,
+    );
+    let ws = Workspace::new(&map, &[("SHOP_DATABASE_URL", &db.url)]);
     std::fs::write(
         ws.path("folded.csv"),
         "email\nANN@EXAMPLE.COM\nbob@EXAMPLE.com\nnobody@example.com\n",
