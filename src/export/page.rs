@@ -455,6 +455,147 @@ fn href(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::archive::persist_all;
+    use sha2::{Digest, Sha256};
+
+    fn section(name: &str) -> SectionInfo {
+        SectionInfo {
+            source: "s".into(),
+            title: name.into(),
+            about: Arc::new(About::default()),
+            data_path: format!("data/s/{name}.json"),
+            columns: vec!["v".into()],
+        }
+    }
+
+    fn notice() -> Notice {
+        Notice {
+            opening: "opening".into(),
+            found: "found".into(),
+            incomplete: None,
+            blocks: Vec::new(),
+        }
+    }
+
+    fn text(value: String) -> Vec<Value> {
+        vec![Value::String(value)]
+    }
+
+    /// Text that does not compress: a page of it spills the page thread's spool to a file.
+    fn noise(seed: u64, len: usize) -> String {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                char::from(b"0123456789abcdef"[(x >> 60) as usize])
+            })
+            .collect()
+    }
+
+    /// Pages are finished as the rows stream, on the page thread: each but the last links to the
+    /// next, the last says how many there are, index.html links them all, and the manifest's
+    /// size and checksum of each are of what the archive holds.
+    #[test]
+    fn pages_link_forward_until_the_last_and_the_index_links_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+        let mut archive = ArchiveWriter::create(dir.path(), "t.zip.age", encryptor).unwrap();
+        let mut book = PageBook::new(dir.path());
+        book.begin(section("big")).unwrap();
+        for i in 0..1200 {
+            book.row(&text(format!("row {i}"))).unwrap();
+        }
+        book.begin(section("small")).unwrap();
+        book.row(&text("only".into())).unwrap();
+        book.begin(section("empty")).unwrap();
+        let entries = book.finish(&mut archive, &notice()).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["index.html", "pages/s/big-2.html", "pages/s/big-3.html"]);
+        let placed = persist_all(dir.path(), vec![archive.finish_unsynced().unwrap()]).unwrap();
+
+        let decryptor = age::Decryptor::new(std::fs::File::open(&placed[0].path).unwrap()).unwrap();
+        let mut plain = Vec::new();
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(plain)).unwrap();
+        let mut read = |name: &str| {
+            let mut html = String::new();
+            zip.by_name(name).unwrap().read_to_string(&mut html).unwrap();
+            html
+        };
+        for entry in &entries {
+            let html = read(&entry.path);
+            assert_eq!(html.len() as u64, entry.bytes, "{}", entry.path);
+            assert_eq!(
+                crate::hex::hex(&Sha256::digest(html.as_bytes())),
+                entry.sha256,
+                "{}",
+                entry.path
+            );
+        }
+        let two = read("pages/s/big-2.html");
+        assert!(two.contains("page 2</span>") && !two.contains("page 2 of"), "{two}");
+        assert!(two.contains("<a href=\"big-3.html\">next page</a>") && !two.contains("previous page"));
+        assert!(two.contains(">row 500<") && two.contains(">row 999<"));
+        assert!(!two.contains(">row 499<") && !two.contains(">row 1000<"));
+        let three = read("pages/s/big-3.html");
+        assert!(
+            three.contains("page 3 of 3</span>") && !three.contains("next page"),
+            "{three}"
+        );
+        assert!(three.contains("<a href=\"big-2.html\">previous page</a>"));
+        assert!(three.contains(">row 1000<") && three.contains(">row 1199<"));
+        let index = read("index.html");
+        assert!(index.contains(">row 0<") && index.contains(">row 499<") && !index.contains(">row 500<"));
+        assert!(index.contains("href=\"pages/s/big-2.html\"") && index.contains("href=\"pages/s/big-3.html\""));
+        assert!(index.contains(">only<"));
+    }
+
+    /// The page thread cannot make its spool (the folder is gone): the export stops with that
+    /// error, naming the folder; it neither hangs nor panics.
+    #[test]
+    fn a_page_thread_that_cannot_spool_stops_the_archive_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+        let mut archive = ArchiveWriter::create(dir.path(), "t.zip.age", encryptor).unwrap();
+        let mut book = PageBook::new(&gone);
+        book.begin(section("big")).unwrap();
+        // A first page small enough to stay in memory, then pages of noise: their compressed
+        // form passes the spool's 256 KiB and needs a file in the folder that is gone.
+        let mut failed = None;
+        for i in 0..500u64 {
+            if let Err(e) = book.row(&text(format!("row {i}"))) {
+                failed = Some(e);
+                break;
+            }
+        }
+        assert!(failed.is_none(), "the first page stays in memory");
+        for i in 0..400u64 {
+            if let Err(e) = book.row(&text(noise(i, 10_000))) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let error = match failed {
+            Some(e) => e,
+            None => book
+                .finish(&mut archive, &notice())
+                .expect_err("a spool in a missing folder fails"),
+        };
+        assert!(
+            error.message.contains("page spool") && error.message.contains("gone"),
+            "{}",
+            error.message
+        );
+    }
 
     #[test]
     fn escaping_leaves_no_markup() {
