@@ -96,6 +96,16 @@ impl UserError {
         }
     }
 
+    /// Stopped on the operator's request (Ctrl-C, SIGTERM, `dsar cancel`): exit 130.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        UserError {
+            kind: ExitKind::Cancelled,
+            message: message.into(),
+            hint: None,
+            db: None,
+        }
+    }
+
     /// Record what kind of database failure this is.
     pub fn with_db(mut self, kind: DbErrorKind) -> Self {
         self.db = Some(kind);

@@ -36,22 +36,19 @@ pub struct Pending {
 
 impl Head {
     pub fn sealed(key: &[u8], seq: u64, hash: String) -> Head {
-        let mut head = Head {
-            seq,
-            hash,
-            pending: None,
-            mac: String::new(),
-        };
-        head.mac = head.expected_mac(key);
-        head
+        Head::with_pending(key, seq, hash, None)
     }
 
     /// The head at `seq`/`hash`, with a group ending at `pending` being written after it.
     pub fn pending(key: &[u8], seq: u64, hash: String, pending: Pending) -> Head {
+        Head::with_pending(key, seq, hash, Some(pending))
+    }
+
+    fn with_pending(key: &[u8], seq: u64, hash: String, pending: Option<Pending>) -> Head {
         let mut head = Head {
             seq,
             hash,
-            pending: Some(pending),
+            pending,
             mac: String::new(),
         };
         head.mac = head.expected_mac(key);

@@ -637,24 +637,20 @@ async fn erase_planned(
                 run.audit
                     .append(&(run.event)("delete.cancelled", Outcome::Ok, counts, None))?;
                 running.finish("cancelled", None, Vec::new())?;
-                return Err(UserError {
-                    kind: ExitKind::Cancelled,
-                    message: format!(
-                        "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
+                return Err(UserError::cancelled(format!(
+                    "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
+                ))
+                .with_hint(format!(
+                    "finish with `{}`, or undo with `{}`",
+                    crate::follow_up::command(
+                        run.global,
+                        &format!("resume {request_id} --identity {}", run.recovery_identity)
                     ),
-                    hint: Some(format!(
-                        "finish with `{}`, or undo with `{}`",
-                        crate::follow_up::command(
-                            run.global,
-                            &format!("resume {request_id} --identity {}", run.recovery_identity)
-                        ),
-                        crate::follow_up::command(
-                            run.global,
-                            &format!("restore --request {request_id} --identity {}", run.recovery_identity)
-                        )
-                    )),
-                    db: None,
-                });
+                    crate::follow_up::command(
+                        run.global,
+                        &format!("restore --request {request_id} --identity {}", run.recovery_identity)
+                    )
+                )));
             }
             if let Some(limit) = source.config().max_rows_per_second {
                 crate::pace::throttle(started, moved, limit).await;

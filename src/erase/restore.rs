@@ -238,16 +238,12 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                                 rows: restored,
                             });
                             running.finish("cancelled", None, redact_keys(&flagged, &args.key, audit.key()))?;
-                            return Err(UserError {
-                                kind: ExitKind::Cancelled,
-                                message: format!(
-                                    "cancelled: rows restored so far stay restored (restore run {run_id})"
-                                ),
-                                hint: Some(format!(
-                                    "run the same restore again to bring back the rest of {request_id}"
-                                )),
-                                db: None,
-                            });
+                            return Err(UserError::cancelled(format!(
+                                "cancelled: rows restored so far stay restored (restore run {run_id})"
+                            ))
+                            .with_hint(format!(
+                                "run the same restore again to bring back the rest of {request_id}"
+                            )));
                         }
                         // Restores spare a busy database as deletes do.
                         if let Some(rate) = source.config().max_rows_per_second {

@@ -623,12 +623,7 @@ impl Job<'_> {
                         // Ctrl-C/SIGTERM stops the batch between archives: none of it is recorded
                         // done, and its finished archives keep their temporary names.
                         if crate::interrupt::requested() {
-                            return Err(UserError {
-                                kind: ExitKind::Cancelled,
-                                message: "export cancelled; no archive was written for this batch".into(),
-                                hint: None,
-                                db: None,
-                            });
+                            return Err(batch_cancelled());
                         }
                         let encryptor = encryptors[i]
                             .lock()
@@ -746,12 +741,7 @@ impl Job<'_> {
                                 .event(id, &source.config().name, &table_name, count, Some(planned));
                         }
                         if running.iter().any(Running::cancel_requested) {
-                            return Err(UserError {
-                                kind: ExitKind::Cancelled,
-                                message: "export cancelled; no archive was written for this batch".into(),
-                                hint: None,
-                                db: None,
-                            });
+                            return Err(batch_cancelled());
                         }
                         if let Some(limit) = pace {
                             crate::pace::throttle(started, count, limit).await;
@@ -826,6 +816,12 @@ fn in_parallel<T: Send>(n: usize, build: impl Fn(usize) -> Result<T, UserError> 
         ));
     }
     Ok(built)
+}
+
+/// A batch stopped by Ctrl-C, SIGTERM or `dsar cancel`, while its rows stream or its archives
+/// are built: none of its archives is recorded done.
+fn batch_cancelled() -> UserError {
+    UserError::cancelled("export cancelled; no archive was written for this batch")
 }
 
 /// Add index.html (with its pages), README.txt and manifest.json, and close the archive under
