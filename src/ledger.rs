@@ -211,17 +211,16 @@ impl Ledger {
     }
 
     /// Make every record written since the last sync durable: the files are written already,
-    /// so one fsync each (the first commits the filesystem's journal for all of them) and one
-    /// of the folder; then announce the requests that finished.
+    /// so one fsync each, several at a time ([`crate::fsync::each`]), and one of the folder;
+    /// then announce the requests that finished.
     pub fn sync(&self) -> Result<(), UserError> {
         let Some(group) = &self.grouped else { return Ok(()) };
         let Group { mut written, finished } = std::mem::take(&mut *group.lock().unwrap_or_else(|e| e.into_inner()));
         written.sort();
         written.dedup();
         let fail = |path: &Path, e: std::io::Error| UserError::runtime(format!("cannot sync {}: {e}", path.display()));
-        for path in &written {
-            File::open(path).and_then(|f| f.sync_all()).map_err(|e| fail(path, e))?;
-        }
+        crate::fsync::each(&written, |path| File::open(path).and_then(|f| f.sync_all()))
+            .map_err(|(i, e)| fail(&written[i], e))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| fail(&self.dir, e))?;
@@ -379,8 +378,8 @@ impl Ledger {
         request.state = "queued".into();
         request.queued_by = Some(run.to_string());
         let path = self.record_path(&request.request_id);
+        // Not in a grouped ledger's next sync either: the batch that runs it syncs its record.
         write_record(&path, &mut request, &self.key, false)?;
-        Ledger::wrote(&self.grouped, &path);
         Ok(())
     }
 

@@ -19,6 +19,7 @@ mod erase;
 mod error;
 mod export;
 mod follow_up;
+mod fsync;
 mod hex;
 mod identity;
 mod interrupt;

@@ -57,15 +57,23 @@ impl Progress {
         let bar = multi.add(ProgressBar::new(total));
         let style =
             ProgressStyle::with_template("{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {rate:>14} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .with_key(
-                    "rate",
-                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = w.write_str(&rate(state.per_sec()));
-                    },
-                )
-                .progress_chars("=> ");
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = with_rate(style).progress_chars("=> ");
         bar.set_style(style);
+        bar.set_prefix(label.to_string());
+        bar
+    }
+
+    /// A counter for rows whose total is not known (a batch's table: see `export`); hidden
+    /// when progress is off.
+    pub fn rows_counted(&self, label: &str) -> ProgressBar {
+        let Some(multi) = &self.multi else {
+            return ProgressBar::hidden();
+        };
+        let bar = multi.add(ProgressBar::no_length());
+        let style = ProgressStyle::with_template("{prefix:40!} {human_pos:>9} rows {rate:>14}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(with_rate(style));
         bar.set_prefix(label.to_string());
         bar
     }
@@ -81,6 +89,16 @@ impl Progress {
         spinner.enable_steady_tick(Duration::from_millis(120));
         spinner
     }
+}
+
+/// `{rate}` in a template: rows per second as [`rate`] says it.
+fn with_rate(style: ProgressStyle) -> ProgressStyle {
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate(state.per_sec()));
+        },
+    )
 }
 
 /// A rate as a person reads it: `950 rows/s`, `82.7k rows/s`, `1.2M rows/s`.

@@ -548,12 +548,9 @@ impl Job<'_> {
         for source in self.sources {
             source.end_snapshot().await?;
         }
-        let encryptors = match &sunk {
-            Sunk::Archives(_) => Vec::new(),
-            Sunk::Spool(spool) => (0..spool.subjects())
-                .map(|_| self.encryption.encryptor().map(|e| std::sync::Mutex::new(Some(e))))
-                .collect::<Result<Vec<_>, UserError>>()?,
-        };
+        // Each archive's encryptor wraps its file key for every recipient (an X25519 exchange
+        // each): made on the threads that build the archives, not here one after the other.
+        let encryption = self.encryption.clone();
 
         let created_at = crate::clock::now_rfc3339();
         let sources: Vec<SourceEntry> = self
@@ -625,11 +622,7 @@ impl Job<'_> {
                         if crate::interrupt::requested() {
                             return Err(batch_cancelled());
                         }
-                        let encryptor = encryptors[i]
-                            .lock()
-                            .ok()
-                            .and_then(|mut e| e.take())
-                            .ok_or_else(|| UserError::runtime("archive writer stopped: no encryptor"))?;
+                        let encryptor = encryption.encryptor()?;
                         let writer = ArchiveWriter::create(&out_dir, &format!("{}.zip.age", ids_owned[i]), encryptor)?;
                         let mut archive = OpenArchive::new(writer, &out_dir);
                         spool.replay(i, &mut archive)?;
@@ -710,15 +703,22 @@ impl Job<'_> {
                 }));
                 tx.send(begin).await.map_err(|_| closed())?;
 
-                // A count first, in the same snapshot, so the bar and `dsar status` show a real
-                // percentage and ETA. For a batch of subjects it is the batch's total.
-                let planned = crate::engine::count_rows(source.backend(), t, ids).await?;
+                // For one subject, a count first, in the same snapshot, so the bar and `dsar
+                // status` show a real percentage and ETA. A batch's tables are read without
+                // one: a second query per table per batch would cost more than a batch's
+                // rows take to read, so its bars count rows without a total.
+                let planned = match running {
+                    [_] => Some(crate::engine::count_rows(source.backend(), t, ids).await?),
+                    _ => None,
+                };
                 let table_name = table.name.to_string();
-                let bar = self
-                    .progress
-                    .rows_of(&format!("{}: {}", source.config().name, table.name), planned);
+                let label = format!("{}: {}", source.config().name, table.name);
+                let bar = match planned {
+                    Some(total) => self.progress.rows_of(&label, total),
+                    None => self.progress.rows_counted(&label),
+                };
                 if let [one] = &mut *running {
-                    one.progress(&source.config().name, &table_name, 0, Some(planned));
+                    one.progress(&source.config().name, &table_name, 0, planned);
                 }
                 let started = Instant::now();
                 let rows = source.export_rows(t, ids).await?;
@@ -733,12 +733,12 @@ impl Job<'_> {
                         tx.send(SinkMessage::Rows(full)).await.map_err(|_| closed())?;
                         bar.set_position(count);
                         if let [one] = &mut *running {
-                            one.progress(&source.config().name, &table_name, count, Some(planned));
+                            one.progress(&source.config().name, &table_name, count, planned);
                         }
                         if let Some(first) = running.first() {
                             let id = &first.request.request_id;
                             self.progress
-                                .event(id, &source.config().name, &table_name, count, Some(planned));
+                                .event(id, &source.config().name, &table_name, count, planned);
                         }
                         if running.iter().any(Running::cancel_requested) {
                             return Err(batch_cancelled());
@@ -887,7 +887,7 @@ fn finish_archive(
     let mut entries = archive.book.finish(&mut archive.writer, &notice)?;
     archive.writer.start_entry("README.txt")?;
     archive.writer.write(readme.as_bytes())?;
-    entries.push(archive.writer.finish_entry());
+    entries.push(archive.writer.finish_entry()?);
     for entry in entries {
         manifest.files.push(FileEntry {
             path: entry.path,
@@ -904,7 +904,7 @@ fn finish_archive(
         .map_err(|e| UserError::runtime(format!("cannot write the manifest: {e}")))?;
     archive.writer.start_entry("manifest.json")?;
     archive.writer.write(&json)?;
-    archive.writer.finish_entry();
+    archive.writer.finish_entry()?;
     let unsynced = archive.writer.finish_unsynced()?;
     let exported = Exported {
         failed_sources: Vec::new(),

@@ -308,7 +308,7 @@ impl PageBook {
              so you can check that nothing was changed or left out.</p></footer></body></html>\n",
         );
         out.flush()?;
-        entries.push(out.archive.finish_entry());
+        entries.push(out.archive.finish_entry()?);
         if let Some(pages) = pages {
             entries.extend(pages.copy_into(out.archive)?);
         }

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::error::UserError;
 
 /// How archives are encrypted.
+#[derive(Clone)]
 pub enum Encryption {
     Recipients(Vec<age::x25519::Recipient>),
     Passphrase(SecretString),

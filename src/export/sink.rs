@@ -123,7 +123,7 @@ impl OpenArchive {
         buf.clear();
         table.encoder.footer(self.rows_in_entry > 0, buf);
         self.writer.write(buf)?;
-        let entry = self.writer.finish_entry();
+        let entry = self.writer.finish_entry()?;
         self.files.push(FileEntry {
             path: entry.path,
             source: Some(table.source.clone()),
