@@ -615,3 +615,83 @@ fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
     }
     println!("faults: batch export killed {kills} time(s) mid-run");
 }
+
+/// Batches overlap: the next batch is read while the one before builds and syncs its archives.
+/// A batch that fails when it is read still leaves the batch before it recorded whole: here the
+/// second batch names two people in one request (refused when its identities are resolved)
+/// while the first batch's archives are being built. The first batch's requests read completed
+/// with their archives, the second's failed with the refusal, the third's were never started,
+/// nothing is left half-written, and the audit log verifies.
+#[test]
+fn a_batch_that_fails_leaves_the_batch_before_it_recorded_whole() {
+    let (db, ws, _) = setup("30d");
+    psql(
+        &db.url,
+        "INSERT INTO \"Shop\".\"Customers\" (\"CustomerId\", \"Email\") SELECT g, 'p' || g || '@example.com' FROM generate_series(100, 111) g",
+    );
+    // Customer 1 first, so the first batch's archives take a while (20,000 events).
+    let mut csv = String::from("customer_id,email\n1,\n");
+    for id in 100..111 {
+        // The sixth person (second batch) is customer 105 with customer 111's email.
+        let email = if id == 105 { 111 } else { id };
+        csv.push_str(&format!("{id},p{email}@example.com\n"));
+    }
+    std::fs::write(ws.path("people.csv"), csv.replace("1,\n", "1,customer1@example.com\n")).unwrap();
+    psql(
+        &db.url,
+        "UPDATE \"Shop\".\"Customers\" SET \"Email\" = 'customer1@example.com' WHERE \"CustomerId\" = 1",
+    );
+    let out = ws.dsar(&[
+        "export",
+        "--subjects-file",
+        "people.csv",
+        "--batch-size",
+        "4",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("more than one person"), "{err}");
+    let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--json"]).stdout).unwrap();
+    let requests = jobs["requests"].as_array().unwrap();
+    let states = |state: &str| requests.iter().filter(|r| r["state"] == state).count();
+    assert_eq!(requests.len(), 12, "{jobs}");
+    // The third batch's requests were queued; once the run is gone they read interrupted.
+    assert_eq!(
+        (states("completed"), states("failed"), states("failed (interrupted)")),
+        (4, 4, 4),
+        "{jobs}"
+    );
+    for r in requests {
+        let id = r["request_id"].as_str().unwrap();
+        let archive = ws.path(&format!("exports/{id}.zip.age"));
+        assert_eq!(archive.exists(), r["state"] == "completed", "{id}: {r}");
+        if r["state"] == "completed" {
+            assert!(ws.open_archive(&archive).files.contains_key("manifest.json"), "{id}");
+        }
+    }
+    let refused = requests
+        .iter()
+        .filter(|r| {
+            r["state"] == "failed"
+                && r["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("more than one person"))
+        })
+        .count();
+    assert_eq!(refused, 4, "the second batch failed with the refusal: {jobs}");
+    // Nobody's identifiers are kept, the refused person's included.
+    let state = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .chain(std::fs::read_dir(ws.state_dir().join("audit")).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect::<String>();
+    assert!(state.contains("more than one person"), "the records are read as text");
+    for raw in ["p111@example.com", "p102@example.com", "customer_id=105"] {
+        assert!(!state.contains(raw), "{raw} is in the state dir");
+    }
+    assert_eq!(ws.archives().len(), 4, "no partial file is left");
+    audit_verifies(&ws, "a failed second batch");
+}

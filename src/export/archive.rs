@@ -82,22 +82,20 @@ pub fn entry_options() -> SimpleFileOptions {
         .unix_permissions(0o644)
 }
 
-/// How an entry of `len` bytes known in full is written. Each deflated entry costs a fresh
-/// compressor (zlib-rs zeroes about 200 KiB for one) and a block of Huffman trees, which for a
-/// few hundred bytes outweighs the deflating; level 1 (the quick strategy: fixed trees) skips the
-/// trees. A batch's archives are mostly such entries. Measured on 1,000 of the bench's ordinary
-/// users (11 entries each, on tmpfs so the file system does not hide it; wall seconds, bytes of
-/// an archive): every entry at level 3, 0.99 s, 8.3 kB; under 512 bytes stored and the rest at
-/// 3, 0.89 s, 8.0 kB; under 512 stored and small ones at 1, 0.84 s, 10.7 kB.
-fn small_entry_options(len: usize) -> SimpleFileOptions {
-    const STORE_BELOW: usize = 512;
-    if len < STORE_BELOW {
-        entry_options()
-            .compression_method(zip::CompressionMethod::Stored)
-            .compression_level(None)
-    } else {
-        entry_options().compression_level(Some(1))
-    }
+/// How an entry known in full, and no larger than [`SMALL_ENTRY`], is written. Each deflated
+/// entry costs a fresh compressor (zlib-rs zeroes about 200 KiB for one) and, at level 3, a
+/// block of Huffman trees, which for a few hundred bytes outweighs the deflating; level 1 (the
+/// quick strategy: fixed trees) skips the trees. A batch's archives are mostly such entries.
+/// Measured on 1,000 of the bench's ordinary users (11 entries each, on tmpfs so the file system
+/// does not hide it; wall seconds, bytes of an archive): every entry at level 3, 0.99 s, 8.3 kB;
+/// small ones at level 1, 0.88 s, 10.7 kB. Storing the smallest was faster still (0.84 s), but
+/// an archive written as a stream marks every entry's sizes as following its data, and
+/// streaming readers (Java's `ZipInputStream`, say) refuse that for a stored entry: every entry
+/// is deflated.
+fn small_entry_options() -> SimpleFileOptions {
+    // Known to be small: 32-bit sizes, which every reader takes (a streamed entry's zip64 sizes
+    // after its data are misread by Java's `ZipInputStream`).
+    entry_options().compression_level(Some(1)).large_file(false)
 }
 
 pub struct ArchiveWriter {
@@ -180,7 +178,7 @@ impl ArchiveWriter {
         let entry = self.entry.take().expect("finish_entry without start_entry");
         if !entry.started {
             self.zip
-                .start_file(entry.path.as_str(), small_entry_options(self.pending.len()))
+                .start_file(entry.path.as_str(), small_entry_options())
                 .map_err(|e| io_error(&self.target, io::Error::other(e)))?;
             self.zip
                 .write_all(&self.pending)
@@ -283,11 +281,12 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// An entry's method follows its size, and every entry reads back as written, with the size
-    /// and checksum its summary gives: one that ends within the first bytes (tiny: stored;
-    /// small: level 1), one written in many pieces past that (streamed, level 3), an empty one.
+    /// Every entry reads back as written, with the size and checksum its summary gives, and is
+    /// deflated (a stored entry with a data descriptor is refused by streaming readers), whether
+    /// it ends within the first bytes (tiny or small: level 1), is written in many pieces past
+    /// them (streamed, level 3), or is empty.
     #[test]
-    fn entries_are_stored_or_deflated_by_size_and_read_back_whole() {
+    fn entries_of_every_size_are_deflated_and_read_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
@@ -325,14 +324,14 @@ mod tests {
             .unwrap();
         let mut zip = zip::ZipArchive::new(io::Cursor::new(plain)).unwrap();
         let expected = [
-            ("tiny", &tiny, zip::CompressionMethod::Stored),
-            ("small", &small, zip::CompressionMethod::Deflated),
-            ("large", &large, zip::CompressionMethod::Deflated),
-            ("empty", &Vec::new(), zip::CompressionMethod::Stored),
+            ("tiny", &tiny),
+            ("small", &small),
+            ("large", &large),
+            ("empty", &Vec::new()),
         ];
-        for ((name, bytes, method), summary) in expected.into_iter().zip(&summaries) {
+        for ((name, bytes), summary) in expected.into_iter().zip(&summaries) {
             let mut entry = zip.by_name(name).unwrap();
-            assert_eq!(entry.compression(), method, "{name}");
+            assert_eq!(entry.compression(), zip::CompressionMethod::Deflated, "{name}");
             let mut read = Vec::new();
             entry.read_to_end(&mut read).unwrap();
             assert_eq!(&read, bytes, "{name}");
@@ -340,5 +339,14 @@ mod tests {
             assert_eq!(summary.sha256, hex(&Sha256::digest(bytes)), "{name}");
         }
         assert!(zip.by_name("small").unwrap().compressed_size() < small.len() as u64 / 2);
+        // A small entry's sizes after its data are 32-bit (a 16-byte descriptor, then the next
+        // entry's header), which streaming readers such as Java's ZipInputStream take.
+        let zip_bytes = zip.clone().into_inner().into_inner();
+        for name in ["tiny", "small"] {
+            let entry = zip.by_name(name).unwrap();
+            let end = (entry.data_start().unwrap() + entry.compressed_size()) as usize;
+            assert_eq!(&zip_bytes[end..end + 4], b"PK\x07\x08", "{name}: a data descriptor");
+            assert_eq!(&zip_bytes[end + 16..end + 20], b"PK\x03\x04", "{name}: 32-bit sizes");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! its archives built a few at a time, see `sink`).
 
 pub mod archive;
+mod batches;
 mod external;
 
 pub use external::RECORDS;
@@ -37,6 +38,7 @@ use crate::source::Database;
 use crate::state::subject_hash;
 use crate::subject::{self, Subject};
 use archive::{ArchiveSummary, ArchiveWriter, Unsynced, free_target, persist_all};
+use batches::{BatchEnds, UnderWay, start_batch};
 use encode::TableEncoder;
 use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
 use notice::{Notice, TableFacts};
@@ -284,11 +286,9 @@ async fn export_subjects(
         missing_details.insert("unavailable_sources".into(), names.into());
     }
     // A batch's records and audit events are made durable together (one sync each per batch),
-    // after its archives are: see `Job::batch`.
+    // after its archives are: see `BatchEnds::record`.
     let ledger = Ledger::for_runs(&audit, &config.notify)?.grouped();
     crate::interrupt::install();
-    let mut done = Vec::new();
-    let mut failed_commands: Vec<String> = Vec::new();
     // With recovery recipients, each request keeps its subject sealed so `dsar resume` can redo it.
     let recovery = match &config.settings.recovery_recipients_file {
         Some(file) => crate::age_keys::read_recipients_file(file).ok(),
@@ -329,112 +329,57 @@ async fn export_subjects(
     } else {
         None
     };
+    let mut ends = BatchEnds {
+        audit: &audit,
+        ledger: &ledger,
+        key: &key,
+        missing: &missing,
+        missing_details: &missing_details,
+        done: Vec::new(),
+        failed_commands: Vec::new(),
+    };
+    // Batches overlap by one: while a batch's archives are built and synced (CPU and the disk),
+    // the next batch's rows are read (the database). Each batch is still recorded whole and in
+    // order: the one before is recorded once this one's rows are read, and a run that stops
+    // records the batch under way first, so no archive is left without its outcome.
+    let mut under_way: Option<UnderWay<'_>> = None;
     for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
         let request_ids = request_ids.to_vec();
-        // The audit log first: a ledger record is never without its `export.requested` event
-        // (an empty log beside records reads as a deleted log).
-        let requested: Vec<Event> = batch
-            .iter()
-            .zip(&request_ids)
-            .map(|(subject, id)| Event {
-                action: "export.requested".into(),
-                request_id: Some(id.clone()),
-                subject: hashes(&key, &subject.ids),
-                outcome: Outcome::Ok,
-                ..Default::default()
-            })
-            .collect();
-        audit.append_all(&requested)?;
-        let mut running = Vec::with_capacity(batch.len());
-        for (subject, id) in batch.iter().zip(&request_ids) {
-            let sealed = match &recovery {
-                Some(recipients) => Some(subject::seal(std::slice::from_ref(subject), recipients)?),
-                None => None,
-            };
-            let run = ledger.start_with(id, "export", audit.operator(), None, hashes(&key, &subject.ids), |r| {
-                r.export = Some(resume_settings.clone());
-                r.sealed_subjects = sealed;
-            })?;
-            running.push(run);
-        }
-        // `running` records are not synced: what must survive a power loss is the outcome,
-        // synced after the batch (a record lost before that names no archive, and the audit log
-        // holds the request).
-        let outcome = job.batch(batch, &request_ids, &mut running).await;
-        // However the batch ended: its audit events first (one group), then its ledger records
-        // (written, then synced together; `[notify]` is told after that). A crash in between
-        // leaves an event before its record, never a `completed` record without its event; a
-        // record that cannot be written does not keep the others, or the events, from being.
-        match outcome {
-            Ok((exported, ids)) => {
-                let mut completed = Vec::with_capacity(exported.len());
-                for (i, e) in exported.iter().enumerate() {
-                    let mut details = missing_details.clone();
-                    if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
-                        details.insert("nothing_matched".into(), true.into());
-                    }
-                    if !e.failed_sources.is_empty() {
-                        details.insert("failed_sources".into(), e.failed_sources.clone().into());
-                    }
-                    completed.push(Event {
-                        action: "export.completed".into(),
-                        request_id: Some(e.request_id.clone()),
-                        subject: hashes(&key, &ids.of_subject(i as u32)),
-                        tables: e.counts.clone(),
-                        archive_sha256: Some(e.sha256.clone()),
-                        outcome: Outcome::Ok,
-                        details,
-                        ..Default::default()
-                    });
+        let started = start_batch(&audit, &ledger, &key, &recovery, &resume_settings, batch, &request_ids);
+        let mut running = match started {
+            Ok(running) => running,
+            Err(e) => {
+                if let Some(previous) = under_way.take() {
+                    ends.record(previous).await?;
                 }
-                audit.append_all(&completed)?;
-                let mut first_error = None;
-                for (e, mut run) in exported.iter().zip(running) {
-                    for c in &e.counts {
-                        run.progress(&c.source, &c.table, c.rows, Some(c.rows));
-                    }
-                    let mut flagged = missing.clone();
-                    flagged.extend(e.failed_sources.iter().cloned());
-                    if let Err(err) = run.finish("completed", None, flagged) {
-                        first_error.get_or_insert(err);
-                    }
-                }
-                ledger.sync()?;
-                if let Some(err) = first_error {
-                    return Err(err);
-                }
-                failed_commands.extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
-                done.extend(exported);
+                return Err(e);
             }
-            Err(err) => {
-                let cancelled = err.kind == ExitKind::Cancelled;
-                let ended: Vec<Event> = batch
-                    .iter()
-                    .zip(&request_ids)
-                    .map(|(subject, id)| Event {
-                        action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
-                        request_id: Some(id.clone()),
-                        subject: hashes(&key, &subject.ids),
-                        outcome: Outcome::Error,
-                        error: Some(redact(&err.message, subject)),
-                        ..Default::default()
-                    })
-                    .collect();
-                audit.append_all(&ended)?;
-                for mut run in running {
-                    // A record that cannot be written reads `failed (interrupted)` once this
-                    // process is gone; the batch's own error is the one to report.
-                    let _ = run.finish(
-                        if cancelled { "cancelled" } else { "failed" },
-                        Some(err.message.clone()),
-                        Vec::new(),
-                    );
-                }
-                ledger.sync()?;
-                return Err(err);
-            }
+        };
+        let read = job.read(batch, &request_ids, &mut running).await;
+        let current = UnderWay {
+            batch,
+            request_ids,
+            running,
+            read,
+        };
+        if let Some(previous) = under_way.take()
+            && let Err(e) = ends.record(previous).await
+        {
+            // This batch's archives are being built: let them finish and record them too.
+            let _ = ends.record(current).await;
+            return Err(e);
         }
+        if current.read.is_err() {
+            return ends.record(current).await;
+        }
+        under_way = Some(current);
     }
+    if let Some(last) = under_way.take() {
+        ends.record(last).await?;
+    }
+    let BatchEnds {
+        done, failed_commands, ..
+    } = ends;
     report(global, &done);
     // Nothing matched is its own outcome: the archive says no data was found, and the run
     // asks for review rather than passing an empty archive off as the person's data.
@@ -507,13 +452,14 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Export one batch of subjects: one query per table for the whole batch, one archive each.
-    async fn batch(
+    /// Read one batch of subjects (one query per table for the whole batch) and start building
+    /// their archives, one each, off the async threads: [`Building::finish`] waits for them.
+    async fn read(
         &self,
         batch: &[Subject],
         request_ids: &[String],
         running: &mut [Running],
-    ) -> Result<(Vec<Exported>, Identities), UserError> {
+    ) -> Result<Building, UserError> {
         for source in self.sources {
             source.begin_snapshot().await?;
         }
@@ -643,11 +589,12 @@ impl Job<'_> {
                 }
                 Ok(exported)
             })
+        });
+        Ok(Building {
+            archives: finished,
+            ids,
+            spinner,
         })
-        .await;
-        spinner.finish_and_clear();
-        let finished = finished.map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
-        Ok((finished, ids))
     }
 
     async fn open_archives(&self, request_ids: &[String]) -> Result<Vec<OpenArchive>, UserError> {
@@ -757,6 +704,23 @@ impl Job<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A batch whose rows are read and whose archives are being built.
+struct Building {
+    archives: tokio::task::JoinHandle<Result<Vec<Exported>, UserError>>,
+    ids: Identities,
+    spinner: indicatif::ProgressBar,
+}
+
+impl Building {
+    /// Wait for the archives: in place, or the error that stopped them.
+    async fn finish(self) -> Result<(Vec<Exported>, Identities), UserError> {
+        let finished = self.archives.await;
+        self.spinner.finish_and_clear();
+        let exported = finished.map_err(|e| UserError::runtime(format!("archive writer stopped: {e}")))??;
+        Ok((exported, self.ids))
     }
 }
 

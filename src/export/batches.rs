@@ -1,0 +1,167 @@
+//! The start and the end of a batch of an export run: what is written to the audit log and the
+//! ledger before a batch's rows are read, and once its archives are in place (or it failed).
+//! Between the two, `Job::read` reads the rows and starts building the archives, so the end of
+//! one batch can wait while the next batch is read (see `export_subjects`).
+
+use super::{Building, Exported, hashes, redact};
+use crate::audit::{AuditLog, Event, Outcome};
+use crate::error::{ExitKind, UserError};
+use crate::identity::Identities;
+use crate::ledger::{ExportSettings, Ledger, Running};
+use crate::subject::{self, Subject};
+
+/// The audit log first: a ledger record is never without its `export.requested` event (an empty
+/// log beside records reads as a deleted log). The `running` records are not synced: what must
+/// survive a power loss is the outcome, synced after the batch (a record lost before that names
+/// no archive, and the audit log holds the request).
+pub(super) fn start_batch(
+    audit: &AuditLog,
+    ledger: &Ledger,
+    key: &[u8],
+    recovery: &Option<Vec<age::x25519::Recipient>>,
+    resume_settings: &ExportSettings,
+    batch: &[Subject],
+    request_ids: &[String],
+) -> Result<Vec<Running>, UserError> {
+    let requested: Vec<Event> = batch
+        .iter()
+        .zip(request_ids)
+        .map(|(subject, id)| Event {
+            action: "export.requested".into(),
+            request_id: Some(id.clone()),
+            subject: hashes(key, &subject.ids),
+            outcome: Outcome::Ok,
+            ..Default::default()
+        })
+        .collect();
+    audit.append_all(&requested)?;
+    let mut running = Vec::with_capacity(batch.len());
+    for (subject, id) in batch.iter().zip(request_ids) {
+        let sealed = match recovery {
+            Some(recipients) => Some(subject::seal(std::slice::from_ref(subject), recipients)?),
+            None => None,
+        };
+        let run = ledger.start_with(id, "export", audit.operator(), None, hashes(key, &subject.ids), |r| {
+            r.export = Some(resume_settings.clone());
+            r.sealed_subjects = sealed;
+        })?;
+        running.push(run);
+    }
+    Ok(running)
+}
+
+/// A started batch: its rows read and its archives being built, or the error that stopped it.
+pub(super) struct UnderWay<'s> {
+    pub batch: &'s [Subject],
+    pub request_ids: Vec<String>,
+    pub running: Vec<Running>,
+    pub read: Result<Building, UserError>,
+}
+
+/// What the ends of a run's batches write to, and what they add up to.
+pub(super) struct BatchEnds<'a> {
+    pub audit: &'a AuditLog,
+    pub ledger: &'a Ledger,
+    pub key: &'a [u8],
+    /// Sources that could not be reached, flagged on every request.
+    pub missing: &'a [String],
+    pub missing_details: &'a serde_json::Map<String, serde_json::Value>,
+    pub done: Vec<Exported>,
+    pub failed_commands: Vec<String>,
+}
+
+impl BatchEnds<'_> {
+    /// Wait for the batch's archives, then record how it ended: its audit events first (one
+    /// group), then its ledger records (written, then synced together; `[notify]` is told after
+    /// that). A crash in between leaves an event before its record, never a `completed` record
+    /// without its event; a record that cannot be written does not keep the others, or the
+    /// events, from being. A batch that failed returns its error.
+    pub async fn record(&mut self, under_way: UnderWay<'_>) -> Result<(), UserError> {
+        let UnderWay {
+            batch,
+            request_ids,
+            running,
+            read,
+        } = under_way;
+        let outcome = match read {
+            Ok(building) => building.finish().await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok((exported, ids)) => self.completed(exported, &ids, running),
+            Err(err) => {
+                let cancelled = err.kind == ExitKind::Cancelled;
+                // The error may name anyone of the batch (a refused identifier, say): every
+                // person's identifiers are taken out of what the log and the ledger keep.
+                let message = batch.iter().fold(err.message.clone(), |m, subject| redact(&m, subject));
+                let ended: Vec<Event> = batch
+                    .iter()
+                    .zip(&request_ids)
+                    .map(|(subject, id)| Event {
+                        action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
+                        request_id: Some(id.clone()),
+                        subject: hashes(self.key, &subject.ids),
+                        outcome: Outcome::Error,
+                        error: Some(message.clone()),
+                        ..Default::default()
+                    })
+                    .collect();
+                self.audit.append_all(&ended)?;
+                for mut run in running {
+                    // A record that cannot be written reads `failed (interrupted)` once this
+                    // process is gone; the batch's own error is the one to report.
+                    let _ = run.finish(
+                        if cancelled { "cancelled" } else { "failed" },
+                        Some(message.clone()),
+                        Vec::new(),
+                    );
+                }
+                self.ledger.sync()?;
+                Err(err)
+            }
+        }
+    }
+
+    fn completed(&mut self, exported: Vec<Exported>, ids: &Identities, running: Vec<Running>) -> Result<(), UserError> {
+        let mut completed = Vec::with_capacity(exported.len());
+        for (i, e) in exported.iter().enumerate() {
+            let mut details = self.missing_details.clone();
+            if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
+                details.insert("nothing_matched".into(), true.into());
+            }
+            if !e.failed_sources.is_empty() {
+                details.insert("failed_sources".into(), e.failed_sources.clone().into());
+            }
+            completed.push(Event {
+                action: "export.completed".into(),
+                request_id: Some(e.request_id.clone()),
+                subject: hashes(self.key, &ids.of_subject(i as u32)),
+                tables: e.counts.clone(),
+                archive_sha256: Some(e.sha256.clone()),
+                outcome: Outcome::Ok,
+                details,
+                ..Default::default()
+            });
+        }
+        self.audit.append_all(&completed)?;
+        let mut first_error = None;
+        for (e, mut run) in exported.iter().zip(running) {
+            for c in &e.counts {
+                run.progress(&c.source, &c.table, c.rows, Some(c.rows));
+            }
+            let mut flagged = self.missing.to_vec();
+            flagged.extend(e.failed_sources.iter().cloned());
+            if let Err(err) = run.finish("completed", None, flagged) {
+                first_error.get_or_insert(err);
+            }
+        }
+        self.ledger.sync()?;
+        if let Some(err) = first_error {
+            return Err(err);
+        }
+        self.failed_commands
+            .extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
+        self.done.extend(exported);
+        Ok(())
+    }
+}
