@@ -23,24 +23,31 @@ pub fn each<T: Sync>(items: &[T], sync: impl Fn(&T) -> io::Result<()> + Sync) ->
     }
     let threads = items.len().min(IN_FLIGHT);
     let sync = &sync;
+    let share = move |t: usize| -> Vec<(usize, io::Error)> {
+        items
+            .iter()
+            .enumerate()
+            .skip(t)
+            .step_by(threads)
+            .filter_map(|(i, item)| sync(item).err().map(|e| (i, e)))
+            .collect()
+    };
     let mut errors: Vec<(usize, io::Error)> = thread::scope(|scope| {
+        // A thread that cannot be started leaves its share to this one.
+        let mut errors = Vec::new();
         let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .filter_map(|(i, item)| sync(item).err().map(|e| (i, e)))
-                        .collect::<Vec<_>>()
-                })
+            .filter_map(|t| match thread::Builder::new().spawn_scoped(scope, move || share(t)) {
+                Ok(worker) => Some(worker),
+                Err(_) => {
+                    errors.extend(share(t));
+                    None
+                }
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+        for worker in workers {
+            errors.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        errors
     });
     errors.sort_by_key(|(i, _)| *i);
     match errors.into_iter().next() {

@@ -172,6 +172,19 @@ pub fn first_line(path: &Path) -> std::io::Result<Option<String>> {
     Ok((n > 0).then(|| line.trim_end_matches('\n').to_string()))
 }
 
+/// Whether the segment at `path` is empty or ends with a newline (no torn line at its end).
+pub fn ends_whole(path: &Path) -> std::io::Result<bool> {
+    let mut file = File::open(path)?;
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
 /// The last complete line of a file, read from the end so long segments cost nothing.
 pub fn last_line(path: &Path) -> std::io::Result<Option<String>> {
     let mut file = File::open(path)?;

@@ -3,7 +3,8 @@
 //! Between the two, `Job::read` reads the rows and starts building the archives, so the end of
 //! one batch can wait while the next batch is read (see `export_subjects`).
 
-use super::{Building, Exported, hashes, redact};
+use super::report::Reports;
+use super::{Building, Exported, hashes};
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::error::{ExitKind, UserError};
 use crate::identity::Identities;
@@ -50,6 +51,22 @@ pub(super) fn start_batch(
     Ok(running)
 }
 
+/// `message` without any identifier of the people of `batch`, each replaced by its name
+/// (`<email>`). Longest first, so a short value (an id `2`) cannot cut a longer one (`1423`) in
+/// pieces that no longer match.
+fn redact_batch(message: &str, batch: &[Subject]) -> String {
+    let mut values: Vec<(&str, &str)> = batch
+        .iter()
+        .flat_map(|s| s.ids.iter().map(|(k, v)| (v.as_str(), k.as_str())))
+        .filter(|(v, _)| !v.is_empty())
+        .collect();
+    values.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
+    values.dedup_by(|a, b| a.0 == b.0);
+    values
+        .iter()
+        .fold(message.to_string(), |m, (v, k)| m.replace(v, &format!("<{k}>")))
+}
+
 /// A started batch: its rows read and its archives being built, or the error that stopped it.
 pub(super) struct UnderWay<'s> {
     pub batch: &'s [Subject],
@@ -66,7 +83,7 @@ pub(super) struct BatchEnds<'a> {
     /// Sources that could not be reached, flagged on every request.
     pub missing: &'a [String],
     pub missing_details: &'a serde_json::Map<String, serde_json::Value>,
-    pub done: Vec<Exported>,
+    pub done: Reports,
     pub failed_commands: Vec<String>,
 }
 
@@ -93,7 +110,7 @@ impl BatchEnds<'_> {
                 let cancelled = err.kind == ExitKind::Cancelled;
                 // The error may name anyone of the batch (a refused identifier, say): every
                 // person's identifiers are taken out of what the log and the ledger keep.
-                let message = batch.iter().fold(err.message.clone(), |m, subject| redact(&m, subject));
+                let message = redact_batch(&err.message, batch);
                 let ended: Vec<Event> = batch
                     .iter()
                     .zip(&request_ids)
@@ -161,7 +178,37 @@ impl BatchEnds<'_> {
         }
         self.failed_commands
             .extend(exported.iter().flat_map(|e| e.failed_sources.iter().cloned()));
-        self.done.extend(exported);
+        for e in exported {
+            self.done.push(e);
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(key: &str, value: &str) -> Subject {
+        Subject {
+            ids: vec![(key.to_string(), value.to_string())],
+            line: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_error_keeps_no_identifier_of_anyone_in_the_batch() {
+        let batch = [
+            subject("id", "2"),
+            subject("id", "1423"),
+            subject("email", "a@example.com"),
+        ];
+        let message = "id=1423, email=a@example.com: these identifiers match 2 people";
+        let redacted = redact_batch(message, &batch);
+        assert!(
+            !redacted.contains("1423") && !redacted.contains("a@example.com"),
+            "{redacted}"
+        );
+        assert!(redacted.starts_with("id=<id>, email=<email>"), "{redacted}");
     }
 }

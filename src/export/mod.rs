@@ -9,6 +9,7 @@
 pub mod archive;
 mod batches;
 mod external;
+mod report;
 
 pub use external::RECORDS;
 mod encode;
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{StreamExt, pin_mut};
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditLog, Event, Outcome, TableCount};
@@ -44,6 +44,7 @@ use manifest::{FileEntry, Manifest, SourceEntry, SubjectId};
 use notice::{Notice, TableFacts};
 use page::SectionInfo;
 use recipients::Encryption;
+use report::Reports;
 use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, Spent, SpentRows, TableStart, next_chunk, write_rows};
 
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
@@ -53,23 +54,18 @@ const CHUNK_ROWS: usize = 256;
 /// (a few hundred rows each), so memory stops growing after the first thousand rows or so.
 const IN_FLIGHT: usize = 3;
 
-/// One finished archive, as printed and audit-logged.
-#[derive(Debug, Serialize)]
+/// One finished archive, as audit-logged (and kept for the report: see `report::Reports`).
+#[derive(Debug)]
 pub struct Exported {
     pub request_id: String,
-    pub state: &'static str,
     pub archive: String,
     pub bytes: u64,
     pub sha256: String,
-    pub rows: u64,
     pub counts: Vec<TableCount>,
     /// The `--subjects-file` line of the person this archive is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
-    #[serde(skip)]
     subject: String,
     /// Command sources that failed for this subject (their data is missing), redacted.
-    #[serde(skip)]
     failed_sources: Vec<String>,
 }
 
@@ -335,13 +331,13 @@ async fn export_subjects(
         key: &key,
         missing: &missing,
         missing_details: &missing_details,
-        done: Vec::new(),
+        done: Reports::default(),
         failed_commands: Vec::new(),
     };
     // Batches overlap by one: while a batch's archives are built and synced (CPU and the disk),
     // the next batch's rows are read (the database). Each batch is still recorded whole and in
-    // order: the one before is recorded once this one's rows are read, and a run that stops
-    // records the batch under way first, so no archive is left without its outcome.
+    // order, and a run that stops records the batch under way first, so no archive is left
+    // without its outcome.
     let mut under_way: Option<UnderWay<'_>> = None;
     for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
         let request_ids = request_ids.to_vec();
@@ -355,16 +351,19 @@ async fn export_subjects(
                 return Err(e);
             }
         };
-        let read = job.read(batch, &request_ids, &mut running).await;
+        // The batch before is recorded as soon as its archives are in place, while this one is
+        // read: an archive stays in place unrecorded no longer than before batches overlapped.
+        let (recorded, read) = match under_way.take() {
+            Some(previous) => tokio::join!(ends.record(previous), job.read(batch, &request_ids, &mut running)),
+            None => (Ok(()), job.read(batch, &request_ids, &mut running).await),
+        };
         let current = UnderWay {
             batch,
             request_ids,
             running,
             read,
         };
-        if let Some(previous) = under_way.take()
-            && let Err(e) = ends.record(previous).await
-        {
+        if let Err(e) = recorded {
             // This batch's archives are being built: let them finish and record them too.
             let _ = ends.record(current).await;
             return Err(e);
@@ -380,20 +379,21 @@ async fn export_subjects(
     let BatchEnds {
         done, failed_commands, ..
     } = ends;
-    report(global, &done);
+    done.print(global);
     // Nothing matched is its own outcome: the archive says no data was found, and the run
     // asks for review rather than passing an empty archive off as the person's data.
-    let empty: Vec<&Exported> = done
+    let empty: Vec<&str> = done
+        .done
         .iter()
-        .filter(|e| e.failed_sources.is_empty() && e.counts.iter().map(|c| c.rows).sum::<u64>() == 0)
+        .filter(|r| r.complete && r.total_rows() == 0)
+        .map(|r| &*r.subject)
         .collect();
     if missing.is_empty() && failed_commands.is_empty() && !empty.is_empty() {
-        let named: Vec<&str> = empty.iter().map(|e| e.subject.as_str()).collect();
         crate::warn_all(
             global,
             &[format!(
                 "nothing matched {}: matching is exact (case, spaces and type count); the archive says no data was found",
-                named.join("; ")
+                empty.join("; ")
             )],
         );
         return Err(UserError {
@@ -401,7 +401,7 @@ async fn export_subjects(
             message: format!(
                 "{} of {} archive(s) hold no data: nothing matched (listed above)",
                 empty.len(),
-                done.len()
+                done.done.len()
             ),
             hint: Some("check the identifiers, then export again; the empty archives say so to the person".into()),
             db: None,
@@ -422,13 +422,6 @@ async fn export_subjects(
         });
     }
     Ok(())
-}
-
-/// An error message fit for the audit log: the subject's raw identifiers replaced by their key.
-fn redact(message: &str, subject: &Subject) -> String {
-    subject.ids.iter().fold(message.to_string(), |m, (k, v)| {
-        m.replace(v.as_str(), &format!("<{k}>"))
-    })
 }
 
 fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {
@@ -873,64 +866,13 @@ fn finish_archive(
     let exported = Exported {
         failed_sources: Vec::new(),
         request_id,
-        state: "completed",
         // Set once the archive is in place (see `persist_all`).
         archive: String::new(),
         bytes: 0,
         sha256: String::new(),
-        rows: counts.iter().map(|c| c.rows).sum(),
         counts,
         line: subject.line,
         subject: subject.describe(),
     };
     Ok((exported, unsynced))
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    state: &'static str,
-    /// The request id when the run had one subject; see `requests` for batches.
-    request_id: Option<&'a str>,
-    counts: Vec<TableCount>,
-    requests: &'a [Exported],
-}
-
-fn report(global: &Global, done: &[Exported]) {
-    if global.json {
-        let mut totals: Vec<TableCount> = Vec::new();
-        for count in done.iter().flat_map(|e| &e.counts) {
-            match totals
-                .iter_mut()
-                .find(|t| t.source == count.source && t.table == count.table)
-            {
-                Some(t) => t.rows += count.rows,
-                None => totals.push(count.clone()),
-            }
-        }
-        let request_id = (done.len() == 1).then(|| done[0].request_id.as_str());
-        let report = JsonReport {
-            state: "completed",
-            request_id,
-            counts: totals,
-            requests: done,
-        };
-        crate::output::print_json(&report);
-        return;
-    }
-    if global.quiet {
-        return;
-    }
-    for e in done {
-        let tables = e.counts.len();
-        println!("exported {} → {}", e.subject, e.archive);
-        println!("  request  {}", e.request_id);
-        println!("  tables   {tables}, {} rows", e.rows);
-        println!("  size     {}", indicatif::HumanBytes(e.bytes));
-        println!("  sha256   {}", e.sha256);
-        if done.len() == 1 {
-            for c in &e.counts {
-                println!("    {:>8}  {}: {}", c.rows, c.source, c.table);
-            }
-        }
-    }
 }
