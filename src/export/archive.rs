@@ -155,15 +155,22 @@ impl ArchiveWriter {
                 return Ok(());
             }
             entry.started = true;
-            self.zip
-                .start_file(entry.path.as_str(), entry_options())
-                .map_err(|e| io_error(&self.target, io::Error::other(e)))?;
-            self.zip
-                .write_all(&self.pending)
-                .map_err(|e| io_error(&self.target, e))?;
-            self.pending.clear();
+            let path = entry.path.clone();
+            self.open_with_pending(&path, entry_options())?;
         }
         self.zip.write_all(bytes).map_err(|e| io_error(&self.target, e))
+    }
+
+    /// Start the zip entry `path` and write what the entry held back so far.
+    fn open_with_pending(&mut self, path: &str, options: SimpleFileOptions) -> Result<(), UserError> {
+        self.zip
+            .start_file(path, options)
+            .map_err(|e| io_error(&self.target, io::Error::other(e)))?;
+        self.zip
+            .write_all(&self.pending)
+            .map_err(|e| io_error(&self.target, e))?;
+        self.pending.clear();
+        Ok(())
     }
 
     /// Copy an entry compressed elsewhere (a page compressed off this thread: see
@@ -178,13 +185,7 @@ impl ArchiveWriter {
     pub fn finish_entry(&mut self) -> Result<EntrySummary, UserError> {
         let entry = self.entry.take().expect("finish_entry without start_entry");
         if !entry.started {
-            self.zip
-                .start_file(entry.path.as_str(), small_entry_options())
-                .map_err(|e| io_error(&self.target, io::Error::other(e)))?;
-            self.zip
-                .write_all(&self.pending)
-                .map_err(|e| io_error(&self.target, e))?;
-            self.pending.clear();
+            self.open_with_pending(&entry.path, small_entry_options())?;
         }
         Ok(EntrySummary {
             path: entry.path,
@@ -277,6 +278,34 @@ fn io_error(target: &Path, e: io::Error) -> UserError {
     UserError::runtime(format!("cannot write {}: {e}", target.display()))
 }
 
+/// An archive in `dir` for a new identity, for tests.
+#[cfg(test)]
+pub(crate) fn test_archive(dir: &Path) -> (ArchiveWriter, age::x25519::Identity) {
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    (ArchiveWriter::create(dir, "t.zip.age", encryptor).unwrap(), identity)
+}
+
+/// `archive` put in place, decrypted with `identity` and opened, for tests.
+#[cfg(test)]
+pub(crate) fn test_zip(
+    dir: &Path,
+    archive: ArchiveWriter,
+    identity: &age::x25519::Identity,
+) -> zip::ZipArchive<io::Cursor<Vec<u8>>> {
+    use std::io::Read;
+    let placed = persist_all(dir, vec![archive.finish_unsynced().unwrap()]).unwrap();
+    let decryptor = age::Decryptor::new(File::open(&placed[0].path).unwrap()).unwrap();
+    let mut plain = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    zip::ZipArchive::new(io::Cursor::new(plain)).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,10 +318,7 @@ mod tests {
     #[test]
     fn entries_of_every_size_are_deflated_and_read_back_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let identity = age::x25519::Identity::generate();
-        let recipient = identity.to_public();
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
-        let mut archive = ArchiveWriter::create(dir.path(), "t.zip.age", encryptor).unwrap();
+        let (mut archive, identity) = test_archive(dir.path());
         let tiny = b"[{\"id\":1}]".to_vec();
         let small: Vec<u8> = (0..300)
             .flat_map(|i| format!("{{\"row\":{i}}},").into_bytes())
@@ -314,16 +340,7 @@ mod tests {
             }
             summaries.push(archive.finish_entry().unwrap());
         }
-        let placed = persist_all(dir.path(), vec![archive.finish_unsynced().unwrap()]).unwrap();
-
-        let decryptor = age::Decryptor::new(File::open(&placed[0].path).unwrap()).unwrap();
-        let mut plain = Vec::new();
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap()
-            .read_to_end(&mut plain)
-            .unwrap();
-        let mut zip = zip::ZipArchive::new(io::Cursor::new(plain)).unwrap();
+        let mut zip = test_zip(dir.path(), archive, &identity);
         let expected = [
             ("tiny", &tiny),
             ("small", &small),

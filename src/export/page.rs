@@ -455,7 +455,7 @@ fn href(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::archive::persist_all;
+    use crate::export::archive::{test_archive, test_zip};
     use sha2::{Digest, Sha256};
 
     fn section(name: &str) -> SectionInfo {
@@ -498,10 +498,7 @@ mod tests {
     #[test]
     fn pages_link_forward_until_the_last_and_the_index_links_them_all() {
         let dir = tempfile::tempdir().unwrap();
-        let identity = age::x25519::Identity::generate();
-        let recipient = identity.to_public();
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
-        let mut archive = ArchiveWriter::create(dir.path(), "t.zip.age", encryptor).unwrap();
+        let (mut archive, identity) = test_archive(dir.path());
         let mut book = PageBook::new(dir.path());
         book.begin(section("big")).unwrap();
         for i in 0..1200 {
@@ -513,16 +510,7 @@ mod tests {
         let entries = book.finish(&mut archive, &notice()).unwrap();
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["index.html", "pages/s/big-2.html", "pages/s/big-3.html"]);
-        let placed = persist_all(dir.path(), vec![archive.finish_unsynced().unwrap()]).unwrap();
-
-        let decryptor = age::Decryptor::new(std::fs::File::open(&placed[0].path).unwrap()).unwrap();
-        let mut plain = Vec::new();
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .unwrap()
-            .read_to_end(&mut plain)
-            .unwrap();
-        let mut zip = zip::ZipArchive::new(io::Cursor::new(plain)).unwrap();
+        let mut zip = test_zip(dir.path(), archive, &identity);
         let mut read = |name: &str| {
             let mut html = String::new();
             zip.by_name(name).unwrap().read_to_string(&mut html).unwrap();
