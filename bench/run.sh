@@ -255,30 +255,35 @@ ERASE_ROWS=$(live_rows "$ERASE_URL")
 erase_check "eraser's rows in the copy" "$ERASE_ROWS" "$(live_rows "$BARE_URL")"
 log "erasure: the eraser owns $ERASE_ROWS rows"
 
+# Run the SQL on stdin against the copy `$1` (settled first), as the eraser (`:id`); check none
+# of the eraser's rows is left, drop the copy, and set TIMED_S to how long the SQL took.
+timed_erasure() { # url database label
+  local a b
+  settle "$1"
+  a=$(date +%s.%N)
+  psql_at "$1" -v id="$ERASER_ID" >/dev/null
+  b=$(date +%s.%N)
+  TIMED_S=$(elapsed "$a" "$b")
+  erase_check "live after the $3" 0 "$(live_rows "$1")"
+  psql_q -c "DROP DATABASE $2"
+  log "  $TIMED_S s"
+}
+
 log "erasure: bare DELETE of the eraser's rows (one transaction)"
-settle "$BARE_URL"
-a=$(date +%s.%N)
-psql_at "$BARE_URL" -v id="$ERASER_ID" <<'SQL'
+timed_erasure "$BARE_URL" dsar_erase_bare "bare DELETE" <<'SQL'
 BEGIN;
 DELETE FROM erase.events WHERE customer_id = :id;
 DELETE FROM erase.customers WHERE customer_id = :id;
 COMMIT;
 SQL
-b=$(date +%s.%N)
-BARE_S=$(elapsed "$a" "$b")
-erase_check "live after the bare DELETE" 0 "$(live_rows "$BARE_URL")"
-psql_q -c "DROP DATABASE dsar_erase_bare"
-log "  $BARE_S s"
+BARE_S=$TIMED_S
 
 # The floor of an erasure by plan: the eraser's keys collected in batches of 1,000, then the
 # same rows deleted by those keys, 1,000 per transaction, every column returned as text, as
 # dsar's batches take them, and nothing else (no sealing, no quarantine, no client work). A bare DELETE by customer reads one index range; by keys, each row is
 # an index probe and its RETURNING row is kept and rendered.
 log "erasure: keyed DELETE … RETURNING of the eraser's rows, 1,000 keys per transaction"
-KEYED_URL=$(server_url dsar_erase_keyed)
-settle "$KEYED_URL"
-a=$(date +%s.%N)
-psql_at "$KEYED_URL" -v id="$ERASER_ID" >/dev/null <<'SQL'
+timed_erasure "$(server_url dsar_erase_keyed)" dsar_erase_keyed "keyed DELETEs" <<'SQL'
 CREATE TEMP TABLE batches AS
   SELECT batch, array_agg(event_id) AS ids
   FROM (SELECT event_id, (row_number() OVER (ORDER BY event_id) - 1) / 1000 AS batch
@@ -298,11 +303,7 @@ END $$;
 DELETE FROM erase.customers WHERE customer_id = :id
   RETURNING customer_id::text, email::text, full_name::text, created_at::text;
 SQL
-b=$(date +%s.%N)
-KEYED_S=$(elapsed "$a" "$b")
-erase_check "live after the keyed DELETEs" 0 "$(live_rows "$KEYED_URL")"
-psql_q -c "DROP DATABASE dsar_erase_keyed"
-log "  $KEYED_S s"
+KEYED_S=$TIMED_S
 
 log "erasure: dsar delete of the eraser (quarantine)"
 settle "$ERASE_URL"

@@ -208,9 +208,6 @@ impl AuditLog {
             return Ok(None);
         }
         let bytes = std::fs::read(&path)?;
-        if bytes.is_empty() || bytes.ends_with(b"\n") {
-            return Ok(None);
-        }
         let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
         if serde_json::from_slice::<Value>(&bytes[whole..]).is_ok() {
             // A whole event without its newline is not a torn write: leave it to the checks.

@@ -35,7 +35,7 @@ impl Reported {
 /// Every archive of the run, in order.
 #[derive(Default)]
 pub struct Reports {
-    /// Each table once: (source, table, strategy).
+    /// Each table once, with the rows of every archive so far (the report's totals).
     tables: Vec<TableCount>,
     pub done: Vec<Reported>,
 }
@@ -57,6 +57,7 @@ impl Reports {
                         self.tables.len() - 1
                     }
                 };
+                self.tables[at].rows += c.rows;
                 (at as u32, c.rows)
             })
             .collect();
@@ -87,21 +88,6 @@ impl Reports {
     /// written as it is serialized); otherwise a few lines per archive, unless `--quiet`.
     pub fn print(&self, global: &Global) {
         if global.json {
-            let totals: Vec<TableCount> = self
-                .tables
-                .iter()
-                .enumerate()
-                .map(|(i, t)| TableCount {
-                    rows: self
-                        .done
-                        .iter()
-                        .flat_map(|r| r.rows.iter())
-                        .filter(|(at, _)| *at as usize == i)
-                        .map(|(_, rows)| rows)
-                        .sum(),
-                    ..t.clone()
-                })
-                .collect();
             let request_id = match &self.done[..] {
                 [one] => Some(&*one.request_id),
                 _ => None,
@@ -109,7 +95,7 @@ impl Reports {
             crate::output::print_json(&JsonReport {
                 state: "completed",
                 request_id,
-                counts: totals,
+                counts: &self.tables,
                 requests: Requests(self),
             });
             return;
@@ -137,7 +123,7 @@ struct JsonReport<'a> {
     state: &'static str,
     /// The request id when the run had one subject; see `requests` for batches.
     request_id: Option<&'a str>,
-    counts: Vec<TableCount>,
+    counts: &'a [TableCount],
     requests: Requests<'a>,
 }
 
