@@ -277,17 +277,42 @@ fn scalars_read_as_themselves_equal_to_jsonb() {
         &db.url,
         r#"CREATE TABLE "Shop"."Scalars" (
              id int PRIMARY KEY, "Email" text, s smallint, b bigint, flag boolean,
-             v varchar(8), c char(6), n name, amount numeric, exact numeric(12, 4));
+             v varchar(8), c char(6), n name, amount numeric, exact numeric(12, 4),
+             doc jsonb, raw json, at timestamptz);
            INSERT INTO "Shop"."Scalars" VALUES
-             (1, 'k@example.com', -32768, -9223372036854775808, true, 'a\b"c', 'ab', 'nm', 'NaN', 0),
-             (2, 'k@example.com', 32767, 9223372036854775807, false, '', '', '', 'Infinity', -0.0001),
-             (3, 'k@example.com', NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', 12345678.9),
-             (4, 'k@example.com', 0, 0, true, 'tab	x', 'x  ', 'ü', 1e-20, NULL),
-             (5, 'k@example.com', 1, 1, true, '日本', '✓', 'n', 123456789012345678901234567890.000000001, 1)"#,
+             (1, 'k@example.com', -32768, -9223372036854775808, true, 'a\b"c', 'ab', 'nm', 'NaN', 0,
+              '{"b": [1, 2.50, {"x, y": null}], "a": "q\"uote \\ \n\t\u0001 ü", "cc": {"d": true}}',
+              '{"k" : "\u00e9", "n": [1, {"m":2}] }', '2024-05-01 12:34:56.123456+02'),
+             (2, 'k@example.com', 32767, 9223372036854775807, false, '', '', '', 'Infinity', -0.0001,
+              '"a string: {not, an} object"', '[1, "two" , null]', 'infinity'),
+             (3, 'k@example.com', NULL, NULL, NULL, NULL, NULL, NULL, '-Infinity', 12345678.9,
+              NULL, NULL, NULL),
+             (4, 'k@example.com', 0, 0, true, 'tab	x', 'x  ', 'ü', 1e-20, NULL,
+              '[1e2, -0.50, 123456789012345678901234567890, true, false, null, "", [], {}]', '"s"', '0044-03-15 00:00:00 BC'),
+             (5, 'k@example.com', 1, 1, true, '日本', '✓', 'n', 123456789012345678901234567890.000000001, 1,
+              '12.50', 'true', '2024-01-01 00:00:00+00');
+           CREATE TABLE "Shop"."Times" (id int PRIMARY KEY, "Email" text, at timestamptz, ts timestamp, d date);
+           SELECT setseed(0.42);
+           INSERT INTO "Shop"."Times"
+             SELECT g, 'k@example.com', t, t AT TIME ZONE 'UTC', (t AT TIME ZONE 'UTC')::date
+             FROM (SELECT g, CASE WHEN g % 2 = 0
+                     THEN to_timestamp(random() * 9.0e12 - 2.0e11) + floor(random() * 1e6) * interval '1 microsecond'
+                     ELSE timestamptz '2024-02-28 23:00:00+00' + g * interval '1 day 1 hour 1 minute 1.00001 second'
+                   END AS t FROM generate_series(1, 400) g) r;
+           INSERT INTO "Shop"."Times" VALUES
+             (1001, 'k@example.com', 'infinity', '-infinity', 'infinity'),
+             (1002, 'k@example.com', '4714-11-24 00:00:00+00 BC', '4714-11-24 00:00:00 BC', '4714-11-24 BC'),
+             (1003, 'k@example.com', '294276-12-31 23:59:59.999999+00', '294276-12-31 23:59:59.999999', '5874897-12-31'),
+             (1004, 'k@example.com', '0001-01-01 00:00:00+00', '0001-01-01 00:00:00.000001 BC', '0001-01-01'),
+             (1005, 'k@example.com', NULL, NULL, NULL)"#,
     );
     let map = shop_map_by_email(
         r#"[[sources.tables]]
 table = "Shop.Scalars"
+match = { email = "Email" }
+
+[[sources.tables]]
+table = "Shop.Times"
 match = { email = "Email" }
 "#,
     );
@@ -297,9 +322,10 @@ match = { email = "Email" }
     assert_eq!(rows.len(), 5);
     let expected: Vec<Value> = psql(
         &db.url,
-        r#"SELECT jsonb_build_object('id', to_jsonb(id), 's', to_jsonb(s), 'b', to_jsonb(b),
+        r#"SET TimeZone = 'UTC'; SELECT jsonb_build_object('id', to_jsonb(id), 's', to_jsonb(s), 'b', to_jsonb(b),
              'flag', to_jsonb(flag), 'v', to_jsonb(v), 'c', to_jsonb(c), 'n', to_jsonb(n),
-             'amount', to_jsonb(amount), 'exact', to_jsonb(exact))
+             'amount', to_jsonb(amount), 'exact', to_jsonb(exact), 'doc', to_jsonb(doc),
+             'raw', to_jsonb(raw), 'at', to_jsonb(at))
            FROM "Shop"."Scalars" ORDER BY id"#,
     )
     .lines()
@@ -315,6 +341,40 @@ match = { email = "Email" }
             );
         }
     }
+    // Each row is written as compact JSON, whatever the value's text on the server (jsonb
+    // puts a space after `:` and `,`): exactly what serde_json writes for the parsed row.
+    let text = archive.text("data/shop/Scalars.json");
+    for line in text.lines().filter(|l| l.starts_with('{')) {
+        let line = line.trim_end_matches(',');
+        let parsed: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(parsed.to_string(), line);
+    }
+    assert_eq!(rows[0]["doc"]["a"], "q\"uote \\ \n\t\u{1} ü");
+    assert_eq!(rows[1]["doc"], "a string: {not, an} object");
+    assert_eq!(rows[4]["doc"].to_string(), "12.50");
+    // Dates and times are read in binary and written as to_jsonb writes them (the session is
+    // in UTC), over their whole range: years BC, six-digit years, infinities, fractions.
+    let times = archive.json_rows("data/shop/Times.json");
+    assert_eq!(times.len(), 405);
+    let expected: std::collections::HashMap<String, Value> = psql(
+        &db.url,
+        r#"SET TimeZone = 'UTC'; SELECT id, jsonb_build_object('at', to_jsonb(at), 'ts', to_jsonb(ts), 'd', to_jsonb(d))
+           FROM "Shop"."Times""#,
+    )
+    .lines()
+    .map(|line| {
+        let (id, json) = line.split_once('|').unwrap();
+        (id.to_string(), serde_json::from_str(json).unwrap())
+    })
+    .collect();
+    for row in &times {
+        let want = &expected[&row["id"].to_string()];
+        for column in ["at", "ts", "d"] {
+            assert_eq!(row[column], want[column], "{column} of Times row {}", row["id"]);
+        }
+    }
+    let bc = times.iter().find(|r| r["id"] == 1002).unwrap();
+    assert_eq!(bc["at"], "4714-11-24T00:00:00+00:00 BC");
     // Spot checks that the comparison compares what it should.
     assert_eq!(rows[0]["c"], "ab    ", "char(n) keeps its padding, as to_jsonb does");
     assert_eq!(rows[1]["amount"], "Infinity");

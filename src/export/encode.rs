@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::cli::Format;
+use crate::source::field::Field;
 
 /// Encodes the rows of one table; shared by all archives of a batch.
 pub struct TableEncoder {
@@ -44,7 +45,7 @@ impl TableEncoder {
     }
 
     /// Append one row; `first` says whether it is the first row of this file.
-    pub fn row(&self, first: bool, values: &[Value], out: &mut Vec<u8>) {
+    pub fn row(&self, first: bool, values: &[Field], out: &mut Vec<u8>) {
         match self.format {
             Format::Json => {
                 out.extend_from_slice(if first { b"\n" } else { b",\n" });
@@ -55,7 +56,7 @@ impl TableEncoder {
                 out.push(b'\n');
             }
             Format::Csv => {
-                let fields: Vec<String> = values.iter().map(csv_field).collect();
+                let fields: Vec<String> = values.iter().map(Field::to_string).collect();
                 write_csv_record(out, fields.iter().map(String::as_str));
             }
         }
@@ -67,7 +68,7 @@ impl TableEncoder {
         }
     }
 
-    fn json_object(&self, values: &[Value], out: &mut Vec<u8>) {
+    fn json_object(&self, values: &[Field], out: &mut Vec<u8>) {
         out.push(b'{');
         for (i, (key, value)) in self.json_keys.iter().zip(values).enumerate() {
             if i > 0 {
@@ -75,19 +76,9 @@ impl TableEncoder {
             }
             out.extend_from_slice(key.as_bytes());
             out.push(b':');
-            // Writing a Value into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, value);
+            value.write_json(out);
         }
         out.push(b'}');
-    }
-}
-
-/// How a value reads in a spreadsheet cell: text as is, NULL empty, nested values as compact JSON.
-fn csv_field(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -108,7 +99,8 @@ mod tests {
         let mut out = Vec::new();
         enc.header(&mut out);
         for (i, row) in rows.iter().enumerate() {
-            enc.row(i == 0, row, &mut out);
+            let row: Vec<Field> = row.iter().cloned().map(Field::from_json).collect();
+            enc.row(i == 0, &row, &mut out);
         }
         enc.footer(!rows.is_empty(), &mut out);
         String::from_utf8(out).unwrap()

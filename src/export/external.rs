@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::Job;
@@ -16,6 +15,7 @@ use crate::config::About;
 use crate::error::UserError;
 use crate::identity::Identities;
 use crate::source::ExportRow;
+use crate::source::field::Field;
 
 /// The table name a command source's records carry in archives and counts.
 pub const RECORDS: &str = "records";
@@ -60,7 +60,7 @@ impl Job<'_> {
                     owners: Some(vec![subject as i32]),
                     values: columns
                         .iter()
-                        .map(|c| record.remove(c).unwrap_or(Value::Null))
+                        .map(|c| record.remove(c).map_or(Field::Null, Field::from_json))
                         .collect(),
                 })
                 .collect();

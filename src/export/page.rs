@@ -15,7 +15,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::source::field::Field;
 
 use super::archive::{ArchiveWriter, EntrySummary};
 use super::notice::{Notice, plural};
@@ -112,7 +112,7 @@ impl PageBook {
     }
 
     /// Render one row of the current table.
-    pub fn row(&mut self, values: &[Value]) -> Result<(), UserError> {
+    pub fn row(&mut self, values: &[Field]) -> Result<(), UserError> {
         let pages = self.sections.last().expect("row outside a table").pages;
         if pages == 0 || self.page_rows >= PAGE_ROWS || self.page_bytes >= PAGE_BYTES {
             self.end_page(false)?;
@@ -125,15 +125,15 @@ impl PageBook {
         self.buf.push_str("<tr>");
         for value in values {
             match value {
-                Value::Null => self.buf.push_str("<td class=\"muted\"></td>"),
-                Value::String(text) => {
+                Field::Null => self.buf.push_str("<td class=\"muted\"></td>"),
+                Field::Text(text) => {
                     self.buf.push_str("<td dir=\"auto\">");
                     escape_into(text, &mut self.buf);
                     self.buf.push_str("</td>");
                 }
                 other => {
                     self.buf.push_str("<td>");
-                    escape_into(&other.to_string(), &mut self.buf);
+                    other.with_text(|text| escape_into(text, &mut self.buf));
                     self.buf.push_str("</td>");
                 }
             }
@@ -425,17 +425,21 @@ fn head(title: &str, suffix: &str) -> String {
 /// Escape text for an HTML element or a quoted attribute. NUL, which HTML parsers replace
 /// anyway, becomes U+FFFD so the page's bytes say what a browser shows.
 pub fn escape_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    // Runs of ordinary text are copied whole: most values have nothing to escape.
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'', '\0']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => "\u{FFFD}",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 /// A relative link to an archive path: every byte outside the unreserved set and `/` is
@@ -477,8 +481,8 @@ mod tests {
         }
     }
 
-    fn text(value: String) -> Vec<Value> {
-        vec![Value::String(value)]
+    fn text(value: String) -> Vec<Field> {
+        vec![Field::Text(value)]
     }
 
     /// Text that does not compress: a page of it spills the page thread's spool to a file.

@@ -13,7 +13,6 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::archive::ArchiveWriter;
@@ -23,6 +22,7 @@ use super::page::{PageBook, SectionInfo};
 use crate::envelope::DataKey;
 use crate::error::UserError;
 use crate::source::ExportRow;
+use crate::source::field::Field;
 
 /// Batches of up to this many subjects write their archives while the rows stream; larger ones
 /// spool (see the module's comment). Each open archive costs about a megabyte.
@@ -110,7 +110,7 @@ impl OpenArchive {
         Ok(())
     }
 
-    fn row(&mut self, encoder: &TableEncoder, values: &[Value], buf: &mut Vec<u8>) -> Result<(), UserError> {
+    fn row(&mut self, encoder: &TableEncoder, values: &[Field], buf: &mut Vec<u8>) -> Result<(), UserError> {
         buf.clear();
         encoder.row(self.rows_in_entry == 0, values, buf);
         self.writer.write(buf)?;
@@ -211,6 +211,7 @@ impl RowSpool {
     pub fn take(mut self, mut rx: mpsc::Receiver<SinkMessage>, spent: Spent) -> Result<RowSpool, UserError> {
         let fail = |e: std::io::Error| UserError::runtime(format!("cannot write the export spool: {e}"));
         let mut open = false;
+        let mut plain = Vec::new();
         while let Some(message) = rx.blocking_recv() {
             match message {
                 SinkMessage::Begin(table) => {
@@ -231,8 +232,10 @@ impl RowSpool {
                         if targets.is_empty() {
                             continue;
                         }
-                        let plain = serde_json::to_vec(&row.values)
-                            .map_err(|e| UserError::runtime(format!("cannot write the export spool: {e}")))?;
+                        plain.clear();
+                        for value in &row.values {
+                            value.encode(&mut plain);
+                        }
                         let sealed = self.key.seal(&plain, &self.written.to_be_bytes());
                         let len = u32::try_from(sealed.len())
                             .map_err(|_| UserError::runtime("a row over 4 GiB cannot be exported"))?;
@@ -261,6 +264,7 @@ impl RowSpool {
         let file = self.file.get_ref();
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut sealed = Vec::new();
+        let mut values = Vec::new();
         for (table, rows) in self.tables.iter().zip(&self.rows[subject]) {
             archive.begin(table, &mut buf)?;
             for &(offset, len) in rows {
@@ -268,7 +272,11 @@ impl RowSpool {
                 file.read_exact_at(&mut sealed, offset)
                     .map_err(|e| fail(e.to_string()))?;
                 let plain = self.key.open(&sealed, &offset.to_be_bytes())?;
-                let values: Vec<Value> = serde_json::from_slice(&plain).map_err(|e| fail(e.to_string()))?;
+                values.clear();
+                let mut rest = plain.as_slice();
+                while !rest.is_empty() {
+                    values.push(Field::decode(&mut rest).ok_or_else(|| fail("a row does not read back".into()))?);
+                }
                 archive.row(&table.encoder, &values, &mut buf)?;
             }
             archive.end(table, &mut buf)?;

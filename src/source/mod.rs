@@ -7,6 +7,7 @@ pub mod command;
 mod database;
 pub mod discovery;
 pub mod erasure;
+pub mod field;
 pub mod foreign_key;
 mod held_locks;
 pub mod kind_sql;
@@ -22,11 +23,11 @@ pub mod values;
 
 pub use database::Database;
 
-use serde_json::Value;
+use field::Field;
 
 /// One row of an export query: which subjects of the batch it belongs to (`None`: the batch has a
-/// single subject, so all of them), and one JSON value per exported column.
+/// single subject, so all of them), and one value per exported column.
 pub struct ExportRow {
     pub owners: Option<Vec<i32>>,
-    pub values: Vec<Value>,
+    pub values: Vec<Field>,
 }

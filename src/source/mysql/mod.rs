@@ -22,6 +22,7 @@ use crate::identity::Identities;
 use crate::source::ExportRow;
 use crate::source::backend::Mapped;
 use crate::source::backend::{Dialect, Value as DbValue};
+use crate::source::field::Field;
 use crate::source::foreign_key::{ForeignKey, OnParentDelete};
 use crate::source::quote::qualified;
 use crate::source::select::{check_subject_values, export_query, owners};
@@ -440,7 +441,10 @@ impl<'a> MySqlSource<'a> {
                 self.source().name
             ))
         })?;
-        Ok(ExportRow { owners, values })
+        Ok(ExportRow {
+            owners,
+            values: values.into_iter().map(Field::from_json).collect(),
+        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! How an exported column travels from PostgreSQL and becomes the JSON value the archive holds.
+//! How an exported column travels from PostgreSQL and becomes the value the archive holds.
 //!
 //! `to_jsonb` can carry every type (numerics exact, arrays as arrays, dates in ISO 8601), but
 //! it costs the server more than the rows themselves: the bench's 200,000 events took 400 ms
@@ -7,9 +7,10 @@
 //! are made into exactly the JSON value `to_jsonb` would have given; everything else still goes
 //! through `to_jsonb`.
 
-use serde_json::Value;
 use tokio_postgres::Row;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{FromSql, Type};
+
+use crate::source::field::Field;
 
 use crate::source::quote::ident;
 use crate::source::shape::{Column, ColumnKind};
@@ -27,6 +28,13 @@ pub enum Wire {
     Text,
     /// `numeric` as its text: a number, or a string for `NaN` and the infinities (as `to_jsonb`).
     Numeric,
+    /// `timestamp with time zone` in binary, written as `to_jsonb` writes it in UTC (the
+    /// session's zone): `2024-05-01T12:34:56.5+00:00`.
+    TimestampTz,
+    /// `timestamp without time zone`, likewise, without the offset.
+    Timestamp,
+    /// `date`: `2024-05-01`.
+    Date,
 }
 
 /// How `column` is read, and the select-list expression that reads it (aliased `alias`).
@@ -44,36 +52,147 @@ pub fn wire(column: &Column, alias: &str) -> (Wire, String) {
             "boolean" => (Wire::Bool, c),
             "text" | "character varying" | "character" | "name" => (Wire::Text, c),
             "numeric" => (Wire::Numeric, format!("{c}::text")),
+            "timestamp with time zone" => (Wire::TimestampTz, c),
+            "timestamp without time zone" => (Wire::Timestamp, c),
+            "date" => (Wire::Date, c),
             "jsonb" => (Wire::Json, c),
             _ => (Wire::Json, format!("to_jsonb({c})")),
         },
     }
 }
 
-/// Column `i` of `row`, read as `wire` says, as the archive's JSON value.
-pub fn json_value(row: &Row, i: usize, wire: Wire) -> Result<Value, tokio_postgres::Error> {
+/// Column `i` of `row`, read as `wire` says, as the archive's value.
+pub fn field(row: &Row, i: usize, wire: Wire) -> Result<Field, tokio_postgres::Error> {
     Ok(match wire {
-        Wire::Json => row.try_get::<_, Option<Value>>(i)?.unwrap_or_default(),
+        Wire::Json => row.try_get::<_, Option<JsonField>>(i)?.map_or(Field::Null, |j| j.0),
         Wire::Int => {
             let n = match *row.columns()[i].type_() {
                 Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(i64::from),
                 Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(i64::from),
                 _ => row.try_get::<_, Option<i64>>(i)?,
             };
-            n.map_or(Value::Null, Value::from)
+            n.map_or(Field::Null, Field::Int)
         }
-        Wire::Bool => row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, Value::Bool),
+        Wire::Bool => row.try_get::<_, Option<bool>>(i)?.map_or(Field::Null, Field::Bool),
         Wire::Text => row
             .try_get::<_, Option<&str>>(i)?
-            .map_or(Value::Null, |s| Value::String(s.to_owned())),
-        Wire::Numeric => row.try_get::<_, Option<&str>>(i)?.map_or(Value::Null, numeric),
+            .map_or(Field::Null, |s| Field::Text(s.to_owned())),
+        Wire::Numeric => row.try_get::<_, Option<&str>>(i)?.map_or(Field::Null, numeric),
+        Wire::TimestampTz | Wire::Timestamp | Wire::Date => row
+            .try_get::<_, Option<DateTime>>(i)?
+            .map_or(Field::Null, |t| Field::Text(t.0)),
     })
+}
+
+/// A `timestamp`, `timestamptz` or `date` from its binary form (microseconds, or days, since
+/// 2000-01-01), in the text `to_jsonb` gives it with the session in UTC: ISO 8601 with a `T`,
+/// the fraction without trailing zeros, `+00:00` for a timestamptz, years before 1 as ` BC`,
+/// and `infinity`/`-infinity`. Compared with `to_jsonb` over the whole range in the tests.
+struct DateTime(String);
+
+impl<'a> FromSql<'a> for DateTime {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = if *ty == Type::DATE {
+            match i32::from_be_bytes(raw.try_into()?) {
+                i32::MAX => "infinity".to_owned(),
+                i32::MIN => "-infinity".to_owned(),
+                days => iso_datetime(i64::from(days), None, false),
+            }
+        } else {
+            match i64::from_be_bytes(raw.try_into()?) {
+                i64::MAX => "infinity".to_owned(),
+                i64::MIN => "-infinity".to_owned(),
+                micros => {
+                    const DAY: i64 = 86_400_000_000;
+                    let (days, of_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+                    iso_datetime(days, Some(of_day), *ty == Type::TIMESTAMPTZ)
+                }
+            }
+        };
+        Ok(DateTime(text))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ || *ty == Type::TIMESTAMP || *ty == Type::DATE
+    }
+}
+
+/// `days` since 2000-01-01 (and `micros` into that day) as `to_jsonb` writes them.
+fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
+    use std::fmt::Write;
+    let (year, month, day) = civil_from_days(days + 10_957);
+    let mut out = String::with_capacity(40);
+    // Year 0 is 1 BC: PostgreSQL counts as the calendar does.
+    let shown = if year > 0 { year } else { 1 - year };
+    let _ = write!(out, "{shown:04}-{month:02}-{day:02}");
+    if let Some(micros) = micros {
+        let seconds = micros / 1_000_000;
+        let _ = write!(
+            out,
+            "T{:02}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        let fraction = micros % 1_000_000;
+        if fraction != 0 {
+            let digits = format!("{fraction:06}");
+            out.push('.');
+            out.push_str(digits.trim_end_matches('0'));
+        }
+        if utc_offset {
+            out.push_str("+00:00");
+        }
+    }
+    if year <= 0 {
+        out.push_str(" BC");
+    }
+    out
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A `json` or `jsonb` value. A `jsonb` is read from its text (binary `jsonb` is a version
+/// byte, then the text) without being built, only to be written out again; a `json` is parsed,
+/// as its text is kept as it was typed (see [`Field::from_jsonb_text`]).
+struct JsonField(Field);
+
+impl<'a> FromSql<'a> for JsonField {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            let Some((1, text)) = raw.split_first() else {
+                return Err("unsupported jsonb version".into());
+            };
+            Ok(JsonField(Field::from_jsonb_text(std::str::from_utf8(text)?)?))
+        } else {
+            Ok(JsonField(Field::from_json(serde_json::from_slice(raw)?)))
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
 }
 
 /// A `numeric`'s text as `to_jsonb` makes it: a number, kept exact, or a string when it is
 /// not one (`NaN`, `Infinity`, `-Infinity`).
-fn numeric(text: &str) -> Value {
-    serde_json::from_str::<serde_json::Number>(text).map_or_else(|_| Value::String(text.to_owned()), Value::Number)
+fn numeric(text: &str) -> Field {
+    match serde_json::from_str::<serde_json::Number>(text) {
+        Ok(_) => Field::Number(text.to_owned()),
+        Err(_) => Field::Text(text.to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -81,14 +200,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numerics_keep_their_digits_and_non_numbers_are_strings() {
-        assert_eq!(serde_json::to_string(&numeric("12.50")).unwrap(), "12.50");
-        assert_eq!(serde_json::to_string(&numeric("-0.000100")).unwrap(), "-0.000100");
+    fn dates_and_times_read_as_to_jsonb_writes_them() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(iso_datetime(0, Some(0), true), "2000-01-01T00:00:00+00:00");
         assert_eq!(
-            serde_json::to_string(&numeric("123456789012345678901234567890.5")).unwrap(),
-            "123456789012345678901234567890.5"
+            iso_datetime(8887, Some(45_296_100_000), true),
+            "2024-05-01T12:34:56.1+00:00"
         );
-        assert_eq!(numeric("NaN"), Value::String("NaN".into()));
-        assert_eq!(numeric("-Infinity"), Value::String("-Infinity".into()));
+        assert_eq!(
+            iso_datetime(-1, Some(86_399_999_999), false),
+            "1999-12-31T23:59:59.999999"
+        );
+        // 1 BC is year 0; 44 BC is year -43.
+        assert_eq!(iso_datetime(-730_120, None, false), "0001-12-31 BC");
+        assert_eq!(iso_datetime(-746_117, Some(0), true), "0044-03-15T00:00:00+00:00 BC");
+    }
+
+    #[test]
+    fn numerics_keep_their_digits_and_non_numbers_are_strings() {
+        assert_eq!(numeric("12.50"), Field::Number("12.50".into()));
+        assert_eq!(numeric("-0.000100"), Field::Number("-0.000100".into()));
+        assert_eq!(
+            numeric("123456789012345678901234567890.5"),
+            Field::Number("123456789012345678901234567890.5".into())
+        );
+        assert_eq!(numeric("NaN"), Field::Text("NaN".into()));
+        assert_eq!(numeric("-Infinity"), Field::Text("-Infinity".into()));
     }
 }

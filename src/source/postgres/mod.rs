@@ -181,8 +181,7 @@ impl<'a> PgSource<'a> {
             let owners = with_owners.then(|| row.get::<_, Vec<i32>>(0));
             let mut values = Vec::with_capacity(wires.len());
             for (i, &wire) in wires.iter().enumerate() {
-                values
-                    .push(export_value::json_value(&row, first + i, wire).map_err(|e| self.query_failure(table, &e))?);
+                values.push(export_value::field(&row, first + i, wire).map_err(|e| self.query_failure(table, &e))?);
             }
             Ok(ExportRow { owners, values })
         }))

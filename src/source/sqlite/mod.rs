@@ -279,7 +279,7 @@ impl<'a> SqliteSource<'a> {
                 None
             };
             let values = (i..i + width)
-                .map(|c| row.get_ref(c).map(value::to_json))
+                .map(|c| row.get_ref(c).map(value::to_field))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.query_failure(table, &e))?;
             out.push(ExportRow { owners, values });

@@ -6,6 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
 
+use crate::source::field::Field;
+
 /// `text` as a JSON number, if it is one (integers stay exact).
 pub fn number(text: &str) -> Option<Value> {
     if let Ok(i) = text.trim().parse::<i64>() {
@@ -20,13 +22,13 @@ pub fn number(text: &str) -> Option<Value> {
 }
 
 /// A stored value as the export writes it: blobs as base64, like bytea.
-pub fn to_json(value: ValueRef<'_>) -> Value {
+pub fn to_field(value: ValueRef<'_>) -> Field {
     match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => i.into(),
-        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::String(STANDARD.encode(b)),
+        ValueRef::Null => Field::Null,
+        ValueRef::Integer(i) => Field::Int(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Field::Null, |n| Field::Number(n.to_string())),
+        ValueRef::Text(t) => Field::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Field::Text(STANDARD.encode(b)),
     }
 }
 
