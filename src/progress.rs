@@ -55,13 +55,16 @@ impl Progress {
             return ProgressBar::hidden();
         };
         let bar = multi.add(ProgressBar::new(total));
-        let style =
-            ProgressStyle::with_template("{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {rate:>14} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-        let style = with_rate(style).progress_chars("=> ");
-        bar.set_style(style);
+        bar.set_style(bar_style());
         bar.set_prefix(label.to_string());
         bar
+    }
+
+    /// A counter made by [`Progress::rows_counted`] learns its total: it becomes a bar with a
+    /// percentage and an ETA, as [`Progress::rows_of`] makes.
+    pub fn set_total(&self, bar: &ProgressBar, total: u64) {
+        bar.set_length(total);
+        bar.set_style(bar_style());
     }
 
     /// A counter for rows whose total is not known (a batch's table: see `export`); hidden
@@ -92,6 +95,13 @@ impl Progress {
 }
 
 /// `{rate}` in a template: rows per second as [`rate`] says it.
+fn bar_style() -> ProgressStyle {
+    let style =
+        ProgressStyle::with_template("{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {rate:>14} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    with_rate(style).progress_chars("=> ")
+}
+
 fn with_rate(style: ProgressStyle) -> ProgressStyle {
     style.with_key(
         "rate",

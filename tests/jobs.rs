@@ -428,6 +428,49 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
     );
 }
 
+/// A one-person export counts its tables on a second session in its snapshot while the rows
+/// stream (PostgreSQL): a run caught half-way already shows the table's total, so `dsar status`
+/// has a percentage and an ETA, and the rows never waited for the count; the second session is
+/// there beside the export's while it reads.
+#[test]
+fn a_running_export_knows_its_table_totals_before_reading_them_all() {
+    let (db, ws) = shop_with_events(30_000);
+    let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
+    let caught = loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended before the test could act"
+        );
+        let jobs = json(&ws.dsar_ok(&["jobs", "--state", "running", "--json"]));
+        let events = jobs["requests"].as_array().unwrap().first().and_then(|r| {
+            r["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["table"] == "Shop.events")
+                .cloned()
+        });
+        // A third of a second into the table (the count takes milliseconds).
+        if let Some(events) = events
+            && events["rows"].as_u64().unwrap_or(0) >= 10_000
+        {
+            break (jobs["requests"][0].clone(), events);
+        }
+    };
+    let (record, events) = caught;
+    assert!(events["rows"].as_i64().unwrap() < ROWS, "caught half-way: {events}");
+    assert_eq!(events["planned"], ROWS, "the total is known mid-read: {record}");
+    assert!(record["eta_seconds"].is_u64(), "{record}");
+    // The counting session is the second one (it stays open until the rows are read).
+    let sessions = psql(
+        &db.url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dsar'",
+    );
+    assert_eq!(sessions, "2");
+    let out = sigterm(child);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+}
+
 #[test]
 fn resume_redoes_a_killed_export_under_the_same_request() {
     let (_db, ws) = shop_with_events(20_000);

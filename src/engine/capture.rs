@@ -8,7 +8,7 @@ use super::{on_source, on_table};
 use crate::config::OnDelete;
 use crate::error::UserError;
 use crate::identity::Identities;
-use crate::source::backend::{Backend, Value};
+use crate::source::backend::{Backend, Statement, Value};
 use crate::source::erasure::{Captured, outside_plan_query, require_primary_key};
 use crate::source::foreign_key::ForeignKey;
 use crate::source::quote::qualified;
@@ -55,6 +55,12 @@ pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Re
 
 /// How many rows of `table` belong to the subjects (for tables dsar leaves alone, and plans).
 pub async fn count_rows(db: &dyn Backend, table: usize, ids: &Identities) -> Result<u64, UserError> {
+    let st = count_statement(db, table, ids);
+    first_count(db.query(st).await.map_err(on_table(db, table))?)
+}
+
+/// The statement [`count_rows`] runs: one row, one count.
+pub fn count_statement(db: &dyn Backend, table: usize, ids: &Identities) -> Statement {
     let d = db.dialect();
     let mut st = d.statement();
     st.push(&format!(
@@ -62,7 +68,7 @@ pub async fn count_rows(db: &dyn Backend, table: usize, ids: &Identities) -> Res
         d.table_sql(&d.source().tables[table].name)
     ));
     push_membership(d, &mut st, table, 0, ids);
-    first_count(db.query(st).await.map_err(on_table(db, table))?)
+    st
 }
 
 /// How many rows of `table` its `via` path number `path` reaches (for a plan that shows which

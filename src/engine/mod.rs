@@ -34,7 +34,9 @@ mod restore;
 mod store;
 mod transaction;
 
-pub use capture::{ambiguous_keys, capture, count_path_rows, count_rows, references_outside_plan, shared_with_others};
+pub use capture::{
+    ambiguous_keys, capture, count_path_rows, count_rows, count_statement, references_outside_plan, shared_with_others,
+};
 pub use erase::erase_batch;
 pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan};
 pub use purge::purge_flagged_batch;

@@ -69,8 +69,12 @@ const SMALL_ENTRY: usize = 16 * 1024;
 
 /// Measured on the bench's 25k-row subject (five runs each, CPU seconds and archive bytes):
 /// level 1: 0.56 s, 1.01 MB; 2: 0.61 s, 0.78 MB; 3: 0.58 s, 0.75 MB; 4: 0.68 s, 0.72 MB; 6 (zlib's
-/// default): 0.78 s, 0.67 MB. Level 3 costs a quarter less CPU than 6 for 13% more bytes.
-const DEFLATE_LEVEL: i64 = 3;
+/// default): 0.78 s, 0.67 MB; level 3 then cost a quarter less CPU than 6 for 13% more bytes.
+/// Once rows stopped being allocated value by value, deflate became the writer's largest cost;
+/// on the 251k-row subject (four runs each, client CPU seconds, archive bytes): level 3: 0.61 s,
+/// 7.68 MB; 2 (zlib-rs's "fast" strategy, no lazy matching): 0.55 s, 7.97 MB; 1: 0.51 s,
+/// 10.39 MB. Level 2: a tenth less CPU than 3 for 4% more bytes (1 costs 35% more bytes).
+const DEFLATE_LEVEL: i64 = 2;
 
 /// How an entry is written when its size is not known as it starts: a streamed entry, a page.
 pub fn entry_options() -> SimpleFileOptions {
@@ -83,7 +87,7 @@ pub fn entry_options() -> SimpleFileOptions {
 }
 
 /// How an entry known in full, and no larger than [`SMALL_ENTRY`], is written. Each deflated
-/// entry costs a fresh compressor (zlib-rs zeroes about 200 KiB for one) and, at level 3, a
+/// entry costs a fresh compressor (zlib-rs zeroes about 200 KiB for one) and, from level 2 on, a
 /// block of Huffman trees, which for a few hundred bytes outweighs the deflating; level 1 (the
 /// quick strategy: fixed trees) skips the trees. A batch's archives are mostly such entries.
 /// Measured on 1,000 of the bench's ordinary users (11 entries each, on tmpfs so the file system
@@ -314,7 +318,7 @@ mod tests {
     /// Every entry reads back as written, with the size and checksum its summary gives, and is
     /// deflated (a stored entry with a data descriptor is refused by streaming readers), whether
     /// it ends within the first bytes (tiny or small: level 1), is written in many pieces past
-    /// them (streamed, level 3), or is empty.
+    /// them (streamed, level 2), or is empty.
     #[test]
     fn entries_of_every_size_are_deflated_and_read_back_whole() {
         let dir = tempfile::tempdir().unwrap();

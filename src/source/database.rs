@@ -4,8 +4,9 @@
 //! hands the call to the kind's own implementation, which keeps its SQL dialect to itself. The
 //! contract of every method is the one documented on the PostgreSQL implementation.
 
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 
 use super::ExportRow;
 use super::backend::{Backend, Value};
@@ -73,11 +74,26 @@ impl<'a> Database<'a> {
         self.shapes()[table].exported(&self.config().tables[table].exclude_columns)
     }
 
-    pub async fn begin_snapshot(&self) -> Result<(), UserError> {
+    /// Start the read-only snapshot every table of an export reads in; `share`: name it, so
+    /// [`Database::count_alongside`] can count in it too (PostgreSQL).
+    pub async fn begin_snapshot(&self, share: bool) -> Result<(), UserError> {
         match self {
-            Database::Postgres(s) => s.begin_snapshot().await,
+            Database::Postgres(s) => s.begin_snapshot(share).await,
             Database::Sqlite(s) => s.begin_snapshot(),
             Database::Mysql(s) => s.begin_snapshot().await,
+        }
+    }
+
+    /// Count alongside the export's own session, in its snapshot (PostgreSQL, when the
+    /// snapshot was shared); `None` where a kind cannot, and the caller counts in line.
+    pub fn count_alongside<'b>(
+        &'b self,
+        statements: Vec<super::backend::Statement>,
+        found: impl Fn(usize, u64) + Send + 'b,
+    ) -> Option<BoxFuture<'b, ()>> {
+        match self {
+            Database::Postgres(s) => s.count_alongside(statements, found).map(|f| f.boxed()),
+            Database::Sqlite(_) | Database::Mysql(_) => None,
         }
     }
 

@@ -31,6 +31,9 @@ pub struct PgSource<'a> {
     client: Client,
     /// How the session is secured (TLS or plaintext), for `dsar check`.
     pub security: crate::source::tls::Security,
+    /// The open snapshot's name, when [`PgSource::begin_snapshot`] shared it: a second session
+    /// can read in it ([`PgSource::count_alongside`]).
+    shared_snapshot: std::sync::Mutex<Option<String>>,
 }
 
 /// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
@@ -63,6 +66,7 @@ impl<'a> PgSource<'a> {
             },
             client,
             security,
+            shared_snapshot: std::sync::Mutex::new(None),
         }))
     }
 
@@ -72,18 +76,95 @@ impl<'a> PgSource<'a> {
     /// delete, restore or purge half-way: an export waits for one under way (up to
     /// `lock_timeout`), then lets go of the lock at once (later erasures do not touch its
     /// snapshot).
-    pub async fn begin_snapshot(&self) -> Result<(), UserError> {
+    ///
+    /// `share`: also name the snapshot (`pg_export_snapshot`), for [`PgSource::count_alongside`].
+    /// Where the server refuses that, the snapshot is simply not shared.
+    pub async fn begin_snapshot(&self, share: bool) -> Result<(), UserError> {
         self.wait_for_erasures().await?;
-        let started = self
-            .client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
-            .await
-            .map_err(|e| self.failure("cannot start a snapshot", &e));
+        let started = self.start_snapshot(share).await;
         self.release_erasure_lock().await;
         started
     }
 
+    async fn start_snapshot(&self, share: bool) -> Result<(), UserError> {
+        self.set_shared_snapshot(None);
+        if share {
+            let begun = self
+                .client
+                .simple_query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()")
+                .await;
+            let name = begun.as_ref().ok().and_then(|messages| {
+                messages.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+            });
+            if let Some(name) = name {
+                self.set_shared_snapshot(Some(name));
+                return Ok(());
+            }
+            // Refused (an aborted transaction now, or none): start again without sharing.
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
+            .await
+            .map_err(|e| self.failure("cannot start a snapshot", &e))
+    }
+
+    fn set_shared_snapshot(&self, name: Option<String>) {
+        if let Ok(mut shared) = self.shared_snapshot.lock() {
+            *shared = name;
+        }
+    }
+
+    /// Run `statements` (each returning one count) one after the other on a second session
+    /// that reads in this session's shared snapshot, telling `found` each result as it comes:
+    /// an export's tables are counted for its progress bars and `dsar status` while its rows
+    /// stream, instead of each table waiting for its count. The future never ends: it is
+    /// dropped (and its session closed) when the export has read the source. `None` when the
+    /// snapshot is not shared. The counts are advisory: a second session that cannot connect, or a count that
+    /// fails, ends the counting quietly (the export goes on without totals).
+    pub fn count_alongside<'b>(
+        &'b self,
+        statements: Vec<crate::source::backend::Statement>,
+        found: impl Fn(usize, u64) + Send + 'b,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'b> {
+        let snapshot = self.shared_snapshot.lock().ok()?.clone()?;
+        let source = self.source();
+        Some(async move {
+            let Ok((client, _)) = connect::connect(source).await else {
+                return;
+            };
+            let begin = format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                snapshot.replace('\'', "''")
+            );
+            if client.batch_execute(&begin).await.is_err() {
+                return;
+            }
+            for (t, statement) in statements.into_iter().enumerate() {
+                let (sql, binds) = statement.into_parts();
+                let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+                    binds.iter().map(backend::to_sql).collect();
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                    .collect();
+                match client.query_one(&sql, &params).await {
+                    Ok(row) => found(t, u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)),
+                    Err(_) => return,
+                }
+            }
+            // The session stays open (idle, in the same snapshot) until the export has read
+            // this source and drops the future: its life is the read's, which `pg_stat_activity`
+            // shows as the export's pair of sessions.
+            std::future::pending::<()>().await;
+        })
+    }
+
     pub async fn end_snapshot(&self) -> Result<(), UserError> {
+        self.set_shared_snapshot(None);
         self.client
             .batch_execute("COMMIT")
             .await
