@@ -27,7 +27,7 @@ impl Field {
         match value {
             Value::Null => Field::Null,
             Value::Bool(b) => Field::Bool(b),
-            Value::Number(n) => Field::Number(n.to_string()),
+            Value::Number(n) => Field::number(n.as_str()),
             Value::String(s) => Field::Text(s),
             nested => Field::Json(nested.to_string()),
         }
@@ -46,9 +46,18 @@ impl Field {
             // A number: checked, and kept as its text.
             _ => {
                 serde_json::from_str::<serde_json::Number>(text)?;
-                Field::Number(text.to_owned())
+                Field::number(text)
             }
         })
+    }
+
+    /// A JSON number's text (valid JSON, as a parser or the server made it): an integer that
+    /// is exactly its own text (not `-0`, say) is kept unboxed, anything else as the text.
+    pub fn number(text: &str) -> Field {
+        match text.parse::<i64>() {
+            Ok(i) if itoa::Buffer::new().format(i) == text => Field::Int(i),
+            _ => Field::Number(text.to_owned()),
+        }
     }
 
     /// Append the value as JSON.
@@ -175,7 +184,10 @@ mod tests {
             "true",
             "false",
             "0",
+            "-0",
+            "1e2",
             "-9223372036854775808",
+            "9223372036854775808",
             "18446744073709551616",
             "12.50",
             "-0.000100",
