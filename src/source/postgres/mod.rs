@@ -25,6 +25,10 @@ use crate::source::backend::Dialect;
 use crate::source::backend::Mapped;
 use crate::source::select::export_query;
 
+/// How long an export reads before its tables are counted ([`PgSource::count_alongside`]):
+/// the time before its first progress event (`progress::FIRST_EVENT`).
+pub const COUNT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A connected source whose map has been checked against its catalog.
 pub struct PgSource<'a> {
     dialect: PgDialect<'a>,
@@ -121,7 +125,8 @@ impl<'a> PgSource<'a> {
     /// Run `statements` (each returning one count) one after the other on a second session
     /// that reads in this session's shared snapshot, telling `found` each result as it comes:
     /// an export's tables are counted for its progress bars and `dsar status` while its rows
-    /// stream, instead of each table waiting for its count. The future never ends: it is
+    /// stream, instead of each table waiting for its count. The second session starts only
+    /// after [`COUNT_AFTER`], the time before progress is first shown. The future never ends: it is
     /// dropped (and its session closed) when the export has read the source. `None` when the
     /// snapshot is not shared. The counts are advisory: a second session that cannot connect, or a count that
     /// fails, ends the counting quietly (the export goes on without totals).
@@ -133,11 +138,16 @@ impl<'a> PgSource<'a> {
         let snapshot = self.shared_snapshot.lock().ok()?.clone()?;
         let source = self.source();
         Some(async move {
+            // Totals are for a person watching a long export: one that is over within the
+            // first second (almost all are) never opens the second session.
+            tokio::time::sleep(COUNT_AFTER).await;
             let Ok((client, _)) = connect::connect(source).await else {
                 return;
             };
+            // The counts run beside the export on the same server: without parallel workers.
             let begin = format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                "SET max_parallel_workers_per_gather = 0; \
+                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
                 snapshot.replace('\'', "''")
             );
             if client.batch_execute(&begin).await.is_err() {
