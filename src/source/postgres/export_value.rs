@@ -119,26 +119,30 @@ impl<'a> FromSql<'a> for DateTime {
 
 /// `days` since 2000-01-01 (and `micros` into that day) as `to_jsonb` writes them.
 fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
-    use std::fmt::Write;
     let (year, month, day) = civil_from_days(days + 10_957);
     let mut out = String::with_capacity(40);
     // Year 0 is 1 BC: PostgreSQL counts as the calendar does.
     let shown = if year > 0 { year } else { 1 - year };
-    let _ = write!(out, "{shown:04}-{month:02}-{day:02}");
+    push_padded(&mut out, shown.unsigned_abs(), 4);
+    out.push('-');
+    push_padded(&mut out, u64::from(month), 2);
+    out.push('-');
+    push_padded(&mut out, u64::from(day), 2);
     if let Some(micros) = micros {
-        let seconds = micros / 1_000_000;
-        let _ = write!(
-            out,
-            "T{:02}:{:02}:{:02}",
-            seconds / 3600,
-            seconds / 60 % 60,
-            seconds % 60
-        );
-        let fraction = micros % 1_000_000;
+        let seconds = micros.unsigned_abs() / 1_000_000;
+        out.push('T');
+        push_padded(&mut out, seconds / 3600, 2);
+        out.push(':');
+        push_padded(&mut out, seconds / 60 % 60, 2);
+        out.push(':');
+        push_padded(&mut out, seconds % 60, 2);
+        let fraction = micros.unsigned_abs() % 1_000_000;
         if fraction != 0 {
-            let digits = format!("{fraction:06}");
             out.push('.');
-            out.push_str(digits.trim_end_matches('0'));
+            let start = out.len();
+            push_padded(&mut out, fraction, 6);
+            let digits = out[start..].trim_end_matches('0').len();
+            out.truncate(start + digits);
         }
         if utc_offset {
             out.push_str("+00:00");
@@ -148,6 +152,16 @@ fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
         out.push_str(" BC");
     }
     out
+}
+
+/// `n` in decimal, zero-padded to `width` digits (a few per value: not through `format!`).
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
