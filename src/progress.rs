@@ -67,8 +67,8 @@ impl Progress {
         bar.set_style(bar_style());
     }
 
-    /// A counter for rows whose total is not known (a batch's table: see `export`); hidden
-    /// when progress is off.
+    /// A counter for rows whose total is not known (a batch's table, or one person's until
+    /// its count arrives: see `export`); hidden when progress is off.
     pub fn rows_counted(&self, label: &str) -> ProgressBar {
         let Some(multi) = &self.multi else {
             return ProgressBar::hidden();
@@ -94,7 +94,7 @@ impl Progress {
     }
 }
 
-/// `{rate}` in a template: rows per second as [`rate`] says it.
+/// A bar with a total: position, total, rate and ETA.
 fn bar_style() -> ProgressStyle {
     let style =
         ProgressStyle::with_template("{prefix:40!} [{bar:30}] {human_pos:>9}/{human_len:9} {rate:>14} eta {eta}")
@@ -102,6 +102,7 @@ fn bar_style() -> ProgressStyle {
     with_rate(style).progress_chars("=> ")
 }
 
+/// `{rate}` in a template: rows per second as [`rate`] says it.
 fn with_rate(style: ProgressStyle) -> ProgressStyle {
     style.with_key(
         "rate",

@@ -623,22 +623,29 @@ impl Job<'_> {
             // batch's tables are not counted: a second query per table per batch would cost
             // more than a batch's rows take to read, so its bars count rows without a total.
             let tables = source.config().tables.len();
-            let counted: std::sync::Mutex<Vec<Option<u64>>> = std::sync::Mutex::new(vec![None; tables]);
+            let alongside = Alongside {
+                counted: std::sync::Mutex::new(vec![None; tables]),
+                reading: std::sync::atomic::AtomicUsize::new(0),
+            };
             let counting = match running {
                 [_] => {
                     let statements = (0..tables)
                         .map(|t| crate::engine::count_statement(source.backend(), t, ids))
                         .collect();
-                    source.count_alongside(statements, |t, n| {
-                        if let Ok(mut counted) = counted.lock() {
-                            counted[t] = Some(n);
-                        }
-                    })
+                    source.count_alongside(
+                        statements,
+                        |t| t >= alongside.reading.load(std::sync::atomic::Ordering::Relaxed),
+                        |t, n| {
+                            if let Ok(mut counted) = alongside.counted.lock() {
+                                counted[t] = Some(n);
+                            }
+                        },
+                    )
                 }
                 _ => None,
             };
             let counts = match (&counting, running.len()) {
-                (Some(_), _) => Counts::Alongside(&counted),
+                (Some(_), _) => Counts::Alongside(&alongside),
                 (None, 1) => Counts::InLine,
                 (None, _) => Counts::None,
             };
@@ -701,6 +708,9 @@ impl Job<'_> {
             }));
             tx.send(begin).await.map_err(|_| closed())?;
 
+            if let Counts::Alongside(alongside) = counts {
+                alongside.reading.store(t, std::sync::atomic::Ordering::Relaxed);
+            }
             let mut planned = match counts {
                 Counts::InLine => Some(crate::engine::count_rows(source.backend(), t, ids).await?),
                 _ => counts.of(t),
@@ -764,11 +774,19 @@ impl Job<'_> {
     }
 }
 
+/// What the counting session and the reader share.
+struct Alongside {
+    /// Each table's count, once the counting session has it.
+    counted: std::sync::Mutex<Vec<Option<u64>>>,
+    /// The table being read: the counting session skips those before it.
+    reading: std::sync::atomic::AtomicUsize,
+}
+
 /// Where a table's count (for progress) comes from.
 #[derive(Clone, Copy)]
 enum Counts<'a> {
-    /// A second session counts every table while the rows stream; `None` until it has.
-    Alongside(&'a std::sync::Mutex<Vec<Option<u64>>>),
+    /// A second session counts the tables while the rows stream; `None` until it has.
+    Alongside(&'a Alongside),
     /// Each table is counted just before it is read.
     InLine,
     /// Not counted (a batch).
@@ -778,7 +796,7 @@ enum Counts<'a> {
 impl Counts<'_> {
     fn of(self, table: usize) -> Option<u64> {
         match self {
-            Counts::Alongside(counted) => counted.lock().ok().and_then(|c| c[table]),
+            Counts::Alongside(alongside) => alongside.counted.lock().ok().and_then(|c| c[table]),
             Counts::InLine | Counts::None => None,
         }
     }

@@ -89,10 +89,11 @@ impl<'a> Database<'a> {
     pub fn count_alongside<'b>(
         &'b self,
         statements: Vec<super::backend::Statement>,
+        wanted: impl Fn(usize) -> bool + Send + 'b,
         found: impl Fn(usize, u64) + Send + 'b,
     ) -> Option<BoxFuture<'b, ()>> {
         match self {
-            Database::Postgres(s) => s.count_alongside(statements, found).map(|f| f.boxed()),
+            Database::Postgres(s) => s.count_alongside(statements, wanted, found).map(|f| f.boxed()),
             Database::Sqlite(_) | Database::Mysql(_) => None,
         }
     }

@@ -85,6 +85,30 @@ impl From<ConnectError> for UserError {
 /// deterministic (UTC, ISO dates, shortest exact floats) and bound how long dsar may wait or
 /// hold locks. Also says how the connection is secured.
 pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError> {
+    connect_cancellable(source)
+        .await
+        .map(|(client, security, _)| (client, security))
+}
+
+/// Stops whatever statement a session is running, from outside it: PostgreSQL's cancel
+/// request, over a connection made as the session's was (its TLS settings included). A dropped
+/// client does not stop its statement: the server runs it to the end.
+pub struct Canceller {
+    token: tokio_postgres::CancelToken,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl Canceller {
+    /// Send the cancel request without waiting for it (called where nothing can wait: a drop).
+    pub fn cancel_in_background(self) {
+        tokio::spawn(async move {
+            let _ = self.token.cancel_query(self.tls).await;
+        });
+    }
+}
+
+/// [`connect`], with what can cancel the session's statements.
+pub async fn connect_cancellable(source: &Source) -> Result<(Client, Security, Canceller), ConnectError> {
     let url = source.url.resolve(&source.name).map_err(ConnectError::Config)?;
     let invalid = |why: String| {
         ConnectError::Config(
@@ -150,6 +174,7 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     let client_config =
         crate::source::tls::client_config(&tls_settings, &source.name, &tls::NAMES).map_err(ConnectError::Config)?;
     let connector = tokio_postgres_rustls::MakeRustlsConnect::new(client_config);
+    let cancel_connector = connector.clone();
     // What is tried first, and what after a refusal: `allow` tries plaintext and then TLS,
     // `prefer` TLS and then plaintext, so whether TLS is in use is known here, not taken from
     // the server (behind a pooler, the server's view is the pooler's connection).
@@ -229,7 +254,11 @@ pub async fn connect(source: &Source) -> Result<(Client, Security), ConnectError
     if let Some(warning) = security.warning(&source.name, &place) {
         crate::source::tls::warn_once(&source.name, &warning);
     }
-    Ok((client, security))
+    let canceller = Canceller {
+        token: client.cancel_token(),
+        tls: cancel_connector,
+    };
+    Ok((client, security, canceller))
 }
 
 /// The TLS version the server reports for this session (`pg_stat_ssl`), for `dsar check`.

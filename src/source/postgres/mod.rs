@@ -25,9 +25,20 @@ use crate::source::backend::Dialect;
 use crate::source::backend::Mapped;
 use crate::source::select::export_query;
 
-/// How long an export reads before its tables are counted ([`PgSource::count_alongside`]):
-/// the time before its first progress event (`progress::FIRST_EVENT`).
+/// How long an export reads before its tables are counted ([`PgSource::count_alongside`]), as
+/// long as it waits before its first progress event (`progress::FIRST_EVENT`).
 pub const COUNT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Cancels the session's running statement when dropped, unless taken out first.
+struct CancelOnDrop(Option<connect::Canceller>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(canceller) = self.0.take() {
+            canceller.cancel_in_background();
+        }
+    }
+}
 
 /// A connected source whose map has been checked against its catalog.
 pub struct PgSource<'a> {
@@ -125,14 +136,17 @@ impl<'a> PgSource<'a> {
     /// Run `statements` (each returning one count) one after the other on a second session
     /// that reads in this session's shared snapshot, telling `found` each result as it comes:
     /// an export's tables are counted for its progress bars and `dsar status` while its rows
-    /// stream, instead of each table waiting for its count. The second session starts only
-    /// after [`COUNT_AFTER`], the time before progress is first shown. The future never ends: it is
-    /// dropped (and its session closed) when the export has read the source. `None` when the
-    /// snapshot is not shared. The counts are advisory: a second session that cannot connect, or a count that
-    /// fails, ends the counting quietly (the export goes on without totals).
+    /// stream, instead of each table waiting for its count. Tables `wanted` says no to when
+    /// their turn comes (read already) are skipped. The second session starts only after
+    /// [`COUNT_AFTER`]; once it has counted, it ends its transaction and stays open, idle,
+    /// until the future is dropped (when the export has read the source), which also cancels
+    /// a count still running. `None` when the snapshot is not shared. The counts are advisory:
+    /// a second session that cannot connect, or a count that fails, ends the counting quietly
+    /// (the export goes on without totals).
     pub fn count_alongside<'b>(
         &'b self,
         statements: Vec<crate::source::backend::Statement>,
+        wanted: impl Fn(usize) -> bool + Send + 'b,
         found: impl Fn(usize, u64) + Send + 'b,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'b> {
         let snapshot = self.shared_snapshot.lock().ok()?.clone()?;
@@ -141,9 +155,12 @@ impl<'a> PgSource<'a> {
             // Totals are for a person watching a long export: one that is over within the
             // first second (almost all are) never opens the second session.
             tokio::time::sleep(COUNT_AFTER).await;
-            let Ok((client, _)) = connect::connect(source).await else {
+            let Ok((client, _, canceller)) = connect::connect_cancellable(source).await else {
                 return;
             };
+            // Dropped with a statement under way (the export has read the source): cancel it,
+            // or the server would count to the end for nobody.
+            let mut running = CancelOnDrop(Some(canceller));
             // The counts run beside the export on the same server: without parallel workers.
             let begin = format!(
                 "SET max_parallel_workers_per_gather = 0; \
@@ -154,6 +171,9 @@ impl<'a> PgSource<'a> {
                 return;
             }
             for (t, statement) in statements.into_iter().enumerate() {
+                if !wanted(t) {
+                    continue;
+                }
                 let (sql, binds) = statement.into_parts();
                 let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
                     binds.iter().map(backend::to_sql).collect();
@@ -166,9 +186,12 @@ impl<'a> PgSource<'a> {
                     Err(_) => return,
                 }
             }
-            // The session stays open (idle, in the same snapshot) until the export has read
-            // this source and drops the future: its life is the read's, which `pg_stat_activity`
-            // shows as the export's pair of sessions.
+            // Counted: the snapshot is let go; the session stays, idle, for as long as the
+            // export reads the source (`pg_stat_activity` shows the pair).
+            if client.batch_execute("COMMIT").await.is_err() {
+                return;
+            }
+            running.0 = None;
             std::future::pending::<()>().await;
         })
     }
