@@ -126,6 +126,14 @@ impl PageBook {
         for value in values {
             match value {
                 Field::Null => self.buf.push_str("<td class=\"muted\"></td>"),
+                // `dir="auto"` lets a cell of Arabic or Hebrew read right to left. ASCII has no
+                // right-to-left letters, so there it would resolve to the page's left to right:
+                // left out, which spares the bench's event pages a tenth of their bytes.
+                Field::Text(text) if text.is_ascii() => {
+                    self.buf.push_str("<td>");
+                    escape_text_into(text, &mut self.buf);
+                    self.buf.push_str("</td>");
+                }
                 Field::Text(text) => {
                     self.buf.push_str("<td dir=\"auto\">");
                     escape_text_into(text, &mut self.buf);
@@ -564,6 +572,32 @@ mod tests {
         assert!(index.contains(">row 0<") && index.contains(">row 499<") && !index.contains(">row 500<"));
         assert!(index.contains("href=\"pages/s/big-2.html\"") && index.contains("href=\"pages/s/big-3.html\""));
         assert!(index.contains(">only<"));
+    }
+
+    /// A cell of text that could read right to left gets `dir="auto"`; ASCII, which cannot,
+    /// does not; values other than text never do.
+    #[test]
+    fn only_cells_that_may_read_right_to_left_say_dir_auto() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut archive, identity) = test_archive(dir.path());
+        let mut book = PageBook::new(dir.path());
+        book.begin(section("t")).unwrap();
+        book.row(&[Field::Text("plain, \"quoted\" <b>".into()), Field::Int(7)])
+            .unwrap();
+        book.row(&[Field::Text("שלום".into()), Field::Json(r#"{"k":"مرحبا"}"#.into())])
+            .unwrap();
+        book.finish(&mut archive, &notice()).unwrap();
+        let mut zip = test_zip(dir.path(), archive, &identity);
+        let mut html = String::new();
+        zip.by_name("index.html").unwrap().read_to_string(&mut html).unwrap();
+        assert!(
+            html.contains("<tr><td>plain, \"quoted\" &lt;b&gt;</td><td>7</td></tr>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr><td dir=\"auto\">שלום</td><td>{\"k\":\"مرحبا\"}</td></tr>"),
+            "{html}"
+        );
     }
 
     /// The page thread cannot make its spool (the folder is gone): the export stops with that
