@@ -433,9 +433,21 @@ fn head(title: &str, suffix: &str) -> String {
 /// Escape text for an HTML element or a quoted attribute. NUL, which HTML parsers replace
 /// anyway, becomes U+FFFD so the page's bytes say what a browser shows.
 pub fn escape_into(text: &str, out: &mut String) {
-    // Runs of ordinary text are copied whole: most values have nothing to escape.
+    escape(text, &['&', '<', '>', '"', '\'', '\0'], out);
+}
+
+/// Escape text for an element's content (a cell): `&`, `<` and `>`, and NUL as in
+/// [`escape_into`]. Quotes end nothing outside a tag, and a cell's JSON is full of them: left as
+/// they are, the bench's event pages are a quarter smaller (`&quot;` is six bytes).
+pub fn escape_text_into(text: &str, out: &mut String) {
+    escape(text, &['&', '<', '>', '\0'], out);
+}
+
+/// `text` with each of `special` replaced by its entity; runs of ordinary text are copied
+/// whole, as most values have nothing to escape.
+fn escape(text: &str, special: &[char], out: &mut String) {
     let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>', '"', '\'', '\0']) {
+    while let Some(at) = rest.find(special) {
         out.push_str(&rest[..at]);
         out.push_str(match rest.as_bytes()[at] {
             b'&' => "&amp;",
@@ -443,24 +455,6 @@ pub fn escape_into(text: &str, out: &mut String) {
             b'>' => "&gt;",
             b'"' => "&quot;",
             b'\'' => "&#39;",
-            _ => "\u{FFFD}",
-        });
-        rest = &rest[at + 1..];
-    }
-    out.push_str(rest);
-}
-
-/// Escape text for an element's content (a cell): `&`, `<` and `>`, and NUL as in
-/// [`escape_into`]. Quotes end nothing outside a tag, and a cell's JSON is full of them: left as
-/// they are, the bench's event pages are a quarter smaller (`&quot;` is six bytes).
-pub fn escape_text_into(text: &str, out: &mut String) {
-    let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>', '\0']) {
-        out.push_str(&rest[..at]);
-        out.push_str(match rest.as_bytes()[at] {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
             _ => "\u{FFFD}",
         });
         rest = &rest[at + 1..];
