@@ -139,26 +139,28 @@ impl std::fmt::Display for Field {
     }
 }
 
-/// JSON text without the whitespace between its tokens.
+/// JSON text without the whitespace between its tokens. Copied in runs between the spaces it
+/// drops (all ASCII, so every cut falls between characters).
 fn compact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
+    let (mut in_string, mut escaped, mut run) = (false, false, 0);
+    for (i, byte) in text.bytes().enumerate() {
         if in_string {
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if byte == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if byte == b'"' {
                 in_string = false;
             }
-        } else if c == '"' {
+        } else if byte == b'"' {
             in_string = true;
-        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
-            continue;
+        } else if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push_str(&text[run..i]);
+            run = i + 1;
         }
-        out.push(c);
     }
+    out.push_str(&text[run..]);
     out
 }
 

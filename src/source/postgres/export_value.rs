@@ -156,6 +156,11 @@ fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
 
 /// `n` in decimal, zero-padded to `width` digits (a few per value: not through `format!`).
 fn push_padded(out: &mut String, n: u64, width: usize) {
+    if width == 2 && n < 100 {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+        return;
+    }
     let mut digits = itoa::Buffer::new();
     let digits = digits.format(n);
     for _ in digits.len()..width {
@@ -203,9 +208,10 @@ impl<'a> FromSql<'a> for JsonField {
 /// A `numeric`'s text as `to_jsonb` makes it: a number, kept exact, or a string when it is
 /// not one (`NaN`, `Infinity`, `-Infinity`).
 fn numeric(text: &str) -> Field {
-    match serde_json::from_str::<serde_json::Number>(text) {
-        Ok(_) => Field::Number(text.to_owned()),
-        Err(_) => Field::Text(text.to_owned()),
+    // `numeric_out` writes digits, a sign and a point, or one of these words: no need to parse.
+    match text {
+        "NaN" | "Infinity" | "-Infinity" => Field::Text(text.to_owned()),
+        _ => Field::Number(text.to_owned()),
     }
 }
 
