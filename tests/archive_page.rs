@@ -169,7 +169,12 @@ fn the_page_renders_the_summary_tables_and_rows_with_hostile_values_as_text() {
     }
     for (column, value) in HOSTILE {
         assert!(text.contains(value), "{column}'s value reads as text: {value}");
+        // Cells are written without their end tags (the next cell or the row's end closes
+        // them): the browser still ends each cell exactly where its value ends.
+        let escaped = value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(dom.contains(&format!(">{escaped}</td>")), "{column}: one whole cell");
     }
+    assert!(!dom.contains("\n</td>"), "no row's line break is inside a cell");
     assert!(text.contains(&"x".repeat(1 << 20)), "the 1 MB value is shown whole");
     // The page needs nothing from outside the folder.
     let html = std::fs::read_to_string(&index).unwrap();
