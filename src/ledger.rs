@@ -2,8 +2,10 @@
 //! officer never has to wonder whether a request finished.
 //!
 //! Records are replaced atomically (temp file, fsync, rename). The process running a request
-//! holds an exclusive lock on `<id>.lock` for its whole life: a record that says `running` but
-//! whose lock is free belongs to a process that died, and reads as `failed (interrupted)`.
+//! holds an exclusive lock on `<id>.lock` for its whole life (a request of an export of many
+//! people, on its run's `run-<id>.lock`, named in the record's `queued_by`): a record that says
+//! `running` but whose lock is free belongs to a process that died, and reads as
+//! `failed (interrupted)`.
 //! `dsar cancel` drops a `<id>.cancel` file that the running process sees between batches.
 //!
 //! Each record carries `mac`, an HMAC-SHA256 of the rest under the installation key: `resume`
@@ -75,8 +77,9 @@ pub struct Request {
     /// `dsar resume` can finish the request with a recovery key. Unreadable without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_subjects: Option<String>,
-    /// For a queued request: the run lock (`run-<id>.lock`) of the process that will run it; a
-    /// queued request whose run lock is free was orphaned and reads `failed (interrupted)`.
+    /// For a request of a run (an export of many people): the run lock (`run-<id>.lock`) of the
+    /// process that will run it (`queued`) or runs it (`running`); once that lock is free, the
+    /// request was orphaned and reads `failed (interrupted)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_by: Option<String>,
     /// For export: how to make the archive again on resume (public recipients, not secrets).
@@ -268,24 +271,46 @@ impl Ledger {
         subject: Vec<String>,
         prepare: impl FnOnce(&mut Request),
     ) -> Result<Running, UserError> {
-        let lock_path = self.dir.join(format!("{request_id}.lock"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", lock_path.display())))?;
-        lock.lock()
-            .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", lock_path.display())))?;
+        let lock = self.hold(request_id)?;
+        let request = Request::new(request_id, kind, operator, subject);
+        self.begin(Some(lock), request, reason, prepare)
+    }
+
+    /// [`Ledger::start_with`] for a request of the run whose lock this process holds (`run`, from
+    /// [`Ledger::hold_run`]): the run's lock stands for the request's, so an export of 10,000
+    /// people makes no 10,000 lock files (each a file created, a cost the file system charges
+    /// more the more it has just deleted) and leaves none behind.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_in_run(
+        &self,
+        run: &str,
+        request_id: &str,
+        kind: &str,
+        operator: &str,
+        reason: Option<String>,
+        subject: Vec<String>,
+        prepare: impl FnOnce(&mut Request),
+    ) -> Result<Running, UserError> {
         let mut request = Request::new(request_id, kind, operator, subject);
+        request.queued_by = Some(run.to_string());
+        self.begin(None, request, reason, prepare)
+    }
+
+    /// Write `request` as running, holding `lock` (`None`: its run's) until it ends.
+    fn begin(
+        &self,
+        lock: Option<File>,
+        mut request: Request,
+        reason: Option<String>,
+        prepare: impl FnOnce(&mut Request),
+    ) -> Result<Running, UserError> {
         let case = self.announce.as_ref().map(|(audit, _)| audit);
         request.reason = reason.or_else(|| case.and_then(|a| a.reason()).map(str::to_string));
         request.ticket = case.and_then(|a| a.ticket()).map(str::to_string);
         prepare(&mut request);
         let mut running = Running {
-            path: self.record_path(request_id),
-            cancel_path: self.dir.join(format!("{request_id}.cancel")),
+            path: self.record_path(&request.request_id),
+            cancel_path: self.dir.join(format!("{}.cancel", request.request_id)),
             request,
             _lock: lock,
             started: Instant::now(),
@@ -324,7 +349,7 @@ impl Ledger {
             request.damaged = Some("it does not verify: it was edited or written without the key".into());
         }
         let orphaned = match request.state.as_str() {
-            "running" => !self.is_alive(id),
+            "running" => !self.is_alive(request.queued_by.as_deref().unwrap_or(id)),
             "queued" => request.queued_by.as_deref().is_none_or(|run| !self.is_alive(run)),
             _ => false,
         };
@@ -359,6 +384,11 @@ impl Ledger {
     /// lives: the requests it queued read `queued` until then, `failed (interrupted)` after.
     pub fn hold_run(&self, run_id: &str) -> Result<(File, String), UserError> {
         let name = format!("run-{run_id}");
+        Ok((self.hold(&name)?, name))
+    }
+
+    /// Create `<name>.lock` if need be and lock it (waiting while another process holds it).
+    fn hold(&self, name: &str) -> Result<File, UserError> {
         let path = self.dir.join(format!("{name}.lock"));
         let lock = OpenOptions::new()
             .create(true)
@@ -369,7 +399,7 @@ impl Ledger {
             .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
         lock.lock()
             .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", path.display())))?;
-        Ok((lock, name))
+        Ok(lock)
     }
 
     /// Record a request this process will run later, as `queued` under its run lock. Not
@@ -435,7 +465,8 @@ pub struct Running {
     path: PathBuf,
     cancel_path: PathBuf,
     pub request: Request,
-    _lock: File,
+    /// The request's own lock; `None` for a request of a run, whose lock the process holds.
+    _lock: Option<File>,
     started: Instant,
     last_write: Option<Instant>,
     announce: Option<(AuditLog, Notify)>,

@@ -634,7 +634,21 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         "1",
         "--quiet",
     ]);
-    running_id(&ws, &mut child);
+    let running = running_id(&ws, &mut child);
+    // The requests run under the run's lock, not one lock file each: while it is held, the
+    // running request cannot be resumed from another shell.
+    let locks: Vec<String> = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(
+        locks.len() == 1 && locks[0].starts_with("run-"),
+        "one run lock: {locks:?}"
+    );
+    let out = ws.dsar(&["resume", &running, "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("still running"), "{}", stderr(&out));
     let states = |ws: &Workspace| -> Vec<String> {
         let mut s: Vec<String> = json(&ws.dsar_ok(&["jobs", "--json"]))["requests"]
             .as_array()

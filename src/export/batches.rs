@@ -12,12 +12,15 @@ use crate::ledger::{ExportSettings, Ledger, Running};
 use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
-/// log beside records reads as a deleted log). The `running` records are not synced: what must
+/// log beside records reads as a deleted log). The requests run under `run`'s lock when the
+/// export has one (several people), else each under its own. The `running` records are not synced: what must
 /// survive a power loss is the outcome, synced after the batch (a record lost before that names
 /// no archive, and the audit log holds the request).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn start_batch(
     audit: &AuditLog,
     ledger: &Ledger,
+    run: Option<&str>,
     key: &[u8],
     recovery: &Option<Vec<age::x25519::Recipient>>,
     resume_settings: &ExportSettings,
@@ -42,11 +45,15 @@ pub(super) fn start_batch(
             Some(recipients) => Some(subject::seal(std::slice::from_ref(subject), recipients)?),
             None => None,
         };
-        let run = ledger.start_with(id, "export", audit.operator(), None, hashes(key, &subject.ids), |r| {
+        let prepare = |r: &mut crate::ledger::Request| {
             r.export = Some(resume_settings.clone());
             r.sealed_subjects = sealed;
-        })?;
-        running.push(run);
+        };
+        let subject = hashes(key, &subject.ids);
+        running.push(match run {
+            Some(run) => ledger.start_in_run(run, id, "export", audit.operator(), None, subject, prepare)?,
+            None => ledger.start_with(id, "export", audit.operator(), None, subject, prepare)?,
+        });
     }
     Ok(running)
 }

@@ -307,9 +307,11 @@ async fn export_subjects(
         None => subjects.iter().map(|_| crate::clock::new_request_id()).collect(),
     };
     let batch_size = batch_size.max(1);
-    // Subjects beyond the first batch wait as `queued` requests, so `dsar jobs` shows the whole
-    // run from the start; the run lock tells a queue whose process died.
-    let _run_lock = if subjects.len() > batch_size {
+    // An export of several people holds one run lock, which stands for each request's own: the
+    // requests run under it, and those beyond the first batch wait as `queued` under it, so
+    // `dsar jobs` shows the whole run from the start. Either way, a free run lock tells a
+    // request whose process died.
+    let run = if subjects.len() > 1 {
         let (lock, run) = ledger.hold_run(&all_ids[0])?;
         for (subject, id) in subjects.iter().zip(&all_ids).skip(batch_size) {
             let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
@@ -321,10 +323,11 @@ async fn export_subjects(
         }
         // Not synced: a queued record only shows what is to come (the run's lock tells whether
         // it still will). A batch's sync after its end makes its records durable.
-        Some(lock)
+        Some((lock, run))
     } else {
         None
     };
+    let run_name = run.as_ref().map(|(_, name)| name.as_str());
     let mut ends = BatchEnds {
         audit: &audit,
         ledger: &ledger,
@@ -341,7 +344,16 @@ async fn export_subjects(
     let mut under_way: Option<UnderWay<'_>> = None;
     for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
         let request_ids = request_ids.to_vec();
-        let started = start_batch(&audit, &ledger, &key, &recovery, &resume_settings, batch, &request_ids);
+        let started = start_batch(
+            &audit,
+            &ledger,
+            run_name,
+            &key,
+            &recovery,
+            &resume_settings,
+            batch,
+            &request_ids,
+        );
         let mut running = match started {
             Ok(running) => running,
             Err(e) => {
