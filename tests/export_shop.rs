@@ -384,6 +384,74 @@ match = { email = "Email" }
     );
 }
 
+/// Rows are read into the values of rows already written (their strings reused): over
+/// thousands of rows whose values change kind and length from row to row (text short and over
+/// a kilobyte, NULLs, jsonb objects, arrays and scalars, times), and into a second table of
+/// another shape read after the first, every value is the row's own, exactly as `to_jsonb`.
+#[test]
+fn rows_read_into_spent_rows_hold_exactly_their_own_values() {
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        r#"CREATE TABLE "Shop"."Mixed" (id int PRIMARY KEY, "Email" text, t text, doc jsonb, at timestamptz);
+           INSERT INTO "Shop"."Mixed"
+             SELECT g, 'm@example.com',
+               CASE g % 5 WHEN 0 THEN NULL WHEN 1 THEN repeat('long-' || g, 300) ELSE 'short ' || g END,
+               CASE g % 6 WHEN 0 THEN NULL WHEN 1 THEN jsonb_build_object('g', g, 'k', repeat('x', g % 50))
+                 WHEN 2 THEN jsonb_build_array(g, 'a b', NULL) WHEN 3 THEN to_jsonb('s ' || g)
+                 WHEN 4 THEN to_jsonb(g * 1.5) ELSE to_jsonb(g % 2 = 0) END,
+               CASE WHEN g % 7 = 0 THEN NULL ELSE timestamptz '2020-01-01 00:00:00+00' + g * interval '1 minute 0.5 second' END
+             FROM generate_series(1, 6000) g;
+           CREATE TABLE "Shop"."After" ("Email" text, doc jsonb, n int, label text);
+           INSERT INTO "Shop"."After"
+             SELECT 'm@example.com', CASE WHEN g % 3 = 0 THEN jsonb_build_object('after', g) END, g,
+               CASE WHEN g % 4 = 0 THEN NULL ELSE 'label ' || g END
+             FROM generate_series(1, 3000) g"#,
+    );
+    let map = shop_map_by_email(
+        r#"[[sources.tables]]
+table = "Shop.Mixed"
+match = { email = "Email" }
+
+[[sources.tables]]
+table = "Shop.After"
+match = { email = "Email" }
+"#,
+    );
+    let ws = Workspace::new(&map, &[("SHOP_DATABASE_URL", &db.url)]);
+    let archive = export_one(&ws, "email=m@example.com");
+    for (file, query) in [
+        (
+            "data/shop/Mixed.json",
+            r#"SET TimeZone = 'UTC'; SELECT jsonb_build_object('id', id, 'Email', "Email", 't', t, 'doc', doc, 'at', to_jsonb(at))
+               FROM "Shop"."Mixed" ORDER BY id"#,
+        ),
+        (
+            "data/shop/After.json",
+            r#"SELECT jsonb_build_object('Email', "Email", 'doc', doc, 'n', n, 'label', label) FROM "Shop"."After" ORDER BY n"#,
+        ),
+    ] {
+        let mut rows = archive.json_rows(file);
+        let key = if file.ends_with("Mixed.json") { "id" } else { "n" };
+        rows.sort_by_key(|r| r[key].as_i64().unwrap());
+        let expected: Vec<Value> = psql(&db.url, query)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(rows.len(), expected.len(), "{file}");
+        for (row, want) in rows.iter().zip(&expected) {
+            for (column, value) in want.as_object().unwrap() {
+                assert_eq!(&row[column.as_str()], value, "{file}: {column} of row {}", row[key]);
+            }
+            assert_eq!(
+                row.as_object().unwrap().len(),
+                want.as_object().unwrap().len(),
+                "{file}: no column more"
+            );
+        }
+    }
+}
+
 /// A batch finds each row's owners by the batch's values (`array_positions`); with
 /// `ignore_case`, by their lower-case forms. Two people whose addresses differ only in case
 /// from the stored ones, and a third with the same address in another case: each archive holds

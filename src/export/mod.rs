@@ -737,7 +737,7 @@ impl Job<'_> {
                 one.progress(&source.config().name, &table_name, 0, planned);
             }
             let started = Instant::now();
-            let rows = source.export_rows(t, ids).await?;
+            let rows = source.export_rows(t, ids, &spent.spares).await?;
             pin_mut!(rows);
             let mut chunk = next_chunk(spent, CHUNK_ROWS);
             let mut count: u64 = 0;

@@ -21,16 +21,19 @@ use super::manifest::FileEntry;
 use super::page::{PageBook, SectionInfo};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::ExportRow;
 use crate::source::field::Field;
+use crate::source::{ExportRow, Spares};
 
 /// Batches of up to this many subjects write their archives while the rows stream; larger ones
 /// spool (see the module's comment). Each open archive costs about a megabyte.
 pub const OPEN_AT_ONCE: usize = 8;
 
 /// Chunks of rows the writer is done with, handed back to the thread that read them (see
-/// [`Spent`]).
-pub type SpentRows = std::sync::mpsc::Receiver<Vec<ExportRow>>;
+/// [`Spent`]), and the values the next rows are read into ([`Spares`]).
+pub struct SpentRows {
+    chunks: std::sync::mpsc::Receiver<Vec<ExportRow>>,
+    pub spares: Spares,
+}
 
 /// Where the writer hands back the chunks it is done with, so the reading thread frees (or
 /// reuses) what it allocated. Freed here, each value would take the allocator's lock of the
@@ -43,7 +46,13 @@ pub struct Spent(std::sync::mpsc::SyncSender<Vec<ExportRow>>);
 impl Spent {
     pub fn channel() -> (Spent, SpentRows) {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        (Spent(tx), rx)
+        (
+            Spent(tx),
+            SpentRows {
+                chunks: rx,
+                spares: Spares::default(),
+            },
+        )
     }
 
     fn hand_back(&self, rows: Vec<ExportRow>) {
@@ -51,12 +60,12 @@ impl Spent {
     }
 }
 
-/// An empty chunk for the next rows: one handed back by the writer (its rows freed on this
-/// thread, its capacity reused), or a new one.
+/// An empty chunk for the next rows: one handed back by the writer (its rows' values kept to be
+/// read into again, or freed on this thread; its capacity reused), or a new one.
 pub fn next_chunk(spent: &SpentRows, capacity: usize) -> Vec<ExportRow> {
     let mut chunk = None;
-    while let Ok(mut old) = spent.try_recv() {
-        old.clear();
+    while let Ok(mut old) = spent.chunks.try_recv() {
+        spent.spares.keep(old.drain(..));
         chunk = Some(old);
     }
     chunk.unwrap_or_else(|| Vec::with_capacity(capacity))

@@ -8,13 +8,13 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 
-use super::ExportRow;
 use super::backend::{Backend, Value};
 use super::foreign_key::ForeignKey;
 use super::mysql::MySqlSource;
 use super::postgres::PgSource;
 use super::shape::TableShape;
 use super::sqlite::SqliteSource;
+use super::{ExportRow, Spares};
 use crate::config::{Source, SourceKind};
 use crate::error::UserError;
 use crate::identity::Identities;
@@ -167,14 +167,16 @@ impl<'a> Database<'a> {
         super::select::expand_identities(self.backend(), ids).await
     }
 
-    /// Stream the subjects' rows of `table`, one query for the whole batch.
+    /// Stream the subjects' rows of `table`, one query for the whole batch; PostgreSQL reads
+    /// them into the values of `spares` where it can.
     pub async fn export_rows(
         &'a self,
         table: usize,
         ids: &Identities,
+        spares: &Spares,
     ) -> Result<BoxStream<'a, Result<ExportRow, UserError>>, UserError> {
         Ok(match self {
-            Database::Postgres(s) => s.export_rows(table, ids).await?.boxed(),
+            Database::Postgres(s) => s.export_rows(table, ids, spares).await?.boxed(),
             Database::Sqlite(s) => s.export_rows(table, ids)?.boxed(),
             Database::Mysql(s) => s.export_rows(table, ids).boxed(),
         })

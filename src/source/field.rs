@@ -9,6 +9,10 @@
 
 use serde_json::Value;
 
+/// The longest string a spent row keeps for reuse: rows waiting to be filled again hold at most
+/// this much each per column, however long the values that passed through them.
+pub const SPARE_BYTES: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
     Null,
@@ -40,7 +44,7 @@ impl Field {
     pub fn from_jsonb_text(text: &str) -> Result<Field, serde_json::Error> {
         let text = text.trim();
         Ok(match text.as_bytes().first() {
-            Some(b'{' | b'[') => Field::Json(compact(text)),
+            Some(b'{' | b'[') => Field::json_compacted(text, String::new()),
             Some(b'"') => Field::Text(serde_json::from_str(text)?),
             Some(b't' | b'f' | b'n') => Field::from_json(serde_json::from_str(text)?),
             // A number: checked, and kept as its text.
@@ -49,6 +53,26 @@ impl Field {
                 Field::number(text)
             }
         })
+    }
+
+    /// An array or an object from `jsonb`'s text of it (see [`Field::from_jsonb_text`]), written
+    /// into `spare`, an empty string whose memory is reused (see [`Field::into_spare`]).
+    pub fn json_compacted(text: &str, mut spare: String) -> Field {
+        compact_into(text, &mut spare);
+        Field::Json(spare)
+    }
+
+    /// The field's string, emptied, for the next value read into the same place (see
+    /// `Spares`): `None` for a value without one, or one longer than [`SPARE_BYTES`], whose
+    /// memory goes back to the allocator rather than stay with a spent row.
+    pub fn into_spare(self) -> Option<String> {
+        match self {
+            Field::Number(mut s) | Field::Text(mut s) | Field::Json(mut s) if s.capacity() <= SPARE_BYTES => {
+                s.clear();
+                Some(s)
+            }
+            _ => None,
+        }
     }
 
     /// A JSON number's text (valid JSON, as a parser or the server made it): an integer that
@@ -139,10 +163,10 @@ impl std::fmt::Display for Field {
     }
 }
 
-/// JSON text without the whitespace between its tokens. Copied in runs between the spaces it
-/// drops (all ASCII, so every cut falls between characters).
-fn compact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// JSON text without the whitespace between its tokens, appended to `out`. Copied in runs
+/// between the spaces it drops (all ASCII, so every cut falls between characters).
+fn compact_into(text: &str, out: &mut String) {
+    out.reserve(text.len());
     let (mut in_string, mut escaped, mut run) = (false, false, 0);
     for (i, byte) in text.bytes().enumerate() {
         if in_string {
@@ -161,7 +185,6 @@ fn compact(text: &str) -> String {
         }
     }
     out.push_str(&text[run..]);
-    out
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ pub fn wire(column: &Column, alias: &str) -> (Wire, String) {
 /// Column `i` of `row`, read as `wire` says, as the archive's value.
 pub fn field(row: &Row, i: usize, wire: Wire) -> Result<Field, tokio_postgres::Error> {
     Ok(match wire {
-        Wire::Json => row.try_get::<_, Option<JsonField>>(i)?.map_or(Field::Null, |j| j.0),
+        Wire::Json => match row.try_get::<_, Option<JsonField>>(i)? {
+            Some(JsonField::Compact(text)) => Field::json_compacted(text, String::new()),
+            Some(JsonField::Read(field)) => field,
+            None => Field::Null,
+        },
         Wire::Int => {
             let n = match *row.columns()[i].type_() {
                 Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(i64::from),
@@ -80,36 +84,72 @@ pub fn field(row: &Row, i: usize, wire: Wire) -> Result<Field, tokio_postgres::E
         Wire::Numeric => row.try_get::<_, Option<&str>>(i)?.map_or(Field::Null, numeric),
         Wire::TimestampTz | Wire::Timestamp | Wire::Date => row
             .try_get::<_, Option<DateTime>>(i)?
-            .map_or(Field::Null, |t| Field::Text(t.0)),
+            .map_or(Field::Null, |t| Field::Text(t.text(String::new()))),
     })
+}
+
+/// [`field`] into `slot`, reusing the string `slot` holds (a spent row's, see
+/// [`crate::source::Spares`]) for a value read as text, a date or time, or a `jsonb` array or
+/// object: the reader then allocates nothing for most rows.
+pub fn field_into(row: &Row, i: usize, wire: Wire, slot: &mut Field) -> Result<(), tokio_postgres::Error> {
+    let spare = std::mem::replace(slot, Field::Null).into_spare();
+    *slot = match wire {
+        Wire::Text => match row.try_get::<_, Option<&str>>(i)? {
+            Some(text) => {
+                let mut out = spare.unwrap_or_default();
+                out.push_str(text);
+                Field::Text(out)
+            }
+            None => Field::Null,
+        },
+        Wire::TimestampTz | Wire::Timestamp | Wire::Date => match row.try_get::<_, Option<DateTime>>(i)? {
+            Some(t) => Field::Text(t.text(spare.unwrap_or_default())),
+            None => Field::Null,
+        },
+        Wire::Json => match row.try_get::<_, Option<JsonField>>(i)? {
+            Some(JsonField::Compact(text)) => Field::json_compacted(text, spare.unwrap_or_default()),
+            Some(JsonField::Read(field)) => field,
+            None => Field::Null,
+        },
+        _ => field(row, i, wire)?,
+    };
+    Ok(())
 }
 
 /// A `timestamp`, `timestamptz` or `date` from its binary form (microseconds, or days, since
 /// 2000-01-01), in the text `to_jsonb` gives it with the session in UTC: ISO 8601 with a `T`,
 /// the fraction without trailing zeros, `+00:00` for a timestamptz, years before 1 as ` BC`,
 /// and `infinity`/`-infinity`. Compared with `to_jsonb` over the whole range in the tests.
-struct DateTime(String);
+enum DateTime {
+    Date(i32),
+    /// Microseconds, and whether it is a `timestamptz`.
+    Timestamp(i64, bool),
+}
+
+impl DateTime {
+    /// The value's text, appended to `out`.
+    fn text(self, mut out: String) -> String {
+        match self {
+            DateTime::Date(i32::MAX) | DateTime::Timestamp(i64::MAX, _) => out.push_str("infinity"),
+            DateTime::Date(i32::MIN) | DateTime::Timestamp(i64::MIN, _) => out.push_str("-infinity"),
+            DateTime::Date(days) => iso_datetime(i64::from(days), None, false, &mut out),
+            DateTime::Timestamp(micros, utc_offset) => {
+                const DAY: i64 = 86_400_000_000;
+                let (days, of_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+                iso_datetime(days, Some(of_day), utc_offset, &mut out);
+            }
+        }
+        out
+    }
+}
 
 impl<'a> FromSql<'a> for DateTime {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        let text = if *ty == Type::DATE {
-            match i32::from_be_bytes(raw.try_into()?) {
-                i32::MAX => "infinity".to_owned(),
-                i32::MIN => "-infinity".to_owned(),
-                days => iso_datetime(i64::from(days), None, false),
-            }
+        Ok(if *ty == Type::DATE {
+            DateTime::Date(i32::from_be_bytes(raw.try_into()?))
         } else {
-            match i64::from_be_bytes(raw.try_into()?) {
-                i64::MAX => "infinity".to_owned(),
-                i64::MIN => "-infinity".to_owned(),
-                micros => {
-                    const DAY: i64 = 86_400_000_000;
-                    let (days, of_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
-                    iso_datetime(days, Some(of_day), *ty == Type::TIMESTAMPTZ)
-                }
-            }
-        };
-        Ok(DateTime(text))
+            DateTime::Timestamp(i64::from_be_bytes(raw.try_into()?), *ty == Type::TIMESTAMPTZ)
+        })
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -117,30 +157,31 @@ impl<'a> FromSql<'a> for DateTime {
     }
 }
 
-/// `days` since 2000-01-01 (and `micros` into that day) as `to_jsonb` writes them.
-fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
+/// `days` since 2000-01-01 (and `micros` into that day) as `to_jsonb` writes them, appended to
+/// `out`.
+fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool, out: &mut String) {
     let (year, month, day) = civil_from_days(days + 10_957);
-    let mut out = String::with_capacity(40);
+    out.reserve(40);
     // Year 0 is 1 BC: PostgreSQL counts as the calendar does.
     let shown = if year > 0 { year } else { 1 - year };
-    push_padded(&mut out, shown.unsigned_abs(), 4);
+    push_padded(out, shown.unsigned_abs(), 4);
     out.push('-');
-    push_padded(&mut out, u64::from(month), 2);
+    push_padded(out, u64::from(month), 2);
     out.push('-');
-    push_padded(&mut out, u64::from(day), 2);
+    push_padded(out, u64::from(day), 2);
     if let Some(micros) = micros {
         let seconds = micros.unsigned_abs() / 1_000_000;
         out.push('T');
-        push_padded(&mut out, seconds / 3600, 2);
+        push_padded(out, seconds / 3600, 2);
         out.push(':');
-        push_padded(&mut out, seconds / 60 % 60, 2);
+        push_padded(out, seconds / 60 % 60, 2);
         out.push(':');
-        push_padded(&mut out, seconds % 60, 2);
+        push_padded(out, seconds % 60, 2);
         let fraction = micros.unsigned_abs() % 1_000_000;
         if fraction != 0 {
             out.push('.');
             let start = out.len();
-            push_padded(&mut out, fraction, 6);
+            push_padded(out, fraction, 6);
             let digits = out[start..].trim_end_matches('0').len();
             out.truncate(start + digits);
         }
@@ -151,7 +192,6 @@ fn iso_datetime(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
     if year <= 0 {
         out.push_str(" BC");
     }
-    out
 }
 
 /// `n` in decimal, zero-padded to `width` digits (a few per value: not through `format!`).
@@ -186,17 +226,26 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// A `json` or `jsonb` value. A `jsonb` is read from its text (binary `jsonb` is a version
 /// byte, then the text) without being built, only to be written out again; a `json` is parsed,
 /// as its text is kept as it was typed (see [`Field::from_jsonb_text`]).
-struct JsonField(Field);
+enum JsonField<'a> {
+    /// A `jsonb` array or object: its text, to be compacted (see [`Field::json_compacted`]).
+    Compact(&'a str),
+    /// Any other value, read.
+    Read(Field),
+}
 
-impl<'a> FromSql<'a> for JsonField {
+impl<'a> FromSql<'a> for JsonField<'a> {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         if *ty == Type::JSONB {
             let Some((1, text)) = raw.split_first() else {
                 return Err("unsupported jsonb version".into());
             };
-            Ok(JsonField(Field::from_jsonb_text(std::str::from_utf8(text)?)?))
+            let text = std::str::from_utf8(text)?.trim();
+            Ok(match text.as_bytes().first() {
+                Some(b'{' | b'[') => JsonField::Compact(text),
+                _ => JsonField::Read(Field::from_jsonb_text(text)?),
+            })
         } else {
-            Ok(JsonField(Field::from_json(serde_json::from_slice(raw)?)))
+            Ok(JsonField::Read(Field::from_json(serde_json::from_slice(raw)?)))
         }
     }
 
@@ -219,21 +268,21 @@ fn numeric(text: &str) -> Field {
 mod tests {
     use super::*;
 
+    fn iso(days: i64, micros: Option<i64>, utc_offset: bool) -> String {
+        let mut out = String::new();
+        iso_datetime(days, micros, utc_offset, &mut out);
+        out
+    }
+
     #[test]
     fn dates_and_times_read_as_to_jsonb_writes_them() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(iso_datetime(0, Some(0), true), "2000-01-01T00:00:00+00:00");
-        assert_eq!(
-            iso_datetime(8887, Some(45_296_100_000), true),
-            "2024-05-01T12:34:56.1+00:00"
-        );
-        assert_eq!(
-            iso_datetime(-1, Some(86_399_999_999), false),
-            "1999-12-31T23:59:59.999999"
-        );
+        assert_eq!(iso(0, Some(0), true), "2000-01-01T00:00:00+00:00");
+        assert_eq!(iso(8887, Some(45_296_100_000), true), "2024-05-01T12:34:56.1+00:00");
+        assert_eq!(iso(-1, Some(86_399_999_999), false), "1999-12-31T23:59:59.999999");
         // 1 BC is year 0; 44 BC is year -43.
-        assert_eq!(iso_datetime(-730_120, None, false), "0001-12-31 BC");
-        assert_eq!(iso_datetime(-746_117, Some(0), true), "0044-03-15T00:00:00+00:00 BC");
+        assert_eq!(iso(-730_120, None, false), "0001-12-31 BC");
+        assert_eq!(iso(-746_117, Some(0), true), "0044-03-15T00:00:00+00:00 BC");
     }
 
     #[test]

@@ -21,8 +21,10 @@ pub use connect::error_text;
 use crate::config::{Link, Source};
 use crate::error::{DbErrorKind, UserError};
 use crate::identity::Identities;
+use crate::source::Spares;
 use crate::source::backend::Dialect;
 use crate::source::backend::Mapped;
+use crate::source::field::Field;
 use crate::source::select::export_query;
 
 /// How long an export reads before its tables are counted ([`PgSource::count_alongside`]), as
@@ -264,6 +266,7 @@ impl<'a> PgSource<'a> {
         &self,
         table: usize,
         ids: &Identities,
+        spares: &Spares,
     ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + '_, UserError> {
         let exported = self.exported_columns(table);
         let with_owners = ids.count > 1;
@@ -289,13 +292,21 @@ impl<'a> PgSource<'a> {
         if wires.is_empty() {
             wires.push(Wire::Json);
         }
+        // Rows are read into spent rows' values where there are some (see `Spares`): taken a
+        // chunk at a time, so the lock is not taken per row.
+        let spares = spares.clone();
+        let mut ready: Vec<Vec<Field>> = Vec::new();
         Ok(stream.map(move |row| {
             let row = row.map_err(|e| self.query_failure(table, &e))?;
             let first = usize::from(with_owners);
             let owners = with_owners.then(|| row.get::<_, Vec<i32>>(0));
-            let mut values = Vec::with_capacity(wires.len());
-            for (i, &wire) in wires.iter().enumerate() {
-                values.push(export_value::field(&row, first + i, wire).map_err(|e| self.query_failure(table, &e))?);
+            if ready.is_empty() {
+                ready = spares.take();
+            }
+            let mut values = ready.pop().unwrap_or_default();
+            values.resize(wires.len(), Field::Null);
+            for (i, (&wire, slot)) in wires.iter().zip(&mut values).enumerate() {
+                export_value::field_into(&row, first + i, wire, slot).map_err(|e| self.query_failure(table, &e))?;
             }
             Ok(ExportRow { owners, values })
         }))
