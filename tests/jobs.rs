@@ -671,10 +671,13 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         ["failed (interrupted)", "failed (interrupted)"],
         "a dead run's queue is not left waiting forever"
     );
-    ws.dsar_ok(&["resume", &queued, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
-    assert_eq!(json(&ws.dsar_ok(&["status", &queued, "--json"]))["state"], "completed");
-    let archive = ws.path(&format!("exports/{queued}.zip.age"));
-    assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
+    // Both resume: the one that was running under the dead run's lock, and the queued one.
+    for id in [&running, &queued] {
+        ws.dsar_ok(&["resume", id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
+        assert_eq!(json(&ws.dsar_ok(&["status", id, "--json"]))["state"], "completed");
+        let archive = ws.path(&format!("exports/{id}.zip.age"));
+        assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
+    }
 }
 
 /// An export killed after its archive was renamed into place (simulated: killed mid-run, then
