@@ -257,13 +257,19 @@ impl Ledger {
         reason: Option<String>,
         subject: Vec<String>,
     ) -> Result<Running, UserError> {
-        self.start_with(request_id, kind, operator, reason, subject, |_| {})
+        self.start_with(None, request_id, kind, operator, reason, subject, |_| {})
     }
 
     /// [`Ledger::start`], with `prepare` filling in the rest of the record before its first
-    /// write (one write per request, not one per field).
+    /// write (one write per request, not one per field). With `run` (a lock from
+    /// [`Ledger::hold_run`] that this process holds), the request runs under the run's lock
+    /// instead of one of its own: an export of 10,000 people makes no 10,000 lock files (each a
+    /// file created, a cost the file system charges more the more it has just deleted) and
+    /// leaves none behind.
+    #[allow(clippy::too_many_arguments)]
     pub fn start_with(
         &self,
+        run: Option<&str>,
         request_id: &str,
         kind: &str,
         operator: &str,
@@ -271,29 +277,13 @@ impl Ledger {
         subject: Vec<String>,
         prepare: impl FnOnce(&mut Request),
     ) -> Result<Running, UserError> {
-        let lock = self.hold(request_id)?;
-        let request = Request::new(request_id, kind, operator, subject);
-        self.begin(Some(lock), request, reason, prepare)
-    }
-
-    /// [`Ledger::start_with`] for a request of the run whose lock this process holds (`run`, from
-    /// [`Ledger::hold_run`]): the run's lock stands for the request's, so an export of 10,000
-    /// people makes no 10,000 lock files (each a file created, a cost the file system charges
-    /// more the more it has just deleted) and leaves none behind.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_in_run(
-        &self,
-        run: &str,
-        request_id: &str,
-        kind: &str,
-        operator: &str,
-        reason: Option<String>,
-        subject: Vec<String>,
-        prepare: impl FnOnce(&mut Request),
-    ) -> Result<Running, UserError> {
+        let lock = match run {
+            Some(_) => None,
+            None => Some(self.hold(request_id)?),
+        };
         let mut request = Request::new(request_id, kind, operator, subject);
-        request.queued_by = Some(run.to_string());
-        self.begin(None, request, reason, prepare)
+        request.queued_by = run.map(str::to_string);
+        self.begin(lock, request, reason, prepare)
     }
 
     /// Write `request` as running, holding `lock` (`None`: its run's) until it ends.

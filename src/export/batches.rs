@@ -45,15 +45,13 @@ pub(super) fn start_batch(
             Some(recipients) => Some(subject::seal(std::slice::from_ref(subject), recipients)?),
             None => None,
         };
-        let prepare = |r: &mut crate::ledger::Request| {
-            r.export = Some(resume_settings.clone());
-            r.sealed_subjects = sealed;
-        };
         let subject = hashes(key, &subject.ids);
-        running.push(match run {
-            Some(run) => ledger.start_in_run(run, id, "export", audit.operator(), None, subject, prepare)?,
-            None => ledger.start_with(id, "export", audit.operator(), None, subject, prepare)?,
-        });
+        running.push(
+            ledger.start_with(run, id, "export", audit.operator(), None, subject, |r| {
+                r.export = Some(resume_settings.clone());
+                r.sealed_subjects = sealed;
+            })?,
+        );
     }
     Ok(running)
 }
