@@ -9,10 +9,6 @@
 
 use serde_json::Value;
 
-/// The longest string a spent row keeps for reuse: rows waiting to be filled again hold at most
-/// this much each per column, however long the values that passed through them.
-pub const SPARE_BYTES: usize = 1024;
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
     Null,
@@ -62,12 +58,19 @@ impl Field {
         Field::Json(spare)
     }
 
+    /// The bytes its string holds on to (its capacity), 0 without one.
+    pub fn text_capacity(&self) -> usize {
+        match self {
+            Field::Number(s) | Field::Text(s) | Field::Json(s) => s.capacity(),
+            _ => 0,
+        }
+    }
+
     /// The field's string, emptied, for the next value read into the same place (see
-    /// `Spares`): `None` for a value without one, or one longer than [`SPARE_BYTES`], whose
-    /// memory goes back to the allocator rather than stay with a spent row.
+    /// `Spares`, which keeps only rows whose strings are short); `None` for a value without one.
     pub fn into_spare(self) -> Option<String> {
         match self {
-            Field::Number(mut s) | Field::Text(mut s) | Field::Json(mut s) if s.capacity() <= SPARE_BYTES => {
+            Field::Number(mut s) | Field::Text(mut s) | Field::Json(mut s) => {
                 s.clear();
                 Some(s)
             }

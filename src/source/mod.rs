@@ -35,26 +35,65 @@ pub struct ExportRow {
 /// The values of rows the archive writer is done with, for the reader to fill again. Read into
 /// new memory, a large export's rows cost a vector and a string per text value each, allocated
 /// by the reader and freed as many times (with the reading of each value, a third of the
-/// reader's time). Strings longer than [`field::SPARE_BYTES`] are not kept, and at most
-/// [`Spares::ROWS`] rows are: what waits here stays small whatever passed through it. Only the
-/// reading task uses it (the writer hands rows back through a channel), so its lock is never
-/// contended. Kinds whose driver hands over owned values (MySQL, SQLite) do not use it.
+/// reader's time). At most [`Spares::ROWS`] rows are kept (two chunks, what the writer hands
+/// back at once), each holding at most [`Spares::ROW_BYTES`] of strings: what waits here is at
+/// most a megabyte, whatever passed through it. Only the reading task uses it (the writer hands
+/// rows back through a channel), so its lock is never contended. Kinds whose driver hands over
+/// owned values (MySQL, SQLite) do not use it.
 #[derive(Clone, Default)]
 pub struct Spares(std::sync::Arc<std::sync::Mutex<Vec<Vec<Field>>>>);
 
 impl Spares {
-    pub const ROWS: usize = 1024;
+    pub const ROWS: usize = 512;
+    pub const ROW_BYTES: usize = 2048;
 
-    /// Keep the values of `rows` (as many as there is room for).
+    /// Keep the values of `rows` (as many as there is room for; a row holding more than
+    /// [`Spares::ROW_BYTES`] is freed instead).
     pub fn keep(&self, rows: impl Iterator<Item = ExportRow>) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for row in rows.take(Self::ROWS.saturating_sub(kept.len())) {
-            kept.push(row.values);
+        for row in rows {
+            if kept.len() >= Self::ROWS {
+                break;
+            }
+            if row.values.iter().map(Field::text_capacity).sum::<usize>() <= Self::ROW_BYTES {
+                kept.push(row.values);
+            }
         }
     }
 
     /// Every row kept so far.
     pub fn take(&self) -> Vec<Vec<Field>> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(text: &str) -> ExportRow {
+        ExportRow {
+            owners: None,
+            values: vec![Field::Int(1), Field::Text(text.to_string())],
+        }
+    }
+
+    /// What waits to be read into stays small: at most `ROWS` rows, none holding more than
+    /// `ROW_BYTES` of strings (a row that held a long value is freed, not kept).
+    #[test]
+    fn spares_keep_a_bounded_number_of_short_rows() {
+        let spares = Spares::default();
+        spares.keep((0..Spares::ROWS + 100).map(|_| row("short")));
+        spares.keep(std::iter::once(row("one more")));
+        assert_eq!(spares.take().len(), Spares::ROWS);
+        assert!(spares.take().is_empty(), "taken once");
+        let long = "x".repeat(Spares::ROW_BYTES + 1);
+        spares.keep([row("a"), row(&long), row("b")].into_iter());
+        let kept = spares.take();
+        assert_eq!(kept.len(), 2);
+        assert!(
+            kept.iter()
+                .all(|values| values.iter().map(Field::text_capacity).sum::<usize>() <= Spares::ROW_BYTES)
+        );
     }
 }
