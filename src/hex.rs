@@ -2,7 +2,7 @@
 
 /// `bytes` as lower-case hex. Written digit by digit into one string: a batch export makes a
 /// dozen digests per person (entries, the archive, keyed hashes for the ledger and the audit
-/// log), and formatting each byte as a string of its own was a few percent of its CPU.
+/// log), and formatting each byte as a string of its own was about a tenth of its CPU.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

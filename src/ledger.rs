@@ -263,9 +263,8 @@ impl Ledger {
     /// [`Ledger::start`], with `prepare` filling in the rest of the record before its first
     /// write (one write per request, not one per field). With `run` (a lock from
     /// [`Ledger::hold_run`] that this process holds), the request runs under the run's lock
-    /// instead of one of its own: an export of 10,000 people makes no 10,000 lock files (each a
-    /// file created, a cost the file system charges more the more it has just deleted) and
-    /// leaves none behind.
+    /// instead of one of its own: an export of 10,000 people makes one lock file, not 10,000
+    /// (each a file created, a cost the file system charges more the more it has just deleted).
     #[allow(clippy::too_many_arguments)]
     pub fn start_with(
         &self,
@@ -371,7 +370,8 @@ impl Ledger {
     }
 
     /// Hold the lock of a whole run (an export of many subjects, say) while the returned file
-    /// lives: the requests it queued read `queued` until then, `failed (interrupted)` after.
+    /// lives: the requests it queued read `queued` until then, and those it runs under it
+    /// (`start_with`) `running`; all of them `failed (interrupted)` after.
     pub fn hold_run(&self, run_id: &str) -> Result<(File, String), UserError> {
         let name = format!("run-{run_id}");
         Ok((self.hold(&name)?, name))

@@ -739,13 +739,14 @@ impl Job<'_> {
             let started = Instant::now();
             let rows = source.export_rows(t, ids, &spent.spares).await?;
             pin_mut!(rows);
-            let mut chunk = next_chunk(spent, CHUNK_ROWS);
+            let keep = source.reads_into_spares();
+            let mut chunk = next_chunk(spent, CHUNK_ROWS, keep);
             let mut count: u64 = 0;
             while let Some(row) = rows.next().await {
                 chunk.push(row?);
                 count += 1;
                 if chunk.len() == CHUNK_ROWS {
-                    let full = std::mem::replace(&mut chunk, next_chunk(spent, CHUNK_ROWS));
+                    let full = std::mem::replace(&mut chunk, next_chunk(spent, CHUNK_ROWS, keep));
                     tx.send(SinkMessage::Rows(full)).await.map_err(|_| closed())?;
                     if planned.is_none()
                         && let Some(total) = counts.of(t)

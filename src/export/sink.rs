@@ -61,11 +61,15 @@ impl Spent {
 }
 
 /// An empty chunk for the next rows: one handed back by the writer (its rows' values kept to be
-/// read into again, or freed on this thread; its capacity reused), or a new one.
-pub fn next_chunk(spent: &SpentRows, capacity: usize) -> Vec<ExportRow> {
+/// read into again when `keep`, else freed on this thread; its capacity reused), or a new one.
+pub fn next_chunk(spent: &SpentRows, capacity: usize, keep: bool) -> Vec<ExportRow> {
     let mut chunk = None;
     while let Ok(mut old) = spent.chunks.try_recv() {
-        spent.spares.keep(old.drain(..));
+        if keep {
+            spent.spares.keep(old.drain(..));
+        } else {
+            old.clear();
+        }
         chunk = Some(old);
     }
     chunk.unwrap_or_else(|| Vec::with_capacity(capacity))

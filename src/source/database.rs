@@ -182,6 +182,13 @@ impl<'a> Database<'a> {
         })
     }
 
+    /// Whether [`Database::export_rows`] reads rows into the values of `Spares` (PostgreSQL's
+    /// driver lends each value; the others hand over values they allocated, so spent rows are
+    /// freed, not kept for them).
+    pub fn reads_into_spares(&self) -> bool {
+        matches!(self, Database::Postgres(_))
+    }
+
     /// Make sure no copy of a deleted row is left in the database's free space. SQLite keeps
     /// stale copies in free pages and unused page areas (from page splits long before dsar
     /// ran): it is rebuilt with `VACUUM`. PostgreSQL's dead tuples are the server's to reclaim

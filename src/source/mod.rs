@@ -35,16 +35,17 @@ pub struct ExportRow {
 /// The values of rows the archive writer is done with, for the reader to fill again. Read into
 /// new memory, a large export's rows cost a vector and a string per text value each, allocated
 /// by the reader and freed as many times (with the reading of each value, a third of the
-/// reader's time). At most [`Spares::ROWS`] rows are kept (two chunks, what the writer hands
-/// back at once), each holding at most [`Spares::ROW_BYTES`] of strings: what waits here is at
-/// most a megabyte, whatever passed through it. Only the reading task uses it (the writer hands
-/// rows back through a channel), so its lock is never contended. Kinds whose driver hands over
-/// owned values (MySQL, SQLite) do not use it.
+/// reader's time). At most [`Spares::ROWS`] rows are kept (a chunk's worth), and as many again
+/// may have been taken to be filled; each holds at most [`Spares::ROW_BYTES`] (its strings and
+/// its vector of values): what waits is at most a megabyte, whatever passed through it. Only
+/// the reading task uses it (the writer hands rows back through a channel), so its lock is
+/// never contended. Kinds whose driver hands over values it allocated (MySQL, SQLite) do not
+/// use it, and their rows are not kept (`Database::reads_into_spares`).
 #[derive(Clone, Default)]
 pub struct Spares(std::sync::Arc<std::sync::Mutex<Vec<Vec<Field>>>>);
 
 impl Spares {
-    pub const ROWS: usize = 512;
+    pub const ROWS: usize = 256;
     pub const ROW_BYTES: usize = 2048;
 
     /// Keep the values of `rows` (as many as there is room for; a row holding more than
@@ -55,10 +56,15 @@ impl Spares {
             if kept.len() >= Self::ROWS {
                 break;
             }
-            if row.values.iter().map(Field::text_capacity).sum::<usize>() <= Self::ROW_BYTES {
+            if Self::bytes(&row.values) <= Self::ROW_BYTES {
                 kept.push(row.values);
             }
         }
+    }
+
+    /// What a row's values hold on to: their vector and their strings.
+    pub fn bytes(values: &Vec<Field>) -> usize {
+        values.capacity() * std::mem::size_of::<Field>() + values.iter().map(Field::text_capacity).sum::<usize>()
     }
 
     /// Every row kept so far.
@@ -79,7 +85,7 @@ mod tests {
     }
 
     /// What waits to be read into stays small: at most `ROWS` rows, none holding more than
-    /// `ROW_BYTES` of strings (a row that held a long value is freed, not kept).
+    /// `ROW_BYTES` (a row that held a long value, or too many, is freed, not kept).
     #[test]
     fn spares_keep_a_bounded_number_of_short_rows() {
         let spares = Spares::default();
@@ -91,9 +97,13 @@ mod tests {
         spares.keep([row("a"), row(&long), row("b")].into_iter());
         let kept = spares.take();
         assert_eq!(kept.len(), 2);
-        assert!(
-            kept.iter()
-                .all(|values| values.iter().map(Field::text_capacity).sum::<usize>() <= Spares::ROW_BYTES)
-        );
+        assert!(kept.iter().all(|values| Spares::bytes(values) <= Spares::ROW_BYTES));
+        // A row too wide to keep, whatever its strings.
+        let wide = ExportRow {
+            owners: None,
+            values: vec![Field::Null; Spares::ROW_BYTES / std::mem::size_of::<Field>() + 1],
+        };
+        spares.keep(std::iter::once(wide));
+        assert!(spares.take().is_empty());
     }
 }

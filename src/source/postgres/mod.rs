@@ -292,8 +292,8 @@ impl<'a> PgSource<'a> {
         if wires.is_empty() {
             wires.push(Wire::Json);
         }
-        // Rows are read into spent rows' values where there are some (see `Spares`): taken a
-        // chunk at a time, so the lock is not taken per row.
+        // Rows are read into spent rows' values where there are some (see `Spares`), taken all
+        // at once (a chunk's worth at most), so the lock is not taken per row.
         let spares = spares.clone();
         let mut ready: Vec<Vec<Field>> = Vec::new();
         Ok(stream.map(move |row| {
