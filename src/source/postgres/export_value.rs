@@ -61,11 +61,15 @@ pub fn wire(column: &Column, alias: &str) -> (Wire, String) {
     }
 }
 
-/// Column `i` of `row`, read as `wire` says, as the archive's value.
-pub fn field(row: &Row, i: usize, wire: Wire) -> Result<Field, tokio_postgres::Error> {
-    Ok(match wire {
+/// Column `i` of `row`, read as `wire` says, as the archive's value, into `slot`. The string
+/// `slot` holds (a spent row's, see [`crate::source::Spares`]) is reused for a value read as
+/// text, a date or time, or a `jsonb` array or object: the reader then allocates nothing for
+/// most rows.
+pub fn field_into(row: &Row, i: usize, wire: Wire, slot: &mut Field) -> Result<(), tokio_postgres::Error> {
+    let spare = std::mem::replace(slot, Field::Null).into_spare();
+    *slot = match wire {
         Wire::Json => match row.try_get::<_, Option<JsonField>>(i)? {
-            Some(JsonField::Compact(text)) => Field::json_compacted(text, String::new()),
+            Some(JsonField::Compact(text)) => Field::json_compacted(text, spare.unwrap_or_default()),
             Some(JsonField::Read(field)) => field,
             None => Field::Null,
         },
@@ -78,22 +82,6 @@ pub fn field(row: &Row, i: usize, wire: Wire) -> Result<Field, tokio_postgres::E
             n.map_or(Field::Null, Field::Int)
         }
         Wire::Bool => row.try_get::<_, Option<bool>>(i)?.map_or(Field::Null, Field::Bool),
-        Wire::Text => row
-            .try_get::<_, Option<&str>>(i)?
-            .map_or(Field::Null, |s| Field::Text(s.to_owned())),
-        Wire::Numeric => row.try_get::<_, Option<&str>>(i)?.map_or(Field::Null, numeric),
-        Wire::TimestampTz | Wire::Timestamp | Wire::Date => row
-            .try_get::<_, Option<DateTime>>(i)?
-            .map_or(Field::Null, |t| Field::Text(t.text(String::new()))),
-    })
-}
-
-/// [`field`] into `slot`, reusing the string `slot` holds (a spent row's, see
-/// [`crate::source::Spares`]) for a value read as text, a date or time, or a `jsonb` array or
-/// object: the reader then allocates nothing for most rows.
-pub fn field_into(row: &Row, i: usize, wire: Wire, slot: &mut Field) -> Result<(), tokio_postgres::Error> {
-    let spare = std::mem::replace(slot, Field::Null).into_spare();
-    *slot = match wire {
         Wire::Text => match row.try_get::<_, Option<&str>>(i)? {
             Some(text) => {
                 let mut out = spare.unwrap_or_default();
@@ -102,16 +90,11 @@ pub fn field_into(row: &Row, i: usize, wire: Wire, slot: &mut Field) -> Result<(
             }
             None => Field::Null,
         },
+        Wire::Numeric => row.try_get::<_, Option<&str>>(i)?.map_or(Field::Null, numeric),
         Wire::TimestampTz | Wire::Timestamp | Wire::Date => match row.try_get::<_, Option<DateTime>>(i)? {
             Some(t) => Field::Text(t.text(spare.unwrap_or_default())),
             None => Field::Null,
         },
-        Wire::Json => match row.try_get::<_, Option<JsonField>>(i)? {
-            Some(JsonField::Compact(text)) => Field::json_compacted(text, spare.unwrap_or_default()),
-            Some(JsonField::Read(field)) => field,
-            None => Field::Null,
-        },
-        _ => field(row, i, wire)?,
     };
     Ok(())
 }
