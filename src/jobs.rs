@@ -157,33 +157,11 @@ pub fn run_cancel(global: &Global, args: &RequestIdArg) -> Result<(), UserError>
 
 /// The top-level entry point for `dsar resume`.
 pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserError> {
-    let record = ledger(global)?.get(&args.id)?.ok_or_else(|| {
-        UserError::usage(format!("no request `{}` in the ledger", args.id)).with_hint("`dsar jobs` lists them")
-    })?;
-    // The record says whom to erase and where an archive goes: only one dsar wrote is acted on.
-    if let Some(why) = &record.damaged {
-        return Err(UserError::usage(format!(
-            "the ledger record of request {} cannot be trusted ({why}); nothing was resumed",
-            args.id
-        ))
-        .with_hint("`dsar audit show --request` shows what really happened; run the command again as a new request"));
-    }
-    match record.state.as_str() {
-        "running" => return Err(UserError::usage(format!("request {} is still running", args.id))),
-        "queued" => {
-            return Err(UserError::usage(format!(
-                "request {} is queued in a run that is still going; it will run",
-                args.id
-            )));
-        }
-        "completed" => {
-            return Err(UserError::usage(format!(
-                "request {} already completed; nothing to resume",
-                args.id
-            )));
-        }
-        _ => {}
-    }
+    let ledger = ledger(global)?;
+    resumable(&ledger, &args.id)?;
+    // Then locked, and read again: another `resume` may have run it in between.
+    ledger.claim(&args.id)?;
+    let record = resumable(&ledger, &args.id)?;
     // The resumed run belongs to the case of the one it finishes.
     let mut global = global.clone();
     global.case.ticket = record.ticket.clone();
@@ -228,6 +206,31 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
         other => Err(UserError::usage(format!(
             "a {other} request cannot be resumed: run it again"
         ))),
+    }
+}
+
+/// The record of request `id`, if `resume` may act on it: written by dsar, neither running,
+/// queued nor completed.
+fn resumable(ledger: &Ledger, id: &str) -> Result<Request, UserError> {
+    let record = ledger.get(id)?.ok_or_else(|| {
+        UserError::usage(format!("no request `{id}` in the ledger")).with_hint("`dsar jobs` lists them")
+    })?;
+    // The record says whom to erase and where an archive goes: only one dsar wrote is acted on.
+    if let Some(why) = &record.damaged {
+        return Err(UserError::usage(format!(
+            "the ledger record of request {id} cannot be trusted ({why}); nothing was resumed"
+        ))
+        .with_hint("`dsar audit show --request` shows what really happened; run the command again as a new request"));
+    }
+    match record.state.as_str() {
+        "running" => Err(UserError::usage(format!("request {id} is still running"))),
+        "queued" => Err(UserError::usage(format!(
+            "request {id} is queued in a run that is still going; it will run"
+        ))),
+        "completed" => Err(UserError::usage(format!(
+            "request {id} already completed; nothing to resume"
+        ))),
+        _ => Ok(record),
     }
 }
 

@@ -28,6 +28,11 @@ use crate::state::StateDir;
 /// How often a running request rewrites its record at most.
 const WRITE_EVERY: Duration = Duration::from_millis(500);
 
+/// Request locks `resume` took before reading the record ([`Ledger::claim`]), waiting for the
+/// run that starts the request to take them over. A lock is per open file, so the run cannot
+/// lock the file a second time in the same process.
+static CLAIMED: Mutex<Vec<(PathBuf, File)>> = Mutex::new(Vec::new());
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableProgress {
     pub source: String,
@@ -377,9 +382,45 @@ impl Ledger {
         Ok((self.hold(&name)?, name))
     }
 
-    /// Create `<name>.lock` if need be and lock it (waiting while another process holds it).
+    /// Lock request `id` for this process without waiting, before `resume` reads its record
+    /// the second time: two `dsar resume` of one request started together would otherwise both
+    /// pass the state check and run it one after the other (a second archive, a second
+    /// erasure run). The run that starts the request takes the lock over.
+    pub fn claim(&self, id: &str) -> Result<(), UserError> {
+        let path = self.dir.join(format!("{id}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(UserError::usage(format!(
+                    "request {id} is being run by another dsar process; nothing was resumed"
+                ))
+                .with_hint("`dsar status ID` shows how it ends"));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(UserError::runtime(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+        CLAIMED.lock().unwrap_or_else(|e| e.into_inner()).push((path, lock));
+        Ok(())
+    }
+
+    /// Create `<name>.lock` if need be and lock it (waiting while another process holds it),
+    /// or take over the lock [`Ledger::claim`] took.
     fn hold(&self, name: &str) -> Result<File, UserError> {
         let path = self.dir.join(format!("{name}.lock"));
+        {
+            let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = claimed.iter().position(|(p, _)| *p == path) {
+                return Ok(claimed.swap_remove(i).1);
+            }
+        }
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -405,7 +446,17 @@ impl Ledger {
 
     /// Whether a live process holds the lock named `id` (a request's, or a run's).
     fn is_alive(&self, id: &str) -> bool {
-        let Ok(file) = File::open(self.dir.join(format!("{id}.lock"))) else {
+        let path = self.dir.join(format!("{id}.lock"));
+        // Claimed by this process's `resume`, which has not started it yet.
+        if CLAIMED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(p, _)| *p == path)
+        {
+            return false;
+        }
+        let Ok(file) = File::open(&path) else {
             return false;
         };
         match file.try_lock() {

@@ -497,7 +497,32 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
         "no finished archive yet"
     );
 
-    ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
+    // Two operators resume it at the same moment: one runs it, the other is told so and
+    // changes nothing (not a second run once the first is done).
+    let resume = || ws.spawn(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
+    let (first, second) = (resume(), resume());
+    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+    assert!(
+        codes == [Some(0), Some(2)] || codes == [Some(2), Some(0)],
+        "one resume runs, the other is refused: {codes:?}\n{}\n{}",
+        stderr(&outs[0]),
+        stderr(&outs[1])
+    );
+    let refused = outs.iter().find(|o| o.status.code() == Some(2)).unwrap();
+    assert!(
+        ["still running", "another dsar process", "already completed"]
+            .iter()
+            .any(|why| stderr(refused).contains(why)),
+        "{}",
+        stderr(refused)
+    );
+    let completions = ws
+        .audit_events()
+        .iter()
+        .filter(|e| e["action"] == "export.completed" && e["request_id"] == id.as_str())
+        .count();
+    assert_eq!(completions, 1, "the request ran once");
     let archive = ws.path(&format!("exports/{id}.zip.age"));
     let opened = ws.open_archive(&archive);
     assert_eq!(
