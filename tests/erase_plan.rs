@@ -1076,7 +1076,8 @@ fn a_row_found_by_a_second_column_lends_no_identifier(kind: Kind) {
 /// The store made the way the issue found schemas: orders ship to an address and cards bill to
 /// one (no foreign keys), customers 2 and 3 share an address, customer 1's email is stored in
 /// mixed case, a visit names them in `alt_email`, and service requests have no primary key
-/// (`request_no` identifies them). The map reaches addresses by three
+/// (`request_no` identifies them), and customers have columns called what an owners query
+/// might name its own (`x`, `o`, `value`). The map reaches addresses by three
 /// `via` paths. Nothing in the map says what `order_item.address_id` is.
 fn household(kind: Kind) -> Store {
     let map = map_with(
@@ -1112,6 +1113,10 @@ fn household(kind: Kind) -> Store {
          UPDATE store.payment_card SET billing_address_id = 42 WHERE card_id = 1;
          UPDATE store.customer SET address_id = 2 WHERE customer_id = 3;
          UPDATE store.customer SET email = 'Customer-1@Example.com' WHERE customer_id = 1;
+         ALTER TABLE store.customer ADD COLUMN x int;
+         ALTER TABLE store.customer ADD COLUMN o int;
+         ALTER TABLE store.customer ADD COLUMN value int;
+         UPDATE store.customer SET x = 1, o = 2, value = 3;
          ALTER TABLE store.visit ADD COLUMN alt_email varchar(100);
          UPDATE store.visit SET alt_email = 'CUSTOMER-1@example.com' WHERE visit_id = 1001;
          CREATE TABLE store.service_request (request_no int NOT NULL, email varchar(100) NOT NULL, body varchar(200));

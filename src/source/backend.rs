@@ -339,10 +339,6 @@ pub trait Dialect: Send + Sync {
     /// (Called with at least one pair; [`KindSql::no_owners`] stands for none.)
     fn push_match_owners(&self, st: &mut Statement, m: &MatchOwners<'_>);
 
-    /// What goes before and after a parent's owners expression (rows of `parent_sql` aliased
-    /// `inner`) to list a child row's owners; the join condition and `)` follow.
-    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String);
-
     /// Whether `column` of `table` is matched without regard to case (`ignore_case = true`).
     fn ignores_case(&self, table: usize, column: &str) -> bool {
         self.source().tables[table].ignore_case.iter().any(|c| c == column)

@@ -46,6 +46,9 @@ pub struct KindSql {
     /// separator, close), of the same type as one list: a child of that table reads it as its
     /// parent's list, and PostgreSQL's arrays are used as they are.
     pub owners_union: (&'static str, &'static str, &'static str),
+    /// How the owners lists of the parent rows that share a child's columns join into one,
+    /// grouped by those columns.
+    pub owners_group: OwnersGroup,
     /// What makes a read lock the rows it returns (` FOR UPDATE`; nothing where the
     /// transaction holds the whole database).
     pub lock_rows: &'static str,
@@ -59,6 +62,20 @@ pub struct KindSql {
     pub typed_payload: bool,
     /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
     pub delete_returning: bool,
+}
+
+/// How a `GROUP BY` of parent rows joins their owners lists into one list.
+#[derive(Debug, Clone, Copy)]
+pub enum OwnersGroup {
+    /// An aggregate of the lists as they are: `open` list `close` (text lists, which
+    /// [`crate::source::select::owners`] reads with repeats).
+    Aggregate(&'static str, &'static str),
+    /// The lists unnested in `FROM` (`from.0` list `from.1`), their elements aggregated by
+    /// `select`, all qualified (a parent's own column may be called anything).
+    Unnest {
+        select: &'static str,
+        from: (&'static str, &'static str),
+    },
 }
 
 /// The unit a kind adds to its clock in.
@@ -85,6 +102,10 @@ pub const POSTGRES: KindSql = KindSql {
     no_columns: "'null'::jsonb",
     no_owners: "ARRAY[]::int4[]",
     owners_union: ("ARRAY(SELECT DISTINCT unnest(", " || ", "))"),
+    owners_group: OwnersGroup::Unnest {
+        select: "array_agg(DISTINCT dsar_u.o)",
+        from: (" CROSS JOIN LATERAL unnest(", ") AS dsar_u(o)"),
+    },
     lock_rows: " FOR UPDATE",
     temp_schema: "pg_temp.",
     row_list_prefix: "",
@@ -111,6 +132,7 @@ pub const MYSQL: KindSql = KindSql {
     no_columns: "JSON_ARRAY()",
     no_owners: "''",
     owners_union: ("CONCAT_WS(',', ", ", ", ")"),
+    owners_group: OwnersGroup::Aggregate("GROUP_CONCAT(", " SEPARATOR ',')"),
     lock_rows: " FOR UPDATE",
     temp_schema: "",
     row_list_prefix: "",
@@ -145,6 +167,10 @@ pub const SQLITE: KindSql = KindSql {
         ") UNION SELECT value FROM json_each(",
         ")))",
     ),
+    owners_group: OwnersGroup::Unnest {
+        select: "json_group_array(DISTINCT dsar_u.value)",
+        from: (", json_each(", ") AS dsar_u"),
+    },
     lock_rows: "",
     temp_schema: "temp.",
     row_list_prefix: "VALUES ",

@@ -192,13 +192,6 @@ impl Dialect for MySqlDialect<'_> {
         st.push(if first { "''" } else { ")" });
     }
 
-    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
-        (
-            "(SELECT GROUP_CONCAT(".into(),
-            format!(" SEPARATOR ',') FROM {parent_sql} {inner} WHERE "),
-        )
-    }
-
     /// One `JSON_ARRAY` per row: numbers stay exact, binary columns come as base64.
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
         let values: Vec<String> = exported

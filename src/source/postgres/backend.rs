@@ -198,13 +198,6 @@ impl Dialect for PgDialect<'_> {
         st.push(")");
     }
 
-    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
-        (
-            format!("ARRAY(SELECT DISTINCT x FROM {parent_sql} {inner}, unnest("),
-            ") AS x WHERE ".into(),
-        )
-    }
-
     fn text_sql(&self, expr: &str) -> String {
         format!("{expr}::text")
     }

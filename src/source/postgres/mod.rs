@@ -299,7 +299,8 @@ impl<'a> PgSource<'a> {
         Ok(stream.map(move |row| {
             let row = row.map_err(|e| self.query_failure(table, &e))?;
             let first = usize::from(with_owners);
-            let owners = with_owners.then(|| row.get::<_, Vec<i32>>(0));
+            // NULL where no parent row's group had owners (a LEFT JOIN): none.
+            let owners = with_owners.then(|| row.get::<_, Option<Vec<i32>>>(0).unwrap_or_default());
             if ready.is_empty() {
                 ready = spares.take();
             }

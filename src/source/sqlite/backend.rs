@@ -149,13 +149,6 @@ impl Dialect for SqliteDialect<'_> {
         st.push("))");
     }
 
-    fn via_owners(&self, parent_sql: &str, inner: &str) -> (String, String) {
-        (
-            format!("(SELECT json_group_array(DISTINCT x.value) FROM {parent_sql} {inner}, json_each("),
-            ") x WHERE ".into(),
-        )
-    }
-
     /// The columns as stored: the reader keeps each value's storage class.
     fn export_columns(&self, table: usize, exported: &[usize]) -> Vec<String> {
         let columns = exported
