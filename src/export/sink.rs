@@ -150,12 +150,23 @@ impl OpenArchive {
     }
 }
 
-/// Which subjects of the batch (by position) a row belongs to: its owners, or all of them.
-fn targets(row: &ExportRow, subjects: usize) -> Vec<usize> {
-    match &row.owners {
+/// Which subjects of the batch (by position) a row belongs to: its owners, or all of them. A
+/// row the server found for the batch but for none of its people would be in no archive, and
+/// the archives would say complete: the batch fails instead.
+fn targets(row: &ExportRow, subjects: usize, table: &TableStart) -> Result<Vec<usize>, UserError> {
+    let targets: Vec<usize> = match &row.owners {
         None => (0..subjects).collect(),
         Some(owners) => owners.iter().map(|&o| o as usize).filter(|&o| o < subjects).collect(),
+    };
+    if targets.is_empty() {
+        return Err(UserError::runtime(format!(
+            "source `{}`, table `{}`: a row was found for the batch but for none of its people; \
+             no archive of this batch is finished",
+            table.source, table.table
+        ))
+        .with_hint("export these people one at a time (a batch of one needs no owners), and report it"));
     }
+    Ok(targets)
 }
 
 /// Write each row into the open archives of the subjects it belongs to, as it arrives.
@@ -177,7 +188,7 @@ pub fn write_rows(
             SinkMessage::Rows(rows) => {
                 let Some(table) = &current else { continue };
                 for row in &rows {
-                    for target in targets(row, archives.len()) {
+                    for target in targets(row, archives.len(), table)? {
                         archives[target].row(&table.encoder, &row.values, &mut buf)?;
                     }
                 }
@@ -241,10 +252,7 @@ impl RowSpool {
                     }
                     let t = self.tables.len() - 1;
                     for row in &rows {
-                        let targets = targets(row, self.rows.len());
-                        if targets.is_empty() {
-                            continue;
-                        }
+                        let targets = targets(row, self.rows.len(), &self.tables[t])?;
                         plain.clear();
                         for value in &row.values {
                             value.encode(&mut plain);

@@ -707,6 +707,11 @@ mod snapshot {
             crate::source::select::push_membership(d, st, 0, 0, &ids)
         });
         show("owners", &|st| crate::source::select::push_owners(d, st, 0, 0, &ids));
+        let mut known_twice = ids.clone();
+        known_twice.insert("email", "a2@x", 0);
+        show("owners, the first subject known by two emails", &|st| {
+            crate::source::select::push_owners(d, st, 0, 0, &known_twice)
+        });
         out.push_str(&format!(
             "-- store\n{} {}\n{}\n{}\n",
             d.store_table(StoreTable::Requests),

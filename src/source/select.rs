@@ -210,9 +210,12 @@ pub fn check_subject_values(
     Ok(())
 }
 
-/// The subjects an owners expression listed: an integer array, or its text in any of the forms
-/// the kinds produce (`{0,2}`, `[0,2]`, `0,2,2`), sorted and without repeats.
-pub fn owners(value: Value) -> Vec<u32> {
+/// The subjects of a batch of `count` an owners expression listed: an integer array, or its
+/// text in any of the forms the kinds produce (`{0,2}`, `[0,2]`, `0,2,2`), sorted and without
+/// repeats. A number is a subject modulo `count` (PostgreSQL lists the positions of the values
+/// it found, where subject 0 is at `count`; the others list subjects).
+pub fn owners(value: Value, count: usize) -> Vec<u32> {
+    let count = u32::try_from(count.max(1)).unwrap_or(u32::MAX);
     let mut out: Vec<u32> = match value {
         Value::IntArray(a) => a.into_iter().filter_map(|o| u32::try_from(o).ok()).collect(),
         Value::Text(t) => t
@@ -222,6 +225,9 @@ pub fn owners(value: Value) -> Vec<u32> {
         Value::Int(i) => u32::try_from(i).ok().into_iter().collect(),
         _ => Vec::new(),
     };
+    for o in &mut out {
+        *o %= count;
+    }
     out.sort_unstable();
     out.dedup();
     out
@@ -276,7 +282,7 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
         let label = format!("{}: {}", d.source().name, table.name);
         for mut row in rows {
             let matched: Vec<Option<String>> = row.drain(1..).map(Value::text).collect();
-            let owners = owners(row.pop().unwrap_or(Value::Null));
+            let owners = owners(row.pop().unwrap_or(Value::Null), ids.count);
             for &owner in &owners {
                 ids.note_row(&label, owner, matched.clone());
                 for ((key, _), value) in pairs.iter().zip(&matched) {
@@ -301,10 +307,12 @@ mod tests {
 
     #[test]
     fn owners_read_back_from_every_form() {
-        assert_eq!(owners(Value::Text("2,0,2,,1".into())), vec![0, 1, 2]);
-        assert_eq!(owners(Value::Text("[0,2]".into())), vec![0, 2]);
-        assert_eq!(owners(Value::Text("{3,1}".into())), vec![1, 3]);
-        assert_eq!(owners(Value::IntArray(vec![4, 4, -1])), vec![4]);
-        assert_eq!(owners(Value::Null), Vec::<u32>::new());
+        assert_eq!(owners(Value::Text("2,0,2,,1".into()), 5), vec![0, 1, 2]);
+        assert_eq!(owners(Value::Text("[0,2]".into()), 5), vec![0, 2]);
+        assert_eq!(owners(Value::Text("{3,1}".into()), 5), vec![1, 3]);
+        assert_eq!(owners(Value::IntArray(vec![4, 4, -1]), 5), vec![4]);
+        assert_eq!(owners(Value::Null, 5), Vec::<u32>::new());
+        // PostgreSQL's positions: subject 0 at the batch's size.
+        assert_eq!(owners(Value::IntArray(vec![5, 3, 8]), 5), vec![0, 3]);
     }
 }

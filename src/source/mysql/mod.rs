@@ -412,7 +412,7 @@ impl<'a> MySqlSource<'a> {
             .await
             .map_err(|e| self.query_failure(table, &e))?;
         while let Some(row) = result.next().await.map_err(|e| self.query_failure(table, &e))? {
-            if tx.send(self.export_row(&row, with_owners)).await.is_err() {
+            if tx.send(self.export_row(&row, with_owners, ids.count)).await.is_err() {
                 break;
             }
         }
@@ -420,12 +420,13 @@ impl<'a> MySqlSource<'a> {
     }
 
     /// One row of an export query: the owners (for a batch), then the row as a JSON array.
-    fn export_row(&self, row: &Row, with_owners: bool) -> Result<ExportRow, UserError> {
+    fn export_row(&self, row: &Row, with_owners: bool, count: usize) -> Result<ExportRow, UserError> {
         let owners = with_owners.then(|| {
             owners(
                 row.get::<Option<String>, _>(0)
                     .flatten()
                     .map_or(DbValue::Null, DbValue::Text),
+                count,
             )
             .into_iter()
             .map(|o| o as i32)

@@ -270,6 +270,7 @@ impl<'a> PgSource<'a> {
     ) -> Result<impl Stream<Item = Result<ExportRow, UserError>> + '_, UserError> {
         let exported = self.exported_columns(table);
         let with_owners = ids.count > 1;
+        let count = i32::try_from(ids.count).unwrap_or(i32::MAX);
         let st = export_query(&self.dialect, table, &exported, with_owners, ids, "");
         let (sql, binds) = st.into_parts();
         let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
@@ -300,7 +301,16 @@ impl<'a> PgSource<'a> {
             let row = row.map_err(|e| self.query_failure(table, &e))?;
             let first = usize::from(with_owners);
             // NULL where no parent row's group had owners (a LEFT JOIN): none.
-            let owners = with_owners.then(|| row.get::<_, Option<Vec<i32>>>(0).unwrap_or_default());
+            let owners = with_owners.then(|| {
+                let mut owners = row.get::<_, Option<Vec<i32>>>(0).unwrap_or_default();
+                // Positions of the values found: modulo the batch's size, its subjects.
+                for o in &mut owners {
+                    *o = o.rem_euclid(count);
+                }
+                owners.sort_unstable();
+                owners.dedup();
+                owners
+            });
             if ready.is_empty() {
                 ready = spares.take();
             }

@@ -206,7 +206,7 @@ impl<'a> SqliteSource<'a> {
                     &ids,
                     paged.then_some((state.after, page_size)),
                 );
-                match self.read_page(table, query, paged, with_owners, exported.len()) {
+                match self.read_page(table, query, paged, with_owners.then_some(ids.count), exported.len()) {
                     Ok((rows, last)) => {
                         state.done = !paged || (rows.len() as i64) < page_size;
                         state.after = last.unwrap_or(state.after);
@@ -248,7 +248,7 @@ impl<'a> SqliteSource<'a> {
         table: usize,
         query: crate::source::backend::Statement,
         paged: bool,
-        with_owners: bool,
+        owned: Option<usize>,
         width: usize,
     ) -> Result<(Vec<ExportRow>, Option<i64>), UserError> {
         let (query, binds) = query.into_parts();
@@ -266,14 +266,18 @@ impl<'a> SqliteSource<'a> {
                 last = Some(row.get::<_, i64>(0).map_err(|e| self.query_failure(table, &e))?);
                 i += 1;
             }
-            let owners = if with_owners {
-                let text: String = row.get(i).map_err(|e| self.query_failure(table, &e))?;
+            let owners = if let Some(count) = owned {
+                // NULL where no parent row's group had owners (a LEFT JOIN): none.
+                let text: Option<String> = row.get(i).map_err(|e| self.query_failure(table, &e))?;
                 i += 1;
                 Some(
-                    owners(crate::source::backend::Value::Text(text))
-                        .into_iter()
-                        .map(|o| o as i32)
-                        .collect(),
+                    owners(
+                        text.map_or(crate::source::backend::Value::Null, crate::source::backend::Value::Text),
+                        count,
+                    )
+                    .into_iter()
+                    .map(|o| o as i32)
+                    .collect(),
                 )
             } else {
                 None

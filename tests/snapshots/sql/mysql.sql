@@ -38,6 +38,10 @@ UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 CONCAT_WS(',', IF((t0."email" IN (?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY))), '0', NULL), IF((t0."email" IN (?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY))), '1', NULL))
 -- binds: [Text("a@x"), Text("a@x"), Text("b@x"), Text("b@x")]
 
+-- owners, the first subject known by two emails
+CONCAT_WS(',', IF((t0."email" IN (?, ?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY), CAST(? AS BINARY))), '0', NULL), IF((t0."email" IN (?) AND CAST(t0."email" AS BINARY) IN (CAST(? AS BINARY))), '1', NULL))
+-- binds: [Text("a2@x"), Text("a@x"), Text("a2@x"), Text("a@x"), Text("b@x"), Text("b@x")]
+
 -- store
 dsar_requests dsar_quarantine
 "dsar_pending_0"

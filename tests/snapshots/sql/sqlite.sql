@@ -38,6 +38,10 @@ DELETE FROM "main"."Users" AS t0
 (SELECT json_group_array(o) FROM (SELECT json_extract(p.value, '$[1]') AS o FROM json_each(?1) p WHERE json_extract(p.value, '$[0]') = t0."email"))
 -- binds: [Text("[[\"a@x\",0],[\"b@x\",1]]")]
 
+-- owners, the first subject known by two emails
+(SELECT json_group_array(o) FROM (SELECT json_extract(p.value, '$[1]') AS o FROM json_each(?1) p WHERE json_extract(p.value, '$[0]') = t0."email"))
+-- binds: [Text("[[\"a@x\",0],[\"b@x\",1],[\"a2@x\",0]]")]
+
 -- store
 dsar_requests dsar_quarantine
 temp."dsar_pending_0"
