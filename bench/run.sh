@@ -426,13 +426,13 @@ b=$(date +%s.%N)
 BATCH_EXPORT_S=$(elapsed "$a" "$b")
 BATCH_EXPORT_RSS=$(tail -1 "$WORK/rss")
 DB=${BENCH_DATABASE_URL##*/}
-# Per table: the calls of its export SELECT (the statement reading the table as t0, after the
-# owners of each row); the progress count reads it as t0 too but starts with count(*), and
-# identity expansion (email -> user_id) reads users as t0 but returns only the two keys as text.
+# Per table: the calls of its export SELECT (the statement reading the table as t0; parents in
+# its conditions and joins are t1 and further); identity expansion (email -> user_id) reads
+# users as t0 too, but returns only the two keys as text.
 per_table=()
 export_selects=0
 for t in $TABLES; do
-  c=$(stmt_calls "$DB" "SELECT ARRAY(%FROM \"bench\".\"$t\" t0 WHERE%" '%), t0."email"::text, t0."user_id"::text FROM%')
+  c=$(stmt_calls "$DB" "SELECT %FROM \"bench\".\"$t\" t0 %" '%, t0."email"::text, t0."user_id"::text FROM%')
   per_table+=("$t=$c")
   export_selects=$((export_selects + c))
 done
@@ -508,7 +508,7 @@ EXPECTED_DELETES=$(python3 -c 'import json,sys; print(sum(-(-c["rows"] // 1000) 
 psql_q >"$WORK/batch_delete_statements.txt" <<'SQL'
 SELECT s.calls || E'\t' || s.rows || E'\t' || left(regexp_replace(s.query, '\s+', ' ', 'g'), 160)
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-WHERE d.datname = 'dsar_batch_delete' AND s.query ~ '^(INSERT|DELETE|SELECT ARRAY)' ORDER BY s.calls DESC, s.query;
+WHERE d.datname = 'dsar_batch_delete' AND s.query ~ '^(INSERT|DELETE|SELECT \(CASE)' ORDER BY s.calls DESC, s.query;
 SQL
 log "  $BATCH_DELETE_S s, peak RSS $BATCH_DELETE_RSS KiB; capture statements $CAPTURE_STATEMENTS, DELETE statements $DELETE_STATEMENTS (ceil(rows/1000) per table: $EXPECTED_DELETES):"
 sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2

@@ -4,12 +4,13 @@
 //! subject's values) or through a parent (`via`: the row's columns equal a parent row's key). The
 //! walk along those links is the same everywhere and lives here; a kind's [`Dialect`] writes only
 //! the leaves: how a column is compared with a bound list of values, how the subjects a `match`
-//! row belongs to are listed, and how a child collects its parent's list. Two expressions come
-//! out, both evaluated by the server per row so that one statement serves a whole batch:
+//! row belongs to are listed, and how lists of parent rows are joined into one. Two expressions
+//! come out, evaluated by the server so that one statement serves a whole batch:
 //! - the **membership** condition (`t0` belongs to one of the subjects), for export, capture and
 //!   counts;
 //! - the **owners** list (which subjects of the batch `t0` belongs to), for batch exports and for
-//!   learning one key of a subject from another.
+//!   learning one key of a subject from another. A `via` row reads its parent's owners from a
+//!   join to the parent's rows grouped by the columns it refers to ([`push_owner_joins`]).
 
 use super::backend::{Backend, Dialect, MatchOwners, Statement, Value};
 use super::kind_sql::OwnersGroup;
