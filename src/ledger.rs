@@ -28,6 +28,17 @@ use crate::state::StateDir;
 /// How often a running request rewrites its record at most.
 const WRITE_EVERY: Duration = Duration::from_millis(500);
 
+/// `path`, created owner-only if need be, opened to be locked.
+fn open_lock(path: &Path) -> Result<File, UserError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))
+}
+
 /// Request locks `resume` took before reading the record ([`Ledger::claim`]), waiting for the
 /// run that starts the request to take them over. A lock is per open file, so the run cannot
 /// lock the file a second time in the same process.
@@ -388,13 +399,7 @@ impl Ledger {
     /// erasure run). The run that starts the request takes the lock over.
     pub fn claim(&self, id: &str) -> Result<(), UserError> {
         let path = self.dir.join(format!("{id}.lock"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+        let lock = open_lock(&path)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -421,13 +426,7 @@ impl Ledger {
                 return Ok(claimed.swap_remove(i).1);
             }
         }
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| UserError::runtime(format!("cannot create {}: {e}", path.display())))?;
+        let lock = open_lock(&path)?;
         lock.lock()
             .map_err(|e| UserError::runtime(format!("cannot lock {}: {e}", path.display())))?;
         Ok(lock)
