@@ -56,8 +56,11 @@ pub enum DbErrorKind {
     CheckViolation,
     /// A value the column's type cannot hold (a mistyped subject, an out-of-range number).
     BadValue,
-    /// A lock or statement timeout ran out, or a deadlock was broken.
+    /// A lock or statement timeout ran out.
     LockTimeout,
+    /// The server rolled the transaction back to break a deadlock (or a serialization
+    /// conflict): nothing of it was applied, and the same transaction may simply run again.
+    Deadlock,
     /// The connection went away (a server restart, a network cut).
     ConnectionLost,
     /// Anything else.

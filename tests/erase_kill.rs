@@ -1,5 +1,7 @@
 //! `kill -9` in the middle of a large delete, then `resume`: every row is live or quarantined
-//! exactly once, and restoring the request gives back exactly the original data.
+//! exactly once, and restoring the request gives back exactly the original data; `kill -9` in
+//! the middle of that restore, then the restore again: the same. Both run their batches on
+//! two sessions of the database at once.
 
 mod common;
 
@@ -9,6 +11,14 @@ use common::{Workspace, fresh_db, psql};
 
 const MAP: &str = include_str!("fixtures/shop_erase.toml");
 const ROWS: i64 = 120_000;
+
+/// How many sessions dsar has open on the database now.
+fn dsar_sessions(url: &str) -> i64 {
+    count(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dsar' AND datname = current_database()",
+    )
+}
 
 fn count(url: &str, sql: &str) -> i64 {
     psql(url, sql).parse().unwrap()
@@ -53,8 +63,10 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
         .spawn()
         .unwrap();
     // Wait until a good number of batches have committed, then SIGKILL mid-run.
+    let mut most_sessions = 0;
     loop {
         let exists = psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NOT NULL") == "t";
+        most_sessions = most_sessions.max(dsar_sessions(&db.url));
         if exists && quarantined() >= 10_000 {
             break;
         }
@@ -65,6 +77,7 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert_eq!(most_sessions, 2, "the delete's batches ran on two sessions");
 
     let (l, q) = (live(), quarantined());
     assert!(l > 0 && q > 0, "killed mid-run: live {l}, quarantined {q}");
@@ -82,6 +95,44 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     let requests = psql(&db.url, "SELECT request_id FROM dsar.requests ORDER BY created_at");
     let requests: Vec<&str> = requests.lines().collect();
     assert_eq!(requests.len(), 1, "resume finishes the same request");
+
+    // The restore, killed mid-run as well: every row is back or still in quarantine, once.
+    let restore = || {
+        Command::new(env!("CARGO_BIN_EXE_dsar"))
+            .current_dir(ws.dir.path())
+            .args([
+                "restore",
+                "--request",
+                &id,
+                "--identity",
+                "keys/recovery.key",
+                "--quiet",
+            ])
+            .env("DSAR_STATE_DIR", ws.state_dir())
+            .env("SHOP_DATABASE_URL", &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = restore();
+    let mut most_sessions = 0;
+    loop {
+        most_sessions = most_sessions.max(dsar_sessions(&db.url));
+        if quarantined() <= ROWS - 10_000 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "restore finished before it could be killed"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(most_sessions, 2, "the restore's batches ran on two sessions");
+    let (l, q) = (live(), quarantined());
+    assert!(l > 0 && q > 0, "restore killed mid-run: live {l}, quarantined {q}");
+    assert_eq!(l + q, ROWS, "after the kill every row is live or quarantined, once");
     for id in requests {
         ws.dsar_ok(&["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]);
     }

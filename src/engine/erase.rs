@@ -2,7 +2,7 @@
 //! table's strategy, seal the old values into quarantine, all in one transaction.
 
 use super::payload::{SealedRow, encode_key, key_texts};
-use super::plan::{Chunk, mark_done, next_chunk};
+use super::plan::{Chunk, mark_done};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
@@ -15,24 +15,24 @@ use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
 use crate::source::quote::qualified;
 
-/// Change the rows of the next chunk of `table`'s plan (the first not done after position
-/// `after`) according to the table's strategy, and mark the chunk done, in one transaction.
-/// `taken == 0` means the table is done.
-pub async fn erase_batch(
+/// Change the rows of `chunk` of `table`'s plan according to the table's strategy, and mark the
+/// chunk done, in one transaction (a chunk already done, by a run that raced this one, rolls
+/// the batch back).
+pub async fn erase_chunk(
     db: &dyn Backend,
     table: usize,
-    after: i64,
+    chunk: Chunk,
     request_id: &str,
     key: &DataKey,
     installation_key: &[u8],
 ) -> Result<ErasedBatch, UserError> {
-    in_transaction(db, body(db, table, after, request_id, key, installation_key)).await
+    in_transaction(db, body(db, table, chunk, request_id, key, installation_key)).await
 }
 
 async fn body(
     db: &dyn Backend,
     table: usize,
-    after: i64,
+    chunk: Chunk,
     request_id: &str,
     key: &DataKey,
     installation_key: &[u8],
@@ -42,13 +42,7 @@ async fn body(
     let strategy = config.on_delete;
     let name = db.dialect().table_sql(&config.name);
 
-    let Some(Chunk { position, keys }) = next_chunk(db, table, request_id, key, after).await? else {
-        return Ok(ErasedBatch {
-            taken: 0,
-            moved: 0,
-            position: after,
-        });
-    };
+    let Chunk { position, keys } = chunk;
 
     // The old values of what changes: every column for quarantine; the key and the changed
     // columns for anonymize and flag.
@@ -183,9 +177,7 @@ async fn body(
     check_sealed_all(request_id, &config.name, rows.len(), written)?;
     mark_done(db, table, request_id, position).await?;
     Ok(ErasedBatch {
-        taken: keys.len() as u64,
         moved: rows.len() as u64,
-        position,
     })
 }
 

@@ -17,7 +17,8 @@
 //! they are checked here, once:
 //! - every batch is one transaction: a crash at any point leaves each row live or quarantined;
 //! - a batch takes one chunk of the persisted plan and marks it done in that transaction, so a
-//!   resumed erasure takes exactly the chunks not done;
+//!   resumed erasure takes exactly the chunks not done (whichever session ran which batch:
+//!   a table's batches may run on two sessions at once, see `sessions`);
 //! - the rows sealed into quarantine equal the rows taken from the live table in the same
 //!   transaction, or the batch rolls back naming the table;
 //! - restore never overwrites a live row: a key in use again, or a row the table refuses, is
@@ -31,16 +32,17 @@ mod payload;
 mod plan;
 mod purge;
 mod restore;
+mod sessions;
 mod store;
 mod transaction;
 
 pub use capture::{
     ambiguous_keys, capture, count_path_rows, count_rows, count_statement, references_outside_plan, shared_with_others,
 };
-pub use erase::erase_batch;
 pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan};
 pub use purge::purge_flagged_batch;
-pub use restore::{Held, Restoring, next_quarantined, restore_batch};
+pub use restore::{Held, Restoring};
+pub use sessions::{Flow, RestoreRun, TableRun, erase_table, restore_table};
 pub use store::{
     delete_quarantined, ensure_store, expired_requests, has_store, quarantined_tables, register_request, request_count,
     shred_key, stored_request,

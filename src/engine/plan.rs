@@ -36,6 +36,7 @@ fn chunk_place(request_id: &str, table: &str, position: i64) -> Vec<u8> {
 }
 
 /// One chunk of a table's plan: the keys one erase batch takes.
+#[derive(Clone)]
 pub struct Chunk {
     pub position: i64,
     pub keys: Vec<Vec<Cell>>,

@@ -62,15 +62,16 @@ fn folded(values: Vec<Option<String>>) -> Vec<Option<String>> {
     values.into_iter().map(|v| v.map(|v| v.to_lowercase())).collect()
 }
 
-/// `request_id = ? AND table_schema = ? AND table_name = ? AND strategy = ? AND id > ?`, and the
-/// key-hash filter when only some rows are wanted.
+/// `request_id = ? AND table_schema = ? AND table_name = ? AND strategy = ? AND id > ?` (and
+/// `id <= ?`, for a range one session of several restores), and the key-hash filter when only
+/// some rows are wanted.
 fn entries_of(
     db: &dyn Backend,
     st: &mut Statement,
     table: usize,
     strategy: OnDelete,
     request_id: &str,
-    after_id: i64,
+    (after_id, until): (i64, Option<i64>),
     only: Option<&[Vec<u8>]>,
 ) {
     let name = &db.dialect().source().tables[table].name;
@@ -86,6 +87,9 @@ fn entries_of(
         .bind(strategy.name())
         .push(" AND id > ")
         .bind(after_id);
+    if let Some(until) = until {
+        st.push(" AND id <= ").bind(until);
+    }
     if let Some(hashes) = only {
         st.push(" AND ");
         db.dialect().in_list(st, "key_hash", List::Bytes(hashes.to_vec()));
@@ -93,7 +97,7 @@ fn entries_of(
 }
 
 /// Bring back up to `limit` quarantine entries of `table` for the request, after entry
-/// `after_id`, optionally only those whose key hash is in `only`. A row whose key exists again in
+/// `after_id` (and up to `until`), optionally only those whose key hash is in `only`. A row whose key exists again in
 /// the live table (or, for anonymize and flag, no longer exists) is never overwritten: it stays
 /// in quarantine and is reported. A row the table refuses fails the batch with an error whose
 /// kind says so ([`UserError::is_refusal`]); the caller then goes row by row.
@@ -103,10 +107,10 @@ pub async fn restore_batch(
     strategy: OnDelete,
     run: &Restoring<'_>,
     held: &Held,
-    after_id: i64,
+    range: (i64, Option<i64>),
     limit: i64,
 ) -> Result<RestoreBatch, UserError> {
-    in_transaction(db, body(db, table, strategy, run, held, after_id, limit)).await
+    in_transaction(db, body(db, table, strategy, run, held, range, limit)).await
 }
 
 async fn body(
@@ -115,7 +119,7 @@ async fn body(
     strategy: OnDelete,
     run: &Restoring<'_>,
     held: &Held,
-    after_id: i64,
+    range: (i64, Option<i64>),
     limit: i64,
 ) -> Result<RestoreBatch, UserError> {
     let (request_id, only) = (run.request_id, run.only);
@@ -125,7 +129,7 @@ async fn body(
     let table_name = &config.name;
     let mut read = db.dialect().statement();
     read.push("SELECT id, key_hash, sealed");
-    entries_of(db, &mut read, table, strategy, request_id, after_id, only);
+    entries_of(db, &mut read, table, strategy, request_id, range, only);
     read.push(" ORDER BY id LIMIT ")
         .bind(limit)
         .push(db.dialect().lock_rows_sql());
@@ -317,18 +321,18 @@ async fn write_back(
     }
 }
 
-/// The next quarantine entry of `table` after `after` (to flag one the table refuses): its id
+/// The next quarantine entry of `table` in `range` (to flag one the table refuses): its id
 /// and, when it decrypts, its old values, so the rows that belong to it can be held back too.
-pub async fn next_quarantined(
+async fn next_quarantined(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
     run: &Restoring<'_>,
-    after: i64,
+    range: (i64, Option<i64>),
 ) -> Result<Option<(i64, Option<HashMap<String, Option<String>>>)>, UserError> {
     let mut st = db.dialect().statement();
     st.push("SELECT id, key_hash, sealed");
-    entries_of(db, &mut st, table, strategy, run.request_id, after, run.only);
+    entries_of(db, &mut st, table, strategy, run.request_id, range, run.only);
     st.push(" ORDER BY id LIMIT 1");
     let rows = db
         .query(st)
@@ -404,4 +408,75 @@ mod tests {
         assert!(!exact.holds(&row("customer-1@example.com")));
         assert!(exact.holds(&row("Customer-1@Example.com")));
     }
+}
+
+/// The id of the `limit`-th quarantine entry of `table` after `after` (the last one when fewer
+/// are left; `None` when none is): the end of the next range a session of several restores.
+pub(super) async fn range_end(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    after: i64,
+    limit: i64,
+) -> Result<Option<i64>, UserError> {
+    let mut st = db.dialect().statement();
+    st.push("SELECT max(id) FROM (SELECT id");
+    entries_of(db, &mut st, table, strategy, run.request_id, (after, None), run.only);
+    st.push(" ORDER BY id LIMIT ").bind(limit).push(") AS next_range");
+    let rows = db
+        .query(st)
+        .await
+        .map_err(on_source(db, "cannot read the quarantine"))?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next())
+        .and_then(|v| v.int()))
+}
+
+/// Restore up to `limit` entries of `range` one per transaction, flagging each that the live
+/// table refuses (with the database's reason) instead of failing the whole restore.
+pub(super) async fn one_by_one(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    held: &Held,
+    (mut after, until): (i64, Option<i64>),
+    limit: i64,
+) -> Result<RestoreBatch, UserError> {
+    let mut total = RestoreBatch {
+        last_id: after,
+        ..Default::default()
+    };
+    for _ in 0..limit {
+        match restore_batch(db, table, strategy, run, held, (after, until), 1).await {
+            Ok(single) if single.seen == 0 => break,
+            Ok(single) => {
+                total.seen += single.seen;
+                total.restored += single.restored;
+                total.conflicts.extend(single.conflicts);
+                total.kept.extend(single.kept);
+                after = single.last_id;
+            }
+            Err(e) if e.is_refusal() => {
+                let Some((id, row)) = next_quarantined(db, table, strategy, run, (after, until)).await? else {
+                    break;
+                };
+                // Its children stay with it (when its values are known).
+                total.kept.extend(row);
+                total.seen += 1;
+                total.conflicts.push(format!(
+                    "{} (quarantined row {id}): the table refused it ({}); left in quarantine",
+                    db.dialect().source().tables[table].name,
+                    e.message
+                ));
+                after = id;
+            }
+            Err(e) => return Err(e),
+        }
+        total.last_id = after;
+    }
+    Ok(total)
 }

@@ -1,7 +1,6 @@
 //! `dsar delete`: plan, confirm, then move the subject's rows into quarantine batch by batch.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -559,62 +558,21 @@ async fn erase_planned(
     let progress = Progress::new(run.global.quiet, run.global.json);
     // One bar for the whole delete above the table's own: how far the plan is, and its ETA.
     let overall = progress.rows_of("all tables", steps.iter().map(|s| s.rows).sum());
+    let mut siblings = std::collections::HashMap::new();
     for step in steps {
         let source = &run.sources[step.source];
         let bar = progress.rows_of(&format!("{}: {}", step.source_name, step.table_name), step.rows);
-        let started = Instant::now();
         let mut moved = 0u64;
-        let mut after = -1;
-        loop {
-            let result = engine::erase_batch(
-                source.backend(),
-                step.table,
-                after,
-                request_id,
-                run.data_key,
-                run.installation_key,
-            )
-            .await;
-            let batch = match result {
-                Ok(batch) => batch,
-                Err(e) if e.db == Some(crate::error::DbErrorKind::ForeignKeyViolation) && blocked.is_some() => {
-                    bar.abandon();
-                    add_done(done, step, moved);
-                    if let Some(slot) = blocked.take() {
-                        *slot = Some(e);
-                    }
-                    return Ok(());
-                }
-                Err(e) => {
-                    let counts = counts_with(done, step, moved);
-                    let error = redact(&e.message, &run.raw_values);
-                    run.audit.append(&(run.event)(
-                        "delete.failed",
-                        Outcome::Error,
-                        counts,
-                        Some(error.clone()),
-                    ))?;
-                    running.finish("failed", Some(error), Vec::new())?;
-                    return Err(UserError {
-                        message: format!(
-                            "{} ({moved} rows of {} were already quarantined; request {request_id})",
-                            e.message, step.table_name
-                        ),
-                        hint: Some(format!(
-                            "fix the cause, then `{}` finishes it",
-                            crate::follow_up::command(
-                                run.global,
-                                &format!("resume {request_id} --identity {}", run.recovery_identity)
-                            )
-                        )),
-                        ..e
-                    });
-                }
-            };
-            if batch.taken == 0 {
-                break;
-            }
-            after = batch.position;
+        let mut cancelled = false;
+        let table_run = engine::TableRun {
+            table: step.table,
+            request_id,
+            key: run.data_key,
+            installation_key: run.installation_key,
+            max_rows_per_second: source.config().max_rows_per_second,
+        };
+        let sessions = super::sessions_for(source, step.source, step.rows, &mut siblings).await;
+        let result = engine::erase_table(&sessions, &table_run, |batch| {
             moved += batch.moved;
             bar.set_position(moved);
             overall.inc(batch.moved);
@@ -626,35 +584,75 @@ async fn erase_planned(
                 Some(before + step.rows),
             );
             progress.event(request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
-            if running.cancel_requested() {
+            cancelled = running.cancel_requested();
+            if cancelled {
+                engine::Flow::Stop
+            } else {
+                engine::Flow::Continue
+            }
+        })
+        .await;
+        match result {
+            Ok(()) => {}
+            Err(e) if e.db == Some(crate::error::DbErrorKind::ForeignKeyViolation) && blocked.is_some() => {
                 bar.abandon();
+                add_done(done, step, moved);
+                if let Some(slot) = blocked.take() {
+                    *slot = Some(e);
+                }
+                return Ok(());
+            }
+            Err(e) => {
                 let counts = counts_with(done, step, moved);
-                let total: u64 = counts
-                    .iter()
-                    .filter(|c| c.strategy != Some("retain"))
-                    .map(|c| c.rows)
-                    .sum();
-                run.audit
-                    .append(&(run.event)("delete.cancelled", Outcome::Ok, counts, None))?;
-                running.finish("cancelled", None, Vec::new())?;
-                return Err(UserError::cancelled(format!(
-                    "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
-                ))
-                .with_hint(format!(
-                    "finish with `{}`, or undo with `{}`",
-                    crate::follow_up::command(
-                        run.global,
-                        &format!("resume {request_id} --identity {}", run.recovery_identity)
+                let error = redact(&e.message, &run.raw_values);
+                run.audit.append(&(run.event)(
+                    "delete.failed",
+                    Outcome::Error,
+                    counts,
+                    Some(error.clone()),
+                ))?;
+                running.finish("failed", Some(error), Vec::new())?;
+                return Err(UserError {
+                    message: format!(
+                        "{} ({moved} rows of {} were already quarantined; request {request_id})",
+                        e.message, step.table_name
                     ),
-                    crate::follow_up::command(
-                        run.global,
-                        &format!("restore --request {request_id} --identity {}", run.recovery_identity)
-                    )
-                )));
+                    hint: Some(format!(
+                        "fix the cause, then `{}` finishes it",
+                        crate::follow_up::command(
+                            run.global,
+                            &format!("resume {request_id} --identity {}", run.recovery_identity)
+                        )
+                    )),
+                    ..e
+                });
             }
-            if let Some(limit) = source.config().max_rows_per_second {
-                crate::pace::throttle(started, moved, limit).await;
-            }
+        }
+        if cancelled {
+            bar.abandon();
+            let counts = counts_with(done, step, moved);
+            let total: u64 = counts
+                .iter()
+                .filter(|c| c.strategy != Some("retain"))
+                .map(|c| c.rows)
+                .sum();
+            run.audit
+                .append(&(run.event)("delete.cancelled", Outcome::Ok, counts, None))?;
+            running.finish("cancelled", None, Vec::new())?;
+            return Err(UserError::cancelled(format!(
+                "cancelled after the current batch: {total} rows were erased and stay erased (request {request_id})"
+            ))
+            .with_hint(format!(
+                "finish with `{}`, or undo with `{}`",
+                crate::follow_up::command(
+                    run.global,
+                    &format!("resume {request_id} --identity {}", run.recovery_identity)
+                ),
+                crate::follow_up::command(
+                    run.global,
+                    &format!("restore --request {request_id} --identity {}", run.recovery_identity)
+                )
+            )));
         }
         bar.finish();
         add_done(done, step, moved);

@@ -100,3 +100,29 @@ pub fn check_key(
         _ => Ok(()),
     }
 }
+
+/// The sessions a table's batches run on (`engine::erase_table`, `engine::restore_table`): the
+/// source's own, and a second session of the same database when the table has more than one
+/// batch to do (`rows`), the source is not paced (a `max_rows_per_second` spares its database)
+/// and its kind takes writes from two sessions at once (PostgreSQL; see `Database::open_sibling`). The second session is
+/// opened once per source (index `source_index` in `siblings`), when first wanted; one the
+/// server will not give leaves every table of the source to the one session. (Three sessions
+/// measured no faster than two on 2 cores: the server and the client already share them.)
+async fn sessions_for<'s, 'a: 's>(
+    source: &'s Database<'a>,
+    source_index: usize,
+    rows: u64,
+    siblings: &'s mut std::collections::HashMap<usize, Option<Database<'a>>>,
+) -> Vec<&'s dyn crate::source::backend::Backend> {
+    let config = source.config();
+    let wanted = rows > u64::from(config.batch_rows) && config.max_rows_per_second.is_none();
+    if wanted && !siblings.contains_key(&source_index) {
+        siblings.insert(source_index, source.open_sibling().await);
+    }
+    let siblings: &'s std::collections::HashMap<_, _> = siblings;
+    let mut sessions = vec![source.backend()];
+    if let (true, Some(Some(sibling))) = (wanted, siblings.get(&source_index)) {
+        sessions.push(sibling.backend());
+    }
+    sessions
+}

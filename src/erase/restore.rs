@@ -13,7 +13,6 @@ use crate::engine;
 use crate::envelope::DataKey;
 use crate::error::{ExitKind, UserError};
 use crate::ledger::Ledger;
-use crate::source::erasure::RestoreBatch;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -145,6 +144,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
     let mut matched_single = false;
     // Rows already back stay back whatever happens next: a run that stops records them.
     let restoring_all = async {
+        let mut siblings = HashMap::new();
         for (s, key) in &keys {
             let source = &sources[*s];
             // Declared keys only: a table reached by `via` comes back after the rows it was
@@ -196,59 +196,46 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     // (a single-row restore brings back fewer).
                     let planned = only.is_none().then_some(quarantined);
                     let mut restored = 0u64;
-                    let mut after = 0i64;
-                    let started = std::time::Instant::now();
-                    loop {
-                        let limit = i64::from(source.config().batch_rows);
-                        let batch = match engine::restore_batch(
-                            source.backend(),
-                            table,
-                            strategy,
-                            &restoring,
-                            &holding,
-                            after,
-                            limit,
-                        )
-                        .await
-                        {
-                            Ok(batch) => batch,
-                            // A row the table no longer accepts (a new constraint, a missing
-                            // parent) must not hold back the others: go row by row and flag it.
-                            Err(e) if e.is_refusal() => {
-                                one_by_one(source, table, strategy, &restoring, &holding, after, limit).await?
-                            }
-                            Err(e) => return Err(e),
-                        };
-                        if batch.seen == 0 {
-                            break;
-                        }
+                    let mut cancelled = false;
+                    let table_name = source.config().tables[table].name.to_string();
+                    let sessions = super::sessions_for(source, *s, quarantined, &mut siblings).await;
+                    let restore_run = engine::RestoreRun {
+                        table,
+                        strategy,
+                        restoring: &restoring,
+                        held: &holding,
+                        batch_rows: i64::from(source.config().batch_rows),
+                        max_rows_per_second: source.config().max_rows_per_second,
+                    };
+                    engine::restore_table(&sessions, &restore_run, |batch| {
                         for row in &batch.kept {
                             hold_children(source, &fks, table, row, &mut held);
                         }
-                        after = batch.last_id;
                         restored += batch.restored;
                         flagged.extend(batch.conflicts);
-                        let table_name = source.config().tables[table].name.to_string();
                         running.progress(&source.config().name, &table_name, restored, planned);
-                        if running.cancel_requested() {
-                            counts.push(TableCount {
-                                source: source.config().name.clone(),
-                                table: table_name,
-                                strategy: Some(strategy.name()),
-                                rows: restored,
-                            });
-                            running.finish("cancelled", None, redact_keys(&flagged, &args.key, audit.key()))?;
-                            return Err(UserError::cancelled(format!(
-                                "cancelled: rows restored so far stay restored (restore run {run_id})"
-                            ))
-                            .with_hint(format!(
-                                "run the same restore again to bring back the rest of {request_id}"
-                            )));
+                        cancelled = running.cancel_requested();
+                        if cancelled {
+                            engine::Flow::Stop
+                        } else {
+                            engine::Flow::Continue
                         }
-                        // Restores spare a busy database as deletes do.
-                        if let Some(rate) = source.config().max_rows_per_second {
-                            crate::pace::throttle(started, restored, rate).await;
-                        }
+                    })
+                    .await?;
+                    if cancelled {
+                        counts.push(TableCount {
+                            source: source.config().name.clone(),
+                            table: table_name,
+                            strategy: Some(strategy.name()),
+                            rows: restored,
+                        });
+                        running.finish("cancelled", None, redact_keys(&flagged, &args.key, audit.key()))?;
+                        return Err(UserError::cancelled(format!(
+                            "cancelled: rows restored so far stay restored (restore run {run_id})"
+                        ))
+                        .with_hint(format!(
+                            "run the same restore again to bring back the rest of {request_id}"
+                        )));
                     }
                     matched_single |= restored > 0;
                     counts.push(TableCount {
@@ -364,55 +351,6 @@ fn redact_keys(flagged: &[String], keys: &[String], installation_key: &[u8]) -> 
             })
         })
         .collect()
-}
-
-/// Restore up to `limit` entries after `after` one per transaction, flagging each that the live
-/// table refuses (with the database's reason) instead of failing the whole restore.
-#[allow(clippy::too_many_arguments)]
-async fn one_by_one(
-    source: &crate::source::Database<'_>,
-    table: usize,
-    strategy: OnDelete,
-    restoring: &engine::Restoring<'_>,
-    holding: &engine::Held,
-    mut after: i64,
-    limit: i64,
-) -> Result<RestoreBatch, UserError> {
-    let mut total = RestoreBatch {
-        last_id: after,
-        ..Default::default()
-    };
-    for _ in 0..limit {
-        match engine::restore_batch(source.backend(), table, strategy, restoring, holding, after, 1).await {
-            Ok(single) if single.seen == 0 => break,
-            Ok(single) => {
-                total.seen += single.seen;
-                total.restored += single.restored;
-                total.conflicts.extend(single.conflicts);
-                total.kept.extend(single.kept);
-                after = single.last_id;
-            }
-            Err(e) if e.is_refusal() => {
-                let Some((id, row)) =
-                    engine::next_quarantined(source.backend(), table, strategy, restoring, after).await?
-                else {
-                    break;
-                };
-                // Its children stay with it (when its values are known).
-                total.kept.extend(row);
-                total.seen += 1;
-                total.conflicts.push(format!(
-                    "{} (quarantined row {id}): the table refused it ({}); left in quarantine",
-                    source.config().tables[table].name,
-                    e.message
-                ));
-                after = id;
-            }
-            Err(e) => return Err(e),
-        }
-        total.last_id = after;
-    }
-    Ok(total)
 }
 
 /// A row of `parent` stays in quarantine: hold back the rows that belong to it, in every

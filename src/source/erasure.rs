@@ -9,12 +9,8 @@ use crate::source::shape::TableShape;
 /// What an erase batch did.
 #[derive(Debug)]
 pub struct ErasedBatch {
-    /// Keys taken from the plan (0: the table is done).
-    pub taken: u64,
     /// Rows actually changed (fewer if some vanished meanwhile).
     pub moved: u64,
-    /// The plan position of the chunk taken: the next batch starts after it.
-    pub position: i64,
 }
 
 /// What a restore batch did.

@@ -554,7 +554,8 @@ pub fn classify(e: &mysql_async::Error) -> DbErrorKind {
             1048 | 1364 | 3819 | 4025 => DbErrorKind::CheckViolation,
             1264 | 1265 | 1292 | 1366 | 1367 | 1406 | 1411 => DbErrorKind::BadValue,
             // Lock wait timeout, deadlock, and the statement time limits of MySQL and MariaDB.
-            1205 | 1213 | 1969 | 3024 => DbErrorKind::LockTimeout,
+            1205 | 1969 | 3024 => DbErrorKind::LockTimeout,
+            1213 => DbErrorKind::Deadlock,
             1053 | 1927 | 2006 | 2013 => DbErrorKind::ConnectionLost,
             _ => DbErrorKind::Other,
         },
