@@ -143,3 +143,53 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     );
     assert_eq!(count(&db.url, "SELECT count(*) FROM dsar.quarantine"), 0);
 }
+
+/// A table whose rows refer to each other (here each row's parent is the next row, and a
+/// parent's delete cascades to its child) is erased on one session: on two, one session could
+/// delete a parent before the other took its child, which the cascade would then remove
+/// without sealing it. Every row must reach quarantine.
+#[test]
+fn a_table_that_refers_to_itself_is_erased_on_one_session() {
+    const NODES: i64 = 20_000;
+    let db = fresh_db("shop_tpl");
+    psql(
+        &db.url,
+        &format!(
+            "CREATE TABLE \"Shop\".nodes (id bigint PRIMARY KEY, \"CustomerId\" int NOT NULL,
+                 parent_id bigint REFERENCES \"Shop\".nodes (id) ON DELETE CASCADE);
+             INSERT INTO \"Shop\".nodes SELECT g, 1, NULL FROM generate_series(1, {NODES}) g;
+             UPDATE \"Shop\".nodes SET parent_id = id + 1 WHERE id < {NODES};
+             ANALYZE"
+        ),
+    );
+    let config = MAP.replace("batch_rows = 2", "batch_rows = 1000")
+        + "\n[[sources.tables]]\ntable = \"Shop.nodes\"\nmatch = { customer_id = \"CustomerId\" }\n";
+    let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .current_dir(ws.dir.path())
+        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
+        .env("DSAR_STATE_DIR", ws.state_dir())
+        .env("SHOP_DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut most_sessions = 0;
+    let status = loop {
+        most_sessions = most_sessions.max(dsar_sessions(&db.url));
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+    };
+    assert!(status.success(), "delete failed: {status}");
+    assert!(most_sessions <= 1, "the table was erased on {most_sessions} sessions");
+    assert_eq!(count(&db.url, "SELECT count(*) FROM \"Shop\".nodes"), 0);
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'nodes'"
+        ),
+        NODES,
+        "every row was sealed into quarantine, none removed by the cascade unsealed"
+    );
+}

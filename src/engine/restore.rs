@@ -451,7 +451,7 @@ pub(super) async fn one_by_one(
         ..Default::default()
     };
     for _ in 0..limit {
-        match restore_batch(db, table, strategy, run, held, (after, until), 1).await {
+        match super::sessions::retried(|| restore_batch(db, table, strategy, run, held, (after, until), 1)).await {
             Ok(single) if single.seen == 0 => break,
             Ok(single) => {
                 total.seen += single.seen;

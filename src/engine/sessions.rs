@@ -35,7 +35,7 @@ use crate::source::erasure::{ErasedBatch, RestoreBatch};
 const DEADLOCK_RETRIES: usize = 3;
 
 /// Run the batch `attempt` makes, again while the server rolls it back to break a deadlock.
-async fn retried<T, Fut: std::future::Future<Output = Result<T, UserError>>>(
+pub(super) async fn retried<T, Fut: std::future::Future<Output = Result<T, UserError>>>(
     mut attempt: impl FnMut() -> Fut,
 ) -> Result<T, UserError> {
     let mut tries = 0;
@@ -131,7 +131,12 @@ async fn erase_session<F: FnMut(&ErasedBatch) -> Flow>(db: &dyn Backend, run: &T
             if shared.stop.get() {
                 return;
             }
-            match next_chunk(db, run.table, run.request_id, run.key, *after).await {
+            let next = next_chunk(db, run.table, run.request_id, run.key, *after).await;
+            // The other session may have failed, or been told to stop, meanwhile.
+            if shared.stop.get() {
+                return;
+            }
+            match next {
                 Ok(Some(chunk)) => {
                     *after = chunk.position;
                     chunk
@@ -204,7 +209,11 @@ async fn restore_session<F: FnMut(RestoreBatch) -> Flow>(
         }
         // Alone, the session keeps the lock over its batch and moves `after` past it.
         let (range, mut alone) = if ranged {
-            match range_end(db, table, strategy, restoring, *after, run.batch_rows).await {
+            let end = range_end(db, table, strategy, restoring, *after, run.batch_rows).await;
+            if shared.stop.get() {
+                return;
+            }
+            match end {
                 Ok(Some(until)) => {
                     let range = (*after, Some(until));
                     *after = until;

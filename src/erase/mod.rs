@@ -104,18 +104,24 @@ pub fn check_key(
 /// The sessions a table's batches run on (`engine::erase_table`, `engine::restore_table`): the
 /// source's own, and a second session of the same database when the table has more than one
 /// batch to do (`rows`), the source is not paced (a `max_rows_per_second` spares its database)
-/// and its kind takes writes from two sessions at once (PostgreSQL; see `Database::open_sibling`). The second session is
+/// and its kind takes writes from two sessions at once (PostgreSQL; see `Database::open_sibling`),
+/// unless the table refers to itself (a foreign key or a `via` from the table to itself: one
+/// session's batch could delete a parent before the other's takes its child, a refusal, or
+/// with `ON DELETE CASCADE` a child gone unsealed, that one session in plan order never meets). The second session is
 /// opened once per source (index `source_index` in `siblings`), when first wanted; one the
 /// server will not give leaves every table of the source to the one session. (Three sessions
 /// measured no faster than two on 2 cores: the server and the client already share them.)
 async fn sessions_for<'s, 'a: 's>(
     source: &'s Database<'a>,
     source_index: usize,
+    table: usize,
     rows: u64,
     siblings: &'s mut std::collections::HashMap<usize, Option<Database<'a>>>,
 ) -> Vec<&'s dyn crate::source::backend::Backend> {
     let config = source.config();
-    let wanted = rows > u64::from(config.batch_rows) && config.max_rows_per_second.is_none();
+    let wanted = rows > u64::from(config.batch_rows)
+        && config.max_rows_per_second.is_none()
+        && !refers_to_itself(source, table).await;
     if wanted && !siblings.contains_key(&source_index) {
         siblings.insert(source_index, source.open_sibling().await);
     }
@@ -125,4 +131,18 @@ async fn sessions_for<'s, 'a: 's>(
         sessions.push(sibling.backend());
     }
     sessions
+}
+
+/// Whether rows of `table` can refer to other rows of it: a foreign key from the table to
+/// itself, or a `via` path whose parent is the table. A catalog that cannot be read counts as
+/// yes (one session is always safe).
+async fn refers_to_itself(source: &Database<'_>, table: usize) -> bool {
+    let config = &source.config().tables[table];
+    if config.link.paths().iter().any(|p| p.parent == table) {
+        return true;
+    }
+    match source.foreign_keys().await {
+        Ok(fks) => fks.iter().any(|fk| fk.child == config.name && fk.parent == config.name),
+        Err(_) => true,
+    }
 }

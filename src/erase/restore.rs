@@ -198,7 +198,9 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     let mut restored = 0u64;
                     let mut cancelled = false;
                     let table_name = source.config().tables[table].name.to_string();
-                    let sessions = super::sessions_for(source, *s, quarantined, &mut siblings).await;
+                    // `restore --key` brings back one entry: one session.
+                    let rows = if only.is_none() { quarantined } else { 0 };
+                    let sessions = super::sessions_for(source, *s, table, rows, &mut siblings).await;
                     let restore_run = engine::RestoreRun {
                         table,
                         strategy,
@@ -207,7 +209,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                         batch_rows: i64::from(source.config().batch_rows),
                         max_rows_per_second: source.config().max_rows_per_second,
                     };
-                    engine::restore_table(&sessions, &restore_run, |batch| {
+                    let restored_all = engine::restore_table(&sessions, &restore_run, |batch| {
                         for row in &batch.kept {
                             hold_children(source, &fks, table, row, &mut held);
                         }
@@ -221,7 +223,17 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                             engine::Flow::Continue
                         }
                     })
-                    .await?;
+                    .await;
+                    if let Err(e) = restored_all {
+                        // What came back before the failure stays back, and is counted.
+                        counts.push(TableCount {
+                            source: source.config().name.clone(),
+                            table: table_name,
+                            strategy: Some(strategy.name()),
+                            rows: restored,
+                        });
+                        return Err(e);
+                    }
                     if cancelled {
                         counts.push(TableCount {
                             source: source.config().name.clone(),
