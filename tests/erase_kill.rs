@@ -5,12 +5,31 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Child;
 
 use common::{Workspace, fresh_db, psql};
 
 const MAP: &str = include_str!("fixtures/shop_erase.toml");
 const ROWS: i64 = 120_000;
+
+/// Poll until `reached`, then SIGKILL `child` (a `what` that must still be running then);
+/// returns the most sessions dsar had open on the database meanwhile.
+fn kill_when(mut child: Child, url: &str, what: &str, reached: impl Fn() -> bool) -> i64 {
+    let mut most_sessions = 0;
+    loop {
+        most_sessions = most_sessions.max(dsar_sessions(url));
+        if reached() {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{what} finished before it could be killed"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    most_sessions
+}
 
 /// How many sessions dsar has open on the database now.
 fn dsar_sessions(url: &str) -> i64 {
@@ -53,30 +72,11 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
         )
     };
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Wait until a good number of batches have committed, then SIGKILL mid-run.
-    let mut most_sessions = 0;
-    loop {
-        let exists = psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NOT NULL") == "t";
-        most_sessions = most_sessions.max(dsar_sessions(&db.url));
-        if exists && quarantined() >= 10_000 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "delete finished before it could be killed"
-        );
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let most_sessions = kill_when(child, &db.url, "delete", || {
+        psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NOT NULL") == "t" && quarantined() >= 10_000
+    });
     assert_eq!(most_sessions, 2, "the delete's batches ran on two sessions");
 
     let (l, q) = (live(), quarantined());
@@ -97,38 +97,15 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     assert_eq!(requests.len(), 1, "resume finishes the same request");
 
     // The restore, killed mid-run as well: every row is back or still in quarantine, once.
-    let restore = || {
-        Command::new(env!("CARGO_BIN_EXE_dsar"))
-            .current_dir(ws.dir.path())
-            .args([
-                "restore",
-                "--request",
-                &id,
-                "--identity",
-                "keys/recovery.key",
-                "--quiet",
-            ])
-            .env("DSAR_STATE_DIR", ws.state_dir())
-            .env("SHOP_DATABASE_URL", &db.url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut child = restore();
-    let mut most_sessions = 0;
-    loop {
-        most_sessions = most_sessions.max(dsar_sessions(&db.url));
-        if quarantined() <= ROWS - 10_000 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "restore finished before it could be killed"
-        );
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let child = ws.spawn(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    let most_sessions = kill_when(child, &db.url, "restore", || quarantined() <= ROWS - 10_000);
     assert_eq!(most_sessions, 2, "the restore's batches ran on two sessions");
     let (l, q) = (live(), quarantined());
     assert!(l > 0 && q > 0, "restore killed mid-run: live {l}, quarantined {q}");
@@ -165,15 +142,7 @@ fn a_table_that_refers_to_itself_is_erased_on_one_session() {
     let config = MAP.replace("batch_rows = 2", "batch_rows = 1000")
         + "\n[[sources.tables]]\ntable = \"Shop.nodes\"\nmatch = { customer_id = \"CustomerId\" }\n";
     let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsar"))
-        .current_dir(ws.dir.path())
-        .args(["delete", "--subject", "customer_id=1", "--yes", "--quiet"])
-        .env("DSAR_STATE_DIR", ws.state_dir())
-        .env("SHOP_DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
     let mut most_sessions = 0;
     let status = loop {
         most_sessions = most_sessions.max(dsar_sessions(&db.url));

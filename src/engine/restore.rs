@@ -377,39 +377,6 @@ fn texts(row: &SealedRow) -> HashMap<String, Option<String>> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(email: &str) -> SealedRow {
-        SealedRow {
-            columns: vec!["email".into()].into(),
-            values: vec![Cell::Text(email.into())],
-        }
-    }
-
-    #[test]
-    fn a_column_matched_ignoring_case_holds_every_spelling() {
-        let mut held = Held::default();
-        held.hold(
-            &["email".to_string()],
-            true,
-            vec![Some("Customer-1@Example.com".into())],
-        );
-        assert!(held.holds(&row("customer-1@example.com")));
-        assert!(held.holds(&row("CUSTOMER-1@EXAMPLE.COM")));
-        assert!(!held.holds(&row("customer-2@example.com")));
-        let mut exact = Held::default();
-        exact.hold(
-            &["email".to_string()],
-            false,
-            vec![Some("Customer-1@Example.com".into())],
-        );
-        assert!(!exact.holds(&row("customer-1@example.com")));
-        assert!(exact.holds(&row("Customer-1@Example.com")));
-    }
-}
-
 /// The id of the `limit`-th quarantine entry of `table` after `after` (the last one when fewer
 /// are left; `None` when none is): the end of the next range a session of several restores.
 pub(super) async fn range_end(
@@ -479,4 +446,37 @@ pub(super) async fn one_by_one(
         total.last_id = after;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(email: &str) -> SealedRow {
+        SealedRow {
+            columns: vec!["email".into()].into(),
+            values: vec![Cell::Text(email.into())],
+        }
+    }
+
+    #[test]
+    fn a_column_matched_ignoring_case_holds_every_spelling() {
+        let mut held = Held::default();
+        held.hold(
+            &["email".to_string()],
+            true,
+            vec![Some("Customer-1@Example.com".into())],
+        );
+        assert!(held.holds(&row("customer-1@example.com")));
+        assert!(held.holds(&row("CUSTOMER-1@EXAMPLE.COM")));
+        assert!(!held.holds(&row("customer-2@example.com")));
+        let mut exact = Held::default();
+        exact.hold(
+            &["email".to_string()],
+            false,
+            vec![Some("Customer-1@Example.com".into())],
+        );
+        assert!(!exact.holds(&row("customer-1@example.com")));
+        assert!(exact.holds(&row("Customer-1@Example.com")));
+    }
 }

@@ -54,6 +54,13 @@ pub enum Flow {
     Stop,
 }
 
+impl Flow {
+    /// `Stop` when `stop` (a cancel was asked for), else `Continue`.
+    pub fn stop_if(stop: bool) -> Flow {
+        if stop { Flow::Stop } else { Flow::Continue }
+    }
+}
+
 /// One table of one request: what every batch of it needs.
 pub struct TableRun<'a> {
     pub table: usize,

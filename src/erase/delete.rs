@@ -585,11 +585,7 @@ async fn erase_planned(
             );
             progress.event(request_id, &step.source_name, &step.table_name, moved, Some(step.rows));
             cancelled = running.cancel_requested();
-            if cancelled {
-                engine::Flow::Stop
-            } else {
-                engine::Flow::Continue
-            }
+            engine::Flow::stop_if(cancelled)
         })
         .await;
         match result {

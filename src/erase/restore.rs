@@ -217,11 +217,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                         flagged.extend(batch.conflicts);
                         running.progress(&source.config().name, &table_name, restored, planned);
                         cancelled = running.cancel_requested();
-                        if cancelled {
-                            engine::Flow::Stop
-                        } else {
-                            engine::Flow::Continue
-                        }
+                        engine::Flow::stop_if(cancelled)
                     })
                     .await;
                     if let Err(e) = restored_all {
