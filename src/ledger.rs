@@ -298,7 +298,27 @@ impl Ledger {
         };
         let mut request = Request::new(request_id, kind, operator, subject);
         request.queued_by = run.map(str::to_string);
-        self.begin(lock, request, reason, prepare)
+        self.begin(lock, request, reason, prepare, true)
+    }
+
+    /// Run a request that this process queued under its run `run` ([`Ledger::queue`]) without
+    /// writing its record again: it reads `queued` until it ends (its run's lock tells that it
+    /// is alive, and, once free, that it was interrupted, as a `running` record under the run
+    /// would), and its end replaces the queued record. A batch export of many people then
+    /// writes two records per person, not three: on a file system that discards freed blocks,
+    /// each record replaced costs a synchronous discard of the old one.
+    pub fn run_queued(
+        &self,
+        run: &str,
+        request_id: &str,
+        kind: &str,
+        operator: &str,
+        subject: Vec<String>,
+        prepare: impl FnOnce(&mut Request),
+    ) -> Result<Running, UserError> {
+        let mut request = Request::new(request_id, kind, operator, subject);
+        request.queued_by = Some(run.to_string());
+        self.begin(None, request, None, prepare, false)
     }
 
     /// Write `request` as running, holding `lock` (`None`: its run's) until it ends.
@@ -308,6 +328,7 @@ impl Ledger {
         mut request: Request,
         reason: Option<String>,
         prepare: impl FnOnce(&mut Request),
+        write: bool,
     ) -> Result<Running, UserError> {
         let case = self.announce.as_ref().map(|(audit, _)| audit);
         request.reason = reason.or_else(|| case.and_then(|a| a.reason()).map(str::to_string));
@@ -324,7 +345,11 @@ impl Ledger {
             key: self.key.clone(),
             grouped: self.grouped.clone(),
         };
-        running.write()?;
+        if write {
+            running.write()?;
+        } else {
+            running.last_write = Some(Instant::now());
+        }
         Ok(running)
     }
 
@@ -517,6 +542,16 @@ pub struct Running {
 impl Running {
     /// Set a table's progress; the record is rewritten at most every half second.
     pub fn progress(&mut self, source: &str, table: &str, done: u64, planned: Option<u64>) {
+        self.set_progress(source, table, done, planned);
+        if self.last_write.is_none_or(|t| t.elapsed() >= WRITE_EVERY) {
+            // Progress is advisory: a failed write must not stop the erasure itself.
+            let _ = self.write();
+        }
+    }
+
+    /// Set a table's progress without writing the record (the write that ends the request
+    /// follows).
+    pub fn set_progress(&mut self, source: &str, table: &str, done: u64, planned: Option<u64>) {
         match self
             .request
             .progress
@@ -537,10 +572,6 @@ impl Running {
             }),
         }
         self.request.eta_seconds = self.eta();
-        if self.last_write.is_none_or(|t| t.elapsed() >= WRITE_EVERY) {
-            // Progress is advisory: a failed write must not stop the erasure itself.
-            let _ = self.write();
-        }
     }
 
     /// Seconds left at the rate so far, when every table has a planned count.

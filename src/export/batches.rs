@@ -13,9 +13,11 @@ use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
 /// log beside records reads as a deleted log). The requests run under `run`'s lock when the
-/// export has one (several people), else each under its own. The `running` records are not synced: what must
-/// survive a power loss is the outcome, synced after the batch (a record lost before that names
-/// no archive, and the audit log holds the request).
+/// export has one (several people), else each under its own; `queued`: the run wrote their
+/// records as `queued` already, and those stand until the batch ends (no record written here).
+/// The `running` records are not synced: what must survive a power loss is the outcome, synced
+/// after the batch (a record lost before that names no archive, and the audit log holds the
+/// request).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn start_batch(
     audit: &AuditLog,
@@ -26,6 +28,7 @@ pub(super) fn start_batch(
     resume_settings: &ExportSettings,
     batch: &[Subject],
     request_ids: &[String],
+    queued: bool,
 ) -> Result<Vec<Running>, UserError> {
     let requested: Vec<Event> = batch
         .iter()
@@ -46,12 +49,14 @@ pub(super) fn start_batch(
             None => None,
         };
         let subject = hashes(key, &subject.ids);
-        running.push(
-            ledger.start_with(run, id, "export", audit.operator(), None, subject, |r| {
-                r.export = Some(resume_settings.clone());
-                r.sealed_subjects = sealed;
-            })?,
-        );
+        let prepare = |r: &mut crate::ledger::Request| {
+            r.export = Some(resume_settings.clone());
+            r.sealed_subjects = sealed;
+        };
+        running.push(match (run, queued) {
+            (Some(run), true) => ledger.run_queued(run, id, "export", audit.operator(), subject, prepare)?,
+            _ => ledger.start_with(run, id, "export", audit.operator(), None, subject, prepare)?,
+        });
     }
     Ok(running)
 }
@@ -169,7 +174,7 @@ impl BatchEnds<'_> {
         let mut first_error = None;
         for (e, mut run) in exported.iter().zip(running) {
             for c in &e.counts {
-                run.progress(&c.source, &c.table, c.rows, Some(c.rows));
+                run.set_progress(&c.source, &c.table, c.rows, Some(c.rows));
             }
             let mut flagged = self.missing.to_vec();
             flagged.extend(e.failed_sources.iter().cloned());

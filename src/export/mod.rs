@@ -342,7 +342,7 @@ async fn export_subjects(
     // order, and a run that stops records the batch under way first, so no archive is left
     // without its outcome.
     let mut under_way: Option<UnderWay<'_>> = None;
-    for (batch, request_ids) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)) {
+    for (i, (batch, request_ids)) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)).enumerate() {
         let request_ids = request_ids.to_vec();
         let started = start_batch(
             &audit,
@@ -353,6 +353,8 @@ async fn export_subjects(
             &resume_settings,
             batch,
             &request_ids,
+            // Every batch after the first was queued by the run.
+            i > 0,
         );
         let mut running = match started {
             Ok(running) => running,
