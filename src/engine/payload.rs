@@ -124,21 +124,31 @@ pub fn decode_key(stored: Option<&str>, typed: bool, width: usize) -> Option<Vec
     (key.len() == width).then_some(key)
 }
 
-/// A plan chunk's keys, each as [`encode_key`] writes it, as one JSON array.
+/// A plan chunk's keys, each as [`encode_key`] writes it, as one JSON array. Serialised in
+/// one pass (a chunk holds a batch's thousand keys, read back once per batch).
 pub fn encode_keys(keys: &[Vec<Cell>], typed: bool) -> Vec<u8> {
-    let keys: Vec<serde_json::Value> = keys
-        .iter()
-        .map(|k| serde_json::from_str(&encode_key(k, typed)).unwrap_or_default())
-        .collect();
-    serde_json::to_vec(&keys).unwrap_or_default()
+    let encoded = if typed {
+        serde_json::to_vec(keys)
+    } else {
+        let texts: Vec<Vec<Option<std::borrow::Cow<'_, str>>>> =
+            keys.iter().map(|k| k.iter().map(text_of).collect()).collect();
+        serde_json::to_vec(&texts)
+    };
+    encoded.unwrap_or_default()
 }
 
 /// A plan chunk's keys, or `None` when one of them does not parse as `width` values.
 pub fn decode_keys(bytes: &[u8], typed: bool, width: usize) -> Option<Vec<Vec<Cell>>> {
-    let keys: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
-    keys.iter()
-        .map(|k| decode_key(Some(&k.to_string()), typed, width))
-        .collect()
+    let keys: Vec<Vec<Cell>> = if typed {
+        serde_json::from_slice(bytes).ok()?
+    } else {
+        serde_json::from_slice::<Vec<Vec<Option<String>>>>(bytes)
+            .ok()?
+            .into_iter()
+            .map(|k| k.into_iter().map(Cell::from_text).collect())
+            .collect()
+    };
+    keys.iter().all(|k| k.len() == width).then_some(keys)
 }
 
 /// The key texts a row's key hashes as.
