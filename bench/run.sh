@@ -234,7 +234,8 @@ live_rows() {
   psql_at "$1" -c "SELECT (SELECT count(*) FROM erase.customers WHERE customer_id = $ERASER_ID)
                         + (SELECT count(*) FROM erase.events WHERE customer_id = $ERASER_ID)"
 }
-quarantined_rows() { psql_at "$1" -c "SELECT count(*) FROM dsar.quarantine"; }
+# Rows, not entries: a quarantined batch is one entry (a bundle) that says how many rows it holds.
+quarantined_rows() { psql_at "$1" -c "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine"; }
 # The same state before each measurement: nothing dirty left by the previous one, and the erase
 # schema's tables and indexes read into shared buffers in the same order.
 settle() {

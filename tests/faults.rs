@@ -54,7 +54,10 @@ fn quarantined(db: &TestDb) -> i64 {
     if psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NULL") == "t" {
         return 0;
     }
-    count(db, "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'")
+    count(
+        db,
+        "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'",
+    )
 }
 
 fn fingerprint(db: &TestDb) -> String {

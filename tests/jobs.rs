@@ -169,7 +169,7 @@ fn live_plus_quarantined(db: &TestDb) -> i64 {
         .unwrap();
     let q: i64 = psql(
         &db.url,
-        "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+        "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'",
     )
     .parse()
     .unwrap();
@@ -244,7 +244,7 @@ fn sigterm_finishes_the_batch_records_cancelled_and_exits_130() {
         .unwrap();
     let quarantined: u64 = psql(
         &db.url,
-        "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+        "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'",
     )
     .parse()
     .unwrap();
@@ -392,7 +392,7 @@ fn resume_finishes_a_killed_delete_under_the_same_request() {
     assert_eq!(
         psql(
             &db.url,
-            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'"
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'"
         ),
         ROWS.to_string()
     );
@@ -574,7 +574,7 @@ fn resume_finishes_a_killed_restore_under_the_same_request() {
     let quarantined = || -> i64 {
         psql(
             &db.url,
-            "SELECT count(*) FROM dsar.quarantine WHERE table_name = 'events'",
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'",
         )
         .parse()
         .unwrap()

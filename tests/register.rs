@@ -65,9 +65,12 @@ fn a_reapplied_erasure_killed_and_resumed_keeps_the_register_whole() {
     restore_backup(&db.url, &kept);
     let mut child = ws.spawn(&["reapply", "--yes", "--quiet"]);
     let quarantined = || {
-        common::try_psql(&db.url, "SELECT count(*) FROM dsar.quarantine")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
+        common::try_psql(
+            &db.url,
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine",
+        )
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0)
     };
     let start = std::time::Instant::now();
     while quarantined() == 0 {

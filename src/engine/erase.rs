@@ -1,7 +1,7 @@
 //! One erase batch: take the next captured keys of a table, change their live rows by the
 //! table's strategy, seal the old values into quarantine, all in one transaction.
 
-use super::payload::{SealedRow, encode_key, key_texts};
+use super::payload::{SealedRow, encode_key, encode_rows, key_texts};
 use super::plan::{Chunk, mark_done};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
@@ -134,27 +134,50 @@ async fn body(
         _ => {}
     }
 
-    // Seal each old row under the request's data key, bound to where it belongs.
+    // Seal the old rows under the request's data key, bound to where they belong: a
+    // quarantined batch as bundles (one entry for many rows: the quarantine's cost per row was
+    // most of an erasure's), a row changed in place on its own (a completion check finds it by
+    // its key's hash, and purge deletes a flagged row by its key).
     let typed = db.dialect().typed_payload();
     let place_name = config.name.to_string();
-    let entries: Vec<SealedEntry> = rows
-        .iter()
-        .zip(&row_keys)
-        .map(|(row, row_key)| {
-            let key_hash = key.key_hash(&key_texts(row_key));
-            let sealed = key.seal(
-                &row.encode(typed),
-                &DataKey::place(request_id, &place_name, strategy.name(), &key_hash),
-            );
-            SealedEntry {
-                key_hash,
-                sealed,
-                flag_key: (strategy == OnDelete::Flag).then(|| encode_key(row_key, typed)),
-            }
-        })
-        .collect();
+    let entries: Vec<SealedEntry> = if strategy == OnDelete::Quarantine {
+        bundles(&rows, typed)
+            .into_iter()
+            .map(|range| {
+                let key_hash = key.key_hash(&key_texts(&row_keys[range.start]));
+                let values: Vec<&[Cell]> = rows[range.clone()].iter().map(|r| r.values.as_slice()).collect();
+                let sealed = key.seal(
+                    &encode_rows(&columns, &values, typed),
+                    &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
+                );
+                SealedEntry {
+                    key_hash,
+                    sealed,
+                    flag_key: None,
+                    rows: Some(range.len() as i64),
+                }
+            })
+            .collect()
+    } else {
+        rows.iter()
+            .zip(&row_keys)
+            .map(|(row, row_key)| {
+                let key_hash = key.key_hash(&key_texts(row_key));
+                let sealed = key.seal(
+                    &row.encode(typed),
+                    &DataKey::place(request_id, &place_name, strategy.name(), &key_hash),
+                );
+                SealedEntry {
+                    key_hash,
+                    sealed,
+                    flag_key: (strategy == OnDelete::Flag).then(|| encode_key(row_key, typed)),
+                    rows: None,
+                }
+            })
+            .collect()
+    };
     let mut written = 0;
-    for chunk in entries.chunks((db.dialect().max_binds() / 9).max(1)) {
+    for chunk in statement_chunks(&entries, (db.dialect().max_binds() / 10).max(1)) {
         let mut insert = db.dialect().statement();
         insert.push(&format!(
             "INSERT INTO {} {QUARANTINE_COLUMNS} ",
@@ -169,16 +192,85 @@ async fn body(
                 entries: chunk,
             },
         );
-        written += db
+        let inserted = db
             .execute(insert)
             .await
             .map_err(on_source(db, "cannot write to the quarantine"))?;
+        // Rows, not entries: a bundle holds many. An insert that wrote fewer entries than it
+        // was given (the request is not registered) counts what it wrote, and fails below.
+        written += if inserted == chunk.len() as u64 {
+            chunk.iter().map(|e| e.rows.unwrap_or(1) as u64).sum()
+        } else {
+            inserted
+        };
     }
     check_sealed_all(request_id, &config.name, rows.len(), written)?;
     mark_done(db, table, request_id, position).await?;
     Ok(ErasedBatch {
         moved: rows.len() as u64,
     })
+}
+
+/// Where a bundle is sealed: its request, table and first key hash, under a name of its own, so
+/// an entry of one row cannot be passed off as a bundle or the other way round.
+pub(super) const BUNDLE_PLACE: &str = "quarantine rows";
+
+/// The plaintext a bundle holds at most (about; a row larger than this is a bundle of its own):
+/// a few of them fit in one statement whatever the server's packet limit (MariaDB's default is
+/// 16 MiB), and a restore that must rewrite one (a row left behind) rewrites little.
+const BUNDLE_BYTES: usize = 1 << 20;
+
+/// The sealed bytes one INSERT carries at most.
+const STATEMENT_BYTES: usize = 8 << 20;
+
+/// `rows` cut into bundles of consecutive rows of at most [`BUNDLE_BYTES`] each (by their
+/// encoded size).
+fn bundles(rows: &[SealedRow], typed: bool) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        // A row's values as the bundle encodes them, plus its brackets and commas.
+        let len: usize = row
+            .values
+            .iter()
+            .map(|c| {
+                let text = match c {
+                    Cell::Text(t) | Cell::Blob(t) => t.len(),
+                    Cell::Null => 4,
+                    Cell::Integer(_) | Cell::Real(_) => 24,
+                };
+                text + if typed { 16 } else { 3 }
+            })
+            .sum::<usize>()
+            + 3;
+        if i > start && size + len > BUNDLE_BYTES {
+            out.push(start..i);
+            (start, size) = (i, 0);
+        }
+        size += len;
+    }
+    if start < rows.len() {
+        out.push(start..rows.len());
+    }
+    out
+}
+
+/// `entries` in groups of at most `max` that carry at most [`STATEMENT_BYTES`] of sealed data
+/// (an entry larger than that goes alone).
+fn statement_chunks(entries: &[SealedEntry], max: usize) -> Vec<&[SealedEntry]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, entry) in entries.iter().enumerate() {
+        if i > start && (i - start >= max || size + entry.sealed.len() > STATEMENT_BYTES) {
+            out.push(&entries[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += entry.sealed.len();
+    }
+    if start < entries.len() {
+        out.push(&entries[start..]);
+    }
+    out
 }
 
 /// Append, for each literal rule of `table`, whether the row aliased `alias` holds that literal

@@ -1,4 +1,5 @@
-//! What a sealed quarantine entry holds: the changed columns of one row and their old values.
+//! What a sealed quarantine entry holds: the changed columns of one row and their old values,
+//! or, for a quarantined batch, of many rows at once (a bundle, see [`encode_rows`]).
 //!
 //! Two encodings exist on disk and both stay readable forever: PostgreSQL and MySQL sources seal
 //! each value's text form (`{"columns":[…],"values":["1",null]}`), SQLite sources seal each
@@ -100,6 +101,71 @@ pub fn encode(columns: &[String], values: &[Cell], typed: bool) -> Vec<u8> {
     encoded.unwrap_or_default()
 }
 
+/// Several rows with the same columns, sealed as one quarantine entry (a bundle):
+/// `{"columns":[…],"rows":[[…],[…]]}`, each row's values in the encoding of [`SealedRow`].
+#[derive(Deserialize)]
+struct TextRows {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+#[derive(Deserialize)]
+struct TypedRows {
+    columns: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Serialize)]
+struct TextRowsRef<'a> {
+    columns: &'a [String],
+    rows: Vec<Vec<Option<std::borrow::Cow<'a, str>>>>,
+}
+
+#[derive(Serialize)]
+struct TypedRowsRef<'a> {
+    columns: &'a [String],
+    rows: &'a [&'a [Cell]],
+}
+
+/// Rows that share `columns`, as one bundle.
+pub fn encode_rows(columns: &[String], rows: &[&[Cell]], typed: bool) -> Vec<u8> {
+    let encoded = if typed {
+        serde_json::to_vec(&TypedRowsRef { columns, rows })
+    } else {
+        serde_json::to_vec(&TextRowsRef {
+            columns,
+            rows: rows.iter().map(|r| r.iter().map(text_of).collect()).collect(),
+        })
+    };
+    encoded.unwrap_or_default()
+}
+
+/// A bundle's rows; an error when it does not parse, or a row's width is not its columns'.
+pub fn decode_rows(bytes: &[u8], typed: bool) -> Result<Vec<SealedRow>, String> {
+    let (columns, rows): (Arc<[String]>, Vec<Vec<Cell>>) = if typed {
+        let b: TypedRows = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        (b.columns.into(), b.rows)
+    } else {
+        let b: TextRows = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let rows = b
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().map(Cell::from_text).collect())
+            .collect();
+        (b.columns.into(), rows)
+    };
+    if let Some(bad) = rows.iter().find(|r| r.len() != columns.len()) {
+        return Err(format!("a row has {} values for {} columns", bad.len(), columns.len()));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|values| SealedRow {
+            columns: columns.clone(),
+            values,
+        })
+        .collect())
+}
+
 /// A key's values as a stored flag key.
 pub fn encode_key(key: &[Cell], typed: bool) -> String {
     if typed {
@@ -180,6 +246,30 @@ mod tests {
             r#"{"columns":["id"],"values":[{"integer":7}]}"#
         );
         assert_eq!(SealedRow::decode(&typed.encode(true), true).unwrap(), typed);
+    }
+
+    #[test]
+    fn bundles_read_back_what_they_wrote_in_both_encodings() {
+        let columns: Vec<String> = vec!["id".into(), "name".into()];
+        let rows = [
+            vec![Cell::Integer(7), Cell::Null],
+            vec![Cell::Integer(8), Cell::Text("é\"x".into())],
+        ];
+        let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+        let text = encode_rows(&columns, &refs, false);
+        assert_eq!(
+            String::from_utf8(text.clone()).unwrap(),
+            r#"{"columns":["id","name"],"rows":[["7",null],["8","é\"x"]]}"#
+        );
+        let back = decode_rows(&text, false).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].values, vec![Cell::Text("8".into()), Cell::Text("é\"x".into())]);
+        assert_eq!(&*back[0].columns, &columns[..]);
+        let typed = decode_rows(&encode_rows(&columns, &refs, true), true).unwrap();
+        assert_eq!(typed[0].values, rows[0]);
+        assert_eq!(typed[1].values, rows[1]);
+        assert!(decode_rows(br#"{"columns":["id"],"rows":[["1","2"]]}"#, false).is_err());
+        assert!(decode_rows(b"not json", false).is_err());
     }
 
     #[test]

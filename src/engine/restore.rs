@@ -2,14 +2,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::erase::BUNDLE_PLACE;
 use super::erase::update;
-use super::payload::{SealedRow, key_texts};
+use super::payload::{SealedRow, decode_rows, encode_rows, key_texts};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
+use crate::source::backend::{
+    Backend, List, QUARANTINE_COLUMNS, QuarantineBatch, SealedEntry, Statement, StoreTable, Value,
+};
 use crate::source::cell::Cell;
 use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
 
@@ -91,15 +94,67 @@ fn entries_of(
         st.push(" AND id <= ").bind(until);
     }
     if let Some(hashes) = only {
-        st.push(" AND ");
+        // A bundle's rows are picked out by their own key hashes once it is opened.
+        st.push(" AND (");
         db.dialect().in_list(st, "key_hash", List::Bytes(hashes.to_vec()));
+        st.push(" OR sealed_rows IS NOT NULL)");
     }
 }
 
-/// Bring back up to `limit` quarantine entries of `table` for the request, after entry
-/// `after_id` (and up to `until`), optionally only those whose key hash is in `only`. A row whose key exists again in
-/// the live table (or, for anonymize and flag, no longer exists) is never overwritten: it stays
-/// in quarantine and is reported. A row the table refuses fails the batch with an error whose
+/// Entries [`next_entries`] reads first.
+const PROBE: i64 = 64;
+
+/// The ids of `table`'s next entries in `range` whose rows add up to at most `limit` (at least
+/// one entry): a batch of entries of one row, or the bundles of about as many rows. Read
+/// without the sealed data, so a bundle is fetched only by the batch that brings it back.
+async fn next_entries(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    range: (i64, Option<i64>),
+    limit: i64,
+) -> Result<Vec<i64>, UserError> {
+    // Bundles first: a few of them hold a batch, and reading `limit` entries of them each
+    // batch would read the rest of the table's entries over and over. Only entries of one row
+    // (of an earlier release) read on.
+    let mut rows = Vec::new();
+    for (i, probe) in [PROBE.min(limit), limit].into_iter().enumerate() {
+        let mut st = db.dialect().statement();
+        st.push("SELECT id, sealed_rows");
+        entries_of(db, &mut st, table, strategy, run.request_id, range, run.only);
+        st.push(" ORDER BY id LIMIT ").bind(probe);
+        rows = db
+            .query(st)
+            .await
+            .map_err(on_source(db, "cannot read the quarantine"))?;
+        let held: i64 = rows
+            .iter()
+            .map(|r| r.get(1).and_then(Value::int).unwrap_or(1).max(1))
+            .sum();
+        if i > 0 || probe == limit || (rows.len() as i64) < probe || held >= limit {
+            break;
+        }
+    }
+    let mut ids = Vec::new();
+    let mut total = 0;
+    for row in rows {
+        let id = row.first().and_then(Value::int).unwrap_or_default();
+        let n = row.get(1).and_then(Value::int).unwrap_or(1).max(1);
+        if !ids.is_empty() && total + n > limit {
+            break;
+        }
+        total += n;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Bring back the next quarantine entries of `table` for the request after entry `after_id`
+/// (and up to `until`) that hold up to `limit` rows (at least one entry), optionally only the
+/// rows whose key hash is in `only`. A row whose key exists again in the live table (or, for
+/// anonymize and flag, no longer exists) is never overwritten: it stays in quarantine (in its
+/// bundle, sealed again without the rows that came back) and is reported. A row the table refuses fails the batch with an error whose
 /// kind says so ([`UserError::is_refusal`]); the caller then goes row by row.
 pub async fn restore_batch(
     db: &dyn Backend,
@@ -122,38 +177,61 @@ async fn body(
     range: (i64, Option<i64>),
     limit: i64,
 ) -> Result<RestoreBatch, UserError> {
-    let (request_id, only) = (run.request_id, run.only);
+    let request_id = run.request_id;
     let config = &db.dialect().source().tables[table];
     let shape = &db.dialect().shapes()[table];
     let pk = require_primary_key(config, shape)?.to_vec();
     let table_name = &config.name;
+    let ids = next_entries(db, table, strategy, run, range, limit).await?;
+    let Some(&last_id) = ids.last() else {
+        return Ok(RestoreBatch::default());
+    };
+    let mut outcome = RestoreBatch {
+        seen: ids.len(),
+        last_id,
+        ..Default::default()
+    };
     let mut read = db.dialect().statement();
-    read.push("SELECT id, key_hash, sealed");
-    entries_of(db, &mut read, table, strategy, request_id, range, only);
-    read.push(" ORDER BY id LIMIT ")
-        .bind(limit)
-        .push(db.dialect().lock_rows_sql());
+    read.push("SELECT id, key_hash, sealed, sealed_rows FROM ")
+        .push(db.dialect().store_table(StoreTable::Quarantine))
+        .push(" WHERE ");
+    db.dialect().in_list(&mut read, "id", List::Ints(ids));
+    read.push(" ORDER BY id").push(db.dialect().lock_rows_sql());
     let entries = db
         .query(read)
         .await
         .map_err(on_source(db, "cannot read the quarantine"))?;
-    let mut outcome = RestoreBatch {
-        seen: entries.len(),
-        ..Default::default()
-    };
-    let mut rows = Vec::with_capacity(entries.len());
+    // Each entry read, and the rows of it that stay in quarantine (a bundle's: rows left out
+    // by `--key`, or held back).
+    let mut read_entries: Vec<(Opened, Vec<SealedRow>)> = Vec::with_capacity(entries.len());
+    let mut rows: Vec<(usize, SealedRow)> = Vec::new();
     for entry in entries {
-        let (id, opened) = open_entry(db, table, strategy, run, entry);
-        outcome.last_id = id;
+        let mut opened = open_entry(db, table, strategy, run, entry);
+        let mut left = Vec::new();
         // A row that does not decrypt (damaged, or sealed under another key) holds back no
         // other: it stays in quarantine and is flagged with its id, so a re-run meets it again
         // and says so again rather than stopping there.
-        match opened {
-            Some(row) => rows.push((id, row)),
+        match opened.rows.take() {
+            Some(opened_rows) => {
+                for row in opened_rows {
+                    if opened.bundle && !wanted(run, &pk, &row) {
+                        left.push(row);
+                    } else {
+                        rows.push((read_entries.len(), row));
+                    }
+                }
+            }
             None => outcome.conflicts.push(format!(
-                "{table_name} (quarantine row {id}): does not decrypt under request {request_id}'s key; left in quarantine"
+                "{table_name} (quarantine row {}{}): does not decrypt under request {request_id}'s key; left in quarantine",
+                opened.id,
+                if opened.bundle {
+                    format!(", {} rows", opened.count)
+                } else {
+                    String::new()
+                }
             )),
         }
+        read_entries.push((opened, left));
     }
     if rows.is_empty() {
         return Ok(outcome);
@@ -202,7 +280,8 @@ async fn body(
     }
 
     let mut restore = Vec::new();
-    for ((id, row), row_key) in rows.iter().zip(&keys) {
+    let mut restored_rows = vec![false; rows.len()];
+    for (i, ((id, row), row_key)) in rows.iter().zip(&keys).enumerate() {
         let now = live.get(&key_texts(row_key));
         let problem = if held.holds(row) {
             Some("a row it belongs to was not restored")
@@ -241,7 +320,10 @@ async fn body(
             }
         };
         match problem {
-            None => restore.push((*id, row)),
+            None => {
+                restored_rows[i] = true;
+                restore.push((*id, row));
+            }
             Some(why) => {
                 let parts: Vec<String> = pk
                     .iter()
@@ -282,10 +364,132 @@ async fn body(
         write_back(db, table, strategy, &pk, &restore[start..end]).await?;
         start = end;
     }
-    let ids: Vec<i64> = restore.iter().map(|(id, _)| *id).collect();
-    super::store::clear_entries(db, ids, "cannot clear restored rows from the quarantine").await?;
+    // An entry whose every row came back goes; a bundle with rows left keeps them, sealed
+    // again in its place (same id, same key hash), in this transaction.
+    let mut back = vec![0usize; read_entries.len()];
+    for (entry, _) in &restore {
+        back[*entry] += 1;
+    }
+    for ((entry, row), restored) in rows.iter().zip(&restored_rows) {
+        if back[*entry] > 0 && !restored {
+            read_entries[*entry].1.push(row.clone());
+        }
+    }
+    let mut cleared = Vec::new();
+    for ((opened, left), back) in read_entries.iter().zip(&back) {
+        if *back == 0 {
+            continue;
+        }
+        if left.is_empty() {
+            cleared.push(opened.id);
+        } else {
+            reseal(db, table, run, opened, left).await?;
+        }
+    }
+    super::store::clear_entries(db, cleared, "cannot clear restored rows from the quarantine").await?;
     outcome.restored = restore.len() as u64;
     Ok(outcome)
+}
+
+/// Whether `run` brings `row` back: every row, or (`restore --key`) those whose key hash it
+/// names.
+fn wanted(run: &Restoring<'_>, pk: &[String], row: &SealedRow) -> bool {
+    run.only
+        .is_none_or(|only| only.contains(&run.key.key_hash(&key_texts(&row.cells(pk)))))
+}
+
+/// Seal `rows`, what is left of bundle `opened`, back in its place.
+async fn reseal(
+    db: &dyn Backend,
+    table: usize,
+    run: &Restoring<'_>,
+    opened: &Opened,
+    rows: &[SealedRow],
+) -> Result<(), UserError> {
+    let name = db.dialect().source().tables[table].name.to_string();
+    let values: Vec<&[Cell]> = rows.iter().map(|r| r.values.as_slice()).collect();
+    let sealed = run.key.seal(
+        &encode_rows(&rows[0].columns, &values, db.dialect().typed_payload()),
+        &DataKey::place(run.request_id, &name, BUNDLE_PLACE, &opened.key_hash),
+    );
+    let mut st = db.dialect().statement();
+    st.push("UPDATE ")
+        .push(db.dialect().store_table(StoreTable::Quarantine))
+        .push(" SET sealed = ")
+        .bind(sealed)
+        .push(", sealed_rows = ")
+        .bind(rows.len() as i64)
+        .push(" WHERE id = ")
+        .bind(opened.id);
+    db.execute(st)
+        .await
+        .map(|_| ())
+        .map_err(on_source(db, "cannot keep the rows left in quarantine"))
+}
+
+/// Replace bundle `opened` (whose rows did open) by one entry per row, as entries of one row
+/// are sealed, at the end of the quarantine: a row of it the table refuses is then flagged on
+/// its own while the others come back. One transaction.
+async fn split_bundle(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    opened: Opened,
+) -> Result<(), UserError> {
+    in_transaction(db, async {
+        let config = &db.dialect().source().tables[table];
+        let pk = require_primary_key(config, &db.dialect().shapes()[table])?.to_vec();
+        let typed = db.dialect().typed_payload();
+        let name = config.name.to_string();
+        let entries: Vec<SealedEntry> = opened
+            .rows
+            .iter()
+            .flatten()
+            .map(|row| {
+                let key_hash = run.key.key_hash(&key_texts(&row.cells(&pk)));
+                let sealed = run.key.seal(
+                    &row.encode(typed),
+                    &DataKey::place(run.request_id, &name, strategy.name(), &key_hash),
+                );
+                SealedEntry {
+                    key_hash,
+                    sealed,
+                    flag_key: None,
+                    rows: None,
+                }
+            })
+            .collect();
+        for chunk in entries.chunks((db.dialect().max_binds() / 10).max(1)) {
+            let mut insert = db.dialect().statement();
+            insert.push(&format!(
+                "INSERT INTO {} {QUARANTINE_COLUMNS} ",
+                db.dialect().store_table(StoreTable::Quarantine)
+            ));
+            db.dialect().push_quarantine_rows(
+                &mut insert,
+                &QuarantineBatch {
+                    request_id: run.request_id,
+                    table: &config.name,
+                    strategy: strategy.name(),
+                    entries: chunk,
+                },
+            );
+            let written = db
+                .execute(insert)
+                .await
+                .map_err(on_source(db, "cannot write to the quarantine"))?;
+            if written != chunk.len() as u64 {
+                return Err(UserError::runtime(format!(
+                    "request {}, table {name}: quarantine row {} could not be split into its rows; nothing changed",
+                    run.request_id, opened.id
+                )));
+            }
+        }
+        super::store::clear_entries(db, vec![opened.id], "cannot split a quarantined batch").await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Write sealed rows that share one column set back: INSERT for quarantine, UPDATE of the
@@ -296,7 +500,7 @@ async fn write_back(
     table: usize,
     strategy: OnDelete,
     pk: &[String],
-    rows: &[(i64, &SealedRow)],
+    rows: &[(usize, &SealedRow)],
 ) -> Result<(), UserError> {
     let shape = &db.dialect().shapes()[table];
     let columns: Vec<String> = rows[0]
@@ -321,51 +525,75 @@ async fn write_back(
     }
 }
 
-/// The next quarantine entry of `table` in `range` (to flag one the table refuses): its id
-/// and, when it decrypts, its old values, so the rows that belong to it can be held back too.
+/// The next quarantine entry of `table` in `range` (to flag one the table refuses), opened.
 async fn next_quarantined(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
     run: &Restoring<'_>,
     range: (i64, Option<i64>),
-) -> Result<Option<(i64, Option<HashMap<String, Option<String>>>)>, UserError> {
+) -> Result<Option<Opened>, UserError> {
     let mut st = db.dialect().statement();
-    st.push("SELECT id, key_hash, sealed");
+    st.push("SELECT id, key_hash, sealed, sealed_rows");
     entries_of(db, &mut st, table, strategy, run.request_id, range, run.only);
     st.push(" ORDER BY id LIMIT 1");
     let rows = db
         .query(st)
         .await
         .map_err(on_source(db, "cannot read the quarantine"))?;
-    let Some(entry) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    let (id, row) = open_entry(db, table, strategy, run, entry);
-    let row = row.as_ref().map(texts);
-    Ok(Some((id, row)))
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|entry| open_entry(db, table, strategy, run, entry)))
 }
 
-/// A quarantine entry as read (`id, key_hash, sealed`): its id, and its old row when it opens
-/// under the request's key at its place (request, table, strategy, key hash).
-fn open_entry(
-    db: &dyn Backend,
-    table: usize,
-    strategy: OnDelete,
-    run: &Restoring<'_>,
-    entry: Vec<Value>,
-) -> (i64, Option<SealedRow>) {
+/// A quarantine entry as read and opened.
+struct Opened {
+    id: i64,
+    key_hash: Vec<u8>,
+    /// A bundle: many rows of a quarantined batch in one entry.
+    bundle: bool,
+    /// The rows the entry says it holds.
+    count: i64,
+    /// Its rows, when it opens under the request's key at its place.
+    rows: Option<Vec<SealedRow>>,
+}
+
+/// A quarantine entry as read (`id, key_hash, sealed, sealed_rows`), opened under the request's
+/// key at its place (request, table, strategy or bundle, key hash). A bundle whose rows are not
+/// as many as it says does not open either.
+fn open_entry(db: &dyn Backend, table: usize, strategy: OnDelete, run: &Restoring<'_>, entry: Vec<Value>) -> Opened {
     let mut values = entry.into_iter();
     let id = values.next().and_then(|v| v.int()).unwrap_or_default();
-    let hash = values.next().and_then(Value::bytes).unwrap_or_default();
+    let key_hash = values.next().and_then(Value::bytes).unwrap_or_default();
     let sealed = values.next().and_then(Value::bytes).unwrap_or_default();
+    let bundle_rows = values.next().and_then(|v| v.int());
     let name = db.dialect().source().tables[table].name.to_string();
-    let row = run
-        .key
-        .open(&sealed, &DataKey::place(run.request_id, &name, strategy.name(), &hash))
-        .ok()
-        .and_then(|plain| SealedRow::decode(&plain, db.dialect().typed_payload()).ok());
-    (id, row)
+    let typed = db.dialect().typed_payload();
+    let rows = match bundle_rows {
+        Some(count) => run
+            .key
+            .open(&sealed, &DataKey::place(run.request_id, &name, BUNDLE_PLACE, &key_hash))
+            .ok()
+            .and_then(|plain| decode_rows(&plain, typed).ok())
+            .filter(|rows| rows.len() as i64 == count),
+        None => run
+            .key
+            .open(
+                &sealed,
+                &DataKey::place(run.request_id, &name, strategy.name(), &key_hash),
+            )
+            .ok()
+            .and_then(|plain| SealedRow::decode(&plain, typed).ok())
+            .map(|row| vec![row]),
+    };
+    Opened {
+        id,
+        key_hash,
+        bundle: bundle_rows.is_some(),
+        count: bundle_rows.unwrap_or(1),
+        rows,
+    }
 }
 
 /// A row's old values in their text form, by column (what holding its children compares).
@@ -377,8 +605,9 @@ fn texts(row: &SealedRow) -> HashMap<String, Option<String>> {
         .collect()
 }
 
-/// The id of the `limit`-th quarantine entry of `table` after `after` (the last one when fewer
-/// are left; `None` when none is): the end of the next range a session of several restores.
+/// The id of the last quarantine entry of `table` after `after` whose rows, with those of
+/// the entries before it, add up to at most `limit` (the first one's at least; `None` when no
+/// entry is left): the end of the next range a session of several restores.
 pub(super) async fn range_end(
     db: &dyn Backend,
     table: usize,
@@ -387,19 +616,10 @@ pub(super) async fn range_end(
     after: i64,
     limit: i64,
 ) -> Result<Option<i64>, UserError> {
-    let mut st = db.dialect().statement();
-    st.push("SELECT max(id) FROM (SELECT id");
-    entries_of(db, &mut st, table, strategy, run.request_id, (after, None), run.only);
-    st.push(" ORDER BY id LIMIT ").bind(limit).push(") AS next_range");
-    let rows = db
-        .query(st)
-        .await
-        .map_err(on_source(db, "cannot read the quarantine"))?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|row| row.into_iter().next())
-        .and_then(|v| v.int()))
+    Ok(next_entries(db, table, strategy, run, (after, None), limit)
+        .await?
+        .last()
+        .copied())
 }
 
 /// Restore up to `limit` entries of `range` one per transaction, flagging each that the live
@@ -428,11 +648,20 @@ pub(super) async fn one_by_one(
                 after = single.last_id;
             }
             Err(e) if e.is_refusal() => {
-                let Some((id, row)) = next_quarantined(db, table, strategy, run, (after, until)).await? else {
+                let Some(opened) = next_quarantined(db, table, strategy, run, (after, until)).await? else {
                     break;
                 };
+                let id = opened.id;
+                if opened.bundle && opened.rows.is_some() {
+                    // Which of its rows is refused is found among them one by one, later in
+                    // this run (they go to the end of the quarantine).
+                    split_bundle(db, table, strategy, run, opened).await?;
+                    after = id;
+                    total.last_id = after;
+                    continue;
+                }
                 // Its children stay with it (when its values are known).
-                total.kept.extend(row);
+                total.kept.extend(opened.rows.iter().flatten().map(texts));
                 total.seen += 1;
                 total.conflicts.push(format!(
                     "{} (quarantined row {id}): the table refused it ({}); left in quarantine",

@@ -115,7 +115,8 @@ pub async fn quarantined_tables(
 ) -> Result<Vec<(TableName, String, i64)>, UserError> {
     let mut st = db.dialect().statement();
     st.push(&format!(
-        "SELECT table_schema, table_name, strategy, count(*) FROM {} WHERE request_id = ",
+        "SELECT table_schema, table_name, strategy, {} FROM {} WHERE request_id = ",
+        db.dialect().kind_sql().entry_rows,
         db.dialect().store_table(StoreTable::Quarantine)
     ))
     .bind(request_id)
@@ -139,14 +140,15 @@ pub async fn quarantined_tables(
 
 /// Requests past their window that still hold a key or quarantined rows, oldest first.
 pub async fn expired_requests(db: &dyn Backend) -> Result<Vec<ExpiredRequest>, UserError> {
-    let (requests, quarantine) = (
+    let (requests, quarantine, rows) = (
         db.dialect().store_table(StoreTable::Requests),
         db.dialect().store_table(StoreTable::Quarantine),
+        db.dialect().kind_sql().entry_rows,
     );
     let mut st = db.dialect().statement();
     st.push(&format!(
         "SELECT r.request_id, \
-                (SELECT count(*) FROM {quarantine} q WHERE q.request_id = r.request_id), \
+                (SELECT {rows} FROM {quarantine} q WHERE q.request_id = r.request_id), \
                 (SELECT count(*) FROM {quarantine} q WHERE q.request_id = r.request_id AND q.strategy = 'flag') \
          FROM {requests} r \
          WHERE r.restore_until <= {} \
@@ -186,23 +188,29 @@ pub async fn shred_key(db: &dyn Backend, request_id: &str) -> Result<(), UserErr
         .map_err(on_source(db, "cannot destroy the request key"))
 }
 
-/// Delete up to `limit` quarantined rows of the request (not `flag` entries, which purge handles
-/// with their live rows); returns how many went.
+/// Delete up to `limit` quarantine entries of the request (not `flag` entries, which purge
+/// handles with their live rows); returns how many rows went (a bundle holds many).
 pub async fn delete_quarantined(db: &dyn Backend, request_id: &str, limit: i64) -> Result<u64, UserError> {
     let quarantine = db.dialect().store_table(StoreTable::Quarantine);
     let mut read = db.dialect().statement();
-    read.push(&format!("SELECT id FROM {quarantine} WHERE request_id = "))
+    read.push(&format!("SELECT id, sealed_rows FROM {quarantine} WHERE request_id = "))
         .bind(request_id)
         .push(" AND strategy <> 'flag' ORDER BY id LIMIT ")
         .bind(limit);
-    let ids: Vec<i64> = db
+    let entries: Vec<(i64, u64)> = db
         .query(read)
         .await
         .map_err(on_source(db, "cannot read the quarantine"))?
         .into_iter()
-        .filter_map(|row| row.first().and_then(Value::int))
+        .filter_map(|row| {
+            let id = row.first().and_then(Value::int)?;
+            Some((id, row.get(1).and_then(Value::int).unwrap_or(1).max(1) as u64))
+        })
         .collect();
-    clear_entries(db, ids, "cannot delete quarantined rows").await
+    let rows = entries.iter().map(|(_, n)| n).sum();
+    let ids: Vec<i64> = entries.into_iter().map(|(id, _)| id).collect();
+    let deleted = clear_entries(db, ids.clone(), "cannot delete quarantined rows").await?;
+    Ok(if deleted == ids.len() as u64 { rows } else { deleted })
 }
 
 /// Delete the quarantine entries `ids` (restored, or purged with their flagged rows).

@@ -944,6 +944,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         if !engine::has_store(source.backend()).await? {
             continue;
         }
+        engine::ensure_store(source.backend()).await?;
         for (name, _, rows) in engine::quarantined_tables(source.backend(), &request_id).await? {
             if let Some(step) = plan
                 .steps

@@ -191,6 +191,9 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
     if !engine::has_store(source.backend()).await? {
         return Ok(());
     }
+    // A store of an earlier release learns what this one reads (a column added; no entry
+    // changes, so a dry run does it too).
+    engine::ensure_store(source.backend()).await?;
     if !dry_run {
         source.lock_for_erasure().await?;
     }

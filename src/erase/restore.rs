@@ -151,6 +151,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
             // reached through, and is held with them when they stay in quarantine.
             let fks = source.foreign_keys().await?;
             let mut entries = Vec::new();
+            // A store of an earlier release learns what this one reads (its entries stay).
+            engine::ensure_store(source.backend()).await?;
             for (name, strategy, count) in engine::quarantined_tables(source.backend(), request_id).await? {
                 let table = source
                     .config()
@@ -336,7 +338,7 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
         return Err(UserError {
             kind: ExitKind::Flagged,
             message: format!(
-                "{} row(s) were not restored and need manual review (listed above)",
+                "{} item(s) listed above were not restored and need manual review",
                 flagged.len()
             ),
             hint: Some("nothing was overwritten; they stay in quarantine until the window closes".into()),

@@ -269,37 +269,44 @@ impl QuarantineBatch<'_> {
 }
 
 impl QuarantineBatch<'_> {
-    /// One entry's own values, in [`QUARANTINE_COLUMNS`] order: key hash, sealed row, flag key.
-    pub fn entry_values(entry: &SealedEntry) -> [Value; 3] {
+    /// One entry's own values, in [`QUARANTINE_COLUMNS`] order: key hash, sealed row(s), flag
+    /// key, rows of a bundle.
+    pub fn entry_values(entry: &SealedEntry) -> [Value; 4] {
         [
             Value::Bytes(entry.key_hash.clone()),
             Value::Bytes(entry.sealed.clone()),
             entry.flag_key.clone().map_or(Value::Null, Value::Text),
+            entry.rows.map_or(Value::Null, Value::Int),
         ]
     }
 
-    /// The same, one array per column over every entry (for kinds that bind arrays).
-    pub fn entry_columns(&self) -> [Value; 3] {
+    /// The same, one array per column over every entry (for kinds that bind arrays); the rows
+    /// of an entry that is not a bundle are 0 (the SQL makes that NULL).
+    pub fn entry_columns(&self) -> [Value; 4] {
         let entries = self.entries;
         [
             Value::BytesArray(entries.iter().map(|e| e.key_hash.clone()).collect()),
             Value::BytesArray(entries.iter().map(|e| e.sealed.clone()).collect()),
             Value::TextArray(entries.iter().map(|e| e.flag_key.clone()).collect()),
+            Value::IntArray(entries.iter().map(|e| e.rows.unwrap_or(0)).collect()),
         ]
     }
 }
 
 /// The quarantine's columns, in the order every kind's [`Dialect::push_quarantine_rows`] gives
 /// them.
-pub const QUARANTINE_COLUMNS: &str =
-    "(request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until)";
+pub const QUARANTINE_COLUMNS: &str = "(request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, \
+     sealed_rows, deleted_at, restore_until)";
 
-/// One row's entry in the quarantine, sealed.
+/// One entry in the quarantine, sealed: one row, or (`rows`) a bundle of a quarantined
+/// batch's rows.
 pub struct SealedEntry {
     pub key_hash: Vec<u8>,
     pub sealed: Vec<u8>,
     /// The row's key, for `flag` entries (purge deletes the flagged row by it).
     pub flag_key: Option<String>,
+    /// How many rows a bundle holds; `None` for an entry of one row (written as NULL).
+    pub rows: Option<i64>,
 }
 
 /// The SQL of one kind of database, as the erasure engine builds it: pure builders that need no
@@ -690,6 +697,7 @@ mod snapshot {
                         key_hash: vec![1, 2],
                         sealed: vec![3],
                         flag_key: None,
+                        rows: Some(2),
                     }],
                 },
             )

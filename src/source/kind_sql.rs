@@ -38,6 +38,9 @@ pub struct KindSql {
     pub true_value: &'static str,
     /// The quarantine's `flag_key` column as text.
     pub flag_key: &'static str,
+    /// How many rows a group of quarantine entries holds (a bundle says how many, any other
+    /// entry is one), as an integer (MySQL's SUM of an INT is a DECIMAL).
+    pub entry_rows: &'static str,
     /// What an export reads for a table none of whose columns it exports.
     pub no_columns: &'static str,
     /// An empty owners list, as [`Dialect::push_match_owners`] writes lists.
@@ -99,6 +102,7 @@ pub const POSTGRES: KindSql = KindSql {
     flag_time: "now()::{type}",
     true_value: "TRUE",
     flag_key: "flag_key::text",
+    entry_rows: "COALESCE(SUM(COALESCE(sealed_rows, 1)), 0)::bigint",
     no_columns: "'null'::jsonb",
     no_owners: "ARRAY[]::int4[]",
     owners_union: ("ARRAY(SELECT DISTINCT unnest(", " || ", "))"),
@@ -129,6 +133,7 @@ pub const MYSQL: KindSql = KindSql {
     flag_time: "UTC_TIMESTAMP(6)",
     true_value: "TRUE",
     flag_key: "flag_key",
+    entry_rows: "CAST(COALESCE(SUM(COALESCE(sealed_rows, 1)), 0) AS SIGNED)",
     no_columns: "JSON_ARRAY()",
     no_owners: "''",
     owners_union: ("CONCAT_WS(',', ", ", ", ")"),
@@ -159,6 +164,7 @@ pub const SQLITE: KindSql = KindSql {
     flag_time: "strftime('%Y-%m-%d %H:%M:%f', 'now')",
     true_value: "1",
     flag_key: "flag_key",
+    entry_rows: "COALESCE(SUM(COALESCE(sealed_rows, 1)), 0)",
     // One transaction holds the whole database.
     no_columns: "NULL",
     no_owners: "'[]'",

@@ -39,6 +39,7 @@ const QUARANTINE: &str = "CREATE TABLE IF NOT EXISTS dsar_quarantine (
     key_hash      VARBINARY(64) NOT NULL,
     sealed        LONGBLOB NOT NULL,
     flag_key      TEXT,
+    sealed_rows   INT NULL,
     deleted_at    DATETIME(6) NOT NULL,
     restore_until DATETIME(6) NOT NULL,
     KEY dsar_quarantine_by_request (request_id, table_schema, table_name, id),
@@ -77,6 +78,13 @@ pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
         "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
                  AND TABLE_NAME = 'dsar_plan' AND COLUMN_NAME = 'sealed_key' AND DATA_TYPE = 'longblob'",
         "ALTER TABLE dsar_plan MODIFY sealed_key LONGBLOB NOT NULL",
+    ),
+    // A quarantined batch is sealed as one entry (a bundle); entries of earlier releases hold
+    // one row each (NULL).
+    (
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'dsar_quarantine' AND COLUMN_NAME = 'sealed_rows'",
+        "ALTER TABLE dsar_quarantine ADD COLUMN sealed_rows INT NULL AFTER flag_key",
     ),
 ];
 

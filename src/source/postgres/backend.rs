@@ -35,6 +35,7 @@ pub(crate) const STORE_DDL: &[&str] = &[
         key_hash      bytea NOT NULL,
         sealed        bytea NOT NULL,
         flag_key      jsonb,
+        sealed_rows   bigint,
         deleted_at    timestamptz NOT NULL DEFAULT now(),
         restore_until timestamptz NOT NULL
     )",
@@ -84,6 +85,13 @@ pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
          + (SELECT 1 - count(*) FROM pg_class WHERE relname = 'quarantine_by_key' \
             AND relnamespace = 'dsar'::regnamespace)",
         "DROP INDEX dsar.quarantine_by_key",
+    ),
+    // A quarantined batch is sealed as one entry (a bundle) that says how many rows it holds;
+    // entries of earlier releases hold one row each (NULL).
+    (
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'dsar' AND table_name = 'quarantine' \
+         AND column_name = 'sealed_rows'",
+        "ALTER TABLE dsar.quarantine ADD COLUMN sealed_rows bigint",
     ),
 ];
 
@@ -262,15 +270,15 @@ impl Dialect for PgDialect<'_> {
     fn push_quarantine_rows(&self, st: &mut Statement, batch: &QuarantineBatch<'_>) {
         st.push("SELECT ");
         batch.bind_shared(st, &self.source().name, "::text");
-        st.push(", u.h, u.s, u.f::jsonb, now(), r.restore_until FROM unnest(");
+        st.push(", u.h, u.s, u.f::jsonb, NULLIF(u.n, 0), now(), r.restore_until FROM unnest(");
         let arrays = batch
             .entry_columns()
             .into_iter()
-            .zip(["::bytea[]", "::bytea[]", "::text[]"]);
+            .zip(["::bytea[]", "::bytea[]", "::text[]", "::bigint[]"]);
         st.join(&arrays.collect::<Vec<_>>(), ", ", |st, (array, cast)| {
             st.bind(array.clone()).push(cast);
         });
-        st.push(") AS u(h, s, f), dsar.requests r WHERE r.request_id = ")
+        st.push(") AS u(h, s, f, n), dsar.requests r WHERE r.request_id = ")
             .bind(batch.request_id)
             .push("::text");
     }

@@ -39,6 +39,7 @@ pub(crate) const STORE_DDL: &[&str] = &[
         key_hash      BLOB NOT NULL,
         sealed        BLOB NOT NULL,
         flag_key      TEXT,
+        sealed_rows   INTEGER,
         deleted_at    REAL NOT NULL,
         restore_until REAL NOT NULL
     )",
@@ -74,6 +75,12 @@ pub(crate) const STORE_MIGRATIONS: &[(&str, &str)] = &[
         "SELECT (SELECT count(*) FROM dsar_plan WHERE length(key_hash) > 0 AND NOT done) \
          + (SELECT 1 - count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'dsar_quarantine_by_key')",
         "DROP INDEX dsar_quarantine_by_key",
+    ),
+    // A quarantined batch is sealed as one entry (a bundle); entries of earlier releases hold
+    // one row each (NULL).
+    (
+        "SELECT count(*) FROM pragma_table_info('dsar_quarantine') WHERE name = 'sealed_rows'",
+        "ALTER TABLE dsar_quarantine ADD COLUMN sealed_rows INTEGER",
     ),
 ];
 
@@ -189,7 +196,7 @@ impl Dialect for SqliteDialect<'_> {
         st.push("SELECT ");
         batch.bind_shared(st, &self.source().name, "");
         st.push(&format!(
-            ", u.column1, u.column2, u.column3, {NOW}, r.restore_until FROM (VALUES "
+            ", u.column1, u.column2, u.column3, u.column4, {NOW}, r.restore_until FROM (VALUES "
         ))
         .join(batch.entries, ", ", |st, entry| {
             st.push("(")

@@ -19,8 +19,8 @@ UPDATE "Users" t0 JOIN (SELECT ? AS k0, ? AS n0, UNHEX(?) AS n1) u ON t0."Id" = 
 -- binds: [Text("7"), Text("a'b@x"), Text("AP8=")]
 
 -- insert quarantine
-INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), (SELECT restore_until FROM dsar_requests WHERE request_id = ?))
--- binds: [Text("r1"), Text("shop"), Text(""), Text("Users"), Text("quarantine"), Bytes([1, 2]), Bytes([3]), Null, Text("r1")]
+INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, sealed_rows, deleted_at, restore_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), (SELECT restore_until FROM dsar_requests WHERE request_id = ?))
+-- binds: [Text("r1"), Text("shop"), Text(""), Text("Users"), Text("quarantine"), Bytes([1, 2]), Bytes([3]), Null, Int(2), Text("r1")]
 
 -- delete
 DELETE t0 FROM "Users" t0

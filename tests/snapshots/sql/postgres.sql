@@ -19,8 +19,8 @@ UPDATE "Shop"."Users" AS t0 SET "email" = u.n0::text, "avatar" = u.n1::bytea FRO
 -- binds: [TextArray([Some("7")]), TextArray([Some("a'b@x")]), TextArray([Some("AP8=")])]
 
 -- insert quarantine
-INSERT INTO dsar.quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, u.h, u.s, u.f::jsonb, now(), r.restore_until FROM unnest($6::bytea[], $7::bytea[], $8::text[]) AS u(h, s, f), dsar.requests r WHERE r.request_id = $9::text
--- binds: [Text("r1"), Text("shop"), Text("Shop"), Text("Users"), Text("quarantine"), BytesArray([[1, 2]]), BytesArray([[3]]), TextArray([None]), Text("r1")]
+INSERT INTO dsar.quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, sealed_rows, deleted_at, restore_until) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, u.h, u.s, u.f::jsonb, NULLIF(u.n, 0), now(), r.restore_until FROM unnest($6::bytea[], $7::bytea[], $8::text[], $9::bigint[]) AS u(h, s, f, n), dsar.requests r WHERE r.request_id = $10::text
+-- binds: [Text("r1"), Text("shop"), Text("Shop"), Text("Users"), Text("quarantine"), BytesArray([[1, 2]]), BytesArray([[3]]), TextArray([None]), IntArray([2]), Text("r1")]
 
 -- delete
 DELETE FROM "Shop"."Users" AS t0

@@ -19,8 +19,8 @@ UPDATE "main"."Users" AS t0 SET "email" = u.column2, "avatar" = u.column3 FROM (
 -- binds: [Int(7), Text("a'b@x"), Bytes([0, 255])]
 
 -- insert quarantine
-INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, deleted_at, restore_until) SELECT ?1, ?2, ?3, ?4, ?5, u.column1, u.column2, u.column3, ((julianday('now') - 2440587.5) * 86400.0), r.restore_until FROM (VALUES (?6, ?7, ?8)) AS u JOIN dsar_requests r ON r.request_id = ?9
--- binds: [Text("r1"), Text("shop"), Text("main"), Text("Users"), Text("quarantine"), Bytes([1, 2]), Bytes([3]), Null, Text("r1")]
+INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strategy, key_hash, sealed, flag_key, sealed_rows, deleted_at, restore_until) SELECT ?1, ?2, ?3, ?4, ?5, u.column1, u.column2, u.column3, u.column4, ((julianday('now') - 2440587.5) * 86400.0), r.restore_until FROM (VALUES (?6, ?7, ?8, ?9)) AS u JOIN dsar_requests r ON r.request_id = ?10
+-- binds: [Text("r1"), Text("shop"), Text("main"), Text("Users"), Text("quarantine"), Bytes([1, 2]), Bytes([3]), Null, Int(2), Text("r1")]
 
 -- delete
 DELETE FROM "main"."Users" AS t0
