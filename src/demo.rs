@@ -239,7 +239,7 @@ fn quarantined(db: &Path, request: &str) -> Result<i64, UserError> {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .and_then(|c| {
             c.query_row(
-                "SELECT count(*) FROM dsar_quarantine WHERE request_id = ?1",
+                "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine WHERE request_id = ?1",
                 [request],
                 |r| r.get(0),
             )

@@ -539,6 +539,7 @@ on_every_kind!(
     restore_never_writes_over_a_value_changed_since_the_delete,
     restore_reports_rows_missing_from_the_quarantine,
     a_row_left_behind_in_a_bundle_stays_sealed_and_comes_back_later,
+    an_edited_bundle_does_not_open_and_nothing_is_written,
     a_value_shaped_like_a_hash_is_still_anonymized,
     nothing_is_restored_under_whoever_took_the_customer_id,
     two_identifiers_of_two_people_are_refused,
@@ -871,6 +872,44 @@ fn a_row_left_behind_in_a_bundle_stays_sealed_and_comes_back_later(kind: Kind) {
     let out = restore(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(store.count("SELECT count(*) FROM dsar.quarantine"), 0);
+    assert_eq!(store.dumps(), before, "every table byte for byte");
+}
+
+/// A bundle filed under another strategy (whose restore writes rows over live ones by UPDATE),
+/// or saying it holds other than the rows sealed in it, does not open: flagged, nothing
+/// written; put back as it was, it restores byte for byte.
+fn an_edited_bundle_does_not_open_and_nothing_is_written(kind: Kind) {
+    let store = kind.store(&MAP.replace("batch_rows = 1", "batch_rows = 100"));
+    let before = store.dumps();
+    let id = store.delete("email=customer-1@example.com");
+    let restore = || {
+        store
+            .ws
+            .dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"])
+    };
+    for (edit, undo) in [
+        (
+            "UPDATE dsar.quarantine SET strategy = 'flag' WHERE table_name = 'orders'",
+            "UPDATE dsar.quarantine SET strategy = 'quarantine' WHERE table_name = 'orders'",
+        ),
+        (
+            "UPDATE dsar.quarantine SET sealed_rows = 2 WHERE table_name = 'orders'",
+            "UPDATE dsar.quarantine SET sealed_rows = 3 WHERE table_name = 'orders'",
+        ),
+    ] {
+        store.exec(edit);
+        let out = restore();
+        assert_eq!(out.status.code(), Some(3), "{edit}: {}", stderr(&out));
+        assert!(stderr(&out).contains("does not decrypt"), "{edit}: {}", stderr(&out));
+        assert_eq!(
+            store.count("SELECT count(*) FROM store.orders WHERE customer_id = 1"),
+            0,
+            "{edit}: no order written"
+        );
+        store.exec(undo);
+    }
+    let out = restore();
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(store.dumps(), before, "every table byte for byte");
 }
 

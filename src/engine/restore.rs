@@ -10,9 +10,7 @@ use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
 use crate::envelope::DataKey;
 use crate::error::UserError;
-use crate::source::backend::{
-    Backend, List, QUARANTINE_COLUMNS, QuarantineBatch, SealedEntry, Statement, StoreTable, Value,
-};
+use crate::source::backend::{Backend, List, Statement, StoreTable, Value};
 use crate::source::cell::Cell;
 use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
 
@@ -20,6 +18,7 @@ use crate::source::erasure::{RestoreBatch, anonymized, require_primary_key};
 type KeyText = Vec<Option<String>>;
 
 /// What one restore run is about: the request, its key, and which rows it may write.
+#[derive(Clone, Copy)]
 pub struct Restoring<'a> {
     pub request_id: &'a str,
     pub key: &'a DataKey,
@@ -427,69 +426,54 @@ async fn reseal(
         .map_err(on_source(db, "cannot keep the rows left in quarantine"))
 }
 
-/// Replace bundle `opened` (whose rows did open) by one entry per row, as entries of one row
-/// are sealed, at the end of the quarantine: a row of it the table refuses is then flagged on
-/// its own while the others come back. One transaction.
-async fn split_bundle(
+/// Bring back the rows of bundle `id` (`rows`, as opened) one per transaction: each takes its
+/// row out of the bundle and seals the rest again in its place (the bundle keeps its id and
+/// range, so no entry moves); a row the table refuses stays in the bundle and is flagged with
+/// its key and the database's reason, and the rows that belong to it stay too.
+async fn bundle_row_by_row(
     db: &dyn Backend,
     table: usize,
     strategy: OnDelete,
     run: &Restoring<'_>,
-    opened: Opened,
-) -> Result<(), UserError> {
-    in_transaction(db, async {
-        let config = &db.dialect().source().tables[table];
-        let pk = require_primary_key(config, &db.dialect().shapes()[table])?.to_vec();
-        let typed = db.dialect().typed_payload();
-        let name = config.name.to_string();
-        let entries: Vec<SealedEntry> = opened
-            .rows
-            .iter()
-            .flatten()
-            .map(|row| {
-                let key_hash = run.key.key_hash(&key_texts(&row.cells(&pk)));
-                let sealed = run.key.seal(
-                    &row.encode(typed),
-                    &DataKey::place(run.request_id, &name, strategy.name(), &key_hash),
-                );
-                SealedEntry {
-                    key_hash,
-                    sealed,
-                    flag_key: None,
-                    rows: None,
-                }
-            })
-            .collect();
-        for chunk in entries.chunks((db.dialect().max_binds() / 10).max(1)) {
-            let mut insert = db.dialect().statement();
-            insert.push(&format!(
-                "INSERT INTO {} {QUARANTINE_COLUMNS} ",
-                db.dialect().store_table(StoreTable::Quarantine)
-            ));
-            db.dialect().push_quarantine_rows(
-                &mut insert,
-                &QuarantineBatch {
-                    request_id: run.request_id,
-                    table: &config.name,
-                    strategy: strategy.name(),
-                    entries: chunk,
-                },
-            );
-            let written = db
-                .execute(insert)
-                .await
-                .map_err(on_source(db, "cannot write to the quarantine"))?;
-            if written != chunk.len() as u64 {
-                return Err(UserError::runtime(format!(
-                    "request {}, table {name}: quarantine row {} could not be split into its rows; nothing changed",
-                    run.request_id, opened.id
-                )));
+    held: &Held,
+    id: i64,
+    rows: &[SealedRow],
+) -> Result<RestoreBatch, UserError> {
+    let config = &db.dialect().source().tables[table];
+    let pk = require_primary_key(config, &db.dialect().shapes()[table])?.to_vec();
+    let mut total = RestoreBatch::default();
+    for row in rows.iter().filter(|r| wanted(run, &pk, r)) {
+        let hash = [run.key.key_hash(&key_texts(&row.cells(&pk)))];
+        let single = Restoring {
+            only: Some(&hash),
+            ..*run
+        };
+        match super::sessions::retried(|| restore_batch(db, table, strategy, &single, held, (id - 1, Some(id)), 1))
+            .await
+        {
+            Ok(one) => {
+                total.restored += one.restored;
+                total.conflicts.extend(one.conflicts);
+                total.kept.extend(one.kept);
             }
+            Err(e) if e.is_refusal() => {
+                let key: Vec<String> = pk
+                    .iter()
+                    .zip(row.cells(&pk))
+                    .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
+                    .collect();
+                total.conflicts.push(format!(
+                    "{} ({}, quarantined row {id}): the table refused it ({}); left in quarantine",
+                    config.name,
+                    key.join(", "),
+                    e.message
+                ));
+                total.kept.push(texts(row));
+            }
+            Err(e) => return Err(e),
         }
-        super::store::clear_entries(db, vec![opened.id], "cannot split a quarantined batch").await?;
-        Ok(())
-    })
-    .await
+    }
+    Ok(total)
 }
 
 /// Write sealed rows that share one column set back: INSERT for quarantine, UPDATE of the
@@ -561,7 +545,8 @@ struct Opened {
 
 /// A quarantine entry as read (`id, key_hash, sealed, sealed_rows`), opened under the request's
 /// key at its place (request, table, strategy or bundle, key hash). A bundle whose rows are not
-/// as many as it says does not open either.
+/// as many as it says, or that is filed under another strategy than `quarantine`, does not
+/// open either.
 fn open_entry(db: &dyn Backend, table: usize, strategy: OnDelete, run: &Restoring<'_>, entry: Vec<Value>) -> Opened {
     let mut values = entry.into_iter();
     let id = values.next().and_then(|v| v.int()).unwrap_or_default();
@@ -571,6 +556,9 @@ fn open_entry(db: &dyn Backend, table: usize, strategy: OnDelete, run: &Restorin
     let name = db.dialect().source().tables[table].name.to_string();
     let typed = db.dialect().typed_payload();
     let rows = match bundle_rows {
+        // Only `quarantine` seals bundles: one under another strategy's name (an edited
+        // quarantine) would have its rows written over live ones by UPDATE.
+        Some(_) if strategy != OnDelete::Quarantine => None,
         Some(count) => run
             .key
             .open(&sealed, &DataKey::place(run.request_id, &name, BUNDLE_PLACE, &key_hash))
@@ -652,10 +640,12 @@ pub(super) async fn one_by_one(
                     break;
                 };
                 let id = opened.id;
-                if opened.bundle && opened.rows.is_some() {
-                    // Which of its rows is refused is found among them one by one, later in
-                    // this run (they go to the end of the quarantine).
-                    split_bundle(db, table, strategy, run, opened).await?;
+                if let (true, Some(rows)) = (opened.bundle, &opened.rows) {
+                    let one = bundle_row_by_row(db, table, strategy, run, held, id, rows).await?;
+                    total.seen += 1;
+                    total.restored += one.restored;
+                    total.conflicts.extend(one.conflicts);
+                    total.kept.extend(one.kept);
                     after = id;
                     total.last_id = after;
                     continue;
