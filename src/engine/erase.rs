@@ -75,11 +75,13 @@ async fn body(
     // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
     // met twice, or more rows than keys, means a row was given a planned key since, and would be
     // taken unplanned.
+    // A primary key cannot repeat; only the map's `key` is checked row by row.
     let mut met = std::collections::HashSet::new();
-    let repeated = fetched.iter().any(|row| {
-        let cells: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
-        !met.insert(key_texts(&cells))
-    });
+    let repeated = db.dialect().shapes()[table].key_from_map
+        && fetched.iter().any(|row| {
+            let cells: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
+            !met.insert(key_texts(&cells))
+        });
     if repeated || fetched.len() > keys.len() {
         return Err(UserError::runtime(format!(
             "request {request_id}, table {}: {} rows have the {} keys of this batch; the batch was rolled back, nothing changed",
@@ -103,7 +105,13 @@ async fn body(
         }
         rows.push(row);
     }
-    let row_keys: Vec<Vec<Cell>> = rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect();
+    // The rows' keys, for the statements that change rows by key and for the entries of rows
+    // changed in place; a bundle needs only its first row's.
+    let row_keys: Vec<Vec<Cell>> = if strategy == OnDelete::Quarantine && returning {
+        Vec::new()
+    } else {
+        rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect()
+    };
 
     match strategy {
         OnDelete::Quarantine if !returning && !rows.is_empty() => {
@@ -144,7 +152,7 @@ async fn body(
         bundles(&rows, typed)
             .into_iter()
             .map(|range| {
-                let key_hash = key.key_hash(&key_texts(&row_keys[range.start]));
+                let key_hash = key.key_hash(&key_texts(&rows[range.start].values[..pk.len()]));
                 let values: Vec<&[Cell]> = rows[range.clone()].iter().map(|r| r.values.as_slice()).collect();
                 let sealed = key.seal(
                     &encode_rows(&columns, &values, typed),
