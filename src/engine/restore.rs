@@ -324,14 +324,9 @@ async fn body(
                 restore.push((*id, row));
             }
             Some(why) => {
-                let parts: Vec<String> = pk
-                    .iter()
-                    .zip(row_key)
-                    .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
-                    .collect();
                 outcome.conflicts.push(format!(
                     "{table_name} ({}): {why}; left in quarantine",
-                    parts.join(", ")
+                    key_shown(&pk, row_key)
                 ));
                 outcome.kept.push(texts(row));
             }
@@ -388,6 +383,16 @@ async fn body(
     super::store::clear_entries(db, cleared, "cannot clear restored rows from the quarantine").await?;
     outcome.restored = restore.len() as u64;
     Ok(outcome)
+}
+
+/// A row's key as a conflict names it: `col=value, …` (`NULL` for none).
+fn key_shown(pk: &[String], key: &[Cell]) -> String {
+    let parts: Vec<String> = pk
+        .iter()
+        .zip(key)
+        .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
+        .collect();
+    parts.join(", ")
 }
 
 /// Whether `run` brings `row` back: every row, or (`restore --key`) those whose key hash it
@@ -457,15 +462,10 @@ async fn bundle_row_by_row(
                 total.kept.extend(one.kept);
             }
             Err(e) if e.is_refusal() => {
-                let key: Vec<String> = pk
-                    .iter()
-                    .zip(row.cells(&pk))
-                    .map(|(c, v)| format!("{c}={}", v.key_text().unwrap_or_else(|| "NULL".into())))
-                    .collect();
                 total.conflicts.push(format!(
                     "{} ({}, quarantined row {id}): the table refused it ({}); left in quarantine",
                     config.name,
-                    key.join(", "),
+                    key_shown(&pk, &row.cells(&pk)),
                     e.message
                 ));
                 total.kept.push(texts(row));
