@@ -74,8 +74,7 @@ async fn body(
     let fetched = db.query(select).await.map_err(on_table(db, table))?;
     // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
     // met twice, or more rows than keys, means a row was given a planned key since, and would be
-    // taken unplanned.
-    // A primary key cannot repeat; only the map's `key` is checked row by row.
+    // taken unplanned. A primary key cannot repeat: only the map's `key` is checked row by row.
     let mut met = std::collections::HashSet::new();
     let repeated = db.dialect().shapes()[table].key_from_map
         && fetched.iter().any(|row| {

@@ -2,8 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::erase::BUNDLE_PLACE;
-use super::erase::update;
+use super::erase::{BUNDLE_PLACE, update};
 use super::payload::{SealedRow, decode_rows, encode_rows, key_texts};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
@@ -117,34 +116,30 @@ async fn next_entries(
     // Bundles first: a few of them hold a batch, and reading `limit` entries of them each
     // batch would read the rest of the table's entries over and over. Only entries of one row
     // (of an earlier release) read on.
-    let mut rows = Vec::new();
-    for (i, probe) in [PROBE.min(limit), limit].into_iter().enumerate() {
+    let mut ids = Vec::new();
+    for probe in [PROBE.min(limit), limit] {
         let mut st = db.dialect().statement();
         st.push("SELECT id, sealed_rows");
         entries_of(db, &mut st, table, strategy, run.request_id, range, run.only);
         st.push(" ORDER BY id LIMIT ").bind(probe);
-        rows = db
+        let rows = db
             .query(st)
             .await
             .map_err(on_source(db, "cannot read the quarantine"))?;
-        let held: i64 = rows
-            .iter()
-            .map(|r| r.get(1).and_then(Value::int).unwrap_or(1).max(1))
-            .sum();
-        if i > 0 || probe == limit || (rows.len() as i64) < probe || held >= limit {
+        ids.clear();
+        let mut total = 0;
+        for row in &rows {
+            let n = super::store::entry_rows(row.get(1));
+            if !ids.is_empty() && total + n > limit {
+                break;
+            }
+            total += n;
+            ids.push(row.first().and_then(Value::int).unwrap_or_default());
+        }
+        // Done once the batch is full, or every entry left was read.
+        if total >= limit || ids.len() < rows.len() || (rows.len() as i64) < probe {
             break;
         }
-    }
-    let mut ids = Vec::new();
-    let mut total = 0;
-    for row in rows {
-        let id = row.first().and_then(Value::int).unwrap_or_default();
-        let n = row.get(1).and_then(Value::int).unwrap_or(1).max(1);
-        if !ids.is_empty() && total + n > limit {
-            break;
-        }
-        total += n;
-        ids.push(id);
     }
     Ok(ids)
 }
@@ -153,8 +148,9 @@ async fn next_entries(
 /// (and up to `until`) that hold up to `limit` rows (at least one entry), optionally only the
 /// rows whose key hash is in `only`. A row whose key exists again in the live table (or, for
 /// anonymize and flag, no longer exists) is never overwritten: it stays in quarantine (in its
-/// bundle, sealed again without the rows that came back) and is reported. A row the table refuses fails the batch with an error whose
-/// kind says so ([`UserError::is_refusal`]); the caller then goes row by row.
+/// bundle, sealed again without the rows that came back) and is reported. A row the table
+/// refuses fails the batch with an error whose kind says so ([`UserError::is_refusal`]); the
+/// caller then goes row by row.
 pub async fn restore_batch(
     db: &dyn Backend,
     table: usize,
@@ -360,18 +356,18 @@ async fn body(
     }
     // An entry whose every row came back goes; a bundle with rows left keeps them, sealed
     // again in its place (same id, same key hash), in this transaction.
-    let mut back = vec![0usize; read_entries.len()];
-    for (entry, _) in &restore {
-        back[*entry] += 1;
+    let mut touched = vec![false; read_entries.len()];
+    for ((entry, _), &restored) in rows.iter().zip(&restored_rows) {
+        touched[*entry] |= restored;
     }
-    for ((entry, row), restored) in rows.iter().zip(&restored_rows) {
-        if back[*entry] > 0 && !restored {
+    for ((entry, row), &restored) in rows.iter().zip(&restored_rows) {
+        if touched[*entry] && !restored {
             read_entries[*entry].1.push(row.clone());
         }
     }
     let mut cleared = Vec::new();
-    for ((opened, left), back) in read_entries.iter().zip(&back) {
-        if *back == 0 {
+    for ((opened, left), &touched) in read_entries.iter().zip(&touched) {
+        if !touched {
             continue;
         }
         if left.is_empty() {

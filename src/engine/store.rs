@@ -202,15 +202,18 @@ pub async fn delete_quarantined(db: &dyn Backend, request_id: &str, limit: i64) 
         .await
         .map_err(on_source(db, "cannot read the quarantine"))?
         .into_iter()
-        .filter_map(|row| {
-            let id = row.first().and_then(Value::int)?;
-            Some((id, row.get(1).and_then(Value::int).unwrap_or(1).max(1) as u64))
-        })
+        .filter_map(|row| Some((row.first().and_then(Value::int)?, entry_rows(row.get(1)) as u64)))
         .collect();
     let rows = entries.iter().map(|(_, n)| n).sum();
     let ids: Vec<i64> = entries.into_iter().map(|(id, _)| id).collect();
     let deleted = clear_entries(db, ids.clone(), "cannot delete quarantined rows").await?;
     Ok(if deleted == ids.len() as u64 { rows } else { deleted })
+}
+
+/// The rows a quarantine entry holds, from its `sealed_rows` as read: a bundle says how many,
+/// any other entry (NULL) is one row.
+pub(super) fn entry_rows(sealed_rows: Option<&Value>) -> i64 {
+    sealed_rows.and_then(Value::int).unwrap_or(1).max(1)
 }
 
 /// Delete the quarantine entries `ids` (restored, or purged with their flagged rows).

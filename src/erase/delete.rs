@@ -941,10 +941,11 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     // What earlier runs of this request erased counts toward its totals.
     let mut already = Vec::new();
     for (s, source) in sources.iter().enumerate() {
-        if !engine::has_store(source.backend()).await? {
+        // Only a source that acts has rows of the request in its store, and `register` above
+        // made that store (and brought it up to date).
+        if acting_tables(&plan, s).is_empty() {
             continue;
         }
-        engine::ensure_store(source.backend()).await?;
         for (name, _, rows) in engine::quarantined_tables(source.backend(), &request_id).await? {
             if let Some(step) = plan
                 .steps
