@@ -202,7 +202,14 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             )
             .await
         }
-        "export" => crate::export::resume(global, &record, identity()?).await,
+        "export" => {
+            crate::export::resume(global, &record, identity()?).await?;
+            // The last of a dead run's queue to be resumed takes the queue with it.
+            match &record.queued_by {
+                Some(run) => ledger.end_run(run),
+                None => Ok(()),
+            }
+        }
         other => Err(UserError::usage(format!(
             "a {other} request cannot be resumed: run it again"
         ))),

@@ -216,6 +216,15 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
     let requests = report["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 4);
     assert_eq!(ws.archives().len(), 4);
+    // The person queued behind the first batch has a record of their own once it ends, and the
+    // run's queue is gone.
+    let ledger: Vec<String> = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(ledger.len(), 4, "{ledger:?}");
+    assert!(ledger.iter().all(|n| n.ends_with(".json")), "{ledger:?}");
     // Each archive says which line of the file it answers (the header is line 1).
     let lines: Vec<u64> = requests.iter().map(|r| r["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [2, 3, 4, 5], "{report}");

@@ -691,6 +691,12 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         .as_str()
         .unwrap()
         .to_string();
+    // Queued people are lines of the run's queue, not records of their own (yet).
+    let queue = ws
+        .state_dir()
+        .join(format!("requests/{}.queue", locks[0].trim_end_matches(".lock")));
+    assert!(std::fs::read_to_string(&queue).unwrap().contains(&queued), "{queue:?}");
+    assert!(!ws.state_dir().join(format!("requests/{queued}.json")).exists());
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(
@@ -705,6 +711,7 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         let archive = ws.path(&format!("exports/{id}.zip.age"));
         assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.Customers"], 1);
     }
+    assert!(!queue.exists(), "the last of the queue resumed takes the queue with it");
 }
 
 /// An export killed after its archive was renamed into place (simulated: killed mid-run, then

@@ -313,16 +313,19 @@ async fn export_subjects(
     // request whose process died.
     let run = if subjects.len() > 1 {
         let (lock, run) = ledger.hold_run(&all_ids[0])?;
-        for (subject, id) in subjects.iter().zip(&all_ids).skip(batch_size) {
+        let queued = subjects.iter().zip(&all_ids).skip(batch_size).map(|(subject, id)| {
             let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
             request.export = Some(resume_settings.clone());
             if let Some(recipients) = &recovery {
                 request.sealed_subjects = Some(subject::seal(std::slice::from_ref(subject), recipients)?);
             }
-            ledger.queue(request, &run)?;
+            Ok(request)
+        });
+        // Not synced: the queue only shows what is to come (the run's lock tells whether it
+        // still will). A batch's sync after its end makes its records durable.
+        if subjects.len() > batch_size {
+            ledger.queue(&run, queued)?;
         }
-        // Not synced: a queued record only shows what is to come (the run's lock tells whether
-        // it still will). A batch's sync after its end makes its records durable.
         Some((lock, run))
     } else {
         None
@@ -389,6 +392,10 @@ async fn export_subjects(
     }
     if let Some(last) = under_way.take() {
         ends.record(last).await?;
+    }
+    // Every batch is recorded and synced: the queue goes if each of its people has a record.
+    if let Some(run) = run_name {
+        ledger.end_run(run)?;
     }
     let BatchEnds {
         done, failed_commands, ..
