@@ -58,8 +58,11 @@ measure_kind() {
   local expected
   expected=$(sql_live main)
   log "$kind: the eraser owns $expected rows"
+  # Each measurement starts with nothing dirty in the page cache (`sync`): seeding and the
+  # measurement before leave writeback that would compete with the fsyncs of the next.
   # export: dsar and baseline interleaved, $RUNS each, after one untimed run of each
   local times=() btimes=() rss=() rows
+  sync
   for run in $(seq 0 "$RUNS"); do
     a=$(now)
     env "${DSAR_ENV[@]}" /usr/bin/time -f %M -o "$dir/rss" "$DSAR" --config "$dir/erase.toml" --state-dir "$dir/state" \
@@ -82,12 +85,14 @@ measure_kind() {
   log "  export: dsar ${times[*]} s (peak RSS ${rss[*]} KiB); baseline ${btimes[*]} s"
 
   # erasure: a bare DELETE on the copy, then dsar delete and restore on the main database
+  sync
   a=$(now)
   bare_delete
   b=$(now)
   local bare_s
   bare_s=$(elapsed "$a" "$b")
   check "$kind: live after the bare DELETE" 0 "$(sql_live bare)"
+  sync
   a=$(now)
   env "${DSAR_ENV[@]}" /usr/bin/time -f %M -o "$dir/rss" "$DSAR" --config "$dir/erase.toml" --state-dir "$dir/state" \
     delete --subject "email=$ERASER" --yes --quiet --json >"$dir/delete.json" || { log "$kind: dsar delete failed (exit $?)"; exit 1; }
@@ -98,6 +103,7 @@ measure_kind() {
   check "$kind: dsar delete's --json counts" "$expected" "$(json_rows "$dir/delete.json")"
   check "$kind: live after dsar delete" 0 "$(sql_live main)"
   request=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["request_id"])' "$dir/delete.json")
+  sync
   a=$(now)
   env "${DSAR_ENV[@]}" "$DSAR" --config "$dir/erase.toml" --state-dir "$dir/state" restore --request "$request" \
     --identity "$WORK/recovery.key" --quiet --json >"$dir/restore.json" || { log "$kind: dsar restore failed (exit $?)"; exit 1; }

@@ -98,6 +98,11 @@ cp bench/erase.toml "$WORK/erase.toml"
 mkdir -p "$WORK/out" "$WORK/state"
 
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$BENCH_DATABASE_URL" "$@"; }
+# Nothing dirty in the page cache before a measurement: the test server runs with fsync=off, so
+# its CHECKPOINT leaves what it wrote (seeding, the erasure copies: hundreds of MB measured) to
+# the kernel's background writeback, which would then compete with the fsyncs of whatever is
+# measured next (dsar fsyncs its archives and records; the baselines write nothing).
+settle_disk() { sync; }
 
 # --- seed -------------------------------------------------------------------------------------
 log "seeding ($N_USERS ordinary users)"
@@ -111,6 +116,8 @@ TABLES="users addresses orders order_items payments sessions events support_tick
 count_sql=$(for t in $TABLES; do printf '(SELECT count(*) FROM bench.%s) + ' "$t"; done)
 ROWS_SEEDED=$(psql_q -c "SELECT ${count_sql}0")
 log "seeded $ROWS_SEEDED rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+psql_q -c "CHECKPOINT"
+settle_disk
 
 # --- measuring --------------------------------------------------------------------------------
 CONFIG=$PWD/bench/sources.toml
@@ -241,6 +248,7 @@ quarantined_rows() { psql_at "$1" -c "SELECT coalesce(sum(coalesce(sealed_rows, 
 settle() {
   psql_at "$1" -c "CHECKPOINT" -c "SELECT count(pg_prewarm(c.oid)) FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'erase' AND c.relkind IN ('r', 'i')" >/dev/null
+  settle_disk
 }
 erase_check() { # label expected got
   if [ "$2" != "$3" ]; then
@@ -394,6 +402,7 @@ BATCH_BARE_URL=$(server_url dsar_batch_bare)
 settle_bench() {
   psql_at "$1" -c "CHECKPOINT" -c "SELECT count(pg_prewarm(c.oid)) FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bench' AND c.relkind IN ('r', 'i')" >/dev/null
+  settle_disk
 }
 batch_check() { # label expected got
   if [ "$2" != "$3" ]; then
