@@ -51,6 +51,10 @@ pub struct PgSource<'a> {
     /// The open snapshot's name, when [`PgSource::begin_snapshot`] shared it: a second session
     /// can read in it ([`PgSource::count_alongside`]).
     shared_snapshot: std::sync::Mutex<Option<String>>,
+    /// Each export query prepared once per session, by its text: a batch export runs the same
+    /// query per table for every batch, and preparing it each time cost the server a parse (and
+    /// the client a round trip) per table per batch.
+    prepared: std::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
 }
 
 /// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
@@ -84,6 +88,7 @@ impl<'a> PgSource<'a> {
             client,
             security,
             shared_snapshot: std::sync::Mutex::new(None),
+            prepared: std::sync::Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -275,10 +280,11 @@ impl<'a> PgSource<'a> {
         let (sql, binds) = st.into_parts();
         let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
             binds.iter().map(backend::to_sql).collect();
+        let statement = self.prepared(&sql).await.map_err(|e| self.query_failure(table, &e))?;
         let stream = self
             .client
             .query_raw(
-                &sql,
+                &statement,
                 params
                     .iter()
                     .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)),
@@ -321,6 +327,19 @@ impl<'a> PgSource<'a> {
             }
             Ok(ExportRow { owners, values })
         }))
+    }
+
+    /// `sql` prepared on this session: once, then as kept (see `prepared`).
+    async fn prepared(&self, sql: &str) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        if let Some(statement) = self.prepared.lock().unwrap_or_else(|e| e.into_inner()).get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).await?;
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql.to_string(), statement.clone());
+        Ok(statement)
     }
 
     fn failure(&self, what: &str, e: &tokio_postgres::Error) -> UserError {
