@@ -203,12 +203,13 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             .await
         }
         "export" => {
-            crate::export::resume(global, &record, identity()?).await?;
-            // The last of a dead run's queue to be resumed takes the queue with it.
-            match &record.queued_by {
-                Some(run) => ledger.end_run(run),
-                None => Ok(()),
+            let resumed = crate::export::resume(global, &record, identity()?).await;
+            // The last of a dead run's queue to be resumed takes the queue with it (whatever
+            // this one's outcome: nothing matched, say, is an error that still records it).
+            if let Some(run) = &record.queued_by {
+                ledger.end_run(run);
             }
+            resumed
         }
         other => Err(UserError::usage(format!(
             "a {other} request cannot be resumed: run it again"

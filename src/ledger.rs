@@ -383,40 +383,37 @@ impl Ledger {
     /// Request `id` from the line a run's queue keeps of it, if any queue has one.
     fn get_queued(&self, id: &str) -> Result<Option<Request>, UserError> {
         let start = queue_line_start(id);
-        for queue in self.queues()? {
-            let text = self.read_queue(&queue)?;
-            if let Some(line) = text.lines().find(|line| line.starts_with(&start)) {
-                return Ok(Some(self.read_record(id, line.as_bytes())));
+        for queue in self.open_queues()? {
+            let mut found = None;
+            queue.each_line(|line| {
+                if line.starts_with(&start) {
+                    found = Some(self.read_record(id, line.as_bytes()));
+                }
+                found.is_none()
+            })?;
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)
     }
 
-    /// The queues (`run-<id>.queue`) in the ledger.
-    fn queues(&self) -> Result<Vec<PathBuf>, UserError> {
+    /// The queues (`run-<id>.queue`) in the ledger, opened: a queue removed once they are open
+    /// (its run ended) still reads whole.
+    fn open_queues(&self) -> Result<Vec<Queue>, UserError> {
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| UserError::runtime(format!("cannot list {}: {e}", self.dir.display())))?;
-        Ok(entries
-            .flatten()
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.starts_with("run-") && name.ends_with(QUEUE_SUFFIX)
-            })
-            .map(|e| e.path())
-            .collect())
-    }
-
-    /// A queue's text; one gone meanwhile (its run ended) is empty. Bytes that are not UTF-8
-    /// are replaced, so the lines they are in read as damaged, not the whole queue.
-    fn read_queue(&self, path: &Path) -> Result<String, UserError> {
-        match fs::read(path) {
-            Ok(bytes) => {
-                Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        let mut queues = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(run) = name.strip_suffix(QUEUE_SUFFIX)
+                && run.starts_with("run-")
+                && let Some(queue) = Queue::open(entry.path(), run)?
+            {
+                queues.push(queue);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         }
+        Ok(queues)
     }
 
     /// Request `id` as its record (or queue line) `text` says, checked: see [`Ledger::get`].
@@ -547,10 +544,7 @@ impl Ledger {
             Ok(())
         });
         match failed {
-            Some(e) => {
-                let _ = fs::remove_file(&path);
-                Err(e)
-            }
+            Some(e) => Err(e),
             None => written,
         }
     }
@@ -558,17 +552,44 @@ impl Ledger {
     /// Once run `run` has ended (or the last of a dead run's queue was resumed), remove its
     /// queue if every request in it has a record of its own (else the queue keeps showing those
     /// without one: interrupted, for `dsar resume`). Call it once those records are synced:
-    /// the queue must not go first.
-    pub fn end_run(&self, run: &str) -> Result<(), UserError> {
+    /// the queue must not go first. What it cannot do is a warning: the requests are recorded
+    /// either way, and a queue left behind is removed by the next run ([`Ledger::sweep_queues`]).
+    pub fn end_run(&self, run: &str) {
         let path = self.queue_path(run);
-        let text = self.read_queue(&path)?;
-        let all_recorded = text
-            .lines()
-            .all(|line| serde_json::from_str::<QueuedId>(line).is_ok_and(|q| self.record_path(&q.request_id).exists()));
-        if all_recorded && !text.is_empty() {
-            match fs::remove_file(&path) {
+        if let Err(e) = Queue::open(path.clone(), run).and_then(|queue| match queue {
+            Some(queue) => self.remove_if_recorded(queue),
+            None => Ok(()),
+        }) {
+            eprintln!("warning: the run's queue {} stays: {}", path.display(), e.message);
+        }
+    }
+
+    /// Remove the queues of runs that are over (their lock free) whose every line has a record:
+    /// left behind by a run killed between its last records and [`Ledger::end_run`], or by a
+    /// resume that failed. A queue whose run is alive is left alone whatever it holds.
+    pub fn sweep_queues(&self) {
+        let Ok(queues) = self.open_queues() else { return };
+        for queue in queues {
+            if !self.is_alive(&queue.run) {
+                let _ = self.remove_if_recorded(queue);
+            }
+        }
+    }
+
+    fn remove_if_recorded(&self, queue: Queue) -> Result<(), UserError> {
+        let mut all_recorded = true;
+        queue.each_line(|line| {
+            all_recorded =
+                serde_json::from_str::<QueuedId>(line).is_ok_and(|q| self.record_path(&q.request_id).exists());
+            all_recorded
+        })?;
+        if all_recorded {
+            match fs::remove_file(&queue.path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(UserError::runtime(format!("cannot remove {}: {e}", path.display())));
+                    return Err(UserError::runtime(format!(
+                        "cannot remove {}: {e}",
+                        queue.path.display()
+                    )));
                 }
                 _ => {}
             }
@@ -603,12 +624,9 @@ impl Ledger {
 
     /// Every request, newest first.
     pub fn list(&self) -> Result<Vec<Request>, UserError> {
-        // The queues first: a request whose batch ends meanwhile is then found by its record.
-        let queues: Vec<String> = self
-            .queues()?
-            .iter()
-            .map(|q| self.read_queue(q))
-            .collect::<Result<_, _>>()?;
+        // The queues opened first: a run that ends during the scan below (its queue removed)
+        // still has its lines read; a line whose record appeared meanwhile reads its record.
+        let queues = self.open_queues()?;
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| UserError::runtime(format!("cannot list {}: {e}", self.dir.display())))?;
         let mut out = Vec::new();
@@ -623,14 +641,25 @@ impl Ledger {
                 out.push(r);
             }
         }
-        for line in queues.iter().flat_map(|q| q.lines()) {
-            let id = match serde_json::from_str::<QueuedId>(line) {
-                Ok(q) => q.request_id,
-                // Shown as damaged, under a name of its own (a line has no file name).
-                Err(_) => format!("(a line of a run queue in {})", self.dir.display()),
-            };
-            if !recorded.contains(&id) {
-                out.push(self.read_record(&id, line.as_bytes()));
+        for queue in queues {
+            let mut failed = None;
+            queue.each_line(|line| {
+                let id = match serde_json::from_str::<QueuedId>(line) {
+                    Ok(q) => q.request_id,
+                    // Shown as damaged, under a name of its own (a line has no file name).
+                    Err(_) => format!("(a line of {})", queue.path.display()),
+                };
+                if recorded.insert(id.clone()) {
+                    match self.get_record(&id) {
+                        Ok(Some(record)) => out.push(record),
+                        Ok(None) => out.push(self.read_record(&id, line.as_bytes())),
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                failed.is_none()
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
         out.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.request_id.cmp(&a.request_id)));
@@ -657,6 +686,51 @@ impl Ledger {
 
 /// A run's queue file: `run-<id>.queue`.
 const QUEUE_SUFFIX: &str = ".queue";
+
+/// A run's queue, open, read a line at a time (a run of a million people queues hundreds of MB).
+struct Queue {
+    path: PathBuf,
+    /// The run's lock name (`run-<id>`).
+    run: String,
+    file: File,
+}
+
+impl Queue {
+    /// `None` when there is no such queue (any more).
+    fn open(path: PathBuf, run: &str) -> Result<Option<Queue>, UserError> {
+        match File::open(&path) {
+            Ok(file) => Ok(Some(Queue {
+                path,
+                run: run.to_string(),
+                file,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Hand each line to `each` until it returns false. Bytes that are not UTF-8 are replaced,
+    /// so the line they are in reads as damaged, not the whole queue.
+    fn each_line(&self, mut each: impl FnMut(&str) -> bool) -> Result<(), UserError> {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, &self.file);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            let n = reader
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| UserError::runtime(format!("cannot read {}: {e}", self.path.display())))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let line = String::from_utf8_lossy(&bytes);
+            let line = line.trim_end_matches('\n');
+            if !line.is_empty() && !each(line) {
+                return Ok(());
+            }
+        }
+    }
+}
 
 /// How the line of request `id` starts in a queue (`request_id` is the first field).
 fn queue_line_start(id: &str) -> String {
@@ -940,7 +1014,7 @@ mod tests {
         assert_eq!(ledger.get("q1").unwrap().unwrap().state, "queued", "not written again");
         one.finish("completed", None, vec![]).unwrap();
         assert_eq!(ledger.get("q1").unwrap().unwrap().state, "completed", "its record wins");
-        ledger.end_run(&run).unwrap();
+        ledger.end_run(&run);
         assert!(
             files(&ledger).contains(&"run-q0.queue".to_string()),
             "q2 and q3 have no record"
@@ -977,11 +1051,69 @@ mod tests {
                 .finish("completed", None, vec![])
                 .unwrap();
         }
-        ledger.end_run(&run).unwrap();
+        ledger.end_run(&run);
         assert!(
             !files(&ledger).contains(&"run-q0.queue".to_string()),
             "every line has a record"
         );
         assert_eq!(ledger.list().unwrap().len(), 3);
+    }
+
+    /// A queue left behind by a run killed at its very end (every line recorded) is swept by
+    /// the next run; one whose run is alive, or with a line not recorded, stays. A queue that
+    /// cannot be made whole leaves no file, not even its temp file.
+    #[test]
+    fn queues_of_runs_that_are_over_are_swept_and_a_failed_queue_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let ledger = Ledger::open(&state).unwrap();
+        let queue = |run: &str, ids: &[&str]| {
+            let requests = ids.iter().map(|id| Ok(Request::new(id, "export", "anna", vec![])));
+            ledger.queue(run, requests).unwrap();
+        };
+        let record = |id: &str| {
+            ledger
+                .start(id, "export", "anna", None, vec![])
+                .unwrap()
+                .finish("completed", None, vec![])
+                .unwrap();
+        };
+        let (dead, dead_run) = ledger.hold_run("d0").unwrap();
+        queue(&dead_run, &["d1", "d2"]);
+        let (_alive, alive_run) = ledger.hold_run("a0").unwrap();
+        queue(&alive_run, &["a1"]);
+        let (gone, gone_run) = ledger.hold_run("g0").unwrap();
+        queue(&gone_run, &["g1", "g2"]);
+        for id in ["d1", "d2", "a1", "g1"] {
+            record(id);
+        }
+        drop(dead);
+        drop(gone);
+        ledger.sweep_queues();
+        let queues: std::collections::BTreeSet<String> = fs::read_dir(&ledger.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(QUEUE_SUFFIX))
+            .collect();
+        assert_eq!(
+            queues.into_iter().collect::<Vec<_>>(),
+            ["run-a0.queue", "run-g0.queue"],
+            "alive, or g2 not recorded"
+        );
+        assert_eq!(ledger.get("g2").unwrap().unwrap().state, "failed (interrupted)");
+
+        let failing = [
+            Ok(Request::new("f1", "export", "anna", vec![])),
+            Err(UserError::runtime("sealing failed")),
+        ];
+        let err = ledger.queue("run-f0", failing.into_iter()).unwrap_err();
+        assert_eq!(err.message, "sealing failed");
+        let left: Vec<String> = fs::read_dir(&ledger.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("f0"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(ledger.get("f1").unwrap().is_none());
     }
 }

@@ -267,12 +267,16 @@ fn write_replacing_with(
         .open(&temp)
         .map_err(fail)?;
     let mut buffered = std::io::BufWriter::new(&mut file);
-    write(&mut buffered).and_then(|()| buffered.flush()).map_err(fail)?;
+    let written = write(&mut buffered).and_then(|()| buffered.flush());
     drop(buffered);
-    if sync {
-        file.sync_all().map_err(fail)?;
+    let done = written
+        .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
+        .and_then(|()| fs::rename(&temp, path));
+    if done.is_err() {
+        // A full disk, a failed write: no temp file is left behind.
+        let _ = fs::remove_file(&temp);
     }
-    fs::rename(&temp, path).map_err(fail)
+    done.map_err(fail)
 }
 
 /// Create `dir` (and missing parents) readable only by its owner (0700 whatever the umask). A

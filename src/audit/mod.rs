@@ -398,7 +398,8 @@ impl AuditLog {
                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
                 let pid = record.as_ref().and_then(|v| v.get("pid").and_then(Value::as_u64));
                 // A queued request is written before anything is logged (a batch run's later
-                // batches); a run killed then leaves queued records beside an empty log.
+                // batches, in its queue file; dsar before 2026-12-02 wrote queued records): a
+                // run killed then leaves them beside an empty log.
                 let queued = record.as_ref().and_then(|v| v.get("state")).and_then(Value::as_str) == Some("queued");
                 pid != Some(u64::from(std::process::id())) && !queued
             })

@@ -13,8 +13,9 @@ use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
 /// log beside records reads as a deleted log). The requests run under `run`'s lock when the
-/// export has one (several people), else each under its own; `queued`: the run wrote their
-/// records as `queued` already, and those stand until the batch ends (no record written here).
+/// export has one (several people), else each under its own; `queued`: the run queued them
+/// already (its `run-<id>.queue`), and they read `queued` from there until the batch ends (no
+/// record written here).
 /// The `running` records are not synced: what must survive a power loss is the outcome, synced
 /// after the batch (a record lost before that names no archive, and the audit log holds the
 /// request).

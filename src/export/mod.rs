@@ -312,6 +312,8 @@ async fn export_subjects(
     // `dsar jobs` shows the whole run from the start. Either way, a free run lock tells a
     // request whose process died.
     let run = if subjects.len() > 1 {
+        // Queues of earlier runs that are over and fully recorded (one killed at its very end).
+        ledger.sweep_queues();
         let (lock, run) = ledger.hold_run(&all_ids[0])?;
         let queued = subjects.iter().zip(&all_ids).skip(batch_size).map(|(subject, id)| {
             let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
@@ -395,7 +397,7 @@ async fn export_subjects(
     }
     // Every batch is recorded and synced: the queue goes if each of its people has a record.
     if let Some(run) = run_name {
-        ledger.end_run(run)?;
+        ledger.end_run(run);
     }
     let BatchEnds {
         done, failed_commands, ..
