@@ -714,6 +714,68 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
     assert!(!queue.exists(), "the last of the queue resumed takes the queue with it");
 }
 
+/// A queued person is a keyed line of the run's queue: edited (pointed at someone else), it
+/// is never resumed and reads damaged, while the others of the dead run still resume.
+#[test]
+fn an_edited_line_of_a_run_queue_is_never_resumed() {
+    let (_db, ws) = shop_with_events(20_000);
+    std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n3\n").unwrap();
+    let mut child = ws.spawn(&[
+        "export",
+        "--subjects-file",
+        "people.csv",
+        "--batch-size",
+        "1",
+        "--quiet",
+    ]);
+    running_id(&ws, &mut child);
+    let queued: Vec<String> = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let queue = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "queue"))
+        .expect("the run's queue");
+    let text = std::fs::read_to_string(&queue).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|line| {
+            let mut record: Value = serde_json::from_str(line).unwrap();
+            if record["request_id"] == queued[1].as_str() {
+                record["subject"] = serde_json::json!(["customer_id:0000"]);
+            }
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(&queue, edited).unwrap();
+
+    let out = ws.dsar(&["resume", &queued[1], "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be trusted"), "{}", stderr(&out));
+    assert!(!ws.path(&format!("exports/{}.zip.age", queued[1])).exists());
+    assert!(stdout(&ws.dsar_ok(&["status", &queued[1]])).contains("DAMAGED"));
+    ws.dsar_ok(&[
+        "resume",
+        &queued[0],
+        "--yes",
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &queued[0], "--json"]))["state"],
+        "completed"
+    );
+    assert!(queue.exists(), "a line without a record keeps the queue");
+}
+
 /// An export killed after its archive was renamed into place (simulated: killed mid-run, then
 /// the finished archive put where the rename would have left it) is recognised by `resume`:
 /// the archive is checked, recorded with its checksum, and not refused as "already exists".
