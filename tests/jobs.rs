@@ -649,11 +649,11 @@ fn sigterm_cancels_an_export_which_leaves_no_archive() {
     );
 }
 
-#[test]
-fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumable() {
-    let (_db, ws) = shop_with_events(20_000);
-    std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n").unwrap();
-    let mut child = ws.spawn(&[
+/// An export of the customers in `people` (a CSV), one per batch, started in the background.
+fn batch_export(people: &str) -> (TestDb, Workspace, Child) {
+    let (db, ws) = shop_with_events(20_000);
+    std::fs::write(ws.path("people.csv"), people).unwrap();
+    let child = ws.spawn(&[
         "export",
         "--subjects-file",
         "people.csv",
@@ -661,6 +661,12 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
         "1",
         "--quiet",
     ]);
+    (db, ws, child)
+}
+
+#[test]
+fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumable() {
+    let (_db, ws, mut child) = batch_export("customer_id\n1\n2\n");
     let running = running_id(&ws, &mut child);
     // The requests run under the run's lock, not one lock file each: while it is held, the
     // running request cannot be resumed from another shell.
@@ -718,16 +724,7 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
 /// is never resumed and reads damaged, while the others of the dead run still resume.
 #[test]
 fn an_edited_line_of_a_run_queue_is_never_resumed() {
-    let (_db, ws) = shop_with_events(20_000);
-    std::fs::write(ws.path("people.csv"), "customer_id\n1\n2\n3\n").unwrap();
-    let mut child = ws.spawn(&[
-        "export",
-        "--subjects-file",
-        "people.csv",
-        "--batch-size",
-        "1",
-        "--quiet",
-    ]);
+    let (_db, ws, mut child) = batch_export("customer_id\n1\n2\n3\n");
     running_id(&ws, &mut child);
     let queued: Vec<String> = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"]
         .as_array()
