@@ -383,7 +383,7 @@ impl Ledger {
     /// Request `id` from the line a run's queue keeps of it, if any queue has one.
     fn get_queued(&self, id: &str) -> Result<Option<Request>, UserError> {
         let start = queue_line_start(id);
-        for queue in self.open_queues()? {
+        for queue in self.open_queues(&self.names()?)? {
             let mut found = None;
             queue.each_line(|line| {
                 if line.starts_with(&start) {
@@ -398,17 +398,24 @@ impl Ledger {
         Ok(None)
     }
 
-    /// The queues (`run-<id>.queue`) in the ledger, opened: a queue removed once they are open
-    /// (its run ended) still reads whole.
-    fn open_queues(&self) -> Result<Vec<Queue>, UserError> {
+    /// The names of the ledger's files.
+    fn names(&self) -> Result<Vec<String>, UserError> {
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| UserError::runtime(format!("cannot list {}: {e}", self.dir.display())))?;
+        Ok(entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    }
+
+    /// The queues (`run-<id>.queue`) among `names`, opened: a queue removed once they are open
+    /// (its run ended) still reads whole.
+    fn open_queues(&self, names: &[String]) -> Result<Vec<Queue>, UserError> {
         let mut queues = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in names {
             if let Some(run) = name.strip_suffix(QUEUE_SUFFIX)
                 && run.starts_with("run-")
-                && let Some(queue) = Queue::open(entry.path(), run)?
+                && let Some(queue) = Queue::open(self.dir.join(name), run)?
             {
                 queues.push(queue);
             }
@@ -568,7 +575,9 @@ impl Ledger {
     /// left behind by a run killed between its last records and [`Ledger::end_run`], or by a
     /// resume that failed. A queue whose run is alive is left alone whatever it holds.
     pub fn sweep_queues(&self) {
-        let Ok(queues) = self.open_queues() else { return };
+        let Ok(queues) = self.names().and_then(|names| self.open_queues(&names)) else {
+            return;
+        };
         for queue in queues {
             if !self.is_alive(&queue.run) {
                 let _ = self.remove_if_recorded(queue);
@@ -624,15 +633,14 @@ impl Ledger {
 
     /// Every request, newest first.
     pub fn list(&self) -> Result<Vec<Request>, UserError> {
-        // The queues opened first: a run that ends during the scan below (its queue removed)
-        // still has its lines read; a line whose record appeared meanwhile reads its record.
-        let queues = self.open_queues()?;
-        let entries = fs::read_dir(&self.dir)
-            .map_err(|e| UserError::runtime(format!("cannot list {}: {e}", self.dir.display())))?;
+        // One listing of the folder; its queues opened before any record is read: a run that
+        // ends meanwhile (its queue removed) still has its lines read, and a line whose record
+        // appeared meanwhile reads its record.
+        let names = self.names()?;
+        let queues = self.open_queues(&names)?;
         let mut out = Vec::new();
         let mut recorded = std::collections::HashSet::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in &names {
             if let Some(id) = name.strip_suffix(".json")
                 && !name.starts_with('.')
                 && let Some(r) = self.get_record(id)?
