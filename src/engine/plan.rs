@@ -69,16 +69,28 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
             drop_pending(db, table, &pk, &chunk.keys).await?;
         }
     }
+    // Many chunks per read and per INSERT: a plan of a million keys is a few dozen statements,
+    // not two thousand round trips.
+    let per_read = (READ_KEYS / chunk_rows(db)).max(1);
     let mut after: Option<Vec<Cell>> = None;
     loop {
-        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows(db)).await?;
+        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows(db) * per_read).await?;
         let Some(last) = keys.last().cloned() else { break };
         after = Some(last);
-        write_chunk(db, table, request_id, key, position, &keys).await?;
-        position += 1;
+        let chunks: Vec<&[Vec<Cell>]> = keys.chunks(chunk_rows(db) as usize).collect();
+        write_chunks(db, table, request_id, key, position, &chunks).await?;
+        position += chunks.len() as i64;
     }
     Ok(())
 }
+
+/// Keys read from a pending list per statement while a plan is recorded (rounded down to whole
+/// chunks; at least one chunk).
+const READ_KEYS: i64 = 50_000;
+
+/// The sealed bytes one INSERT of plan chunks carries at most (a chunk larger than that goes
+/// alone): well under MariaDB's default packet limit of 16 MiB.
+const PLAN_STATEMENT_BYTES: usize = 4 << 20;
 
 /// Append one chunk of `keys` at `position` to the table's plan.
 async fn write_chunk(
@@ -89,38 +101,74 @@ async fn write_chunk(
     position: i64,
     keys: &[Vec<Cell>],
 ) -> Result<(), UserError> {
+    write_chunks(db, table, request_id, key, position, &[keys]).await
+}
+
+/// Append `chunks` to the table's plan at `first` and the positions after it, several to an
+/// INSERT.
+async fn write_chunks(
+    db: &dyn Backend,
+    table: usize,
+    request_id: &str,
+    key: &DataKey,
+    first: i64,
+    chunks: &[&[Vec<Cell>]],
+) -> Result<(), UserError> {
     let d = db.dialect();
     let config = &d.source().tables[table];
-    let sealed = key.seal(
-        &encode_keys(keys, d.typed_payload()),
-        &chunk_place(request_id, &config.name.to_string(), position),
-    );
-    let mut insert = d.statement();
-    insert
-        .push(&format!(
-            "INSERT INTO {} (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key, done) VALUES (",
+    let name = config.name.to_string();
+    let sealed: Vec<Vec<u8>> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, keys)| {
+            key.seal(
+                &encode_keys(keys, d.typed_payload()),
+                &chunk_place(request_id, &name, first + i as i64),
+            )
+        })
+        .collect();
+    // Eight bound values a chunk.
+    let per_statement = (d.max_binds() / 8).max(1);
+    let mut start = 0;
+    while start < sealed.len() {
+        let (mut end, mut bytes) = (start, 0);
+        while end < sealed.len()
+            && (end == start || (end - start < per_statement && bytes + sealed[end].len() <= PLAN_STATEMENT_BYTES))
+        {
+            bytes += sealed[end].len();
+            end += 1;
+        }
+        let mut insert = d.statement();
+        insert.push(&format!(
+            "INSERT INTO {} (request_id, table_schema, table_name, position, strategy, key_hash, sealed_key, done) VALUES ",
             d.store_table(StoreTable::Plan)
-        ))
-        .bind(request_id)
-        .push(", ")
-        .bind(config.name.schema.as_str())
-        .push(", ")
-        .bind(config.name.name.as_str())
-        .push(", ")
-        .bind(position)
-        .push(", ")
-        .bind(config.on_delete.name())
-        .push(", ")
-        .bind(Value::Bytes(Vec::new()))
-        .push(", ")
-        .bind(sealed)
-        .push(", ")
-        .bind(Value::Bool(false))
-        .push(")");
-    db.execute(insert)
-        .await
-        .map(|_| ())
-        .map_err(on_source(db, "cannot record the plan"))
+        ));
+        for (i, sealed) in sealed[start..end].iter().enumerate() {
+            insert
+                .push(if i == 0 { "(" } else { ", (" })
+                .bind(request_id)
+                .push(", ")
+                .bind(config.name.schema.as_str())
+                .push(", ")
+                .bind(config.name.name.as_str())
+                .push(", ")
+                .bind(first + (start + i) as i64)
+                .push(", ")
+                .bind(config.on_delete.name())
+                .push(", ")
+                .bind(Value::Bytes(Vec::new()))
+                .push(", ")
+                .bind(sealed.clone())
+                .push(", ")
+                .bind(Value::Bool(false))
+                .push(")");
+        }
+        db.execute(insert)
+            .await
+            .map_err(on_source(db, "cannot record the plan"))?;
+        start = end;
+    }
+    Ok(())
 }
 
 /// The table's next chunk not done yet after position `after`, opened; `None` when none is
