@@ -296,6 +296,35 @@ fn a_kept_child_of_a_deleted_parent_is_refused() {
     assert_eq!(subject_rows(&db.url), ("1".into(), "7".into(), "38".into()));
 }
 
+/// The check that no row outside the plan points at a deleted parent is skipped only where the
+/// capture holds every such row by construction (a `via` on the foreign key's own columns). An
+/// invoice the map ties to its customer by another column is still checked: the one invoice of
+/// customer 1 that the map gives to someone else is found, and the delete is refused.
+#[test]
+fn a_child_tied_by_another_column_is_still_checked_for_rows_outside_the_plan() {
+    let config = EXAMPLE.replacen(
+        "via = { table = \"public.customer\", column = \"customer_id\", parent_column = \"customer_id\" }",
+        "via = { table = \"public.customer\", column = \"buyer_id\", parent_column = \"customer_id\" }",
+        1,
+    );
+    assert_ne!(config, EXAMPLE);
+    let (db, ws) = chinook(&config);
+    psql(
+        &db.url,
+        "ALTER TABLE invoice ADD COLUMN buyer_id int; UPDATE invoice SET buyer_id = customer_id; \
+         UPDATE invoice SET buyer_id = 2 WHERE invoice_id = 98",
+    );
+    let before = dumps(&db.url);
+    let out = ws.dsar(&["delete", "--subject", "customer_id=1", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("1 row(s) of public.invoice reference the subject's rows in public.customer"),
+        "{err}"
+    );
+    assert_eq!(dumps(&db.url), before, "nothing changed");
+}
+
 #[test]
 fn restore_never_overwrites_a_reused_key_and_exits_3() {
     let (db, ws) = chinook(EXAMPLE);

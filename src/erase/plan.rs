@@ -398,6 +398,9 @@ async fn refusals(
             None => out.push(uncovered(fk, &constraint)),
             Some(child) if parent_rows > 0 => {
                 let child_acts = goes_along(parent_strategy, tables[child].on_delete);
+                if child_acts && acting.contains(&child) && captured_through(fk, parent, &tables[child]) {
+                    continue;
+                }
                 let outside = crate::engine::references_outside_plan(
                     source.backend(),
                     fk,
@@ -451,6 +454,27 @@ fn uncovered(fk: &ForeignKey, constraint: &str) -> String {
         toml_list(&fk.child_columns),
         toml_list(&fk.parent_columns)
     )
+}
+
+/// Whether the child's capture holds, by construction, every row that references a captured
+/// parent row through `fk`: the child is quarantined (its capture is its membership, unfiltered)
+/// and reached through a `via` path on exactly the reference's columns, so the capture took
+/// every row whose columns equal those of a parent row that belongs to the subjects — a superset
+/// of the captured parents. Counting the rows outside it would count none in the capture's
+/// snapshot, and costs a scan of the child's rows per captured parent (0.8 s on a million rows).
+fn captured_through(fk: &ForeignKey, parent: usize, child: &crate::config::Table) -> bool {
+    let pairs = |a: &[String], b: &[String]| {
+        let mut v: Vec<(String, String)> = a.iter().cloned().zip(b.iter().cloned()).collect();
+        v.sort();
+        v
+    };
+    let wanted = pairs(&fk.child_columns, &fk.parent_columns);
+    child.on_delete == OnDelete::Quarantine
+        && child.link.paths().iter().any(|path| {
+            path.parent == parent
+                && path.columns.len() == fk.child_columns.len()
+                && pairs(&path.columns, &path.parent_columns) == wanted
+        })
 }
 
 /// Whether a child leaves no later than its parent, so delete may take it along: quarantined
