@@ -315,6 +315,12 @@ impl Dialect for PgDialect<'_> {
             .zip(key)
             .map(|(array, c)| format!("{array}::{}[]", self.cast(table, c)))
             .collect();
+        // One column: `= ANY`, one index scan over the sorted keys; the semi-join over
+        // `unnest` costs half as much again per key (measured on a 1,000-key DELETE batch).
+        if let [column] = key {
+            st.push(&format!("{alias}.{} = ANY({})", ident(column), arrays[0]));
+            return;
+        }
         st.push(&format!(
             "({}) IN (SELECT * FROM unnest({}))",
             qualified(alias, key),
@@ -389,7 +395,11 @@ impl Backend for PgSource<'_> {
             let (sql, binds) = st.into_parts();
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-            self.client.execute(sql.as_str(), &refs).await.map_err(DbError::from)
+            match self.kept(&sql).await.map_err(DbError::from)? {
+                Some(statement) => self.client.execute(&statement, &refs).await,
+                None => self.client.execute(sql.as_str(), &refs).await,
+            }
+            .map_err(DbError::from)
         }
         .boxed()
     }
@@ -399,7 +409,11 @@ impl Backend for PgSource<'_> {
             let (sql, binds) = st.into_parts();
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-            let rows = self.client.query(sql.as_str(), &refs).await.map_err(DbError::from)?;
+            let rows = match self.kept(&sql).await.map_err(DbError::from)? {
+                Some(statement) => self.client.query(&statement, &refs).await,
+                None => self.client.query(sql.as_str(), &refs).await,
+            }
+            .map_err(DbError::from)?;
             Ok(rows
                 .iter()
                 .map(|row| (0..row.len()).map(|i| from_row(row, i)).collect())

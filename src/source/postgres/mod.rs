@@ -51,11 +51,15 @@ pub struct PgSource<'a> {
     /// The open snapshot's name, when [`PgSource::begin_snapshot`] shared it: a second session
     /// can read in it ([`PgSource::count_alongside`]).
     shared_snapshot: std::sync::Mutex<Option<String>>,
-    /// Each export query prepared once per session, by its text: a batch export runs the same
-    /// query per table for every batch, and preparing it each time cost the server a parse (and
-    /// the client a round trip) per table per batch.
+    /// Each export query, and each statement of an erase or restore batch, prepared once per
+    /// session, by its text: a batch export runs the same query per table for every batch, and
+    /// preparing it each time cost the server a parse (and the client a round trip) per table
+    /// per batch.
     prepared: std::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
 }
+
+/// How many prepared statements a session keeps at most (see [`PgSource::kept`]).
+const KEPT_STATEMENTS: usize = 256;
 
 /// What PostgreSQL's SQL is built from: the map entry and the mapped tables' shapes.
 pub struct PgDialect<'a> {
@@ -327,6 +331,23 @@ impl<'a> PgSource<'a> {
             }
             Ok(ExportRow { owners, values })
         }))
+    }
+
+    /// `sql` prepared once and kept, when it is a statement that runs again and again (an erase
+    /// or restore batch runs the same few statements a thousand times: preparing each cost a
+    /// parse and a round trip); `None` for the rest (schema changes, session settings), and once
+    /// this session keeps [`KEPT_STATEMENTS`] (a statement whose text grows with its batch
+    /// would otherwise be kept once per size).
+    pub(super) async fn kept(&self, sql: &str) -> Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
+        let repeats = ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"].iter().any(|verb| {
+            sql.get(..verb.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(verb))
+        });
+        let full = self.prepared.lock().unwrap_or_else(|e| e.into_inner()).len() >= KEPT_STATEMENTS;
+        if !repeats || full {
+            return Ok(None);
+        }
+        self.prepared(sql).await.map(Some)
     }
 
     /// `sql` prepared on this session: once, then as kept (see `prepared`).
