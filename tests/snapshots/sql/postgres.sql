@@ -1,5 +1,5 @@
 -- key set
-(t0."Id") IN (SELECT * FROM unnest($1::text[]::integer[]))
+t0."Id" = ANY($1::text[]::integer[])
 -- binds: [TextArray([Some("7"), Some("8")])]
 
 -- read and bind a cell
