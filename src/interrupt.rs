@@ -5,13 +5,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
-/// Catch SIGINT and SIGTERM for the rest of the process. Call from inside the runtime.
+/// Catch SIGINT and SIGTERM for the rest of the process (once, however often it is called).
+/// The signals are watched on a thread of their own, with a runtime of its own: the main
+/// runtime has one thread, which a long statement (a SQLite `VACUUM`, say) can hold for
+/// minutes, and a second signal must stop the process at once even then.
 pub fn install() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let (ready, registered) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || watch(ready));
+        // Back only once the handlers are in place, so no signal falls between the two.
+        if spawned.is_ok() {
+            let _ = registered.recv();
+        }
+    });
+}
+
+fn watch(ready: std::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
-    tokio::spawn(async move {
+    runtime.block_on(async move {
+        let signals = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        let _ = ready.send(());
+        let (Ok(mut int), Ok(mut term)) = signals else {
+            return;
+        };
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
