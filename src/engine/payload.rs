@@ -118,7 +118,28 @@ struct TypedRows {
 #[derive(Serialize)]
 struct TextRowsRef<'a> {
     columns: &'a [String],
-    rows: Vec<Vec<Option<std::borrow::Cow<'a, str>>>>,
+    rows: Vec<TextCells<'a>>,
+}
+
+/// A row's cells in the text form, serialised as they are read: a bundle of a thousand rows
+/// made a vector per row and a string per integer first (a fifth of a large delete's
+/// allocations).
+struct TextCells<'a>(&'a [Cell]);
+
+impl Serialize for TextCells<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for cell in self.0 {
+            match cell {
+                Cell::Null => seq.serialize_element(&None::<&str>)?,
+                Cell::Integer(i) => seq.serialize_element(itoa::Buffer::new().format(*i))?,
+                Cell::Text(t) | Cell::Blob(t) => seq.serialize_element(t.as_str())?,
+                Cell::Real(_) => seq.serialize_element(&text_of(cell))?,
+            }
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -134,7 +155,7 @@ pub fn encode_rows(columns: &[String], rows: &[&[Cell]], typed: bool) -> Vec<u8>
     } else {
         serde_json::to_vec(&TextRowsRef {
             columns,
-            rows: rows.iter().map(|r| r.iter().map(text_of).collect()).collect(),
+            rows: rows.iter().map(|r| TextCells(r)).collect(),
         })
     };
     encoded.unwrap_or_default()
@@ -254,15 +275,17 @@ mod tests {
         let rows = [
             vec![Cell::Integer(7), Cell::Null],
             vec![Cell::Integer(8), Cell::Text("é\"x".into())],
+            vec![Cell::Integer(i64::MIN), Cell::Real(1.5)],
+            vec![Cell::Blob("AP8=".into()), Cell::Real(-0.25)],
         ];
         let refs: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
         let text = encode_rows(&columns, &refs, false);
         assert_eq!(
             String::from_utf8(text.clone()).unwrap(),
-            r#"{"columns":["id","name"],"rows":[["7",null],["8","é\"x"]]}"#
+            r#"{"columns":["id","name"],"rows":[["7",null],["8","é\"x"],["-9223372036854775808","1.5"],["AP8=","-0.25"]]}"#
         );
         let back = decode_rows(&text, false).unwrap();
-        assert_eq!(back.len(), 2);
+        assert_eq!(back.len(), 4);
         assert_eq!(back[1].values, vec![Cell::Text("8".into()), Cell::Text("é\"x".into())]);
         assert_eq!(&*back[0].columns, &columns[..]);
         let typed = decode_rows(&encode_rows(&columns, &refs, true), true).unwrap();
