@@ -277,10 +277,11 @@ async fn body(
     let mut restore = Vec::new();
     let mut restored_rows = vec![false; rows.len()];
     for (i, ((id, row), row_key)) in rows.iter().zip(&keys).enumerate() {
-        let now = live.get(&key_texts(row_key));
+        let row_key_texts = key_texts(row_key);
+        let now = live.get(&row_key_texts);
         let problem = if held.holds(row) {
             Some("a row it belongs to was not restored")
-        } else if shared_keys.contains(&key_texts(row_key)) {
+        } else if shared_keys.contains(&row_key_texts) {
             Some("several live rows have its key")
         } else {
             match (strategy, now) {
@@ -492,7 +493,17 @@ async fn write_back(
         .cloned()
         .collect();
     if strategy == OnDelete::Quarantine {
-        let cells: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(&columns)).collect();
+        // A row sealed with exactly the columns written (as rows almost always are) is written
+        // from its own cells; only a row sealed otherwise is laid out again.
+        let laid_out: Vec<Option<Vec<Cell>>> = rows
+            .iter()
+            .map(|(_, r)| (*r.columns != columns[..]).then(|| r.cells(&columns)))
+            .collect();
+        let cells: Vec<&[Cell]> = rows
+            .iter()
+            .zip(&laid_out)
+            .map(|((_, r), own)| own.as_deref().unwrap_or(&r.values))
+            .collect();
         for chunk in cells.chunks((db.dialect().max_binds() / columns.len().max(1)).max(1)) {
             let mut insert = db.dialect().statement();
             db.dialect().insert_rows(&mut insert, table, &columns, chunk);

@@ -483,7 +483,8 @@ pub trait Dialect: Send + Sync {
             .push(&crate::source::quote::qualified(alias, key))
             .push(") IN (")
             .push(self.row_list_prefix());
-        self.push_rows(st, table, key, keys);
+        let keys: Vec<&[Cell]> = keys.iter().map(Vec::as_slice).collect();
+        self.push_rows(st, table, key, &keys);
         st.push(")");
     }
 
@@ -493,10 +494,10 @@ pub trait Dialect: Send + Sync {
     }
 
     /// Append `(…), (…)`: each row's cells written into `columns` by [`Dialect::bind_cell`].
-    fn push_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+    fn push_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[&[Cell]]) {
         for (r, row) in rows.iter().enumerate() {
             st.push(if r == 0 { "(" } else { ", (" });
-            for (i, (column, cell)) in columns.iter().zip(row).enumerate() {
+            for (i, (column, cell)) in columns.iter().zip(row.iter()).enumerate() {
                 if i > 0 {
                     st.push(", ");
                 }
@@ -525,7 +526,7 @@ pub trait Dialect: Send + Sync {
 
     /// Append `INSERT INTO table (columns) …` writing `rows` (one cell per column); by default
     /// one multi-row `VALUES`.
-    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[Vec<Cell>]) {
+    fn insert_rows(&self, st: &mut Statement, table: usize, columns: &[String], rows: &[&[Cell]]) {
         let names: Vec<String> = columns.iter().map(|c| crate::source::quote::ident(c)).collect();
         st.push(&format!(
             "INSERT INTO {} ({}) VALUES ",
@@ -668,9 +669,7 @@ mod snapshot {
             d.bind_cell(st, 0, "avatar", &row[2]);
         });
         show("in list", &|st| d.in_list(st, "id", List::Ints(vec![1, 2])));
-        show("insert rows", &|st| {
-            d.insert_rows(st, 0, &columns, std::slice::from_ref(&row))
-        });
+        show("insert rows", &|st| d.insert_rows(st, 0, &columns, &[row.as_slice()]));
         show("update rows", &|st| {
             d.update_rows(
                 st,

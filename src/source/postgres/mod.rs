@@ -187,7 +187,7 @@ impl<'a> PgSource<'a> {
                 }
                 let (sql, binds) = statement.into_parts();
                 let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
-                    binds.iter().map(backend::to_sql).collect();
+                    binds.into_iter().map(backend::to_sql).collect();
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
                     .iter()
                     .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
@@ -283,7 +283,7 @@ impl<'a> PgSource<'a> {
         let st = export_query(&self.dialect, table, &exported, with_owners, ids, "");
         let (sql, binds) = st.into_parts();
         let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
-            binds.iter().map(backend::to_sql).collect();
+            binds.into_iter().map(backend::to_sql).collect();
         let statement = self.prepared(&sql).await.map_err(|e| self.query_failure(table, &e))?;
         let stream = self
             .client
