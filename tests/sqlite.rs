@@ -453,6 +453,79 @@ fn max_rows_per_second_paces_an_erasure() {
     assert_eq!(scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"), 0);
 }
 
+/// A second signal stops a delete at once even while it waits on a SQLite file another
+/// connection has locked (SQLite waits in the calling thread, which holds dsar's one async
+/// thread for up to `lock_timeout`): the signals are watched on a thread of their own. The
+/// batch under way never started: every row of the subject is live or quarantined, once.
+#[test]
+fn a_second_signal_stops_a_delete_waiting_on_a_locked_file_at_once() {
+    let ws = Workspace::new(
+        &map("30d", 100).replace(
+            "batch_rows = 100",
+            "batch_rows = 100\nmax_rows_per_second = 1000\nlock_timeout = \"120s\"",
+        ),
+        &[],
+    );
+    let db = ws.path("chinook.db");
+    load_chinook(&db);
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000) \
+             INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
+             SELECT 100000 + n, 1, '2020-01-01 00:00:00', 1 FROM g",
+        )
+        .unwrap();
+    let invoices = "SELECT count(*) FROM Invoice WHERE CustomerId = 1";
+    assert_eq!(scalar(&db, invoices), 3007);
+    let mut child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+    let reader = Connection::open(&db).unwrap();
+    reader.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    // Until the invoices are under way (a batch of them committed).
+    while reader.query_row(invoices, [], |r| r.get::<_, i64>(0)).unwrap() == 3007 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the delete ended before the test could act"
+        );
+    }
+    let locker = Connection::open(&db).unwrap();
+    locker.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // The delete's next batch (a tenth of a second away at this pace) now waits on the lock.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let term = || {
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    term();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let signalled = std::time::Instant::now();
+    term();
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        took.as_secs() < 20,
+        "stopped {took:?} after the second signal (lock_timeout is 120 s)"
+    );
+    locker.execute_batch("ROLLBACK").unwrap();
+    let live = scalar(&db, invoices);
+    let quarantined = scalar(
+        &db,
+        "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine WHERE table_name = 'Invoice'",
+    );
+    assert!(
+        live > 0 && quarantined > 0,
+        "stopped mid-run: live {live}, quarantined {quarantined}"
+    );
+    assert_eq!(live + quarantined, 3007, "every invoice live or quarantined, once");
+}
+
 #[test]
 fn discover_drafts_a_working_map_of_a_sqlite_file() {
     let bare =
