@@ -493,22 +493,26 @@ fn a_second_signal_stops_a_delete_waiting_on_a_locked_file_at_once() {
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     // The delete's next batch (a tenth of a second away at this pace) now waits on the lock.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let term = || {
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        )
-    };
+    let pid = child.id().to_string();
+    let term = || assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     term();
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    // The second signal only once the first was seen (two signals close together are one).
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("stopping after the current batch") {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0,
+            "dsar ended without seeing the first signal: {said}"
+        );
+        said.push_str(&line);
+    }
     let signalled = std::time::Instant::now();
     term();
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
     let took = signalled.elapsed();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    std::io::Read::read_to_string(&mut err, &mut said).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
     assert!(
         took.as_secs() < 20,
         "stopped {took:?} after the second signal (lock_timeout is 120 s)"

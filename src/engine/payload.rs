@@ -70,20 +70,27 @@ impl SealedRow {
         encode(&self.columns, &self.values, typed)
     }
 
+    /// A sealed row; an error when it does not parse, or its width is not its columns' (a row
+    /// short of a value would be written back with its values under the wrong columns).
     pub fn decode(bytes: &[u8], typed: bool) -> Result<SealedRow, serde_json::Error> {
-        if typed {
+        let (columns, values): (Vec<String>, Vec<Cell>) = if typed {
             let row: TypedRow = serde_json::from_slice(bytes)?;
-            Ok(SealedRow {
-                columns: row.columns.into(),
-                values: row.values,
-            })
+            (row.columns, row.values)
         } else {
             let row: TextRow = serde_json::from_slice(bytes)?;
-            Ok(SealedRow {
-                columns: row.columns.into(),
-                values: row.values.into_iter().map(Cell::from_text).collect(),
-            })
+            (row.columns, row.values.into_iter().map(Cell::from_text).collect())
+        };
+        if values.len() != columns.len() {
+            return Err(serde::de::Error::custom(format!(
+                "a row has {} values for {} columns",
+                values.len(),
+                columns.len()
+            )));
         }
+        Ok(SealedRow {
+            columns: columns.into(),
+            values,
+        })
     }
 }
 
@@ -292,6 +299,8 @@ mod tests {
         assert_eq!(typed[0].values, rows[0]);
         assert_eq!(typed[1].values, rows[1]);
         assert!(decode_rows(br#"{"columns":["id"],"rows":[["1","2"]]}"#, false).is_err());
+        assert!(SealedRow::decode(br#"{"columns":["id","name"],"values":["1"]}"#, false).is_err());
+        assert!(SealedRow::decode(br#"{"columns":["id"],"values":[{"integer":1},"null"]}"#, true).is_err());
         assert!(decode_rows(b"not json", false).is_err());
     }
 
