@@ -429,10 +429,11 @@ fn purge_hard_deletes_flagged_rows_and_keeps_anonymized_ones_on_sqlite() {
     );
 }
 
-#[test]
-fn max_rows_per_second_paces_an_erasure() {
+/// Chinook in batches of 100 with `settings` added to its source, customer 1 given 3,000 more
+/// invoices (3,007 in all): an erasure long enough to pace or to catch mid-run.
+fn with_invoices(settings: &str) -> (Workspace, std::path::PathBuf) {
     let ws = Workspace::new(
-        &map("30d", 100).replace("batch_rows = 100", "batch_rows = 100\nmax_rows_per_second = 2000"),
+        &map("30d", 100).replace("batch_rows = 100", &format!("batch_rows = 100\n{settings}")),
         &[],
     );
     let db = ws.path("chinook.db");
@@ -445,6 +446,12 @@ fn max_rows_per_second_paces_an_erasure() {
              SELECT 100000 + n, 1, '2020-01-01 00:00:00', 1 FROM g",
         )
         .unwrap();
+    (ws, db)
+}
+
+#[test]
+fn max_rows_per_second_paces_an_erasure() {
+    let (ws, db) = with_invoices("max_rows_per_second = 2000");
     let started = std::time::Instant::now();
     ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
     let took = started.elapsed();
@@ -459,23 +466,7 @@ fn max_rows_per_second_paces_an_erasure() {
 /// batch under way never started: every row of the subject is live or quarantined, once.
 #[test]
 fn a_second_signal_stops_a_delete_waiting_on_a_locked_file_at_once() {
-    let ws = Workspace::new(
-        &map("30d", 100).replace(
-            "batch_rows = 100",
-            "batch_rows = 100\nmax_rows_per_second = 1000\nlock_timeout = \"120s\"",
-        ),
-        &[],
-    );
-    let db = ws.path("chinook.db");
-    load_chinook(&db);
-    Connection::open(&db)
-        .unwrap()
-        .execute_batch(
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000) \
-             INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) \
-             SELECT 100000 + n, 1, '2020-01-01 00:00:00', 1 FROM g",
-        )
-        .unwrap();
+    let (ws, db) = with_invoices("max_rows_per_second = 1000\nlock_timeout = \"120s\"");
     let invoices = "SELECT count(*) FROM Invoice WHERE CustomerId = 1";
     assert_eq!(scalar(&db, invoices), 3007);
     let mut child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
