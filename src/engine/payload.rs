@@ -35,7 +35,7 @@ struct TypedRow {
 #[derive(Serialize)]
 struct TextRowRef<'a> {
     columns: &'a [String],
-    values: Vec<Option<&'a str>>,
+    values: TextCells<'a>,
 }
 
 #[derive(Serialize)]
@@ -44,12 +44,25 @@ struct TypedRowRef<'a> {
     values: &'a [Cell],
 }
 
-/// A cell's text form, borrowed (what [`Cell::key_text`] makes, without allocating for text).
-fn text_of(cell: &Cell) -> Option<std::borrow::Cow<'_, str>> {
-    match cell {
-        Cell::Null => None,
-        Cell::Text(t) | Cell::Blob(t) => Some(std::borrow::Cow::Borrowed(t)),
-        other => other.key_text().map(std::borrow::Cow::Owned),
+/// Cells in the text form (each value's text, `null` for NULL), serialised as they are read:
+/// every text-form payload (a row, a bundle, a flag key, a plan chunk) is written through it.
+/// Sealing a bundle of a thousand rows once made a vector per row and a string per integer
+/// first (a fifth of a large delete's allocations).
+struct TextCells<'a>(&'a [Cell]);
+
+impl Serialize for TextCells<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for cell in self.0 {
+            match cell {
+                Cell::Null => seq.serialize_element(&None::<&str>)?,
+                Cell::Integer(i) => seq.serialize_element(itoa::Buffer::new().format(*i))?,
+                Cell::Text(t) | Cell::Blob(t) => seq.serialize_element(t.as_str())?,
+                Cell::Real(_) => seq.serialize_element(&cell.key_text())?,
+            }
+        }
+        seq.end()
     }
 }
 
@@ -99,10 +112,9 @@ pub fn encode(columns: &[String], values: &[Cell], typed: bool) -> Vec<u8> {
     let encoded = if typed {
         serde_json::to_vec(&TypedRowRef { columns, values })
     } else {
-        let texts: Vec<_> = values.iter().map(text_of).collect();
         serde_json::to_vec(&TextRowRef {
             columns,
-            values: texts.iter().map(|t| t.as_deref()).collect(),
+            values: TextCells(values),
         })
     };
     encoded.unwrap_or_default()
@@ -126,27 +138,6 @@ struct TypedRows {
 struct TextRowsRef<'a> {
     columns: &'a [String],
     rows: Vec<TextCells<'a>>,
-}
-
-/// A row's cells in the text form, serialised as they are read: a bundle of a thousand rows
-/// made a vector per row and a string per integer first (a fifth of a large delete's
-/// allocations).
-struct TextCells<'a>(&'a [Cell]);
-
-impl Serialize for TextCells<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for cell in self.0 {
-            match cell {
-                Cell::Null => seq.serialize_element(&None::<&str>)?,
-                Cell::Integer(i) => seq.serialize_element(itoa::Buffer::new().format(*i))?,
-                Cell::Text(t) | Cell::Blob(t) => seq.serialize_element(t.as_str())?,
-                Cell::Real(_) => seq.serialize_element(&text_of(cell))?,
-            }
-        }
-        seq.end()
-    }
 }
 
 #[derive(Serialize)]
@@ -199,7 +190,7 @@ pub fn encode_key(key: &[Cell], typed: bool) -> String {
     if typed {
         serde_json::to_string(key).unwrap_or_default()
     } else {
-        serde_json::to_string(&key.iter().map(Cell::key_text).collect::<Vec<_>>()).unwrap_or_default()
+        serde_json::to_string(&TextCells(key)).unwrap_or_default()
     }
 }
 
@@ -224,8 +215,7 @@ pub fn encode_keys(keys: &[Vec<Cell>], typed: bool) -> Vec<u8> {
     let encoded = if typed {
         serde_json::to_vec(keys)
     } else {
-        let texts: Vec<Vec<Option<std::borrow::Cow<'_, str>>>> =
-            keys.iter().map(|k| k.iter().map(text_of).collect()).collect();
+        let texts: Vec<TextCells<'_>> = keys.iter().map(|k| TextCells(k)).collect();
         serde_json::to_vec(&texts)
     };
     encoded.unwrap_or_default()
@@ -319,6 +309,33 @@ mod tests {
         let typed = vec![vec![Cell::Integer(7)]];
         assert_eq!(decode_keys(&encode_keys(&typed, true), true, 1), Some(typed));
         assert_eq!(decode_keys(b"not json", true, 1), None);
+    }
+
+    /// Every text-form payload writes a cell as its text, whatever the cell holds: the bytes
+    /// earlier releases sealed (integers and reals as their text, NULL as null).
+    #[test]
+    fn every_text_form_writes_cells_as_their_text() {
+        let cells = [
+            Cell::Integer(-42),
+            Cell::Real(0.5),
+            Cell::Blob("AP8=".into()),
+            Cell::Null,
+        ];
+        let columns: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let values = r#"["-42","0.5","AP8=",null]"#;
+        assert_eq!(
+            String::from_utf8(encode(&columns, &cells, false)).unwrap(),
+            format!(r#"{{"columns":["a","b","c","d"],"values":{values}}}"#)
+        );
+        assert_eq!(
+            String::from_utf8(encode_rows(&columns, &[&cells[..]], false)).unwrap(),
+            format!(r#"{{"columns":["a","b","c","d"],"rows":[{values}]}}"#)
+        );
+        assert_eq!(encode_key(&cells, false), values);
+        assert_eq!(
+            String::from_utf8(encode_keys(&[cells.to_vec()], false)).unwrap(),
+            format!("[{values}]")
+        );
     }
 
     #[test]
