@@ -50,6 +50,9 @@ use sink::{OPEN_AT_ONCE, OpenArchive, RowSpool, SinkMessage, Spent, SpentRows, T
 /// Rows per message to the writer thread: large enough to amortise the hand-off.
 const CHUNK_ROWS: usize = 256;
 
+/// How often an export looks for its requests' `dsar cancel` files while rows stream.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Messages in flight to the writer thread: what a large table holds in memory is these chunks
 /// (a few hundred rows each), so memory stops growing after the first thousand rows or so.
 const IN_FLIGHT: usize = 3;
@@ -705,6 +708,10 @@ impl Job<'_> {
         let closed = || UserError::runtime("the archive writer stopped early");
         let pace = source.config().max_rows_per_second;
         let paths = names::table_paths(&source.config().name, &source.config().tables, self.format);
+        // `dsar cancel` leaves a file per request: a batch of many people would look for each of
+        // them after every chunk of rows (a stat each, on the reading thread), so they are looked
+        // for at most every CANCEL_POLL; a signal is a flag, seen at once.
+        let mut cancel_polled: Option<std::time::Instant> = None;
         for (t, table) in source.config().tables.iter().enumerate() {
             let columns: Vec<String> = source
                 .exported_columns(t)
@@ -774,8 +781,14 @@ impl Job<'_> {
                         self.progress
                             .event(id, &source.config().name, &table_name, count, planned);
                     }
-                    if running.iter().any(Running::cancel_requested) {
+                    if crate::interrupt::requested() {
                         return Err(batch_cancelled());
+                    }
+                    if cancel_polled.is_none_or(|at| at.elapsed() >= CANCEL_POLL) {
+                        cancel_polled = Some(std::time::Instant::now());
+                        if running.iter().any(Running::cancel_requested) {
+                            return Err(batch_cancelled());
+                        }
                     }
                     if let Some(limit) = pace {
                         crate::pace::throttle(started, count, limit).await;
