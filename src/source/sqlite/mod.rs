@@ -75,7 +75,10 @@ impl<'a> SqliteSource<'a> {
                 "check path in the source map (relative paths start at the map's directory)",
             )));
         }
-        let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        let conn = match Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) {
             Ok(conn) => conn,
             Err(e) => {
                 return Ok(Err(UserError::runtime(format!(
