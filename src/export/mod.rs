@@ -19,6 +19,7 @@ mod notice;
 mod page;
 mod page_spool;
 mod page_worker;
+mod recipient_table;
 mod recipients;
 mod sink;
 
@@ -136,7 +137,12 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         "ndjson" => Format::Ndjson,
         _ => Format::Json,
     };
-    let encryption = Encryption::Recipients(recipients);
+    let encryption = Encryption::Recipients(
+        recipients
+            .into_iter()
+            .map(recipient_table::TabledRecipient::new)
+            .collect(),
+    );
     let out_dir = std::path::PathBuf::from(&settings.out_dir);
     // Killed after the archive was renamed into place but before it was recorded: the rename is
     // the last step of a complete archive, so check it and record it rather than refuse.
@@ -862,10 +868,14 @@ enum Sunk {
     Spool(RowSpool),
 }
 
-/// `build(i)` for every `i < n`, on as many threads as there are cores (at most 4), in order.
+/// `build(i)` for every `i < n`, in order, on one thread fewer than there are cores (at least
+/// one, at most 4): the next batch is read while this one builds, and its reader and the
+/// database's backend need a core. Measured on 2 cores (10,000 people in batches of 100, on
+/// tmpfs, three runs each): two building threads 3.95-4.05 s, one 3.76-3.85 s.
 fn in_parallel<T: Send>(n: usize, build: impl Fn(usize) -> Result<T, UserError> + Sync) -> Result<Vec<T>, UserError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
+        .saturating_sub(1)
         .clamp(1, 4)
         .min(n.max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
