@@ -5,6 +5,7 @@ use std::path::Path;
 
 use age::secrecy::SecretString;
 
+use super::recipient_table::TabledRecipient;
 use crate::age_keys::{parse_recipient, read_recipients_file};
 use crate::cli::ExportArgs;
 use crate::config::Settings;
@@ -13,7 +14,8 @@ use crate::error::UserError;
 /// How archives are encrypted.
 #[derive(Clone)]
 pub enum Encryption {
-    Recipients(Vec<age::x25519::Recipient>),
+    /// Each with its table, built once for the whole export (see [`TabledRecipient`]).
+    Recipients(Vec<TabledRecipient>),
     Passphrase(SecretString),
 }
 
@@ -43,7 +45,9 @@ impl Encryption {
                 ),
             );
         }
-        Ok(Encryption::Recipients(recipients))
+        Ok(Encryption::Recipients(
+            recipients.into_iter().map(TabledRecipient::new).collect(),
+        ))
     }
 
     /// A fresh encryptor for one archive.
