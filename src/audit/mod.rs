@@ -491,10 +491,17 @@ impl AuditLog {
             }
         }
         map.insert("prev".into(), prev.into());
-        let hash = line_hash(&self.chain, &map);
-        map.insert("hash".into(), hash.clone().into());
+        // The line is the event without its hash, written once: hashed as it is (what
+        // `line_hash` reads back), then closed with `"hash"` as the last key. The same bytes as
+        // inserting the hash and writing the map again (insertion order is kept; a hash is hex,
+        // which JSON does not escape), for one serialization instead of a copy and two.
         let mut line = Value::Object(map).to_string();
-        line.push('\n');
+        let hash = crate::state::keyed_hex(&self.chain, &[CHAIN_LABEL, line.as_bytes()]);
+        debug_assert!(line.ends_with('}'));
+        line.pop();
+        line.push_str(",\"hash\":\"");
+        line.push_str(&hash);
+        line.push_str("\"}\n");
         (line, hash)
     }
 
@@ -636,11 +643,11 @@ fn keep_aside(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Resul
 pub fn line_hash(key: &[u8], event: &Map<String, Value>) -> String {
     let mut without = event.clone();
     without.shift_remove("hash");
-    crate::state::keyed_hex(
-        key,
-        &[b"dsar audit chain\0", Value::Object(without).to_string().as_bytes()],
-    )
+    crate::state::keyed_hex(key, &[CHAIN_LABEL, Value::Object(without).to_string().as_bytes()])
 }
+
+/// What a line's hash is keyed under, before the line's JSON (see [`line_hash`]).
+const CHAIN_LABEL: &[u8] = b"dsar audit chain\0";
 
 #[cfg(test)]
 mod tests {
@@ -687,6 +694,24 @@ mod tests {
                 ..Default::default()
             })
             .collect()
+    }
+
+    /// A sealed line is what writing the event with its hash as the last key gives, and its
+    /// hash is what verification computes from the line (quotes and non-ASCII in the fields).
+    #[test]
+    fn a_sealed_line_is_the_event_with_its_hash_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log_in(dir.path(), 100);
+        let event = Event {
+            action: "export \"quoted\" é".into(),
+            ..Default::default()
+        };
+        let (line, hash) = log.seal(&event, 7, "abc");
+        let parsed: Map<String, Value> = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed.keys().last().map(String::as_str), Some("hash"));
+        assert_eq!(parsed["hash"].as_str(), Some(hash.as_str()));
+        assert_eq!(line_hash(&log.chain, &parsed), hash);
+        assert_eq!(format!("{}\n", Value::Object(parsed)), line);
     }
 
     /// A group spans segments, verifies, and leaves a head without a pending group.
