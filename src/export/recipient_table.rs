@@ -22,7 +22,7 @@ use age_core::primitives::{aead_encrypt, hkdf};
 use age_core::secrecy::ExposeSecret;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
-use curve25519_dalek::edwards::{EdwardsBasepointTable, EdwardsPoint};
+use curve25519_dalek::edwards::{EdwardsBasepointTable as Table, EdwardsPoint};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::traits::BasepointTable;
 use rand::RngCore;
@@ -31,12 +31,14 @@ use zeroize::Zeroize;
 const TAG: &str = "X25519";
 const LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 
-/// A recipient with its table (see the module's doc). A public key whose point has no Edwards
+/// A recipient with its table (see the module's doc). Radix 16, as the crate's own base-point
+/// table: a radix-256 one (33 additions, not 64) measured slower, its constant-time lookups
+/// scanning 128 entries instead of 8. A public key whose point has no Edwards
 /// form (one on the curve's twist, which no `age-keygen` makes) keeps age's own recipient.
 #[derive(Clone)]
 pub struct TabledRecipient {
     public: [u8; 32],
-    table: Option<Arc<EdwardsBasepointTable>>,
+    table: Option<Arc<Table>>,
     age: age::x25519::Recipient,
 }
 
@@ -45,7 +47,7 @@ impl TabledRecipient {
         let table = public_bytes(&recipient).and_then(|public| {
             // Either sign will do: X25519 keeps only u, which P and -P share.
             let point = MontgomeryPoint(public).to_edwards(0)?;
-            Some((public, Arc::new(EdwardsBasepointTable::create(&point))))
+            Some((public, Arc::new(Table::create(&point))))
         });
         match table {
             Some((public, table)) => TabledRecipient {
@@ -64,7 +66,7 @@ impl TabledRecipient {
     /// X25519(`secret`, this recipient): the u-coordinate of the clamped scalar times the
     /// recipient's point, as the ladder gives it (exact for any point: the clamped scalar is
     /// not reduced, see `EdwardsBasepointTable::mul_base_clamped`).
-    fn shared_secret(table: &EdwardsBasepointTable, secret: [u8; 32]) -> [u8; 32] {
+    fn shared_secret(table: &Table, secret: [u8; 32]) -> [u8; 32] {
         table.mul_base_clamped(secret).to_montgomery().to_bytes()
     }
 }
@@ -132,6 +134,11 @@ mod tests {
             assert_eq!(
                 TabledRecipient::shared_secret(table, secret),
                 x25519_dalek::x25519(secret, recipient.public)
+            );
+            // The ephemeral share: X25519 of the secret and the base point (u = 9).
+            assert_eq!(
+                EdwardsPoint::mul_base_clamped(secret).to_montgomery().to_bytes(),
+                x25519_dalek::x25519(secret, x25519_dalek::X25519_BASEPOINT_BYTES)
             );
         }
         // Scalars at the edges: all ones (not reduced by clamping) and all zeros.
