@@ -708,7 +708,7 @@ mod tests {
         };
         let (line, hash) = log.seal(&event, 7, "abc");
         let parsed: Map<String, Value> = serde_json::from_str(&line).unwrap();
-        assert_eq!(parsed.keys().last().map(String::as_str), Some("hash"));
+        assert_eq!(parsed.keys().next_back().map(String::as_str), Some("hash"));
         assert_eq!(parsed["hash"].as_str(), Some(hash.as_str()));
         assert_eq!(line_hash(&log.chain, &parsed), hash);
         assert_eq!(format!("{}\n", Value::Object(parsed)), line);
