@@ -600,7 +600,9 @@ impl Job<'_> {
                         spool.replay(i, &mut archive)?;
                         finish(i, archive)
                     };
-                    in_parallel(spool.subjects(), build)
+                    // A passphrase's scrypt (a second an archive) outweighs the reading: every core.
+                    let spare = !matches!(encryption, Encryption::Passphrase(_));
+                    in_parallel(spool.subjects(), spare, build)
                 }
             }
             .and_then(|finished| {
@@ -868,14 +870,19 @@ enum Sunk {
     Spool(RowSpool),
 }
 
-/// `build(i)` for every `i < n`, in order, on one thread fewer than there are cores (at least
-/// one, at most 4): the next batch is read while this one builds, and its reader and the
-/// database's backend need a core. Measured on 2 cores (10,000 people in batches of 100, on
-/// tmpfs, three runs each): two building threads 3.95-4.05 s, one 3.76-3.85 s.
-fn in_parallel<T: Send>(n: usize, build: impl Fn(usize) -> Result<T, UserError> + Sync) -> Result<Vec<T>, UserError> {
+/// `build(i)` for every `i < n`, in order, on as many threads as there are cores, or with
+/// `spare_a_core` one fewer (at least one; at most 4): the next batch is read while this one
+/// builds, and its reader and the database's backend need a core. Measured on 2 cores (10,000
+/// people in batches of 100, on tmpfs, three runs each): two building threads 3.95-4.05 s,
+/// one 3.76-3.85 s.
+fn in_parallel<T: Send>(
+    n: usize,
+    spare_a_core: bool,
+    build: impl Fn(usize) -> Result<T, UserError> + Sync,
+) -> Result<Vec<T>, UserError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .saturating_sub(1)
+        .saturating_sub(usize::from(spare_a_core))
         .clamp(1, 4)
         .min(n.max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
