@@ -86,7 +86,7 @@ pub enum Command {
     #[command(subcommand, after_help = AUDIT_EXAMPLES)]
     Audit(AuditCommand),
     /// Show one request from the ledger in detail (the latest by default).
-    #[command(after_help = "Examples:\n  dsar status\n  dsar status 20261125-165258-4bfd7bcc --json")]
+    #[command(after_help = "Examples:\n  dsar status\n  dsar status 20261125-165258-4bfd7bcc91e05d2a --json")]
     Status(StatusArgs),
     /// List requests from the ledger, newest first; or the cases that are overdue or due soon.
     #[command(
@@ -99,7 +99,7 @@ pub enum Command {
     )]
     Extend(ExtendArgs),
     /// Stop a running request after its current batch (from another shell).
-    #[command(after_help = "Examples:\n  dsar cancel 20261125-165258-4bfd7bcc")]
+    #[command(after_help = "Examples:\n  dsar cancel 20261125-165258-4bfd7bcc91e05d2a")]
     Cancel(RequestIdArg),
     /// Continue an interrupted, failed or cancelled request from its last committed batch.
     #[command(after_help = RESUME_EXAMPLES)]
@@ -178,8 +178,8 @@ Examples:
 
 const RESTORE_EXAMPLES: &str = "\
 Examples:
-  dsar restore --request 20261125-165258-4bfd7bcc --identity keys/recovery.key
-  dsar restore --request 20261125-165258-4bfd7bcc --identity keys/recovery.key \\
+  dsar restore --request 20261125-165258-4bfd7bcc91e05d2a --identity keys/recovery.key
+  dsar restore --request 20261125-165258-4bfd7bcc91e05d2a --identity keys/recovery.key \\
                --table public.customer --key customer_id=1";
 
 const PURGE_EXAMPLES: &str = "\
@@ -202,8 +202,8 @@ Examples:
 
 const OPEN_EXAMPLES: &str = "\
 Examples:
-  dsar open exports/20261125-164459-edb99eb8.zip.age --identity keys/exports.key
-  dsar open exports/20261125-164459-edb99eb8.zip.age --identity keys/exports.key --extract out/";
+  dsar open exports/20261125-164459-edb99eb83c17a4f0.zip.age --identity keys/exports.key
+  dsar open exports/20261125-164459-edb99eb83c17a4f0.zip.age --identity keys/exports.key --extract out/";
 
 /// Who the request is about: one person, or a file of people.
 #[derive(Debug, Args)]
@@ -363,7 +363,7 @@ pub enum AuditCommand {
 
 const AUDIT_CERTIFICATE_EXAMPLES: &str = "\
 Examples:
-  dsar audit certificate --request 20261125-165258-4bfd7bcc
+  dsar audit certificate --request 20261125-165258-4bfd7bcc91e05d2a
   dsar audit certificate --subject email=luisg@embraer.com.br --json > certificate.json";
 
 #[derive(Debug, Args)]
@@ -396,7 +396,7 @@ Examples:
 const AUDIT_SHOW_EXAMPLES: &str = "\
 Examples:
   dsar audit show --subject email=luisg@embraer.com.br     # hashed before searching
-  dsar audit show --request 20261125-165258-4bfd7bcc
+  dsar audit show --request 20261125-165258-4bfd7bcc91e05d2a
   dsar audit show --action delete --since 2026-11-01
   dsar audit show --by alice --action export";
 
@@ -549,9 +549,9 @@ pub struct JobsArgs {
 
 const RESUME_EXAMPLES: &str = "\
 Examples:
-  dsar resume 20261125-165258-4bfd7bcc --identity keys/recovery.key   # a delete or a restore
-  dsar resume 20261125-170112-9a8b7c6d --identity keys/recovery.key   # an export, made again whole
-  dsar resume 20261125-171002-0b1c2d3e                                 # a purge";
+  dsar resume 20261125-165258-4bfd7bcc91e05d2a --identity keys/recovery.key   # a delete or a restore
+  dsar resume 20261125-170112-9a8b7c6d5e4f3a2b --identity keys/recovery.key   # an export, made again whole
+  dsar resume 20261125-171002-0b1c2d3e4f5a6b7c                                 # a purge";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -313,7 +313,7 @@ async fn export_subjects(
     };
     let all_ids: Vec<String> = match resumed {
         Some(id) => vec![id.to_string()],
-        None => subjects.iter().map(|_| crate::clock::new_request_id()).collect(),
+        None => crate::clock::new_request_ids(subjects.len()),
     };
     let batch_size = batch_size.max(1);
     // An export of several people holds one run lock, which stands for each request's own: the
