@@ -109,12 +109,12 @@ pub fn run_jobs(global: &Global, args: &JobsArgs) -> Result<(), UserError> {
         return Ok(());
     }
     println!(
-        "{:<26} {:<8} {:<21} {:>10}  {:<12} {:<19}  ticket",
+        "{:<32} {:<8} {:<21} {:>10}  {:<12} {:<19}  ticket",
         "request", "kind", "state", "rows", "operator", "started"
     );
     for r in &requests {
         println!(
-            "{:<26} {:<8} {:<21} {:>10}  {:<12} {:<19}  {}",
+            "{:<32} {:<8} {:<21} {:>10}  {:<12} {:<19}  {}",
             r.request_id,
             r.kind,
             r.state,

@@ -289,7 +289,7 @@ pub fn run_show(global: &Global, args: &AuditShowArgs) -> Result<(), UserError> 
             .map(|t| t.iter().filter_map(|x| x.get("rows").and_then(Value::as_u64)).sum())
             .unwrap_or(0);
         println!(
-            "{:>6}  {}  {:<12} {:<20} {:<26} {:<6} {rows} rows",
+            "{:>6}  {}  {:<12} {:<20} {:<32} {:<6} {rows} rows",
             text(e, "seq"),
             text(e, "time"),
             text(e, "operator"),
