@@ -137,12 +137,7 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         "ndjson" => Format::Ndjson,
         _ => Format::Json,
     };
-    let encryption = Encryption::Recipients(
-        recipients
-            .into_iter()
-            .map(recipient_table::TabledRecipient::new)
-            .collect(),
-    );
+    let encryption = Encryption::to(recipients);
     let out_dir = std::path::PathBuf::from(&settings.out_dir);
     // Killed after the archive was renamed into place but before it was recorded: the rename is
     // the last step of a complete archive, so check it and record it rather than refuse.

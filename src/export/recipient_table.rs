@@ -44,22 +44,16 @@ pub struct TabledRecipient {
 
 impl TabledRecipient {
     pub fn new(recipient: age::x25519::Recipient) -> TabledRecipient {
-        let table = public_bytes(&recipient).and_then(|public| {
+        let tabled = public_bytes(&recipient).and_then(|public| {
             // Either sign will do: X25519 keeps only u, which P and -P share.
             let point = MontgomeryPoint(public).to_edwards(0)?;
             Some((public, Arc::new(Table::create(&point))))
         });
-        match table {
-            Some((public, table)) => TabledRecipient {
-                public,
-                table: Some(table),
-                age: recipient,
-            },
-            None => TabledRecipient {
-                public: [0; 32],
-                table: None,
-                age: recipient,
-            },
+        let (public, table) = tabled.map_or(([0; 32], None), |(public, table)| (public, Some(table)));
+        TabledRecipient {
+            public,
+            table,
+            age: recipient,
         }
     }
 

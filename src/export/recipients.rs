@@ -45,9 +45,12 @@ impl Encryption {
                 ),
             );
         }
-        Ok(Encryption::Recipients(
-            recipients.into_iter().map(TabledRecipient::new).collect(),
-        ))
+        Ok(Encryption::to(recipients))
+    }
+
+    /// Encryption to `recipients`, each given its table once for the whole export.
+    pub fn to(recipients: Vec<age::x25519::Recipient>) -> Encryption {
+        Encryption::Recipients(recipients.into_iter().map(TabledRecipient::new).collect())
     }
 
     /// A fresh encryptor for one archive.
