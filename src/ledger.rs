@@ -1035,6 +1035,13 @@ mod tests {
         assert!(ledger.get("q2").unwrap().unwrap().damaged.is_some());
 
         drop(lock);
+        // Another test of this process may be spawning a child just now: until that child
+        // execs, it holds a copy of every descriptor, the run's lock among them.
+        let released = std::time::Instant::now();
+        while ledger.is_alive("run-q0") {
+            assert!(released.elapsed().as_secs() < 10, "the run's lock is still held");
+            std::thread::yield_now();
+        }
         let mut all: Vec<(String, String)> = ledger
             .list()
             .unwrap()
