@@ -103,15 +103,14 @@ psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$BENCH_DATABASE_URL" "$@"; }
 # the kernel's background writeback, which would then compete with the fsyncs of whatever is
 # measured next (dsar fsyncs its archives and records; the baselines write nothing).
 settle_disk() { sync; }
-# Nothing deleted shortly before a measurement that creates many files: ext4 without a journal
-# (this machine's) steps over every inode freed in the last 60 s (360 s while its inode table
-# block is unwritten) on each file it creates, so a database dropped just before (hundreds of
-# files) slowed each of the batch export's 20,000 file creations (measured: 10,000 archives
-# took 6.27 s after three dropped copies of the erasure database, 5.73 s a minute later). The
-# copies made for one measurement, and the batch export's archives, are removed after the
-# batch delete; the server's data goes with the work dir.
-DROP_LATER=()
-drop_later() { DROP_LATER+=("$1"); }
+# Nothing is deleted while the bench measures: ext4 without a journal (this machine's) steps
+# over every inode freed in the last 60 s (360 s while its inode table block is unwritten) on
+# each file it creates, so a database dropped just before (hundreds of files) slowed each of
+# the batch export's 20,000 file creations (measured: 10,000 archives took 6.27 s after three
+# dropped copies of the erasure database, 5.73 s a minute later), and the batch's 10,000
+# archives removed would slow the SQLite erasure's journal files next. The copies made for
+# one measurement, and the batch export's archives, stay until the end, when the server's
+# data goes with the work dir.
 
 # --- seed -------------------------------------------------------------------------------------
 log "seeding ($N_USERS ordinary users)"
@@ -274,8 +273,8 @@ erase_check "eraser's rows in the copy" "$ERASE_ROWS" "$(live_rows "$BARE_URL")"
 log "erasure: the eraser owns $ERASE_ROWS rows"
 
 # Run the SQL on stdin against the copy `$1` (settled first), as the eraser (`:id`); check none
-# of the eraser's rows is left, leave the copy to be dropped later (drop_later), and set
-# TIMED_S to how long the SQL took.
+# of the eraser's rows is left (the copy stays: nothing is deleted while the bench measures),
+# and set TIMED_S to how long the SQL took.
 timed_erasure() { # url database label
   local a b
   settle "$1"
@@ -284,7 +283,6 @@ timed_erasure() { # url database label
   b=$(date +%s.%N)
   TIMED_S=$(elapsed "$a" "$b")
   erase_check "live after the $3" 0 "$(live_rows "$1")"
-  drop_later "$2"
   log "  $TIMED_S s"
 }
 
@@ -388,7 +386,6 @@ psql_at "$REG_URL" -c "COPY (SELECT customer_id, email FROM erase.customers) TO 
 psql_at "$REG_URL" -c "COPY (SELECT event_id, customer_id FROM erase.events) TO STDOUT" >/dev/null
 b=$(date +%s.%N)
 REG_BASE_S=$(elapsed "$a" "$b")
-drop_later dsar_register_backup
 log "  $REG_S s over $REG_SCANNED rows, peak RSS $REG_RSS KiB; COPY of the same columns $REG_BASE_S s"
 
 # --- batch ------------------------------------------------------------------------------------
@@ -501,7 +498,6 @@ psql -X -q -v ON_ERROR_STOP=1 -f bench/batch_delete.sql "$BATCH_BARE_URL" <"$SUB
 b=$(date +%s.%N)
 BATCH_BARE_S=$(elapsed "$a" "$b")
 batch_check "rows removed by the bare DELETE" "$BATCH_ROWS" "$((BENCH_TOTAL - $(bench_total_rows "$BATCH_BARE_URL")))"
-drop_later dsar_batch_bare
 log "  $BATCH_BARE_S s"
 
 log "batch: dsar delete --subjects-file ($BATCH_SUBJECTS subjects, one request, quarantine)"
@@ -536,9 +532,6 @@ sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2
 # (what appeared meanwhile), which finds nothing here.
 batch_check "capture statements (plan and completion check, per table)" "$((2 * N_TABLES))" "$CAPTURE_STATEMENTS"
 batch_check "DELETE statements (one per batch of rows)" "$EXPECTED_DELETES" "$DELETE_STATEMENTS"
-drop_later dsar_batch_delete
-rm -f "$WORK/out"/*.zip.age
-for db in "${DROP_LATER[@]}"; do psql_q -c "DROP DATABASE $db"; done
 
 # --- MariaDB and SQLite -------------------------------------------------------------------------
 # The export and erasure figures on the other kinds, against their own baselines (see the script;
