@@ -15,6 +15,7 @@
 //! acts on a record (whom to erase, where an archive goes), so one written or edited by hand is
 //! reported as damaged and never acted on.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ use crate::audit::{AuditLog, Event, Outcome};
 use crate::config::Notify;
 use crate::error::UserError;
 use crate::state::StateDir;
+
+mod shared;
+
+pub use shared::first_record;
 
 /// How often a running request rewrites its record at most.
 const WRITE_EVERY: Duration = Duration::from_millis(500);
@@ -201,7 +206,15 @@ pub struct Ledger {
 /// What a grouped ledger wrote since its last sync.
 #[derive(Default)]
 struct Group {
+    /// Records written as files of their own, not synced yet (progress of a request running).
     written: Vec<PathBuf>,
+    /// Records of requests that ended, sealed, not written yet: the next sync writes them as
+    /// one file ([`shared`]). A later one of a request replaces an earlier one.
+    ended: Vec<Request>,
+    /// The locks of those requests that had one of their own (an export of one person), let
+    /// go once their records are durable: until then the record on disk says `running`, and a
+    /// free lock would make it read `failed (interrupted)`, for `resume` to take.
+    held: Vec<File>,
     /// Finished requests, announced once their records are durable.
     finished: Vec<Request>,
 }
@@ -223,21 +236,33 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Write the records of requests started from here without an fsync each: the caller
-    /// makes a batch of them durable at once with [`Ledger::sync`], which also sends their
-    /// `[notify]` announcements (never before the record is durable). Until then a power loss
-    /// can leave a record as it was before, or empty (`damaged`), never half-written.
+    /// Write the records of requests started from here as a group: the caller makes a batch
+    /// of them durable at once with [`Ledger::sync`], which also sends their `[notify]`
+    /// announcements (never before the record is durable). The records of requests that ended
+    /// wait for that sync and are written then, as one file; a progress record is written at
+    /// once, without an fsync (a power loss can leave it as it was before, or empty:
+    /// `damaged`, never half-written). A ledger dropped before its sync writes what waits,
+    /// without announcing it.
     pub fn grouped(mut self) -> Ledger {
         self.grouped = Some(Arc::new(Mutex::new(Group::default())));
         self
     }
 
-    /// Make every record written since the last sync durable: the files are written already,
-    /// so one fsync each, several at a time ([`crate::fsync::each`]), and one of the folder;
-    /// then announce the requests that finished.
+    /// Make every record written since the last sync durable, then announce the requests that
+    /// finished: the records of requests that ended are written now, a batch's as one file
+    /// ([`shared`]) with one fsync; progress records written meanwhile, one fsync each, several
+    /// at a time ([`crate::fsync::each`]); then one fsync of the folder.
     pub fn sync(&self) -> Result<(), UserError> {
         let Some(group) = &self.grouped else { return Ok(()) };
-        let Group { mut written, finished } = std::mem::take(&mut *group.lock().unwrap_or_else(|e| e.into_inner()));
+        let Group {
+            mut written,
+            ended,
+            held,
+            finished,
+        } = std::mem::take(&mut *group.lock().unwrap_or_else(|e| e.into_inner()));
+        let ended = self.write_ended(ended)?;
+        // A progress record since replaced by its request's end is synced with the end.
+        written.retain(|path| !ended.contains(path));
         written.sort();
         written.dedup();
         let fail = |path: &Path, e: std::io::Error| UserError::runtime(format!("cannot sync {}: {e}", path.display()));
@@ -246,10 +271,46 @@ impl Ledger {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| fail(&self.dir, e))?;
+        drop(held);
         for request in &finished {
             announce(&self.announce, request);
         }
         Ok(())
+    }
+
+    /// Write the records of requests that ended (sealed already), fsynced but their names not
+    /// yet: one alone as a file of its own, as every record outside a batch is; several as one
+    /// file under each of their names. Returns their paths.
+    fn write_ended(&self, ended: Vec<Request>) -> Result<Vec<PathBuf>, UserError> {
+        // The last record of each request (one that ended twice: the second end).
+        let mut seen = std::collections::HashSet::new();
+        let mut last: Vec<Request> = ended
+            .into_iter()
+            .rev()
+            .filter(|r| seen.insert(r.request_id.clone()))
+            .collect();
+        last.reverse();
+        let paths: Vec<PathBuf> = last.iter().map(|r| self.record_path(&r.request_id)).collect();
+        match last.as_mut_slice() {
+            [] => {}
+            [one] => {
+                let json = serde_json::to_vec_pretty(&*one)
+                    .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", paths[0].display())))?;
+                crate::state::write_atomically(&paths[0], &json)?;
+            }
+            many => {
+                let lines = many
+                    .iter()
+                    .map(|r| {
+                        serde_json::to_vec(r)
+                            .map(|line| (r.request_id.clone(), line))
+                            .map_err(|e| UserError::runtime(format!("cannot write a ledger record: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                shared::write(&self.dir, &lines)?;
+            }
+        }
+        Ok(paths)
     }
 
     /// Note a record written without an fsync, in grouped mode.
@@ -370,13 +431,21 @@ impl Ledger {
         self.get_record(id)
     }
 
-    /// Request `id` from its own record, `<id>.json`.
+    /// Request `id` from its own record, `<id>.json` (which may be its batch's file).
     fn get_record(&self, id: &str) -> Result<Option<Request>, UserError> {
         let path = self.record_path(id);
         match fs::read(&path) {
-            Ok(text) => Ok(Some(self.read_record(id, &text))),
+            Ok(text) => Ok(Some(self.read_record_file(id, &text))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Request `id` as its record file `text` says: the whole file, or its line of its batch's.
+    fn read_record_file(&self, id: &str, text: &[u8]) -> Request {
+        match shared::record_text(id, text) {
+            Some(record) => self.read_record(id, record),
+            None => damaged(id, "its file is a batch's records and none is its own".into()),
         }
     }
 
@@ -427,13 +496,7 @@ impl Ledger {
     fn read_record(&self, id: &str, text: &[u8]) -> Request {
         let mut request: Request = match serde_json::from_slice(text) {
             Ok(request) => request,
-            Err(e) => {
-                let mut placeholder = Request::new(id, "?", "?", Vec::new());
-                placeholder.state = "damaged".into();
-                placeholder.pid = 0;
-                placeholder.damaged = Some(format!("it is not a ledger record ({e})"));
-                return placeholder;
-            }
+            Err(e) => return damaged(id, format!("it is not a ledger record ({e})")),
         };
         if request.mac.is_empty() {
             request.damaged = Some("it carries no authentication: written by hand, or by dsar 0.1".into());
@@ -460,11 +523,12 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(UserError::runtime(format!("cannot read {}: {e}", path.display()))),
         };
-        let Ok(mut request) = serde_json::from_slice::<Request>(&text) else {
+        let Some(Ok(mut request)) = shared::record_text(id, &text).map(serde_json::from_slice::<Request>) else {
             return Ok(false);
         };
-        // Resealing a record that does not verify would make it trusted: leave it as it is.
-        if request.mac.is_empty() || record_mac(&self.key, &mut request) != request.mac {
+        // Resealing a record that does not verify, or another request's record put under this
+        // name, would make it trusted: leave it as it is.
+        if request.mac.is_empty() || record_mac(&self.key, &mut request) != request.mac || request.request_id != id {
             return Ok(false);
         }
         note(request.afterwards.get_or_insert_with(Afterwards::default));
@@ -640,11 +704,17 @@ impl Ledger {
         let queues = self.open_queues(&names)?;
         let mut out = Vec::new();
         let mut recorded = std::collections::HashSet::new();
+        // A batch's file, read once for all its names: (device, inode) -> text and lines.
+        let mut batches = HashMap::new();
         for name in &names {
-            if let Some(id) = name.strip_suffix(".json")
-                && !name.starts_with('.')
-                && let Some(r) = self.get_record(id)?
-            {
+            let Some(id) = name.strip_suffix(".json").filter(|_| !name.starts_with('.')) else {
+                continue;
+            };
+            let record = match self.batch_file_of(id, &mut batches)? {
+                Some(record) => Some(record),
+                None => self.get_record(id)?,
+            };
+            if let Some(r) = record {
                 recorded.insert(id.to_string());
                 out.push(r);
             }
@@ -674,6 +744,57 @@ impl Ledger {
         Ok(out)
     }
 
+    /// The batch's file that `<id>.json` is a name of, read once per file into `batches` (with
+    /// where each request's line is, and how many of its names are left to read, so it goes
+    /// once they are); `None` when it is a file of its own (or gone). The file is read from the
+    /// descriptor it was identified by: a rename meanwhile cannot put another file's text
+    /// under its identity.
+    fn batch_file_of(
+        &self,
+        id: &str,
+        batches: &mut HashMap<(u64, u64), BatchFile>,
+    ) -> Result<Option<Request>, UserError> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let path = self.record_path(id);
+        let failed = |e: std::io::Error| UserError::runtime(format!("cannot read {}: {e}", path.display()));
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(failed(e)),
+        };
+        let meta = file.metadata().map_err(failed)?;
+        if meta.nlink() < 2 {
+            return Ok(None);
+        }
+        let key = (meta.dev(), meta.ino());
+        let batch = match batches.entry(key) {
+            std::collections::hash_map::Entry::Occupied(batch) => batch.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let mut text = Vec::new();
+                file.read_to_end(&mut text).map_err(failed)?;
+                if !shared::is_shared(&text) {
+                    return Ok(Some(self.read_record(id, &text)));
+                }
+                let lines = shared::index(&text);
+                slot.insert(BatchFile {
+                    text,
+                    lines,
+                    names_left: meta.nlink(),
+                })
+            }
+        };
+        let record = match batch.lines.get(id) {
+            Some(line) => self.read_record(id, &batch.text[line.clone()]),
+            None => damaged(id, "its file is a batch's records and none is its own".into()),
+        };
+        batch.names_left = batch.names_left.saturating_sub(1);
+        if batch.names_left == 0 {
+            batches.remove(&key);
+        }
+        Ok(Some(record))
+    }
+
     /// Ask a running request to stop after its current batch.
     pub fn request_cancel(&self, id: &str) -> Result<Request, UserError> {
         let request = self.get(id)?.ok_or_else(|| {
@@ -690,6 +811,30 @@ impl Ledger {
             .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
         Ok(request)
     }
+}
+
+impl Drop for Ledger {
+    /// Records of requests that ended (failed, say) and were not synced: written, so they do not
+    /// read `failed (interrupted)` for want of a sync that an error skipped.
+    fn drop(&mut self) {
+        let Some(group) = &self.grouped else { return };
+        let (ended, held) = {
+            let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
+            (std::mem::take(&mut group.ended), std::mem::take(&mut group.held))
+        };
+        if !ended.is_empty() && self.write_ended(ended).is_ok() {
+            let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+        }
+        drop(held);
+    }
+}
+
+/// A batch's record file as [`Ledger::list`] reads it: its text, where each request's line
+/// is, and how many of its names are still to be read.
+struct BatchFile {
+    text: Vec<u8>,
+    lines: HashMap<String, std::ops::Range<usize>>,
+    names_left: u64,
 }
 
 /// A run's queue file: `run-<id>.queue`.
@@ -740,9 +885,19 @@ impl Queue {
     }
 }
 
-/// How the line of request `id` starts in a queue (`request_id` is the first field).
+/// How the line of request `id` starts in a queue (`request_id` is the first field), as in a
+/// batch's record file.
 fn queue_line_start(id: &str) -> String {
-    format!("{{\"request_id\":{}", serde_json::Value::from(id))
+    shared::line_start(id)
+}
+
+/// What stands for request `id` when its record cannot be read: `damaged`, saying why.
+fn damaged(id: &str, why: String) -> Request {
+    let mut placeholder = Request::new(id, "?", "?", Vec::new());
+    placeholder.state = "damaged".into();
+    placeholder.pid = 0;
+    placeholder.damaged = Some(why);
+    placeholder
 }
 
 /// The one field of a queue line [`Ledger::list`] and [`Ledger::end_run`] need first.
@@ -876,6 +1031,17 @@ impl Running {
 
     fn write(&mut self) -> Result<(), UserError> {
         self.last_write = Some(Instant::now());
+        if let Some(group) = &self.grouped
+            && self.request.state != "running"
+        {
+            // Ended, in a group: written with the rest of its batch at the next sync, which
+            // lets go of its lock then.
+            self.request.mac = record_mac(&self.key, &mut self.request);
+            let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
+            group.ended.push(self.request.clone());
+            group.held.extend(self._lock.take());
+            return Ok(());
+        }
         write_record(&self.path, &mut self.request, &self.key, self.grouped.is_none())?;
         Ledger::wrote(&self.grouped, &self.path);
         Ok(())
@@ -1072,6 +1238,138 @@ mod tests {
             "every line has a record"
         );
         assert_eq!(ledger.list().unwrap().len(), 3);
+    }
+
+    /// A batch's records are one file under every request's name (one fsync for the batch),
+    /// written at the sync: each name reads its own line; a record rewritten later gets a file
+    /// of its own; an edited line reads damaged and its neighbours do not; a name whose file
+    /// has no line of its own reads damaged. A grouped ledger dropped before its sync still
+    /// writes what ended.
+    #[test]
+    fn a_batch_s_records_are_one_file_under_each_of_their_names() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let ledger = Ledger::open(&state).unwrap().grouped();
+        let (_lock, run) = ledger.hold_run("r0").unwrap();
+        let ids = ["b1", "b2", "b3"];
+        let requests = ids
+            .iter()
+            .map(|id| Ok(Request::new(id, "export", "anna", vec![format!("key:{id}")])));
+        ledger.queue(&run, requests).unwrap();
+        for id in ids {
+            let mut running = ledger.run_queued(&run, id, "export", "anna", vec![], |_| {}).unwrap();
+            running.finish("completed", None, vec![]).unwrap();
+            assert_eq!(ledger.get(id).unwrap().unwrap().state, "queued", "written at the sync");
+        }
+        ledger.sync().unwrap();
+        let path = |id: &str| dir.path().join(format!("requests/{id}.json"));
+        assert!(shared::same_file(&path("b1"), &path("b2")) && shared::same_file(&path("b1"), &path("b3")));
+        let states = |ledger: &Ledger| -> Vec<(String, String, bool)> {
+            let mut all: Vec<_> = ledger
+                .list()
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.request_id, r.state, r.damaged.is_some()))
+                .collect();
+            all.sort();
+            all
+        };
+        let completed = |id: &str| (id.to_string(), "completed".to_string(), false);
+        assert_eq!(states(&ledger), [completed("b1"), completed("b2"), completed("b3")]);
+        for id in ids {
+            let record = ledger.get(id).unwrap().unwrap();
+            assert_eq!((record.request_id.as_str(), record.damaged), (id, None));
+        }
+
+        assert!(
+            ledger
+                .note_afterwards("b2", |after| after.purged_at = Some("then".into()))
+                .unwrap()
+        );
+        assert!(!shared::same_file(&path("b1"), &path("b2")), "b2 has a file of its own");
+        assert!(shared::same_file(&path("b1"), &path("b3")));
+        assert_eq!(
+            ledger
+                .get("b2")
+                .unwrap()
+                .unwrap()
+                .afterwards
+                .unwrap()
+                .purged_at
+                .as_deref(),
+            Some("then")
+        );
+        assert!(ledger.get("b1").unwrap().unwrap().afterwards.is_none());
+
+        // Edit b3's line in place (the file b1 shares).
+        let text = fs::read_to_string(path("b3")).unwrap();
+        let edited: String = text
+            .lines()
+            .map(|line| {
+                if line.starts_with(&queue_line_start("b3")) {
+                    line.replace("\"completed\"", "\"cancelled\"")
+                } else {
+                    line.to_string()
+                }
+            })
+            .map(|line| line + "\n")
+            .collect();
+        assert_ne!(edited, text);
+        fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path("b3"))
+            .unwrap()
+            .write_all(edited.as_bytes())
+            .unwrap();
+        assert!(ledger.get("b3").unwrap().unwrap().damaged.is_some());
+        assert!(ledger.get("b1").unwrap().unwrap().damaged.is_none());
+        fs::hard_link(path("b1"), path("b9")).unwrap();
+        let stray = ledger.get("b9").unwrap().unwrap();
+        assert_eq!((stray.request_id.as_str(), stray.state.as_str()), ("b9", "damaged"));
+        assert_eq!(
+            states(&ledger),
+            [
+                completed("b1"),
+                completed("b2"),
+                ("b3".into(), "cancelled".into(), true),
+                ("b9".into(), "damaged".into(), true)
+            ]
+        );
+
+        let mut failed = ledger.run_queued(&run, "b4", "export", "anna", vec![], |_| {}).unwrap();
+        failed.finish("failed", Some("it broke".into()), vec![]).unwrap();
+        drop(failed);
+        drop(ledger);
+        let reopened = Ledger::open(&state).unwrap();
+        assert_eq!(
+            reopened.get("b4").unwrap().unwrap().state,
+            "failed",
+            "written as the ledger went"
+        );
+    }
+
+    /// An export of one person holds its own lock until its record is durable: while the
+    /// record on disk still says `running`, a free lock would read `failed (interrupted)`.
+    #[test]
+    fn a_grouped_request_keeps_its_lock_until_its_record_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(Some(dir.path())).unwrap();
+        let ledger = Ledger::open(&state).unwrap().grouped();
+        let mut running = ledger.start("one", "export", "anna", None, vec![]).unwrap();
+        running.finish("completed", None, vec![]).unwrap();
+        drop(running);
+        assert_eq!(ledger.get("one").unwrap().unwrap().state, "running", "its record waits");
+        ledger.sync().unwrap();
+        let record = ledger.get("one").unwrap().unwrap();
+        assert_eq!((record.state.as_str(), record.damaged), ("completed", None));
+        assert!(!ledger.is_alive("one"), "let go with the sync");
+        let text = fs::read_to_string(dir.path().join("requests/one.json")).unwrap();
+        assert!(
+            text.starts_with("{\n"),
+            "one record alone is a file of its own, as before"
+        );
     }
 
     /// A queue left behind by a run killed at its very end (every line recorded) is swept by

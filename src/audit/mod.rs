@@ -393,9 +393,10 @@ impl AuditLog {
                 name.ends_with(".json") && !name.starts_with('.')
             })
             .filter(|e| {
+                // A batch's records share a file: its first line speaks for them all.
                 let record = std::fs::read(e.path())
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                    .and_then(|b| crate::ledger::first_record(&b));
                 let pid = record.as_ref().and_then(|v| v.get("pid").and_then(Value::as_u64));
                 // A queued request is written before anything is logged (a batch run's later
                 // batches, in its queue file; dsar before 2026-12-02 wrote queued records): a
