@@ -174,6 +174,51 @@ fn delete_leaves_no_readable_copy_in_the_file_and_restore_brings_it_back() {
     assert_eq!(after, before, "every row is back byte for byte");
 }
 
+/// SQLite's change counter (the database header's bytes 24..28): one more for every write
+/// transaction committed (in a rollback-journal mode).
+fn commits(path: &Path) -> u32 {
+    let bytes = std::fs::read(path).unwrap();
+    u32::from_be_bytes(bytes[24..28].try_into().unwrap())
+}
+
+/// A SQLite source alone commits five of its plan's chunks at once (each commit is a journal
+/// written, synced and deleted), and its restore five ranges: with `batch_rows = 1`, the 46
+/// rows of customer 1 (46 chunks) leave and come back in far fewer commits than chunks, and
+/// every row is back byte for byte. Killed mid-way, such a transaction rolls back whole, which
+/// tests/erase_plan.rs checks on every kind.
+#[test]
+fn a_sqlite_erasure_commits_several_chunks_at_once() {
+    let ws = workspace("30d", 1);
+    let db = ws.path("chinook.db");
+    let before: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    let start = commits(&db);
+    let out = ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let id = json(&out)["request_id"].as_str().unwrap().to_string();
+    let deleted = commits(&db) - start;
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM dsar_plan WHERE NOT done"),
+        0,
+        "every chunk is done"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine"
+        ),
+        46
+    );
+    // 1 + 2 + 8 transactions for the 1 + 7 + 38 chunks of the three tables, and the request's
+    // own (its registration, plan, completion check, the rebuild): a chunk a commit was 46 and
+    // more.
+    assert!(deleted < 30, "{deleted} commits for 46 chunks");
+    let start = commits(&db);
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let restored = commits(&db) - start;
+    assert!(restored < 30, "{restored} commits for 46 quarantine entries");
+    let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    assert_eq!(after, before, "every row is back byte for byte");
+}
+
 #[test]
 fn after_the_window_purge_destroys_the_quarantine_and_restore_says_so() {
     let ws = workspace("0s", 10);

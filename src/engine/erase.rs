@@ -2,7 +2,7 @@
 //! table's strategy, seal the old values into quarantine, all in one transaction.
 
 use super::payload::{SealedRow, encode_key, encode_rows, key_texts};
-use super::plan::{Chunk, mark_done};
+use super::plan::{Chunk, mark_done, next_chunk};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
 use crate::config::{AnonRule, OnDelete};
@@ -15,18 +15,35 @@ use crate::source::cell::Cell;
 use crate::source::erasure::{ErasedBatch, anonymized, check_sealed_all, require_primary_key, sealed_columns};
 use crate::source::quote::qualified;
 
-/// Change the rows of `chunk` of `table`'s plan according to the table's strategy, and mark the
-/// chunk done, in one transaction (a chunk already done, by a run that raced this one, rolls
-/// the batch back).
-pub async fn erase_chunk(
+/// Change the rows of `first` of `table`'s plan according to the table's strategy and mark it
+/// done, then, up to `chunks` chunks in all, the chunks of the plan after it, all in one
+/// transaction (a chunk already done, by a run that raced this one, rolls it all back).
+/// Returns what each chunk did, in order, and the position of the last.
+pub async fn erase_chunks(
     db: &dyn Backend,
     table: usize,
-    chunk: Chunk,
+    first: Chunk,
+    chunks: usize,
     request_id: &str,
     key: &DataKey,
     installation_key: &[u8],
-) -> Result<ErasedBatch, UserError> {
-    in_transaction(db, body(db, table, chunk, request_id, key, installation_key)).await
+) -> Result<(Vec<ErasedBatch>, i64), UserError> {
+    in_transaction(db, async {
+        let mut chunk = first;
+        let mut batches = Vec::new();
+        loop {
+            let position = chunk.position;
+            batches.push(body(db, table, chunk, request_id, key, installation_key).await?);
+            if batches.len() >= chunks {
+                return Ok((batches, position));
+            }
+            match next_chunk(db, table, request_id, key, position).await? {
+                Some(next) => chunk = next,
+                None => return Ok((batches, position)),
+            }
+        }
+    })
+    .await
 }
 
 async fn body(

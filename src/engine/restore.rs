@@ -163,6 +163,36 @@ pub async fn restore_batch(
     in_transaction(db, body(db, table, strategy, run, held, range, limit)).await
 }
 
+/// [`restore_batch`] of the range after `after`, then of the ranges after it, up to `batches`
+/// in all, in one transaction (a session alone, whose kind's commit is dear): what each did, in
+/// order; the last saw nothing when the entries ran out.
+#[allow(clippy::too_many_arguments)]
+pub async fn restore_batches(
+    db: &dyn Backend,
+    table: usize,
+    strategy: OnDelete,
+    run: &Restoring<'_>,
+    held: &Held,
+    after: i64,
+    limit: i64,
+    batches: usize,
+) -> Result<Vec<RestoreBatch>, UserError> {
+    in_transaction(db, async {
+        let mut done: Vec<RestoreBatch> = Vec::new();
+        let mut from = after;
+        loop {
+            let batch = body(db, table, strategy, run, held, (from, None), limit).await?;
+            let (seen, last) = (batch.seen, batch.last_id);
+            done.push(batch);
+            if seen == 0 || done.len() >= batches {
+                return Ok(done);
+            }
+            from = last;
+        }
+    })
+    .await
+}
+
 async fn body(
     db: &dyn Backend,
     table: usize,

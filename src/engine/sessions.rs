@@ -6,7 +6,10 @@
 //! next chunk of the plan when its batch is over, so one's server work runs while the other's
 //! rows are sealed. Each batch is still one transaction of its own that marks its own chunk
 //! done: the crash guarantees do not depend on which session, or in which order, batches
-//! commit (a run that stops with chunks 4 and 6 done and 5 not done resumes with 5).
+//! commit (a run that stops with chunks 4 and 6 done and 5 not done resumes with 5). A session
+//! alone takes up to its kind's `chunks_per_commit` chunks in one transaction (SQLite five: a
+//! commit there is a rollback journal written, synced and deleted), each marked done in it;
+//! its restore likewise brings back that many ranges per transaction.
 //!
 //! Chunks are handed out under a lock, in plan order, each to exactly one session; after a
 //! failure, or when the caller asks to stop, no session takes another, and the batch under way
@@ -22,9 +25,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::erase::erase_chunk;
+use super::erase::erase_chunks;
 use super::plan::next_chunk;
-use super::restore::{Held, Restoring, one_by_one, range_end, restore_batch};
+use super::restore::{Held, Restoring, one_by_one, range_end, restore_batch, restore_batches};
 use crate::config::OnDelete;
 use crate::envelope::DataKey;
 use crate::error::UserError;
@@ -82,7 +85,13 @@ pub async fn erase_table(
     each: impl FnMut(&ErasedBatch) -> Flow,
 ) -> Result<(), UserError> {
     let shared = Shared::new(-1, each);
-    futures_util::future::join_all(sessions.iter().map(|db| erase_session(*db, run, &shared))).await;
+    // One session commits several chunks at once where its kind's commit is dear; two take a
+    // chunk each, so that neither waits long for the other's locks.
+    let chunks = match sessions {
+        [one] => one.dialect().kind_sql().chunks_per_commit.max(1),
+        _ => 1,
+    };
+    futures_util::future::join_all(sessions.iter().map(|db| erase_session(*db, run, chunks, &shared))).await;
     shared.outcome()
 }
 
@@ -130,8 +139,14 @@ impl<F> Shared<F> {
     }
 }
 
-/// One session's loop: take the next chunk not handed out, erase it, tell the caller.
-async fn erase_session<F: FnMut(&ErasedBatch) -> Flow>(db: &dyn Backend, run: &TableRun<'_>, shared: &Shared<F>) {
+/// One session's loop: take the next chunk not handed out, erase it (with up to `chunks - 1`
+/// after it, in one transaction: only when this is the only session), tell the caller of each.
+async fn erase_session<F: FnMut(&ErasedBatch) -> Flow>(
+    db: &dyn Backend,
+    run: &TableRun<'_>,
+    chunks: usize,
+    shared: &Shared<F>,
+) {
     loop {
         let chunk = {
             let mut after = shared.after.lock().await;
@@ -152,21 +167,30 @@ async fn erase_session<F: FnMut(&ErasedBatch) -> Flow>(db: &dyn Backend, run: &T
                 Err(e) => return shared.fail(e),
             }
         };
+        // A retry (the server broke a deadlock) starts again from the same first chunk.
         let batch = retried(|| {
-            erase_chunk(
+            erase_chunks(
                 db,
                 run.table,
                 chunk.clone(),
+                chunks,
                 run.request_id,
                 run.key,
                 run.installation_key,
             )
         });
         match batch.await {
-            Ok(batch) => {
-                shared.moved.set(shared.moved.get() + batch.moved);
-                if (shared.each.borrow_mut())(&batch) == Flow::Stop {
-                    shared.stop.set(true);
+            Ok((batches, last)) => {
+                // The chunks after the first were taken inside the transaction: the only
+                // session's own, handed out now.
+                let mut after = shared.after.lock().await;
+                *after = (*after).max(last);
+                drop(after);
+                for batch in &batches {
+                    shared.moved.set(shared.moved.get() + batch.moved);
+                    if (shared.each.borrow_mut())(batch) == Flow::Stop {
+                        shared.stop.set(true);
+                    }
                 }
             }
             Err(e) => return shared.fail(e),
@@ -233,27 +257,55 @@ async fn restore_session<F: FnMut(RestoreBatch) -> Flow>(
         } else {
             ((*after, None), Some(after))
         };
-        let result = match retried(|| restore_batch(db, table, strategy, restoring, held, range, run.batch_rows)).await
+        // Alone, a session commits several ranges at once where its kind's commit is dear.
+        let chunks = if ranged {
+            1
+        } else {
+            db.dialect().kind_sql().chunks_per_commit.max(1)
+        };
+        let result = match retried(|| async {
+            if chunks > 1 {
+                restore_batches(db, table, strategy, restoring, held, range.0, run.batch_rows, chunks).await
+            } else {
+                restore_batch(db, table, strategy, restoring, held, range, run.batch_rows)
+                    .await
+                    .map(|batch| vec![batch])
+            }
+        })
+        .await
         {
             // A row the table no longer accepts (a new constraint, a missing parent) must not
-            // hold back the others: go row by row and flag it.
-            Err(e) if e.is_refusal() => one_by_one(db, table, strategy, restoring, held, range, run.batch_rows).await,
+            // hold back the others: go row by row and flag it (the first range of a group; the
+            // group's later ranges come again in the next one).
+            Err(e) if e.is_refusal() => one_by_one(db, table, strategy, restoring, held, range, run.batch_rows)
+                .await
+                .map(|batch| vec![batch]),
             other => other,
         };
-        let batch = match result {
-            Ok(batch) => batch,
+        let batches = match result {
+            Ok(batches) => batches,
             Err(e) => return shared.fail(e),
         };
         if let Some(after) = alone.as_mut() {
-            if batch.seen == 0 {
+            let Some(last) = batches.iter().rev().find(|b| b.seen > 0) else {
                 return;
-            }
-            **after = batch.last_id;
+            };
+            **after = last.last_id;
         }
         drop(alone);
-        shared.moved.set(shared.moved.get() + batch.restored);
-        if (shared.each.borrow_mut())(batch) == Flow::Stop {
-            shared.stop.set(true);
+        // Alone, a batch that saw nothing means the entries ran out.
+        let over = !ranged && batches.last().is_some_and(|b| b.seen == 0);
+        for batch in batches {
+            if !ranged && batch.seen == 0 {
+                continue;
+            }
+            shared.moved.set(shared.moved.get() + batch.restored);
+            if (shared.each.borrow_mut())(batch) == Flow::Stop {
+                shared.stop.set(true);
+            }
+        }
+        if over {
+            return;
         }
         shared.pace(run.max_rows_per_second).await;
     }

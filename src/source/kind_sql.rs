@@ -65,6 +65,11 @@ pub struct KindSql {
     pub typed_payload: bool,
     /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
     pub delete_returning: bool,
+    /// How many chunks of a plan one erase transaction takes at most, on a single session: a
+    /// commit is dear where it is a rollback journal written, synced and deleted (SQLite: two
+    /// journal syncs, a database sync and a directory entry per commit); each chunk's rows
+    /// are still read, sealed and freed one chunk at a time, so memory does not grow with it.
+    pub chunks_per_commit: usize,
 }
 
 /// How a `GROUP BY` of parent rows joins their owners lists into one list.
@@ -116,6 +121,7 @@ pub const POSTGRES: KindSql = KindSql {
     max_binds: 65_535,
     typed_payload: false,
     delete_returning: true,
+    chunks_per_commit: 1,
 };
 
 pub const MYSQL: KindSql = KindSql {
@@ -144,6 +150,7 @@ pub const MYSQL: KindSql = KindSql {
     max_binds: 65_535,
     typed_payload: false,
     delete_returning: false,
+    chunks_per_commit: 1,
 };
 
 pub const SQLITE: KindSql = KindSql {
@@ -183,4 +190,5 @@ pub const SQLITE: KindSql = KindSql {
     max_binds: 32_766,
     typed_payload: true,
     delete_returning: false,
+    chunks_per_commit: 5,
 };
