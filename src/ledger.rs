@@ -1201,13 +1201,7 @@ mod tests {
         assert!(ledger.get("q2").unwrap().unwrap().damaged.is_some());
 
         drop(lock);
-        // Another test of this process may be spawning a child just now: until that child
-        // execs, it holds a copy of every descriptor, the run's lock among them.
-        let released = std::time::Instant::now();
-        while ledger.is_alive("run-q0") {
-            assert!(released.elapsed().as_secs() < 10, "the run's lock is still held");
-            std::thread::yield_now();
-        }
+        wait_released(&ledger, "run-q0");
         let mut all: Vec<(String, String)> = ledger
             .list()
             .unwrap()
@@ -1350,6 +1344,17 @@ mod tests {
         );
     }
 
+    /// Wait until the lock `name` is free: another test of this process may be spawning a
+    /// child just now, which holds a copy of every descriptor (this lock's among them) until
+    /// it execs.
+    fn wait_released(ledger: &Ledger, name: &str) {
+        let released = std::time::Instant::now();
+        while ledger.is_alive(name) {
+            assert!(released.elapsed().as_secs() < 10, "the lock {name} is still held");
+            std::thread::yield_now();
+        }
+    }
+
     /// An export of one person holds its own lock until its record is durable: while the
     /// record on disk still says `running`, a free lock would read `failed (interrupted)`.
     #[test]
@@ -1364,7 +1369,7 @@ mod tests {
         ledger.sync().unwrap();
         let record = ledger.get("one").unwrap().unwrap();
         assert_eq!((record.state.as_str(), record.damaged), ("completed", None));
-        assert!(!ledger.is_alive("one"), "let go with the sync");
+        wait_released(&ledger, "one");
         let text = fs::read_to_string(dir.path().join("requests/one.json")).unwrap();
         assert!(
             text.starts_with("{\n"),

@@ -219,6 +219,61 @@ fn a_sqlite_erasure_commits_several_chunks_at_once() {
     assert_eq!(after, before, "every row is back byte for byte");
 }
 
+/// A restore group (five ranges a transaction on SQLite) that the table refuses in its third
+/// range: the ranges before it come back on their own, the refused row stays in quarantine
+/// (flagged for review: exit 3), and every other row comes back exactly once.
+#[test]
+fn a_row_refused_inside_a_restore_group_stays_and_the_others_come_back_once() {
+    let ws = workspace("30d", 1);
+    let db = ws.path("chinook.db");
+    let before: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    let lines = "SELECT count(*) FROM InvoiceLine JOIN Invoice USING (InvoiceId) WHERE CustomerId = 1";
+    assert_eq!(scalar(&db, lines), 38);
+    let third = scalar(
+        &db,
+        "SELECT InvoiceLineId FROM InvoiceLine JOIN Invoice USING (InvoiceId) WHERE CustomerId = 1 \
+         ORDER BY InvoiceLineId LIMIT 1 OFFSET 2",
+    );
+    let out = ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let id = json(&out)["request_id"].as_str().unwrap().to_string();
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON InvoiceLine WHEN NEW.InvoiceLineId = {third} \
+             BEGIN SELECT RAISE(ABORT, 'refused by a test'); END;"
+        ))
+        .unwrap();
+    let out = ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(scalar(&db, lines), 37, "every line but the refused one is back");
+    assert_eq!(
+        scalar(
+            &db,
+            &format!("SELECT count(*) FROM InvoiceLine WHERE InvoiceLineId = {third}")
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine"
+        ),
+        1,
+        "the refused row stays in quarantine, alone"
+    );
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TRIGGER refuse_one")
+        .unwrap();
+    let after: Vec<String> = TABLES.iter().map(|(t, k)| dump(&db, t, k)).collect();
+    assert_eq!(after[..2], before[..2], "the customer and the invoices, once each");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM InvoiceLine"),
+        scalar(&db, "SELECT count(DISTINCT InvoiceLineId) FROM InvoiceLine"),
+        "no line twice"
+    );
+}
+
 #[test]
 fn after_the_window_purge_destroys_the_quarantine_and_restore_says_so() {
     let ws = workspace("0s", 10);

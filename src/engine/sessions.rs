@@ -9,7 +9,8 @@
 //! commit (a run that stops with chunks 4 and 6 done and 5 not done resumes with 5). A session
 //! alone takes up to its kind's `chunks_per_commit` chunks in one transaction (SQLite five: a
 //! commit there is a rollback journal written, synced and deleted), each marked done in it;
-//! its restore likewise brings back that many ranges per transaction.
+//! its restore likewise brings back that many ranges per transaction. A paced source takes one
+//! at a time, and a cancel takes effect once the transaction under way commits.
 //!
 //! Chunks are handed out under a lock, in plan order, each to exactly one session; after a
 //! failure, or when the caller asks to stop, no session takes another, and the batch under way
@@ -85,14 +86,24 @@ pub async fn erase_table(
     each: impl FnMut(&ErasedBatch) -> Flow,
 ) -> Result<(), UserError> {
     let shared = Shared::new(-1, each);
-    // One session commits several chunks at once where its kind's commit is dear; two take a
-    // chunk each, so that neither waits long for the other's locks.
     let chunks = match sessions {
-        [one] => one.dialect().kind_sql().chunks_per_commit.max(1),
+        [one] => chunks_per_commit(*one, run.max_rows_per_second),
         _ => 1,
     };
     futures_util::future::join_all(sessions.iter().map(|db| erase_session(*db, run, chunks, &shared))).await;
     shared.outcome()
+}
+
+/// How many chunks (or restore ranges) a session alone takes per transaction: its kind's
+/// `chunks_per_commit` where a commit is dear, but one when the source is paced
+/// (`max_rows_per_second`): a paced run is there to spare the database, and holding its write
+/// lock over several chunks (SQLite's is the whole file's) is what pacing must not do. Two
+/// sessions take a chunk each, so that neither waits long for the other's locks.
+fn chunks_per_commit(db: &dyn Backend, max_rows_per_second: Option<u32>) -> usize {
+    match max_rows_per_second {
+        Some(_) => 1,
+        None => db.dialect().kind_sql().chunks_per_commit.max(1),
+    }
 }
 
 /// What the sessions of one table share (they run in one task: no thread sees it).
@@ -261,7 +272,7 @@ async fn restore_session<F: FnMut(RestoreBatch) -> Flow>(
         let chunks = if ranged {
             1
         } else {
-            db.dialect().kind_sql().chunks_per_commit.max(1)
+            chunks_per_commit(db, run.max_rows_per_second)
         };
         let result = match retried(|| async {
             if chunks > 1 {
@@ -275,11 +286,22 @@ async fn restore_session<F: FnMut(RestoreBatch) -> Flow>(
         .await
         {
             // A row the table no longer accepts (a new constraint, a missing parent) must not
-            // hold back the others: go row by row and flag it (the first range of a group; the
-            // group's later ranges come again in the next one).
-            Err(e) if e.is_refusal() => one_by_one(db, table, strategy, restoring, held, range, run.batch_rows)
-                .await
-                .map(|batch| vec![batch]),
+            // hold back the others: a refused group tries its first range alone (the later
+            // ones come again in the next group), and a refused range goes row by row, flagging
+            // the row.
+            Err(e) if e.is_refusal() => {
+                let alone = if chunks > 1 {
+                    retried(|| restore_batch(db, table, strategy, restoring, held, range, run.batch_rows)).await
+                } else {
+                    Err(e)
+                };
+                match alone {
+                    Err(e) if e.is_refusal() => one_by_one(db, table, strategy, restoring, held, range, run.batch_rows)
+                        .await
+                        .map(|batch| vec![batch]),
+                    other => other.map(|batch| vec![batch]),
+                }
+            }
             other => other,
         };
         let batches = match result {
