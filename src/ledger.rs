@@ -637,9 +637,18 @@ impl Ledger {
 
     /// Remove the queues of runs that are over (their lock free) whose every line has a record:
     /// left behind by a run killed between its last records and [`Ledger::end_run`], or by a
-    /// resume that failed. A queue whose run is alive is left alone whatever it holds.
+    /// resume that failed. A queue whose run is alive is left alone whatever it holds. Also
+    /// remove the hidden names a batch's records file kept when its process died before
+    /// dropping them ([`shared::is_stale_temp`]).
     pub fn sweep_queues(&self) {
-        let Ok(queues) = self.names().and_then(|names| self.open_queues(&names)) else {
+        let Ok(names) = self.names() else { return };
+        for name in &names {
+            let path = self.dir.join(name);
+            if shared::is_stale_temp(name, &path) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        let Ok(queues) = self.open_queues(&names) else {
             return;
         };
         for queue in queues {
@@ -1342,6 +1351,22 @@ mod tests {
             "failed",
             "written as the ledger went"
         );
+
+        // A records file a dead process left under its hidden name goes with the next sweep
+        // once it is old; a fresh one (a live process about to link it) stays.
+        let left = dir.path().join("requests/.records.0123456789abcdef.tmp");
+        let fresh = dir.path().join("requests/.records.fedcba9876543210.tmp");
+        fs::copy(path("b1"), &left).unwrap();
+        fs::copy(path("b1"), &fresh).unwrap();
+        File::options()
+            .write(true)
+            .open(&left)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        reopened.sweep_queues();
+        assert!(!left.exists() && fresh.exists());
+        assert_eq!(reopened.get("b1").unwrap().unwrap().state, "completed");
     }
 
     /// Wait until the lock `name` is free: another test of this process may be spawning a

@@ -121,6 +121,20 @@ fn link(file: &Path, dir: &Path, id: &str) -> std::io::Result<()> {
     }
 }
 
+/// How old a hidden name of [`write`] must be to be taken for one a dead process left: a live
+/// one keeps it for the moments between writing the file and linking it.
+const STALE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether `name` (at `path`) is a hidden name [`write`] left behind (a temporary records file
+/// or a link on its way to a request's name) and older than [`STALE`].
+pub fn is_stale_temp(name: &str, path: &Path) -> bool {
+    let temp = (name.starts_with(".records.") && name.ends_with(".tmp"))
+        || (name.starts_with('.') && name.contains(".json.") && name.ends_with(".link"));
+    temp && fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE))
+}
+
 /// Whether `text` (a record file) is a batch's file of lines.
 pub fn is_shared(text: &[u8]) -> bool {
     text.starts_with(LINE_START)
@@ -216,5 +230,27 @@ mod tests {
             first_record(&fs::read(path(&ids[5])).unwrap()).unwrap()["request_id"],
             "r0000"
         );
+    }
+
+    /// Hidden names a dead process left are stale once ten minutes old; fresh ones (a live
+    /// process between writing and linking) and records are not.
+    #[test]
+    fn only_old_hidden_names_of_a_batch_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for (name, aged, stale) in [
+            (".records.0123456789abcdef.tmp", true, true),
+            (".r1.json.0123456789abcdef.link", true, true),
+            (".records.fedcba9876543210.tmp", false, false),
+            ("r1.json", true, false),
+            (".r1.json.4242.tmp", true, false),
+        ] {
+            let path = dir.path().join(name);
+            let file = fs::File::create(&path).unwrap();
+            if aged {
+                file.set_modified(old).unwrap();
+            }
+            assert_eq!(is_stale_temp(name, &path), stale, "{name}");
+        }
     }
 }
