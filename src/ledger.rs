@@ -443,7 +443,12 @@ impl Ledger {
 
     /// Request `id` as its record file `text` says: the whole file, or its line of its batch's.
     fn read_record_file(&self, id: &str, text: &[u8]) -> Request {
-        match shared::record_text(id, text) {
+        self.read_record_in(id, shared::record_text(id, text))
+    }
+
+    /// Request `id` from its record (`None`: a batch's file without a line of its own).
+    fn read_record_in(&self, id: &str, record: Option<&[u8]>) -> Request {
+        match record {
             Some(record) => self.read_record(id, record),
             None => damaged(id, "its file is a batch's records and none is its own".into()),
         }
@@ -451,7 +456,7 @@ impl Ledger {
 
     /// Request `id` from the line a run's queue keeps of it, if any queue has one.
     fn get_queued(&self, id: &str) -> Result<Option<Request>, UserError> {
-        let start = queue_line_start(id);
+        let start = shared::line_start(id);
         for queue in self.open_queues(&self.names()?)? {
             let mut found = None;
             queue.each_line(|line| {
@@ -793,10 +798,7 @@ impl Ledger {
                 })
             }
         };
-        let record = match batch.lines.get(id) {
-            Some(line) => self.read_record(id, &batch.text[line.clone()]),
-            None => damaged(id, "its file is a batch's records and none is its own".into()),
-        };
+        let record = self.read_record_in(id, batch.lines.get(id).map(|line| &batch.text[line.clone()]));
         batch.names_left = batch.names_left.saturating_sub(1);
         if batch.names_left == 0 {
             batches.remove(&key);
@@ -892,12 +894,6 @@ impl Queue {
             }
         }
     }
-}
-
-/// How the line of request `id` starts in a queue (`request_id` is the first field), as in a
-/// batch's record file.
-fn queue_line_start(id: &str) -> String {
-    shared::line_start(id)
 }
 
 /// What stands for request `id` when its record cannot be read: `damaged`, saying why.
@@ -1310,7 +1306,7 @@ mod tests {
         let edited: String = text
             .lines()
             .map(|line| {
-                if line.starts_with(&queue_line_start("b3")) {
+                if line.starts_with(&shared::line_start("b3")) {
                     line.replace("\"completed\"", "\"cancelled\"")
                 } else {
                     line.to_string()

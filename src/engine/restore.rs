@@ -163,9 +163,9 @@ pub async fn restore_batch(
     in_transaction(db, body(db, table, strategy, run, held, range, limit)).await
 }
 
-/// [`restore_batch`] of the range after `after`, then of the ranges after it, up to `batches`
-/// in all, in one transaction (a session alone, whose kind's commit is dear): what each did, in
-/// order; the last saw nothing when the entries ran out.
+/// [`restore_batch`] of `range`, then of the ranges after it (up to the same end), up to
+/// `batches` in all, in one transaction (a session alone, whose kind's commit is dear): what
+/// each did, in order; the last saw nothing when the entries ran out.
 #[allow(clippy::too_many_arguments)]
 pub async fn restore_batches(
     db: &dyn Backend,
@@ -173,15 +173,15 @@ pub async fn restore_batches(
     strategy: OnDelete,
     run: &Restoring<'_>,
     held: &Held,
-    after: i64,
+    range: (i64, Option<i64>),
     limit: i64,
     batches: usize,
 ) -> Result<Vec<RestoreBatch>, UserError> {
     in_transaction(db, async {
         let mut done: Vec<RestoreBatch> = Vec::new();
-        let mut from = after;
+        let mut from = range.0;
         loop {
-            let batch = body(db, table, strategy, run, held, (from, None), limit).await?;
+            let batch = body(db, table, strategy, run, held, (from, range.1), limit).await?;
             let (seen, last) = (batch.seen, batch.last_id);
             done.push(batch);
             if seen == 0 || done.len() >= batches {

@@ -274,14 +274,8 @@ async fn restore_session<F: FnMut(RestoreBatch) -> Flow>(
         } else {
             chunks_per_commit(db, run.max_rows_per_second)
         };
-        let result = match retried(|| async {
-            if chunks > 1 {
-                restore_batches(db, table, strategy, restoring, held, range.0, run.batch_rows, chunks).await
-            } else {
-                restore_batch(db, table, strategy, restoring, held, range, run.batch_rows)
-                    .await
-                    .map(|batch| vec![batch])
-            }
+        let result = match retried(|| {
+            restore_batches(db, table, strategy, restoring, held, range, run.batch_rows, chunks)
         })
         .await
         {

@@ -30,7 +30,8 @@ const LINE_START: &[u8] = b"{\"request_id\":";
 /// -r`, `rsync` without `-H`) would write once per name.
 pub const PER_FILE: usize = 128;
 
-/// How the line of request `id` starts (`request_id` is the first field).
+/// How the line of request `id` starts, in a batch's records file as in a run's queue
+/// (`request_id` is the first field).
 pub fn line_start(id: &str) -> String {
     format!("{{\"request_id\":{}", serde_json::Value::from(id))
 }
