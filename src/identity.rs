@@ -60,6 +60,9 @@ pub struct Identities {
     /// How many subjects the batch has; subject indices are `0..count`.
     pub count: usize,
     known: BTreeMap<String, Vec<(String, u32)>>,
+    /// The same pairs by subject: [`Identities::of_subject`] of each of 10,000 people went
+    /// through every person's values.
+    by_subject: Vec<Vec<(String, String)>>,
     seen: HashSet<(String, String, u32)>,
     /// Per table that identifies people (matched by several keys) and subject: the distinct
     /// rows it matched, by their matched values. More than one is more than one person.
@@ -89,6 +92,11 @@ impl Identities {
             .entry(key.to_string())
             .or_default()
             .push((value.to_string(), subject));
+        let subject = subject as usize;
+        if self.by_subject.len() <= subject {
+            self.by_subject.resize(subject + 1, Vec::new());
+        }
+        self.by_subject[subject].push((key.to_string(), value.to_string()));
         true
     }
 
@@ -126,17 +134,26 @@ impl Identities {
             .unwrap_or_default()
     }
 
+    /// The subjects `start..end` alone, numbered from 0 (subject `start` is 0 here): what is
+    /// known of them, not the rows they matched.
+    pub fn group(&self, start: u32, end: u32) -> Identities {
+        let mut group = Identities {
+            count: end.saturating_sub(start) as usize,
+            ..Default::default()
+        };
+        for (key, values) in &self.known {
+            for (value, subject) in values {
+                if (start..end).contains(subject) {
+                    group.insert(key, value, subject - start);
+                }
+            }
+        }
+        group
+    }
+
     /// Every (key, value) a subject is known by, for hashing into the audit log.
     pub fn of_subject(&self, subject: u32) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .known
-            .iter()
-            .flat_map(|(k, v)| {
-                v.iter()
-                    .filter(|(_, s)| *s == subject)
-                    .map(move |(value, _)| (k.clone(), value.clone()))
-            })
-            .collect();
+        let mut out = self.by_subject.get(subject as usize).cloned().unwrap_or_default();
         out.sort();
         out
     }
@@ -157,5 +174,25 @@ mod tests {
         assert_eq!(ids.values("user_id"), vec!["7"]);
         assert_eq!(ids.subjects("user_id"), vec![0]);
         assert_eq!(ids.of_subject(0).len(), 2);
+    }
+
+    #[test]
+    fn a_group_numbers_its_subjects_from_zero() {
+        let subjects: Vec<Subject> = ["a@x", "b@x", "c@x"]
+            .iter()
+            .map(|e| Subject {
+                ids: vec![("email".into(), e.to_string())],
+                line: None,
+            })
+            .collect();
+        let mut ids = Identities::new(&subjects);
+        assert!(ids.insert("user_id", "9", 2));
+        let group = ids.group(1, 3);
+        assert_eq!(group.count, 2);
+        assert_eq!(group.values("email"), vec!["b@x", "c@x"]);
+        assert_eq!(group.subjects("email"), vec![0, 1]);
+        assert_eq!(group.values("user_id"), vec!["9"]);
+        assert_eq!(group.subjects("user_id"), vec![1]);
+        assert_eq!(ids.group(3, 3).count, 0);
     }
 }

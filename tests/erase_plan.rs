@@ -549,6 +549,7 @@ on_every_kind!(
     a_row_found_by_a_second_column_lends_no_identifier,
     a_schema_as_it_is_erases_and_restores_one_person_exactly,
     a_draft_from_the_catalog_alone_exports_every_row_of_the_person,
+    a_batch_of_hundreds_learns_each_persons_identifiers,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -1519,4 +1520,60 @@ fn a_draft_from_the_catalog_alone_exports_every_row_of_the_person(kind: Kind) {
         }
         assert_eq!(exported, store.count(sql), "{table}: {counts:?}\n{draft}");
     }
+}
+
+/// 260 people by email in one request: their customer ids are learnt a group of people at a
+/// time (so a row is compared with a group's values, not with everyone's), and each group's
+/// finds go to the right person. Every order is found through the learnt ids; one person given
+/// with someone else's customer id, far into the file, is refused as two people.
+fn a_batch_of_hundreds_learns_each_persons_identifiers(kind: Kind) {
+    let store = kind.store(MAP);
+    let extra = 41..=260;
+    store.exec(&format!(
+        "INSERT INTO store.customer VALUES {};\nINSERT INTO store.orders VALUES {};",
+        extra
+            .clone()
+            .map(|g| format!("({g}, 'customer-{g}@example.com', 'Customer {g}', NULL)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        extra
+            .clone()
+            .map(|g| format!("({}, {g}, 1.00)", 1000 + g))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let before = store.dumps();
+    let people: String = (1..=260).map(|g| format!("customer-{g}@example.com,\n")).collect();
+    std::fs::write(store.ws.path("people.csv"), format!("email,customer_id\n{people}")).unwrap();
+    let out = store
+        .ws
+        .dsar_ok(&["delete", "--subjects-file", "people.csv", "--dry-run", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = |table: &str| {
+        report["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["table"] == store.shown(table))
+            .map(|c| c["rows"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(rows("customer"), 260, "{report}");
+    assert_eq!(
+        rows("orders"),
+        store.count("SELECT count(*) FROM store.orders"),
+        "{report}"
+    );
+    assert_eq!(rows("orders"), 120 + 220, "{report}");
+
+    // Person 250 (the third group) given with customer 3's id: two people.
+    let people = people.replace("customer-250@example.com,\n", "customer-250@example.com,3\n");
+    std::fs::write(store.ws.path("people.csv"), format!("email,customer_id\n{people}")).unwrap();
+    let out = store
+        .ws
+        .dsar(&["delete", "--subjects-file", "people.csv", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("customer-250@example.com"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("more than one person"), "{}", stderr(&out));
+    assert_eq!(store.dumps(), before, "nothing changed");
 }
