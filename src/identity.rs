@@ -149,11 +149,10 @@ impl Identities {
             count: end.saturating_sub(start) as usize,
             ..Default::default()
         };
-        for (key, values) in &self.known {
-            for (value, subject) in values {
-                if (start..end).contains(subject) {
-                    group.insert(key, value, subject - start);
-                }
+        for subject in start..end.min(self.by_subject.len() as u32) {
+            for &(key_no, at) in &self.by_subject[subject as usize] {
+                let key = &self.key_names[key_no as usize];
+                group.insert(key, &self.known[key][at as usize].0, subject - start);
             }
         }
         group
