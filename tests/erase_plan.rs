@@ -550,6 +550,7 @@ on_every_kind!(
     a_schema_as_it_is_erases_and_restores_one_person_exactly,
     a_draft_from_the_catalog_alone_exports_every_row_of_the_person,
     a_batch_of_hundreds_learns_each_persons_identifiers,
+    an_unfinished_delete_holds_its_person_until_undone,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -1576,4 +1577,68 @@ fn a_batch_of_hundreds_learns_each_persons_identifiers(kind: Kind) {
     assert!(stderr(&out).contains("customer-201@example.com"), "{}", stderr(&out));
     assert!(stderr(&out).contains("more than one person"), "{}", stderr(&out));
     assert_eq!(store.dumps(), before, "nothing changed");
+}
+
+/// A delete killed mid-way holds its person: a new delete of them, alone or in a file of
+/// several, is refused naming the request (its plan holds rows whose links are gone), while
+/// another person's delete goes ahead; once the request is undone by a restore, its person can
+/// be deleted again.
+fn an_unfinished_delete_holds_its_person_until_undone(kind: Kind) {
+    let (store, _) = killed_once_the_customer_left(kind);
+    let id = store.only_request();
+    let alone = store.ws.dsar(&[
+        "delete",
+        "--subject",
+        "email=customer-1@example.com",
+        "--yes",
+        "--quiet",
+    ]);
+    assert_eq!(alone.status.code(), Some(2), "{}", stderr(&alone));
+    assert!(stderr(&alone).contains(&id), "{}", stderr(&alone));
+    std::fs::write(
+        store.ws.path("people.csv"),
+        "email\ncustomer-2@example.com\ncustomer-1@example.com\n",
+    )
+    .unwrap();
+    let batch = store
+        .ws
+        .dsar(&["delete", "--subjects-file", "people.csv", "--yes", "--quiet"]);
+    assert_eq!(batch.status.code(), Some(2), "{}", stderr(&batch));
+    assert!(stderr(&batch).contains(&id), "{}", stderr(&batch));
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.customer WHERE customer_id = 2"),
+        1,
+        "nothing changed"
+    );
+    store.ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "email=customer-2@example.com",
+        "--yes",
+        "--quiet",
+    ]);
+    store.ws.dsar_ok(&[
+        "restore",
+        "--request",
+        &id,
+        "--identity",
+        "keys/recovery.key",
+        "--quiet",
+    ]);
+    store.ws.dsar_ok(&[
+        "delete",
+        "--subject",
+        "email=customer-1@example.com",
+        "--yes",
+        "--quiet",
+    ]);
+    for table in ["customer", "orders", "payment_card", "login"] {
+        assert_eq!(
+            store.count(&format!(
+                "SELECT count(*) FROM store.{table} WHERE customer_id IN (1, 2)"
+            )),
+            0,
+            "{table}"
+        );
+    }
 }
