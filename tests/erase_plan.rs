@@ -286,6 +286,12 @@ impl Store {
         report["request_id"].as_str().unwrap().to_string()
     }
 
+    /// `dsar restore` of request `id` with the recovery key, which must succeed.
+    fn restore(&self, id: &str) {
+        self.ws
+            .dsar_ok(&["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]);
+    }
+
     /// The request id of the only delete in the ledger.
     fn only_request(&self) -> String {
         let out = self.ws.dsar_ok(&["jobs", "--json"]);
@@ -514,6 +520,17 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// The rows a `--json` report of delete counts for `table` (as the report names it).
+fn report_rows(report: &serde_json::Value, table: &str) -> i64 {
+    report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["table"] == table)
+        .map(|c| c["rows"].as_i64().unwrap())
+        .sum()
+}
+
 /// Generates one `#[test]` per kind for each behaviour.
 macro_rules! on_every_kind {
     ($($behaviour:ident),* $(,)?) => {
@@ -584,14 +601,7 @@ fn resume_and_restore(store: &Store, before: &[String], check: impl FnOnce(&Stor
     store.assert_customer_one_erased();
     store.assert_sealed_once();
     check(store);
-    store.ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+    store.restore(&id);
     assert_eq!(store.dumps(), before, "restore gives back every table byte for byte");
 }
 
@@ -725,16 +735,9 @@ fn rows_written_during_a_delete_are_erased_before_it_completes(kind: Kind) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "delete failed: {}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let rows = |table: &str| {
-        report["counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["table"] == store.shown(table).as_str())
-            .map(|c| c["rows"].as_u64().unwrap())
-    };
-    assert_eq!(rows("visit"), Some(52), "the late visits are counted: {report}");
-    assert_eq!(rows("login"), Some(3), "the late login is counted: {report}");
+    let rows = |table: &str| report_rows(&report, &store.shown(table));
+    assert_eq!(rows("visit"), 52, "the late visits are counted: {report}");
+    assert_eq!(rows("login"), 3, "the late login is counted: {report}");
     assert_eq!(
         store.count("SELECT count(*) FROM store.visit WHERE page IN ('/late', '/later')"),
         0
@@ -1550,15 +1553,7 @@ fn a_batch_of_hundreds_learns_each_persons_identifiers(kind: Kind) {
         .ws
         .dsar_ok(&["delete", "--subjects-file", "people.csv", "--dry-run", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let rows = |table: &str| {
-        report["counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["table"] == store.shown(table))
-            .map(|c| c["rows"].as_i64().unwrap())
-            .sum::<i64>()
-    };
+    let rows = |table: &str| report_rows(&report, &store.shown(table));
     assert_eq!(rows("customer"), 201, "{report}");
     assert_eq!(
         rows("orders"),
@@ -1617,14 +1612,7 @@ fn an_unfinished_delete_holds_its_person_until_undone(kind: Kind) {
         "--yes",
         "--quiet",
     ]);
-    store.ws.dsar_ok(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+    store.restore(&id);
     store.ws.dsar_ok(&[
         "delete",
         "--subject",
