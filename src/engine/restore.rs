@@ -160,7 +160,8 @@ pub async fn restore_batch(
     range: (i64, Option<i64>),
     limit: i64,
 ) -> Result<RestoreBatch, UserError> {
-    in_transaction(db, body(db, table, strategy, run, held, range, limit)).await
+    let mut done = restore_batches(db, table, strategy, run, held, range, limit, 1).await?;
+    Ok(done.remove(0))
 }
 
 /// [`restore_batch`] of `range`, then of the ranges after it (up to the same end), up to

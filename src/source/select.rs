@@ -246,42 +246,41 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
             continue;
         }
         let label = format!("{}: {}", d.source().name, table.name);
+        // Rows are learnt from only through a key held in one column: a row found through
+        // `alt_email` may be someone else's account that names the person's address, and its
+        // customer id is not theirs. A key held in several columns (`email` and `alt_email`)
+        // is searched in each, but not learnt from them: which one is the person's is not known.
+        let learns: Vec<bool> = pairs
+            .iter()
+            .map(|(key, _)| pairs.iter().filter(|(k, _)| k == key).count() == 1)
+            .collect();
         // A group of subjects a statement: which of them a row belongs to is worked out per
         // row over the group's values (a row of 10,000 people's was compared with all 10,000:
         // 3.5 s of a 5.3 s erasure of them), so a statement's cost stays that of its rows.
-        let mut start = 0;
-        while start < ids.count {
-            let end = (start + EXPANSION_GROUP).min(ids.count);
-            let group = ids.group(start as u32, end as u32);
-            // Rows are learnt from only when found through a key held in one column: a row
-            // found through `alt_email` may be someone else's account that names the person's
-            // address, and its customer id is not theirs.
+        for start in (0..ids.count).step_by(EXPANSION_GROUP) {
+            let group = ids.group(start as u32, (start + EXPANSION_GROUP).min(ids.count) as u32);
             let trusted: Vec<(String, String)> = pairs
                 .iter()
-                .filter(|(key, _)| group.has(key) && pairs.iter().filter(|(k, _)| k == key).count() == 1)
-                .cloned()
+                .zip(&learns)
+                .filter(|((key, _), learns)| **learns && group.has(key))
+                .map(|(pair, _)| pair.clone())
                 .collect();
-            if !trusted.is_empty() {
-                let rows = group_rows(db, t, pairs, &trusted, &group).await?;
-                for (owners, matched) in rows {
-                    for owner in owners {
-                        let owner = owner + start as u32;
-                        ids.note_row(&label, owner, matched.clone());
-                        for ((key, _), value) in pairs.iter().zip(&matched) {
-                            // A key held in several columns (`email` and `alt_email`) is
-                            // searched in each, but not learnt from them: which one is the
-                            // person's is not known.
-                            let several = pairs.iter().filter(|(k, _)| k == key).count() > 1;
-                            if let Some(value) = value
-                                && !several
-                            {
-                                learnt |= ids.insert(key, value, owner);
-                            }
+            if trusted.is_empty() {
+                continue;
+            }
+            for (owners, matched) in group_rows(db, t, pairs, &trusted, &group).await? {
+                for owner in owners {
+                    let owner = owner + start as u32;
+                    ids.note_row(&label, owner, matched.clone());
+                    for (((key, _), value), learns) in pairs.iter().zip(&matched).zip(&learns) {
+                        if let Some(value) = value
+                            && *learns
+                        {
+                            learnt |= ids.insert(key, value, owner);
                         }
                     }
                 }
             }
-            start = end;
         }
     }
     Ok(learnt)
