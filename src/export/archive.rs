@@ -123,7 +123,10 @@ impl ArchiveWriter {
             .map_err(|e| UserError::runtime(format!("cannot create a file in {}: {e}", dir.display())))?;
         let file = temp.as_file().try_clone().map_err(|e| io_error(&target, e))?;
         let hashing = Hashing {
-            inner: BufWriter::with_capacity(256 * 1024, file),
+            // Small: the age stream writes its chunks (64 KiB each) straight through, so this
+            // only gathers the header and a small archive's one chunk; a batch has a hundred
+            // archives open, and 256 KiB each kept the allocator busy mapping and trimming.
+            inner: BufWriter::with_capacity(16 * 1024, file),
             hasher: Sha256::new(),
             bytes: 0,
         };

@@ -603,10 +603,16 @@ impl Job<'_> {
             .and_then(|finished| {
                 // One sync for the batch's archives, then their names.
                 let (mut exported, unsynced): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
+                // Absolute, so scripts reading --json need not know the working directory: the
+                // folder resolved once (an archive is a file just created in it, never a link).
+                let dir = std::fs::canonicalize(&out_dir).ok();
                 for (e, summary) in exported.iter_mut().zip(persist_all(&out_dir, unsynced)?) {
                     let ArchiveSummary { path, bytes, sha256 } = summary;
-                    // Absolute, so scripts reading --json need not know the working directory.
-                    e.archive = std::fs::canonicalize(&path).unwrap_or(path).display().to_string();
+                    let absolute = match (&dir, path.file_name()) {
+                        (Some(dir), Some(name)) => dir.join(name),
+                        _ => path,
+                    };
+                    e.archive = absolute.display().to_string();
                     e.bytes = bytes;
                     e.sha256 = sha256;
                 }

@@ -283,7 +283,8 @@ impl RowSpool {
     pub fn replay(&self, subject: usize, archive: &mut OpenArchive) -> Result<(), UserError> {
         let fail = |e: String| UserError::runtime(format!("cannot read back the export spool: {e}"));
         let file = self.file.get_ref();
-        let mut buf = Vec::with_capacity(64 * 1024);
+        // Grows to what the subject's rows need (most hold a few hundred bytes).
+        let mut buf = Vec::new();
         let mut run = Vec::new();
         let mut values = Vec::new();
         for (table, rows) in self.tables.iter().zip(&self.rows[subject]) {
