@@ -14,28 +14,33 @@ const ROWS: i64 = 120_000;
 
 /// Poll until `reached`, then SIGKILL `child` (a `what` that must still be running then);
 /// returns the most sessions dsar had open on the database meanwhile.
+///
+/// The sessions are sampled on a thread of their own, so nothing stands between seeing
+/// `reached` and the kill: with a sample taken in that gap (a `psql` started on a busy
+/// machine), a delete that had grown faster finished in it, and the kill came too late.
 fn kill_when(mut child: Child, url: &str, what: &str, reached: impl Fn() -> bool) -> i64 {
-    let mut most_sessions = 0;
-    loop {
-        most_sessions = most_sessions.max(dsar_sessions(url));
-        if reached() {
-            break;
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let most_sessions = AtomicI64::new(0);
+    let killed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !killed.load(Ordering::Relaxed) {
+                most_sessions.fetch_max(dsar_sessions(url), Ordering::Relaxed);
+            }
+        });
+        // The second session connects once the first table's plan is read: wait for both
+        // to have been seen as well, so a busy machine cannot kill the run before it.
+        while !(reached() && most_sessions.load(Ordering::Relaxed) >= 2) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{what} finished before it could be killed"
+            );
         }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{what} finished before it could be killed"
-        );
-    }
-    // Once more, now that the table is well under way: on a busy machine the samples above
-    // can all fall before the second session connected.
-    most_sessions = most_sessions.max(dsar_sessions(url));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "{what} finished before it could be killed"
-    );
-    child.kill().unwrap();
+        child.kill().unwrap();
+        killed.store(true, Ordering::Relaxed);
+    });
     child.wait().unwrap();
-    most_sessions
+    most_sessions.into_inner()
 }
 
 /// How many sessions dsar has open on the database now.

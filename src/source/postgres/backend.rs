@@ -389,10 +389,24 @@ impl Dialect for PgDialect<'_> {
     }
 }
 
+/// One of the transaction statements the engine sends as they are (never a text with a `;`,
+/// which a simple query would run as several statements).
+fn is_transaction_control(sql: &str) -> bool {
+    ["BEGIN", "COMMIT", "ROLLBACK"]
+        .iter()
+        .any(|s| sql.eq_ignore_ascii_case(s))
+}
+
 impl Backend for PgSource<'_> {
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         async move {
             let (sql, binds) = st.into_parts();
+            // BEGIN, COMMIT and ROLLBACK as simple queries: one round trip each, where the
+            // extended protocol first parses the text as an unnamed statement and waits for
+            // it (two; they were four of an erase batch's eight round trips).
+            if binds.is_empty() && is_transaction_control(&sql) {
+                return self.client.batch_execute(&sql).await.map(|()| 0).map_err(DbError::from);
+            }
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.into_iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
             match self.kept(&sql).await.map_err(DbError::from)? {
@@ -428,5 +442,27 @@ impl Backend for PgSource<'_> {
 
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transaction_control;
+
+    #[test]
+    fn only_the_bare_transaction_statements_go_as_simple_queries() {
+        for sql in ["BEGIN", "COMMIT", "ROLLBACK", "commit"] {
+            assert!(is_transaction_control(sql), "{sql}");
+        }
+        // A simple query runs every statement of its text: nothing else may take that path.
+        for sql in [
+            "BEGIN; DELETE FROM t",
+            "COMMIT;",
+            "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            "SELECT 1",
+            "",
+        ] {
+            assert!(!is_transaction_control(sql), "{sql}");
+        }
     }
 }
