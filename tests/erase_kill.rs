@@ -19,27 +19,45 @@ const ROWS: i64 = 120_000;
 /// `reached` and the kill: with a sample taken in that gap (a `psql` started on a busy
 /// machine), a delete that had grown faster finished in it, and the kill came too late.
 fn kill_when(mut child: Child, url: &str, what: &str, reached: impl Fn() -> bool) -> i64 {
+    use std::os::unix::process::ExitStatusExt;
     use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+    /// Stops the sampler however the wait ends (a panic included), and kills the child if it
+    /// still runs: a failed wait must fail the test, not hang it on the sampler's loop.
+    struct Stop<'a>(&'a AtomicBool, &'a mut Child);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+            let _ = self.1.kill();
+        }
+    }
+
     let most_sessions = AtomicI64::new(0);
-    let killed = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !killed.load(Ordering::Relaxed) {
+        let sampler = scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
                 most_sessions.fetch_max(dsar_sessions(url), Ordering::Relaxed);
             }
         });
+        let stopping = Stop(&stop, &mut child);
         // The second session connects once the first table's plan is read: wait for both
         // to have been seen as well, so a busy machine cannot kill the run before it.
         while !(reached() && most_sessions.load(Ordering::Relaxed) >= 2) {
+            assert!(!sampler.is_finished(), "the session sampler stopped");
             assert!(
-                child.try_wait().unwrap().is_none(),
+                stopping.1.try_wait().unwrap().is_none(),
                 "{what} finished before it could be killed"
             );
         }
-        child.kill().unwrap();
-        killed.store(true, Ordering::Relaxed);
+        drop(stopping);
     });
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{what} was killed mid-run, not finished: {status}"
+    );
     most_sessions.into_inner()
 }
 
