@@ -1436,6 +1436,8 @@ mod tests {
         }
         drop(dead);
         drop(gone);
+        wait_released(&ledger, &dead_run);
+        wait_released(&ledger, &gone_run);
         ledger.sweep_queues();
         let queues: std::collections::BTreeSet<String> = fs::read_dir(&ledger.dir)
             .unwrap()
