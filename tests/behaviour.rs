@@ -1896,6 +1896,53 @@ fn mysql_restore_of_one_row_by_its_key() {
     restore_of_one_row_by_its_key(&Mysql);
 }
 
+/// A table of another database on the same server (`otherdb.Table`), whose rows MariaDB's
+/// `DELETE … RETURNING` reads as it removes them (that form takes no alias: the columns go by
+/// the database and table's names): gone, sealed (a binary value and a quote among them),
+/// and restored byte for byte; nobody else's notes move.
+#[test]
+fn mysql_a_table_in_another_database_is_quarantined_and_restored_byte_for_byte() {
+    let db = common::fresh_mysql_chinook();
+    let other = format!("{}_notes", db.name);
+    db.sql(&format!(
+        "CREATE DATABASE {other}; \
+         CREATE TABLE {other}.Note (NoteId INT PRIMARY KEY, CustomerId INT NOT NULL, Body TEXT, Scan VARBINARY(16)); \
+         INSERT INTO {other}.Note SELECT seq, 1 + seq % 3, CONCAT('note ', seq, ' it''s'), UNHEX('00FF27') FROM seq_1_to_30"
+    ));
+    let map = format!(
+        "{}\n[[sources.tables]]\ntable = \"{other}.Note\"\n\
+         via = {{ table = \"Customer\", column = \"CustomerId\", parent_column = \"CustomerId\" }}\n\
+         on_delete = \"quarantine\"\n",
+        mysql_map()
+    );
+    let ws = Workspace::new(&map, &[("CHINOOK_MYSQL_URL", &db.url)]);
+    let dump = || {
+        db.sql(&format!(
+            "SELECT NoteId, CustomerId, Body, HEX(Scan) FROM {other}.Note ORDER BY NoteId"
+        ))
+    };
+    let before = dump();
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]));
+    let count = |sql: &str| db.sql(sql).parse::<i64>().unwrap();
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM {other}.Note WHERE CustomerId = 1")),
+        0
+    );
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM {other}.Note")),
+        20,
+        "the others' notes stay"
+    );
+    assert_eq!(
+        count("SELECT COALESCE(SUM(COALESCE(sealed_rows, 1)), 0) FROM dsar_quarantine WHERE table_name = 'Note'"),
+        10,
+        "each removed note sealed once"
+    );
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(dump(), before, "every note back, byte for byte");
+    db.sql(&format!("DROP DATABASE {other}"));
+}
+
 /// One request is one person: an email of customer 1 and the id of customer 3 name two people,
 /// so export and delete refuse (exit 2, naming the identifiers) and change nothing;
 /// `--allow-multiple` overrides. Two identifiers of the same person are fine.

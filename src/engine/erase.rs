@@ -64,22 +64,28 @@ async fn body(
     // The old values of what changes: every column for quarantine; the key and the changed
     // columns for anonymize and flag.
     let columns: std::sync::Arc<[String]> = sealed_columns(config, &db.dialect().shapes()[table], &pk)?.into();
-    let read = |st: &mut crate::source::backend::Statement| {
+    let read = |st: &mut crate::source::backend::Statement, alias: &str| {
         st.join(&columns, ", ", |st, c| {
-            st.push(&db.dialect().read_cell(table, "t0", c));
+            st.push(&db.dialect().read_cell(table, alias, c));
         });
     };
-    let returning = strategy == OnDelete::Quarantine && db.dialect().delete_returning();
+    // Quarantined rows are read by the DELETE that removes them where the database can: one
+    // statement, and one lookup of each key, instead of a locking read and a delete.
+    let delete_returning = match strategy {
+        OnDelete::Quarantine => db.dialect().delete_returning(&config.name),
+        _ => None,
+    };
+    let returning = delete_returning.is_some();
     let mut select = db.dialect().statement();
     let mut literals = 0;
-    if returning {
-        select.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
-        db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
+    if let Some((delete, alias)) = delete_returning {
+        select.push(&delete).push(" WHERE ");
+        db.dialect().key_set(&mut select, table, &alias, &pk, &keys);
         select.push(" RETURNING ");
-        read(&mut select);
+        read(&mut select, &alias);
     } else {
         select.push("SELECT ");
-        read(&mut select);
+        read(&mut select, "t0");
         if strategy == OnDelete::Anonymize {
             literals = push_literal_checks(db, &mut select, table, "t0");
         }

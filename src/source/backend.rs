@@ -464,9 +464,12 @@ pub trait Dialect: Send + Sync {
         self.kind_sql().typed_payload
     }
 
-    /// Whether `DELETE … RETURNING` reads the rows it removes (else: read, then delete).
-    fn delete_returning(&self) -> bool {
-        self.kind_sql().delete_returning
+    /// A `DELETE` of `table` that may end in `RETURNING`, and the name its columns go by
+    /// there; `None` where a delete cannot return the rows it removes (read them, then delete).
+    fn delete_returning(&self, table: &crate::config::TableName) -> Option<(String, String)> {
+        self.kind_sql()
+            .delete_returning
+            .then(|| (self.delete_from(&self.table_sql(table), "t0"), "t0".to_string()))
     }
 
     /// The select expression that reads `alias.column` of mapped table `table` exactly, as the
@@ -704,6 +707,19 @@ mod snapshot {
         show("delete", &|st| {
             st.push(&d.delete_from(&d.table_sql(&d.source().tables[0].name), "t0"));
         });
+        show(
+            "delete returning",
+            &|st| match d.delete_returning(&d.source().tables[0].name) {
+                Some((delete, alias)) => {
+                    st.push(&delete).push(" WHERE ");
+                    d.key_set(st, 0, &alias, &key, &keys);
+                    st.push(" RETURNING ").push(&d.read_cell(0, &alias, "avatar"));
+                }
+                None => {
+                    st.push("(read, then delete)");
+                }
+            },
+        );
         show("window end", &|st| d.push_now_plus(st, 60.0));
         let subject = |email: &str| crate::subject::Subject {
             ids: vec![("email".into(), email.into())],
@@ -751,6 +767,7 @@ mod snapshot {
             mapped: mapped(&my, ["int", "varchar", "varbinary"]),
             integer: vec![vec![true, false, false]],
             boolean: vec![vec![false; 3]],
+            mariadb: true,
         };
         check("mysql", &render(&mysql));
         let sqlite = SqliteDialect {

@@ -149,6 +149,7 @@ pub const MYSQL: KindSql = KindSql {
     row_list_prefix: "",
     max_binds: 65_535,
     typed_payload: false,
+    // MySQL's DELETE has no RETURNING; MariaDB's, found when connecting, is the dialect's.
     delete_returning: false,
     chunks_per_commit: 1,
 };

@@ -50,6 +50,8 @@ pub struct MySqlDialect<'a> {
     pub(in crate::source) integer: Vec<Vec<bool>>,
     /// Per mapped table and column: `tinyint(1)`, MySQL's boolean.
     pub(in crate::source) boolean: Vec<Vec<bool>>,
+    /// The server is MariaDB, whose single-table `DELETE` takes `RETURNING` (MySQL's does not).
+    pub(in crate::source) mariadb: bool,
 }
 
 /// The source reads as its dialect: its map entry, shapes and SQL builders.
@@ -205,6 +207,17 @@ impl<'a> MySqlSource<'a> {
                 error_text(&e)
             ))
         })?;
+        let mariadb = conn
+            .query_first::<String, _>("SELECT VERSION()")
+            .await
+            .map_err(|e| {
+                UserError::runtime(format!(
+                    "source `{}`: cannot read the server's version: {}",
+                    config.name,
+                    error_text(&e)
+                ))
+            })?
+            .is_some_and(|version| version.contains("MariaDB"));
         let security = security(&mut conn, client_tls, &tls, &host, local).await;
         if let Some(warning) = security.warning(&config.name, &place) {
             crate::source::tls::warn_once(&config.name, &warning);
@@ -215,6 +228,7 @@ impl<'a> MySqlSource<'a> {
                 mapped: Mapped { config, shapes },
                 integer,
                 boolean,
+                mariadb,
             },
             conn: Mutex::new(conn),
             locked: std::sync::atomic::AtomicBool::new(false),

@@ -26,6 +26,10 @@ INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strat
 DELETE t0 FROM "Users" t0
 -- binds: []
 
+-- delete returning
+DELETE FROM "Users" WHERE ("Users"."Id") IN ((?), (?)) RETURNING HEX("Users"."avatar")
+-- binds: [Text("7"), Text("8")]
+
 -- window end
 UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
 -- binds: [Int(60000000)]

@@ -26,6 +26,10 @@ INSERT INTO dsar.quarantine (request_id, source, table_schema, table_name, strat
 DELETE FROM "Shop"."Users" AS t0
 -- binds: []
 
+-- delete returning
+DELETE FROM "Shop"."Users" AS t0 WHERE t0."Id" = ANY($1::text[]::integer[]) RETURNING t0."avatar"::text
+-- binds: [TextArray([Some("7"), Some("8")])]
+
 -- window end
 now() + make_interval(secs => $1)
 -- binds: [Float(60.0)]

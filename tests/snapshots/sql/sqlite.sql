@@ -26,6 +26,10 @@ INSERT INTO dsar_quarantine (request_id, source, table_schema, table_name, strat
 DELETE FROM "main"."Users" AS t0
 -- binds: []
 
+-- delete returning
+(read, then delete)
+-- binds: []
+
 -- window end
 ((julianday('now') - 2440587.5) * 86400.0) + ?1
 -- binds: [Float(60.0)]
