@@ -1896,6 +1896,58 @@ fn mysql_restore_of_one_row_by_its_key() {
     restore_of_one_row_by_its_key(&Mysql);
 }
 
+/// A mapped table whose storage engine has no transactions (MyISAM) cannot roll a batch back:
+/// a failure after its DELETE would lose rows never sealed. Delete refuses before anything
+/// changes (exit 4, naming the table and its place in the map); kept (`retain`), the same
+/// table does not stop the delete of the rest.
+#[test]
+fn mysql_a_table_without_transactions_is_refused_before_anything_changes() {
+    let db = common::fresh_mysql_chinook();
+    db.sql(
+        "CREATE TABLE Note (NoteId INT PRIMARY KEY, CustomerId INT NOT NULL, Body TEXT) ENGINE = MyISAM; \
+         INSERT INTO Note SELECT seq, 1 + seq % 3, CONCAT('note ', seq) FROM seq_1_to_30",
+    );
+    let map = |strategy: &str| {
+        format!(
+            "{}\n[[sources.tables]]\ntable = \"Note\"\n\
+             via = {{ table = \"Customer\", column = \"CustomerId\", parent_column = \"CustomerId\" }}\n\
+             on_delete = \"{strategy}\"\n",
+            mysql_map()
+        )
+    };
+    let count = |sql: &str| db.sql(sql).parse::<i64>().unwrap();
+    let owned = || {
+        (
+            count("SELECT count(*) FROM Invoice WHERE CustomerId = 1"),
+            count("SELECT count(*) FROM Note WHERE CustomerId = 1"),
+        )
+    };
+    let before = owned();
+    assert_eq!(before.1, 10);
+    let ws = Workspace::new(&map("quarantine"), &[("CHINOOK_MYSQL_URL", &db.url)]);
+    let out = ws.dsar(&["delete", "--subject", &format!("email={EMAIL}"), "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("sources.toml:") && err.contains("`Note`") && err.contains("MyISAM") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(owned(), before, "nothing changed");
+    assert!(
+        db.try_sql("SELECT count(*) FROM dsar_quarantine")
+            .is_none_or(|n| n == "0"),
+        "nothing sealed"
+    );
+
+    let ws = Workspace::new(&map("retain"), &[("CHINOOK_MYSQL_URL", &db.url)]);
+    ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--quiet"]);
+    assert_eq!(
+        owned(),
+        (0, 10),
+        "the invoices erased, the kept notes left as they were"
+    );
+}
+
 /// A table of another database on the same server (`otherdb.Table`), whose rows MariaDB's
 /// `DELETE … RETURNING` reads as it removes them (that form takes no alias: the columns go by
 /// the database and table's names): gone, sealed (a binary value and a quote among them),

@@ -465,7 +465,8 @@ pub trait Dialect: Send + Sync {
     }
 
     /// A `DELETE` of `table` that may end in `RETURNING`, and the name its columns go by
-    /// there; `None` where a delete cannot return the rows it removes (read them, then delete).
+    /// there; `None` where the kind's delete does not return the rows it removes (read them,
+    /// then delete).
     fn delete_returning(&self, table: &crate::config::TableName) -> Option<(String, String)> {
         self.kind_sql()
             .delete_returning
@@ -770,6 +771,15 @@ mod snapshot {
             mariadb: true,
         };
         check("mysql", &render(&mysql));
+        let oracle_mysql = MySqlDialect {
+            mariadb: false,
+            ..mysql
+        };
+        assert_eq!(
+            oracle_mysql.delete_returning(&my.tables[0].name),
+            None,
+            "MySQL's DELETE returns nothing: read, then delete"
+        );
         let sqlite = SqliteDialect {
             mapped: mapped(&lite, ["INTEGER", "TEXT", "BLOB"]),
             affinities: vec![vec![Affinity::Integer, Affinity::Text, Affinity::Blob]],

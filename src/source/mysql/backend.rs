@@ -244,8 +244,8 @@ impl Dialect for MySqlDialect<'_> {
         format!("DELETE {alias} FROM {table_sql} {alias}")
     }
 
-    /// MariaDB's: `RETURNING` only ends the single-table form, which takes no alias, so the
-    /// columns go by the table's own name.
+    /// MariaDB's: `RETURNING` only ends the single-table form, which takes no alias before
+    /// MariaDB 11.6, so the columns go by the table's own name.
     fn delete_returning(&self, table: &crate::config::TableName) -> Option<(String, String)> {
         let table_sql = self.table_sql(table);
         self.mariadb.then(|| (format!("DELETE FROM {table_sql}"), table_sql))

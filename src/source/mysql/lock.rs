@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use mysql_async::Value as SqlValue;
 
 use super::MySqlSource;
-use crate::error::UserError;
+use crate::config::OnDelete;
+use crate::error::{ExitKind, UserError};
 use crate::source::held_locks;
 
 impl MySqlSource<'_> {
@@ -22,6 +23,50 @@ impl MySqlSource<'_> {
                 "waited lock_timeout",
             ))
         }
+    }
+
+    /// Refuse (exit 4) to change a mapped table whose storage engine has no transactions
+    /// (MyISAM, Aria, MEMORY…): a batch there cannot be rolled back, so a failure after its
+    /// `DELETE` (a check on what it removed, the quarantine `INSERT`) would lose rows that were
+    /// never sealed. Checked before anything changes; a table dsar only keeps (`retain`) is
+    /// left alone, and so is a view (its base tables are what hold rows).
+    async fn refuse_tables_without_transactions(&self) -> Result<(), UserError> {
+        for table in &self.source().tables {
+            if table.on_delete == OnDelete::Retain {
+                continue;
+            }
+            let rows = self
+                .rows(
+                    "SELECT t.ENGINE FROM information_schema.TABLES t \
+                     LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+                     WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ? \
+                     AND t.TABLE_TYPE = 'BASE TABLE' AND COALESCE(e.TRANSACTIONS, 'NO') <> 'YES'",
+                    vec![
+                        SqlValue::from(table.name.schema.as_str()),
+                        SqlValue::from(table.name.name.as_str()),
+                    ],
+                )
+                .await
+                .map_err(|e| self.failure("cannot read the tables' storage engines", &e))?;
+            if let Some(row) = rows.first() {
+                let engine = row.get::<Option<String>, _>(0).flatten().unwrap_or_default();
+                return Err(UserError {
+                    kind: ExitKind::Refused,
+                    message: format!(
+                        "{}: table `{}` of source `{}` is stored by {engine}, which has no transactions: a \
+                         batch that failed part-way could lose rows it had not sealed; nothing changed",
+                        table.location,
+                        table.name,
+                        self.source().name
+                    ),
+                    hint: Some(
+                        "convert it (ALTER TABLE … ENGINE = InnoDB), or set on_delete = \"retain\" for it".into(),
+                    ),
+                    db: None,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `GET_LOCK` of this database's erasure lock: whether it was granted within `lock_timeout`.
@@ -43,6 +88,7 @@ impl MySqlSource<'_> {
         if self.locked.load(Ordering::SeqCst) {
             return Ok(());
         }
+        self.refuse_tables_without_transactions().await?;
         let database = self
             .rows("SELECT CONCAT(@@hostname, ':', @@port, '/', DATABASE())", Vec::new())
             .await
