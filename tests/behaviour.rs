@@ -1896,20 +1896,23 @@ fn mysql_restore_of_one_row_by_its_key() {
     restore_of_one_row_by_its_key(&Mysql);
 }
 
-/// A mapped table whose storage engine has no transactions (MyISAM) cannot roll a batch back:
-/// a failure after its DELETE would lose rows never sealed. Delete refuses before anything
-/// changes (exit 4, naming the table and its place in the map); kept (`retain`), the same
-/// table does not stop the delete of the rest.
+/// Tables that cannot keep an erasure's promises are refused before anything changes (exit 4,
+/// naming the table and its place in the map): one whose storage engine has no transactions
+/// (MyISAM: a failure after a batch's DELETE would lose rows never sealed), and one with
+/// system versioning (its history keeps every deleted row, readable `FOR SYSTEM_TIME ALL`).
+/// Kept (`retain`), either table leaves the delete of the rest alone.
 #[test]
-fn mysql_a_table_without_transactions_is_refused_before_anything_changes() {
+fn mysql_tables_that_cannot_forget_are_refused_before_anything_changes() {
     let db = common::fresh_mysql_chinook();
     db.sql(
         "CREATE TABLE Note (NoteId INT PRIMARY KEY, CustomerId INT NOT NULL, Body TEXT) ENGINE = MyISAM; \
-         INSERT INTO Note SELECT seq, 1 + seq % 3, CONCAT('note ', seq) FROM seq_1_to_30",
+         INSERT INTO Note SELECT seq, 1 + seq % 3, CONCAT('note ', seq) FROM seq_1_to_30; \
+         CREATE TABLE Visit (VisitId INT PRIMARY KEY, CustomerId INT NOT NULL, Page TEXT) WITH SYSTEM VERSIONING; \
+         INSERT INTO Visit SELECT seq, 1 + seq % 3, CONCAT('/page/', seq) FROM seq_1_to_30",
     );
-    let map = |strategy: &str| {
+    let map = |table: &str, strategy: &str| {
         format!(
-            "{}\n[[sources.tables]]\ntable = \"Note\"\n\
+            "{}\n[[sources.tables]]\ntable = \"{table}\"\n\
              via = {{ table = \"Customer\", column = \"CustomerId\", parent_column = \"CustomerId\" }}\n\
              on_delete = \"{strategy}\"\n",
             mysql_map()
@@ -1920,31 +1923,44 @@ fn mysql_a_table_without_transactions_is_refused_before_anything_changes() {
         (
             count("SELECT count(*) FROM Invoice WHERE CustomerId = 1"),
             count("SELECT count(*) FROM Note WHERE CustomerId = 1"),
+            count("SELECT count(*) FROM Visit WHERE CustomerId = 1"),
         )
     };
     let before = owned();
-    assert_eq!(before.1, 10);
-    let ws = Workspace::new(&map("quarantine"), &[("CHINOOK_MYSQL_URL", &db.url)]);
-    let out = ws.dsar(&["delete", "--subject", &format!("email={EMAIL}"), "--yes"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("sources.toml:") && err.contains("`Note`") && err.contains("MyISAM") && err.contains("hint:"),
-        "{err}"
+    assert_eq!((before.1, before.2), (10, 10));
+    for (table, why) in [("Note", "MyISAM"), ("Visit", "system versioning")] {
+        let ws = Workspace::new(&map(table, "quarantine"), &[("CHINOOK_MYSQL_URL", &db.url)]);
+        let out = ws.dsar(&["delete", "--subject", &format!("email={EMAIL}"), "--yes"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{table}: {err}");
+        assert!(
+            err.contains("sources.toml:")
+                && err.contains(&format!("`{table}`"))
+                && err.contains(why)
+                && err.contains("hint:"),
+            "{table}: {err}"
+        );
+        assert_eq!(owned(), before, "{table}: nothing changed");
+        assert!(
+            db.try_sql("SELECT count(*) FROM dsar_quarantine")
+                .is_none_or(|n| n == "0"),
+            "{table}: nothing sealed"
+        );
+    }
+    let ws = Workspace::new(
+        &format!(
+            "{}\n[[sources.tables]]\ntable = \"Note\"\n\
+                  via = {{ table = \"Customer\", column = \"CustomerId\", parent_column = \"CustomerId\" }}\n\
+                  on_delete = \"retain\"\n",
+            map("Visit", "retain")
+        ),
+        &[("CHINOOK_MYSQL_URL", &db.url)],
     );
-    assert_eq!(owned(), before, "nothing changed");
-    assert!(
-        db.try_sql("SELECT count(*) FROM dsar_quarantine")
-            .is_none_or(|n| n == "0"),
-        "nothing sealed"
-    );
-
-    let ws = Workspace::new(&map("retain"), &[("CHINOOK_MYSQL_URL", &db.url)]);
     ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--quiet"]);
     assert_eq!(
         owned(),
-        (0, 10),
-        "the invoices erased, the kept notes left as they were"
+        (0, 10, 10),
+        "the invoices erased, the kept tables left as they were"
     );
 }
 

@@ -25,22 +25,23 @@ impl MySqlSource<'_> {
         }
     }
 
-    /// Refuse (exit 4) to change a mapped table whose storage engine has no transactions
-    /// (MyISAM, Aria, MEMORY…): a batch there cannot be rolled back, so a failure after its
-    /// `DELETE` (a check on what it removed, the quarantine `INSERT`) would lose rows that were
-    /// never sealed. Checked before anything changes; a table dsar only keeps (`retain`) is
-    /// left alone, and so is a view (its base tables are what hold rows).
-    async fn refuse_tables_without_transactions(&self) -> Result<(), UserError> {
+    /// Refuse (exit 4), before anything changes, to change a mapped table that cannot keep the
+    /// erasure's promises: one whose storage engine has no transactions (MyISAM, Aria,
+    /// MEMORY…), where a batch cannot be rolled back, so a failure after its `DELETE` (a check
+    /// on what it removed, the quarantine `INSERT`) would lose rows never sealed; and one with
+    /// system versioning (MariaDB), which keeps every deleted or updated row in its history,
+    /// readable `FOR SYSTEM_TIME ALL`, so the person's rows would not leave it. A table dsar
+    /// only keeps (`retain`) is left alone, and so is a view (its base tables hold the rows).
+    async fn refuse_tables_that_cannot_forget(&self) -> Result<(), UserError> {
         for table in &self.source().tables {
             if table.on_delete == OnDelete::Retain {
                 continue;
             }
             let rows = self
                 .rows(
-                    "SELECT t.ENGINE FROM information_schema.TABLES t \
+                    "SELECT t.TABLE_TYPE, t.ENGINE, COALESCE(e.TRANSACTIONS, 'NO') FROM information_schema.TABLES t \
                      LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
-                     WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ? \
-                     AND t.TABLE_TYPE = 'BASE TABLE' AND COALESCE(e.TRANSACTIONS, 'NO') <> 'YES'",
+                     WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ?",
                     vec![
                         SqlValue::from(table.name.schema.as_str()),
                         SqlValue::from(table.name.name.as_str()),
@@ -48,23 +49,39 @@ impl MySqlSource<'_> {
                 )
                 .await
                 .map_err(|e| self.failure("cannot read the tables' storage engines", &e))?;
-            if let Some(row) = rows.first() {
-                let engine = row.get::<Option<String>, _>(0).flatten().unwrap_or_default();
-                return Err(UserError {
-                    kind: ExitKind::Refused,
-                    message: format!(
-                        "{}: table `{}` of source `{}` is stored by {engine}, which has no transactions: a \
-                         batch that failed part-way could lose rows it had not sealed; nothing changed",
-                        table.location,
-                        table.name,
-                        self.source().name
+            let Some(row) = rows.first() else { continue };
+            let text = |i: usize| row.get::<Option<String>, _>(i).flatten().unwrap_or_default();
+            let (kind, engine, transactions) = (text(0), text(1), text(2));
+            let (why, hint) = if kind == "SYSTEM VERSIONED" {
+                (
+                    "has system versioning, which keeps every deleted or changed row in its history: the \
+                     person's rows would not leave it"
+                        .to_string(),
+                    "erase its history by hand (DELETE HISTORY, or ALTER TABLE … DROP SYSTEM VERSIONING), \
+                     or set on_delete = \"retain\" for it",
+                )
+            } else if kind != "VIEW" && transactions != "YES" {
+                (
+                    format!(
+                        "is stored by {engine}, which has no transactions: a batch that failed part-way could \
+                         lose rows it had not sealed"
                     ),
-                    hint: Some(
-                        "convert it (ALTER TABLE … ENGINE = InnoDB), or set on_delete = \"retain\" for it".into(),
-                    ),
-                    db: None,
-                });
-            }
+                    "convert it (ALTER TABLE … ENGINE = InnoDB), or set on_delete = \"retain\" for it",
+                )
+            } else {
+                continue;
+            };
+            return Err(UserError {
+                kind: ExitKind::Refused,
+                message: format!(
+                    "{}: table `{}` of source `{}` {why}; nothing changed",
+                    table.location,
+                    table.name,
+                    self.source().name
+                ),
+                hint: Some(hint.into()),
+                db: None,
+            });
         }
         Ok(())
     }
@@ -88,7 +105,7 @@ impl MySqlSource<'_> {
         if self.locked.load(Ordering::SeqCst) {
             return Ok(());
         }
-        self.refuse_tables_without_transactions().await?;
+        self.refuse_tables_that_cannot_forget().await?;
         let database = self
             .rows("SELECT CONCAT(@@hostname, ':', @@port, '/', DATABASE())", Vec::new())
             .await
