@@ -1,7 +1,7 @@
 //! `kill -9` in the middle of a large delete, then `resume`: every row is live or quarantined
 //! exactly once, and restoring the request gives back exactly the original data; `kill -9` in
 //! the middle of that restore, then the restore again: the same. Both run their batches on
-//! two sessions of the database at once.
+//! several sessions of the database at once (the delete three, the restore two).
 
 mod common;
 
@@ -12,13 +12,14 @@ use common::{Workspace, fresh_db, psql};
 const MAP: &str = include_str!("fixtures/shop_erase.toml");
 const ROWS: i64 = 120_000;
 
-/// Poll until `reached`, then SIGKILL `child` (a `what` that must still be running then);
-/// returns the most sessions dsar had open on the database meanwhile.
+/// Poll until `reached` and dsar has had `sessions` sessions open, then SIGKILL `child` (a
+/// `what` that must still be running then); returns the most sessions dsar had open on the
+/// database meanwhile.
 ///
 /// The sessions are sampled on a thread of their own, so nothing stands between seeing
 /// `reached` and the kill: with a sample taken in that gap (a `psql` started on a busy
 /// machine), a delete that had grown faster finished in it, and the kill came too late.
-fn kill_when(mut child: Child, url: &str, what: &str, reached: impl Fn() -> bool) -> i64 {
+fn kill_when(mut child: Child, url: &str, what: &str, sessions: i64, reached: impl Fn() -> bool) -> i64 {
     use std::os::unix::process::ExitStatusExt;
     use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
@@ -41,9 +42,9 @@ fn kill_when(mut child: Child, url: &str, what: &str, reached: impl Fn() -> bool
             }
         });
         let stopping = Stop(&stop, &mut child);
-        // The second session connects once the first table's plan is read: wait for both
-        // to have been seen as well, so a busy machine cannot kill the run before it.
-        while !(reached() && most_sessions.load(Ordering::Relaxed) >= 2) {
+        // The other sessions connect once the first table's plan is read: wait for them all
+        // to have been seen as well, so a busy machine cannot kill the run before they are.
+        while !(reached() && most_sessions.load(Ordering::Relaxed) >= sessions) {
             assert!(!sampler.is_finished(), "the session sampler stopped");
             assert!(
                 stopping.1.try_wait().unwrap().is_none(),
@@ -104,10 +105,10 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
 
     // Wait until a good number of batches have committed, then SIGKILL mid-run.
     let child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
-    let most_sessions = kill_when(child, &db.url, "delete", || {
+    let most_sessions = kill_when(child, &db.url, "delete", 3, || {
         psql(&db.url, "SELECT to_regclass('dsar.quarantine') IS NOT NULL") == "t" && quarantined() >= 10_000
     });
-    assert_eq!(most_sessions, 2, "the delete's batches ran on two sessions");
+    assert_eq!(most_sessions, 3, "the delete's batches ran on three sessions");
 
     let (l, q) = (live(), quarantined());
     assert!(l > 0 && q > 0, "killed mid-run: live {l}, quarantined {q}");
@@ -135,7 +136,7 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
         "keys/recovery.key",
         "--quiet",
     ]);
-    let most_sessions = kill_when(child, &db.url, "restore", || quarantined() <= ROWS - 10_000);
+    let most_sessions = kill_when(child, &db.url, "restore", 2, || quarantined() <= ROWS - 10_000);
     assert_eq!(most_sessions, 2, "the restore's batches ran on two sessions");
     let (l, q) = (live(), quarantined());
     assert!(l > 0 && q > 0, "restore killed mid-run: live {l}, quarantined {q}");

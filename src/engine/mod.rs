@@ -18,7 +18,7 @@
 //! - every batch is one transaction: a crash at any point leaves each row live or quarantined;
 //! - a batch takes one chunk of the persisted plan and marks it done in that transaction, so a
 //!   resumed erasure takes exactly the chunks not done (whichever session ran which batch:
-//!   a table's batches may run on two sessions at once, see `sessions`);
+//!   a table's batches may run on several sessions at once, see `sessions`);
 //! - the rows sealed into quarantine equal the rows taken from the live table in the same
 //!   transaction, or the batch rolls back naming the table;
 //! - restore never overwrites a live row: a key in use again, or a row the table refuses, is

@@ -1,10 +1,11 @@
-//! A table's batches on two sessions of one database at once.
+//! A table's batches on several sessions of one database at once (the caller says how many:
+//! an erasure three, a restore two).
 //!
 //! A batch is a round of turns: the server deletes and returns the rows, the client seals them,
 //! the server writes them to quarantine and commits. On one session the server waits while the
-//! client seals and the client waits while the server works; on two, each session takes the
-//! next chunk of the plan when its batch is over, so one's server work runs while the other's
-//! rows are sealed. Each batch is still one transaction of its own that marks its own chunk
+//! client seals and the client waits while the server works; on several, each session takes
+//! the next chunk of the plan when its batch is over, so one's server work runs while
+//! another's rows are sealed. Each batch is still one transaction of its own that marks its own chunk
 //! done: the crash guarantees do not depend on which session, or in which order, batches
 //! commit (a run that stops with chunks 4 and 6 done and 5 not done resumes with 5). A session
 //! alone takes up to its kind's `chunks_per_commit` chunks in one transaction (SQLite five: a
@@ -13,8 +14,8 @@
 //! at a time, and a cancel takes effect once the transaction under way commits.
 //!
 //! Chunks are handed out under a lock, in plan order, each to exactly one session; after a
-//! failure, or when the caller asks to stop, no session takes another, and the batch under way
-//! on the other session is let finish (committed or rolled back) before the caller hears.
+//! failure, or when the caller asks to stop, no session takes another, and the batches under way
+//! on the other sessions are let finish (committed or rolled back) before the caller hears.
 //!
 //! Two sessions can wait for each other's locks (a table that refers to itself: one batch
 //! deletes a parent whose child the other's batch holds); the server then rolls one back. That
@@ -165,7 +166,7 @@ async fn erase_session<F: FnMut(&ErasedBatch) -> Flow>(
                 return;
             }
             let next = next_chunk(db, run.table, run.request_id, run.key, *after).await;
-            // The other session may have failed, or been told to stop, meanwhile.
+            // Another session may have failed, or been told to stop, meanwhile.
             if shared.stop.get() {
                 return;
             }

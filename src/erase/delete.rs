@@ -590,7 +590,15 @@ async fn erase_planned(
             installation_key: run.installation_key,
             max_rows_per_second: source.config().max_rows_per_second,
         };
-        let sessions = super::sessions_for(source, step.source, step.table, step.rows, &mut siblings).await;
+        let sessions = super::sessions_for(
+            source,
+            step.source,
+            step.table,
+            step.rows,
+            super::ERASE_SIBLINGS,
+            &mut siblings,
+        )
+        .await;
         let result = engine::erase_table(&sessions, &table_run, |batch| {
             moved += batch.moved;
             bar.set_position(moved);

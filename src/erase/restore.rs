@@ -202,7 +202,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     let table_name = source.config().tables[table].name.to_string();
                     // `restore --key` brings back one entry: one session.
                     let rows = if only.is_none() { quarantined } else { 0 };
-                    let sessions = super::sessions_for(source, *s, table, rows, &mut siblings).await;
+                    let sessions =
+                        super::sessions_for(source, *s, table, rows, super::RESTORE_SIBLINGS, &mut siblings).await;
                     let restore_run = engine::RestoreRun {
                         table,
                         strategy,
