@@ -199,3 +199,80 @@ fn a_table_that_refers_to_itself_is_erased_on_one_session() {
         "every row was sealed into quarantine, none removed by the cascade unsealed"
     );
 }
+
+/// A server that gives fewer sessions than dsar asks for (the role's connection limit) leaves
+/// the work to the sessions it gave: the delete and its restore complete, every row sealed and
+/// brought back once, on no more sessions than the limit (the delete on all it was given).
+#[test]
+fn a_connection_limit_leaves_the_work_to_the_sessions_given() {
+    const EVENTS: i64 = 50_000;
+    for limit in [1, 2] {
+        let db = fresh_db("shop_tpl");
+        // Superusers are not held to a connection limit: the database goes to a role that is.
+        let role = format!("{}_limited", db.name);
+        psql(
+            &db.url,
+            &format!(
+                "CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit};
+                 ALTER DATABASE {db} OWNER TO {role};
+                 ALTER SCHEMA \"Shop\" OWNER TO {role};
+                 DO $$ DECLARE t record; BEGIN
+                   FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'Shop' LOOP
+                     EXECUTE format('ALTER TABLE \"Shop\".%I OWNER TO {role}', t.tablename);
+                   END LOOP;
+                 END $$;
+                 INSERT INTO \"Shop\".events SELECT g, 1, md5(g::text) FROM generate_series(1, {EVENTS}) g;
+                 ANALYZE",
+                db = db.name
+            ),
+        );
+        let before = fingerprint(&db.url);
+        let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+        assert_ne!(url, db.url, "the test server's URL names the user postgres");
+        let config = MAP.replace("batch_rows = 2", "batch_rows = 1000");
+        let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &url)]);
+        let run = |args: &[&str]| -> i64 {
+            let mut child = ws.spawn(args);
+            let mut most_sessions = 0;
+            let status = loop {
+                most_sessions = most_sessions.max(dsar_sessions(&db.url));
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+            };
+            assert!(status.success(), "{args:?} with a limit of {limit} sessions: {status}");
+            assert!(
+                most_sessions <= limit,
+                "{args:?} had {most_sessions} sessions open, over the limit of {limit}"
+            );
+            most_sessions
+        };
+        let sessions = run(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
+        assert_eq!(sessions, limit, "the delete ran on every session the server gave");
+        assert_eq!(
+            count(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1"),
+            0
+        );
+        assert_eq!(
+            count(
+                &db.url,
+                "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'"
+            ),
+            EVENTS
+        );
+        let id = psql(&db.url, "SELECT request_id FROM dsar.requests");
+        run(&[
+            "restore",
+            "--request",
+            &id,
+            "--identity",
+            "keys/recovery.key",
+            "--quiet",
+        ]);
+        assert_eq!(
+            fingerprint(&db.url),
+            before,
+            "the restore gives back exactly the original rows"
+        );
+    }
+}
