@@ -62,6 +62,23 @@ fn kill_when(mut child: Child, url: &str, what: &str, sessions: i64, reached: im
     most_sessions.into_inner()
 }
 
+/// Wait for `child` to finish; returns how it ended and the most sessions dsar had open on
+/// the database meanwhile.
+fn finish_counting_sessions(mut child: Child, url: &str) -> (std::process::ExitStatus, i64) {
+    let mut most_sessions = 0;
+    loop {
+        most_sessions = most_sessions.max(dsar_sessions(url));
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, most_sessions);
+        }
+    }
+}
+
+/// The command line of a quiet restore of request `id` with the workspace's recovery key.
+fn restore_args(id: &str) -> [&str; 6] {
+    ["restore", "--request", id, "--identity", "keys/recovery.key", "--quiet"]
+}
+
 /// How many sessions dsar has open on the database now.
 fn dsar_sessions(url: &str) -> i64 {
     count(
@@ -128,14 +145,7 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     assert_eq!(requests.len(), 1, "resume finishes the same request");
 
     // The restore, killed mid-run as well: every row is back or still in quarantine, once.
-    let child = ws.spawn(&[
-        "restore",
-        "--request",
-        &id,
-        "--identity",
-        "keys/recovery.key",
-        "--quiet",
-    ]);
+    let child = ws.spawn(&restore_args(&id));
     let most_sessions = kill_when(child, &db.url, "restore", 2, || quarantined() <= ROWS - 10_000);
     assert_eq!(most_sessions, 2, "the restore's batches ran on two sessions");
     let (l, q) = (live(), quarantined());
@@ -179,14 +189,10 @@ fn a_table_that_refers_to_itself_is_erased_on_one_session() {
     let config = MAP.replace("batch_rows = 2", "batch_rows = 1000")
         + "\n[[sources.tables]]\ntable = \"Shop.nodes\"\nmatch = { customer_id = \"CustomerId\" }\n";
     let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
-    let mut child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
-    let mut most_sessions = 0;
-    let status = loop {
-        most_sessions = most_sessions.max(dsar_sessions(&db.url));
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-    };
+    let (status, most_sessions) = finish_counting_sessions(
+        ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]),
+        &db.url,
+    );
     assert!(status.success(), "delete failed: {status}");
     assert!(most_sessions <= 1, "the table was erased on {most_sessions} sessions");
     assert_eq!(count(&db.url, "SELECT count(*) FROM \"Shop\".nodes"), 0);
@@ -232,14 +238,7 @@ fn a_connection_limit_leaves_the_work_to_the_sessions_given() {
         let config = MAP.replace("batch_rows = 2", "batch_rows = 1000");
         let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &url)]);
         let run = |args: &[&str]| -> i64 {
-            let mut child = ws.spawn(args);
-            let mut most_sessions = 0;
-            let status = loop {
-                most_sessions = most_sessions.max(dsar_sessions(&db.url));
-                if let Some(status) = child.try_wait().unwrap() {
-                    break status;
-                }
-            };
+            let (status, most_sessions) = finish_counting_sessions(ws.spawn(args), &db.url);
             assert!(status.success(), "{args:?} with a limit of {limit} sessions: {status}");
             assert!(
                 most_sessions <= limit,
@@ -261,14 +260,7 @@ fn a_connection_limit_leaves_the_work_to_the_sessions_given() {
             EVENTS
         );
         let id = psql(&db.url, "SELECT request_id FROM dsar.requests");
-        run(&[
-            "restore",
-            "--request",
-            &id,
-            "--identity",
-            "keys/recovery.key",
-            "--quiet",
-        ]);
+        run(&restore_args(&id));
         assert_eq!(
             fingerprint(&db.url),
             before,
