@@ -87,6 +87,14 @@ fn dsar_sessions(url: &str) -> i64 {
     )
 }
 
+/// Rows of `table` in quarantine (a bundle entry holds `sealed_rows` of them).
+fn quarantined_rows(url: &str, table: &str) -> i64 {
+    count(
+        url,
+        &format!("SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = '{table}'"),
+    )
+}
+
 fn count(url: &str, sql: &str) -> i64 {
     psql(url, sql).parse().unwrap()
 }
@@ -113,12 +121,7 @@ fn a_killed_delete_loses_nothing_and_duplicates_nothing() {
     let config = MAP.replace("batch_rows = 2", "batch_rows = 1000");
     let ws = Workspace::new(&config, &[("SHOP_DATABASE_URL", &db.url)]);
     let live = || count(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1");
-    let quarantined = || {
-        count(
-            &db.url,
-            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events' AND to_regclass('dsar.quarantine') IS NOT NULL",
-        )
-    };
+    let quarantined = || quarantined_rows(&db.url, "events");
 
     // Wait until a good number of batches have committed, then SIGKILL mid-run.
     let child = ws.spawn(&["delete", "--subject", "customer_id=1", "--yes", "--quiet"]);
@@ -197,10 +200,7 @@ fn a_table_that_refers_to_itself_is_erased_on_one_session() {
     assert!(most_sessions <= 1, "the table was erased on {most_sessions} sessions");
     assert_eq!(count(&db.url, "SELECT count(*) FROM \"Shop\".nodes"), 0);
     assert_eq!(
-        count(
-            &db.url,
-            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'nodes'"
-        ),
+        quarantined_rows(&db.url, "nodes"),
         NODES,
         "every row was sealed into quarantine, none removed by the cascade unsealed"
     );
@@ -252,13 +252,7 @@ fn a_connection_limit_leaves_the_work_to_the_sessions_given() {
             count(&db.url, "SELECT count(*) FROM \"Shop\".events WHERE \"CustomerId\" = 1"),
             0
         );
-        assert_eq!(
-            count(
-                &db.url,
-                "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar.quarantine WHERE table_name = 'events'"
-            ),
-            EVENTS
-        );
+        assert_eq!(quarantined_rows(&db.url, "events"), EVENTS);
         let id = psql(&db.url, "SELECT request_id FROM dsar.requests");
         run(&restore_args(&id));
         assert_eq!(

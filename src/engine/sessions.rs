@@ -5,8 +5,8 @@
 //! the server writes them to quarantine and commits. On one session the server waits while the
 //! client seals and the client waits while the server works; on several, each session takes
 //! the next chunk of the plan when its batch is over, so one's server work runs while
-//! another's rows are sealed. Each batch is still one transaction of its own that marks its own chunk
-//! done: the crash guarantees do not depend on which session, or in which order, batches
+//! another's rows are sealed. Each batch is still one transaction of its own that marks its
+//! own chunk done: the crash guarantees do not depend on which session, or in which order, batches
 //! commit (a run that stops with chunks 4 and 6 done and 5 not done resumes with 5). A session
 //! alone takes up to its kind's `chunks_per_commit` chunks in one transaction (SQLite five: a
 //! commit there is a rollback journal written, synced and deleted), each marked done in it;

@@ -103,9 +103,8 @@ pub fn check_key(
 
 /// The sessions a table's batches run on (`engine::erase_table`, `engine::restore_table`): the
 /// source's own, and up to `more` other sessions of the same database (see [`ERASE_SIBLINGS`]
-/// and [`RESTORE_SIBLINGS`]) when the table has
-/// more than one batch to do (`rows`), the source is not paced (a `max_rows_per_second` spares
-/// its database) and its kind takes writes from several sessions at once (PostgreSQL; see
+/// and [`RESTORE_SIBLINGS`]) when the table has more than one batch to do (`rows`), the source
+/// is not paced (a `max_rows_per_second` spares its database) and its kind takes writes from several sessions at once (PostgreSQL; see
 /// `Database::open_sibling`), unless the table refers to itself (a foreign key or a `via` from
 /// the table to itself: one session's batch could delete a parent before another's takes its
 /// child, a refusal, or with `ON DELETE CASCADE` a child gone unsealed, that one session in
@@ -146,8 +145,8 @@ async fn sessions_for<'s, 'a: 's>(
 /// (delete, write the sealed rows, commit) and then the client's (decode and seal the rows, on
 /// the one thread that drives every session): with two sessions in all, each often waited for
 /// the other's turn on the client; with three, one session's rows are sealed while the other
-/// two are at the server (a million-row delete on 2 cores: 4.53 s on two sessions, 4.10 s on
-/// three, 4.15 s on four).
+/// two are at the server (a million-row delete on 2 cores, five interleaved pairs: median
+/// 4.57 s on two sessions, 4.28 s on three, every pair faster; four were no faster than three).
 const ERASE_SIBLINGS: usize = 2;
 
 /// Sessions a restore's batches take beside the source's own: one. A restore batch is most of

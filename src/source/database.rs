@@ -206,8 +206,8 @@ impl<'a> Database<'a> {
 
     /// Another session of the same database, its map checked again, for an erasure's batches
     /// to run on beside this one's (see `engine::erase_table`); `None` when the server will
-    /// not give one (its connection limit): the caller goes on with the sessions it has. It takes no
-    /// erasure lock: this session holds it. PostgreSQL only: a SQLite file takes one writer at
+    /// not give one (its connection limit): the caller goes on with the sessions it has. It
+    /// takes no erasure lock: this session holds it. PostgreSQL only: a SQLite file takes one writer at
     /// a time, and on MySQL/MariaDB InnoDB locks the gaps next to the rows a batch reads and
     /// writes (the quarantine's index, a key range), so two sessions' batches deadlocked.
     pub async fn open_sibling(&self) -> Option<Database<'a>> {
