@@ -36,6 +36,9 @@ fi
 ERASE_OTHER_EVENTS=10
 case "${DSAR_BENCH_ERASE_FK:-1}" in 0 | false | no) ERASE_FK=false ;; *) ERASE_FK=true ;; esac
 RUNS=3
+# dsar's default batch_rows (DEFAULT_BATCH_ROWS in src/config/validate.rs): the erasure floor
+# takes its keys in batches of it, and the batch delete's DELETE count is checked against it.
+DEFAULT_BATCH_ROWS=2500
 WHALE=whale@example.com
 SMALL=small@example.com
 ORDINARY=user1000@example.com
@@ -295,18 +298,20 @@ COMMIT;
 SQL
 BARE_S=$TIMED_S
 
-# The floor of an erasure by plan: the eraser's keys collected in batches of 1,000, then the
-# same rows deleted by those keys, 1,000 per transaction, every column returned as text, as
-# dsar's batches take them, and nothing else (no sealing, no quarantine, no client work). A bare DELETE by customer reads one index range; by keys, each row is
-# an index probe and its RETURNING row is kept and rendered.
-log "erasure: keyed DELETE … RETURNING of the eraser's rows, 1,000 keys per transaction"
-timed_erasure "$(server_url dsar_erase_keyed)" dsar_erase_keyed "keyed DELETEs" <<'SQL'
+# The floor of an erasure by plan: the eraser's keys collected in batches of the default
+# batch_rows, then the same rows deleted by those keys, a batch per transaction, every column
+# returned as text, as dsar's batches take them, and nothing else (no sealing, no quarantine, no
+# client work). A bare DELETE by customer reads one index range; by keys, each row is an index
+# probe and its RETURNING row is kept and rendered. (The heredoc expands $DEFAULT_BATCH_ROWS:
+# the DO block's dollar quotes are escaped.)
+log "erasure: keyed DELETE … RETURNING of the eraser's rows, $DEFAULT_BATCH_ROWS keys per transaction"
+timed_erasure "$(server_url dsar_erase_keyed)" dsar_erase_keyed "keyed DELETEs" <<SQL
 CREATE TEMP TABLE batches AS
   SELECT batch, array_agg(event_id) AS ids
-  FROM (SELECT event_id, (row_number() OVER (ORDER BY event_id) - 1) / 1000 AS batch
+  FROM (SELECT event_id, (row_number() OVER (ORDER BY event_id) - 1) / $DEFAULT_BATCH_ROWS AS batch
         FROM erase.events WHERE customer_id = :id) k
   GROUP BY batch;
-DO $$
+DO \$\$
 DECLARE keys bigint[]; n bigint;
 BEGIN
   FOR keys IN SELECT ids FROM batches ORDER BY batch LOOP
@@ -316,7 +321,7 @@ BEGIN
     SELECT count(*) INTO n FROM gone;
     COMMIT;
   END LOOP;
-END $$;
+END \$\$;
 DELETE FROM erase.customers WHERE customer_id = :id
   RETURNING customer_id::text, email::text, full_name::text, created_at::text;
 SQL
@@ -516,16 +521,16 @@ batch_check "dsar delete's --json counts" "$BATCH_ROWS" "$(json_rows "$WORK/batc
 batch_check "rows removed by dsar delete" "$BATCH_ROWS" "$((BENCH_TOTAL - $(bench_total_rows "$BATCH_DEL_URL")))"
 batch_check "in dsar.quarantine after dsar delete" "$BATCH_ROWS" "$(quarantined_rows "$BATCH_DEL_URL")"
 # Capture: one INSERT INTO a pending temp table per table; then the quarantined DELETE ... RETURNING
-# batches, ceil(rows / batch_rows) per table (batch_rows: the default 1000).
+# batches, ceil(rows / batch_rows) per table (batch_rows: the default).
 CAPTURE_STATEMENTS=$(stmt_calls dsar_batch_delete 'INSERT INTO pg_temp.%SELECT%FROM "bench".%')
 DELETE_STATEMENTS=$(stmt_calls dsar_batch_delete 'DELETE FROM "bench".%')
-EXPECTED_DELETES=$(python3 -c 'import json,sys; print(sum(-(-c["rows"] // 1000) for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_delete.json")
+EXPECTED_DELETES=$(python3 -c 'import json,sys; print(sum(-(-c["rows"] // int(sys.argv[2])) for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_delete.json" "$DEFAULT_BATCH_ROWS")
 psql_q >"$WORK/batch_delete_statements.txt" <<'SQL'
 SELECT s.calls || E'\t' || s.rows || E'\t' || left(regexp_replace(s.query, '\s+', ' ', 'g'), 160)
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 WHERE d.datname = 'dsar_batch_delete' AND s.query ~ '^(INSERT|DELETE|SELECT \(CASE)' ORDER BY s.calls DESC, s.query;
 SQL
-log "  $BATCH_DELETE_S s, peak RSS $BATCH_DELETE_RSS KiB; capture statements $CAPTURE_STATEMENTS, DELETE statements $DELETE_STATEMENTS (ceil(rows/1000) per table: $EXPECTED_DELETES):"
+log "  $BATCH_DELETE_S s, peak RSS $BATCH_DELETE_RSS KiB; capture statements $CAPTURE_STATEMENTS, DELETE statements $DELETE_STATEMENTS (ceil(rows/$DEFAULT_BATCH_ROWS) per table: $EXPECTED_DELETES):"
 sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2
 # One capture per table for all subjects, and one DELETE per batch of rows: never one per subject.
 # The capture runs twice per table: the plan, then the completion check after the last batch

@@ -299,7 +299,7 @@ impl Chinook for Postgres {
         self.with_map(&PG_MAP[..cut])
     }
     fn setup_paced(&self) -> Fixture {
-        self.with_map(&PG_MAP.replace("batch_rows = 1000", PACED))
+        self.with_map(&PG_MAP.replace("batch_rows = 2500", PACED))
     }
     fn setup_strategies(&self, window: &str) -> Fixture {
         let map = with_strategies(
@@ -314,7 +314,7 @@ impl Chinook for Postgres {
         self.setup_with_more(option, "")
     }
     fn setup_with_more(&self, option: &str, more: &str) -> Fixture {
-        self.with_map(&(PG_MAP.replace("batch_rows = 1000", &format!("batch_rows = 1000\n{option}")) + more))
+        self.with_map(&(PG_MAP.replace("batch_rows = 2500", &format!("batch_rows = 2500\n{option}")) + more))
     }
     fn location(&self) -> &'static str {
         "kind = \"postgres\"\nurl = \"env:CHINOOK_DATABASE_URL\""

@@ -625,7 +625,7 @@ fn rows_the_table_no_longer_accepts_are_flagged_and_the_rest_restored() {
 #[test]
 fn a_table_locked_by_someone_else_fails_after_lock_timeout_and_changes_nothing() {
     use std::io::Write;
-    let config = EXAMPLE.replace("batch_rows = 1000", "batch_rows = 1000\nlock_timeout = \"1s\"");
+    let config = EXAMPLE.replace("batch_rows = 2500", "batch_rows = 2500\nlock_timeout = \"1s\"");
     let (db, ws) = chinook(&config);
     let before = dumps(&db.url);
     // Another session holds an exclusive lock on invoice until its stdin closes.

@@ -57,7 +57,7 @@ fn a_misspelt_key_is_rejected_with_a_suggestion() {
 
 #[test]
 fn a_wrong_type_is_rejected_with_its_location() {
-    let config = EXAMPLE.replace("batch_rows = 1000", "batch_rows = \"many\"");
+    let config = EXAMPLE.replace("batch_rows = 2500", "batch_rows = \"many\"");
     let (_db, ws) = chinook_ws(&config);
     let out = ws.dsar(&SUBJECT);
     assert_usage_error(&ws, &out, "sources.toml:");

@@ -59,7 +59,7 @@ fn a_customer_id_given_again_after_a_restore_is_reported_not_erased() {
 /// the register still verifies as complete, and the check is then silent.
 #[test]
 fn a_reapplied_erasure_killed_and_resumed_keeps_the_register_whole() {
-    let (db, ws) = chinook(&MAP.replace("batch_rows = 1000", "batch_rows = 1\nmax_rows_per_second = 20"));
+    let (db, ws) = chinook(&MAP.replace("batch_rows = 2500", "batch_rows = 1\nmax_rows_per_second = 20"));
     let kept = backup(&db.url);
     ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes"]);
     restore_backup(&db.url, &kept);

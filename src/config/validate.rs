@@ -15,7 +15,13 @@ use super::{
 use crate::config::parse_duration;
 use crate::error::{UserError, suggestion};
 
-const DEFAULT_BATCH_ROWS: u32 = 1000;
+/// Rows per erase batch (one transaction each) when a source does not say. Measured on the
+/// bench's 1M-row PostgreSQL delete, interleaved on a copy of one database: 1,000 took 4.33 s
+/// (restore 5.68 s), 2,500 took 3.93 s (restore 5.40 s) at the same peak RSS (28 MiB), 5,000
+/// 3.74 s but 38 MiB; SQLite, which commits five batches at once, measured the same. A batch
+/// holds its rows and locks them until it commits: a few thousand rows of a few hundred bytes
+/// is a few MB and milliseconds.
+const DEFAULT_BATCH_ROWS: u32 = 2500;
 
 pub(super) fn validate(
     raw: RawConfig,
