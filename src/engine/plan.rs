@@ -71,13 +71,14 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
     }
     // Many chunks per read and per INSERT: a plan of a million keys is a few dozen statements,
     // not two thousand round trips.
-    let per_read = (READ_KEYS / chunk_rows(db)).max(1);
+    let chunk_rows = chunk_rows(db, table)?;
+    let per_read = (READ_KEYS / chunk_rows).max(1);
     let mut after: Option<Vec<Cell>> = None;
     loop {
-        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows(db) * per_read).await?;
+        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows * per_read).await?;
         let Some(last) = keys.last().cloned() else { break };
         after = Some(last);
-        let chunks: Vec<&[Vec<Cell>]> = keys.chunks(chunk_rows(db) as usize).collect();
+        let chunks: Vec<&[Vec<Cell>]> = keys.chunks(chunk_rows as usize).collect();
         write_chunks(db, table, request_id, key, position, &chunks).await?;
         position += chunks.len() as i64;
     }
@@ -200,10 +201,19 @@ pub async fn next_chunk(
     Ok(Some(Chunk { position, keys }))
 }
 
-/// Rows per chunk: one erase batch.
-fn chunk_rows(db: &dyn Backend) -> i64 {
-    i64::from(db.dialect().source().batch_rows).max(1)
+/// Rows per chunk of `table`: one erase batch. `batch_rows`, but never more rows than one of
+/// the batch's statements can name: on MySQL and SQLite a batch binds each key column of each
+/// row (SQLite allows 32,766 values a statement), so a wide key takes fewer rows a batch. The
+/// margin leaves room for what else a batch's statements bind (an anonymize rule's literals).
+fn chunk_rows(db: &dyn Backend, table: usize) -> Result<i64, UserError> {
+    let d = db.dialect();
+    let key_columns = require_primary_key(&d.source().tables[table], &d.shapes()[table])?.len();
+    let fits = d.max_binds().saturating_sub(BIND_MARGIN) / key_columns.max(1);
+    Ok(i64::from(d.source().batch_rows).min(fits as i64).max(1))
 }
+
+/// Bound values a batch's statements keep free of keys.
+const BIND_MARGIN: usize = 1000;
 
 /// Which plan entries to read: chunks, or the one-key rows of earlier releases.
 #[derive(Clone, Copy, PartialEq)]
@@ -336,7 +346,7 @@ pub async fn reload_plan(
 /// operator lowered `batch_rows` after a batch failed for its size), in the caller's
 /// transaction; the keys left to erase, counted.
 async fn rechunk(db: &dyn Backend, table: usize, request_id: &str, key: &DataKey) -> Result<u64, UserError> {
-    let limit = chunk_rows(db) as usize;
+    let limit = chunk_rows(db, table)? as usize;
     let mut position = next_position(db, table, request_id).await?;
     let last = position - 1;
     let mut count = 0;
@@ -368,6 +378,7 @@ async fn upgrade_legacy(db: &dyn Backend, table: usize, request_id: &str, key: &
     let pk = require_primary_key(config, &d.shapes()[table])?.to_vec();
     let name = config.name.to_string();
     let typed = d.typed_payload();
+    let limit = chunk_rows(db, table)?;
     let mut position = next_position(db, table, request_id).await?;
     let mut seen = HashSet::new();
     let mut keys: Vec<Vec<Cell>> = Vec::new();
@@ -405,7 +416,7 @@ async fn upgrade_legacy(db: &dyn Backend, table: usize, request_id: &str, key: &
             if seen.insert(hash) {
                 keys.push(row_key);
             }
-            if keys.len() as i64 >= chunk_rows(db) {
+            if keys.len() as i64 >= limit {
                 write_chunk(db, table, request_id, key, position, &std::mem::take(&mut keys)).await?;
                 position += 1;
             }

@@ -163,6 +163,11 @@ impl Statement {
         &self.binds
     }
 
+    /// How many values the statement binds.
+    pub fn bound(&self) -> usize {
+        self.binds.len()
+    }
+
     pub fn into_parts(self) -> (String, Vec<Value>) {
         (self.sql, self.binds)
     }
@@ -177,9 +182,27 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// A failure in the database's words, cut to [`MESSAGE_CHARS`]: SQLite's quotes the whole
+    /// statement it could not prepare, which for a batch of thousands of keys is hundreds of
+    /// kilobytes on one line of the operator's terminal and log.
     pub fn new(kind: DbErrorKind, message: String) -> DbError {
-        DbError { kind, message }
+        DbError {
+            kind,
+            message: shortened(message),
+        }
     }
+}
+
+/// The characters of a database's message that an error keeps.
+const MESSAGE_CHARS: usize = 400;
+
+pub(crate) fn shortened(message: String) -> String {
+    let total = message.chars().count();
+    if total <= MESSAGE_CHARS {
+        return message;
+    }
+    let kept: String = message.chars().take(MESSAGE_CHARS).collect();
+    format!("{kept}… ({total} characters in all)")
 }
 
 impl Value {
@@ -802,5 +825,30 @@ mod snapshot {
             "{} changed; if intended, run DSAR_UPDATE_SNAPSHOTS=1 cargo test and review the diff\n--- expected\n{expected}\n--- actual\n{actual}",
             path.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DbError, DbErrorKind, MESSAGE_CHARS};
+
+    #[test]
+    fn a_database_message_is_cut_to_a_readable_length_and_says_how_long_it_was() {
+        let short = DbError::new(DbErrorKind::Other, "no such table: t".into());
+        assert_eq!(short.message, "no such table: t");
+        // SQLite quotes the statement it could not prepare: a batch's is hundreds of kB.
+        let statement = format!("too many SQL variables in SELECT {}", "?, ".repeat(100_000));
+        let long = DbError::new(DbErrorKind::Other, statement.clone());
+        assert!(long.message.starts_with("too many SQL variables in SELECT ?, "));
+        assert!(long.message.chars().count() < MESSAGE_CHARS + 40, "{}", long.message);
+        assert!(
+            long.message
+                .ends_with(&format!("… ({} characters in all)", statement.chars().count())),
+            "{}",
+            long.message
+        );
+        // Cut on a character, not a byte.
+        let wide = DbError::new(DbErrorKind::Other, "é".repeat(MESSAGE_CHARS + 1));
+        assert!(wide.message.starts_with(&"é".repeat(MESSAGE_CHARS)));
     }
 }

@@ -26,6 +26,7 @@ use crate::identity::Identities;
 use crate::source::ExportRow;
 use crate::source::backend::Dialect;
 use crate::source::backend::Mapped;
+use crate::source::backend::shortened;
 use crate::source::foreign_key::ForeignKey;
 use crate::source::select::{check_subject_values, export_query, owners};
 pub(in crate::source) use catalog::Affinity;
@@ -119,12 +120,22 @@ impl<'a> SqliteSource<'a> {
     }
 
     fn failure(&self, what: &str, e: &rusqlite::Error) -> UserError {
-        UserError::runtime(format!("source `{}`: {what}: {e}", self.source().name)).with_db(classify(e))
+        UserError::runtime(format!(
+            "source `{}`: {what}: {}",
+            self.source().name,
+            shortened(e.to_string())
+        ))
+        .with_db(classify(e))
     }
 
     fn query_failure(&self, table: usize, e: &rusqlite::Error) -> UserError {
         let name = &self.source().tables[table].name;
-        UserError::runtime(format!("source `{}`, table `{name}`: {e}", self.source().name)).with_db(classify(e))
+        UserError::runtime(format!(
+            "source `{}`, table `{name}`: {}",
+            self.source().name,
+            shortened(e.to_string())
+        ))
+        .with_db(classify(e))
     }
 
     /// A read transaction: every table of an export sees the same moment.
