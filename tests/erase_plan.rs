@@ -568,6 +568,7 @@ on_every_kind!(
     a_draft_from_the_catalog_alone_exports_every_row_of_the_person,
     a_batch_of_hundreds_learns_each_persons_identifiers,
     an_unfinished_delete_holds_its_person_until_undone,
+    a_request_too_large_for_one_statement_is_refused_with_a_size_that_works,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -1629,4 +1630,62 @@ fn an_unfinished_delete_holds_its_person_until_undone(kind: Kind) {
             "{table}"
         );
     }
+}
+
+/// 40,000 people in one request (40 of them customers). PostgreSQL and SQLite bind each key's
+/// values as one list and plan it; a MySQL statement binds each value (a text one twice) and
+/// takes at most 65,535, so the request is refused before anything is captured, saying how many
+/// people a request can hold there; a file of that many plans.
+fn a_request_too_large_for_one_statement_is_refused_with_a_size_that_works(kind: Kind) {
+    let store = kind.store(MAP);
+    let before = store.dumps();
+    let people = |n: usize| -> String {
+        let lines: String = (1..=n).map(|g| format!("customer-{g}@example.com,\n")).collect();
+        format!("email,customer_id\n{lines}")
+    };
+    let customers = store.count("SELECT count(*) FROM store.customer WHERE email LIKE 'customer-%@example.com'");
+    assert!(customers > 0);
+    std::fs::write(store.ws.path("people.csv"), people(40_000)).unwrap();
+    let out = store
+        .ws
+        .dsar(&["delete", "--subjects-file", "people.csv", "--dry-run", "--json"]);
+    let fitting = if matches!(kind, Kind::Mysql) {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("40000 people") && err.contains("at most 65535"), "{err}");
+        assert_eq!(err.lines().count(), 2, "one error line and one hint: {err}");
+        let n: usize = err
+            .split("files of at most ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("the hint says how many people fit: {err}"));
+        assert!((10_000..40_000).contains(&n), "{n}");
+        // Refused for real too, with nothing changed and no request left behind.
+        let out = store
+            .ws
+            .dsar(&["delete", "--subjects-file", "people.csv", "--yes", "--json"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(store.dumps(), before, "nothing changed");
+        let status = store.ws.dsar(&["status", "--json"]);
+        assert!(
+            stderr(&status).contains("the ledger is empty"),
+            "no request recorded: {}",
+            stderr(&status)
+        );
+        std::fs::write(store.ws.path("people.csv"), people(n)).unwrap();
+        store
+            .ws
+            .dsar(&["delete", "--subjects-file", "people.csv", "--dry-run", "--json"])
+    } else {
+        out
+    };
+    assert!(
+        fitting.status.success() || fitting.status.code() == Some(3),
+        "{}",
+        stderr(&fitting)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&fitting)).unwrap();
+    assert_eq!(report_rows(&report, &store.shown("customer")), customers, "{report}");
+    assert_eq!(store.dumps(), before, "a dry run changes nothing");
 }

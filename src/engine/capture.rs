@@ -17,6 +17,7 @@ use crate::source::select::{push_membership, push_path};
 /// Capture the keys of `tables`' rows that belong to the subjects; the count per table.
 pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<Vec<u64>, UserError> {
     let d = db.dialect();
+    fits_one_statement(db, tables, ids)?;
     in_transaction_from(db, d.snapshot_sql(), async {
         let mut counts = Vec::with_capacity(tables.len());
         for &t in tables {
@@ -51,6 +52,39 @@ pub async fn capture(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Re
         Ok(counts)
     })
     .await
+}
+
+/// Refuse, before anything is captured, a request whose people a statement about one of
+/// `tables` cannot name: a capture names every person of the request at once, and MySQL binds
+/// each value (each text value twice: as it is, and as bytes) where PostgreSQL and SQLite bind a
+/// list as one value. A MySQL server takes at most 65,535 bound values a statement; past that,
+/// the server's own error said only "too many placeholders". The hint says how many people do
+/// fit (the first people of the request, found by halving).
+fn fits_one_statement(db: &dyn Backend, tables: &[usize], ids: &Identities) -> Result<(), UserError> {
+    let d = db.dialect();
+    let max = d.max_binds();
+    let bound = |t: usize, ids: &Identities| count_statement(db, t, ids).bound();
+    let Some((table, over)) = tables.iter().map(|&t| (t, bound(t, ids))).find(|&(_, n)| n > max) else {
+        return Ok(());
+    };
+    let people = ids.count as u32;
+    let fits = |n: u32| tables.iter().all(|&t| bound(t, &ids.group(0, n)) <= max);
+    let (mut low, mut high) = (0, people);
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if fits(mid) { low = mid } else { high = mid }
+    }
+    Err(UserError::usage(format!(
+        "source `{}`, table `{}`: one statement would name the {people} people of this request with {over} bound \
+         values; a {} server takes at most {max}; nothing changed",
+        d.source().name,
+        d.source().tables[table].name,
+        d.source().kind.name(),
+    ))
+    .with_hint(format!(
+        "split the subjects file into files of at most {} people and run one request for each",
+        low.max(1)
+    )))
 }
 
 /// How many rows of `table` belong to the subjects (for tables dsar leaves alone, and plans).
