@@ -2,8 +2,8 @@
 //! each column's type; a batch of keys or rows is bound as one text array per column
 //! (`unnest`), so a batch is one statement whatever its size; deletes return what they remove.
 
-use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgDialect, PgSource};
@@ -424,14 +424,20 @@ impl Backend for PgSource<'_> {
             let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.into_iter().map(to_sql).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
             let rows = match self.kept(&sql).await.map_err(DbError::from)? {
-                Some(statement) => self.client.query(&statement, &refs).await,
-                None => self.client.query(sql.as_str(), &refs).await,
+                Some(statement) => self.client.query_raw(&statement, refs.iter().copied()).await,
+                None => self.client.query_raw(sql.as_str(), refs.iter().copied()).await,
             }
             .map_err(DbError::from)?;
-            Ok(rows
-                .iter()
-                .map(|row| (0..row.len()).map(|i| from_row(row, i)).collect())
-                .collect())
+            // Each row is turned into values as it arrives and let go: a received row shares
+            // the connection's read buffer, which grows to the largest message, so rows held
+            // until the last arrived kept a buffer each (a batch of 80 rows of 50 KB held 85
+            // MiB; its values are 4 MiB).
+            futures_util::pin_mut!(rows);
+            let mut values = Vec::new();
+            while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
+                values.push((0..row.len()).map(|i| from_row(&row, i)).collect());
+            }
+            Ok(values)
         }
         .boxed()
     }
