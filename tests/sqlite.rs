@@ -909,11 +909,11 @@ fn wide_rows_take_batches_of_about_a_mebibyte() {
     let conn = Connection::open(&db).unwrap();
     conn.execute_batch("CREATE TABLE docs (doc_id INTEGER PRIMARY KEY, email TEXT NOT NULL, body TEXT NOT NULL)")
         .unwrap();
-    for i in 0..205 {
+    for i in 0..205_i64 {
         let email = if i < 200 { "me@example.com" } else { "other@example.com" };
         // Text that does not compress away: each row's own digits.
         let body: String = (0..2_000)
-            .map(|j| format!("{:010}", (i * 7_919 + j) * 104_729 % 1_000_000_007))
+            .map(|j: i64| format!("{:010}", (i * 7_919 + j) * 104_729 % 1_000_000_007))
             .collect();
         conn.execute(
             "INSERT INTO docs VALUES (?1, ?2, ?3)",
