@@ -944,3 +944,55 @@ fn wide_rows_take_batches_of_about_a_mebibyte() {
     ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(dump(&db, "docs", "doc_id"), before, "every row is back byte for byte");
 }
+
+/// Rows that grow along the key (older rows small, newer ones 20 KB): the plan measures rows
+/// spread over what it reads, not only the first, so the wide stretch still takes batches of
+/// about a mebibyte (the first rows alone would have put all 2,200 rows in one batch).
+#[test]
+fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
+    let map = "[settings]\nrecovery_window = \"30d\"\nrecipients_file = \"keys/exports.txt\"\n\
+               recovery_recipients_file = \"keys/recovery.txt\"\n\n[subject]\nkeys = [\"email\"]\n\n\
+               [[sources]]\nname = \"docs\"\nkind = \"sqlite\"\npath = \"docs.db\"\n\n\
+               [[sources.tables]]\ntable = \"docs\"\nmatch = { email = \"email\" }\non_delete = \"quarantine\"\n";
+    let ws = Workspace::new(map, &[]);
+    let db = ws.path("docs.db");
+    let mut conn = Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE docs (doc_id INTEGER PRIMARY KEY, email TEXT NOT NULL, body TEXT NOT NULL)")
+        .unwrap();
+    let tx = conn.transaction().unwrap();
+    for i in 0..2_205_i64 {
+        let email = if i < 2_200 {
+            "me@example.com"
+        } else {
+            "other@example.com"
+        };
+        let body: String = if i < 2_000 {
+            format!("note {i}")
+        } else {
+            (0..2_000)
+                .map(|j: i64| format!("{:010}", (i * 7_919 + j) * 104_729 % 1_000_000_007))
+                .collect()
+        };
+        tx.execute(
+            "INSERT INTO docs VALUES (?1, ?2, ?3)",
+            rusqlite::params![i, email, body],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(conn);
+    let before = dump(&db, "docs", "doc_id");
+
+    let out = ws.dsar_ok(&["delete", "--subject", "email=me@example.com", "--yes", "--json"]);
+    let id = json(&out)["request_id"].as_str().unwrap().to_string();
+    // The 200 wide rows are 4 MB: four chunks or more (the small rows go with the first), not one.
+    let chunks = scalar(&db, "SELECT count(*) FROM dsar_plan");
+    assert!((4..=10).contains(&chunks), "{chunks} chunks");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM docs"),
+        5,
+        "the other person's rows stay"
+    );
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(dump(&db, "docs", "doc_id"), before, "every row is back byte for byte");
+}

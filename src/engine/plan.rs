@@ -71,14 +71,15 @@ async fn record_table(db: &dyn Backend, table: usize, request_id: &str, key: &Da
     }
     // Many chunks per read and per INSERT: a plan of a million keys is a few dozen statements,
     // not two thousand round trips.
-    let chunk_rows = planned_chunk_rows(db, table, &pk).await?;
-    let per_read = (READ_KEYS / chunk_rows).max(1);
+    let limit = chunk_rows(db, table)?;
+    let per_read = (READ_KEYS / limit).max(1);
     let mut after: Option<Vec<Cell>> = None;
     loop {
-        let keys = take_pending(db, table, &pk, after.as_deref(), chunk_rows * per_read).await?;
+        let keys = take_pending(db, table, &pk, after.as_deref(), limit * per_read).await?;
         let Some(last) = keys.last().cloned() else { break };
         after = Some(last);
-        let chunks: Vec<&[Vec<Cell>]> = keys.chunks(chunk_rows as usize).collect();
+        let sizes = sampled_sizes(db, table, &pk, &keys).await?;
+        let chunks = cut_chunks(&keys, &sizes, limit as usize, BATCH_BYTES);
         write_chunks(db, table, request_id, key, position, &chunks).await?;
         position += chunks.len() as i64;
     }
@@ -223,19 +224,33 @@ const BIND_MARGIN: usize = 1000;
 /// MiB in batches of 1 MiB.
 const BATCH_BYTES: usize = 1 << 20;
 
-/// Captured rows whose size is measured to size a table's chunks.
-const SAMPLE_ROWS: i64 = 16;
+/// Rows of each read of keys whose size is measured, spread evenly over it.
+const SAMPLE_ROWS: usize = 256;
 
-/// [`chunk_rows`], and fewer when the table's rows are wide: about [`BATCH_BYTES`] of them a
-/// chunk, by the text size of the first [`SAMPLE_ROWS`] captured rows (the columns a batch
-/// seals, as it reads them). One read of the keys and one of those rows per table a plan.
-async fn planned_chunk_rows(db: &dyn Backend, table: usize, pk: &[String]) -> Result<i64, UserError> {
+/// About how many bytes each of `keys` (captured keys of `table`, in key order) takes in a
+/// batch: the text size of [`SAMPLE_ROWS`] rows spread evenly over them (the first and the
+/// last among them), read as a batch reads the columns it seals, and for the rows between two
+/// measured ones the larger of the two. Measured
+/// across the whole read, not only at its start: a table's rows can grow along its key (older
+/// rows without attachments, newer ones with), and a stretch of wide rows longer than the
+/// spacing of the sample is seen. One statement per read of keys; `None` for a row with no
+/// measured row near it (all of them gone since the capture).
+async fn sampled_sizes(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    keys: &[Vec<Cell>],
+) -> Result<Vec<Option<usize>>, UserError> {
     let d = db.dialect();
-    let limit = chunk_rows(db, table)?;
-    let sample = take_pending(db, table, pk, None, SAMPLE_ROWS).await?;
-    if sample.is_empty() {
-        return Ok(limit);
+    // Every sampled row's key is bound: a key of many columns samples fewer rows on MySQL and
+    // SQLite.
+    let most = (d.max_binds().saturating_sub(BIND_MARGIN) / pk.len().max(1)).clamp(2, SAMPLE_ROWS);
+    let step = (keys.len() - 1).div_ceil(most - 1).max(1);
+    let mut at: Vec<usize> = (0..keys.len()).step_by(step).collect();
+    if at.last() != Some(&(keys.len() - 1)) {
+        at.push(keys.len() - 1);
     }
+    let sample: Vec<Vec<Cell>> = at.iter().map(|&i| keys[i].clone()).collect();
     let config = &d.source().tables[table];
     let columns = sealed_columns(config, &d.shapes()[table], pk)?;
     let mut st = d.statement();
@@ -245,12 +260,59 @@ async fn planned_chunk_rows(db: &dyn Backend, table: usize, pk: &[String]) -> Re
     st.push(" FROM ").push(&d.table_sql(&config.name)).push(" t0 WHERE ");
     d.key_set(&mut st, table, "t0", pk, &sample);
     let rows = db.query(st).await.map_err(on_table(db, table))?;
-    if rows.is_empty() {
-        return Ok(limit);
+    let measured: std::collections::HashMap<Vec<Option<String>>, usize> = rows
+        .iter()
+        .map(|row| {
+            let key: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
+            (key_texts(&key), row.iter().map(text_bytes).sum())
+        })
+        .collect();
+    let found: Vec<Option<usize>> = sample.iter().map(|k| measured.get(&key_texts(k)).copied()).collect();
+    Ok(spread(keys.len(), &at, &found))
+}
+
+/// The sizes of `len` rows from those measured at positions `at` (ascending, the first 0):
+/// each row between two measured ones takes the larger of the two. A sampled row that is gone
+/// counts as the nearest one measured before it, else after it.
+fn spread(len: usize, at: &[usize], found: &[Option<usize>]) -> Vec<Option<usize>> {
+    let mut known = found.to_vec();
+    let mut seen = None;
+    for size in known.iter_mut() {
+        *size = size.or(seen);
+        seen = *size;
     }
-    let bytes: usize = rows.iter().flatten().map(text_bytes).sum();
-    let per_row = (bytes / rows.len()).max(1);
-    Ok(limit.min((BATCH_BYTES / per_row) as i64).max(1))
+    seen = None;
+    for size in known.iter_mut().rev() {
+        *size = size.or(seen);
+        seen = *size;
+    }
+    let mut sizes = vec![None; len];
+    for (j, &start) in at.iter().enumerate() {
+        let end = at.get(j + 1).copied().unwrap_or(len);
+        let here = known[j].max(known.get(j + 1).copied().flatten());
+        sizes[start..end].fill(here);
+    }
+    sizes
+}
+
+/// `keys` cut into chunks, in order, of at most `limit` keys and about `budget` bytes by
+/// `sizes` (a chunk takes at least one key; a row of unknown size counts as nothing: it is
+/// gone, and so is every row measured near it).
+fn cut_chunks<'a, K>(keys: &'a [K], sizes: &[Option<usize>], limit: usize, budget: usize) -> Vec<&'a [K]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, size) in sizes.iter().enumerate().take(keys.len()) {
+        let size = size.unwrap_or(0);
+        if i > start && (i - start >= limit || bytes + size > budget) {
+            chunks.push(&keys[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < keys.len() {
+        chunks.push(&keys[start..]);
+    }
+    chunks
 }
 
 /// About how many bytes a value read for sealing takes.
@@ -581,4 +643,36 @@ pub async fn clear_plan(db: &dyn Backend, request_id: &str) -> Result<(), UserEr
         .await
         .map(|_| ())
         .map_err(on_source(db, "cannot clear the plan"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_between_two_measured_ones_take_the_larger() {
+        let sizes = spread(6, &[0, 3, 5], &[Some(10), Some(1000), Some(20)]);
+        assert_eq!(sizes, [1000, 1000, 1000, 1000, 1000, 20].map(Some).to_vec());
+    }
+
+    #[test]
+    fn a_sampled_row_that_is_gone_counts_as_its_nearest_measured_one() {
+        let sizes = spread(5, &[0, 2, 4], &[None, Some(7), None]);
+        assert_eq!(sizes, [7, 7, 7, 7, 7].map(Some).to_vec());
+        assert_eq!(spread(3, &[0, 2], &[None, None]), vec![None; 3]);
+    }
+
+    #[test]
+    fn chunks_hold_at_most_the_limit_and_about_the_budget() {
+        let keys: Vec<u32> = (0..10).collect();
+        let narrow = vec![Some(1); 10];
+        let lens = |c: Vec<&[u32]>| c.iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert_eq!(lens(cut_chunks(&keys, &narrow, 4, 100)), [4, 4, 2]);
+        // Small rows, then wide ones: the wide stretch takes chunks of its own size.
+        let mixed: Vec<Option<usize>> = (0..10).map(|i| Some(if i < 5 { 1 } else { 40 })).collect();
+        assert_eq!(lens(cut_chunks(&keys, &mixed, 100, 100)), [7, 2, 1]);
+        // A row larger than the budget goes alone; an unknown size counts as nothing.
+        let huge = [Some(500), None, None, Some(500)];
+        assert_eq!(lens(cut_chunks(&keys[..4], &huge, 100, 100)), [1, 2, 1]);
+    }
 }
