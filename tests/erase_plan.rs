@@ -569,6 +569,7 @@ on_every_kind!(
     a_batch_of_hundreds_learns_each_persons_identifiers,
     an_unfinished_delete_holds_its_person_until_undone,
     a_request_too_large_for_one_statement_is_refused_with_a_size_that_works,
+    wide_rows_take_batches_of_about_a_mebibyte,
 );
 
 /// A paced delete of customer 1 by email, killed once the customer's row is quarantined; the
@@ -1688,4 +1689,35 @@ fn a_request_too_large_for_one_statement_is_refused_with_a_size_that_works(kind:
     let report: serde_json::Value = serde_json::from_str(&stdout(&fitting)).unwrap();
     assert_eq!(report_rows(&report, &store.shown("customer")), customers, "{report}");
     assert_eq!(store.dumps(), before, "a dry run changes nothing");
+}
+
+/// A person's visits whose pages grow from a few bytes to 20 KB along the key: the plan
+/// measures rows spread over what it reads (matching each measured row to its key as this kind
+/// reads keys back), so the wide pages take batches of about a mebibyte where `batch_rows`
+/// alone would take all 300 at once; and all of them come back.
+fn wide_rows_take_batches_of_about_a_mebibyte(kind: Kind) {
+    let store = kind.store(&MAP.replace("batch_rows = 1\n", "batch_rows = 2500\n"));
+    let wide = match kind {
+        Kind::Postgres => "repeat('x', 20000)",
+        Kind::Mysql => "REPEAT('x', 20000)",
+        Kind::Sqlite => "hex(zeroblob(10000))",
+    };
+    let series =
+        "(WITH RECURSIVE s(n) AS (SELECT 10001 UNION ALL SELECT n + 1 FROM s WHERE n < 10300) SELECT n FROM s) AS g";
+    store.exec(&format!(
+        "INSERT INTO store.visit (visit_id, email, page) SELECT n, 'customer-2@example.com', \
+         CASE WHEN n <= 10150 THEN 'home' ELSE {wide} END FROM {series}"
+    ));
+    let before = store.dumps();
+    let id = store.delete("email=customer-2@example.com");
+    let chunks = store.count("SELECT count(*) FROM dsar.plan WHERE table_name = 'visit'");
+    // 150 pages of 20 KB are 3 MB: three chunks or more (the small rows go with the first).
+    assert!((3..=8).contains(&chunks), "{chunks} chunks of visits");
+    assert_eq!(
+        store.count("SELECT count(*) FROM store.visit WHERE length(page) = 20000"),
+        0,
+        "every wide page is anonymized"
+    );
+    store.restore(&id);
+    assert_eq!(store.dumps(), before, "every row is back exactly");
 }
