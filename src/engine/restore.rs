@@ -108,6 +108,11 @@ const PROBE: i64 = 64;
 /// A bundle of small rows holds a whole batch's (2,500 rows of 200 bytes are half a MiB).
 const RANGE_BUNDLES: usize = 2;
 
+/// The sealed bytes of entries of one row (anonymized and flagged rows) a range brings back at
+/// most, about as much as [`RANGE_BUNDLES`] bundles: `batch_rows` of them were a batch however
+/// wide the anonymized columns were.
+const RANGE_BYTES: i64 = 2 << 20;
+
 /// The ids of `table`'s next entries in `range` whose rows add up to at most `limit` (at least
 /// one entry): a batch of entries of one row, or the bundles of about as many rows. Read
 /// without the sealed data, so a bundle is fetched only by the batch that brings it back.
@@ -125,7 +130,7 @@ async fn next_entries(
     let mut ids = Vec::new();
     for probe in [PROBE.min(limit), limit] {
         let mut st = db.dialect().statement();
-        st.push("SELECT id, sealed_rows");
+        st.push("SELECT id, sealed_rows, length(sealed)");
         entries_of(db, &mut st, table, strategy, run.request_id, range, run.only);
         st.push(" ORDER BY id LIMIT ").bind(probe);
         let rows = db
@@ -133,19 +138,27 @@ async fn next_entries(
             .await
             .map_err(on_source(db, "cannot read the quarantine"))?;
         ids.clear();
-        let (mut total, mut bundles) = (0, 0);
+        let (mut total, mut bundles, mut bytes) = (0, 0, 0);
         for row in &rows {
             let n = super::store::entry_rows(row.get(1));
             let bundle = row.get(1).and_then(Value::int).is_some();
-            if !ids.is_empty() && (total + n > limit || (bundle && bundles == RANGE_BUNDLES)) {
+            let size = if bundle {
+                0
+            } else {
+                row.get(2).and_then(Value::int).unwrap_or(0)
+            };
+            if !ids.is_empty()
+                && (total + n > limit || (bundle && bundles == RANGE_BUNDLES) || bytes + size > RANGE_BYTES)
+            {
                 break;
             }
             total += n;
+            bytes += size;
             bundles += usize::from(bundle);
             ids.push(row.first().and_then(Value::int).unwrap_or_default());
         }
         // Done once the batch is full, or every entry left was read.
-        if total >= limit || ids.len() < rows.len() || (rows.len() as i64) < probe {
+        if total >= limit || bytes >= RANGE_BYTES || ids.len() < rows.len() || (rows.len() as i64) < probe {
             break;
         }
     }
