@@ -895,61 +895,12 @@ fn a_raised_batch_rows_still_fits_the_bound_values_sqlite_allows() {
     wide_key_round_trip(4, 10_500, Some(10_000));
 }
 
-/// Rows of 20 KB: a batch takes about 1 MiB of them, not the default 2,500 rows (a batch holds
-/// its rows, and their sealed bundles, in memory on each session until it commits; the bench's
-/// wide-row figures show the memory), and every row comes back byte for byte.
-#[test]
-fn wide_rows_take_batches_of_about_a_mebibyte() {
-    let map = "[settings]\nrecovery_window = \"30d\"\nrecipients_file = \"keys/exports.txt\"\n\
-               recovery_recipients_file = \"keys/recovery.txt\"\n\n[subject]\nkeys = [\"email\"]\n\n\
-               [[sources]]\nname = \"docs\"\nkind = \"sqlite\"\npath = \"docs.db\"\n\n\
-               [[sources.tables]]\ntable = \"docs\"\nmatch = { email = \"email\" }\non_delete = \"quarantine\"\n";
-    let ws = Workspace::new(map, &[]);
-    let db = ws.path("docs.db");
-    let conn = Connection::open(&db).unwrap();
-    conn.execute_batch("CREATE TABLE docs (doc_id INTEGER PRIMARY KEY, email TEXT NOT NULL, body TEXT NOT NULL)")
-        .unwrap();
-    for i in 0..205_i64 {
-        let email = if i < 200 { "me@example.com" } else { "other@example.com" };
-        // Text that does not compress away: each row's own digits.
-        let body: String = (0..2_000)
-            .map(|j: i64| format!("{:010}", (i * 7_919 + j) * 104_729 % 1_000_000_007))
-            .collect();
-        conn.execute(
-            "INSERT INTO docs VALUES (?1, ?2, ?3)",
-            rusqlite::params![i, email, body],
-        )
-        .unwrap();
-    }
-    drop(conn);
-    let before = dump(&db, "docs", "doc_id");
-
-    let out = ws.dsar_ok(&["delete", "--subject", "email=me@example.com", "--yes", "--json"]);
-    let id = json(&out)["request_id"].as_str().unwrap().to_string();
-    // 200 rows of 20 KB are 4 MB: four or five chunks, where batch_rows alone would make one.
-    let chunks = scalar(&db, "SELECT count(*) FROM dsar_plan");
-    assert!((4..=8).contains(&chunks), "{chunks} chunks");
-    assert_eq!(
-        scalar(&db, "SELECT count(*) FROM docs"),
-        5,
-        "the other person's rows stay"
-    );
-    assert_eq!(
-        scalar(
-            &db,
-            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine"
-        ),
-        200
-    );
-    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
-    assert_eq!(dump(&db, "docs", "doc_id"), before, "every row is back byte for byte");
-}
-
-/// Rows that grow along the key (older rows small, newer ones 20 KB): the plan measures rows
-/// spread over what it reads, not only the first, so the wide stretch still takes batches of
-/// about a mebibyte (the first rows alone would have put all 2,200 rows in one batch).
-#[test]
-fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
+/// A workspace whose map quarantines one SQLite table of documents, `docs (doc_id, email,
+/// body)`: rows `0..n` as `row(i)` makes them (email, wide?), a wide body being 20 KB of text
+/// that does not compress away (each row's own digits). Deletes `me@example.com`, and checks
+/// that the plan has `chunks` chunks, that the other person's 5 rows stay, and that a restore
+/// brings every row back byte for byte. The last 5 rows are the other person's.
+fn docs_round_trip(n: i64, row: impl Fn(i64) -> (&'static str, bool), chunks: std::ops::RangeInclusive<i64>) {
     let map = "[settings]\nrecovery_window = \"30d\"\nrecipients_file = \"keys/exports.txt\"\n\
                recovery_recipients_file = \"keys/recovery.txt\"\n\n[subject]\nkeys = [\"email\"]\n\n\
                [[sources]]\nname = \"docs\"\nkind = \"sqlite\"\npath = \"docs.db\"\n\n\
@@ -960,18 +911,14 @@ fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
     conn.execute_batch("CREATE TABLE docs (doc_id INTEGER PRIMARY KEY, email TEXT NOT NULL, body TEXT NOT NULL)")
         .unwrap();
     let tx = conn.transaction().unwrap();
-    for i in 0..2_205_i64 {
-        let email = if i < 2_200 {
-            "me@example.com"
-        } else {
-            "other@example.com"
-        };
-        let body: String = if i < 2_000 {
-            format!("note {i}")
-        } else {
+    for i in 0..n {
+        let (email, wide) = row(i);
+        let body: String = if wide {
             (0..2_000)
                 .map(|j: i64| format!("{:010}", (i * 7_919 + j) * 104_729 % 1_000_000_007))
                 .collect()
+        } else {
+            format!("note {i}")
         };
         tx.execute(
             "INSERT INTO docs VALUES (?1, ?2, ?3)",
@@ -985,14 +932,47 @@ fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
 
     let out = ws.dsar_ok(&["delete", "--subject", "email=me@example.com", "--yes", "--json"]);
     let id = json(&out)["request_id"].as_str().unwrap().to_string();
-    // The 200 wide rows are 4 MB: four chunks or more (the small rows go with the first), not one.
-    let chunks = scalar(&db, "SELECT count(*) FROM dsar_plan");
-    assert!((4..=10).contains(&chunks), "{chunks} chunks");
+    let planned = scalar(&db, "SELECT count(*) FROM dsar_plan");
+    assert!(chunks.contains(&planned), "{planned} chunks");
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM docs"),
         5,
         "the other person's rows stay"
     );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT coalesce(sum(coalesce(sealed_rows, 1)), 0) FROM dsar_quarantine"
+        ),
+        n - 5,
+        "each of the person's rows sealed once"
+    );
     ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(dump(&db, "docs", "doc_id"), before, "every row is back byte for byte");
+}
+
+/// Rows of 20 KB: a batch takes about 1 MiB of them, not the default 2,500 rows (a batch holds
+/// its rows, and their sealed bundles, in memory on each session until it commits; the bench's
+/// wide-row figures show the memory), and every row comes back byte for byte.
+#[test]
+fn wide_rows_take_batches_of_about_a_mebibyte() {
+    // 200 rows of 20 KB are 4 MB: four or five chunks, where batch_rows alone would make one.
+    let me = |i| if i < 200 { "me@example.com" } else { "other@example.com" };
+    docs_round_trip(205, |i| (me(i), true), 4..=8);
+}
+
+/// Rows that grow along the key (older rows small, newer ones 20 KB): the plan measures rows
+/// spread over what it reads, not only the first, so the wide stretch still takes batches of
+/// about a mebibyte (the first rows alone would have put all 2,200 rows in one batch).
+#[test]
+fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
+    // The 200 wide rows are 4 MB: four chunks or more (the small rows go with the first), not one.
+    let me = |i| {
+        if i < 2_200 {
+            "me@example.com"
+        } else {
+            "other@example.com"
+        }
+    };
+    docs_round_trip(2_205, |i| (me(i), i >= 2_000), 4..=10);
 }
