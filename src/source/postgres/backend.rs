@@ -217,8 +217,11 @@ impl Dialect for PgDialect<'_> {
                             "::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n), lower({target}::text)) END"
                         ));
                 } else {
-                    st.bind(Value::TextArray(layer))
-                        .push(&format!("::text[]::{}[], {target}) END", self.cast(table, column)));
+                    // The cast in a subquery of its own: run once, not for every row (a layer
+                    // of 100 user ids cast to bigint[] per row was a third of the statement).
+                    st.push("(SELECT ")
+                        .bind(Value::TextArray(layer))
+                        .push(&format!("::text[]::{}[]), {target}) END", self.cast(table, column)));
                 }
             }
         }
