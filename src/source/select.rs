@@ -257,26 +257,41 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
         // A group of subjects a statement: which of them a row belongs to is worked out per
         // row over the group's values (a row of 10,000 people's was compared with all 10,000:
         // 3.5 s of a 5.3 s erasure of them), so a statement's cost stays that of its rows.
-        for start in (0..ids.count).step_by(EXPANSION_GROUP) {
-            let group = ids.group(start as u32, (start + EXPANSION_GROUP).min(ids.count) as u32);
-            let trusted: Vec<(String, String)> = pairs
+        // Groups name different subjects, so what one group learns changes no other group's
+        // statement: [`GROUPS_IN_FLIGHT`] of them are sent at once, and PostgreSQL's pipeline
+        // keeps the server busy while the next statement is built.
+        let groups: Vec<u32> = (0..ids.count as u32).step_by(EXPANSION_GROUP).collect();
+        for window in groups.chunks(GROUPS_IN_FLIGHT) {
+            let queries: Vec<_> = window
                 .iter()
-                .zip(&learns)
-                .filter(|((key, _), learns)| **learns && group.has(key))
-                .map(|(pair, _)| pair.clone())
+                .filter_map(|&start| {
+                    let group = ids.group(start, (start as usize + EXPANSION_GROUP).min(ids.count) as u32);
+                    let trusted: Vec<(String, String)> = pairs
+                        .iter()
+                        .zip(&learns)
+                        .filter(|((key, _), learns)| **learns && group.has(key))
+                        .map(|(pair, _)| pair.clone())
+                        .collect();
+                    (!trusted.is_empty()).then_some((start, group, trusted))
+                })
                 .collect();
-            if trusted.is_empty() {
-                continue;
-            }
-            for (owners, matched) in group_rows(db, t, pairs, &trusted, &group).await? {
-                for owner in owners {
-                    let owner = owner + start as u32;
-                    ids.note_row(&label, owner, matched.clone());
-                    for (((key, _), value), learns) in pairs.iter().zip(&matched).zip(&learns) {
-                        if let Some(value) = value
-                            && *learns
-                        {
-                            learnt |= ids.insert(key, value, owner);
+            let found = futures_util::future::try_join_all(
+                queries
+                    .iter()
+                    .map(|(_, group, trusted)| group_rows(db, t, pairs, trusted, group)),
+            )
+            .await?;
+            for ((start, _, _), rows) in queries.iter().zip(found) {
+                for (owners, matched) in rows {
+                    for owner in owners {
+                        let owner = owner + start;
+                        ids.note_row(&label, owner, matched.clone());
+                        for (((key, _), value), learns) in pairs.iter().zip(&matched).zip(&learns) {
+                            if let Some(value) = value
+                                && *learns
+                            {
+                                learnt |= ids.insert(key, value, owner);
+                            }
                         }
                     }
                 }
@@ -288,6 +303,9 @@ pub async fn expand_identities(db: &dyn Backend, ids: &mut Identities) -> Result
 
 /// How many subjects one statement of [`expand_identities`] looks up.
 const EXPANSION_GROUP: usize = 100;
+
+/// How many statements of [`expand_identities`] are sent before their rows are read.
+const GROUPS_IN_FLIGHT: usize = 4;
 
 /// The rows of `table` that `group`'s values of the `trusted` keys match: for each, the
 /// subjects of the group it belongs to and its values of every matched column (`pairs`).
