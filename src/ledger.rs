@@ -986,26 +986,6 @@ impl Running {
         self.write()
     }
 
-    pub fn set_registered(&mut self) -> Result<(), UserError> {
-        self.request.registered = true;
-        self.write()
-    }
-
-    pub fn set_reapplied_from(&mut self, request_id: &str) -> Result<(), UserError> {
-        self.request.reapplied_from = Some(request_id.to_string());
-        self.write()
-    }
-
-    pub fn set_data_key(&mut self, fingerprint: String) -> Result<(), UserError> {
-        self.request.data_key = Some(fingerprint);
-        self.write()
-    }
-
-    pub fn set_sealed_subjects(&mut self, sealed: String) -> Result<(), UserError> {
-        self.request.sealed_subjects = Some(sealed);
-        self.write()
-    }
-
     /// Whether the operator asked to stop: Ctrl-C/SIGTERM here, or `dsar cancel` elsewhere.
     pub fn cancel_requested(&self) -> bool {
         crate::interrupt::requested() || self.cancel_path.exists()

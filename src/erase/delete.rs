@@ -268,21 +268,26 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
         }
     }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    let mut running = ledger.start(
+    // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
+    // the ledger holds no readable identifier.
+    let sealed = subject::seal(subjects, &recipients)?;
+    // The whole record in its first write: what resume needs is never missing from a record
+    // that says running (and a batch's record of 10,000 people, 2 MB, is written once, not four
+    // times).
+    let mut running = ledger.start_with(
+        None,
         &request_id,
         "delete",
         audit.operator(),
         args.reason.clone(),
         subject_hashes.clone(),
+        |record| {
+            record.sealed_subjects = Some(sealed);
+            record.data_key = Some(data_key.fingerprint());
+            record.registered = true;
+            record.reapplied_from = args.reapplied_from.as_ref().map(|from| from.request_id.clone());
+        },
     )?;
-    // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
-    // the ledger holds no readable identifier.
-    running.set_sealed_subjects(subject::seal(subjects, &recipients)?)?;
-    running.set_data_key(data_key.fingerprint())?;
-    running.set_registered()?;
-    if let Some(from) = &args.reapplied_from {
-        running.set_reapplied_from(&from.request_id)?;
-    }
     let run = Run {
         global,
         sources: &sources,
@@ -988,23 +993,25 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     }
     audit.append(&event("delete.resumed", Outcome::Ok, table_counts(&plan.steps), None))?;
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    let mut running = ledger.start(
+    let entry = Register::open(audit.state(), audit.chain_key())?.get(&request_id)?;
+    let mut running = ledger.start_with(
+        None,
         &request_id,
         "delete",
         audit.operator(),
         record.reason.clone(),
         record.subject.clone(),
+        |record| {
+            record.sealed_subjects = Some(sealed.to_string());
+            record.data_key = Some(data_key.fingerprint());
+            if let Some(entry) = &entry {
+                record.registered = true;
+                // A reapplied erasure stays linked to its original across runs: the register's
+                // completeness check counts on it once the original's people are taken over.
+                record.reapplied_from = entry.reapplied_from.as_ref().map(|from| from.request_id.clone());
+            }
+        },
     )?;
-    running.set_sealed_subjects(sealed.to_string())?;
-    running.set_data_key(data_key.fingerprint())?;
-    if let Some(entry) = Register::open(audit.state(), audit.chain_key())?.get(&request_id)? {
-        running.set_registered()?;
-        // A reapplied erasure stays linked to its original across runs: the register's
-        // completeness check counts on it once the original's people are taken over.
-        if let Some(from) = &entry.reapplied_from {
-            running.set_reapplied_from(&from.request_id)?;
-        }
-    }
     let run = Run {
         global,
         sources: &sources,
