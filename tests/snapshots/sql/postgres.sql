@@ -39,11 +39,11 @@ now() + make_interval(secs => $1)
 -- binds: [TextArray([Some("a@x"), Some("b@x")])]
 
 -- owners
-(CASE WHEN t0."email" IS NOT NULL THEN array_positions($1::text[]::text[], t0."email") END)
+(CASE WHEN t0."email" IS NOT NULL THEN array_positions((SELECT $1::text[]::text[]), t0."email") END)
 -- binds: [TextArray([Some("b@x"), Some("a@x")])]
 
 -- owners, the first subject known by two emails
-(CASE WHEN t0."email" IS NOT NULL THEN array_positions($1::text[]::text[], t0."email") END || CASE WHEN t0."email" IS NOT NULL THEN array_positions($2::text[]::text[], t0."email") END)
+(CASE WHEN t0."email" IS NOT NULL THEN array_positions((SELECT $1::text[]::text[]), t0."email") END || CASE WHEN t0."email" IS NOT NULL THEN array_positions((SELECT $2::text[]::text[]), t0."email") END)
 -- binds: [TextArray([Some("b@x"), Some("a@x")]), TextArray([None, Some("a2@x")])]
 
 -- store
