@@ -225,6 +225,10 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
         audit.append(&event("delete.reapplied", Outcome::Ok, table_counts(&plan.steps), None))?;
     }
 
+    // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
+    // the ledger holds no readable identifier; sealed before anything is recorded, so that a
+    // failure here leaves nothing behind.
+    let sealed = subject::seal(subjects, &recipients)?;
     // Who is erased, as keyed hashes of the values the plan matched, read before any row moves:
     // the register outlives a restore of the databases from backup.
     let planned: Vec<Planned> = plan
@@ -268,9 +272,6 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
         }
     }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    // Sealed to the recovery recipients, so `dsar resume` can finish the job with their key and
-    // the ledger holds no readable identifier.
-    let sealed = subject::seal(subjects, &recipients)?;
     // The whole record in its first write: what resume needs is never missing from a record
     // that says running (and a batch's record of 10,000 people, 2 MB, is written once, not four
     // times).
