@@ -1721,3 +1721,33 @@ fn wide_rows_take_batches_of_about_a_mebibyte(kind: Kind) {
     store.restore(&id);
     assert_eq!(store.dumps(), before, "every row is back exactly");
 }
+
+/// PostgreSQL's catalog names a `char(8)` column `character` and a `bit(4)` column `bit`, and
+/// those names alone mean a length of one: cast to them, a subject's email matched against a
+/// `char(40)` column was cut to its first letter and a restored `char(8)` key came back as one.
+/// A table keyed by `char(8)`, matched by a `char(40)` email, with a `bit(4)` column: the
+/// person's badges leave, nobody else's, and come back exactly.
+#[test]
+fn fixed_length_character_and_bit_columns_match_and_come_back_whole() {
+    let map = format!("{MAP}\n[[sources.tables]]\ntable = \"store.badge\"\nmatch = {{ email = \"email\" }}\n");
+    let store = Kind::Postgres.store(&map);
+    store.exec(
+        "CREATE TABLE store.badge (code char(8) PRIMARY KEY, email char(40) NOT NULL, flags bit(4) NOT NULL);
+         INSERT INTO store.badge VALUES ('AB12', 'customer-2@example.com', B'1010'),
+             ('CD345678', 'customer-2@example.com', B'0110'), ('c', 'c', B'0001'),
+             ('EF90', 'customer-3@example.com', B'1111');",
+    );
+    let badges = || {
+        store
+            .scalar("SELECT string_agg(code || '|' || email || '|' || flags::text, ',' ORDER BY code COLLATE \"C\") FROM store.badge")
+    };
+    let before = badges();
+    let id = store.delete("email=customer-2@example.com");
+    assert_eq!(
+        store.scalar("SELECT string_agg(trim(code), ',' ORDER BY code COLLATE \"C\") FROM store.badge"),
+        "EF90,c",
+        "the person's two badges are erased, the others stay"
+    );
+    store.restore(&id);
+    assert_eq!(badges(), before, "every badge is back exactly");
+}

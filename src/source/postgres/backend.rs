@@ -100,7 +100,7 @@ impl PgDialect<'_> {
     pub(super) fn cast(&self, table: usize, column: &str) -> String {
         self.shapes()[table]
             .column(column)
-            .map_or_else(|| "text".to_string(), |c| c.base_type.clone())
+            .map_or_else(|| "text".to_string(), |c| cast_type(&c.base_type).to_string())
     }
 
     /// Bind one text array per column of `rows` (`$n::text[]`), in column order.
@@ -111,6 +111,19 @@ impl PgDialect<'_> {
                 format!("{}::text[]", st.placeholder(Value::TextArray(column)))
             })
             .collect()
+    }
+}
+
+/// The type a value is cast to for a column of `base_type` (the catalog's name of it, without
+/// its length): the same, except where that name alone means a length of one. `character` is
+/// `char(1)` and `bit` is `bit(1)`, so `'ABC1234'::character` is `'A'` (a subject's value cut to
+/// its first letter, a restored `char(8)` written back as one): their unbounded forms are
+/// `bpchar` and `varbit`, which the column's own type then pads or checks on assignment.
+pub(super) fn cast_type(base_type: &str) -> &str {
+    match base_type {
+        "character" => "bpchar",
+        "bit" => "varbit",
+        other => other,
     }
 }
 
