@@ -119,7 +119,7 @@ impl PgDialect<'_> {
 /// `char(1)` and `bit` is `bit(1)`, so `'ABC1234'::character` is `'A'` (a subject's value cut to
 /// its first letter, a restored `char(8)` written back as one): their unbounded forms are
 /// `bpchar` and `varbit`, which the column's own type then pads or checks on assignment.
-pub(super) fn cast_type(base_type: &str) -> &str {
+fn cast_type(base_type: &str) -> &str {
     match base_type {
         "character" => "bpchar",
         "bit" => "varbit",

@@ -263,7 +263,7 @@ impl<'a> PgSource<'a> {
                 if !ids.has(key) || !checked.insert((key.clone(), col.base_type.clone())) {
                     continue;
                 }
-                let sql = format!("SELECT $1::text[]::{}[]", backend::cast_type(&col.base_type));
+                let sql = format!("SELECT $1::text[]::{}[]", self.cast(t, column));
                 if let Err(e) = self.client.query(&sql, &[&ids.values(key)]).await {
                     return Err(UserError::usage(format!(
                         "--subject {key}: {} (it is matched against {}.{column}, of type {})",
