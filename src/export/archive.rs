@@ -215,7 +215,7 @@ impl ArchiveWriter {
         let mut file = inner.into_inner().map_err(|e| io_error(&target, e.into_error()))?;
         file.flush().map_err(|e| io_error(&target, e))?;
         Ok(Unsynced {
-            temp: self.temp,
+            temp: Pending::Open(self.temp),
             summary: ArchiveSummary {
                 path: target,
                 bytes,
@@ -237,25 +237,58 @@ pub fn free_target(dir: &Path, name: &str) -> Result<PathBuf, UserError> {
     Ok(target)
 }
 
-/// A finished archive not yet durable nor under its name.
+/// A finished archive not yet under its name: open and not yet durable, or (see [`sync_open`])
+/// durable and closed.
 pub struct Unsynced {
-    temp: NamedTempFile,
+    temp: Pending,
     summary: ArchiveSummary,
+}
+
+enum Pending {
+    Open(NamedTempFile),
+    Synced(tempfile::TempPath),
+}
+
+/// Make the open archives of `archives` durable, each on the descriptor that wrote it, and close
+/// them, still under their temporary names. A batch's archives are synced together at its end
+/// ([`persist_all`]); a batch of thousands (`--batch-size` up to 10,000) syncs them in groups
+/// as it goes, so it holds a group's descriptors, not one per person: with the usual limit of
+/// 1,024 open files, a batch of 900 failed with "Too many open files".
+pub fn sync_open(archives: Vec<Unsynced>) -> Result<Vec<Unsynced>, UserError> {
+    crate::fsync::each(&archives, |archive| match &archive.temp {
+        Pending::Open(temp) => temp.as_file().sync_all(),
+        Pending::Synced(_) => Ok(()),
+    })
+    .map_err(|(i, e)| io_error(&archives[i].summary.path, e))?;
+    Ok(archives
+        .into_iter()
+        .map(|Unsynced { temp, summary }| Unsynced {
+            temp: match temp {
+                Pending::Open(temp) => Pending::Synced(temp.into_temp_path()),
+                synced => synced,
+            },
+            summary,
+        })
+        .collect())
 }
 
 /// Make `archives` (all in `dir`) durable, rename each into place, then fsync `dir` once so the
 /// renames are durable too. Every archive is written before the fsyncs, which run several at a
 /// time ([`crate::fsync::each`]); each, on the descriptor that wrote the file, also reports a
-/// write-back error of that file. A name therefore never shows an archive whose bytes a power loss could still take; a
+/// write-back error of that file (those [`sync_open`] synced already are only renamed). A name
+/// therefore never shows an archive whose bytes a power loss could still take; a
 /// crash before the renames leaves `.partial` files, which hold no name a resume would trust.
 pub fn persist_all(dir: &Path, archives: Vec<Unsynced>) -> Result<Vec<ArchiveSummary>, UserError> {
-    crate::fsync::each(&archives, |archive| archive.temp.as_file().sync_all())
-        .map_err(|(i, e)| io_error(&archives[i].summary.path, e))?;
+    let archives = sync_open(archives)?;
     let mut done = Vec::with_capacity(archives.len());
     let mut renamed = Ok(());
     for Unsynced { temp, summary } in archives {
-        if let Err(e) = temp.persist_noclobber(&summary.path) {
-            renamed = Err(io_error(&summary.path, e.error));
+        let persisted = match temp {
+            Pending::Open(temp) => temp.persist_noclobber(&summary.path).map(drop).map_err(|e| e.error),
+            Pending::Synced(temp) => temp.persist_noclobber(&summary.path).map_err(|e| e.error),
+        };
+        if let Err(e) = persisted {
+            renamed = Err(io_error(&summary.path, e));
             break;
         }
         done.push(summary);

@@ -597,7 +597,20 @@ impl Job<'_> {
                     };
                     // A passphrase's scrypt (a second an archive) outweighs the reading: every core.
                     let spare = !matches!(encryption, Encryption::Passphrase(_));
-                    in_parallel(spool.subjects(), spare, build)
+                    // Built a group at a time, each group's archives synced (and closed) before
+                    // the next: a batch holds a group's descriptors, not one per person.
+                    let n = spool.subjects();
+                    let mut built = Vec::with_capacity(n);
+                    for start in (0..n).step_by(OPEN_ARCHIVES) {
+                        let group = in_parallel((n - start).min(OPEN_ARCHIVES), spare, |j| build(start + j))?;
+                        if start + OPEN_ARCHIVES >= n {
+                            built.extend(group);
+                            break;
+                        }
+                        let (exported, unsynced): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                        built.extend(exported.into_iter().zip(archive::sync_open(unsynced)?));
+                    }
+                    Ok(built)
                 }
             }
             .and_then(|finished| {
@@ -870,6 +883,10 @@ enum Sunk {
     Archives(Vec<OpenArchive>),
     Spool(RowSpool),
 }
+
+/// Archives a spooled batch builds before it syncs and closes them (see `archive::sync_open`):
+/// well under the usual limit of 1,024 open files, whatever `--batch-size`.
+const OPEN_ARCHIVES: usize = 256;
 
 /// `build(i)` for every `i < n`, in order, on as many threads as there are cores, or with
 /// `spare_a_core` one fewer (at least one; at most 4): the next batch is read while this one
