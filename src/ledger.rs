@@ -298,17 +298,11 @@ impl Ledger {
                     .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", paths[0].display())))?;
                 crate::state::write_atomically(&paths[0], &json)?;
             }
-            many => {
-                let lines = many
-                    .iter()
-                    .map(|r| {
-                        serde_json::to_vec(r)
-                            .map(|line| (r.request_id.clone(), line))
-                            .map_err(|e| UserError::runtime(format!("cannot write a ledger record: {e}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                shared::write(&self.dir, &lines)?;
-            }
+            many => shared::write(&self.dir, many, |r| {
+                serde_json::to_vec(r)
+                    .map(|line| (r.request_id.clone(), line))
+                    .map_err(|e| UserError::runtime(format!("cannot write a ledger record: {e}")))
+            })?,
         }
         Ok(paths)
     }

@@ -368,12 +368,15 @@ impl AuditLog {
             segments::write_head(dir, &Head::pending(&self.chain, at_seq, at_hash, pending))
                 .map_err(|e| fail("write head.json", e))?;
         }
-        // One write and one fsync per segment the group touches (one, unless it fills a
-        // segment), then the head at the group's end.
+        // One fsync per segment the group touches (one, unless it fills a segment), then the
+        // head at the group's end. The lines go through a buffer, not joined into one string
+        // first: a batch of 10,000 people's 20,000 events were 20 MB twice over.
         for lines in sealed.chunk_by(|a, b| a.0 == b.0) {
-            let text: String = lines.iter().map(|(_, line)| line.as_str()).collect();
-            let mut file = open(lines[0].0)?;
-            file.write_all(text.as_bytes()).map_err(|e| fail("append", e))?;
+            let mut file = std::io::BufWriter::with_capacity(256 * 1024, open(lines[0].0)?);
+            for (_, line) in lines {
+                file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
+            }
+            let file = file.into_inner().map_err(|e| fail("append", e.into_error()))?;
             file.sync_data().map_err(|e| fail("fsync", e))?;
         }
         segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;

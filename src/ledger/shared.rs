@@ -36,22 +36,34 @@ pub fn line_start(id: &str) -> String {
     format!("{{\"request_id\":{}", serde_json::Value::from(id))
 }
 
-/// Write `records` (request id, compact JSON without a newline) as files of up to [`PER_FILE`]
-/// lines in `dir`, link each as `<id>.json` for its requests (replacing an existing one: a
+/// Write `records`, each as `line` gives it (request id, compact JSON without a newline), as
+/// files of up to [`PER_FILE`] lines in `dir` (a file's lines made only as it is written: a
+/// batch of 10,000 people held 31 MB of them at once), link each as `<id>.json` for its requests (replacing an existing one: a
 /// progress record written during the batch), then fsync each file once (several at a time),
 /// which makes its data and its count of names durable. The caller fsyncs `dir` afterwards,
 /// once for the batch, and tells no one before: until both, a power loss can leave a name
 /// missing or its file empty (`damaged`), a crash cannot. On an error the records linked stay
 /// (each is whole), the others are still linked if they can be, and the first error is
 /// returned.
-pub fn write(dir: &Path, records: &[(String, Vec<u8>)]) -> Result<(), UserError> {
+pub fn write<T>(
+    dir: &Path,
+    records: &[T],
+    line: impl Fn(&T) -> Result<(String, Vec<u8>), UserError>,
+) -> Result<(), UserError> {
     let fail = |path: &Path, e: std::io::Error| UserError::runtime(format!("cannot write {}: {e}", path.display()));
     let mut files = Vec::new();
     let mut first_error = None;
-    for chunk in records.chunks(PER_FILE) {
-        match write_unlinked(dir, chunk) {
+    for records in records.chunks(PER_FILE) {
+        let chunk = match records.iter().map(&line).collect::<Result<Vec<_>, _>>() {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                break;
+            }
+        };
+        match write_unlinked(dir, &chunk) {
             Ok((temp, file)) => {
-                for (id, _) in chunk {
+                for (id, _) in &chunk {
                     if let Err(e) = link(&temp, dir, id) {
                         first_error.get_or_insert_with(|| fail(&dir.join(format!("{id}.json")), e));
                     }
