@@ -160,6 +160,16 @@ baseline() {
   LAST_S=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')
 }
 
+# The same rows as a raw COPY to nowhere (no compression, no encryption): the speed of reading
+# them at all, which the issue's aim for the export (0.7× of it) is measured against.
+raw_copy() {
+  local a b
+  a=$(date +%s.%N)
+  psql -X -q -v ON_ERROR_STOP=1 -v email="$1" -f bench/baseline.sql "$BENCH_DATABASE_URL" >/dev/null
+  b=$(date +%s.%N)
+  LAST_S=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')
+}
+
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -198,19 +208,22 @@ done
 SINGLE_S=$(median "${times[@]}")
 log "  ${times[*]} s"
 
-log "whale ($WHALE) and baseline, $RUNS runs each, interleaved"
-times=() rss=() btimes=()
+log "whale ($WHALE), baseline and raw COPY, $RUNS runs each, interleaved"
+times=() rss=() btimes=() rtimes=()
 for _ in $(seq "$RUNS"); do
   dsar_export "$WHALE"
   check_rows whale "$WHALE_ROWS" "$LAST_ROWS"
   times+=("$LAST_S") rss+=("$LAST_RSS")
   baseline "$WHALE"
   btimes+=("$LAST_S")
+  raw_copy "$WHALE"
+  rtimes+=("$LAST_S")
 done
 WHALE_S=$(median "${times[@]}")
 WHALE_RSS=$(maximum "${rss[@]}")
 BASELINE_S=$(median "${btimes[@]}")
-log "  dsar ${times[*]} s, peak RSS ${rss[*]} KiB; baseline ${btimes[*]} s"
+RAW_COPY_S=$(median "${rtimes[@]}")
+log "  dsar ${times[*]} s, peak RSS ${rss[*]} KiB; baseline ${btimes[*]} s; raw COPY ${rtimes[*]} s"
 
 log "small subject ($SMALL), $RUNS runs"
 stimes=() srss=()
@@ -590,6 +603,26 @@ sed 's/^/bench:     /' "$WORK/batch_delete_statements.txt" >&2
 batch_check "capture statements (plan and completion check, per table)" "$((2 * N_TABLES))" "$CAPTURE_STATEMENTS"
 batch_check "DELETE statements (one per batch of rows)" "$EXPECTED_DELETES" "$DELETE_STATEMENTS"
 
+# The batch export's memory whatever --batch-size: the same subjects again in one batch (the
+# largest --batch-size, all of them), into a state dir and an out dir of their own (after every
+# timed measurement: its 10,000 files are not deleted while the bench measures, see above).
+BIG_BATCH=$BATCH_SUBJECTS
+log "batch: dsar export --subjects-file in one batch (--batch-size $BIG_BATCH): peak RSS"
+settle_bench "$BENCH_DATABASE_URL"
+mkdir -p "$WORK/out_one_batch"
+a=$(date +%s.%N)
+/usr/bin/time -f %M -o "$WORK/rss" \
+  "$DSAR" --config "$CONFIG" --state-dir "$WORK/state_one_batch" export --subjects-file "$SUBJECTS_CSV" \
+  --batch-size "$BIG_BATCH" --out "$WORK/out_one_batch" --quiet --json --recipients-file "$WORK/recipients.txt" \
+  >"$WORK/batch_export_one.json" || { log "batch: dsar export in one batch failed (exit $?)"; exit 1; }
+b=$(date +%s.%N)
+BIG_BATCH_S=$(elapsed "$a" "$b")
+BIG_BATCH_RSS=$(tail -1 "$WORK/rss")
+batch_check "dsar export's --json counts (one batch)" "$BATCH_ROWS" \
+  "$(python3 -c 'import json,sys; print(sum(c["rows"] for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_export_one.json")"
+batch_check "archives written (one batch)" "$BATCH_SUBJECTS" "$(find "$WORK/out_one_batch" -name '*.zip.age' | wc -l)"
+log "  $BIG_BATCH_S s, peak RSS $BIG_BATCH_RSS KiB"
+
 # --- MariaDB and SQLite -------------------------------------------------------------------------
 # The export and erasure figures on the other kinds, against their own baselines (see the script;
 # MariaDB runs on its own throwaway server, started there).
@@ -615,6 +648,8 @@ figure whale_archive_bytes "$WHALE_BYTES"
 figure baseline_copy_gzip_age_s "$BASELINE_S"
 figure baseline_bytes "$BASELINE_BYTES"
 figure whale_vs_baseline_ratio "$(ratio "$WHALE_S" "$BASELINE_S")"
+figure baseline_raw_copy_s "$RAW_COPY_S"
+figure whale_vs_raw_copy_ratio "$(ratio "$WHALE_S" "$RAW_COPY_S")"
 figure small_rows "$SMALL_ROWS"
 figure small_export_s "$SMALL_S"
 figure small_peak_rss_kb "$SMALL_RSS"
@@ -646,6 +681,10 @@ figure batch_export_s "$BATCH_EXPORT_S"
 figure batch_export_rows "$BATCH_ROWS"
 figure batch_export_rows_per_s "$(awk -v r="$BATCH_ROWS" -v s="$BATCH_EXPORT_S" 'BEGIN { printf "%.0f", r / s }')"
 figure batch_export_peak_rss_kb "$BATCH_EXPORT_RSS"
+figure batch_export_one_batch_size "$BIG_BATCH"
+figure batch_export_one_batch_s "$BIG_BATCH_S"
+figure batch_export_one_batch_peak_rss_kb "$BIG_BATCH_RSS"
+figure batch_export_peak_rss_under_64_mib "$([ "$BATCH_EXPORT_RSS" -lt 65536 ] && [ "$BIG_BATCH_RSS" -lt 65536 ] && echo yes || echo no)"
 figure batch_baseline_copy_gzip_age_s "$BATCH_COPY_S"
 figure batch_export_vs_copy_ratio "$(ratio "$BATCH_EXPORT_S" "$BATCH_COPY_S")"
 figure batch_export_select_statements "$export_selects"
