@@ -311,11 +311,16 @@ fn a_batch_larger_than_the_open_file_limit_completes_under_it() {
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let requests = report["requests"].as_array().unwrap();
     assert_eq!(requests.len(), people);
-    let archives = std::fs::read_dir(ws.path("many"))
+    let names: Vec<String> = std::fs::read_dir(ws.path("many"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".zip.age"))
-        .count();
-    assert_eq!(archives, people, "every archive under its name, none left .partial");
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let archives = names.iter().filter(|n| n.ends_with(".zip.age")).count();
+    assert_eq!(archives, people, "every archive under its name");
+    assert!(
+        !names.iter().any(|n| n.ends_with(".partial")),
+        "no archive left under its temporary name"
+    );
     for (i, customer) in [(0, "1"), (people - 2, "2")] {
         let archive = ws.open_archive(std::path::Path::new(requests[i]["archive"].as_str().unwrap()));
         assert!(

@@ -585,7 +585,7 @@ impl Job<'_> {
                 Sunk::Spool(spool) => {
                     let build = |i: usize| -> Result<(Exported, Unsynced), UserError> {
                         // Ctrl-C/SIGTERM stops the batch between archives: none of it is recorded
-                        // done, and its finished archives keep their temporary names.
+                        // done, and its finished archives, never named, are removed.
                         if crate::interrupt::requested() {
                             return Err(batch_cancelled());
                         }

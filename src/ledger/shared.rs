@@ -38,13 +38,13 @@ pub fn line_start(id: &str) -> String {
 
 /// Write `records`, each as `line` gives it (request id, compact JSON without a newline), as
 /// files of up to [`PER_FILE`] lines in `dir` (a file's lines made only as it is written: a
-/// batch of 10,000 people held 31 MB of them at once), link each as `<id>.json` for its requests (replacing an existing one: a
-/// progress record written during the batch), then fsync each file once (several at a time),
+/// batch of 10,000 people held 31 MB of them at once), link each as `<id>.json` for its
+/// requests (replacing an existing one: a progress record written during the batch), then fsync each file once (several at a time),
 /// which makes its data and its count of names durable. The caller fsyncs `dir` afterwards,
 /// once for the batch, and tells no one before: until both, a power loss can leave a name
 /// missing or its file empty (`damaged`), a crash cannot. On an error the records linked stay
-/// (each is whole), the others are still linked if they can be, and the first error is
-/// returned.
+/// (each is whole), the others are still linked if they can be (a file whose lines do not
+/// serialize is skipped, the files after it are written), and the first error is returned.
 pub fn write<T>(
     dir: &Path,
     records: &[T],
@@ -58,7 +58,7 @@ pub fn write<T>(
             Ok(chunk) => chunk,
             Err(e) => {
                 first_error.get_or_insert(e);
-                break;
+                continue;
             }
         };
         match write_unlinked(dir, &chunk) {
@@ -209,6 +209,29 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// A file whose lines do not serialize is skipped and reported; the files after it are
+    /// still written and linked.
+    #[test]
+    fn a_file_that_does_not_serialize_leaves_the_others_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..PER_FILE + 2).map(|i| format!("s{i:04}")).collect();
+        let result = write(dir.path(), &ids, |id| {
+            if id == "s0000" {
+                Err(UserError::runtime("no line"))
+            } else {
+                Ok((id.clone(), format!("{{\"request_id\":\"{id}\"}}").into_bytes()))
+            }
+        });
+        assert!(result.is_err());
+        assert!(
+            !dir.path().join("s0001.json").exists(),
+            "the first file was skipped whole"
+        );
+        let last = &ids[PER_FILE + 1];
+        let text = fs::read(dir.path().join(format!("{last}.json"))).unwrap();
+        assert!(record_text(last, &text).is_some());
+    }
+
     /// More records than a file holds are several files, each linked under its requests' names
     /// and each name reading its own line (found by its start and by the index alike); an
     /// existing name is replaced; no temporary name is left.
@@ -221,7 +244,7 @@ mod tests {
             .iter()
             .map(|id| (id.clone(), format!("{{\"request_id\":\"{id}\",\"n\":1}}").into_bytes()))
             .collect();
-        write(dir.path(), &records).unwrap();
+        write(dir.path(), &records, |r| Ok(r.clone())).unwrap();
         let path = |id: &str| dir.path().join(format!("{id}.json"));
         assert!(same_file(&path(&ids[0]), &path(&ids[PER_FILE - 1])));
         assert!(!same_file(&path(&ids[0]), &path(&ids[PER_FILE])));
