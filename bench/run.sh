@@ -502,16 +502,25 @@ BATCH_ROWS=$(psql -X -q -v ON_ERROR_STOP=1 -f bench/batch_baseline.sql "$BENCH_D
 log "batch: $BATCH_SUBJECTS subjects own $BATCH_ROWS rows; $BATCHES batches of $BATCH_SIZE"
 
 log "batch: dsar export --subjects-file ($BATCH_SUBJECTS subjects, --batch-size $BATCH_SIZE)"
+# One timed `dsar export --subjects-file` of the batch's subjects: state dir $1, out dir $2,
+# --batch-size $3, --json to $4; sets LAST_S and LAST_RSS (KiB). The caller settles the server.
+batch_export() {
+  local a b
+  mkdir -p "$2"
+  a=$(date +%s.%N)
+  /usr/bin/time -f %M -o "$WORK/rss" \
+    "$DSAR" --config "$CONFIG" --state-dir "$1" export --subjects-file "$SUBJECTS_CSV" \
+    --batch-size "$3" --out "$2" --quiet --json --recipients-file "$WORK/recipients.txt" \
+    >"$4" || { log "batch: dsar export --batch-size $3 failed (exit $?)"; exit 1; }
+  b=$(date +%s.%N)
+  LAST_S=$(elapsed "$a" "$b")
+  LAST_RSS=$(tail -1 "$WORK/rss")
+}
 settle_bench "$BENCH_DATABASE_URL"
 stats_reset
-a=$(date +%s.%N)
-/usr/bin/time -f %M -o "$WORK/rss" \
-  "$DSAR" --config "$CONFIG" --state-dir "$WORK/state" export --subjects-file "$SUBJECTS_CSV" \
-  --batch-size "$BATCH_SIZE" --out "$WORK/out" --quiet --json --recipients-file "$WORK/recipients.txt" \
-  >"$WORK/batch_export.json" || { log "batch: dsar export failed (exit $?)"; exit 1; }
-b=$(date +%s.%N)
-BATCH_EXPORT_S=$(elapsed "$a" "$b")
-BATCH_EXPORT_RSS=$(tail -1 "$WORK/rss")
+batch_export "$WORK/state" "$WORK/out" "$BATCH_SIZE" "$WORK/batch_export.json"
+BATCH_EXPORT_S=$LAST_S
+BATCH_EXPORT_RSS=$LAST_RSS
 DB=${BENCH_DATABASE_URL##*/}
 # Per table: the calls of its export SELECT (the statement reading the table as t0; parents in
 # its conditions and joins are t1 and further); identity expansion (email -> user_id) reads
@@ -533,8 +542,7 @@ SELECT s.calls || E'\t' || s.rows || E'\t' || left(regexp_replace(s.query, '\s+'
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 WHERE d.datname = :'db' AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC, s.query;
 SQL
-batch_check "dsar export's --json counts" "$BATCH_ROWS" \
-  "$(python3 -c 'import json,sys; print(sum(c["rows"] for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_export.json")"
+batch_check "dsar export's --json counts" "$BATCH_ROWS" "$(json_rows "$WORK/batch_export.json")"
 batch_check "completed requests in dsar export's --json" "$BATCH_SUBJECTS" \
   "$(python3 -c 'import json,sys; print(sum(r["state"] == "completed" for r in json.load(open(sys.argv[1]))["requests"]))' "$WORK/batch_export.json")"
 batch_check "archives written" "$BATCH_SUBJECTS" "$(find "$WORK/out" -name '*.zip.age' | wc -l)"
@@ -609,17 +617,10 @@ batch_check "DELETE statements (one per batch of rows)" "$EXPECTED_DELETES" "$DE
 BIG_BATCH=$BATCH_SUBJECTS
 log "batch: dsar export --subjects-file in one batch (--batch-size $BIG_BATCH): peak RSS"
 settle_bench "$BENCH_DATABASE_URL"
-mkdir -p "$WORK/out_one_batch"
-a=$(date +%s.%N)
-/usr/bin/time -f %M -o "$WORK/rss" \
-  "$DSAR" --config "$CONFIG" --state-dir "$WORK/state_one_batch" export --subjects-file "$SUBJECTS_CSV" \
-  --batch-size "$BIG_BATCH" --out "$WORK/out_one_batch" --quiet --json --recipients-file "$WORK/recipients.txt" \
-  >"$WORK/batch_export_one.json" || { log "batch: dsar export in one batch failed (exit $?)"; exit 1; }
-b=$(date +%s.%N)
-BIG_BATCH_S=$(elapsed "$a" "$b")
-BIG_BATCH_RSS=$(tail -1 "$WORK/rss")
-batch_check "dsar export's --json counts (one batch)" "$BATCH_ROWS" \
-  "$(python3 -c 'import json,sys; print(sum(c["rows"] for c in json.load(open(sys.argv[1]))["counts"]))' "$WORK/batch_export_one.json")"
+batch_export "$WORK/state_one_batch" "$WORK/out_one_batch" "$BIG_BATCH" "$WORK/batch_export_one.json"
+BIG_BATCH_S=$LAST_S
+BIG_BATCH_RSS=$LAST_RSS
+batch_check "dsar export's --json counts (one batch)" "$BATCH_ROWS" "$(json_rows "$WORK/batch_export_one.json")"
 batch_check "archives written (one batch)" "$BATCH_SUBJECTS" "$(find "$WORK/out_one_batch" -name '*.zip.age' | wc -l)"
 log "  $BIG_BATCH_S s, peak RSS $BIG_BATCH_RSS KiB"
 
