@@ -250,11 +250,23 @@ enum Pending {
 }
 
 /// Make the open archives of `archives` durable, each on the descriptor that wrote it, and close
-/// them, still under their temporary names. A batch's archives are synced together at its end
-/// ([`persist_all`]); a batch of thousands (`--batch-size` up to 10,000) syncs them in groups
-/// as it goes, so it holds a group's descriptors, not one per person: with the usual limit of
-/// 1,024 open files, a batch of 900 failed with "Too many open files".
+/// them, still under their temporary names. A spooled batch (`--batch-size` up to 10,000) does
+/// this for each group of archives it builds, so it holds a group's descriptors, not one per
+/// person (with the usual limit of 1,024 open files, a batch of 900 once failed with "Too many
+/// open files"); [`persist_all`] then only renames them.
 pub fn sync_open(archives: Vec<Unsynced>) -> Result<Vec<Unsynced>, UserError> {
+    Ok(synced(archives)?
+        .into_iter()
+        .map(|(temp, summary)| Unsynced {
+            temp: Pending::Synced(temp),
+            summary,
+        })
+        .collect())
+}
+
+/// `archives` durable and closed (those still open synced on their own descriptors, several at
+/// a time), each as its temporary path and summary.
+fn synced(archives: Vec<Unsynced>) -> Result<Vec<(tempfile::TempPath, ArchiveSummary)>, UserError> {
     crate::fsync::each(&archives, |archive| match &archive.temp {
         Pending::Open(temp) => temp.as_file().sync_all(),
         Pending::Synced(_) => Ok(()),
@@ -262,12 +274,9 @@ pub fn sync_open(archives: Vec<Unsynced>) -> Result<Vec<Unsynced>, UserError> {
     .map_err(|(i, e)| io_error(&archives[i].summary.path, e))?;
     Ok(archives
         .into_iter()
-        .map(|Unsynced { temp, summary }| Unsynced {
-            temp: match temp {
-                Pending::Open(temp) => Pending::Synced(temp.into_temp_path()),
-                synced => synced,
-            },
-            summary,
+        .map(|Unsynced { temp, summary }| match temp {
+            Pending::Open(temp) => (temp.into_temp_path(), summary),
+            Pending::Synced(temp) => (temp, summary),
         })
         .collect())
 }
@@ -279,16 +288,12 @@ pub fn sync_open(archives: Vec<Unsynced>) -> Result<Vec<Unsynced>, UserError> {
 /// therefore never shows an archive whose bytes a power loss could still take; a
 /// crash before the renames leaves `.partial` files, which hold no name a resume would trust.
 pub fn persist_all(dir: &Path, archives: Vec<Unsynced>) -> Result<Vec<ArchiveSummary>, UserError> {
-    let archives = sync_open(archives)?;
+    let archives = synced(archives)?;
     let mut done = Vec::with_capacity(archives.len());
     let mut renamed = Ok(());
-    for Unsynced { temp, summary } in archives {
-        let persisted = match temp {
-            Pending::Open(temp) => temp.persist_noclobber(&summary.path).map(drop).map_err(|e| e.error),
-            Pending::Synced(temp) => temp.persist_noclobber(&summary.path).map_err(|e| e.error),
-        };
-        if let Err(e) = persisted {
-            renamed = Err(io_error(&summary.path, e));
+    for (temp, summary) in archives {
+        if let Err(e) = temp.persist_noclobber(&summary.path) {
+            renamed = Err(io_error(&summary.path, e.error));
             break;
         }
         done.push(summary);

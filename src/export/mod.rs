@@ -603,10 +603,6 @@ impl Job<'_> {
                     let mut built = Vec::with_capacity(n);
                     for start in (0..n).step_by(OPEN_ARCHIVES) {
                         let group = in_parallel((n - start).min(OPEN_ARCHIVES), spare, |j| build(start + j))?;
-                        if start + OPEN_ARCHIVES >= n {
-                            built.extend(group);
-                            break;
-                        }
                         let (exported, unsynced): (Vec<_>, Vec<_>) = group.into_iter().unzip();
                         built.extend(exported.into_iter().zip(archive::sync_open(unsynced)?));
                     }

@@ -39,10 +39,11 @@ pub fn line_start(id: &str) -> String {
 /// Write `records`, each as `line` gives it (request id, compact JSON without a newline), as
 /// files of up to [`PER_FILE`] lines in `dir` (a file's lines made only as it is written: a
 /// batch of 10,000 people held 31 MB of them at once), link each as `<id>.json` for its
-/// requests (replacing an existing one: a progress record written during the batch), then fsync each file once (several at a time),
-/// which makes its data and its count of names durable. The caller fsyncs `dir` afterwards,
-/// once for the batch, and tells no one before: until both, a power loss can leave a name
-/// missing or its file empty (`damaged`), a crash cannot. On an error the records linked stay
+/// requests (replacing an existing one: a progress record written during the batch), then
+/// fsync each file once (several at a time), which makes its data and its count of names
+/// durable. The caller fsyncs `dir` afterwards, once for the batch, and tells no one before:
+/// until both, a power loss can leave a name missing or its file empty (`damaged`), a crash
+/// cannot. On an error the records linked stay
 /// (each is whole), the others are still linked if they can be (a file whose lines do not
 /// serialize is skipped, the files after it are written), and the first error is returned.
 pub fn write<T>(
