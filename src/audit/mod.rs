@@ -30,11 +30,20 @@ use crate::cli::Global;
 use crate::error::UserError;
 use crate::state::StateDir;
 
+/// The sealed lines one append keeps to write them; a larger group is sealed again as it is
+/// written (see `append_locked`).
+const KEPT_LINE_BYTES: usize = 1 << 20;
+
+/// Flush a segment's buffered lines and make them durable.
+fn sync_lines(out: std::io::BufWriter<File>) -> std::io::Result<()> {
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()
+}
+
 /// Events per segment before a new one is started (`[settings] audit_segment_events`).
 pub const DEFAULT_SEGMENT_EVENTS: u64 = 10_000;
 
 /// What a command records; `seq`, `time`, actor, host, `prev` and `hash` are added on append.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Event {
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,7 +173,18 @@ impl AuditLog {
     /// `head.json`): a batch of requests records its events as a group, not an fsync each.
     /// After a crash the log holds all of them or a prefix of whole lines, each sealed.
     pub fn append_all(&self, events: &[Event]) -> Result<(), UserError> {
-        if events.is_empty() {
+        self.append_each(events.len(), |i| std::borrow::Cow::Borrowed(&events[i]))
+    }
+
+    /// [`append_all`](Self::append_all) of the `count` events that `event(i)` makes, each made
+    /// as it is sealed (and, for a large group, made again as it is written): a batch of 10,000
+    /// people records its events without holding them, or their lines, all at once.
+    pub fn append_each<'e>(
+        &self,
+        count: usize,
+        event: impl Fn(usize) -> std::borrow::Cow<'e, Event>,
+    ) -> Result<(), UserError> {
+        if count == 0 {
             return Ok(());
         }
         let dir = self.dir()?;
@@ -179,17 +199,15 @@ impl AuditLog {
             details.insert("removed_sha256".into(), digest.clone().into());
             details.insert("kept_as".into(), kept.into());
             details.insert("segment".into(), segment.into());
-            self.append_locked(
-                &dir,
-                &[Event {
-                    action: "audit.repaired".into(),
-                    outcome: Outcome::Ok,
-                    details,
-                    ..Default::default()
-                }],
-            )?;
+            let repaired = Event {
+                action: "audit.repaired".into(),
+                outcome: Outcome::Ok,
+                details,
+                ..Default::default()
+            };
+            self.append_locked(&dir, 1, &|_| std::borrow::Cow::Borrowed(&repaired))?;
         }
-        self.append_locked(&dir, events)
+        self.append_locked(&dir, count, &event)
     }
 
     /// Remove a torn last line: an append that failed part-way (a full disk, a process killed
@@ -264,7 +282,12 @@ impl AuditLog {
     }
 
     /// The append itself, under the lock.
-    fn append_locked(&self, dir: &std::path::Path, events: &[Event]) -> Result<(), UserError> {
+    fn append_locked<'e>(
+        &self,
+        dir: &std::path::Path,
+        count: usize,
+        event: &dyn Fn(usize) -> std::borrow::Cow<'e, Event>,
+    ) -> Result<(), UserError> {
         let fail = |what: &str, e: std::io::Error| {
             UserError::runtime(format!("audit log in {}: cannot {what}: {e}", dir.display()))
                 .with_hint("run `dsar audit verify` to check the log; once there is space again the next command repairs a torn last line")
@@ -343,24 +366,33 @@ impl AuditLog {
                 .open(dir.join(segments::segment_name(number)))
                 .map_err(|e| fail("open", e))
         };
-        // Seal the whole group first (each line with the segment it goes to), so the head can
-        // name where it ends before any of it is written.
+        // Seal the whole group first, so the head can name where it ends before any of it is
+        // written; then write it. A group of up to KEPT_LINE_BYTES keeps its lines; a larger one
+        // keeps only each line's time and seals it again as it writes it (the same bytes: a line
+        // is its event, seq, time and the hash before it), so a batch of 10,000 people's events
+        // costs a second sealing, not 20 MB of lines held at once.
         let (at_seq, at_hash) = (seq - 1, prev.clone());
-        let (mut seq, mut prev) = (seq, prev);
-        let mut sealed: Vec<(u64, String)> = Vec::with_capacity(events.len());
-        for event in events {
-            if first_seq.is_some_and(|first| seq - first >= self.segment_events) {
-                number += 1;
-                first_seq = None;
+        let start_hash = prev.clone();
+        let first = seq;
+        let mut times: Vec<String> = Vec::with_capacity(count);
+        let mut kept: Vec<String> = Vec::new();
+        let mut kept_bytes = 0;
+        let mut prev = prev;
+        for i in 0..count {
+            let time = crate::clock::now_rfc3339();
+            let (line, hash) = self.seal(&event(i), first + i as u64, &prev, &time);
+            kept_bytes += line.len();
+            if kept_bytes <= KEPT_LINE_BYTES {
+                kept.push(line);
+            } else {
+                kept = Vec::new();
             }
-            first_seq.get_or_insert(seq);
-            let (line, hash) = self.seal(event, seq, &prev);
-            sealed.push((number, line));
+            times.push(time);
             prev = hash;
-            seq += 1;
         }
+        let seq = first + count as u64;
         // A single line needs no notice: a crash leaves it one past the head, which is accepted.
-        if sealed.len() > 1 {
+        if count > 1 {
             let pending = segments::Pending {
                 seq: seq - 1,
                 hash: prev.clone(),
@@ -369,16 +401,35 @@ impl AuditLog {
                 .map_err(|e| fail("write head.json", e))?;
         }
         // One fsync per segment the group touches (one, unless it fills a segment), then the
-        // head at the group's end. The lines go through a buffer, not joined into one string
-        // first: a batch of 10,000 people's 20,000 events were 20 MB twice over.
-        for lines in sealed.chunk_by(|a, b| a.0 == b.0) {
-            let mut file = std::io::BufWriter::with_capacity(256 * 1024, open(lines[0].0)?);
-            for (_, line) in lines {
-                file.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
+        // head at the group's end. The lines go through a buffer, not joined into one string.
+        let mut file: Option<(u64, std::io::BufWriter<File>)> = None;
+        let mut line_prev = start_hash;
+        for (i, time) in times.iter().enumerate() {
+            let line_seq = first + i as u64;
+            if first_seq.is_some_and(|f| line_seq - f >= self.segment_events) {
+                number += 1;
+                first_seq = None;
             }
-            let file = file.into_inner().map_err(|e| fail("append", e.into_error()))?;
-            file.sync_data().map_err(|e| fail("fsync", e))?;
+            first_seq.get_or_insert(line_seq);
+            if file.as_ref().is_none_or(|(n, _)| *n != number) {
+                if let Some((_, done)) = file.take() {
+                    sync_lines(done).map_err(|e| fail("append", e))?;
+                }
+                file = Some((number, std::io::BufWriter::with_capacity(256 * 1024, open(number)?)));
+            }
+            let (_, out) = file.as_mut().expect("opened above");
+            if kept.len() == count {
+                out.write_all(kept[i].as_bytes()).map_err(|e| fail("append", e))?;
+            } else {
+                let (line, hash) = self.seal(&event(i), line_seq, &line_prev, time);
+                out.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
+                line_prev = hash;
+            }
         }
+        if let Some((_, done)) = file.take() {
+            sync_lines(done).map_err(|e| fail("append", e))?;
+        }
+        debug_assert!(kept.len() == count || line_prev == prev, "a line sealed again differs");
         segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
@@ -472,10 +523,10 @@ impl AuditLog {
     }
 
     /// The event as its final line: envelope fields first, then the event, then `prev` and `hash`.
-    fn seal(&self, event: &Event, seq: u64, prev: &str) -> (String, String) {
+    fn seal(&self, event: &Event, seq: u64, prev: &str, time: &str) -> (String, String) {
         let mut map = Map::new();
         map.insert("seq".into(), seq.into());
-        map.insert("time".into(), crate::clock::now_rfc3339().into());
+        map.insert("time".into(), time.into());
         map.insert("user".into(), self.actor.user.clone().into());
         map.insert("operator".into(), self.actor.operator.clone().into());
         map.insert("host".into(), self.actor.host.clone().into());
@@ -710,7 +761,7 @@ mod tests {
             action: "export \"quoted\" é".into(),
             ..Default::default()
         };
-        let (line, hash) = log.seal(&event, 7, "abc");
+        let (line, hash) = log.seal(&event, 7, "abc", "2026-12-06T10:00:00.000000Z");
         let parsed: Map<String, Value> = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed.keys().next_back().map(String::as_str), Some("hash"));
         assert_eq!(parsed["hash"].as_str(), Some(hash.as_str()));
@@ -728,6 +779,33 @@ mod tests {
         assert_eq!(segments::list(&audit).unwrap().len(), 5, "2 + 2 + 2 + 2 + 1 events");
         let head = segments::read_head(&audit).unwrap().unwrap();
         assert_eq!((head.seq, head.pending), (9, None));
+    }
+
+    /// A group whose lines are more than one append keeps is sealed again as it is written:
+    /// the same chain, across segments, with each event's own time.
+    #[test]
+    fn a_group_too_large_to_keep_is_sealed_again_the_same() {
+        let (dir, log) = five_events_two_per_segment();
+        let wide = "x".repeat(4096);
+        let count = KEPT_LINE_BYTES / 4096 + 10;
+        log.append_each(count, |i| {
+            std::borrow::Cow::Owned(Event {
+                action: format!("wide {i}"),
+                error: Some(wide.clone()),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        let audit = dir.path().join("audit");
+        assert_eq!(
+            verify::verify(&audit, log.key(), None).unwrap().events,
+            5 + count as u64
+        );
+        let all = query::read_all(&audit).unwrap();
+        assert_eq!(all.len(), 5 + count);
+        assert_eq!(all[5 + count - 1]["action"], format!("wide {}", count - 1));
+        let head = segments::read_head(&audit).unwrap().unwrap();
+        assert_eq!((head.seq, head.pending), (5 + count as u64, None));
     }
 
     /// A crash after the group's pending head and part (or all) of its lines: the log verifies

@@ -3,6 +3,8 @@
 //! Between the two, `Job::read` reads the rows and starts building the archives, so the end of
 //! one batch can wait while the next batch is read (see `export_subjects`).
 
+use std::borrow::Cow;
+
 use super::report::Reports;
 use super::{Building, Exported, hashes};
 use crate::audit::{AuditLog, Event, Outcome};
@@ -31,18 +33,15 @@ pub(super) fn start_batch(
     request_ids: &[String],
     queued: bool,
 ) -> Result<Vec<Running>, UserError> {
-    let requested: Vec<Event> = batch
-        .iter()
-        .zip(request_ids)
-        .map(|(subject, id)| Event {
+    audit.append_each(batch.len(), |i| {
+        Cow::Owned(Event {
             action: "export.requested".into(),
-            request_id: Some(id.clone()),
-            subject: hashes(key, &subject.ids),
+            request_id: Some(request_ids[i].clone()),
+            subject: hashes(key, &batch[i].ids),
             outcome: Outcome::Ok,
             ..Default::default()
         })
-        .collect();
-    audit.append_all(&requested)?;
+    })?;
     let mut running = Vec::with_capacity(batch.len());
     for (subject, id) in batch.iter().zip(request_ids) {
         let sealed = match recovery {
@@ -122,19 +121,16 @@ impl BatchEnds<'_> {
                 // The error may name anyone of the batch (a refused identifier, say): every
                 // person's identifiers are taken out of what the log and the ledger keep.
                 let message = redact_batch(&err.message, batch);
-                let ended: Vec<Event> = batch
-                    .iter()
-                    .zip(&request_ids)
-                    .map(|(subject, id)| Event {
+                self.audit.append_each(batch.len(), |i| {
+                    Cow::Owned(Event {
                         action: if cancelled { "export.cancelled" } else { "export.failed" }.into(),
-                        request_id: Some(id.clone()),
-                        subject: hashes(self.key, &subject.ids),
+                        request_id: Some(request_ids[i].clone()),
+                        subject: hashes(self.key, &batch[i].ids),
                         outcome: Outcome::Error,
                         error: Some(message.clone()),
                         ..Default::default()
                     })
-                    .collect();
-                self.audit.append_all(&ended)?;
+                })?;
                 for mut run in running {
                     // A record that cannot be written reads `failed (interrupted)` once this
                     // process is gone; the batch's own error is the one to report.
@@ -151,8 +147,10 @@ impl BatchEnds<'_> {
     }
 
     fn completed(&mut self, exported: Vec<Exported>, ids: &Identities, running: Vec<Running>) -> Result<(), UserError> {
-        let mut completed = Vec::with_capacity(exported.len());
-        for (i, e) in exported.iter().enumerate() {
+        // Each event made as the log seals it, not all held at once (a batch of 10,000 people's
+        // were megabytes).
+        self.audit.append_each(exported.len(), |i| {
+            let e = &exported[i];
             let mut details = self.missing_details.clone();
             if e.counts.iter().map(|c| c.rows).sum::<u64>() == 0 {
                 details.insert("nothing_matched".into(), true.into());
@@ -160,7 +158,7 @@ impl BatchEnds<'_> {
             if !e.failed_sources.is_empty() {
                 details.insert("failed_sources".into(), e.failed_sources.clone().into());
             }
-            completed.push(Event {
+            Cow::Owned(Event {
                 action: "export.completed".into(),
                 request_id: Some(e.request_id.clone()),
                 subject: hashes(self.key, &ids.of_subject(i as u32)),
@@ -169,9 +167,8 @@ impl BatchEnds<'_> {
                 outcome: Outcome::Ok,
                 details,
                 ..Default::default()
-            });
-        }
-        self.audit.append_all(&completed)?;
+            })
+        })?;
         let mut first_error = None;
         for (e, mut run) in exported.iter().zip(running) {
             for c in &e.counts {
