@@ -4,6 +4,7 @@
 //! subcommand lives in the module named after it.
 
 mod age_keys;
+mod arenas;
 mod audit;
 mod case;
 mod check;
@@ -41,6 +42,7 @@ use cli::{AuditCommand, Cli, Command, Global, RegisterCommand};
 use error::{ExitKind, UserError};
 
 fn main() {
+    arenas::limit();
     let cli = Cli::parse();
     quiet_panics(cli.global.verbose > 0);
     source::tls::set_quiet(cli.global.quiet);

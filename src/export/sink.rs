@@ -207,15 +207,25 @@ pub fn write_rows(
 
 /// The rows of a batch, kept until their archives are built: one temporary file (unlinked,
 /// each row sealed under a key that exists only in this process, so plaintext never reaches the
-/// disk) and, per subject and table, where its rows are in it. Memory: 16 bytes per row and
-/// subject it belongs to, whatever the rows hold.
+/// disk) and, per subject, where its rows are in it. Memory: 16 bytes per row and subject it
+/// belongs to, whatever the rows hold.
 pub struct RowSpool {
     file: BufWriter<File>,
     key: DataKey,
     written: u64,
     tables: Vec<Arc<TableStart>>,
-    /// `rows[subject][table]`: (offset, length) of each of its rows, in order.
-    rows: Vec<Vec<Vec<(u64, u32)>>>,
+    /// `rows[subject]`: where each of its rows is, in the order they streamed (so by table). One
+    /// list a subject, not one a table: a batch of 10,000 people's 80,000 lists, mostly of a
+    /// row or two, cost 8 MB.
+    rows: Vec<Vec<Spooled>>,
+}
+
+/// Where a spooled row is, and which of the batch's tables it is from (in what would be padding).
+#[derive(Clone, Copy)]
+struct Spooled {
+    offset: u64,
+    len: u32,
+    table: u32,
 }
 
 impl RowSpool {
@@ -240,9 +250,6 @@ impl RowSpool {
             match message {
                 SinkMessage::Begin(table) => {
                     self.tables.push(table);
-                    for rows in &mut self.rows {
-                        rows.push(Vec::new());
-                    }
                     open = true;
                 }
                 SinkMessage::Rows(rows) => {
@@ -262,7 +269,11 @@ impl RowSpool {
                             .map_err(|_| UserError::runtime("a row over 4 GiB cannot be exported"))?;
                         self.file.write_all(&sealed).map_err(fail)?;
                         for target in targets {
-                            self.rows[target][t].push((self.written, len));
+                            self.rows[target].push(Spooled {
+                                offset: self.written,
+                                len,
+                                table: t as u32,
+                            });
                         }
                         self.written += u64::from(len);
                     }
@@ -287,16 +298,20 @@ impl RowSpool {
         let mut buf = Vec::new();
         let mut run = Vec::new();
         let mut values = Vec::new();
-        for (table, rows) in self.tables.iter().zip(&self.rows[subject]) {
+        let mut rest = self.rows[subject].as_slice();
+        for (t, table) in self.tables.iter().enumerate() {
             archive.begin(table, &mut buf)?;
-            let mut rest_of_table = rows.as_slice();
+            let n = rest.iter().take_while(|r| r.table as usize == t).count();
+            let (rows, after) = rest.split_at(n);
+            rest = after;
+            let mut rest_of_table = rows;
             while !rest_of_table.is_empty() {
                 // Rows stored one after another (a person's rows mostly stream together) are
                 // read at once: one read per row was a tenth of a batch's syscalls.
                 let (start, end, n) = next_run(rest_of_table);
                 run.resize((end - start) as usize, 0);
                 file.read_exact_at(&mut run, start).map_err(|e| fail(e.to_string()))?;
-                for &(offset, len) in &rest_of_table[..n] {
+                for &Spooled { offset, len, .. } in &rest_of_table[..n] {
                     let at = (offset - start) as usize;
                     let plain = self.key.open(&run[at..at + len as usize], &offset.to_be_bytes())?;
                     values.clear();
@@ -319,11 +334,11 @@ const RUN_BYTES: u64 = 64 * 1024;
 
 /// The first run of `rows` (offset, length) stored one after another, at most [`RUN_BYTES`]
 /// long unless its first row alone is longer: where it starts, where it ends, how many rows.
-fn next_run(rows: &[(u64, u32)]) -> (u64, u64, usize) {
-    let start = rows[0].0;
-    let mut end = start + u64::from(rows[0].1);
+fn next_run(rows: &[Spooled]) -> (u64, u64, usize) {
+    let start = rows[0].offset;
+    let mut end = start + u64::from(rows[0].len);
     let mut n = 1;
-    while let Some(&(offset, len)) = rows.get(n) {
+    while let Some(&Spooled { offset, len, .. }) = rows.get(n) {
         if offset != end || end + u64::from(len) - start > RUN_BYTES {
             break;
         }
@@ -344,22 +359,23 @@ mod tests {
     #[test]
     fn runs_are_adjacent_rows_up_to_the_limit() {
         // Adjacent, then a gap, then a row read before (a row of several people), then adjacent.
-        let rows = [(0, 10), (10, 5), (40, 2), (0, 10), (10, 5), (15, 1)];
+        let at = |offset: u64, len: u32| Spooled { offset, len, table: 0 };
+        let rows = [at(0, 10), at(10, 5), at(40, 2), at(0, 10), at(10, 5), at(15, 1)];
         assert_eq!(next_run(&rows), (0, 15, 2));
         assert_eq!(next_run(&rows[2..]), (40, 42, 1));
         assert_eq!(next_run(&rows[3..]), (0, 16, 3));
         // A run stops before it would pass RUN_BYTES; a row larger than that is a run alone.
         let big = RUN_BYTES as u32;
         assert_eq!(
-            next_run(&[(0, big - 1), (u64::from(big) - 1, 2)]),
+            next_run(&[at(0, big - 1), at(u64::from(big) - 1, 2)]),
             (0, u64::from(big) - 1, 1)
         );
         assert_eq!(
-            next_run(&[(0, big + 7), (u64::from(big) + 7, 1)]),
+            next_run(&[at(0, big + 7), at(u64::from(big) + 7, 1)]),
             (0, u64::from(big) + 7, 1)
         );
         assert_eq!(
-            next_run(&[(0, big - 1), (u64::from(big) - 1, 1)]),
+            next_run(&[at(0, big - 1), at(u64::from(big) - 1, 1)]),
             (0, u64::from(big), 2)
         );
     }
