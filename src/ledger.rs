@@ -108,7 +108,8 @@ pub struct Request {
     pub queued_by: Option<String>,
     /// For export: how to make the archive again on resume (public recipients, not secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub export: Option<ExportSettings>,
+    /// One copy for a whole run's requests (a batch of 10,000 held 10,000).
+    pub export: Option<Arc<ExportSettings>>,
     /// For delete: the fingerprint of the request's key ([`crate::envelope::DataKey::fingerprint`]):
     /// restore and resume refuse a stored key that does not match it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,7 +194,7 @@ impl Request {
 }
 
 pub struct Ledger {
-    dir: PathBuf,
+    dir: Arc<Path>,
     /// The installation key, which authenticates every record.
     key: Arc<[u8]>,
     /// For requests this process runs: where their end is announced and notify failures logged.
@@ -234,7 +235,7 @@ struct Group {
 impl Ledger {
     pub fn open(state: &StateDir) -> Result<Ledger, UserError> {
         Ok(Ledger {
-            dir: state.subdir("requests")?,
+            dir: state.subdir("requests")?.into(),
             key: state.installation_key()?.into(),
             announce: None,
             grouped: None,
@@ -403,8 +404,7 @@ impl Ledger {
         request.ticket = case.and_then(|a| a.ticket()).map(str::to_string);
         prepare(&mut request);
         let mut running = Running {
-            path: self.record_path(&request.request_id),
-            cancel_path: self.dir.join(format!("{}.cancel", request.request_id)),
+            dir: self.dir.clone(),
             request,
             _lock: lock,
             started: Instant::now(),
@@ -925,8 +925,9 @@ struct QueuedId {
 
 /// A request this process is running.
 pub struct Running {
-    path: PathBuf,
-    cancel_path: PathBuf,
+    /// The ledger's folder: the record and the cancel file are named from it and the request
+    /// id when needed (two paths a request, for every person of a batch, were kept before).
+    dir: Arc<Path>,
     pub request: Request,
     /// The request's own lock; `None` for a request of a run, whose lock the process holds.
     _lock: Option<File>,
@@ -992,7 +993,11 @@ impl Running {
 
     /// Whether the operator asked to stop: Ctrl-C/SIGTERM here, or `dsar cancel` elsewhere.
     pub fn cancel_requested(&self) -> bool {
-        crate::interrupt::requested() || self.cancel_path.exists()
+        crate::interrupt::requested() || self.cancel_path().exists()
+    }
+
+    fn cancel_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.cancel", self.request.request_id))
     }
 
     /// Whether the outcome is recorded already.
@@ -1008,7 +1013,7 @@ impl Running {
         self.request.flagged = flagged;
         self.request.eta_seconds = None;
         self.write()?;
-        let _ = fs::remove_file(&self.cancel_path);
+        let _ = fs::remove_file(self.cancel_path());
         self.announce();
         Ok(self.request.clone())
     }
@@ -1047,8 +1052,9 @@ impl Running {
             group.held.extend(self._lock.take());
             return Ok(());
         }
-        write_record(&self.path, &mut self.request, &self.key, self.grouped.is_none())?;
-        Ledger::wrote(&self.grouped, &self.path);
+        let path = self.dir.join(format!("{}.json", self.request.request_id));
+        write_record(&path, &mut self.request, &self.key, self.grouped.is_none())?;
+        Ledger::wrote(&self.grouped, &path);
         Ok(())
     }
 }

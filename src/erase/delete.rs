@@ -1045,8 +1045,8 @@ fn redact(message: &str, values: &[String]) -> String {
 
 fn table_count(step: &Step) -> TableCount {
     TableCount {
-        source: step.source_name.clone(),
-        table: step.table_name.clone(),
+        source: step.source_name.as_str().into(),
+        table: step.table_name.as_str().into(),
         strategy: Some(step.strategy),
         rows: step.rows,
     }

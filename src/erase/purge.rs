@@ -208,8 +208,8 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
         };
         for (table, strategy, rows) in engine::quarantined_tables(source.backend(), &request.request_id).await? {
             purged.counts.push(TableCount {
-                source: source.config().name.clone(),
-                table: table.to_string(),
+                source: source.config().name.as_str().into(),
+                table: table.to_string().into(),
                 strategy: OnDelete::of_quarantine(&strategy).map(OnDelete::name),
                 rows: rows as u64,
             });

@@ -226,8 +226,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     if let Err(e) = restored_all {
                         // What came back before the failure stays back, and is counted.
                         counts.push(TableCount {
-                            source: source.config().name.clone(),
-                            table: table_name,
+                            source: source.config().name.as_str().into(),
+                            table: table_name.into(),
                             strategy: Some(strategy.name()),
                             rows: restored,
                         });
@@ -235,8 +235,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     }
                     if cancelled {
                         counts.push(TableCount {
-                            source: source.config().name.clone(),
-                            table: table_name,
+                            source: source.config().name.as_str().into(),
+                            table: table_name.into(),
                             strategy: Some(strategy.name()),
                             rows: restored,
                         });
@@ -250,8 +250,8 @@ pub async fn run_as(global: &Global, args: &RestoreArgs, resumed: Option<&str>) 
                     }
                     matched_single |= restored > 0;
                     counts.push(TableCount {
-                        source: source.config().name.clone(),
-                        table: source.config().tables[table].name.to_string(),
+                        source: source.config().name.as_str().into(),
+                        table: source.config().tables[table].name.to_string().into(),
                         strategy: Some(strategy.name()),
                         rows: restored,
                     });

@@ -28,7 +28,7 @@ pub(super) fn start_batch(
     run: Option<&str>,
     key: &[u8],
     recovery: &Option<Vec<age::x25519::Recipient>>,
-    resume_settings: &ExportSettings,
+    resume_settings: &std::sync::Arc<ExportSettings>,
     batch: &[Subject],
     request_ids: &[String],
     queued: bool,

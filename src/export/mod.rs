@@ -294,7 +294,7 @@ async fn export_subjects(
         Some(file) => crate::age_keys::read_recipients_file(file).ok(),
         None => None,
     };
-    let resume_settings = ExportSettings {
+    let resume_settings = std::sync::Arc::new(ExportSettings {
         recipients: match encryption {
             Encryption::Recipients(list) => list.iter().map(ToString::to_string).collect(),
             Encryption::Passphrase(_) => Vec::new(),
@@ -305,7 +305,7 @@ async fn export_subjects(
             .unwrap_or_else(|_| out_dir.to_path_buf())
             .display()
             .to_string(),
-    };
+    });
     let all_ids: Vec<String> = match resumed {
         Some(id) => vec![id.to_string()],
         None => crate::clock::new_request_ids(subjects.len()),
@@ -983,8 +983,8 @@ fn finish_archive(
         .files
         .iter()
         .map(|f| TableCount {
-            source: f.source.clone().unwrap_or_default(),
-            table: f.table.clone().unwrap_or_default(),
+            source: crate::audit::shared_name(f.source.as_deref().unwrap_or_default()),
+            table: crate::audit::shared_name(f.table.as_deref().unwrap_or_default()),
             strategy: None,
             rows: f.rows.unwrap_or(0),
         })

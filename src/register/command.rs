@@ -123,11 +123,14 @@ fn short(hash: &str) -> String {
 fn found_counts(found: &[Found]) -> Vec<TableCount> {
     let mut counts: Vec<TableCount> = Vec::new();
     for t in found.iter().flat_map(|f| &f.tables) {
-        match counts.iter_mut().find(|c| c.source == t.source && c.table == t.table) {
+        match counts
+            .iter_mut()
+            .find(|c| *c.source == *t.source && *c.table == *t.table)
+        {
             Some(c) => c.rows += t.rows,
             None => counts.push(TableCount {
-                source: t.source.clone(),
-                table: t.table.clone(),
+                source: t.source.as_str().into(),
+                table: t.table.as_str().into(),
                 strategy: None,
                 rows: t.rows,
             }),
