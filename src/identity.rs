@@ -4,7 +4,7 @@
 //! (email → user_id) before rows are collected. Values are kept as text; the database casts them
 //! to each column's type, so an identifier is always a bound parameter.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::UserError;
 use crate::source::Database;
@@ -65,7 +65,6 @@ pub struct Identities {
     /// person's values, and copies of the values cost a batch delete 3 MiB.
     by_subject: Vec<Vec<(u32, u32)>>,
     key_names: Vec<String>,
-    seen: HashSet<(String, String, u32)>,
     /// Per table that identifies people (matched by several keys) and subject: the distinct
     /// rows it matched, by their matched values. More than one is more than one person.
     rows: BTreeMap<(String, u32), BTreeSet<Vec<Option<String>>>>,
@@ -87,7 +86,15 @@ impl Identities {
 
     /// Record that `subject` has `key` = `value`; true when this was not known yet.
     pub fn insert(&mut self, key: &str, value: &str, subject: u32) -> bool {
-        if !self.seen.insert((key.to_string(), value.to_string(), subject)) {
+        // Known already: found among the subject's own few pairs (a set of every pair, for this,
+        // held a second copy of each of a batch's identifiers).
+        let key_no = self.key_names.iter().position(|k| k == key);
+        if let (Some(key_no), Some(list), Some(pairs)) =
+            (key_no, self.known.get(key), self.by_subject.get(subject as usize))
+            && pairs
+                .iter()
+                .any(|&(k, at)| k as usize == key_no && list[at as usize].0 == value)
+        {
             return false;
         }
         let list = self.known.entry(key.to_string()).or_default();
