@@ -64,7 +64,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --recipients-file 'Encrypt to the recipients listed in FILE (age''s format: one per line, # comments). Default: [settings].recipients_file'
             cand -o 'Directory the archives are written to. Default: [settings].export_dir'
             cand --out 'Directory the archives are written to. Default: [settings].export_dir'
-            cand --batch-size 'Subjects per batch with --subjects-file: each table is queried once per batch. Each person of a batch holds about 5 KB until it is recorded, and on PostgreSQL a larger batch costs the server more per row: past 1,000, slower and larger, not faster'
+            cand --batch-size 'Subjects per batch with --subjects-file: each table is queried once per batch. Each person of a batch holds about 3 KB until it is recorded, and on PostgreSQL a larger batch costs the server more per row: past 1,000, slower and larger, not faster'
             cand --config 'The source map that says where personal data lives'
             cand --state-dir 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]'
             cand --operator 'Who is acting, for the audit log [default: the OS user]'

@@ -64,7 +64,7 @@ ndjson\t'One JSON object per line'"
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s r -l recipient -d 'Encrypt to this age recipient (age1…). Repeatable' -r
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s R -l recipients-file -d 'Encrypt to the recipients listed in FILE (age\'s format: one per line, # comments). Default: [settings].recipients_file' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -s o -l out -d 'Directory the archives are written to. Default: [settings].export_dir' -r -F
-complete -c dsar -n "__fish_dsar_using_subcommand export" -l batch-size -d 'Subjects per batch with --subjects-file: each table is queried once per batch. Each person of a batch holds about 5 KB until it is recorded, and on PostgreSQL a larger batch costs the server more per row: past 1,000, slower and larger, not faster' -r
+complete -c dsar -n "__fish_dsar_using_subcommand export" -l batch-size -d 'Subjects per batch with --subjects-file: each table is queried once per batch. Each person of a batch holds about 3 KB until it is recorded, and on PostgreSQL a larger batch costs the server more per row: past 1,000, slower and larger, not faster' -r
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l config -d 'The source map that says where personal data lives' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l state-dir -d 'Where the audit log, the installation key and the request ledger live [default: $XDG_STATE_HOME/dsar or ~/.local/state/dsar]' -r -F
 complete -c dsar -n "__fish_dsar_using_subcommand export" -l operator -d 'Who is acting, for the audit log [default: the OS user]' -r

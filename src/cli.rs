@@ -263,7 +263,7 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 
     /// Subjects per batch with --subjects-file: each table is queried once per batch. Each person
-    /// of a batch holds about 5 KB until it is recorded, and on PostgreSQL a larger batch costs
+    /// of a batch holds about 3 KB until it is recorded, and on PostgreSQL a larger batch costs
     /// the server more per row: past 1,000, slower and larger, not faster.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
