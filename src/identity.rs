@@ -4,7 +4,7 @@
 //! (email → user_id) before rows are collected. Values are kept as text; the database casts them
 //! to each column's type, so an identifier is always a bound parameter.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::error::UserError;
 use crate::source::Database;
@@ -65,6 +65,13 @@ pub struct Identities {
     /// person's values, and copies of the values cost a batch delete 3 MiB.
     by_subject: Vec<Vec<(u32, u32)>>,
     key_names: Vec<String>,
+    /// A hash of each (key, value, subject) known: a pair not in it is new at once; one in it
+    /// is looked for among the subject's own pairs (a hash can collide; a value is never taken
+    /// for known on its hash alone). A set of the pairs themselves held a second copy of every
+    /// identifier of a batch; a search of the subject's pairs alone grows with a person who
+    /// has thousands of values.
+    seen: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
     /// Per table that identifies people (matched by several keys) and subject: the distinct
     /// rows it matched, by their matched values. More than one is more than one person.
     rows: BTreeMap<(String, u32), BTreeSet<Vec<Option<String>>>>,
@@ -86,16 +93,17 @@ impl Identities {
 
     /// Record that `subject` has `key` = `value`; true when this was not known yet.
     pub fn insert(&mut self, key: &str, value: &str, subject: u32) -> bool {
-        // Known already: found among the subject's own few pairs (a set of every pair, for this,
-        // held a second copy of each of a batch's identifiers).
-        let key_no = self.key_names.iter().position(|k| k == key);
-        if let (Some(key_no), Some(list), Some(pairs)) =
-            (key_no, self.known.get(key), self.by_subject.get(subject as usize))
-            && pairs
-                .iter()
-                .any(|&(k, at)| k as usize == key_no && list[at as usize].0 == value)
-        {
-            return false;
+        let fingerprint = std::hash::BuildHasher::hash_one(&self.hasher, (key, value, subject));
+        if !self.seen.insert(fingerprint) {
+            let key_no = self.key_names.iter().position(|k| k == key);
+            if let (Some(key_no), Some(list), Some(pairs)) =
+                (key_no, self.known.get(key), self.by_subject.get(subject as usize))
+                && pairs
+                    .iter()
+                    .any(|&(k, at)| k as usize == key_no && list[at as usize].0 == value)
+            {
+                return false;
+            }
         }
         let list = self.known.entry(key.to_string()).or_default();
         list.push((value.to_string(), subject));

@@ -34,9 +34,15 @@ use crate::state::StateDir;
 /// written (see `append_locked`).
 const KEPT_LINE_BYTES: usize = 1 << 20;
 
-/// Flush a segment's buffered lines and make them durable.
-fn sync_lines(out: std::io::BufWriter<File>) -> std::io::Result<()> {
-    out.into_inner().map_err(|e| e.into_error())?.sync_data()
+/// Flush a segment's buffered lines and make them durable; on failure, which step failed.
+fn sync_lines(out: std::io::BufWriter<File>) -> Result<(), (&'static str, std::io::Error)> {
+    let file = out.into_inner().map_err(|e| ("append", e.into_error()))?;
+    file.sync_data().map_err(|e| ("fsync", e))
+}
+
+/// The first 8 bytes of a line's hash (hex), to check a line sealed again against.
+fn hash_prefix(hash: &str) -> u64 {
+    u64::from_str_radix(hash.get(..16).unwrap_or(hash), 16).unwrap_or(0)
 }
 
 /// Events per segment before a new one is started (`[settings] audit_segment_events`).
@@ -392,6 +398,11 @@ impl AuditLog {
         let start_hash = prev.clone();
         let first = seq;
         let mut times: Vec<String> = Vec::with_capacity(count);
+        // The first 8 bytes of each line's hash: a line sealed again is checked against it
+        // before it is written (an event made differently the second time would otherwise seal
+        // a chain that ends elsewhere than the head says, and every later append would refuse
+        // the log).
+        let mut hashes: Vec<u64> = Vec::new();
         let mut kept: Vec<String> = Vec::new();
         let mut kept_bytes = 0;
         let mut prev = prev;
@@ -404,6 +415,7 @@ impl AuditLog {
             } else {
                 kept = Vec::new();
             }
+            hashes.push(hash_prefix(&hash));
             times.push(time);
             prev = hash;
         }
@@ -430,7 +442,7 @@ impl AuditLog {
             first_seq.get_or_insert(line_seq);
             if file.as_ref().is_none_or(|(n, _)| *n != number) {
                 if let Some((_, done)) = file.take() {
-                    sync_lines(done).map_err(|e| fail("append", e))?;
+                    sync_lines(done).map_err(|(what, e)| fail(what, e))?;
                 }
                 file = Some((number, std::io::BufWriter::with_capacity(256 * 1024, open(number)?)));
             }
@@ -439,14 +451,24 @@ impl AuditLog {
                 out.write_all(kept[i].as_bytes()).map_err(|e| fail("append", e))?;
             } else {
                 let (line, hash) = self.seal(&event(i), line_seq, &line_prev, time);
+                if hash_prefix(&hash) != hashes[i] {
+                    // What is written is a prefix of the group, which the pending head accepts.
+                    if let Some((_, done)) = file.take() {
+                        sync_lines(done).map_err(|(what, e)| fail(what, e))?;
+                    }
+                    return Err(UserError::runtime(format!(
+                        "audit log in {}: event {line_seq} did not seal the same twice; {i} of the group's {count} events were written, the rest were not",
+                        dir.display()
+                    ))
+                    .with_hint("this is a bug in dsar: report it; `dsar audit verify` still passes"));
+                }
                 out.write_all(line.as_bytes()).map_err(|e| fail("append", e))?;
                 line_prev = hash;
             }
         }
         if let Some((_, done)) = file.take() {
-            sync_lines(done).map_err(|e| fail("append", e))?;
+            sync_lines(done).map_err(|(what, e)| fail(what, e))?;
         }
-        debug_assert!(kept.len() == count || line_prev == prev, "a line sealed again differs");
         segments::write_head(dir, &Head::sealed(&self.chain, seq - 1, prev)).map_err(|e| fail("write head.json", e))?;
         Ok(())
     }
@@ -823,6 +845,42 @@ mod tests {
         assert_eq!(all[5 + count - 1]["action"], format!("wide {}", count - 1));
         let head = segments::read_head(&audit).unwrap().unwrap();
         assert_eq!((head.seq, head.pending), (5 + count as u64, None));
+    }
+
+    /// An event made differently the second time is refused before its line is written: the
+    /// lines before it stay (a prefix the pending head accepts), the log verifies, and the
+    /// next append goes on from them.
+    #[test]
+    fn an_event_that_seals_differently_again_is_refused_and_the_log_stays_whole() {
+        let (dir, log) = five_events_two_per_segment();
+        let wide = "x".repeat(4096);
+        let count = KEPT_LINE_BYTES / 4096 + 10;
+        let calls = std::cell::Cell::new(0usize);
+        let err = log
+            .append_each(count, |i| {
+                calls.set(calls.get() + 1);
+                // The 3rd event reads differently when it is made again.
+                let action = if i == 2 && calls.get() > count {
+                    "changed".to_string()
+                } else {
+                    format!("wide {i}")
+                };
+                std::borrow::Cow::Owned(Event {
+                    action,
+                    error: Some(wide.clone()),
+                    ..Default::default()
+                })
+            })
+            .unwrap_err();
+        assert!(err.message.contains("did not seal the same twice"), "{}", err.message);
+        let audit = dir.path().join("audit");
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 5 + 2);
+        log.append(&Event {
+            action: "after".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 5 + 2 + 1);
     }
 
     /// A crash after the group's pending head and part (or all) of its lines: the log verifies
