@@ -330,7 +330,7 @@ impl Ledger {
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+        record_path(&self.dir, id)
     }
 
     /// Record a request as running and hold its lock until the returned handle is finished or dropped.
@@ -1052,11 +1052,16 @@ impl Running {
             group.held.extend(self._lock.take());
             return Ok(());
         }
-        let path = self.dir.join(format!("{}.json", self.request.request_id));
+        let path = record_path(&self.dir, &self.request.request_id);
         write_record(&path, &mut self.request, &self.key, self.grouped.is_none())?;
         Ledger::wrote(&self.grouped, &path);
         Ok(())
     }
+}
+
+/// Where request `id`'s record is in the ledger's folder `dir`.
+fn record_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.json"))
 }
 
 /// Whether `[notify]` has anywhere to send a finished record.

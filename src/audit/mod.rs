@@ -93,10 +93,9 @@ pub struct TableCount {
 /// `name` as a [`TableCount`] holds it: one copy of each source and table name however many
 /// archives count rows of it (names are few; the set is never emptied).
 pub fn shared_name(name: &str) -> std::sync::Arc<str> {
-    static NAMES: std::sync::Mutex<Option<std::collections::HashSet<std::sync::Arc<str>>>> =
-        std::sync::Mutex::new(None);
+    static NAMES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<std::sync::Arc<str>>>> =
+        std::sync::LazyLock::new(Default::default);
     let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-    let names = names.get_or_insert_with(Default::default);
     if let Some(shared) = names.get(name) {
         return shared.clone();
     }
@@ -395,7 +394,6 @@ impl AuditLog {
         // is its event, seq, time and the hash before it), so a batch of 10,000 people's events
         // costs a second sealing, not 20 MB of lines held at once.
         let (at_seq, at_hash) = (seq - 1, prev.clone());
-        let start_hash = prev.clone();
         let first = seq;
         let mut times: Vec<String> = Vec::with_capacity(count);
         // The first 8 bytes of each line's hash: a line sealed again is checked against it
@@ -426,13 +424,13 @@ impl AuditLog {
                 seq: seq - 1,
                 hash: prev.clone(),
             };
-            segments::write_head(dir, &Head::pending(&self.chain, at_seq, at_hash, pending))
+            segments::write_head(dir, &Head::pending(&self.chain, at_seq, at_hash.clone(), pending))
                 .map_err(|e| fail("write head.json", e))?;
         }
         // One fsync per segment the group touches (one, unless it fills a segment), then the
         // head at the group's end. The lines go through a buffer, not joined into one string.
         let mut file: Option<(u64, std::io::BufWriter<File>)> = None;
-        let mut line_prev = start_hash;
+        let mut line_prev = at_hash;
         for (i, time) in times.iter().enumerate() {
             let line_seq = first + i as u64;
             if first_seq.is_some_and(|f| line_seq - f >= self.segment_events) {
