@@ -2,7 +2,7 @@
 # Benchmark `dsar export` against a throwaway PostgreSQL server seeded by bench/seed.sql, and
 # `dsar delete` (quarantine) and `dsar restore` of one subject seeded by bench/erase.sql (against
 # a bare DELETE, and against the same rows deleted by key in batches: the floor of any erasure
-# by plan), and
+# by plan; each also as the CPU time the machine spent on it, dsar's and the server's), and
 # `dsar export`/`delete --subjects-file` of 10,000 ordinary users (1,000 with --quick), and
 # `dsar check --erased` (the erasure register) over the erasure tables of a restored backup; then
 # the export and erasure figures on MariaDB and SQLite (bench/other_kinds.sh).
@@ -248,6 +248,12 @@ ERASE_URL=$(server_url dsar_erase)
 BARE_URL=$(server_url dsar_erase_bare)
 psql_at() { local url=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 "$url" "$@"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# CPU time the whole machine spent busy (user, nice, system, irq, softirq, steal of every core,
+# in clock ticks): an erasure's work is the server's as much as dsar's, and on a machine whose
+# cores are all busy, that work over the cores is the least wall time it can take.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+CLK_TCK=$(getconf CLK_TCK)
+cpu_s() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 
 log "erasure: seeding the eraser ($ERASER_EVENTS events) and $ERASE_CUSTOMERS other customers (foreign key: $ERASE_FK)"
 psql_q -c "CREATE DATABASE dsar_erase"
@@ -290,16 +296,19 @@ log "erasure: the eraser owns $ERASE_ROWS rows"
 
 # Run the SQL on stdin against the copy `$1` (settled first), as the eraser (`:id`); check none
 # of the eraser's rows is left (the copy stays: nothing is deleted while the bench measures),
-# and set TIMED_S to how long the SQL took.
+# and set TIMED_S to how long the SQL took, TIMED_CPU_S to the CPU the machine spent meanwhile.
 timed_erasure() { # url database label
-  local a b
+  local a b ta tb
   settle "$1"
+  ta=$(busy_ticks)
   a=$(date +%s.%N)
   psql_at "$1" -v id="$ERASER_ID" >/dev/null
   b=$(date +%s.%N)
+  tb=$(busy_ticks)
   TIMED_S=$(elapsed "$a" "$b")
+  TIMED_CPU_S=$(cpu_s "$ta" "$tb")
   erase_check "live after the $3" 0 "$(live_rows "$1")"
-  log "  $TIMED_S s"
+  log "  $TIMED_S s, $TIMED_CPU_S s of CPU (the machine's, every core)"
 }
 
 log "erasure: bare DELETE of the eraser's rows (one transaction)"
@@ -310,6 +319,7 @@ DELETE FROM erase.customers WHERE customer_id = :id;
 COMMIT;
 SQL
 BARE_S=$TIMED_S
+BARE_CPU_S=$TIMED_CPU_S
 
 # The floor of an erasure by plan: the eraser's keys collected in batches of the default
 # batch_rows, then the same rows deleted by those keys, a batch per transaction, every column
@@ -339,22 +349,27 @@ DELETE FROM erase.customers WHERE customer_id = :id
   RETURNING customer_id::text, email::text, full_name::text, created_at::text;
 SQL
 KEYED_S=$TIMED_S
+KEYED_CPU_S=$TIMED_CPU_S
 
 log "erasure: dsar delete of the eraser (quarantine)"
 settle "$ERASE_URL"
 export ERASE_DATABASE_URL=$ERASE_URL
+ta=$(busy_ticks)
 a=$(date +%s.%N)
-/usr/bin/time -f %M -o "$WORK/rss" \
+/usr/bin/time -f '%M %U %S' -o "$WORK/rss" \
   "$DSAR" --config "$WORK/erase.toml" --state-dir "$WORK/state" delete --subject "email=$ERASER" \
   --yes --quiet --json >"$WORK/delete.json" || { log "erasure: dsar delete failed (exit $?)"; exit 1; }
 b=$(date +%s.%N)
+tb=$(busy_ticks)
 ERASE_S=$(elapsed "$a" "$b")
-ERASE_RSS=$(tail -1 "$WORK/rss")
+ERASE_CPU_S=$(cpu_s "$ta" "$tb")
+read -r ERASE_RSS erase_user erase_sys < <(tail -1 "$WORK/rss")
+ERASE_OWN_CPU_S=$(awk -v u="$erase_user" -v s="$erase_sys" 'BEGIN { printf "%.2f", u + s }')
 REQUEST_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["request_id"])' "$WORK/delete.json")
 erase_check "dsar delete's --json counts" "$ERASE_ROWS" "$(json_rows "$WORK/delete.json")"
 erase_check "live after dsar delete" 0 "$(live_rows "$ERASE_URL")"
 erase_check "in dsar.quarantine after dsar delete" "$ERASE_ROWS" "$(quarantined_rows "$ERASE_URL")"
-log "  $ERASE_S s, peak RSS $ERASE_RSS KiB (request $REQUEST_ID)"
+log "  $ERASE_S s, $ERASE_CPU_S s of CPU ($ERASE_OWN_CPU_S s of it dsar's), peak RSS $ERASE_RSS KiB (request $REQUEST_ID)"
 
 log "erasure: dsar restore of request $REQUEST_ID"
 settle "$ERASE_URL"
@@ -664,6 +679,11 @@ figure erase_vs_bare_delete_ratio "$(ratio "$ERASE_S" "$BARE_S")"
 figure keyed_delete_floor_s "$KEYED_S"
 figure keyed_delete_floor_vs_bare_delete_ratio "$(ratio "$KEYED_S" "$BARE_S")"
 figure erase_vs_keyed_delete_floor_ratio "$(ratio "$ERASE_S" "$KEYED_S")"
+figure baseline_bare_delete_cpu_s "$BARE_CPU_S"
+figure keyed_delete_floor_cpu_s "$KEYED_CPU_S"
+figure erase_quarantine_cpu_s "$ERASE_CPU_S"
+figure erase_quarantine_dsar_cpu_s "$ERASE_OWN_CPU_S"
+figure erase_cpu_vs_bare_delete_cpu_ratio "$(ratio "$ERASE_CPU_S" "$BARE_CPU_S")"
 figure wide_rows "$WIDE_ROWS"
 figure wide_erase_peak_rss_kb "$WIDE_ERASE_RSS"
 figure wide_restore_peak_rss_kb "$WIDE_RESTORE_RSS"
