@@ -172,7 +172,9 @@ raw_copy() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# a / b; n/a when b is 0 (a baseline shorter than its clock's resolution: a CPU time under one
+# clock tick in a --quick run on a fast machine).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # Rows each subject owns, straight from the database: the export must find exactly these.
 expected_rows() {
@@ -683,8 +685,7 @@ figure baseline_bare_delete_cpu_s "$BARE_CPU_S"
 figure keyed_delete_floor_cpu_s "$KEYED_CPU_S"
 figure erase_quarantine_cpu_s "$ERASE_CPU_S"
 figure erase_quarantine_dsar_cpu_s "$ERASE_OWN_CPU_S"
-# (A bare DELETE too short for one clock tick has no CPU ratio.)
-figure erase_cpu_vs_bare_delete_cpu_ratio "$(awk -v a="$ERASE_CPU_S" -v b="$BARE_CPU_S" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+figure erase_cpu_vs_bare_delete_cpu_ratio "$(ratio "$ERASE_CPU_S" "$BARE_CPU_S")"
 figure wide_rows "$WIDE_ROWS"
 figure wide_erase_peak_rss_kb "$WIDE_ERASE_RSS"
 figure wide_restore_peak_rss_kb "$WIDE_RESTORE_RSS"
