@@ -30,6 +30,7 @@ use crate::error::UserError;
 use crate::state::StateDir;
 
 mod shared;
+mod spool;
 
 pub use shared::first_record;
 
@@ -205,31 +206,34 @@ pub struct Ledger {
     grouped: Option<Arc<Mutex<Group>>>,
 }
 
-/// The record of a request that ended, sealed and serialized (compact JSON) as its batch's file
-/// will hold it: a batch of 10,000 people kept their records as structs until the batch's sync,
-/// 22 MB where their lines are 11.
-struct Ended {
-    request_id: String,
-    line: Box<[u8]>,
-}
-
 /// Where the end of a request this process runs is announced, and notify failures logged.
 type Announce = Option<Arc<(AuditLog, Notify)>>;
 
 /// What a grouped ledger wrote since its last sync.
-#[derive(Default)]
 struct Group {
     /// Records written as files of their own, not synced yet (progress of a request running).
     written: Vec<PathBuf>,
-    /// Records of requests that ended, sealed, not written yet: the next sync writes them as
-    /// one file ([`shared`]). A later one of a request replaces an earlier one.
-    ended: Vec<Ended>,
+    /// Records of requests that ended, sealed, serialized (compact JSON) as its batch's file
+    /// will hold them, in files without a name until the next sync gives them their requests'
+    /// names ([`spool`], [`shared`]). A later one of a request replaces an earlier one.
+    ended: spool::Spool,
     /// The locks of those requests that had one of their own (an export of one person), let
     /// go once their records are durable: until then the record on disk says `running`, and a
     /// free lock would make it read `failed (interrupted)`, for `resume` to take.
     held: Vec<File>,
     /// Finished requests, announced once their records are durable.
     finished: Vec<Request>,
+}
+
+impl Group {
+    fn new(dir: Arc<Path>) -> Group {
+        Group {
+            written: Vec::new(),
+            ended: spool::Spool::new(dir),
+            held: Vec::new(),
+            finished: Vec::new(),
+        }
+    }
 }
 
 impl Ledger {
@@ -252,18 +256,19 @@ impl Ledger {
     /// Write the records of requests started from here as a group: the caller makes a batch
     /// of them durable at once with [`Ledger::sync`], which also sends their `[notify]`
     /// announcements (never before the record is durable). The records of requests that ended
-    /// wait for that sync and are written then, as one file; a progress record is written at
+    /// are written as they end into files without a name ([`spool`]), and get their names at
+    /// that sync (a batch's in files of up to [`shared::PER_FILE`]); a progress record is written at
     /// once, without an fsync (a power loss can leave it as it was before, or empty:
     /// `damaged`, never half-written). A ledger dropped before its sync writes what waits,
     /// without announcing it.
     pub fn grouped(mut self) -> Ledger {
-        self.grouped = Some(Arc::new(Mutex::new(Group::default())));
+        self.grouped = Some(Arc::new(Mutex::new(Group::new(self.dir.clone()))));
         self
     }
 
     /// Make every record written since the last sync durable, then announce the requests that
-    /// finished: the records of requests that ended are written now, a batch's as one file
-    /// ([`shared`]) with one fsync; progress records written meanwhile, one fsync each, several
+    /// finished: the records of requests that ended are given their names now, a batch's files
+    /// ([`shared`]) with one fsync each; progress records written meanwhile, one fsync each, several
     /// at a time ([`crate::fsync::each`]); then one fsync of the folder.
     pub fn sync(&self) -> Result<(), UserError> {
         let Some(group) = &self.grouped else { return Ok(()) };
@@ -272,7 +277,10 @@ impl Ledger {
             ended,
             held,
             finished,
-        } = std::mem::take(&mut *group.lock().unwrap_or_else(|e| e.into_inner()));
+        } = std::mem::replace(
+            &mut *group.lock().unwrap_or_else(|e| e.into_inner()),
+            Group::new(self.dir.clone()),
+        );
         let ended = self.write_ended(ended)?;
         // A progress record since replaced by its request's end is synced with the end.
         written.retain(|path| !ended.contains(path));
@@ -294,28 +302,18 @@ impl Ledger {
     /// Write the records of requests that ended (sealed already), fsynced but their names not
     /// yet: one alone as a file of its own, as every record outside a batch is; several as one
     /// file under each of their names. Returns their paths.
-    fn write_ended(&self, ended: Vec<Ended>) -> Result<Vec<PathBuf>, UserError> {
-        // The last record of each request (one that ended twice: the second end), in place: a
-        // second vector of a batch of 10,000 people's records was 10 MB more at the batch's end.
-        let mut seen = std::collections::HashSet::new();
-        let mut last = ended;
-        last.reverse();
-        last.retain(|r| seen.insert(r.request_id.clone()));
-        last.reverse();
-        let paths: Vec<PathBuf> = last.iter().map(|r| self.record_path(&r.request_id)).collect();
-        match last.as_slice() {
-            [] => {}
-            [one] => {
-                // A record alone is written as every record outside a batch is: pretty (the
-                // same bytes as the struct's: the JSON keeps its keys' order and numbers).
-                let json = serde_json::from_slice::<serde_json::Value>(&one.line)
-                    .and_then(|v| serde_json::to_vec_pretty(&v))
-                    .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", paths[0].display())))?;
-                crate::state::write_atomically(&paths[0], &json)?;
-            }
-            many => shared::write(&self.dir, many, |r| Ok((r.request_id.clone(), r.line.to_vec())))?,
-        }
-        Ok(paths)
+    fn write_ended(&self, ended: spool::Spool) -> Result<Vec<PathBuf>, UserError> {
+        // The last record of each request (one that ended twice: the second end).
+        let ids = ended.write_all(|id, line| {
+            // A record alone is written as every record outside a batch is: pretty (the same
+            // bytes as the struct's: the JSON keeps its keys' order and numbers).
+            let path = self.record_path(id);
+            let json = serde_json::from_slice::<serde_json::Value>(line)
+                .and_then(|v| serde_json::to_vec_pretty(&v))
+                .map_err(|e| UserError::runtime(format!("cannot write {}: {e}", path.display())))?;
+            crate::state::write_atomically(&path, &json)
+        })?;
+        Ok(ids.iter().map(|id| self.record_path(id)).collect())
     }
 
     /// Note a record written without an fsync, in grouped mode.
@@ -843,7 +841,10 @@ impl Drop for Ledger {
         let Some(group) = &self.grouped else { return };
         let (ended, held) = {
             let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
-            (std::mem::take(&mut group.ended), std::mem::take(&mut group.held))
+            (
+                std::mem::replace(&mut group.ended, spool::Spool::new(self.dir.clone())),
+                std::mem::take(&mut group.held),
+            )
         };
         if !ended.is_empty() && self.write_ended(ended).is_ok() {
             let _ = File::open(&self.dir).and_then(|d| d.sync_all());
@@ -1045,10 +1046,7 @@ impl Running {
             let line = serde_json::to_vec(&self.request)
                 .map_err(|e| UserError::runtime(format!("cannot write a ledger record: {e}")))?;
             let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
-            group.ended.push(Ended {
-                request_id: self.request.request_id.clone(),
-                line: line.into_boxed_slice(),
-            });
+            group.ended.push(self.request.request_id.clone(), line);
             group.held.extend(self._lock.take());
             return Ok(());
         }

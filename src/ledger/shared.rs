@@ -122,11 +122,18 @@ fn write_unlinked(dir: &Path, lines: &[(String, Vec<u8>)]) -> Result<(PathBuf, F
 
 /// Link `file` as `dir/<id>.json`, replacing what is there.
 fn link(file: &Path, dir: &Path, id: &str) -> std::io::Result<()> {
+    link_as(dir, id, |name| fs::hard_link(file, name))
+}
+
+/// Give a file the name `dir/<id>.json` with `hard_link` (which makes a new name of it),
+/// replacing what is there: a name already taken (a progress record written during the batch)
+/// is replaced by a rename from a hidden name beside it, never removed first.
+pub fn link_as(dir: &Path, id: &str, hard_link: impl Fn(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
     let path = dir.join(format!("{id}.json"));
-    match fs::hard_link(file, &path) {
+    match hard_link(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let beside = dir.join(format!(".{id}.json.{:016x}.link", rand::random::<u64>()));
-            fs::hard_link(file, &beside)?;
+            hard_link(&beside)?;
             fs::rename(&beside, &path).inspect_err(|_| {
                 let _ = fs::remove_file(&beside);
             })
