@@ -152,6 +152,13 @@ pub struct ExportSettings {
     /// CSV files start with a byte-order mark (`--no-bom` turns it off).
     #[serde(default = "yes")]
     pub csv_bom: bool,
+    /// Identifiers that match several people's rows were exported as one request all the same
+    /// (`--allow-multiple`). `resume` checks again that each request is one person unless this
+    /// is set: a request refused for naming two people stays in the ledger, and resumed
+    /// without the check it merged them into one archive. Left out when false, so records
+    /// written before it verify as they did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_multiple: bool,
 }
 
 fn yes() -> bool {

@@ -2035,6 +2035,43 @@ fn identifiers_of_two_people_are_refused(kind: &dyn Chinook) {
     }
     assert_eq!(f.dumps(), before, "nothing changed");
     assert!(f.ws.archives().is_empty(), "no archive");
+    // The refused export is in the ledger (failed): resumed, it is checked again, not merged
+    // into one archive of both people.
+    let jobs: serde_json::Value = serde_json::from_str(&stdout(&f.ws.dsar_ok(&["jobs", "--json"]))).unwrap();
+    let refused = jobs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "export")
+        .expect("the refused export's record")["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = f.ws.dsar(&["resume", &refused, "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(2), "resume: {}", stderr(&out));
+    assert!(stderr(&out).contains("more than one person"), "{}", stderr(&out));
+    assert!(f.ws.archives().is_empty(), "no archive from the resume");
+    // A subjects file whose second line names two people: the first line's person is exported
+    // and reported, and the run says it stopped there (exit 1), not "nothing was changed".
+    std::fs::write(
+        f.ws.path("people.csv"),
+        "email,customer_id\nluisg@embraer.com.br,1\nluisg@embraer.com.br,3\n",
+    )
+    .unwrap();
+    let out =
+        f.ws.dsar(&["export", "--subjects-file", "people.csv", "--batch-size", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["state"], "error", "{report}");
+    assert_eq!(report["exit"], 1, "{report}");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("stopped after 1 of 2 people") && error.contains("more than one person"),
+        "{error}"
+    );
+    assert!(!error.contains("nothing was changed"), "{error}");
+    assert_eq!(report["requests"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(f.ws.archives().len(), 1, "the first person's archive");
     let mut allowed = vec!["delete"];
     allowed.extend(two);
     allowed.extend(["--allow-multiple", "--dry-run"]);

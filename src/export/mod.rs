@@ -151,8 +151,9 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         out_dir: &out_dir,
         format,
         csv_bom: settings.csv_bom,
-        // Checked (or allowed) when the request was first made.
-        allow_multiple: true,
+        // Checked again: the request may have been refused for naming several people (or its
+        // run killed before its batch was checked), and is still in the ledger.
+        allow_multiple: settings.allow_multiple,
     };
     export_subjects(global, &config, &plan, 1, Some(&record.request_id)).await
 }
@@ -301,6 +302,7 @@ async fn export_subjects(
         },
         format: plan.format.extension().to_string(),
         csv_bom: plan.csv_bom,
+        allow_multiple: plan.allow_multiple,
         out_dir: std::fs::canonicalize(out_dir)
             .unwrap_or_else(|_| out_dir.to_path_buf())
             .display()
@@ -350,54 +352,61 @@ async fn export_subjects(
     // the next batch's rows are read (the database). Each batch is still recorded whole and in
     // order, and a run that stops records the batch under way first, so no archive is left
     // without its outcome.
-    let mut under_way: Option<UnderWay<'_>> = None;
-    for (i, (batch, request_ids)) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)).enumerate() {
-        let request_ids = request_ids.to_vec();
-        let started = start_batch(
-            &audit,
-            &ledger,
-            run_name,
-            &key,
-            &recovery,
-            &resume_settings,
-            batch,
-            &request_ids,
-            // Every batch after the first was queued by the run.
-            i > 0,
-        );
-        let mut running = match started {
-            Ok(running) => running,
-            Err(e) => {
-                if let Some(previous) = under_way.take() {
-                    ends.record(previous).await?;
+    let batches = async {
+        let mut under_way: Option<UnderWay<'_>> = None;
+        for (i, (batch, request_ids)) in subjects.chunks(batch_size).zip(all_ids.chunks(batch_size)).enumerate() {
+            let request_ids = request_ids.to_vec();
+            let started = start_batch(
+                &audit,
+                &ledger,
+                run_name,
+                &key,
+                &recovery,
+                &resume_settings,
+                batch,
+                &request_ids,
+                // Every batch after the first was queued by the run.
+                i > 0,
+            );
+            let mut running = match started {
+                Ok(running) => running,
+                Err(e) => {
+                    if let Some(previous) = under_way.take() {
+                        ends.record(previous).await?;
+                    }
+                    return Err(e);
                 }
+            };
+            // The batch before is recorded as soon as its archives are in place, while this one is
+            // read: an archive stays in place unrecorded no longer than before batches overlapped.
+            let (recorded, read) = match under_way.take() {
+                Some(previous) => tokio::join!(ends.record(previous), job.read(batch, &request_ids, &mut running)),
+                None => (Ok(()), job.read(batch, &request_ids, &mut running).await),
+            };
+            let current = UnderWay {
+                batch,
+                request_ids,
+                running,
+                read,
+            };
+            if let Err(e) = recorded {
+                // This batch's archives are being built: let them finish and record them too.
+                let _ = ends.record(current).await;
                 return Err(e);
             }
-        };
-        // The batch before is recorded as soon as its archives are in place, while this one is
-        // read: an archive stays in place unrecorded no longer than before batches overlapped.
-        let (recorded, read) = match under_way.take() {
-            Some(previous) => tokio::join!(ends.record(previous), job.read(batch, &request_ids, &mut running)),
-            None => (Ok(()), job.read(batch, &request_ids, &mut running).await),
-        };
-        let current = UnderWay {
-            batch,
-            request_ids,
-            running,
-            read,
-        };
-        if let Err(e) = recorded {
-            // This batch's archives are being built: let them finish and record them too.
-            let _ = ends.record(current).await;
-            return Err(e);
+            if current.read.is_err() {
+                return ends.record(current).await;
+            }
+            under_way = Some(current);
         }
-        if current.read.is_err() {
-            return ends.record(current).await;
+        if let Some(last) = under_way.take() {
+            ends.record(last).await?;
         }
-        under_way = Some(current);
+        Ok(())
     }
-    if let Some(last) = under_way.take() {
-        ends.record(last).await?;
+    .await;
+    if let Err(e) = batches {
+        return Err(stopped_partway(global, &ends.done, subjects.len(), e));
     }
     // Every batch is recorded and synced: the queue goes if each of its people has a record.
     if let Some(run) = run_name {
@@ -449,6 +458,41 @@ async fn export_subjects(
         });
     }
     Ok(())
+}
+
+/// The error of a run that stopped after some of its people were exported, whose requests are
+/// completed: those are reported as a finished run's are (with `--json`, in the error's own
+/// object), and the error says how far the run got. A refusal of a later batch (exit 2, "nothing
+/// was changed": a line that names two people, say) is a run-time failure here, exit 1: the
+/// batches before it did change something, and a script that took exit 2 for "nothing was
+/// done" would export those people again.
+fn stopped_partway(global: &Global, done: &Reports, people: usize, error: UserError) -> UserError {
+    if done.done.is_empty() {
+        return error;
+    }
+    let reason = error
+        .message
+        .trim_end_matches("nothing was changed")
+        .trim_end_matches("; ")
+        .trim_end_matches(", ");
+    let kind = match error.kind {
+        ExitKind::Usage | ExitKind::Refused => ExitKind::Runtime,
+        kind => kind,
+    };
+    let stopped = UserError {
+        kind,
+        message: format!(
+            "the run stopped after {} of {people} people were exported (their requests are completed); the others were not: {reason}",
+            done.done.len()
+        ),
+        hint: Some(format!(
+            "{}`dsar jobs` lists the requests that did not complete; `dsar resume <id>` exports each",
+            error.hint.as_deref().map(|h| format!("{h}; ")).unwrap_or_default()
+        )),
+        db: error.db,
+    };
+    done.print_stopped(global, &stopped);
+    stopped
 }
 
 fn hashes(key: &[u8], ids: &[(String, String)]) -> Vec<String> {

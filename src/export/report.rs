@@ -10,6 +10,7 @@ use serde::ser::SerializeSeq;
 use super::Exported;
 use crate::audit::TableCount;
 use crate::cli::Global;
+use crate::error::UserError;
 
 /// An archive in place and recorded, as the report needs it.
 pub struct Reported {
@@ -87,14 +88,28 @@ impl Reports {
     /// Print the run's result: with `--json` one object (each request as `Exported` serializes,
     /// written as it is serialized); otherwise a few lines per archive, unless `--quiet`.
     pub fn print(&self, global: &Global) {
+        self.print_as(global, None);
+    }
+
+    /// Print what was exported before `error` stopped the run: with `--json` one object whose
+    /// `state` is `"error"`, with the error (as a failure's object has it) and the requests
+    /// that completed; otherwise their lines, as [`Reports::print`] prints them.
+    pub fn print_stopped(&self, global: &Global, error: &UserError) {
+        self.print_as(global, Some(error));
+    }
+
+    fn print_as(&self, global: &Global, error: Option<&UserError>) {
         if global.json {
             let request_id = match &self.done[..] {
-                [one] => Some(&*one.request_id),
+                [one] if error.is_none() => Some(&*one.request_id),
                 _ => None,
             };
             crate::output::print_json(&JsonReport {
-                state: "completed",
+                state: if error.is_some() { "error" } else { "completed" },
                 request_id,
+                error: error.map(|e| &*e.message),
+                hint: error.and_then(|e| e.hint.as_deref()),
+                exit: error.map(|e| e.kind.code()),
                 counts: &self.tables,
                 requests: Requests(self),
             });
@@ -123,6 +138,13 @@ struct JsonReport<'a> {
     state: &'static str,
     /// The request id when the run had one subject; see `requests` for batches.
     request_id: Option<&'a str>,
+    /// Why a run stopped after some of its requests completed (those are in `requests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit: Option<i32>,
     counts: &'a [TableCount],
     requests: Requests<'a>,
 }
