@@ -105,6 +105,33 @@ fn a_truncated_tail_is_caught() {
     assert_broken(&ws, "000001.jsonl:3", "cut off");
 }
 
+/// An append interrupted mid-line (a crash, a full disk) leaves part of a line after the last
+/// one recorded: `audit verify` says so and passes (the lines before it verify), and the next
+/// append sets it aside. Cutting into a line the head records as written is still caught.
+#[test]
+fn a_line_an_interrupted_append_left_cut_off_verifies_with_a_note() {
+    let ws = log_with(3);
+    let mut text = std::fs::read(segment(&ws)).unwrap();
+    let next = lines(&ws)[2].replace("\"seq\":3", "\"seq\":4");
+    text.extend_from_slice(&next.as_bytes()[..next.len() / 2]);
+    std::fs::write(segment(&ws), &text).unwrap();
+    let out = ws.dsar_ok(&["audit", "verify", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["state"], "ok", "{report}");
+    assert_eq!(report["events"], 3, "{report}");
+    assert_eq!(report["torn_tail"], "000001.jsonl:4", "{report}");
+    assert!(stderr(&out).contains("cut off"), "{}", stderr(&out));
+    // The next append sets the torn bytes aside; then the log verifies with no note.
+    ws.dsar_ok(&["audit", "export", "--out", "/dev/null"]);
+    let out = ws.dsar_ok(&["audit", "verify", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // (The repair is an event of its own, beside the export's.)
+    assert!(
+        report["events"].as_u64() > Some(3) && report.get("torn_tail").is_none(),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_forged_appended_line_is_caught() {
     let ws = log_with(3);

@@ -624,7 +624,8 @@ fn a_killed_batch_export_leaves_whole_archives_and_resumes_every_request() {
 /// second batch names two people in one request (refused when its identities are resolved)
 /// while the first batch's archives are being built. The first batch's requests read completed
 /// with their archives, the second's failed with the refusal, the third's were never started,
-/// nothing is left half-written, and the audit log verifies.
+/// nothing is left half-written, the audit log verifies, and the run exits 1 saying it stopped
+/// after the first batch (not 2, "nothing was changed").
 #[test]
 fn a_batch_that_fails_leaves_the_batch_before_it_recorded_whole() {
     let (db, ws, _) = setup("30d");
@@ -653,8 +654,13 @@ fn a_batch_that_fails_leaves_the_batch_before_it_recorded_whole() {
         "--quiet",
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("more than one person"), "{err}");
+    // Not exit 2 ("nothing was changed"): the first batch's people were exported.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("more than one person") && err.contains("stopped after 4 of 12 people"),
+        "{err}"
+    );
+    assert!(!err.contains("nothing was changed"), "{err}");
     let jobs: Value = serde_json::from_slice(&ws.dsar_ok(&["jobs", "--json"]).stdout).unwrap();
     let requests = jobs["requests"].as_array().unwrap();
     let states = |state: &str| requests.iter().filter(|r| r["state"] == state).count();

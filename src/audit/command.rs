@@ -38,13 +38,24 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
         }
         Ok(v) => {
             if global.json {
-                crate::output::print_json(
-                    &json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq}),
-                );
+                let mut result =
+                    json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq});
+                if let Some(place) = &v.torn_tail {
+                    result["torn_tail"] = place.clone().into();
+                }
+                crate::output::print_json(&result);
             } else if !global.quiet {
                 println!(
                     "audit log ok: {} events in {} segment(s), last seq {}",
                     v.events, v.segments, v.last_seq
+                );
+            }
+            if let Some(place) = &v.torn_tail
+                && !global.quiet
+            {
+                eprintln!(
+                    "note: the last line ({place}) is cut off: an append was interrupted (a crash, a full disk) before it \
+                     was recorded; the lines before it verify, and the next append sets it aside"
                 );
             }
             Ok(())

@@ -920,7 +920,8 @@ mod tests {
     }
 
     /// A group torn part-way (a full disk, a kill between pages): the whole lines stay, the
-    /// torn bytes are cut away and kept aside by the next append, and the log verifies.
+    /// torn bytes are cut away and kept aside by the next append, and the log verifies, before
+    /// that with the torn line named, where the append would repair it, and only there.
     #[test]
     fn a_torn_group_is_repaired_by_the_next_append() {
         let (dir, log) = five_events_two_per_segment();
@@ -942,9 +943,38 @@ mod tests {
         let last = segments::list(&audit).unwrap().pop().unwrap();
         let text = std::fs::read(&last).unwrap();
         std::fs::write(&last, &text[..text.len() / 2]).unwrap();
+        // Before the repair: the lines up to "f" verify, the torn "g" is named, and reading
+        // the log leaves it out.
+        let verified = verify::verify(&audit, log.key(), None).unwrap();
+        assert_eq!(verified.events, 6, "5 and f");
+        let name = last.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(verified.torn_tail.as_deref(), Some(&*format!("{name}:1")));
+        assert_eq!(query::read_all(&audit).unwrap().len(), 6);
         log.append(&events(&["h"])[0]).unwrap();
         let verified = verify::verify(&audit, log.key(), None).unwrap();
         assert_eq!(verified.events, 8, "5, f, the repair event, h");
+        assert!(verified.torn_tail.is_none());
+        // Torn bytes after the head's line: what an interrupted single append leaves.
+        let last = segments::list(&audit).unwrap().pop().unwrap();
+        let whole = std::fs::read(&last).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"{\"seq\":9,\"act");
+        std::fs::write(&last, &torn).unwrap();
+        assert!(verify::verify(&audit, log.key(), None).unwrap().torn_tail.is_some());
+        // Torn bytes after a line past the head that no pending group explains ("i" written, its
+        // head not): not what an interrupted append leaves, and the append would not repair
+        // them, so they are reported as a cut line.
+        std::fs::write(&last, &whole).unwrap();
+        let head = segments::read_head(&audit).unwrap().unwrap();
+        log.append(&events(&["i"])[0]).unwrap();
+        segments::write_head(&audit, &head).unwrap();
+        assert_eq!(verify::verify(&audit, log.key(), None).unwrap().events, 9);
+        let last = segments::list(&audit).unwrap().pop().unwrap();
+        let mut torn = std::fs::read(&last).unwrap();
+        torn.extend_from_slice(b"{\"seq\":10,\"act");
+        std::fs::write(&last, &torn).unwrap();
+        let broken = verify::verify(&audit, log.key(), None).unwrap_err();
+        assert!(broken.problem.contains("cut off"), "{}", broken.problem);
     }
 
     #[test]

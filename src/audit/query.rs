@@ -12,12 +12,20 @@ use crate::error::UserError;
 /// Every event of every segment, oldest first.
 pub fn read_all(dir: &Path) -> std::io::Result<Vec<Map<String, Value>>> {
     let mut out = Vec::new();
-    for path in segments::list(dir)? {
+    let paths = segments::list(dir)?;
+    for (n, path) in paths.iter().enumerate() {
         let segment = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for (i, line) in std::fs::read_to_string(&path)?.lines().enumerate() {
+        let mut text = std::fs::read_to_string(path)?;
+        // The log's last line cut off by an append that was interrupted (a crash, a full disk)
+        // is no event: `audit verify` tells it apart from a line cut that was recorded, and the
+        // next append sets it aside.
+        if n + 1 == paths.len() && !text.ends_with('\n') {
+            text.truncate(text.rfind('\n').map_or(0, |at| at + 1));
+        }
+        for (i, line) in text.lines().enumerate() {
             match serde_json::from_str(line) {
                 Ok(Value::Object(event)) => out.push(event),
                 _ => {

@@ -12,6 +12,10 @@ pub struct Verified {
     pub events: u64,
     pub segments: usize,
     pub last_seq: u64,
+    /// `segment:line` of a last line cut off after the head: an append that was interrupted (a
+    /// crash, a full disk) before it was recorded, which the next append sets aside. The lines
+    /// before it verify; a line cut off that the head records as written is [`Broken`].
+    pub torn_tail: Option<String>,
 }
 
 /// Where and how the log was tampered with.
@@ -65,20 +69,32 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
     let paths = segments::list(dir).map_err(io)?;
     // All lines first: telling "removed" from "reordered" needs to look ahead.
     let mut lines: Vec<(String, usize, String)> = Vec::new();
-    for path in &paths {
+    let mut torn = None;
+    for (i, path) in paths.iter().enumerate() {
         let segment = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let text = std::fs::read(path).map_err(io)?;
-        let text = String::from_utf8_lossy(&text);
+        let mut text = String::from_utf8_lossy(&text).into_owned();
         if !text.is_empty() && !text.ends_with('\n') {
             let n = text.lines().count();
-            return Err(Broken::at(
-                &segment,
-                n,
-                "the last line is cut off (the file was truncated mid-line)",
-            ));
+            let cut_off = || {
+                Broken::at(
+                    &segment,
+                    n,
+                    "the last line is cut off (the file was truncated mid-line)",
+                )
+            };
+            // Only the log's very last line can be one an append did not finish, and only if
+            // it is not a whole event (one that lost its newline was cut); whether the head
+            // records it as written (then it was cut too) is checked below.
+            let whole = text.rfind('\n').map_or(0, |at| at + 1);
+            if i + 1 < paths.len() || serde_json::from_str::<Value>(&text[whole..]).is_ok() {
+                return Err(cut_off());
+            }
+            text.truncate(whole);
+            torn = Some(cut_off());
         }
         lines.extend(
             text.lines()
@@ -163,6 +179,9 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         }
         // The head is written after the lines; it never runs ahead of them.
         if head.seq > last_seq {
+            if let Some(torn) = torn {
+                return Err(torn);
+            }
             let place = lines
                 .last()
                 .map_or_else(|| "the log".to_string(), |(s, l, _)| format!("{s}:{l}"));
@@ -217,6 +236,14 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
                 ));
             }
         }
+        // What the next append sets aside (see `AuditLog::cut_torn_tail`): torn bytes after the
+        // head's line, or after a line of the group it names as pending.
+        if last_seq != head.seq
+            && head.pending.is_none()
+            && let Some(torn) = torn.take()
+        {
+            return Err(torn);
+        }
     } else if count > 0 {
         return Err(Broken {
             place: dir.join("head.json").display().to_string(),
@@ -241,6 +268,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         events: count,
         segments: paths.len(),
         last_seq,
+        torn_tail: torn.map(|t| t.place),
     })
 }
 
