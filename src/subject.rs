@@ -28,9 +28,13 @@ impl Subject {
 }
 
 /// The subjects a command acts on, checked against `[subject].keys`.
-pub fn from_args(args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, UserError> {
+pub fn from_args(global: &crate::cli::Global, args: &SubjectArgs, keys: &[String]) -> Result<Vec<Subject>, UserError> {
     match &args.subjects_file {
-        Some(path) => from_file(path, keys),
+        Some(path) => {
+            let (subjects, trimmed) = from_file(path, keys)?;
+            warn_trimmed(global, &trimmed);
+            Ok(subjects)
+        }
         None => {
             let mut ids = Vec::new();
             for arg in &args.subject {
@@ -91,16 +95,24 @@ fn check_value(key: &str, value: &str, place: &str) -> Result<String, UserError>
     Ok(value.to_string())
 }
 
-fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
+/// The subjects of a subjects file, and the places (`file:line`) of values that had spaces
+/// around them, trimmed (a space after each comma is common in hand-written CSV).
+fn from_file(path: &Path, keys: &[String]) -> Result<(Vec<Subject>, Vec<String>), UserError> {
+    use std::io::Read;
     let cannot =
         |e: &dyn std::fmt::Display| UserError::usage(format!("cannot read subjects file {}: {e}", path.display()));
-    // `-` is standard input, as for every file dsar reads.
-    let input: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin())
+    // `-` is standard input, as for every file dsar reads. Read whole: a row's line is counted
+    // from its place in the text (the CSV reader's count skips blank lines).
+    let mut input = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut input)
     } else {
-        Box::new(std::fs::File::open(path).map_err(|e| cannot(&e))?)
-    };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut input))
+    }
+    .map_err(|e| cannot(&e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(input.as_slice());
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| cannot(&e))?
@@ -117,15 +129,34 @@ fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
         check_key(name, keys).map_err(|e| UserError::usage(format!("{}:1: {}", path.display(), e.message)))?;
     }
     let mut subjects = Vec::new();
+    let mut trimmed = Vec::new();
+    // Lines before `counted` bytes, counted once: rows come in order.
+    let (mut counted, mut line) = (0usize, 1u64);
     for record in reader.records() {
         let record = record.map_err(|e| cannot(&e))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let mut at = record
+            .position()
+            .map_or(counted, |p| p.byte() as usize)
+            .min(input.len());
+        // The reader's position is where it started: before any blank lines it skipped.
+        while input.get(at).is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            at += 1;
+        }
+        if at > counted {
+            line += input[counted..at].iter().filter(|&&b| b == b'\n').count() as u64;
+            counted = at;
+        }
         let place = format!("{}:{line}", path.display());
         let ids: Vec<(String, String)> = header
             .iter()
             .zip(record.iter())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| check_value(k, v, &place).map(|v| (k.clone(), v)))
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| {
+                if v.trim() != v && trimmed.last() != Some(&place) {
+                    trimmed.push(place.clone());
+                }
+                check_value(k, v.trim(), &place).map(|v| (k.clone(), v))
+            })
             .collect::<Result<_, _>>()?;
         if ids.is_empty() {
             return Err(UserError::usage(format!("{place}: this row names no identifier")));
@@ -138,7 +169,27 @@ fn from_file(path: &Path, keys: &[String]) -> Result<Vec<Subject>, UserError> {
             path.display()
         )));
     }
-    Ok(subjects)
+    Ok((subjects, trimmed))
+}
+
+/// Say which rows of a subjects file had values with spaces around them: they are looked for
+/// without the spaces (matching is exact), so a value stored with them is not found.
+fn warn_trimmed(global: &crate::cli::Global, trimmed: &[String]) {
+    const SHOWN: usize = 5;
+    if trimmed.is_empty() {
+        return;
+    }
+    let more = match trimmed.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more row(s)"),
+    };
+    crate::warn_all(
+        global,
+        &[format!(
+            "{}{more}: spaces around a value were trimmed; matching is exact, so the value is looked for without them",
+            trimmed[..trimmed.len().min(SHOWN)].join(", ")
+        )],
+    );
 }
 
 /// `key=value` of every identifier the operator gave, for a warning on the terminal (never for

@@ -201,7 +201,7 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
     let (db, ws) = chinook();
     std::fs::write(
         ws.path("people.csv"),
-        "email,customer_id\nluisg@embraer.com.br,\n,2\nnobody@example.com,\nftremblay@gmail.com,\n",
+        "email,customer_id\nluisg@embraer.com.br,\n,2\n\nnobody@example.com,\n ftremblay@gmail.com ,\n",
     )
     .unwrap();
     // nobody@example.com matches nothing: every archive is written, and the run exits 3.
@@ -209,6 +209,12 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("nothing matched email=nobody@example.com"),
+        "{}",
+        stderr(&out)
+    );
+    // The padded value is looked for without its spaces, and the operator is told where.
+    assert!(
+        stderr(&out).contains("people.csv:6: spaces around a value were trimmed"),
         "{}",
         stderr(&out)
     );
@@ -225,9 +231,10 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
         .collect();
     assert_eq!(ledger.len(), 4, "{ledger:?}");
     assert!(ledger.iter().all(|n| n.ends_with(".json")), "{ledger:?}");
-    // Each archive says which line of the file it answers (the header is line 1).
+    // Each archive says which line of the file it answers (the header is line 1; the blank
+    // line 4 counts).
     let lines: Vec<u64> = requests.iter().map(|r| r["line"].as_u64().unwrap()).collect();
-    assert_eq!(lines, [2, 3, 4, 5], "{report}");
+    assert_eq!(lines, [2, 3, 5, 6], "{report}");
 
     let expected_customer = [Some(1), Some(2), None, Some(3)];
     for (request, customer) in requests.iter().zip(expected_customer) {

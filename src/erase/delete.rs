@@ -38,7 +38,7 @@ pub async fn run(global: &Global, args: &DeleteArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
     let order = Order {
-        subjects: subject::from_args(&args.subjects, &config.subject_keys)?,
+        subjects: subject::from_args(global, &args.subjects, &config.subject_keys)?,
         allow_multiple: args.subjects.allow_multiple,
         dry_run: args.dry_run,
         yes: args.yes,

@@ -77,7 +77,7 @@ pub struct Exported {
 pub async fn run(global: &Global, args: &ExportArgs) -> Result<(), UserError> {
     let config = crate::config::load(&global.config)?;
     crate::warn_all(global, &config.warnings);
-    let subjects = subject::from_args(&args.subjects, &config.subject_keys)?;
+    let subjects = subject::from_args(global, &args.subjects, &config.subject_keys)?;
     subject::warn_padded(global, &subjects);
     let encryption = Encryption::from_args(args, &config.settings)?;
     let out_dir = args.out.clone().unwrap_or_else(|| config.settings.export_dir.clone());
