@@ -1,6 +1,7 @@
 //! An append that failed part-way (a full disk, a process killed mid-write) leaves a torn last
 //! line; once there is space again the next append removes it under the lock, logs
-//! `audit.repaired`, and `audit verify` passes. A torn line after a cut log is not "repaired".
+//! `audit.repaired`, and `audit verify` passes (before the repair too, naming the torn line). A
+//! torn line after a cut log is not "repaired", and does not verify.
 
 mod common;
 
@@ -42,8 +43,10 @@ fn a_torn_last_line_is_cut_by_the_next_append_and_logged() {
     ws.dsar_ok(&["check"]);
     let segment = last_segment(&ws.state_dir());
     tear(&segment, br#"{"seq":3,"time":"2026-11-30T05:"#);
-    let broken = ws.dsar(&["audit", "verify"]);
-    assert_eq!(broken.status.code(), Some(1), "a torn line does not verify");
+    // Before the repair, verify names the torn line and passes: the lines before it verify.
+    let noted = ws.dsar(&["audit", "verify"]);
+    assert_eq!(noted.status.code(), Some(0), "{}", stderr(&noted));
+    assert!(stderr(&noted).contains("is cut off"), "{}", stderr(&noted));
 
     ws.dsar_ok(&["check"]);
     let events = ws.audit_events();
@@ -75,6 +78,8 @@ fn a_torn_line_after_a_cut_is_not_repaired() {
     std::fs::write(&segment, format!("{}\n{{\"seq\":", lines.join("\n"))).unwrap();
     let out = ws.dsar(&["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verify = ws.dsar(&["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", stderr(&verify));
     let log = std::fs::read_to_string(&segment).unwrap();
     assert!(log.ends_with("{\"seq\":"), "the torn bytes are left as evidence: {log}");
     assert!(!log.contains("audit.repaired"));
