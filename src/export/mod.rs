@@ -181,27 +181,72 @@ fn record_finished_archive(
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| unreadable(e.to_string()))?;
     let sha256 = crate::hex::hex(&hasher.finalize());
     let audit = AuditLog::open(global)?.with_segment_events(config.settings.audit_segment_events);
+    // A batch logs its events before it writes its records: a run killed in between left this
+    // archive's `export.completed`, with its checksum and counts. Then the file must be that
+    // archive (another person's copied there is refused), no second event is logged, and the
+    // record gets the event's counts; without one, only its age header could be checked.
+    let logged = logged_completion(&audit, &record.request_id)?;
+    if let Some(event) = &logged
+        && event.get("archive_sha256").and_then(serde_json::Value::as_str) != Some(sha256.as_str())
+    {
+        return Err(UserError::runtime(format!(
+            "{} is not the archive the audit log records for export {} (its sha256 differs); nothing was recorded",
+            archive.display(),
+            record.request_id
+        ))
+        .with_hint("move it aside (keep it: it may be evidence), then resume again to make the archive anew"));
+    }
+    // (source, table, rows) of each table the event counts.
+    let counts: Vec<(String, String, u64)> = logged
+        .as_ref()
+        .and_then(|event| event.get("tables"))
+        .and_then(serde_json::Value::as_array)
+        .map(|tables| {
+            tables
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.get("source")?.as_str()?.to_string(),
+                        t.get("table")?.as_str()?.to_string(),
+                        t.get("rows")?.as_u64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    let mut run = ledger.start(
+    // The request as its run recorded it (when it started, where and how it exported), ended.
+    let mut run = ledger.start_with(
+        None,
         &record.request_id,
         "export",
         audit.operator(),
         record.reason.clone(),
         record.subject.clone(),
+        |r| {
+            r.started_at = record.started_at.clone();
+            r.export = record.export.clone();
+            r.sealed_subjects = record.sealed_subjects.clone();
+        },
     )?;
+    for (source, table, rows) in &counts {
+        run.set_progress(source, table, *rows, Some(*rows));
+    }
     run.finish("completed", None, Vec::new())?;
-    let mut details = serde_json::Map::new();
-    details.insert("recovered".into(), true.into());
-    details.insert("bytes".into(), bytes.into());
-    audit.append(&Event {
-        action: "export.completed".into(),
-        request_id: Some(record.request_id.clone()),
-        subject: record.subject.clone(),
-        archive_sha256: Some(sha256.clone()),
-        outcome: Outcome::Ok,
-        details,
-        ..Default::default()
-    })?;
+    if logged.is_none() {
+        let mut details = serde_json::Map::new();
+        details.insert("recovered".into(), true.into());
+        details.insert("bytes".into(), bytes.into());
+        audit.append(&Event {
+            action: "export.completed".into(),
+            request_id: Some(record.request_id.clone()),
+            subject: record.subject.clone(),
+            archive_sha256: Some(sha256.clone()),
+            outcome: Outcome::Ok,
+            details,
+            ..Default::default()
+        })?;
+    }
     if global.json {
         crate::output::print_json(&serde_json::json!({
             "state": "completed",
@@ -218,6 +263,20 @@ fn record_finished_archive(
         );
     }
     Ok(())
+}
+
+/// The last `export.completed` event the audit log holds for `request_id`, if any.
+fn logged_completion(
+    audit: &AuditLog,
+    request_id: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, UserError> {
+    let dir = audit.dir()?;
+    let events = crate::audit::query::read_all(&dir)
+        .map_err(|e| UserError::runtime(format!("cannot read the audit log in {}: {e}", dir.display())))?;
+    Ok(events.into_iter().rev().find(|event| {
+        event.get("action").and_then(serde_json::Value::as_str) == Some("export.completed")
+            && event.get("request_id").and_then(serde_json::Value::as_str) == Some(request_id)
+    }))
 }
 
 /// Export `plan.subjects` in batches; `resumed` reuses that request id for a one-subject plan.
