@@ -25,14 +25,8 @@ RECIPIENT=$(cat "$WORK/recipients.txt")
 
 KINDS=${DSAR_BENCH_KINDS:-mysql sqlite}
 want() { [[ " $KINDS " == *" $1 "* ]]; }
-log() { echo "bench: $*" >&2; }
-figure() { echo "$1: $2"; }
+. bench/lib.sh
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# n/a for a zero baseline (a --quick run on a fast machine can time one under the clock's
-# resolution), as bench/run.sh's ratio() does, instead of an awk division error.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 check() { # label expected got
   if [ "$2" != "$3" ]; then
     log "$1: expected $2, got $3"

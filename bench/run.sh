@@ -44,8 +44,7 @@ SMALL=small@example.com
 ORDINARY=user1000@example.com
 ERASER=eraser@example.com
 
-log() { echo "bench: $*" >&2; }
-figure() { echo "$1: $2"; }
+. bench/lib.sh
 
 # --- tools ------------------------------------------------------------------------------------
 missing=()
@@ -170,11 +169,7 @@ raw_copy() {
   LAST_S=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
-# a / b; n/a when b is 0 (a baseline shorter than its clock's resolution: a CPU time under one
-# clock tick in a --quick run on a fast machine).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # Rows each subject owns, straight from the database: the export must find exactly these.
 expected_rows() {
@@ -249,7 +244,6 @@ server_url() { echo "${BENCH_DATABASE_URL%/*}/$1"; }
 ERASE_URL=$(server_url dsar_erase)
 BARE_URL=$(server_url dsar_erase_bare)
 psql_at() { local url=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 "$url" "$@"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # CPU time the whole machine spent busy (user, nice, system, irq, softirq, steal of every core,
 # in clock ticks): an erasure's work is the server's as much as dsar's, and on a machine whose
 # cores are all busy, that work over the cores is the least wall time it can take.

@@ -128,8 +128,7 @@ fn provenance(log: &AuditLog, request_id: Option<&str>, sha256: &str) -> Result<
         .map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
     let exports: Vec<&Map<String, Value>> = events
         .iter()
-        .filter(|e| e.get("action").and_then(Value::as_str) == Some("export.completed"))
-        .filter(|e| e.get("request_id").and_then(Value::as_str) == request_id)
+        .filter(|e| crate::audit::query::completes_export(e, request_id))
         .collect();
     if exports
         .iter()

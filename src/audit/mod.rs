@@ -248,7 +248,7 @@ impl AuditLog {
             return Ok(None);
         }
         let bytes = std::fs::read(&path)?;
-        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let whole = segments::whole_len(&bytes);
         if serde_json::from_slice::<Value>(&bytes[whole..]).is_ok() {
             // A whole event without its newline is not a torn write: leave it to the checks.
             return Ok(None);
@@ -258,7 +258,7 @@ impl AuditLog {
         // the segment's first) the previous segment's last.
         let last_whole: Option<Value> = match bytes[..whole].strip_suffix(b"\n") {
             Some(body) => {
-                let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let start = segments::whole_len(body);
                 serde_json::from_slice(&body[start..]).ok()
             }
             None => match all.last() {

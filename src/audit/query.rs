@@ -22,8 +22,8 @@ pub fn read_all(dir: &Path) -> std::io::Result<Vec<Map<String, Value>>> {
         // The log's last line cut off by an append that was interrupted (a crash, a full disk)
         // is no event: `audit verify` tells it apart from a line cut that was recorded, and the
         // next append sets it aside.
-        if n + 1 == paths.len() && !text.ends_with('\n') {
-            text.truncate(text.rfind('\n').map_or(0, |at| at + 1));
+        if n + 1 == paths.len() {
+            text.truncate(segments::whole_len(text.as_bytes()));
         }
         for (i, line) in text.lines().enumerate() {
             match serde_json::from_str(line) {
@@ -114,6 +114,12 @@ impl Filter {
         }
         true
     }
+}
+
+/// Whether `event` is the `export.completed` of request `id` (its `request_id`).
+pub fn completes_export(event: &Map<String, Value>, id: Option<&str>) -> bool {
+    event.get("action").and_then(Value::as_str) == Some("export.completed")
+        && event.get("request_id").and_then(Value::as_str) == id
 }
 
 /// Whether `event` acts on request `id`: its own, or one a purge destroyed (`request_ids`).

@@ -172,6 +172,12 @@ pub fn first_line(path: &Path) -> std::io::Result<Option<String>> {
     Ok((n > 0).then(|| line.trim_end_matches('\n').to_string()))
 }
 
+/// How many bytes of a segment's `text` are whole lines: up to its last newline. What follows, if
+/// anything, is a last line an append did not finish (or a cut).
+pub fn whole_len(text: &[u8]) -> usize {
+    text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+}
+
 /// Whether the segment at `path` is empty or ends with a newline (no torn line at its end).
 pub fn ends_whole(path: &Path) -> std::io::Result<bool> {
     let mut file = File::open(path)?;

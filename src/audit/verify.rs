@@ -89,7 +89,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
             // Only the log's very last line can be one an append did not finish, and only if
             // it is not a whole event (one that lost its newline was cut); whether the head
             // records it as written (then it was cut too) is checked below.
-            let whole = text.rfind('\n').map_or(0, |at| at + 1);
+            let whole = segments::whole_len(text.as_bytes());
             if i + 1 < paths.len() || serde_json::from_str::<Value>(&text[whole..]).is_ok() {
                 return Err(cut_off());
             }

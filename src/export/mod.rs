@@ -273,10 +273,10 @@ fn logged_completion(
     let dir = audit.dir()?;
     let events = crate::audit::query::read_all(&dir)
         .map_err(|e| UserError::runtime(format!("cannot read the audit log in {}: {e}", dir.display())))?;
-    Ok(events.into_iter().rev().find(|event| {
-        event.get("action").and_then(serde_json::Value::as_str) == Some("export.completed")
-            && event.get("request_id").and_then(serde_json::Value::as_str) == Some(request_id)
-    }))
+    Ok(events
+        .into_iter()
+        .rev()
+        .find(|event| crate::audit::query::completes_export(event, Some(request_id))))
 }
 
 /// Export `plan.subjects` in batches; `resumed` reuses that request id for a one-subject plan.

@@ -24,10 +24,9 @@ use crate::error::UserError;
 pub struct Spool {
     dir: Arc<Path>,
     files: Vec<File>,
-    /// The file lines go to now (an index of `files`), its length, and the requests it has a
-    /// line of: a second line of a request goes to a new file, since a reader takes the first
-    /// line of a request in a file as its record.
-    open: Option<(usize, u64, HashSet<String>)>,
+    /// The file lines go to now (an index of `files`) and its length. Its lines are the last of
+    /// `lines` (a line kept in memory closes it first).
+    open: Option<(usize, u64)>,
     /// Every line, in the order the requests ended (a request that ended twice: twice).
     lines: Vec<(String, Place)>,
     /// Set once a file without a name could not be made: the lines after wait in memory.
@@ -65,14 +64,23 @@ impl Spool {
         self.lines.push((id, place));
     }
 
-    /// `line` appended to the open file (a new one when it is full or has a line of `id`).
+    /// `line` appended to the open file (a new one when it is full or has a line of `id`: a
+    /// reader takes the first line of a request in a file as its record).
     fn write(&mut self, id: &str, line: &[u8]) -> Option<Place> {
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|(_, _, ids)| ids.len() >= shared::PER_FILE || ids.contains(id))
-        {
-            self.open = None;
+        if let Some((open, _)) = self.open {
+            let in_open = self
+                .lines
+                .iter()
+                .rev()
+                .take_while(|(_, place)| matches!(place, Place::File { file, .. } if *file == open));
+            let (mut count, mut has_id) = (0, false);
+            for (other, _) in in_open {
+                count += 1;
+                has_id |= other == id;
+            }
+            if count >= shared::PER_FILE || has_id {
+                self.open = None;
+            }
         }
         if self.open.is_none() {
             if self.no_unnamed {
@@ -81,7 +89,7 @@ impl Spool {
             match unnamed_file(&self.dir) {
                 Ok(file) => {
                     self.files.push(file);
-                    self.open = Some((self.files.len() - 1, 0, HashSet::new()));
+                    self.open = Some((self.files.len() - 1, 0));
                 }
                 Err(_) => {
                     self.no_unnamed = true;
@@ -89,7 +97,7 @@ impl Spool {
                 }
             }
         }
-        let (file, at, ids) = self.open.as_mut()?;
+        let (file, at) = self.open.as_mut()?;
         match self.files[*file].write_all_at(line, *at) {
             Ok(()) => {
                 let place = Place::File {
@@ -98,7 +106,6 @@ impl Spool {
                     len: line.len() - 1,
                 };
                 *at += line.len() as u64;
-                ids.insert(id.to_string());
                 Some(place)
             }
             // Part of the line may be in the file, after its last whole line: no line is
