@@ -147,13 +147,38 @@ pub fn link_as(dir: &Path, id: &str, hard_link: impl Fn(&Path) -> std::io::Resul
 const STALE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Whether `name` (at `path`) is a hidden name [`write`] left behind (a temporary records file
-/// or a link on its way to a request's name) and older than [`STALE`].
+/// or a link on its way to a request's name), or the temporary file of a record or a run's queue
+/// whose process is gone (`.<name>.<pid>.tmp`, see `state::write_atomically`: a kill while a
+/// run wrote its queue left one), and older than [`STALE`].
 pub fn is_stale_temp(name: &str, path: &Path) -> bool {
     let temp = (name.starts_with(".records.") && name.ends_with(".tmp"))
-        || (name.starts_with('.') && name.contains(".json.") && name.ends_with(".link"));
+        || (name.starts_with('.') && name.contains(".json.") && name.ends_with(".link"))
+        || writer_is_gone(name);
     temp && fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE))
+}
+
+/// Whether `name` is `.<name>.<pid>.tmp` and no process has that pid (one of another user's
+/// counts as alive: dsar cannot tell it is not the writer).
+fn writer_is_gone(name: &str) -> bool {
+    let Some((_, pid)) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.rsplit_once('.'))
+    else {
+        return false;
+    };
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<libc::pid_t>() else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+    let alive =
+        unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    pid > 0 && !alive
 }
 
 /// Whether `text` (a record file) is a batch's file of lines.
@@ -277,17 +302,29 @@ mod tests {
     }
 
     /// Hidden names a dead process left are stale once ten minutes old; fresh ones (a live
-    /// process between writing and linking) and records are not.
+    /// process between writing and linking), a live process's temporary files and records
+    /// are not.
     #[test]
     fn only_old_hidden_names_of_a_batch_are_stale() {
         let dir = tempfile::tempdir().unwrap();
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        // A process that has ended (its pid not reused in the moments of this test).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
         for (name, aged, stale) in [
             (".records.0123456789abcdef.tmp", true, true),
             (".r1.json.0123456789abcdef.link", true, true),
             (".records.fedcba9876543210.tmp", false, false),
             ("r1.json", true, false),
-            (".r1.json.4242.tmp", true, false),
+            (&format!(".r1.json.{}.tmp", std::process::id()), true, false),
+            (&format!(".run-x.queue.{}.tmp", std::process::id()), true, false),
+            (&format!(".run-x.queue.{gone}.tmp"), true, true),
+            (&format!(".r1.json.{gone}.tmp"), true, true),
+            (&format!(".r1.json.{gone}.tmp.x"), true, false),
+            (&format!(".run-x.queue.{gone}.tmp"), false, false),
+            (".run-x.queue.0.tmp", true, false),
+            (".run-x.queue.+12.tmp", true, false),
         ] {
             let path = dir.path().join(name);
             let file = fs::File::create(&path).unwrap();
