@@ -602,8 +602,10 @@ impl Ledger {
     /// With a file each, the record of every queued person would be replaced when their batch
     /// ends, and each file replaced frees an inode that ext4 (without a journal) steps over,
     /// for a minute or more, on every file it creates next: a run of 10,000 people wrote 20,000
-    /// files and freed 10,000. Not fsynced: a queue lost in a crash names work that never
-    /// started (not in a grouped ledger's next sync either: each batch syncs its records).
+    /// files and freed 10,000. Synced before the run logs its people as requested (each
+    /// `export.requested` of a queued person names the run, `queued_by`): the ledger knows every
+    /// person the log names, so a queue that goes missing later (removed, truncated) is caught
+    /// by `dsar audit verify` ([`Ledger::unknown`]) rather than its people vanishing from `jobs`.
     pub fn queue(
         &self,
         run: &str,
@@ -611,7 +613,7 @@ impl Ledger {
     ) -> Result<(), UserError> {
         let path = self.queue_path(run);
         let mut failed = None;
-        let written = crate::state::write_unsynced_with(&path, |out| {
+        let written = crate::state::write_atomically_with(&path, |out| {
             for request in requests {
                 let mut request = match request {
                     Ok(request) => request,
@@ -628,10 +630,49 @@ impl Ledger {
             }
             Ok(())
         });
-        match failed {
-            Some(e) => Err(e),
-            None => written,
+        if let Some(e) = failed {
+            return Err(e);
         }
+        written?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
+    }
+
+    /// Of `ids` (requests the audit log names), those the ledger knows nothing of: no record
+    /// under the request's name and no line in any run's queue. A record that exists but does
+    /// not verify is known (`jobs` shows it damaged); only one that is gone is named here.
+    pub fn unknown<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, UserError> {
+        let mut queued: Option<std::collections::HashSet<String>> = None;
+        let mut unknown = Vec::new();
+        for id in ids {
+            if self.record_path(id).exists() {
+                continue;
+            }
+            // The queues are read once, and only when some record is missing.
+            if queued.is_none() {
+                queued = Some(self.queued_ids()?);
+            }
+            // Looked at again: a live run may have recorded it (and dropped its queue) since.
+            if !queued.as_ref().is_some_and(|q| q.contains(id)) && !self.record_path(id).exists() {
+                unknown.push(id.to_string());
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// The ids of every line of every run's queue.
+    fn queued_ids(&self) -> Result<std::collections::HashSet<String>, UserError> {
+        let mut ids = std::collections::HashSet::new();
+        for queue in self.open_queues(&self.names()?)? {
+            queue.each_line(|line| {
+                if let Ok(q) = serde_json::from_str::<QueuedId>(line) {
+                    ids.insert(q.request_id);
+                }
+                true
+            })?;
+        }
+        Ok(ids)
     }
 
     /// Once run `run` has ended (or the last of a dead run's queue was resumed), remove its

@@ -231,14 +231,6 @@ pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
     write_replacing_with(path, false, |file| file.write_all(bytes))
 }
 
-/// [`write_unsynced`] of what `write` writes, streamed to the file.
-pub fn write_unsynced_with(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), UserError> {
-    write_replacing_with(path, false, write)
-}
-
 /// [`write_atomically`] of what `write` writes, streamed to the file (a large JSON document is
 /// never held whole in memory).
 pub fn write_atomically_with(

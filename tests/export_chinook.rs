@@ -231,6 +231,8 @@ fn subjects_file_writes_one_archive_per_person_with_only_their_rows() {
         .collect();
     assert_eq!(ledger.len(), 4, "{ledger:?}");
     assert!(ledger.iter().all(|n| n.ends_with(".json")), "{ledger:?}");
+    // The queued person was logged when queued, and the ledger still knows them.
+    ws.dsar_ok(&["audit", "verify"]);
     // Each archive says which line of the file it answers (the header is line 1; the blank
     // line 4 counts).
     let lines: Vec<u64> = requests.iter().map(|r| r["line"].as_u64().unwrap()).collect();

@@ -773,6 +773,73 @@ fn an_edited_line_of_a_run_queue_is_never_resumed() {
     assert!(queue.exists(), "a line without a record keeps the queue");
 }
 
+/// The people a batch export queues are in the audit log from the run's start, naming the run;
+/// a queue removed or cut afterwards (its people vanish from `jobs`) is caught by `audit
+/// verify`, which names whom the ledger lost.
+#[test]
+fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
+    let (_db, ws, mut child) = batch_export("customer_id\n1\n2\n3\n");
+    running_id(&ws, &mut child);
+    let queued: Vec<String> = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let events = ws.audit_events();
+    for id in &queued {
+        assert!(
+            events.iter().any(|e| e["action"] == "export.requested"
+                && e["request_id"] == id.as_str()
+                && e["details"]["queued_by"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("run-"))),
+            "{id} logged as requested, queued by the run"
+        );
+    }
+    let verified = json(&ws.dsar_ok(&["audit", "verify", "--json"]));
+    assert_eq!(verified["state"], "ok", "{verified}");
+
+    let queue = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "queue"))
+        .expect("the run's queue");
+    let text = std::fs::read_to_string(&queue).unwrap();
+    let first = text.lines().next().unwrap();
+    let kept: Value = serde_json::from_str(first).unwrap();
+    let cut = queued.iter().find(|id| kept["request_id"] != id.as_str()).unwrap();
+    std::fs::write(&queue, format!("{first}\n")).unwrap();
+    let listed = json(&ws.dsar_ok(&["jobs", "--json"]));
+    assert!(
+        !listed.to_string().contains(cut.as_str()),
+        "the cut person is gone from jobs: {listed}"
+    );
+    let out = ws.dsar(&["audit", "verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["state"], "ledger_incomplete", "{report}");
+    assert_eq!(report["missing_requests"], serde_json::json!([cut]), "{report}");
+    let out = ws.dsar(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("has lost 1 request(s)") && stderr(&out).contains(cut.as_str()),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::remove_file(&queue).unwrap();
+    let report = json(&ws.dsar(&["audit", "verify", "--json"]));
+    let mut missing: Vec<String> = serde_json::from_value(report["missing_requests"].clone()).unwrap();
+    missing.sort();
+    let mut expected = queued.clone();
+    expected.sort();
+    assert_eq!(missing, expected, "{report}");
+}
+
 /// An export killed after its archive was renamed into place (simulated: killed mid-run, then
 /// the finished archive put where the rename would have left it) is recognised by `resume`:
 /// the archive is checked, recorded with its checksum, and not refused as "already exists".

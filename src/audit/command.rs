@@ -37,28 +37,30 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
             .with_hint("point --state-dir at the log you mean, or pass --allow-empty for a state dir that is new"))
         }
         Ok(v) => {
+            let lost = lost_requests(&log, &v.queued)?;
+            if lost.is_empty() {
+                report_verified(global, &v);
+                return Ok(());
+            }
             if global.json {
-                let mut result =
-                    json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq});
-                if let Some(place) = &v.torn_tail {
-                    result["torn_tail"] = place.clone().into();
-                }
-                crate::output::print_json(&result);
-            } else if !global.quiet {
-                println!(
-                    "audit log ok: {} events in {} segment(s), last seq {}",
-                    v.events, v.segments, v.last_seq
-                );
+                crate::output::print_json(&json!({
+                    "state": "ledger_incomplete",
+                    "events": v.events,
+                    "last_seq": v.last_seq,
+                    "missing_requests": lost,
+                }));
             }
-            if let Some(place) = &v.torn_tail
-                && !global.quiet
-            {
-                eprintln!(
-                    "note: the last line ({place}) is cut off: an append was interrupted (a crash, a full disk) before it \
-                     was recorded; the lines before it verify, and the next append sets it aside"
-                );
-            }
-            Ok(())
+            Err(UserError::runtime(format!(
+                "the audit log verifies, but the ledger beside it has lost {} request(s) a batch export queued \
+                 (first: {}): its run's queue was removed or cut",
+                lost.len(),
+                lost[0]
+            ))
+            .with_hint(format!(
+                "`dsar audit show --request {}` shows what the log holds of each; without its queue line a request \
+                 cannot be resumed: export those people again",
+                lost[0]
+            )))
         }
         Err(broken) => {
             if global.json {
@@ -69,6 +71,40 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
             Err(broken.into())
         }
     }
+}
+
+/// What `audit verify` prints of a log that verifies.
+fn report_verified(global: &Global, v: &super::verify::Verified) {
+    if global.json {
+        let mut result = json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq});
+        if let Some(place) = &v.torn_tail {
+            result["torn_tail"] = place.clone().into();
+        }
+        crate::output::print_json(&result);
+    } else if !global.quiet {
+        println!(
+            "audit log ok: {} events in {} segment(s), last seq {}",
+            v.events, v.segments, v.last_seq
+        );
+    }
+    if let Some(place) = &v.torn_tail
+        && !global.quiet
+    {
+        eprintln!(
+            "note: the last line ({place}) is cut off: an append was interrupted (a crash, a full disk) before it \
+             was recorded; the lines before it verify, and the next append sets it aside"
+        );
+    }
+}
+
+/// Of the requests the log records as queued by a batch run, those the ledger beside it no
+/// longer knows: the run's queue was synced before they were logged, so only a queue removed or
+/// cut since (never a crash) loses one.
+fn lost_requests(log: &AuditLog, queued: &[String]) -> Result<Vec<String>, UserError> {
+    if queued.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::ledger::Ledger::open(log.state())?.unknown(queued.iter().map(String::as_str))
 }
 
 /// Whether the ledger of the log's state dir records any request (so an empty log was cut).

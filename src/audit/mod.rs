@@ -48,6 +48,10 @@ fn hash_prefix(hash: &str) -> u64 {
 /// Events per segment before a new one is started (`[settings] audit_segment_events`).
 pub const DEFAULT_SEGMENT_EVENTS: u64 = 10_000;
 
+/// The detail of an `export.requested` event that names the batch run whose queue held the
+/// request (`audit verify` checks the ledger still knows it).
+pub const QUEUED_BY: &str = "queued_by";
+
 /// What a command records; `seq`, `time`, actor, host, `prev` and `hash` are added on append.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Event {

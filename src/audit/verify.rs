@@ -16,6 +16,9 @@ pub struct Verified {
     /// crash, a full disk) before it was recorded, which the next append sets aside. The lines
     /// before it verify; a line cut off that the head records as written is [`Broken`].
     pub torn_tail: Option<String>,
+    /// The requests the log records as queued by a batch run (`export.requested` with
+    /// `queued_by`), which the ledger knew before they were logged: each must still be in it.
+    pub queued: Vec<String>,
 }
 
 /// Where and how the log was tampered with.
@@ -118,6 +121,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
     let head_seq = head.as_ref().map(|h| h.seq);
     let mut hash_at_head: Option<String> = None;
     let mut count = 0u64;
+    let mut queued = Vec::new();
     for (i, (segment, line, text)) in lines.iter().enumerate() {
         let Ok(Value::Object(event)) = serde_json::from_str::<Value>(text) else {
             return Err(Broken::at(segment, *line, "not a JSON event: the line was altered"));
@@ -162,6 +166,12 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         expected_prev = stated.to_string();
         anchored |= anchor == Some(stated);
         count += 1;
+        if event.get("action").and_then(Value::as_str) == Some("export.requested")
+            && event.get("details").and_then(|d| d.get(super::QUEUED_BY)).is_some()
+            && let Some(id) = event.get("request_id").and_then(Value::as_str)
+        {
+            queued.push(id.to_string());
+        }
     }
     let last_seq = expected_seq - 1;
     if let Some(head) = head {
@@ -269,6 +279,7 @@ pub(super) fn verify_with(dir: &Path, key: &[u8], anchor: Option<&str>, legacy: 
         segments: paths.len(),
         last_seq,
         torn_tail: torn.map(|t| t.place),
+        queued,
     })
 }
 

@@ -16,8 +16,8 @@ use crate::subject::{self, Subject};
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
 /// log beside records reads as a deleted log). The requests run under `run`'s lock when the
 /// export has one (several people), else each under its own; `queued`: the run queued them
-/// already (its `run-<id>.queue`), and they read `queued` from there until the batch ends (no
-/// record written here).
+/// already (its `run-<id>.queue`) and logged them as requested ([`log_requested`]), and they
+/// read `queued` from there until the batch ends (no record written here).
 /// The `running` records are not synced: what must survive a power loss is the outcome, synced
 /// after the batch (a record lost before that names no archive, and the audit log holds the
 /// request).
@@ -33,15 +33,10 @@ pub(super) fn start_batch(
     request_ids: &[String],
     queued: bool,
 ) -> Result<Vec<Running>, UserError> {
-    audit.append_each(batch.len(), |i| {
-        Cow::Owned(Event {
-            action: "export.requested".into(),
-            request_id: Some(request_ids[i].clone()),
-            subject: hashes(key, &batch[i].ids),
-            outcome: Outcome::Ok,
-            ..Default::default()
-        })
-    })?;
+    // A queued batch's people were logged as requested when the run queued them.
+    if !queued {
+        log_requested(audit, key, batch, request_ids, None)?;
+    }
     let mut running = Vec::with_capacity(batch.len());
     for (subject, id) in batch.iter().zip(request_ids) {
         let sealed = match recovery {
@@ -59,6 +54,32 @@ pub(super) fn start_batch(
         });
     }
     Ok(running)
+}
+
+/// Log `export.requested` for each of `people` (the request `ids[i]`); `queued_by` names the run
+/// whose queue holds them, so `dsar audit verify` can tell a queue gone missing
+/// (`Ledger::unknown`): the queue is written, and synced, before these events.
+pub(super) fn log_requested(
+    audit: &AuditLog,
+    key: &[u8],
+    people: &[Subject],
+    ids: &[String],
+    queued_by: Option<&str>,
+) -> Result<(), UserError> {
+    audit.append_each(people.len(), |i| {
+        let mut details = serde_json::Map::new();
+        if let Some(run) = queued_by {
+            details.insert(crate::audit::QUEUED_BY.into(), run.into());
+        }
+        Cow::Owned(Event {
+            action: "export.requested".into(),
+            request_id: Some(ids[i].clone()),
+            subject: hashes(key, &people[i].ids),
+            outcome: Outcome::Ok,
+            details,
+            ..Default::default()
+        })
+    })
 }
 
 /// `message` without any identifier of the people of `batch`, each replaced by its name

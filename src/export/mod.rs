@@ -392,6 +392,13 @@ async fn export_subjects(
         // still will). A batch's sync after its end makes its records durable.
         if subjects.len() > batch_size {
             ledger.queue(&run, queued)?;
+            batches::log_requested(
+                &audit,
+                &key,
+                &subjects[batch_size..],
+                &all_ids[batch_size..],
+                Some(&run),
+            )?;
         }
         Some((lock, run))
     } else {
