@@ -840,6 +840,75 @@ fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
     assert_eq!(missing, expected, "{report}");
 }
 
+/// An export whose run ended after its archive was in place and its completion logged, but
+/// before its record said so (here the record's name is taken by a folder while it runs, so the
+/// last write fails; a kill between the two leaves the same): `resume` accepts only the archive
+/// the log records. Another person's archive put there is refused (exit 1, nothing recorded);
+/// the real one is recorded completed with the logged counts, and no second event is logged.
+#[test]
+fn resume_accepts_only_the_archive_the_audit_log_records() {
+    let (_db, ws) = shop_with_events(20_000);
+    ws.dsar_ok(&["export", "--subject", "customer_id=2", "--quiet"]);
+    let other = ws.archives();
+    assert_eq!(other.len(), 1, "{other:?}");
+    let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
+    let id = running_id(&ws, &mut child);
+    let record = ws.state_dir().join(format!("requests/{id}.json"));
+    let running = std::fs::read(&record).unwrap();
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir(&record).unwrap();
+    std::fs::write(record.join("taken"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&record).unwrap();
+    std::fs::write(&record, &running).unwrap();
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
+    let completions = |ws: &Workspace| -> Vec<Value> {
+        ws.audit_events()
+            .into_iter()
+            .filter(|e| e["action"] == "export.completed" && e["request_id"] == id.as_str())
+            .collect()
+    };
+    let logged = completions(&ws);
+    assert_eq!(logged.len(), 1, "the run logged its completion");
+    let archive = ws.path(&format!("exports/{id}.zip.age"));
+    let original = std::fs::read(&archive).expect("the archive is in place");
+
+    std::fs::copy(&other[0], &archive).unwrap();
+    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not the archive the audit log records"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
+
+    std::fs::write(&archive, &original).unwrap();
+    let resumed = json(&ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--json"]));
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    assert_eq!(resumed["sha256"], logged[0]["archive_sha256"], "{resumed}");
+    assert_eq!(completions(&ws).len(), 1, "no second export.completed");
+    let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
+    assert_eq!(status["state"], "completed", "{status}");
+    let events = status["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["table"] == "Shop.events")
+        .unwrap()
+        .clone();
+    assert_eq!(events["rows"].as_i64(), Some(ROWS), "{status}");
+    assert_eq!(ws.open_archive(&archive).counts()["shop/Shop.events"], ROWS as u64);
+    ws.dsar_ok(&["audit", "verify"]);
+}
+
 /// An export killed after its archive was renamed into place (simulated: killed mid-run, then
 /// the finished archive put where the rename would have left it) is recognised by `resume`:
 /// the archive is checked, recorded with its checksum, and not refused as "already exists".
@@ -848,6 +917,8 @@ fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
 fn resume_records_an_archive_a_killed_export_had_already_finished() {
     use sha2::{Digest, Sha256};
     let (_db, ws) = shop_with_events(20_000);
+    let other = json(&ws.dsar_ok(&["export", "--subject", "customer_id=2", "--json"]));
+    let other_archive = ws.archives();
     let mut child = ws.spawn(&["export", "--subject", "customer_id=1", "--quiet"]);
     loop {
         assert!(
@@ -869,6 +940,21 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is not a finished dsar archive"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
+
+    // Another export's archive (copied, or moved, under this name) is refused, naming it.
+    std::fs::copy(&other_archive[0], &archive).unwrap();
+    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let other_id = other["request_id"].as_str().unwrap();
+    assert!(
+        stderr(&out).contains(&format!("is the archive of export {other_id}")),
         "{}",
         stderr(&out)
     );

@@ -184,8 +184,20 @@ fn record_finished_archive(
     // A batch logs its events before it writes its records: a run killed in between left this
     // archive's `export.completed`, with its checksum and counts. Then the file must be that
     // archive (another person's copied there is refused), no second event is logged, and the
-    // record gets the event's counts; without one, only its age header could be checked.
-    let logged = logged_completion(&audit, &record.request_id)?;
+    // record gets the event's counts. Without one, only its age header can be checked, and that
+    // it is no other export's archive (copied, or moved, under this name).
+    let Logged { own: logged, other } = logged_completion(&audit, &record.request_id, &sha256)?;
+    if logged.is_none()
+        && let Some(other) = other
+    {
+        return Err(UserError::runtime(format!(
+            "{} is the archive of export {other}, not of export {} (the audit log records its sha256 for {other}); \
+             nothing was recorded",
+            archive.display(),
+            record.request_id
+        ))
+        .with_hint("move it back (or aside), then resume again to make this request's archive anew"));
+    }
     if let Some(event) = &logged
         && event.get("archive_sha256").and_then(serde_json::Value::as_str) != Some(sha256.as_str())
     {
@@ -265,18 +277,37 @@ fn record_finished_archive(
     Ok(())
 }
 
-/// The last `export.completed` event the audit log holds for `request_id`, if any.
-fn logged_completion(
-    audit: &AuditLog,
-    request_id: &str,
-) -> Result<Option<serde_json::Map<String, serde_json::Value>>, UserError> {
+/// The last `export.completed` event the audit log holds for `request_id`, and, logged after
+/// it (or without it), the last other export whose archive's sha256 is `sha256`.
+fn logged_completion(audit: &AuditLog, request_id: &str, sha256: &str) -> Result<Logged, UserError> {
     let dir = audit.dir()?;
     let events = crate::audit::query::read_all(&dir)
         .map_err(|e| UserError::runtime(format!("cannot read the audit log in {}: {e}", dir.display())))?;
-    Ok(events
-        .into_iter()
-        .rev()
-        .find(|event| crate::audit::query::completes_export(event, Some(request_id))))
+    let mut logged = Logged::default();
+    for event in events.into_iter().rev() {
+        if crate::audit::query::completes_export(&event, Some(request_id)) {
+            logged.own = Some(event);
+            break;
+        }
+        if logged.other.is_none()
+            && event.get("action").and_then(serde_json::Value::as_str) == Some("export.completed")
+            && event.get("archive_sha256").and_then(serde_json::Value::as_str) == Some(sha256)
+        {
+            logged.other = event
+                .get("request_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string);
+        }
+    }
+    Ok(logged)
+}
+
+/// What the audit log holds about an archive found in place of request's: the request's own
+/// `export.completed`, if logged, and another export whose logged archive has the same sha256.
+#[derive(Default)]
+struct Logged {
+    own: Option<serde_json::Map<String, serde_json::Value>>,
+    other: Option<String>,
 }
 
 /// Export `plan.subjects` in batches; `resumed` reuses that request id for a one-subject plan.
