@@ -66,6 +66,13 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
             println!("purged   {at} by purge {by}: unrecoverable since");
         }
     }
+    if request.state == "failed (interrupted)" && !request.progress.is_empty() {
+        println!(
+            "progress as its process last recorded it (at most half a second before it stopped); `dsar resume {}` \
+             finishes the rest",
+            request.request_id
+        );
+    }
     for p in &request.progress {
         let planned = p.planned.map(|n| format!("/{n}")).unwrap_or_default();
         println!("  {:>10}{planned:<11} {}: {}", p.done, p.source, p.table);

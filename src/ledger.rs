@@ -524,6 +524,8 @@ impl Ledger {
         };
         if orphaned {
             request.state = "failed (interrupted)".into();
+            // A dead process finishes nothing: its last estimate is no estimate.
+            request.eta_seconds = None;
         }
         request
     }

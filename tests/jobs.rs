@@ -185,6 +185,14 @@ fn a_killed_request_shows_as_interrupted() {
     child.wait().unwrap();
     let status = json(&ws.dsar_ok(&["status", &id, "--json"]));
     assert_eq!(status["state"], "failed (interrupted)");
+    // A dead process has no estimate, and its progress is said to be its last record.
+    assert!(status.get("eta_seconds").is_none_or(Value::is_null), "{status}");
+    let text = stdout(&ws.dsar_ok(&["status", &id]));
+    assert!(!text.contains("eta"), "{text}");
+    assert!(
+        text.contains("progress as its process last recorded it") && text.contains(&format!("dsar resume {id}")),
+        "{text}"
+    );
     assert_eq!(live_plus_quarantined(&db), ROWS);
     let failed = json(&ws.dsar_ok(&["jobs", "--state", "failed", "--json"]));
     assert_eq!(
