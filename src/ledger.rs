@@ -915,7 +915,7 @@ struct BatchFile {
 }
 
 /// A run's queue file: `run-<id>.queue`.
-const QUEUE_SUFFIX: &str = ".queue";
+pub(crate) const QUEUE_SUFFIX: &str = ".queue";
 
 /// A run's queue, open, read a line at a time (a run of a million people queues hundreds of MB).
 struct Queue {

@@ -159,16 +159,22 @@ pub fn is_stale_temp(name: &str, path: &Path) -> bool {
         .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE))
 }
 
-/// Whether `name` is `.<name>.<pid>.tmp` and no process has that pid (one of another user's
+/// Whether `name` is `.<record or queue name>.<pid>.tmp` and no process has that pid (one of another user's
 /// counts as alive: dsar cannot tell it is not the writer).
 fn writer_is_gone(name: &str) -> bool {
-    let Some((_, pid)) = name
+    let Some((written, pid)) = name
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(".tmp"))
         .and_then(|n| n.rsplit_once('.'))
     else {
         return false;
     };
+    // Only what dsar writes there: a record, or a run's queue.
+    if !((written.len() > ".json".len() && written.ends_with(".json"))
+        || (written.starts_with("run-") && written.ends_with(super::QUEUE_SUFFIX)))
+    {
+        return false;
+    }
     if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
@@ -325,6 +331,9 @@ mod tests {
             (&format!(".run-x.queue.{gone}.tmp"), false, false),
             (".run-x.queue.0.tmp", true, false),
             (".run-x.queue.+12.tmp", true, false),
+            (&format!(".keepme.{gone}.tmp"), true, false),
+            (&format!("..{gone}.tmp"), true, false),
+            (&format!(".x.queue.{gone}.tmp"), true, false),
         ] {
             let path = dir.path().join(name);
             let file = fs::File::create(&path).unwrap();
