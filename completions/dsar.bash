@@ -522,7 +522,7 @@ _dsar() {
             return 0
             ;;
         dsar__subcmd__audit__subcmd__verify)
-            opts="-q -v -h --allow-empty --head --seal-legacy --config --state-dir --operator --json --quiet --verbose --help"
+            opts="-q -v -h --allow-empty --head --seal-legacy --record-lost --config --state-dir --operator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -164,6 +164,7 @@ set edit:completion:arg-completer[dsar] = {|@words|
             cand --operator 'Who is acting, for the audit log [default: the OS user]'
             cand --allow-empty 'Pass on a log that holds no events. Without it, a missing or empty log fails (exit 1): an empty log proves nothing, and a cut one looks just like it'
             cand --seal-legacy 'For a log last written by dsar 0.1, whose head.json and removed.json carry no authentication: check the whole chain taking them at their word, then seal them. Only when you know no one else has written the state dir since'
+            cand --record-lost 'Record as failed each request a batch export queued that the ledger has lost (its run''s queue or its record removed, cut or rewritten), from what the log holds of it, and log why: `dsar jobs` lists them again, and the check passes once every one is recorded. They cannot be resumed: export those people again'
             cand --json 'Print one machine-readable JSON object on stdout instead of the human summary'
             cand -q 'Print nothing but errors; no progress bars'
             cand --quiet 'Print nothing but errors; no progress bars'

@@ -427,6 +427,13 @@ pub struct AuditVerifyArgs {
     /// when you know no one else has written the state dir since.
     #[arg(long)]
     pub seal_legacy: bool,
+
+    /// Record as failed each request a batch export queued that the ledger has lost (its run's
+    /// queue or its record removed, cut or rewritten), from what the log holds of it, and log why:
+    /// `dsar jobs` lists them again, and the check passes once every one is recorded. They
+    /// cannot be resumed: export those people again.
+    #[arg(long)]
+    pub record_lost: bool,
 }
 
 #[derive(Debug, Args)]

@@ -68,8 +68,8 @@ pub fn run_status(global: &Global, args: &StatusArgs) -> Result<(), UserError> {
     }
     if request.state == "failed (interrupted)" && !request.progress.is_empty() {
         println!(
-            "progress as its process last recorded it (at most half a second before it stopped); `dsar resume {}` \
-             finishes the rest",
+            "progress as its process last recorded it (rewritten at most every half second, and not while a step \
+             waited): what is done is in its plan, and `dsar resume {}` finishes the rest",
             request.request_id
         );
     }

@@ -641,40 +641,43 @@ impl Ledger {
             .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
     }
 
-    /// Of `ids` (requests the audit log names), those the ledger knows nothing of: no record
-    /// under the request's name and no line in any run's queue. A record that exists but does
-    /// not verify is known (`jobs` shows it damaged); only one that is gone is named here.
-    pub fn unknown<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, UserError> {
-        let mut queued: Option<std::collections::HashSet<String>> = None;
-        let mut unknown = Vec::new();
-        for id in ids {
-            if self.record_path(id).exists() {
-                continue;
+    /// Of `ids` (requests the audit log names as queued by a batch run), those the ledger does
+    /// not hold as a record or queue line that verifies: gone (a queue removed or cut, a record
+    /// deleted), or replaced by something written without the key (`jobs` shows it damaged).
+    pub fn lost<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, UserError> {
+        let mut held = std::collections::HashSet::new();
+        self.each(|request| {
+            if request.damaged.is_none() {
+                held.insert(request.request_id);
             }
-            // The queues are read once, and only when some record is missing.
-            if queued.is_none() {
-                queued = Some(self.queued_ids()?);
-            }
-            // Looked at again: a live run may have recorded it (and dropped its queue) since.
-            if !queued.as_ref().is_some_and(|q| q.contains(id)) && !self.record_path(id).exists() {
-                unknown.push(id.to_string());
-            }
-        }
-        Ok(unknown)
+        })?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| !held.contains(*id))
+            .map(str::to_string)
+            .collect())
     }
 
-    /// The ids of every line of every run's queue.
-    fn queued_ids(&self) -> Result<std::collections::HashSet<String>, UserError> {
-        let mut ids = std::collections::HashSet::new();
-        for queue in self.open_queues(&self.names()?)? {
-            queue.each_line(|line| {
-                if let Ok(q) = serde_json::from_str::<QueuedId>(line) {
-                    ids.insert(q.request_id);
-                }
-                true
-            })?;
+    /// Record request `request` (made from the log's `export.requested` of a request the
+    /// ledger lost, see [`Ledger::lost`]) as failed with `why`, synced, so that `jobs` shows it
+    /// again and `audit verify` holds it. Refused where something is at its record's name (a
+    /// record that does not verify is evidence: move it aside first).
+    pub fn record_lost(&self, mut request: Request, why: &str) -> Result<(), UserError> {
+        let path = self.record_path(&request.request_id);
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(UserError::runtime(format!(
+                "{} exists but does not verify; it was left as it is",
+                path.display()
+            ))
+            .with_hint("move it aside (keep it: it may be evidence), then run this again"));
         }
-        Ok(ids)
+        request.state = "failed".into();
+        request.ended_at = Some(crate::clock::now_rfc3339());
+        request.last_error = Some(why.to_string());
+        write_record(&path, &mut request, &self.key, true)?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
     }
 
     /// Once run `run` has ended (or the last of a dead run's queue was resumed), remove its

@@ -728,11 +728,10 @@ fn a_batch_export_queues_the_later_subjects_and_a_killed_run_leaves_them_resumab
     assert!(!queue.exists(), "the last of the queue resumed takes the queue with it");
 }
 
-/// A queued person is a keyed line of the run's queue: edited (pointed at someone else), it
-/// is never resumed and reads damaged, while the others of the dead run still resume.
-#[test]
-fn an_edited_line_of_a_run_queue_is_never_resumed() {
-    let (_db, ws, mut child) = batch_export("customer_id\n1\n2\n3\n");
+/// A batch export of customers 1 to 3, one a batch, killed while the first runs: the ids of
+/// the two it queued, and its queue.
+fn dead_run_with_two_queued() -> (TestDb, Workspace, Vec<String>, std::path::PathBuf) {
+    let (db, ws, mut child) = batch_export("customer_id\n1\n2\n3\n");
     running_id(&ws, &mut child);
     let queued: Vec<String> = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"]
         .as_array()
@@ -748,6 +747,14 @@ fn an_edited_line_of_a_run_queue_is_never_resumed() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "queue"))
         .expect("the run's queue");
+    (db, ws, queued, queue)
+}
+
+/// A queued person is a keyed line of the run's queue: edited (pointed at someone else), it
+/// is never resumed and reads damaged, while the others of the dead run still resume.
+#[test]
+fn an_edited_line_of_a_run_queue_is_never_resumed() {
+    let (_db, ws, queued, queue) = dead_run_with_two_queued();
     let text = std::fs::read_to_string(&queue).unwrap();
     let edited: String = text
         .lines()
@@ -781,24 +788,24 @@ fn an_edited_line_of_a_run_queue_is_never_resumed() {
     assert!(queue.exists(), "a line without a record keeps the queue");
 }
 
-/// The people a batch export queues are in the audit log from the run's start, naming the run;
-/// a queue removed or cut afterwards (its people vanish from `jobs`) is caught by `audit
-/// verify`, which names whom the ledger lost.
+/// Everyone a batch export runs is in its queue, synced, before the audit log names them (the
+/// first batch too: its records, written as it starts, win over their lines), so a kill at any
+/// point leaves each person the log names in the ledger. A queue removed or cut afterwards (its
+/// people vanish from `jobs`), or a stub put in its place, is caught by `audit verify`, which
+/// names whom the ledger lost; `--record-lost` records them as failed, and the check passes.
+/// A copy of the log without its ledger verifies, with a note, and nothing is created in it.
 #[test]
 fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
-    let (_db, ws, mut child) = batch_export("customer_id\n1\n2\n3\n");
-    running_id(&ws, &mut child);
-    let queued: Vec<String> = json(&ws.dsar_ok(&["jobs", "--state", "queued", "--json"]))["requests"]
+    let (_db, ws, queued, queue) = dead_run_with_two_queued();
+    let running = json(&ws.dsar_ok(&["jobs", "--json"]))["requests"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["request_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(queued.len(), 2, "{queued:?}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+        .find(|id| !queued.contains(id))
+        .expect("the first batch's person");
     let events = ws.audit_events();
-    for id in &queued {
+    for id in queued.iter().chain([&running]) {
         assert!(
             events.iter().any(|e| e["action"] == "export.requested"
                 && e["request_id"] == id.as_str()
@@ -807,25 +814,47 @@ fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
                     .is_some_and(|r| r.starts_with("run-"))),
             "{id} logged as requested, queued by the run"
         );
+        assert!(
+            std::fs::read_to_string(&queue).unwrap().contains(id.as_str()),
+            "{id} in the queue"
+        );
     }
     let verified = json(&ws.dsar_ok(&["audit", "verify", "--json"]));
     assert_eq!(verified["state"], "ok", "{verified}");
 
-    let queue = std::fs::read_dir(ws.state_dir().join("requests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "queue"))
-        .expect("the run's queue");
+    // The log alone (with its key), as an auditor's copy: it verifies, and nothing is made.
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["audit", "installation.key"] {
+        assert!(
+            Command::new("cp")
+                .arg("-a")
+                .arg(ws.state_dir().join(name))
+                .arg(copy.path())
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let alone = Command::new(env!("CARGO_BIN_EXE_dsar"))
+        .args(["audit", "verify", "--json"])
+        .env("DSAR_STATE_DIR", copy.path())
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(0), "{}", stderr(&alone));
+    assert_eq!(json(&alone)["ledger_checked"], false, "{}", stdout(&alone));
+    assert!(!copy.path().join("requests").exists(), "verify made nothing");
+
+    // The queue's last line cut off: that person is gone from jobs, and verify names them.
     let text = std::fs::read_to_string(&queue).unwrap();
-    let first = text.lines().next().unwrap();
-    let kept: Value = serde_json::from_str(first).unwrap();
-    let cut = queued.iter().find(|id| kept["request_id"] != id.as_str()).unwrap();
-    std::fs::write(&queue, format!("{first}\n")).unwrap();
+    let (kept, last) = text.trim_end().rsplit_once('\n').unwrap();
+    let cut = serde_json::from_str::<Value>(last).unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(queued.contains(&cut));
+    std::fs::write(&queue, format!("{kept}\n")).unwrap();
     let listed = json(&ws.dsar_ok(&["jobs", "--json"]));
-    assert!(
-        !listed.to_string().contains(cut.as_str()),
-        "the cut person is gone from jobs: {listed}"
-    );
+    assert!(!listed.to_string().contains(cut.as_str()), "{listed}");
     let out = ws.dsar(&["audit", "verify", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = json(&out);
@@ -839,13 +868,47 @@ fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
         stderr(&out)
     );
 
+    // Removed whole, and a stub put under one name: both queued people are lost (the stub does
+    // not verify); the first batch's person has a record of their own.
     std::fs::remove_file(&queue).unwrap();
+    let stub = ws.state_dir().join(format!("requests/{}.json", queued[0]));
+    std::fs::write(&stub, b"{}").unwrap();
     let report = json(&ws.dsar(&["audit", "verify", "--json"]));
     let mut missing: Vec<String> = serde_json::from_value(report["missing_requests"].clone()).unwrap();
     missing.sort();
     let mut expected = queued.clone();
     expected.sort();
     assert_eq!(missing, expected, "{report}");
+
+    // --record-lost records the one with nothing at its name as failed and leaves the stub
+    // (evidence) as it is: still exit 1, naming it.
+    let out = ws.dsar(&["audit", "verify", "--record-lost", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(json(&out)["missing_requests"], serde_json::json!([queued[0]]));
+    assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
+    let other = &queued[1];
+    let status = json(&ws.dsar_ok(&["status", other, "--json"]));
+    assert_eq!(status["state"], "failed", "{status}");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("export this person again"),
+        "{status}"
+    );
+    assert!(
+        ws.audit_events()
+            .iter()
+            .any(|e| e["action"] == "export.failed" && e["request_id"] == other.as_str()),
+        "the loss is logged"
+    );
+    std::fs::remove_file(&stub).unwrap();
+    ws.dsar_ok(&["audit", "verify", "--record-lost"]);
+    ws.dsar_ok(&["audit", "verify"]);
+    let failed = json(&ws.dsar_ok(&["jobs", "--state", "failed", "--json"]));
+    for id in &queued {
+        assert!(failed.to_string().contains(id.as_str()), "{id}: {failed}");
+    }
 }
 
 /// An export whose run ended after its archive was in place and its completion logged, but

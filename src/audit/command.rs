@@ -37,30 +37,33 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
             .with_hint("point --state-dir at the log you mean, or pass --allow-empty for a state dir that is new"))
         }
         Ok(v) => {
-            let lost = lost_requests(&log, &v.queued)?;
-            if lost.is_empty() {
-                report_verified(global, &v);
-                return Ok(());
+            let mut lost = lost_requests(&log, &v.queued)?;
+            if args.record_lost
+                && let Some(ids) = &lost
+                && !ids.is_empty()
+            {
+                let recorded = record_lost(&log, ids)?;
+                if !global.quiet && !global.json {
+                    eprintln!(
+                        "recorded {recorded} request(s) the ledger had lost as failed (`dsar jobs --state failed` lists them; \
+                         export those people again)"
+                    );
+                }
+                lost = lost_requests(&log, &v.queued)?;
             }
-            if global.json {
-                crate::output::print_json(&json!({
-                    "state": "ledger_incomplete",
-                    "events": v.events,
-                    "last_seq": v.last_seq,
-                    "missing_requests": lost,
-                }));
+            report_verified(global, &v, lost.as_deref());
+            match lost.as_deref() {
+                Some([first, ..]) => Err(UserError::runtime(format!(
+                    "the audit log verifies, but the ledger beside it has lost {} request(s) a batch export queued \
+                     (first: {first}): its run's queue or their records were removed, cut or rewritten",
+                    lost.as_ref().map_or(0, Vec::len),
+                ))
+                .with_hint(format!(
+                    "`dsar audit show --request {first}` shows what the log holds; they cannot be resumed: export those \
+                     people again, and `dsar audit verify --record-lost` records them as failed"
+                ))),
+                _ => Ok(()),
             }
-            Err(UserError::runtime(format!(
-                "the audit log verifies, but the ledger beside it has lost {} request(s) a batch export queued \
-                 (first: {}): its run's queue was removed or cut",
-                lost.len(),
-                lost[0]
-            ))
-            .with_hint(format!(
-                "`dsar audit show --request {}` shows what the log holds of each; without its queue line a request \
-                 cannot be resumed: export those people again",
-                lost[0]
-            )))
         }
         Err(broken) => {
             if global.json {
@@ -73,12 +76,23 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
     }
 }
 
-/// What `audit verify` prints of a log that verifies.
-fn report_verified(global: &Global, v: &super::verify::Verified) {
+/// What `audit verify` prints of a log that verifies: `lost`, the requests the ledger beside it
+/// no longer holds (`None`: there is no ledger beside it to check).
+fn report_verified(global: &Global, v: &super::verify::Verified, lost: Option<&[String]>) {
     if global.json {
-        let mut result = json!({"state": "ok", "events": v.events, "segments": v.segments, "last_seq": v.last_seq});
+        let state = if lost.is_some_and(|l| !l.is_empty()) {
+            "ledger_incomplete"
+        } else {
+            "ok"
+        };
+        let mut result = json!({"state": state, "events": v.events, "segments": v.segments, "last_seq": v.last_seq});
         if let Some(place) = &v.torn_tail {
             result["torn_tail"] = place.clone().into();
+        }
+        match lost {
+            None => result["ledger_checked"] = false.into(),
+            Some(lost) if !lost.is_empty() => result["missing_requests"] = lost.into(),
+            Some(_) => {}
         }
         crate::output::print_json(&result);
     } else if !global.quiet {
@@ -87,29 +101,92 @@ fn report_verified(global: &Global, v: &super::verify::Verified) {
             v.events, v.segments, v.last_seq
         );
     }
-    if let Some(place) = &v.torn_tail
-        && !global.quiet
-    {
+    if global.quiet {
+        return;
+    }
+    if let Some(place) = &v.torn_tail {
         eprintln!(
             "note: the last line ({place}) is cut off: an append was interrupted (a crash, a full disk) before it \
              was recorded; the lines before it verify, and the next append sets it aside"
         );
     }
+    if lost.is_none() && !v.queued.is_empty() {
+        eprintln!(
+            "note: no ledger beside the log (no requests/ folder): the requests it names were not checked against one"
+        );
+    }
 }
 
 /// Of the requests the log records as queued by a batch run, those the ledger beside it no
-/// longer knows: the run's queue was synced before they were logged, so only a queue removed or
-/// cut since (never a crash) loses one.
-fn lost_requests(log: &AuditLog, queued: &[String]) -> Result<Vec<String>, UserError> {
-    if queued.is_empty() {
-        return Ok(Vec::new());
+/// longer holds (see `Ledger::lost`): the run's queue was synced before they were logged, so
+/// only a queue or record removed, cut or rewritten since (never a crash) loses one. `None`
+/// where the state dir has no ledger (a copy of the log alone): nothing to check, and nothing
+/// is created.
+fn lost_requests(log: &AuditLog, queued: &[String]) -> Result<Option<Vec<String>>, UserError> {
+    if !log.state().root.join("requests").is_dir() {
+        return Ok(None);
     }
-    crate::ledger::Ledger::open(log.state())?.unknown(queued.iter().map(String::as_str))
+    if queued.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let ledger = crate::ledger::Ledger::open(log.state())?;
+    ledger.lost(queued.iter().map(String::as_str)).map(Some)
 }
 
-/// Whether the ledger of the log's state dir records any request (so an empty log was cut).
+/// `audit verify --record-lost`: a failed record for each of `lost` from its `export.requested`
+/// (subject hashes, operator, case, time), and an `export.failed` event saying why; one whose
+/// name holds a file that does not verify is left as it is (evidence). How many were recorded.
+fn record_lost(log: &AuditLog, lost: &[String]) -> Result<usize, UserError> {
+    const WHY: &str = "its ledger entry was lost after it was queued (its run's queue or its record removed, cut \
+                       or rewritten); it cannot be resumed: export this person again";
+    let ledger = crate::ledger::Ledger::open(log.state())?;
+    let wanted: std::collections::HashSet<&str> = lost.iter().map(String::as_str).collect();
+    let dir = log.dir()?;
+    let events = query::read_all(&dir).map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
+    let mut requested: std::collections::HashMap<String, Map<String, Value>> = std::collections::HashMap::new();
+    for event in events {
+        if event.get("action").and_then(Value::as_str) == Some("export.requested")
+            && let Some(id) = event.get("request_id").and_then(Value::as_str)
+            && wanted.contains(id)
+        {
+            requested.entry(id.to_string()).or_insert(event);
+        }
+    }
+    let text = |event: &Map<String, Value>, key: &str| event.get(key).and_then(Value::as_str).map(str::to_string);
+    let mut failed = Vec::new();
+    for id in lost {
+        let Some(event) = requested.get(id) else { continue };
+        let subject = event
+            .get("subject")
+            .and_then(Value::as_array)
+            .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let operator = text(event, "operator").unwrap_or_default();
+        let mut request = crate::ledger::Request::new(id, "export", &operator, subject);
+        request.started_at = text(event, "time").unwrap_or(request.started_at);
+        request.ticket = text(event, "ticket");
+        let subject = request.subject.clone();
+        match ledger.record_lost(request, WHY) {
+            Ok(()) => failed.push(Event {
+                action: "export.failed".into(),
+                request_id: Some(id.clone()),
+                subject,
+                outcome: Outcome::Error,
+                error: Some(WHY.into()),
+                ..Default::default()
+            }),
+            Err(e) => eprintln!("warning: request {id}: {}", e.message),
+        }
+    }
+    log.append_all(&failed)?;
+    Ok(failed.len())
+}
+
+/// Whether the ledger of the log's state dir records any request (so an empty log was cut):
+/// a record, not a line of a run's queue, which is written before anything is logged (a run
+/// killed then leaves it beside an empty log). Nothing is created where there is no ledger.
 fn has_requests(log: &AuditLog) -> Result<bool, UserError> {
-    Ok(!crate::ledger::Ledger::open(log.state())?.list()?.is_empty())
+    Ok(log.requests_of_other_processes() > 0)
 }
 
 /// The top-level entry point for `dsar audit head`.

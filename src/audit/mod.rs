@@ -477,7 +477,7 @@ impl AuditLog {
 
     /// How many ledger records of the state dir were written by other processes (this one may
     /// have just started its own): a log starting at seq 1 beside them was deleted, not new.
-    fn requests_of_other_processes(&self) -> usize {
+    pub(super) fn requests_of_other_processes(&self) -> usize {
         let Ok(entries) = std::fs::read_dir(self.state.root.join("requests")) else {
             return 0;
         };

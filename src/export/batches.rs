@@ -15,9 +15,9 @@ use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
 /// log beside records reads as a deleted log). The requests run under `run`'s lock when the
-/// export has one (several people), else each under its own; `queued`: the run queued them
-/// already (its `run-<id>.queue`) and logged them as requested ([`log_requested`]), and they
-/// read `queued` from there until the batch ends (no record written here).
+/// export has one (several people: it queued and logged them all as it started, see
+/// [`log_requested`]), else each under its own; `queued`: a batch after the first, whose people
+/// read `queued` from the run's queue until the batch ends (no record written here).
 /// The `running` records are not synced: what must survive a power loss is the outcome, synced
 /// after the batch (a record lost before that names no archive, and the audit log holds the
 /// request).
@@ -33,8 +33,8 @@ pub(super) fn start_batch(
     request_ids: &[String],
     queued: bool,
 ) -> Result<Vec<Running>, UserError> {
-    // A queued batch's people were logged as requested when the run queued them.
-    if !queued {
+    // The people of a run were logged as requested when it queued them.
+    if run.is_none() {
         log_requested(audit, key, batch, request_ids, None)?;
     }
     let mut running = Vec::with_capacity(batch.len());

@@ -404,14 +404,14 @@ async fn export_subjects(
     };
     let batch_size = batch_size.max(1);
     // An export of several people holds one run lock, which stands for each request's own: the
-    // requests run under it, and those beyond the first batch wait as `queued` under it, so
-    // `dsar jobs` shows the whole run from the start. Either way, a free run lock tells a
-    // request whose process died.
+    // requests run under it, and wait as `queued` under it until their batch, so `dsar jobs`
+    // shows the whole run from the start. Either way, a free run lock tells a request whose
+    // process died.
     let run = if subjects.len() > 1 {
         // Queues of earlier runs that are over and fully recorded (one killed at its very end).
         ledger.sweep_queues();
         let (lock, run) = ledger.hold_run(&all_ids[0])?;
-        let queued = subjects.iter().zip(&all_ids).skip(batch_size).map(|(subject, id)| {
+        let queued = subjects.iter().zip(&all_ids).map(|(subject, id)| {
             let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
             request.export = Some(resume_settings.clone());
             if let Some(recipients) = &recovery {
@@ -419,18 +419,12 @@ async fn export_subjects(
             }
             Ok(request)
         });
-        // Not synced: the queue only shows what is to come (the run's lock tells whether it
-        // still will). A batch's sync after its end makes its records durable.
-        if subjects.len() > batch_size {
-            ledger.queue(&run, queued)?;
-            batches::log_requested(
-                &audit,
-                &key,
-                &subjects[batch_size..],
-                &all_ids[batch_size..],
-                Some(&run),
-            )?;
-        }
+        // Everyone, the first batch too, is in the run's queue (synced) before the log names
+        // them: a run killed at any point leaves each person it logged in the ledger, as a
+        // record of their own or as their queue line, to resume (the first batch's records,
+        // written as it starts, win over their lines). `audit verify` checks that it stays so.
+        ledger.queue(&run, queued)?;
+        batches::log_requested(&audit, &key, subjects, &all_ids, Some(&run))?;
         Some((lock, run))
     } else {
         None
