@@ -83,11 +83,10 @@ fn requests_of<'a>(requests: &'a [Request], ticket: &str) -> Vec<&'a Request> {
 /// `dsar status TICKET`.
 pub fn run(global: &Global, ledger: &Ledger, ticket: &str) -> Result<(), UserError> {
     let unknown = || {
-        UserError::usage(format!("no request or case `{ticket}`"))
-            .with_hint(format!(
-                "`dsar jobs` lists requests with their tickets; `dsar jobs --due-within 365d` lists open cases; \
+        UserError::usage(format!("no request or case `{ticket}`")).with_hint(format!(
+            "`dsar jobs` lists requests with their tickets; `dsar jobs --due-within 365d` lists open cases; \
                  `dsar audit show --request {ticket}` shows what the log holds of a request the ledger lost"
-            ))
+        ))
     };
     check_ticket(ticket).map_err(|_| unknown())?;
     let audit = AuditLog::open(global)?;
