@@ -2,13 +2,14 @@
 //! officer never has to wonder whether a request finished.
 //!
 //! Records are replaced atomically (temp file, fsync, rename). The process running a request
-//! holds an exclusive lock on `<id>.lock` for its whole life (a request of an export of many
-//! people, on its run's `run-<id>.lock`, named in the record's `queued_by`): a record that says
+//! holds an exclusive lock on `<id>.lock` for its whole life (a request of an export, on its
+//! run's `run-<id>.lock`, named in the record's `queued_by`): a record that says
 //! `running` but whose lock is free belongs to a process that died, and reads as
 //! `failed (interrupted)`.
-//! The people an export of many queues behind its first batch are recorded together, one line
-//! each, in the run's `run-<id>.queue`, until their own `<id>.json` is written as their batch
-//! ends (a record wins over its line); the file goes once every line has a record.
+//! The people of an export are recorded together as it starts, one line each, in the run's
+//! `run-<id>.queue`, until their own `<id>.json` is written (as their batch starts, for the
+//! first batch, else as it ends; a record wins over its line); the file goes once every line
+//! has a record.
 //! `dsar cancel` drops a `<id>.cancel` file that the running process sees between batches.
 //!
 //! Each record carries `mac`, an HMAC-SHA256 of the rest under the installation key: `resume`

@@ -284,6 +284,16 @@ fn every_export_is_audit_logged_without_the_raw_identifier() {
     assert_eq!(events.len(), 2, "requested, then completed");
     assert_eq!(events[0]["action"], "export.requested");
     assert_eq!(events[0]["request_id"], events[1]["request_id"]);
+    // A person exported alone is a run of one: in its queue before the log names them (so a
+    // kill between leaves them resumable), the queue gone once they have their record.
+    let run = events[0]["details"]["queued_by"].as_str().expect("queued_by");
+    assert!(run.starts_with("run-"), "{run}");
+    let requests: Vec<String> = std::fs::read_dir(ws.state_dir().join("requests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!requests.iter().any(|n| n.ends_with(".queue")), "{requests:?}");
+    ws.dsar_ok(&["audit", "verify"]);
     let event = &events[1];
     assert_eq!(event["action"], "export.completed");
     assert_eq!(event["outcome"], "ok");

@@ -403,13 +403,16 @@ async fn export_subjects(
         None => crate::clock::new_request_ids(subjects.len()),
     };
     let batch_size = batch_size.max(1);
-    // An export of several people holds one run lock, which stands for each request's own: the
-    // requests run under it, and wait as `queued` under it until their batch, so `dsar jobs`
-    // shows the whole run from the start. Either way, a free run lock tells a request whose
-    // process died.
-    let run = if subjects.len() > 1 {
-        // Queues of earlier runs that are over and fully recorded (one killed at its very end).
-        ledger.sweep_queues();
+    // A new export, of one person or many, holds one run lock, which stands for each request's
+    // own: the requests run under it, and wait as `queued` under it until their batch, so `dsar
+    // jobs` shows the whole run from the start. Either way, a free run lock tells a request
+    // whose process died. A resumed request has its record already, and runs under its own.
+    let run = if resumed.is_none() {
+        // Queues of earlier runs that are over and fully recorded (one killed at its very end):
+        // looked for by runs of several people only (a listing of the ledger's folder).
+        if subjects.len() > 1 {
+            ledger.sweep_queues();
+        }
         let (lock, run) = ledger.hold_run(&all_ids[0])?;
         let queued = subjects.iter().zip(&all_ids).map(|(subject, id)| {
             let mut request = Request::new(id, "export", audit.operator(), hashes(&key, &subject.ids));
@@ -419,10 +422,11 @@ async fn export_subjects(
             }
             Ok(request)
         });
-        // Everyone, the first batch too, is in the run's queue (synced) before the log names
-        // them: a run killed at any point leaves each person it logged in the ledger, as a
-        // record of their own or as their queue line, to resume (the first batch's records,
-        // written as it starts, win over their lines). `audit verify` checks that it stays so.
+        // Everyone, the first batch too (a person exported alone too), is in the run's queue
+        // (synced) before the log names them: a run killed at any point leaves each person it
+        // logged in the ledger, as a record of their own or as their queue line, to resume (the
+        // first batch's records, written as it starts, win over their lines). `audit verify`
+        // checks that it stays so.
         ledger.queue(&run, queued)?;
         batches::log_requested(&audit, &key, subjects, &all_ids, Some(&run))?;
         Some((lock, run))
