@@ -254,6 +254,15 @@ impl Ledger {
         })
     }
 
+    /// The ledger of `state`, if it has one: nothing is created (`audit verify` of a copy of the
+    /// log alone).
+    pub fn open_existing(state: &StateDir) -> Result<Option<Ledger>, UserError> {
+        if !state.root.join("requests").is_dir() {
+            return Ok(None);
+        }
+        Ledger::open(state).map(Some)
+    }
+
     /// The ledger for running requests: their end goes to `[notify]`, failures to the audit log.
     pub fn for_runs(audit: &AuditLog, notify: &Notify) -> Result<Ledger, UserError> {
         let mut ledger = Ledger::open(audit.state())?;
@@ -297,9 +306,7 @@ impl Ledger {
         let fail = |path: &Path, e: std::io::Error| UserError::runtime(format!("cannot sync {}: {e}", path.display()));
         crate::fsync::each(&written, |path| File::open(path).and_then(|f| f.sync_all()))
             .map_err(|(i, e)| fail(&written[i], e))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| fail(&self.dir, e))?;
+        self.sync_folder()?;
         drop(held);
         for request in &finished {
             announce(&self.announce, request);
@@ -337,6 +344,13 @@ impl Ledger {
 
     fn record_path(&self, id: &str) -> PathBuf {
         record_path(&self.dir, id)
+    }
+
+    /// fsync the ledger's folder: the names of the files written in it are durable after.
+    fn sync_folder(&self) -> Result<(), UserError> {
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
     }
 
     /// Record a request as running and hold its lock until the returned handle is finished or dropped.
@@ -608,7 +622,7 @@ impl Ledger {
     /// files and freed 10,000. Synced before the run logs its people as requested (each
     /// `export.requested` of a queued person names the run, `queued_by`): the ledger knows every
     /// person the log names, so a queue that goes missing later (removed, truncated) is caught
-    /// by `dsar audit verify` ([`Ledger::unknown`]) rather than its people vanishing from `jobs`.
+    /// by `dsar audit verify` ([`Ledger::lost`]) rather than its people vanishing from `jobs`.
     pub fn queue(
         &self,
         run: &str,
@@ -637,9 +651,7 @@ impl Ledger {
             return Err(e);
         }
         written?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
+        self.sync_folder()
     }
 
     /// Of `ids` (requests the audit log names as queued by a batch run), those the ledger does
@@ -676,9 +688,7 @@ impl Ledger {
         request.ended_at = Some(crate::clock::now_rfc3339());
         request.last_error = Some(why.to_string());
         write_record(&path, &mut request, &self.key, true)?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| UserError::runtime(format!("cannot sync {}: {e}", self.dir.display())))
+        self.sync_folder()
     }
 
     /// Once run `run` has ended (or the last of a dead run's queue was resumed), remove its
@@ -904,7 +914,7 @@ impl Drop for Ledger {
             )
         };
         if !ended.is_empty() && self.write_ended(ended).is_ok() {
-            let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+            let _ = self.sync_folder();
         }
         drop(held);
     }

@@ -911,6 +911,18 @@ fn a_run_queue_removed_or_cut_is_caught_by_audit_verify() {
     }
 }
 
+/// `dsar resume ID` of an export whose archive is in place refuses it (exit 1) saying `says`,
+/// and records nothing: the request still reads interrupted.
+fn resume_is_refused(ws: &Workspace, id: &str, says: &str) {
+    let out = ws.dsar(&["resume", id, "--yes", "--identity", "keys/recovery.key"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    assert_eq!(
+        json(&ws.dsar_ok(&["status", id, "--json"]))["state"],
+        "failed (interrupted)"
+    );
+}
+
 /// An export whose run ended after its archive was in place and its completion logged, but
 /// before its record said so (here the record's name is taken by a folder while it runs, so the
 /// last write fails; a kill between the two leaves the same): `resume` accepts only the archive
@@ -949,17 +961,7 @@ fn resume_accepts_only_the_archive_the_audit_log_records() {
     let original = std::fs::read(&archive).expect("the archive is in place");
 
     std::fs::copy(&other[0], &archive).unwrap();
-    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("is not the archive the audit log records"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
-        "failed (interrupted)"
-    );
+    resume_is_refused(&ws, &id, "is not the archive the audit log records");
 
     std::fs::write(&archive, &original).unwrap();
     let resumed = json(&ws.dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--json"]));
@@ -1007,32 +1009,12 @@ fn resume_records_an_archive_a_killed_export_had_already_finished() {
     let archive = ws.path(&format!("exports/{id}.zip.age"));
 
     std::fs::write(&archive, b"not an archive").unwrap();
-    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("is not a finished dsar archive"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
-        "failed (interrupted)"
-    );
+    resume_is_refused(&ws, &id, "is not a finished dsar archive");
 
     // Another export's archive (copied, or moved, under this name) is refused, naming it.
     std::fs::copy(&other_archive[0], &archive).unwrap();
-    let out = ws.dsar(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let other_id = other["request_id"].as_str().unwrap();
-    assert!(
-        stderr(&out).contains(&format!("is the archive of export {other_id}")),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        json(&ws.dsar_ok(&["status", &id, "--json"]))["state"],
-        "failed (interrupted)"
-    );
+    resume_is_refused(&ws, &id, &format!("is the archive of export {other_id}"));
 
     let recipient: age::x25519::Recipient = ws.recipient.parse().unwrap();
     let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();

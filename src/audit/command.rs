@@ -37,19 +37,25 @@ pub fn run_verify(global: &Global, args: &AuditVerifyArgs) -> Result<(), UserErr
             .with_hint("point --state-dir at the log you mean, or pass --allow-empty for a state dir that is new"))
         }
         Ok(v) => {
-            let mut lost = lost_requests(&log, &v.queued)?;
+            let ledger = crate::ledger::Ledger::open_existing(log.state())?;
+            let mut lost = match &ledger {
+                Some(ledger) if !v.queued.is_empty() => Some(ledger.lost(v.queued.iter().map(String::as_str))?),
+                Some(_) => Some(Vec::new()),
+                None => None,
+            };
             if args.record_lost
-                && let Some(ids) = &lost
+                && let (Some(ledger), Some(ids)) = (&ledger, &mut lost)
                 && !ids.is_empty()
             {
-                let recorded = record_lost(&log, ids)?;
+                let before = ids.len();
+                *ids = record_lost(&log, ledger, ids)?;
                 if !global.quiet && !global.json {
                     eprintln!(
-                        "recorded {recorded} request(s) the ledger had lost as failed (`dsar jobs --state failed` lists them; \
-                         export those people again)"
+                        "recorded {} request(s) the ledger had lost as failed (`dsar jobs --state failed` lists them; \
+                         export those people again)",
+                        before - ids.len()
                     );
                 }
-                lost = lost_requests(&log, &v.queued)?;
             }
             report_verified(global, &v, lost.as_deref());
             match lost.as_deref() {
@@ -117,29 +123,14 @@ fn report_verified(global: &Global, v: &super::verify::Verified, lost: Option<&[
     }
 }
 
-/// Of the requests the log records as queued by a batch run, those the ledger beside it no
-/// longer holds (see `Ledger::lost`): the run's queue was synced before they were logged, so
-/// only a queue or record removed, cut or rewritten since (never a crash) loses one. `None`
-/// where the state dir has no ledger (a copy of the log alone): nothing to check, and nothing
-/// is created.
-fn lost_requests(log: &AuditLog, queued: &[String]) -> Result<Option<Vec<String>>, UserError> {
-    if !log.state().root.join("requests").is_dir() {
-        return Ok(None);
-    }
-    if queued.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    let ledger = crate::ledger::Ledger::open(log.state())?;
-    ledger.lost(queued.iter().map(String::as_str)).map(Some)
-}
-
-/// `audit verify --record-lost`: a failed record for each of `lost` from its `export.requested`
+/// `audit verify --record-lost`: a failed record for each of `lost` (requests the ledger lost,
+/// see `Ledger::lost`: the run's queue was synced before they were logged, so only a queue or
+/// record removed, cut or rewritten since loses one, never a crash) from its `export.requested`
 /// (subject hashes, operator, case, time), and an `export.failed` event saying why; one whose
-/// name holds a file that does not verify is left as it is (evidence). How many were recorded.
-fn record_lost(log: &AuditLog, lost: &[String]) -> Result<usize, UserError> {
+/// name holds a file that does not verify is left as it is (evidence). Those still lost.
+fn record_lost(log: &AuditLog, ledger: &crate::ledger::Ledger, lost: &[String]) -> Result<Vec<String>, UserError> {
     const WHY: &str = "its ledger entry was lost after it was queued (its run's queue or its record removed, cut \
                        or rewritten); it cannot be resumed: export this person again";
-    let ledger = crate::ledger::Ledger::open(log.state())?;
     let wanted: std::collections::HashSet<&str> = lost.iter().map(String::as_str).collect();
     let dir = log.dir()?;
     let events = query::read_all(&dir).map_err(|e| UserError::runtime(format!("cannot read the audit log: {e}")))?;
@@ -154,8 +145,12 @@ fn record_lost(log: &AuditLog, lost: &[String]) -> Result<usize, UserError> {
     }
     let text = |event: &Map<String, Value>, key: &str| event.get(key).and_then(Value::as_str).map(str::to_string);
     let mut failed = Vec::new();
+    let mut still = Vec::new();
     for id in lost {
-        let Some(event) = requested.get(id) else { continue };
+        let Some(event) = requested.get(id) else {
+            still.push(id.clone());
+            continue;
+        };
         let subject = event
             .get("subject")
             .and_then(Value::as_array)
@@ -175,11 +170,14 @@ fn record_lost(log: &AuditLog, lost: &[String]) -> Result<usize, UserError> {
                 error: Some(WHY.into()),
                 ..Default::default()
             }),
-            Err(e) => eprintln!("warning: request {id}: {}", e.message),
+            Err(e) => {
+                eprintln!("warning: request {id}: {}", e.message);
+                still.push(id.clone());
+            }
         }
     }
     log.append_all(&failed)?;
-    Ok(failed.len())
+    Ok(still)
 }
 
 /// Whether the ledger of the log's state dir records any request (so an empty log was cut):

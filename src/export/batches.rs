@@ -15,8 +15,8 @@ use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
 /// log beside records reads as a deleted log). The requests run under `run`'s lock when the
-/// export has one (several people: it queued and logged them all as it started, see
-/// [`log_requested`]), else each under its own; `queued`: a batch after the first, whose people
+/// export has one (a new export: it queued and logged them all as it started, see
+/// [`log_requested`]), else under its own (a resumed one); `queued`: a batch after the first, whose people
 /// read `queued` from the run's queue until the batch ends (no record written here).
 /// The `running` records are not synced: what must survive a power loss is the outcome, synced
 /// after the batch (a record lost before that names no archive, and the audit log holds the
@@ -58,7 +58,7 @@ pub(super) fn start_batch(
 
 /// Log `export.requested` for each of `people` (the request `ids[i]`); `queued_by` names the run
 /// whose queue holds them, so `dsar audit verify` can tell a queue gone missing
-/// (`Ledger::unknown`): the queue is written, and synced, before these events.
+/// (`Ledger::lost`): the queue is written, and synced, before these events.
 pub(super) fn log_requested(
     audit: &AuditLog,
     key: &[u8],

@@ -175,7 +175,7 @@ fn writer_is_gone(name: &str) -> bool {
     {
         return false;
     }
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+    if !pid.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     let Ok(pid) = pid.parse::<libc::pid_t>() else {
