@@ -1,7 +1,7 @@
 //! One erase batch: take the next captured keys of a table, change their live rows by the
 //! table's strategy, seal the old values into quarantine, all in one transaction.
 
-use super::payload::{SealedRow, encode_key, encode_rows, key_texts};
+use super::payload::{SealedRow, TextBundles, encode_key, encode_rows, key_texts};
 use super::plan::{Chunk, mark_done, next_chunk};
 use super::transaction::in_transaction;
 use super::{on_source, on_table};
@@ -93,118 +93,119 @@ async fn body(
         db.dialect().key_set(&mut select, table, "t0", &pk, &keys);
         select.push(db.dialect().lock_rows_sql());
     }
-    let mut rows = Vec::new();
-    let fetched = db.query(select).await.map_err(on_table(db, table))?;
-    // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
-    // met twice, or more rows than keys, means a row was given a planned key since, and would be
-    // taken unplanned. A primary key cannot repeat: only the map's `key` is checked row by row.
-    let mut met = std::collections::HashSet::new();
-    let repeated = db.dialect().shapes()[table].key_from_map
-        && fetched.iter().any(|row| {
-            let cells: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
-            !met.insert(key_texts(&cells))
-        });
-    if repeated || fetched.len() > keys.len() {
-        return Err(UserError::runtime(format!(
-            "request {request_id}, table {}: {} rows have the {} keys of this batch; the batch was rolled back, nothing changed",
-            config.name,
-            fetched.len(),
-            keys.len()
-        ))
-        .with_hint("another row was given the key of a planned row since the plan was made; make the key single out each row again, then run dsar resume"));
-    }
-    for mut row in fetched {
-        let holds_literals: Vec<bool> = row.split_off(row.len() - literals).iter().map(Value::bool).collect();
-        let row = SealedRow {
-            columns: columns.clone(),
-            values: row.into_iter().map(Cell::from_value).collect(),
-        };
-        // A row that already holds what the rules write (anonymized by an earlier request) has
-        // nothing left to change: sealing it would keep an anonymized copy that a restore could
-        // write over the original.
-        if strategy == OnDelete::Anonymize && already_anonymized(db, table, &row, &holds_literals, installation_key) {
-            continue;
-        }
-        rows.push(row);
-    }
-    // The rows' keys, for the statements that change rows by key and for the entries of rows
-    // changed in place; a bundle needs only its first row's.
-    let row_keys: Vec<Vec<Cell>> = if strategy == OnDelete::Quarantine && returning {
-        Vec::new()
-    } else {
-        rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect()
-    };
-
-    match strategy {
-        OnDelete::Quarantine if !returning && !rows.is_empty() => {
-            let mut delete = db.dialect().statement();
-            delete.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
-            db.dialect().key_set(&mut delete, table, "t0", &pk, &row_keys);
-            let deleted = db.execute(delete).await.map_err(on_table(db, table))?;
-            // What left the table is exactly what is sealed below.
-            check_sealed_all(request_id, &config.name, deleted as usize, rows.len() as u64)?;
-        }
-        OnDelete::Anonymize => anonymize(db, table, &pk, &rows, installation_key).await?,
-        OnDelete::Flag if !rows.is_empty() => {
-            if let Some(column) = &config.flag_column {
-                let value = if db.dialect().is_boolean(table, column) {
-                    db.dialect().true_sql().to_string()
-                } else {
-                    db.dialect().flag_time_sql(table, column)
-                };
-                let mut flag = db.dialect().statement();
-                flag.push(&format!(
-                    "UPDATE {name} AS t0 SET {} = {value} WHERE ",
-                    crate::source::quote::ident(column)
-                ));
-                db.dialect().key_set(&mut flag, table, "t0", &pk, &row_keys);
-                db.execute(flag).await.map_err(on_table(db, table))?;
-            }
-        }
-        _ => {}
-    }
-
-    // Seal the old rows under the request's data key, bound to where they belong: a
-    // quarantined batch as bundles (one entry for many rows: the quarantine's cost per row was
-    // most of an erasure's), a row changed in place on its own (a completion check finds it by
-    // its key's hash, and purge deletes a flagged row by its key).
+    // A quarantined batch read as text (PostgreSQL, MariaDB) is encoded as its rows arrive.
     let typed = db.dialect().typed_payload();
-    let place_name = config.name.to_string();
-    let entries: Vec<SealedEntry> = if strategy == OnDelete::Quarantine {
-        bundles(&rows, typed)
-            .into_iter()
-            .map(|range| {
-                let key_hash = key.key_hash(&key_texts(&rows[range.start].values[..pk.len()]));
-                let values: Vec<&[Cell]> = rows[range.clone()].iter().map(|r| r.values.as_slice()).collect();
-                let sealed = key.seal(
-                    &encode_rows(&columns, &values, typed),
-                    &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
-                );
-                SealedEntry {
-                    key_hash,
-                    sealed,
-                    flag_key: None,
-                    rows: Some(range.len() as i64),
-                }
-            })
-            .collect()
+    let (moved, entries) = if returning && !typed {
+        returned_bundles(db, table, select, &columns, pk.len(), keys.len(), request_id, key).await?
     } else {
-        rows.iter()
-            .zip(&row_keys)
-            .map(|(row, row_key)| {
-                let key_hash = key.key_hash(&key_texts(row_key));
-                let sealed = key.seal(
-                    &row.encode(typed),
-                    &DataKey::place(request_id, &place_name, strategy.name(), &key_hash),
-                );
-                SealedEntry {
-                    key_hash,
-                    sealed,
-                    flag_key: (strategy == OnDelete::Flag).then(|| encode_key(row_key, typed)),
-                    rows: None,
+        let mut rows = Vec::new();
+        let fetched = db.query(select).await.map_err(on_table(db, table))?;
+        // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
+        // met twice, or more rows than keys, means a row was given a planned key since, and would be
+        // taken unplanned. A primary key cannot repeat: only the map's `key` is checked row by row.
+        let mut met = std::collections::HashSet::new();
+        let repeated = db.dialect().shapes()[table].key_from_map
+            && fetched.iter().any(|row| {
+                let cells: Vec<Cell> = row[..pk.len()].iter().cloned().map(Cell::from_value).collect();
+                !met.insert(key_texts(&cells))
+            });
+        if repeated || fetched.len() > keys.len() {
+            return Err(unplanned_rows(request_id, &config.name, fetched.len(), keys.len()));
+        }
+        for mut row in fetched {
+            let holds_literals: Vec<bool> = row.split_off(row.len() - literals).iter().map(Value::bool).collect();
+            let row = SealedRow {
+                columns: columns.clone(),
+                values: row.into_iter().map(Cell::from_value).collect(),
+            };
+            // A row that already holds what the rules write (anonymized by an earlier request) has
+            // nothing left to change: sealing it would keep an anonymized copy that a restore could
+            // write over the original.
+            if strategy == OnDelete::Anonymize && already_anonymized(db, table, &row, &holds_literals, installation_key)
+            {
+                continue;
+            }
+            rows.push(row);
+        }
+        // The rows' keys, for the statements that change rows by key and for the entries of rows
+        // changed in place; a bundle needs only its first row's.
+        let row_keys: Vec<Vec<Cell>> = if strategy == OnDelete::Quarantine && returning {
+            Vec::new()
+        } else {
+            rows.iter().map(|r| r.values[..pk.len()].to_vec()).collect()
+        };
+
+        match strategy {
+            OnDelete::Quarantine if !returning && !rows.is_empty() => {
+                let mut delete = db.dialect().statement();
+                delete.push(&db.dialect().delete_from(&name, "t0")).push(" WHERE ");
+                db.dialect().key_set(&mut delete, table, "t0", &pk, &row_keys);
+                let deleted = db.execute(delete).await.map_err(on_table(db, table))?;
+                // What left the table is exactly what is sealed below.
+                check_sealed_all(request_id, &config.name, deleted as usize, rows.len() as u64)?;
+            }
+            OnDelete::Anonymize => anonymize(db, table, &pk, &rows, installation_key).await?,
+            OnDelete::Flag if !rows.is_empty() => {
+                if let Some(column) = &config.flag_column {
+                    let value = if db.dialect().is_boolean(table, column) {
+                        db.dialect().true_sql().to_string()
+                    } else {
+                        db.dialect().flag_time_sql(table, column)
+                    };
+                    let mut flag = db.dialect().statement();
+                    flag.push(&format!(
+                        "UPDATE {name} AS t0 SET {} = {value} WHERE ",
+                        crate::source::quote::ident(column)
+                    ));
+                    db.dialect().key_set(&mut flag, table, "t0", &pk, &row_keys);
+                    db.execute(flag).await.map_err(on_table(db, table))?;
                 }
-            })
-            .collect()
+            }
+            _ => {}
+        }
+
+        // Seal the old rows under the request's data key, bound to where they belong: a
+        // quarantined batch as bundles (one entry for many rows: the quarantine's cost per row was
+        // most of an erasure's), a row changed in place on its own (a completion check finds it by
+        // its key's hash, and purge deletes a flagged row by its key).
+        let place_name = config.name.to_string();
+        let entries: Vec<SealedEntry> = if strategy == OnDelete::Quarantine {
+            bundles(&rows, typed)
+                .into_iter()
+                .map(|range| {
+                    let key_hash = key.key_hash(&key_texts(&rows[range.start].values[..pk.len()]));
+                    let values: Vec<&[Cell]> = rows[range.clone()].iter().map(|r| r.values.as_slice()).collect();
+                    let sealed = key.seal(
+                        &encode_rows(&columns, &values, typed),
+                        &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
+                    );
+                    SealedEntry {
+                        key_hash,
+                        sealed,
+                        flag_key: None,
+                        rows: Some(range.len() as i64),
+                    }
+                })
+                .collect()
+        } else {
+            rows.iter()
+                .zip(&row_keys)
+                .map(|(row, row_key)| {
+                    let key_hash = key.key_hash(&key_texts(row_key));
+                    let sealed = key.seal(
+                        &row.encode(typed),
+                        &DataKey::place(request_id, &place_name, strategy.name(), &key_hash),
+                    );
+                    SealedEntry {
+                        key_hash,
+                        sealed,
+                        flag_key: (strategy == OnDelete::Flag).then(|| encode_key(row_key, typed)),
+                        rows: None,
+                    }
+                })
+                .collect()
+        };
+        (rows.len() as u64, entries)
     };
     let mut written = 0;
     for chunk in statement_chunks(&entries, (db.dialect().max_binds() / 10).max(1)) {
@@ -234,11 +235,71 @@ async fn body(
             inserted
         };
     }
-    check_sealed_all(request_id, &config.name, rows.len(), written)?;
+    check_sealed_all(request_id, &config.name, moved as usize, written)?;
     mark_done(db, table, request_id, position).await?;
-    Ok(ErasedBatch {
-        moved: rows.len() as u64,
-    })
+    Ok(ErasedBatch { moved })
+}
+
+/// The refusal of a batch whose keys found more rows than it has keys, or a key twice.
+fn unplanned_rows(request_id: &str, table: &crate::config::TableName, rows: usize, keys: usize) -> UserError {
+    UserError::runtime(format!(
+        "request {request_id}, table {table}: {rows} rows have the {keys} keys of this batch; the batch was rolled back, nothing changed"
+    ))
+    .with_hint("another row was given the key of a planned row since the plan was made; make the key single out each row again, then run dsar resume")
+}
+
+/// Run `delete` (a `DELETE … RETURNING` of the batch's `planned` keys) and seal the rows it
+/// returns as bundles of the text form, encoded as they arrive ([`TextBundles`]); how many
+/// rows, and the entries. The checks are those of a batch read as cells: no more rows than
+/// keys, and no key met twice where the map's `key` is not unique by constraint.
+#[allow(clippy::too_many_arguments)]
+async fn returned_bundles(
+    db: &dyn Backend,
+    table: usize,
+    delete: Statement,
+    columns: &[String],
+    key_width: usize,
+    planned: usize,
+    request_id: &str,
+    key: &DataKey,
+) -> Result<(u64, Vec<SealedEntry>), UserError> {
+    let config = &db.dialect().source().tables[table];
+    let check_keys = db.dialect().shapes()[table].key_from_map;
+    let mut writer = TextBundles::new(columns, key_width, BUNDLE_BYTES);
+    let mut met = std::collections::HashSet::new();
+    let mut repeated = false;
+    let count = db
+        .text_rows(delete, &mut |row| {
+            if check_keys {
+                let texts: Vec<Option<String>> = row[..key_width].iter().map(|v| v.map(str::to_string)).collect();
+                repeated |= !met.insert(texts);
+            }
+            writer.push(row);
+        })
+        .await
+        .map_err(on_table(db, table))?;
+    if repeated || count as usize > planned {
+        return Err(unplanned_rows(request_id, &config.name, count as usize, planned));
+    }
+    let place_name = config.name.to_string();
+    let entries = writer
+        .finish()
+        .into_iter()
+        .map(|bundle| {
+            let key_hash = key.key_hash(&bundle.first_key);
+            let sealed = key.seal(
+                &bundle.encoded,
+                &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
+            );
+            SealedEntry {
+                key_hash,
+                sealed,
+                flag_key: None,
+                rows: Some(bundle.rows as i64),
+            }
+        })
+        .collect();
+    Ok((count, entries))
 }
 
 /// Where a bundle is sealed: its request, table and first key hash, under a name of its own, so

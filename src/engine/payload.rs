@@ -159,6 +159,90 @@ pub fn encode_rows(columns: &[String], rows: &[&[Cell]], typed: bool) -> Vec<u8>
     encoded.unwrap_or_default()
 }
 
+/// A quarantined batch's rows in the text form, encoded into bundles as they arrive: each value
+/// is written once, from the row as received, into its bundle's bytes, which are those
+/// [`encode_rows`] writes for the same rows (no cell or row is built first: building, then
+/// freeing them was most of a large delete's allocations). A bundle is cut before a row that
+/// would take its rows past `limit` bytes; a row larger than that is a bundle of its own.
+pub struct TextBundles {
+    /// `{"columns":[…],"rows":[`, every bundle's start.
+    head: Vec<u8>,
+    key_width: usize,
+    limit: usize,
+    open: Option<TextBundle>,
+    done: Vec<TextBundle>,
+}
+
+/// One bundle of [`TextBundles`].
+pub struct TextBundle {
+    /// The key texts of its first row: a bundle is sealed under its first row's key hash.
+    pub first_key: Vec<Option<String>>,
+    pub rows: usize,
+    pub encoded: Vec<u8>,
+}
+
+impl TextBundles {
+    /// Bundles of rows of `columns`, whose first `key_width` are the key.
+    pub fn new(columns: &[String], key_width: usize, limit: usize) -> TextBundles {
+        let mut head = b"{\"columns\":".to_vec();
+        // Writing into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut head, columns);
+        head.extend_from_slice(b",\"rows\":[");
+        TextBundles {
+            head,
+            key_width,
+            limit,
+            open: None,
+            done: Vec::new(),
+        }
+    }
+
+    /// Add a row (its values' text, `None` for NULL), in order.
+    pub fn push(&mut self, row: &[Option<&str>]) {
+        // The row's size as a bundle's text: its values, their quotes and commas, its brackets.
+        let len: usize = row.iter().map(|v| v.map_or(4, str::len) + 3).sum::<usize>() + 3;
+        if let Some(open) = &self.open
+            && open.rows > 0
+            && open.encoded.len() - self.head.len() + len > self.limit
+        {
+            self.done.extend(self.open.take().map(close));
+        }
+        let bundle = self.open.get_or_insert_with(|| TextBundle {
+            first_key: row[..self.key_width.min(row.len())]
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect(),
+            rows: 0,
+            encoded: self.head.clone(),
+        });
+        let out = &mut bundle.encoded;
+        if bundle.rows > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
+        out.push(b']');
+        bundle.rows += 1;
+    }
+
+    /// Every bundle, in the order of their rows.
+    pub fn finish(mut self) -> Vec<TextBundle> {
+        self.done.extend(self.open.take().map(close));
+        self.done
+    }
+}
+
+/// A bundle's bytes closed: `]}` after its last row.
+fn close(mut bundle: TextBundle) -> TextBundle {
+    bundle.encoded.extend_from_slice(b"]}");
+    bundle
+}
+
 /// A bundle's rows; an error when it does not parse, or a row's width is not its columns'.
 pub fn decode_rows(bytes: &[u8], typed: bool) -> Result<Vec<SealedRow>, String> {
     let (columns, rows): (Arc<[String]>, Vec<Vec<Cell>>) = if typed {
@@ -292,6 +376,60 @@ mod tests {
         assert!(SealedRow::decode(br#"{"columns":["id","name"],"values":["1"]}"#, false).is_err());
         assert!(SealedRow::decode(br#"{"columns":["id"],"values":[{"integer":1},"null"]}"#, true).is_err());
         assert!(decode_rows(b"not json", false).is_err());
+    }
+
+    /// Rows encoded as they arrive are the bytes `encode_rows` writes for the same rows, cut
+    /// into bundles of at most the limit (a larger row alone), each keeping its first key.
+    #[test]
+    fn bundles_encoded_as_rows_arrive_are_those_of_encode_rows() {
+        let columns: Vec<String> = vec!["id".into(), "note \"q\"".into(), "n".into()];
+        let notes = ["", "é\"x\\\n\t\u{1}\u{7f}", "plain", "\u{2028}💥", "a long one"];
+        let rows: Vec<Vec<Option<String>>> = (0..40)
+            .map(|i| {
+                vec![
+                    Some(i.to_string()),
+                    (i % 7 != 3).then(|| notes[i % notes.len()].repeat(1 + i % 3)),
+                    (i % 5 == 0).then(|| "-9223372036854775808".to_string()),
+                ]
+            })
+            .collect();
+        let cells = |rows: &[Vec<Option<String>>]| -> Vec<Vec<Cell>> {
+            rows.iter()
+                .map(|r| r.iter().cloned().map(Cell::from_text).collect())
+                .collect()
+        };
+        for limit in [1, 60, 200, 1 << 20] {
+            let mut writer = TextBundles::new(&columns, 1, limit);
+            for row in &rows {
+                writer.push(&row.iter().map(Option::as_deref).collect::<Vec<_>>());
+            }
+            let bundles = writer.finish();
+            assert_eq!(bundles.iter().map(|b| b.rows).sum::<usize>(), rows.len());
+            let mut start = 0;
+            for bundle in &bundles {
+                let part = &rows[start..start + bundle.rows];
+                let part_cells = cells(part);
+                let refs: Vec<&[Cell]> = part_cells.iter().map(Vec::as_slice).collect();
+                assert_eq!(bundle.encoded, encode_rows(&columns, &refs, false), "limit {limit}");
+                assert_eq!(bundle.first_key, vec![part[0][0].clone()]);
+                let back = decode_rows(&bundle.encoded, false).unwrap();
+                assert_eq!(back.iter().map(|r| r.values.clone()).collect::<Vec<_>>(), part_cells);
+                // Over the limit only by its last row's escapes, or as a row of its own.
+                let body = bundle.encoded.len() - encode_rows(&columns, &[], false).len();
+                assert!(
+                    body <= 2 * limit + 100 || bundle.rows == 1,
+                    "limit {limit}: {body} bytes"
+                );
+                start += bundle.rows;
+            }
+            if limit == 1 {
+                assert_eq!(bundles.len(), rows.len());
+            }
+            if limit == 1 << 20 {
+                assert_eq!(bundles.len(), 1);
+            }
+        }
+        assert!(TextBundles::new(&columns, 1, 10).finish().is_empty());
     }
 
     #[test]

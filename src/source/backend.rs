@@ -602,6 +602,29 @@ pub trait Backend: Send + Sync {
     /// Run a query; its rows, each value as [`Value`].
     fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>>;
 
+    /// Run a query and hand `each` every row, in order, as its values' text form
+    /// ([`Cell::key_text`] of the cell [`query`](Backend::query) would give); the number of
+    /// rows. A kind that reads its values as text (PostgreSQL, where every column of an erase
+    /// batch is read `::text`) lends each value from the row as received: a large quarantined
+    /// batch is then encoded with no copy of a value, where building each value, then its
+    /// row, then freeing both was a third of a 1M-row delete's client time.
+    fn text_rows<'a>(
+        &'a self,
+        st: Statement,
+        each: &'a mut (dyn FnMut(&[Option<&str>]) + Send),
+    ) -> BoxFuture<'a, Result<u64, DbError>> {
+        Box::pin(async move {
+            let rows = self.query(st).await?;
+            let count = rows.len() as u64;
+            for row in rows {
+                let texts: Vec<Option<String>> = row.into_iter().map(|v| Cell::from_value(v).into_key_text()).collect();
+                let borrowed: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+                each(&borrowed);
+            }
+            Ok(count)
+        })
+    }
+
     /// Take the database's erasure lock for this connection (waits at most `lock_timeout`).
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>>;
 }

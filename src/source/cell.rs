@@ -59,6 +59,14 @@ impl Cell {
         }
     }
 
+    /// The text a key value hashes as ([`Cell::key_text`]), without copying it.
+    pub fn into_key_text(self) -> Option<String> {
+        match self {
+            Cell::Text(t) | Cell::Blob(t) => Some(t),
+            other => other.key_text(),
+        }
+    }
+
     /// Text written by an anonymize rule (or read back from a text-form payload).
     pub fn from_text(text: Option<String>) -> Cell {
         match text {

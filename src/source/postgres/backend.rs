@@ -4,7 +4,7 @@
 
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, TryStreamExt};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 
 use super::{PgDialect, PgSource};
 use crate::error::UserError;
@@ -413,6 +413,20 @@ fn is_transaction_control(sql: &str) -> bool {
         .any(|s| sql.eq_ignore_ascii_case(s))
 }
 
+impl PgSource<'_> {
+    /// Send a query; its rows as they arrive.
+    async fn rows(&self, st: Statement) -> Result<tokio_postgres::RowStream, DbError> {
+        let (sql, binds) = st.into_parts();
+        let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.into_iter().map(to_sql).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+        match self.kept(&sql).await.map_err(DbError::from)? {
+            Some(statement) => self.client.query_raw(&statement, refs.iter().copied()).await,
+            None => self.client.query_raw(sql.as_str(), refs.iter().copied()).await,
+        }
+        .map_err(DbError::from)
+    }
+}
+
 impl Backend for PgSource<'_> {
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         async move {
@@ -436,14 +450,7 @@ impl Backend for PgSource<'_> {
 
     fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
         async move {
-            let (sql, binds) = st.into_parts();
-            let params: Vec<Box<dyn ToSql + Sync + Send>> = binds.into_iter().map(to_sql).collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-            let rows = match self.kept(&sql).await.map_err(DbError::from)? {
-                Some(statement) => self.client.query_raw(&statement, refs.iter().copied()).await,
-                None => self.client.query_raw(sql.as_str(), refs.iter().copied()).await,
-            }
-            .map_err(DbError::from)?;
+            let rows = self.rows(st).await?;
             // Each row is turned into values as it arrives and let go: a received row shares
             // the connection's read buffer, which grows to the largest message, so rows held
             // until the last arrived kept a buffer each (a batch of 80 rows of 50 KB held 85
@@ -454,6 +461,38 @@ impl Backend for PgSource<'_> {
                 values.push((0..row.len()).map(|i| from_row(&row, i)).collect());
             }
             Ok(values)
+        }
+        .boxed()
+    }
+
+    /// Each value of a row read as text is lent from the received row (checked UTF-8):
+    /// nothing is copied or allocated per value.
+    fn text_rows<'a>(
+        &'a self,
+        st: Statement,
+        each: &'a mut (dyn FnMut(&[Option<&str>]) + Send),
+    ) -> BoxFuture<'a, Result<u64, DbError>> {
+        async move {
+            let rows = self.rows(st).await?;
+            futures_util::pin_mut!(rows);
+            let mut count = 0;
+            while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
+                if row.columns().iter().all(|c| <&str as FromSql>::accepts(c.type_())) {
+                    let texts = (0..row.len())
+                        .map(|i| row.try_get::<_, Option<&str>>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(DbError::from)?;
+                    each(&texts);
+                } else {
+                    // A column not read as text: its value's text form, as `query` reads it.
+                    let owned: Vec<Option<String>> = (0..row.len())
+                        .map(|i| Cell::from_value(from_row(&row, i)).into_key_text())
+                        .collect();
+                    each(&owned.iter().map(Option::as_deref).collect::<Vec<_>>());
+                }
+                count += 1;
+            }
+            Ok(count)
         }
         .boxed()
     }
