@@ -431,3 +431,68 @@ fn a_batch_erasure_restored_from_backup_is_found_per_person_and_applied_again() 
     let out = ws.dsar(&["check", "--erased", "--register", "people.csv"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// A restore on PostgreSQL writes a table's rows back by `COPY` where that keeps what an
+/// `INSERT` does: values holding the bytes `COPY`'s text format escapes (tab, newline, carriage
+/// return, backslash, a literal `\N` and `\.`) come back exactly, and a table with a rewrite rule
+/// (which `COPY` would bypass) or with row security (under which a role's `COPY FROM` is refused)
+/// gets its rows by `INSERT`, the rule run. A trigger records which statement wrote each row. Run
+/// as a role that is not a superuser, which row security binds.
+#[test]
+fn restore_copies_rows_back_exactly_but_inserts_where_a_rule_or_row_security_applies() {
+    let (db, _) = shop(MAP);
+    let role = "dsar_restore_role";
+    psql(
+        &db.url,
+        &format!(
+            r#"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+            GRANT CREATE ON DATABASE "{db}" TO {role};
+            GRANT USAGE ON SCHEMA "Shop" TO {role};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "Shop" TO {role};
+            UPDATE "Shop"."Customers"
+               SET name = E'tab\there\nnew\r\nline \\ back \\N \\. end\\',
+                   tags = ARRAY[E'a\\b', E'c\td', 'N', NULL], prefs = '{{"k": "v\\t\\\\ \\n"}}'
+             WHERE "CustomerId" = 1;
+            CREATE TABLE public.write_log (tbl text, statement text);
+            GRANT INSERT ON public.write_log TO {role};
+            CREATE FUNCTION public.log_write() RETURNS trigger LANGUAGE plpgsql AS
+              $f$ BEGIN INSERT INTO public.write_log VALUES (TG_TABLE_NAME, split_part(current_query(), ' ', 1)); RETURN NEW; END $f$;
+            CREATE TRIGGER log_write AFTER INSERT ON "Shop"."Customers" FOR EACH ROW EXECUTE FUNCTION public.log_write();
+            CREATE TRIGGER log_write AFTER INSERT ON "Shop"."order" FOR EACH ROW EXECUTE FUNCTION public.log_write();
+            CREATE TRIGGER log_write AFTER INSERT ON "Shop".shipments FOR EACH ROW EXECUTE FUNCTION public.log_write();
+            CREATE TABLE public.item_log (order_id int, line_no int);
+            CREATE RULE log_items AS ON INSERT TO "Shop".order_items
+              DO ALSO INSERT INTO public.item_log VALUES (NEW.order_id, NEW.line_no);
+            ALTER TABLE "Shop".shipments ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY open ON "Shop".shipments USING (true) WITH CHECK (true);"#,
+            db = db.name
+        ),
+    );
+    let as_role = db.url.replacen("://postgres@", &format!("://{role}@"), 1);
+    assert_ne!(as_role, db.url, "the test server's URL names its user");
+    let ws = Workspace::new(MAP, &[("SHOP_DATABASE_URL", &as_role)]);
+    let before = dumps(&db.url);
+    let id = request_id(&ws.dsar_ok(&["delete", "--subject", "customer_id=1", "--yes", "--json"]));
+    assert_eq!(count(&db.url, "SELECT count(*) FROM public.write_log"), 0);
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let after = dumps(&db.url);
+    for ((table, _), (b, a)) in TABLES.iter().zip(before.iter().zip(&after)) {
+        assert_eq!(a, b, "{table} differs after restore");
+    }
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT string_agg(DISTINCT tbl || ' ' || statement, ', ' ORDER BY tbl || ' ' || statement) FROM public.write_log"
+        ),
+        "Customers COPY, order COPY, shipments INSERT",
+        "plain tables are copied; the one under row security is inserted into"
+    );
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT string_agg(order_id || '/' || line_no, ' ' ORDER BY order_id, line_no) FROM public.item_log"
+        ),
+        "100/1 100/2 101/1",
+        "the rule ran for each restored item"
+    );
+}

@@ -556,6 +556,18 @@ async fn write_back(
             .zip(&laid_out)
             .map(|((_, r), own)| own.as_deref().unwrap_or(&r.values))
             .collect();
+        if let Some(load) = db.bulk_load(table, &columns, &cells) {
+            let written = load.await.map_err(on_table(db, table))?;
+            // A bulk load writes every row or fails: fewer would be rows dropped unnoticed.
+            if written != cells.len() as u64 {
+                return Err(UserError::runtime(format!(
+                    "table `{}`: {written} of {} restored rows were written; the batch was rolled back",
+                    db.dialect().source().tables[table].name,
+                    cells.len()
+                )));
+            }
+            return Ok(());
+        }
         for chunk in cells.chunks((db.dialect().max_binds() / columns.len().max(1)).max(1)) {
             let mut insert = db.dialect().statement();
             db.dialect().insert_rows(&mut insert, table, &columns, chunk);

@@ -5,8 +5,10 @@
 //! and written back exactly, how a batch of keys or rows is bound, what the store's tables are
 //! called, how the erasure lock is taken, and how statements run. Every hook is a builder (no
 //! I/O) in a [`Dialect`]; a [`Backend`] adds the connection: [`Backend::execute`],
-//! [`Backend::query`] and [`Backend::lock_for_erasure`]. A fourth
-//! kind of database implements this trait and nothing else of the erasure.
+//! [`Backend::query`] and [`Backend::lock_for_erasure`], and where a kind has a faster way,
+//! [`Backend::text_rows`] (rows lent as text) and [`Backend::bulk_load`] (rows written back by
+//! a bulk load), whose defaults serve every kind. A fourth kind of database implements this
+//! trait and nothing else of the erasure.
 
 use futures_util::future::BoxFuture;
 
@@ -625,6 +627,21 @@ pub trait Backend: Send + Sync {
         })
     }
 
+    /// Write `rows` (each a value per column of `columns`, in the text form) into `table` by the
+    /// kind's bulk load, which checks and triggers what an `INSERT` does; the rows written.
+    /// `None` where the kind or table has none ([`TableShape::bulk_load`]): the caller
+    /// inserts them. A restore of a million rows on PostgreSQL took 5.0-5.3 s by `COPY` where
+    /// `INSERT … SELECT … FROM unnest(…)` took 5.7-5.9 s (alternating runs).
+    fn bulk_load<'a>(
+        &'a self,
+        table: usize,
+        columns: &'a [String],
+        rows: &'a [&'a [Cell]],
+    ) -> Option<BoxFuture<'a, Result<u64, DbError>>> {
+        let _ = (table, columns, rows);
+        None
+    }
+
     /// Take the database's erasure lock for this connection (waits at most `lock_timeout`).
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>>;
 }
@@ -698,6 +715,7 @@ mod snapshot {
             ],
             primary_key: vec!["Id".into()],
             key_from_map: false,
+            bulk_load: false,
         }]
     }
 

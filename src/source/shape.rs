@@ -40,6 +40,10 @@ pub struct TableShape {
     /// `primary_key` is the map's `key`, not a constraint: the delete's plan checks that each
     /// row it takes is the only one with its key.
     pub key_from_map: bool,
+    /// Rows can be written back by a bulk load that keeps what an `INSERT` checks (PostgreSQL's
+    /// `COPY … FROM STDIN`: a table or partitioned table with no rewrite rule, which `COPY`
+    /// would bypass, and no row security, under which `COPY FROM` is refused).
+    pub bulk_load: bool,
 }
 
 impl TableShape {

@@ -517,6 +517,7 @@ async fn load_catalog(
             columns: Vec::new(),
             primary_key: key,
             key_from_map: false,
+            bulk_load: false,
         };
         let (mut ints, mut bools) = (Vec::new(), Vec::new());
         for row in rows {

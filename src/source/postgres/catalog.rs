@@ -22,7 +22,8 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
                          THEN a.atttypmod - 4 END, \
                     a.attgenerated <> '', \
                     COALESCE(a.attnum = ANY(pk.indkey), false) AS in_pk, \
-                    COALESCE(array_position(pk.indkey::int2[], a.attnum), 0) AS pk_pos \
+                    COALESCE(array_position(pk.indkey::int2[], a.attnum), 0) AS pk_pos, \
+                    c.relkind IN ('r', 'p') AND NOT c.relhasrules AND NOT c.relrowsecurity \
              FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
@@ -64,6 +65,7 @@ pub async fn load(client: &Client, source: &Source) -> Result<Vec<TableShape>, U
                 columns: Vec::new(),
                 primary_key: Vec::new(),
                 key_from_map: false,
+                bulk_load: row.get(11),
             })
             .columns
             .push(Column {

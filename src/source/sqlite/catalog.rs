@@ -74,6 +74,7 @@ pub fn load(conn: &Connection, source: &Source) -> Result<Loaded, UserError> {
             columns: Vec::new(),
             primary_key: Vec::new(),
             key_from_map: false,
+            bulk_load: false,
         };
         let mut affinities = Vec::new();
         for (name, declared, pk, hidden) in columns {
