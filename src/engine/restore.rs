@@ -556,28 +556,39 @@ async fn write_back(
             .zip(&laid_out)
             .map(|((_, r), own)| own.as_deref().unwrap_or(&r.values))
             .collect();
-        if let Some(load) = db.bulk_load(table, &columns, &cells) {
-            let written = load.await.map_err(on_table(db, table))?;
-            // A bulk load writes every row or fails: fewer would be rows dropped unnoticed.
-            if written != cells.len() as u64 {
-                return Err(UserError::runtime(format!(
-                    "table `{}`: {written} of {} restored rows were written; the batch was rolled back",
-                    db.dialect().source().tables[table].name,
-                    cells.len()
-                )));
+        let written = match db.bulk_load(table, &columns, &cells) {
+            Some(load) => load.await.map_err(on_table(db, table))?,
+            None => {
+                let mut written = 0;
+                for chunk in cells.chunks((db.dialect().max_binds() / columns.len().max(1)).max(1)) {
+                    let mut insert = db.dialect().statement();
+                    db.dialect().insert_rows(&mut insert, table, &columns, chunk);
+                    written += db.execute(insert).await.map_err(on_table(db, table))?;
+                }
+                written
             }
-            return Ok(());
-        }
-        for chunk in cells.chunks((db.dialect().max_binds() / columns.len().max(1)).max(1)) {
-            let mut insert = db.dialect().statement();
-            db.dialect().insert_rows(&mut insert, table, &columns, chunk);
-            db.execute(insert).await.map_err(on_table(db, table))?;
-        }
-        Ok(())
+        };
+        all_written(db, table, written, cells.len())
     } else {
         let updates: Vec<(Vec<Cell>, Vec<Cell>)> = rows.iter().map(|(_, r)| (r.cells(pk), r.cells(&columns))).collect();
         update(db, table, pk, &columns, &updates).await
     }
+}
+
+/// The refusal of a batch the table took fewer of its rows than were written: a trigger that
+/// skips a row (PostgreSQL's `BEFORE INSERT` returning NULL, SQLite's `RAISE(IGNORE)`) or a
+/// rule that sends it nowhere leaves it out without an error. Counted as the table refusing
+/// them, the batch is rolled back and goes a row at a time, and the rows left out stay in
+/// quarantine, named, where they would have been cleared from it as restored.
+fn all_written(db: &dyn Backend, table: usize, written: u64, rows: usize) -> Result<(), UserError> {
+    if written == rows as u64 {
+        return Ok(());
+    }
+    Err(UserError::runtime(format!(
+        "table `{}` took {written} of {rows} rows written back (a trigger or rule kept the others out)",
+        db.dialect().source().tables[table].name
+    ))
+    .with_db(crate::error::DbErrorKind::CheckViolation))
 }
 
 /// The next quarantine entry of `table` in `range` (to flag one the table refuses), opened.
