@@ -568,25 +568,56 @@ async fn write_back(
                 written
             }
         };
-        all_written(db, table, written, cells.len())
+        if written == cells.len() as u64 {
+            return Ok(());
+        }
+        all_in_table(db, table, pk, rows).await
     } else {
         let updates: Vec<(Vec<Cell>, Vec<Cell>)> = rows.iter().map(|(_, r)| (r.cells(pk), r.cells(&columns))).collect();
         update(db, table, pk, &columns, &updates).await
     }
 }
 
-/// The refusal of a batch the table took fewer of its rows than were written: a trigger that
-/// skips a row (PostgreSQL's `BEFORE INSERT` returning NULL, SQLite's `RAISE(IGNORE)`) or a
-/// rule that sends it nowhere leaves it out without an error. Counted as the table refusing
-/// them, the batch is rolled back and goes a row at a time, and the rows left out stay in
-/// quarantine, named, where they would have been cleared from it as restored.
-fn all_written(db: &dyn Backend, table: usize, written: u64, rows: usize) -> Result<(), UserError> {
-    if written == rows as u64 {
+/// After a write the table counted other than the rows written: whether every row written
+/// back is in the table now, read back by key. A trigger or rule may send a row elsewhere and
+/// count nothing (inheritance partitioning's trigger that inserts into a child and returns
+/// NULL, a view's `INSTEAD OF` trigger, a conditional `DO INSTEAD` rule): read through the
+/// table, which holds its children, such a row is there. One a trigger skipped (PostgreSQL's
+/// `BEFORE INSERT` returning NULL, SQLite's `RAISE(IGNORE)`) or a rule sent nowhere is not:
+/// that is the table refusing it, so the batch is rolled back and goes a row at a time, and
+/// the row left out stays in quarantine, named, where it would have been cleared from it as
+/// restored. (No key of the batch was live before the write: the batch checked that first.)
+async fn all_in_table(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    rows: &[(usize, &SealedRow)],
+) -> Result<(), UserError> {
+    let d = db.dialect();
+    let keys: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(pk)).collect();
+    let mut read = d.statement();
+    read.push("SELECT ").join(pk, ", ", |st, c| {
+        st.push(&d.read_cell(table, "t0", c));
+    });
+    read.push(" FROM ")
+        .push(&d.table_sql(&d.source().tables[table].name))
+        .push(" t0 WHERE ");
+    d.key_set(&mut read, table, "t0", pk, &keys);
+    let present: std::collections::HashSet<KeyText> = db
+        .query(read)
+        .await
+        .map_err(on_table(db, table))?
+        .into_iter()
+        .map(|row| key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>()))
+        .collect();
+    let missing = keys.iter().filter(|k| !present.contains(&key_texts(k))).count();
+    if missing == 0 {
         return Ok(());
     }
     Err(UserError::runtime(format!(
-        "table `{}` took {written} of {rows} rows written back (a trigger or rule kept the others out)",
-        db.dialect().source().tables[table].name
+        "table `{}` does not hold {missing} of the {} rows written back to it (a trigger or rule kept them out)",
+        d.source().tables[table].name,
+        keys.len()
     ))
     .with_db(crate::error::DbErrorKind::CheckViolation))
 }
