@@ -178,3 +178,51 @@ fn a_subjects_file_of_dash_is_read_from_standard_input() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(ws.archives().len(), 2, "one archive per person read from stdin");
 }
+
+/// Text a table holds that the server cannot send as UTF-8 (a SQL_ASCII database holding Latin-1
+/// bytes) is the data's fault, not the operator's input: export fails with exit 1 and a hint,
+/// writes no archive, and a delete changes nothing.
+#[test]
+fn text_the_server_cannot_send_as_utf8_is_a_run_time_error_that_changes_nothing() {
+    let name = format!("t_ascii_{:08x}", rand::random::<u32>());
+    common::psql(
+        &common::server_url(),
+        &format!("CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"),
+    );
+    let url = common::url_for(&name);
+    common::psql(
+        &url,
+        "CREATE TABLE people (id int PRIMARY KEY, email text, name text);
+         INSERT INTO people VALUES (1, 'a@x.com', convert_from('\\x4dfc6c6c6572'::bytea, 'SQL_ASCII')), (2, 'b@x.com', 'plain')",
+    );
+    let map = r#"
+[settings]
+recovery_recipients_file = "keys/recovery.txt"
+recipients_file = "keys/exports.txt"
+[subject]
+keys = ["email"]
+[[sources]]
+name = "legacy"
+kind = "postgres"
+url = "env:LEGACY_URL"
+[[sources.tables]]
+table = "people"
+match = { email = "email" }
+"#;
+    let ws = Workspace::new(map, &[("LEGACY_URL", &url)]);
+    let out = ws.dsar(&["export", "--subject", "email=a@x.com"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("table `public.people`") && err.contains("UTF-8"), "{err}");
+    assert!(!err.contains("--subject value"), "not blamed on the subject: {err}");
+    assert!(ws.archives().is_empty(), "no archive: {err}");
+    let out = ws.dsar(&["delete", "--subject", "email=a@x.com", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        common::psql(&url, "SELECT count(*) FROM people"),
+        "2",
+        "nothing changed"
+    );
+    // The person without such text is exported.
+    ws.dsar_ok(&["export", "--subject", "email=b@x.com"]);
+}

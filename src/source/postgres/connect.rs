@@ -46,10 +46,20 @@ pub fn classify(e: &tokio_postgres::Error) -> DbErrorKind {
         "55P03" | "57014" => DbErrorKind::LockTimeout,
         "40P01" | "40001" => DbErrorKind::Deadlock,
         "57P01" | "57P02" | "57P03" => DbErrorKind::ConnectionLost,
+        // Text the database holds that the server cannot send in the session's UTF-8: the
+        // data's fault, not a value the operator gave (see [`holds_invalid_text`]).
+        "22021" | "22P05" => DbErrorKind::Other,
         _ if code.starts_with("22") => DbErrorKind::BadValue,
         _ if code.starts_with("08") => DbErrorKind::ConnectionLost,
         _ => DbErrorKind::Other,
     }
+}
+
+/// Whether the server could not send text a table holds in UTF-8 (invalid in the database's
+/// own encoding, or a SQL_ASCII database's bytes that are not UTF-8): dsar reads every value as
+/// UTF-8, and the server checks what it converts.
+pub fn holds_invalid_text(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code().map(|c| c.code()), Some("22021" | "22P05"))
 }
 
 /// "host:port/db" of a connection string: enough to tell which server failed, never the password.

@@ -384,6 +384,11 @@ impl<'a> PgSource<'a> {
         let error = if kind == DbErrorKind::BadValue {
             UserError::usage(text)
                 .with_hint("a --subject value does not fit the type of the column it is matched against")
+        } else if connect::holds_invalid_text(e) {
+            UserError::runtime(text).with_hint(
+                "the table holds text the server cannot send as UTF-8 (a SQL_ASCII database, or bytes in \
+                 another encoding); dsar reads every value as UTF-8: convert those values, then run it again",
+            )
         } else {
             UserError::runtime(text)
         };
