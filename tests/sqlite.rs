@@ -976,3 +976,46 @@ fn rows_that_grow_along_the_key_still_take_batches_of_about_a_mebibyte() {
     };
     docs_round_trip(2_205, |i| (me(i), i >= 2_000), 4..=10);
 }
+
+/// SQLite keeps whatever bytes a `TEXT` value was given. One that is not UTF-8 in a row a delete
+/// would seal is refused (exit 1, naming the table and what to do), the row left exactly as it
+/// was: read with its bad bytes replaced, it was sealed, and restored, as U+FFFD. Once the value
+/// is stored as a BLOB, the same delete goes through and restore brings its bytes back.
+#[test]
+fn text_that_is_not_utf8_is_refused_not_sealed_with_its_bytes_replaced() {
+    let ws = workspace("30d", 5);
+    let db = ws.path("chinook.db");
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("UPDATE Customer SET Company = CAST(X'4dfc6c6c6572' AS TEXT) WHERE CustomerId = 1")
+        .unwrap();
+    let hex = |conn: &Connection| -> String {
+        conn.query_row(
+            "SELECT typeof(Company) || ':' || hex(Company) FROM Customer WHERE CustomerId = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(hex(&conn), "text:4DFC6C6C6572");
+    let out = ws.dsar(&["delete", "--subject", &format!("email={EMAIL}"), "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Customer") && err.contains("not UTF-8") && err.contains("BLOB"),
+        "{err}"
+    );
+    assert_eq!(hex(&conn), "text:4DFC6C6C6572", "the row is as it was");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM Invoice WHERE CustomerId = 1"),
+        7,
+        "nothing moved"
+    );
+
+    conn.execute_batch("UPDATE Customer SET Company = CAST(Company AS BLOB) WHERE CustomerId = 1")
+        .unwrap();
+    let out = ws.dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]);
+    let id = json(&out)["request_id"].as_str().unwrap().to_string();
+    assert_eq!(scalar(&db, "SELECT count(*) FROM Customer WHERE CustomerId = 1"), 0);
+    ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    assert_eq!(hex(&conn), "blob:4DFC6C6C6572", "restored byte for byte");
+}

@@ -270,7 +270,12 @@ impl Backend for SqliteSource<'_> {
             let width = stmt.column_count();
             let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
                 (0..width)
-                    .map(|i| row.get_ref(i).map(value::read))
+                    .map(|i| {
+                        let read = value::read(row.get_ref(i)?);
+                        read.map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+                        })
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })?;
             rows.collect::<Result<Vec<_>, _>>()

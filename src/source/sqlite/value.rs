@@ -32,17 +32,37 @@ pub fn to_field(value: ValueRef<'_>) -> Field {
     }
 }
 
-/// A stored value as the erasure engine reads it.
-pub fn read(value: ValueRef<'_>) -> crate::source::backend::Value {
+/// A stored value as the erasure engine reads it. SQLite keeps whatever bytes a `TEXT` value
+/// was given; one that is not UTF-8 is refused, not read with its bad bytes replaced: a
+/// quarantined row is restored from what was read, and a replaced byte would come back as
+/// U+FFFD, the original gone.
+pub fn read(value: ValueRef<'_>) -> Result<crate::source::backend::Value, NotUtf8> {
     use crate::source::backend::Value as V;
-    match value {
+    Ok(match value {
         ValueRef::Null => V::Null,
         ValueRef::Integer(i) => V::Int(i),
         ValueRef::Real(f) => V::Float(f),
-        ValueRef::Text(t) => V::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => V::Text(String::from_utf8(t.to_vec()).map_err(|e| NotUtf8(e.utf8_error().valid_up_to()))?),
         ValueRef::Blob(b) => V::Bytes(b.to_vec()),
+    })
+}
+
+/// A `TEXT` value that is not UTF-8, bad from this byte on.
+#[derive(Debug)]
+pub struct NotUtf8(pub usize);
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a TEXT value is not UTF-8 (from its byte {}); dsar reads text as UTF-8 to seal and restore it \
+             exactly: store the value as a BLOB, or convert it to UTF-8, then run it again",
+            self.0
+        )
     }
 }
+
+impl std::error::Error for NotUtf8 {}
 
 /// A value the erasure engine binds, as SQLite takes it (arrays are bound as JSON text, for
 /// `json_each`).
