@@ -436,8 +436,9 @@ fn a_batch_erasure_restored_from_backup_is_found_per_person_and_applied_again() 
 /// `INSERT` does: values holding the bytes `COPY`'s text format escapes (tab, newline, carriage
 /// return, backslash, a literal `\N` and `\.`) come back exactly, and a table with a rewrite rule
 /// (which `COPY` would bypass) or with row security (under which a role's `COPY FROM` is refused)
-/// gets its rows by `INSERT`, the rule run. A trigger records which statement wrote each row. Run
-/// as a role that is not a superuser, which row security binds.
+/// gets its rows by `INSERT`, the rule run, its `char(4)[]` and `bit(3)[]` values whole (cast as
+/// `character[]`, each element was cut to one character). A trigger records which statement
+/// wrote each row. Run as a role that is not a superuser, which row security binds.
 #[test]
 fn restore_copies_rows_back_exactly_but_inserts_where_a_rule_or_row_security_applies() {
     let (db, _) = shop(MAP);
@@ -463,6 +464,8 @@ fn restore_copies_rows_back_exactly_but_inserts_where_a_rule_or_row_security_app
             CREATE TABLE public.item_log (order_id int, line_no int);
             CREATE RULE log_items AS ON INSERT TO "Shop".order_items
               DO ALSO INSERT INTO public.item_log VALUES (NEW.order_id, NEW.line_no);
+            ALTER TABLE "Shop".shipments ADD COLUMN codes char(4)[], ADD COLUMN marks bit(3)[];
+            UPDATE "Shop".shipments SET codes = '{{abc,de,NULL}}', marks = '{{101,010}}' WHERE order_id = 100;
             ALTER TABLE "Shop".shipments ENABLE ROW LEVEL SECURITY;
             CREATE POLICY open ON "Shop".shipments USING (true) WITH CHECK (true);"#,
             db = db.name

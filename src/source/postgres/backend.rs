@@ -100,7 +100,7 @@ impl PgDialect<'_> {
     pub(super) fn cast(&self, table: usize, column: &str) -> String {
         self.shapes()[table]
             .column(column)
-            .map_or_else(|| "text".to_string(), |c| cast_type(&c.base_type).to_string())
+            .map_or_else(|| "text".to_string(), |c| cast_type(&c.base_type))
     }
 
     /// Bind one text array per column of `rows` (`$n::text[]`), in column order.
@@ -118,13 +118,20 @@ impl PgDialect<'_> {
 /// its length): the same, except where that name alone means a length of one. `character` is
 /// `char(1)` and `bit` is `bit(1)`, so `'ABC1234'::character` is `'A'` (a subject's value cut to
 /// its first letter, a restored `char(8)` written back as one): their unbounded forms are
-/// `bpchar` and `varbit`, which the column's own type then pads or checks on assignment.
-fn cast_type(base_type: &str) -> &str {
-    match base_type {
+/// `bpchar` and `varbit`, which the column's own type then pads or checks on assignment. An
+/// array of them is named `character[]` (`char(4)[]` too): `'{abc,de}'::character[]` is
+/// `{a,d}`, so its elements take the unbounded form as well.
+fn cast_type(base_type: &str) -> String {
+    let (element, dims) = match base_type.find("[]") {
+        Some(at) => base_type.split_at(at),
+        None => (base_type, ""),
+    };
+    let element = match element {
         "character" => "bpchar",
         "bit" => "varbit",
         other => other,
-    }
+    };
+    format!("{element}{dims}")
 }
 
 /// A bound value as tokio-postgres takes it, moved: a batch's arrays (a restore binds every
@@ -607,6 +614,25 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "7\t\\N\ta\\tb\\nc\\r\\n d\\\\e \\\\N \\\\. é日\t\t-3\n\\\\\n"
         );
+    }
+
+    /// A type whose bare name means a length of one is cast to its unbounded form, alone or
+    /// as an array's element; every other name is kept.
+    #[test]
+    fn a_cast_never_cuts_a_value_to_one_character_or_bit() {
+        for (catalog, cast) in [
+            ("character", "bpchar"),
+            ("character[]", "bpchar[]"),
+            ("bit", "varbit"),
+            ("bit[]", "varbit[]"),
+            ("character varying", "character varying"),
+            ("character varying[]", "character varying[]"),
+            ("bit varying", "bit varying"),
+            ("integer[]", "integer[]"),
+            ("\"Weird\"[]", "\"Weird\"[]"),
+        ] {
+            assert_eq!(super::cast_type(catalog), cast, "{catalog}");
+        }
     }
 
     #[test]
