@@ -99,7 +99,7 @@ async fn body(
         returned_bundles(db, table, select, &columns, pk.len(), keys.len(), request_id, key).await?
     } else {
         let mut rows = Vec::new();
-        let fetched = db.query(select).await.map_err(on_table(db, table))?;
+        let fetched = db.query_exact(select).await.map_err(on_table(db, table))?;
         // A key singles out one row (a primary key, or the map's `key`, checked when planned): a key
         // met twice, or more rows than keys, means a row was given a planned key since, and would be
         // taken unplanned. A primary key cannot repeat: only the map's `key` is checked row by row.

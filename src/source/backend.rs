@@ -604,6 +604,15 @@ pub trait Backend: Send + Sync {
     /// Run a query; its rows, each value as [`Value`].
     fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>>;
 
+    /// [`query`](Backend::query) for the values an erase batch seals: a value the kind can read
+    /// only approximately is an error, not a copy with bytes replaced, since a restore writes
+    /// back what was read (SQLite keeps whatever bytes a `TEXT` value was given; one that is
+    /// not UTF-8 is refused). Other reads (the register's scan, a subject's identities) take
+    /// such text with U+FFFD in place of the bad bytes, as an export does.
+    fn query_exact(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
+        self.query(st)
+    }
+
     /// Run a query and hand `each` every row, in order, as its values' text form
     /// ([`Cell::key_text`] of the cell [`query`](Backend::query) would give); the number of
     /// rows. A kind that reads its values as text (PostgreSQL, where every column of an erase

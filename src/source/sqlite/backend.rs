@@ -249,6 +249,31 @@ impl Dialect for SqliteDialect<'_> {
     }
 }
 
+impl SqliteSource<'_> {
+    /// Run a query; its rows, each value read by [`value::read`] (`exact`: text that is not
+    /// UTF-8 is an error).
+    fn rows(&self, st: Statement, exact: bool) -> Result<Vec<Vec<Value>>, DbError> {
+        let (sql, binds) = st.into_parts();
+        let params: Vec<_> = binds.iter().map(value::bind).collect();
+        let conn = self.conn();
+        let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
+            let width = stmt.column_count();
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                (0..width)
+                    .map(|i| {
+                        value::read(row.get_ref(i)?, exact).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        });
+        drop(conn);
+        result.map_err(DbError::from)
+    }
+}
+
 impl Backend for SqliteSource<'_> {
     fn execute(&self, st: Statement) -> BoxFuture<'_, Result<u64, DbError>> {
         let (sql, binds) = st.into_parts();
@@ -263,25 +288,11 @@ impl Backend for SqliteSource<'_> {
     }
 
     fn query(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
-        let (sql, binds) = st.into_parts();
-        let params: Vec<_> = binds.iter().map(value::bind).collect();
-        let conn = self.conn();
-        let result = conn.prepare_cached(&sql).and_then(|mut stmt| {
-            let width = stmt.column_count();
-            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                (0..width)
-                    .map(|i| {
-                        let read = value::read(row.get_ref(i)?);
-                        read.map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()
-        });
-        drop(conn);
-        futures_util::future::ready(result.map_err(DbError::from)).boxed()
+        futures_util::future::ready(self.rows(st, false)).boxed()
+    }
+
+    fn query_exact(&self, st: Statement) -> BoxFuture<'_, Result<Vec<Vec<Value>>, DbError>> {
+        futures_util::future::ready(self.rows(st, true)).boxed()
     }
 
     fn lock_for_erasure(&self) -> BoxFuture<'_, Result<(), UserError>> {

@@ -33,16 +33,19 @@ pub fn to_field(value: ValueRef<'_>) -> Field {
 }
 
 /// A stored value as the erasure engine reads it. SQLite keeps whatever bytes a `TEXT` value
-/// was given; one that is not UTF-8 is refused, not read with its bad bytes replaced: a
-/// quarantined row is restored from what was read, and a replaced byte would come back as
-/// U+FFFD, the original gone.
-pub fn read(value: ValueRef<'_>) -> Result<crate::source::backend::Value, NotUtf8> {
+/// was given: `exact` (a value to be sealed) refuses one that is not UTF-8, since a restore
+/// writes back what was read and a replaced byte would come back as U+FFFD, the original gone;
+/// otherwise (a scan that only hashes or compares) the bad bytes read as U+FFFD.
+pub fn read(value: ValueRef<'_>, exact: bool) -> Result<crate::source::backend::Value, NotUtf8> {
     use crate::source::backend::Value as V;
     Ok(match value {
         ValueRef::Null => V::Null,
         ValueRef::Integer(i) => V::Int(i),
         ValueRef::Real(f) => V::Float(f),
-        ValueRef::Text(t) => V::Text(String::from_utf8(t.to_vec()).map_err(|e| NotUtf8(e.utf8_error().valid_up_to()))?),
+        ValueRef::Text(t) if exact => {
+            V::Text(String::from_utf8(t.to_vec()).map_err(|e| NotUtf8(e.utf8_error().valid_up_to()))?)
+        }
+        ValueRef::Text(t) => V::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => V::Bytes(b.to_vec()),
     })
 }
