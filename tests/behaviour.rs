@@ -91,6 +91,8 @@ trait Database {
     /// error: a trigger that skips the row (PostgreSQL's `BEFORE INSERT` returning NULL,
     /// SQLite's `RAISE(IGNORE)`). `false` where the kind's triggers cannot (MySQL).
     fn skip_invoice(&self, id: i64) -> bool;
+    /// The same for every update of invoice `id` (a `BEFORE UPDATE` trigger).
+    fn skip_invoice_update(&self, id: i64) -> bool;
     /// Hold this database's erasure lock, as a delete, restore or purge under way does, until
     /// the guard is dropped.
     fn hold_erasure_lock(&self) -> LockHolder;
@@ -240,6 +242,14 @@ impl Database for PgDb {
             "CREATE FUNCTION skip_invoice() RETURNS trigger LANGUAGE plpgsql AS \
              $$ BEGIN IF NEW.invoice_id = {id} THEN RETURN NULL; END IF; RETURN NEW; END $$; \
              CREATE TRIGGER skipped BEFORE INSERT ON invoice FOR EACH ROW EXECUTE FUNCTION skip_invoice();"
+        ));
+        true
+    }
+    fn skip_invoice_update(&self, id: i64) -> bool {
+        self.exec(&format!(
+            "CREATE FUNCTION skip_invoice_update() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.invoice_id = {id} THEN RETURN NULL; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER skipped_update BEFORE UPDATE ON invoice FOR EACH ROW EXECUTE FUNCTION skip_invoice_update();"
         ));
         true
     }
@@ -435,6 +445,13 @@ impl Database for SqliteDb {
         ));
         true
     }
+    fn skip_invoice_update(&self, id: i64) -> bool {
+        self.exec(&format!(
+            "CREATE TRIGGER skipped_update BEFORE UPDATE ON Invoice WHEN NEW.InvoiceId = {id} \
+             BEGIN SELECT RAISE(IGNORE); END"
+        ));
+        true
+    }
     fn hold_erasure_lock(&self) -> LockHolder {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -587,6 +604,9 @@ impl Database for MyChinook {
         ));
     }
     fn skip_invoice(&self, _id: i64) -> bool {
+        false
+    }
+    fn skip_invoice_update(&self, _id: i64) -> bool {
         false
     }
     fn hold_erasure_lock(&self) -> LockHolder {
@@ -1554,6 +1574,47 @@ fn anonymize_and_flag_are_undone_by_restore_byte_for_byte(kind: &dyn Chinook) {
     assert_eq!(f.owned(1).2, 0, "the lines are quarantined");
     f.ws.dsar_ok(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
     assert_eq!(f.dumps(), before, "every value back, byte for byte");
+}
+
+/// A flagged invoice whose update a trigger skips on restore stays flagged: its entry stays in
+/// quarantine and is named (exit 3), never cleared as restored; the other invoices come back.
+fn a_flag_a_trigger_keeps_on_restore_stays_in_quarantine(kind: &dyn Chinook) {
+    let f = kind.setup_strategies("30d");
+    let id = request_id(
+        &f.ws
+            .dsar_ok(&["delete", "--subject", &format!("email={EMAIL}"), "--yes", "--json"]),
+    );
+    assert!(f.db.skip_invoice_update(FIRST_INVOICE), "the kind can skip an update");
+    let out =
+        f.ws.dsar(&["restore", "--request", &id, "--identity", "keys/recovery.key"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(f.invoice) && err.contains("left in quarantine"), "{err}");
+    let (i, k) = (f.invoice, f.customer_id);
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {i} WHERE {k} = 1 AND deleted_at IS NOT NULL"
+        )),
+        1,
+        "only the skipped invoice is still flagged"
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT count(*) FROM {} WHERE table_name = '{i}'",
+            f.quarantine
+        )),
+        1,
+        "its entry stays in quarantine"
+    );
+}
+
+#[test]
+fn postgres_a_flag_a_trigger_keeps_on_restore_stays_in_quarantine() {
+    a_flag_a_trigger_keeps_on_restore_stays_in_quarantine(&Postgres);
+}
+#[test]
+fn sqlite_a_flag_a_trigger_keeps_on_restore_stays_in_quarantine() {
+    a_flag_a_trigger_keeps_on_restore_stays_in_quarantine(&Sqlite);
 }
 
 #[test]

@@ -458,21 +458,23 @@ async fn anonymize(
             (row.values[..pk.len()].to_vec(), new)
         })
         .collect();
-    update(db, table, pk, &columns, &updates).await
+    update(db, table, pk, &columns, &updates).await.map(|_| ())
 }
 
 /// `update_rows` in chunks that fit the database's limit on bound values and hold about
-/// [`UPDATE_BYTES`] of values each.
+/// [`UPDATE_BYTES`] of values each; the rows the database counted as updated (MySQL counts
+/// only those whose values changed).
 pub(super) async fn update(
     db: &dyn Backend,
     table: usize,
     pk: &[String],
     columns: &[String],
     rows: &[(Vec<Cell>, Vec<Cell>)],
-) -> Result<(), UserError> {
+) -> Result<u64, UserError> {
     if rows.is_empty() || columns.is_empty() {
-        return Ok(());
+        return Ok(rows.len() as u64);
     }
+    let mut updated = 0;
     let most = (db.dialect().max_binds() / (pk.len() + columns.len())).max(1);
     for chunk in update_chunks(rows, most, UPDATE_BYTES) {
         let mut st = db.dialect().statement();
@@ -485,9 +487,9 @@ pub(super) async fn update(
                 rows: chunk,
             },
         );
-        db.execute(st).await.map_err(on_table(db, table))?;
+        updated += db.execute(st).await.map_err(on_table(db, table))?;
     }
-    Ok(())
+    Ok(updated)
 }
 
 /// The values one UPDATE of many rows writes at most, counted as its rows times its widest row

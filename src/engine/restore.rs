@@ -574,7 +574,10 @@ async fn write_back(
         all_in_table(db, table, pk, rows).await
     } else {
         let updates: Vec<(Vec<Cell>, Vec<Cell>)> = rows.iter().map(|(_, r)| (r.cells(pk), r.cells(&columns))).collect();
-        update(db, table, pk, &columns, &updates).await
+        if update(db, table, pk, &columns, &updates).await? == updates.len() as u64 {
+            return Ok(());
+        }
+        all_hold(db, table, pk, &columns, &updates).await
     }
 }
 
@@ -618,6 +621,56 @@ async fn all_in_table(
         "table `{}` does not hold {missing} of the {} rows written back to it (a trigger or rule kept them out)",
         d.source().tables[table].name,
         keys.len()
+    ))
+    .with_db(crate::error::DbErrorKind::CheckViolation))
+}
+
+/// After an UPDATE that wrote anonymized or flagged values back and counted other than the rows
+/// it was given: whether every row holds what was written, read back by key. A trigger that
+/// skips a row's update (PostgreSQL's `BEFORE UPDATE` returning NULL, SQLite's
+/// `RAISE(IGNORE)`) leaves it as the delete left it, and its entry would have been cleared as
+/// restored, the original values gone: that is the table refusing the row (rolled back, row by
+/// row, the entry left in quarantine). MySQL counts only rows whose values changed: a row
+/// written back with the values it held reads back the same and is done.
+async fn all_hold(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    columns: &[String],
+    updates: &[(Vec<Cell>, Vec<Cell>)],
+) -> Result<(), UserError> {
+    let d = db.dialect();
+    let keys: Vec<Vec<Cell>> = updates.iter().map(|(k, _)| k.clone()).collect();
+    let mut read = d.statement();
+    read.push("SELECT ").join(&[pk, columns].concat(), ", ", |st, c| {
+        st.push(&d.read_cell(table, "t0", c));
+    });
+    read.push(" FROM ")
+        .push(&d.table_sql(&d.source().tables[table].name))
+        .push(" t0 WHERE ");
+    d.key_set(&mut read, table, "t0", pk, &keys);
+    let now: HashMap<KeyText, KeyText> = db
+        .query(read)
+        .await
+        .map_err(on_table(db, table))?
+        .into_iter()
+        .map(|mut row| {
+            let values = row.split_off(pk.len().min(row.len()));
+            let texts = |cells: Vec<Value>| key_texts(&cells.into_iter().map(Cell::from_value).collect::<Vec<_>>());
+            (texts(row), texts(values))
+        })
+        .collect();
+    let differ = updates
+        .iter()
+        .filter(|(key, values)| now.get(&key_texts(key)) != Some(&key_texts(values)))
+        .count();
+    if differ == 0 {
+        return Ok(());
+    }
+    Err(UserError::runtime(format!(
+        "table `{}`: {differ} of the {} rows written back do not hold what was written (a trigger kept the update out)",
+        d.source().tables[table].name,
+        updates.len()
     ))
     .with_db(crate::error::DbErrorKind::CheckViolation))
 }
