@@ -173,18 +173,15 @@ async fn body(
             bundles(&rows, typed)
                 .into_iter()
                 .map(|range| {
-                    let key_hash = key.key_hash(&key_texts(&rows[range.start].values[..pk.len()]));
                     let values: Vec<&[Cell]> = rows[range.clone()].iter().map(|r| r.values.as_slice()).collect();
-                    let sealed = key.seal(
+                    bundle_entry(
+                        key,
+                        request_id,
+                        &place_name,
+                        &key_texts(&rows[range.start].values[..pk.len()]),
                         &encode_rows(&columns, &values, typed),
-                        &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
-                    );
-                    SealedEntry {
-                        key_hash,
-                        sealed,
-                        flag_key: None,
-                        rows: Some(range.len() as i64),
-                    }
+                        range.len(),
+                    )
                 })
                 .collect()
         } else {
@@ -286,20 +283,37 @@ async fn returned_bundles(
         .finish()
         .into_iter()
         .map(|bundle| {
-            let key_hash = key.key_hash(&bundle.first_key);
-            let sealed = key.seal(
+            bundle_entry(
+                key,
+                request_id,
+                &place_name,
+                &bundle.first_key,
                 &bundle.encoded,
-                &DataKey::place(request_id, &place_name, BUNDLE_PLACE, &key_hash),
-            );
-            SealedEntry {
-                key_hash,
-                sealed,
-                flag_key: None,
-                rows: Some(bundle.rows as i64),
-            }
+                bundle.rows,
+            )
         })
         .collect();
     Ok((count, entries))
+}
+
+/// A quarantine entry of `rows` rows whose encoded bundle is `encoded`: sealed under the hash
+/// of its first row's key texts, in its request and table.
+fn bundle_entry(
+    key: &DataKey,
+    request_id: &str,
+    table: &str,
+    first_key: &[Option<String>],
+    encoded: &[u8],
+    rows: usize,
+) -> SealedEntry {
+    let key_hash = key.key_hash(first_key);
+    let sealed = key.seal(encoded, &DataKey::place(request_id, table, BUNDLE_PLACE, &key_hash));
+    SealedEntry {
+        key_hash,
+        sealed,
+        flag_key: None,
+        rows: Some(rows as i64),
+    }
 }
 
 /// Where a bundle is sealed: its request, table and first key hash, under a name of its own, so

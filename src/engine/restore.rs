@@ -596,30 +596,15 @@ async fn all_in_table(
     pk: &[String],
     rows: &[(usize, &SealedRow)],
 ) -> Result<(), UserError> {
-    let d = db.dialect();
     let keys: Vec<Vec<Cell>> = rows.iter().map(|(_, r)| r.cells(pk)).collect();
-    let mut read = d.statement();
-    read.push("SELECT ").join(pk, ", ", |st, c| {
-        st.push(&d.read_cell(table, "t0", c));
-    });
-    read.push(" FROM ")
-        .push(&d.table_sql(&d.source().tables[table].name))
-        .push(" t0 WHERE ");
-    d.key_set(&mut read, table, "t0", pk, &keys);
-    let present: std::collections::HashSet<KeyText> = db
-        .query(read)
-        .await
-        .map_err(on_table(db, table))?
-        .into_iter()
-        .map(|row| key_texts(&row.into_iter().map(Cell::from_value).collect::<Vec<_>>()))
-        .collect();
-    let missing = keys.iter().filter(|k| !present.contains(&key_texts(k))).count();
+    let present = read_back(db, table, pk, &[], &keys).await?;
+    let missing = keys.iter().filter(|k| !present.contains_key(&key_texts(k))).count();
     if missing == 0 {
         return Ok(());
     }
     Err(UserError::runtime(format!(
         "table `{}` does not hold {missing} of the {} rows written back to it (a trigger or rule kept them out)",
-        d.source().tables[table].name,
+        db.dialect().source().tables[table].name,
         keys.len()
     ))
     .with_db(crate::error::DbErrorKind::CheckViolation))
@@ -639,27 +624,8 @@ async fn all_hold(
     columns: &[String],
     updates: &[(Vec<Cell>, Vec<Cell>)],
 ) -> Result<(), UserError> {
-    let d = db.dialect();
     let keys: Vec<Vec<Cell>> = updates.iter().map(|(k, _)| k.clone()).collect();
-    let mut read = d.statement();
-    read.push("SELECT ").join(&[pk, columns].concat(), ", ", |st, c| {
-        st.push(&d.read_cell(table, "t0", c));
-    });
-    read.push(" FROM ")
-        .push(&d.table_sql(&d.source().tables[table].name))
-        .push(" t0 WHERE ");
-    d.key_set(&mut read, table, "t0", pk, &keys);
-    let now: HashMap<KeyText, KeyText> = db
-        .query(read)
-        .await
-        .map_err(on_table(db, table))?
-        .into_iter()
-        .map(|mut row| {
-            let values = row.split_off(pk.len().min(row.len()));
-            let texts = |cells: Vec<Value>| key_texts(&cells.into_iter().map(Cell::from_value).collect::<Vec<_>>());
-            (texts(row), texts(values))
-        })
-        .collect();
+    let now = read_back(db, table, pk, columns, &keys).await?;
     let differ = updates
         .iter()
         .filter(|(key, values)| now.get(&key_texts(key)) != Some(&key_texts(values)))
@@ -669,10 +635,41 @@ async fn all_hold(
     }
     Err(UserError::runtime(format!(
         "table `{}`: {differ} of the {} rows written back do not hold what was written (a trigger kept the update out)",
-        d.source().tables[table].name,
+        db.dialect().source().tables[table].name,
         updates.len()
     ))
     .with_db(crate::error::DbErrorKind::CheckViolation))
+}
+
+/// The rows of `table` with `keys` as they are now, read through the table (which holds its
+/// children): each key's texts to its `columns`' texts.
+async fn read_back(
+    db: &dyn Backend,
+    table: usize,
+    pk: &[String],
+    columns: &[String],
+    keys: &[Vec<Cell>],
+) -> Result<HashMap<KeyText, KeyText>, UserError> {
+    let d = db.dialect();
+    let mut read = d.statement();
+    read.push("SELECT ").join(&[pk, columns].concat(), ", ", |st, c| {
+        st.push(&d.read_cell(table, "t0", c));
+    });
+    read.push(" FROM ")
+        .push(&d.table_sql(&d.source().tables[table].name))
+        .push(" t0 WHERE ");
+    d.key_set(&mut read, table, "t0", pk, keys);
+    let texts = |cells: Vec<Value>| key_texts(&cells.into_iter().map(Cell::from_value).collect::<Vec<_>>());
+    Ok(db
+        .query(read)
+        .await
+        .map_err(on_table(db, table))?
+        .into_iter()
+        .map(|mut row| {
+            let values = row.split_off(pk.len().min(row.len()));
+            (texts(row), texts(values))
+        })
+        .collect())
 }
 
 /// The next quarantine entry of `table` in `range` (to flag one the table refuses), opened.

@@ -523,8 +523,12 @@ impl Backend for PgSource<'_> {
             let rows = self.rows(st).await?;
             futures_util::pin_mut!(rows);
             let mut count = 0;
+            // The columns are the same for every row: whether all are text is asked once.
+            let mut all_text = None;
             while let Some(row) = rows.try_next().await.map_err(DbError::from)? {
-                if row.columns().iter().all(|c| <&str as FromSql>::accepts(c.type_())) {
+                let text = *all_text
+                    .get_or_insert_with(|| row.columns().iter().all(|c| <&str as FromSql>::accepts(c.type_())));
+                if text {
                     let texts = (0..row.len())
                         .map(|i| row.try_get::<_, Option<&str>>(i))
                         .collect::<Result<Vec<_>, _>>()
