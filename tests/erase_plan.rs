@@ -568,6 +568,7 @@ on_every_kind!(
     a_draft_from_the_catalog_alone_exports_every_row_of_the_person,
     a_batch_of_hundreds_learns_each_persons_identifiers,
     an_unfinished_delete_holds_its_person_until_undone,
+    a_delete_whose_plan_cannot_be_recorded_is_a_request_to_resume,
     a_request_too_large_for_one_statement_is_refused_with_a_size_that_works,
     wide_rows_take_batches_of_about_a_mebibyte,
 );
@@ -1631,6 +1632,71 @@ fn an_unfinished_delete_holds_its_person_until_undone(kind: Kind) {
             "{table}"
         );
     }
+}
+
+/// A delete whose plan the database refuses to record (here a trigger, as a full disk would)
+/// changes nothing and is still a request: `jobs` shows it failed, a second delete of the person
+/// is refused naming it, and `resume` finishes it once the cause is gone. Before, the ledger
+/// record came after the plan: such a run left a registration and part of a plan that no record
+/// named, and a second delete went ahead as a new request.
+fn a_delete_whose_plan_cannot_be_recorded_is_a_request_to_resume(kind: Kind) {
+    let store = kind.store(MAP);
+    // An earlier delete, undone, makes the dsar tables.
+    let before = store.dumps();
+    let earlier = store.delete("email=customer-2@example.com");
+    store.restore(&earlier);
+    assert_eq!(store.dumps(), before);
+    let (refuse, allow) = match store.db {
+        Db::Postgres(_) => (
+            "CREATE FUNCTION public.no_plan() RETURNS trigger LANGUAGE plpgsql AS \
+             $$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END$$; \
+             CREATE TRIGGER no_plan BEFORE INSERT ON dsar.plan FOR EACH ROW EXECUTE FUNCTION public.no_plan();",
+            "DROP TRIGGER no_plan ON dsar.plan;",
+        ),
+        Db::Mysql(_) => (
+            "CREATE TRIGGER no_plan BEFORE INSERT ON dsar.plan FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'No space left on device'",
+            "DROP TRIGGER no_plan",
+        ),
+        Db::Sqlite(_) => (
+            "CREATE TRIGGER no_plan BEFORE INSERT ON dsar.plan BEGIN SELECT RAISE(ABORT, 'No space left on device'); END;",
+            "DROP TRIGGER no_plan;",
+        ),
+    };
+    store.exec(refuse);
+    let delete = [
+        "delete",
+        "--subject",
+        "email=customer-1@example.com",
+        "--yes",
+        "--quiet",
+    ];
+    let failed = store.ws.dsar(&delete);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("resume"), "{}", stderr(&failed));
+    assert_eq!(store.dumps(), before, "nothing changed");
+    let jobs: serde_json::Value = serde_json::from_str(&stdout(&store.ws.dsar_ok(&["jobs", "--json"]))).unwrap();
+    let failed_requests: Vec<&str> = jobs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "failed")
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed_requests.len(), 1, "the failed delete is on record: {jobs}");
+    let id = failed_requests[0].to_string();
+    let again = store.ws.dsar(&delete);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains(&id), "{}", stderr(&again));
+    assert_eq!(store.dumps(), before, "nothing changed");
+    store.exec(allow);
+    store
+        .ws
+        .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
+    store.assert_customer_one_erased();
+    store.assert_sealed_once();
+    store.restore(&id);
+    assert_eq!(store.dumps(), before, "restore gives back every table byte for byte");
 }
 
 /// 40,000 people in one request (40 of them customers). PostgreSQL and SQLite bind each key's

@@ -262,19 +262,13 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
     Register::open(audit.state(), audit.chain_key())?.write(entry)?;
 
     let data_key = DataKey::generate();
-    let restore_until = register(&sources, &plan, &request_id, &data_key, &recipients, config).await?;
-    // Every source's plan is on record before the first row moves anywhere: a run killed at
-    // any point resumes from it, not from what is still live.
-    for (s, source) in sources.iter().enumerate() {
-        let acting = acting_tables(&plan, s);
-        if !acting.is_empty() {
-            engine::record_plan(source.backend(), &acting, &request_id, &data_key).await?;
-        }
-    }
     let ledger = Ledger::for_runs(&audit, &config.notify)?;
-    // The whole record in its first write: what resume needs is never missing from a record
-    // that says running (and a batch's record of 10,000 people, 2 MB, is written once, not four
-    // times).
+    // On record before any database holds a trace of the request (its registration, its plan):
+    // a run killed or failing from here on leaves a request that `jobs` shows, that holds its
+    // people against a second delete, and that `resume` finishes; never a plan no record
+    // names. The whole record in its first write: what resume needs is never missing from a
+    // record that says running (and a batch's record of 10,000 people, 2 MB, is written once,
+    // not four times).
     let mut running = ledger.start_with(
         None,
         &request_id,
@@ -301,6 +295,10 @@ pub async fn erase_people(global: &Global, config: &crate::config::Config, order
         raw_values: ids_text(subjects),
         event: &event,
         recovery_identity: crate::follow_up::recovery_identity(&config.settings),
+    };
+    let restore_until = match register_and_plan(&run, &plan, &recipients, config).await {
+        Ok(until) => until,
+        Err(e) => return Err(failed(&run, &mut running, &[], e)),
     };
     erase_and_report(&run, &plan, &mut running, restore_until, Vec::new())
         .await
@@ -535,6 +533,25 @@ async fn register(
             restore_until = engine::stored_request(source.backend(), request_id)
                 .await?
                 .map(|r| r.restore_until);
+        }
+    }
+    Ok(restore_until)
+}
+
+/// Record the request in every source it changes, then every source's plan, before the first
+/// row moves anywhere: a run killed at any point resumes from the plan, not from what is still
+/// live. Returns when the request's window closes.
+async fn register_and_plan(
+    run: &Run<'_>,
+    plan: &Plan,
+    recipients: &[age::x25519::Recipient],
+    config: &crate::config::Config,
+) -> Result<Option<String>, UserError> {
+    let restore_until = register(run.sources, plan, run.request_id, run.data_key, recipients, config).await?;
+    for (s, source) in run.sources.iter().enumerate() {
+        let acting = acting_tables(plan, s);
+        if !acting.is_empty() {
+            engine::record_plan(source.backend(), &acting, run.request_id, run.data_key).await?;
         }
     }
     Ok(restore_until)
