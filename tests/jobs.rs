@@ -533,6 +533,23 @@ fn resume_redoes_a_killed_export_under_the_same_request() {
         .filter(|e| e["action"] == "export.completed" && e["request_id"] == id.as_str())
         .count();
     assert_eq!(completions, 1, "the request ran once");
+    // Requested once, by the run the kill stopped; the resume says it is one.
+    let actions: Vec<String> = ws
+        .audit_events()
+        .iter()
+        .filter(|e| e["request_id"] == id.as_str())
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "export.requested").count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "export.resumed").count(),
+        1,
+        "{actions:?}"
+    );
     let archive = ws.path(&format!("exports/{id}.zip.age"));
     let opened = ws.open_archive(&archive);
     assert_eq!(

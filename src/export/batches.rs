@@ -14,7 +14,8 @@ use crate::ledger::{ExportSettings, Ledger, Running};
 use crate::subject::{self, Subject};
 
 /// The audit log first: a ledger record is never without its `export.requested` event (an empty
-/// log beside records reads as a deleted log). The requests run under `run`'s lock when the
+/// log beside records reads as a deleted log), and a resumed one is logged as `export.resumed`
+/// before its record is written again. The requests run under `run`'s lock when the
 /// export has one (a new export: it queued and logged them all as it started, see
 /// [`log_requested`]), else under its own (a resumed one); `queued`: a batch after the first, whose people
 /// read `queued` from the run's queue until the batch ends (no record written here).
@@ -33,9 +34,22 @@ pub(super) fn start_batch(
     request_ids: &[String],
     queued: bool,
 ) -> Result<Vec<Running>, UserError> {
-    // The people of a run were logged as requested when it queued them.
+    // The people of a run were logged as requested when it queued them; a request without a
+    // run is a resumed one, requested by the run that began it: logged as resumed, so the log
+    // holds one `export.requested` per request, as it does one `delete.resumed` per resume.
     if run.is_none() {
-        log_requested(audit, key, batch, request_ids, None)?;
+        audit.append_each(batch.len(), |i| {
+            let mut details = serde_json::Map::new();
+            details.insert("resumed".into(), true.into());
+            Cow::Owned(Event {
+                action: "export.resumed".into(),
+                request_id: Some(request_ids[i].clone()),
+                subject: hashes(key, &batch[i].ids),
+                outcome: Outcome::Ok,
+                details,
+                ..Default::default()
+            })
+        })?;
     }
     let mut running = Vec::with_capacity(batch.len());
     for (subject, id) in batch.iter().zip(request_ids) {
@@ -64,13 +78,11 @@ pub(super) fn log_requested(
     key: &[u8],
     people: &[Subject],
     ids: &[String],
-    queued_by: Option<&str>,
+    queued_by: &str,
 ) -> Result<(), UserError> {
     audit.append_each(people.len(), |i| {
         let mut details = serde_json::Map::new();
-        if let Some(run) = queued_by {
-            details.insert(crate::audit::QUEUED_BY.into(), run.into());
-        }
+        details.insert(crate::audit::QUEUED_BY.into(), queued_by.into());
         Cow::Owned(Event {
             action: "export.requested".into(),
             request_id: Some(ids[i].clone()),

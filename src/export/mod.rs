@@ -428,7 +428,7 @@ async fn export_subjects(
         // first batch's records, written as it starts, win over their lines). `audit verify`
         // checks that it stays so.
         ledger.queue(&run, queued)?;
-        batches::log_requested(&audit, &key, subjects, &all_ids, Some(&run))?;
+        batches::log_requested(&audit, &key, subjects, &all_ids, &run)?;
         Some((lock, run))
     } else {
         None
