@@ -39,7 +39,7 @@ mod transaction;
 pub use capture::{
     ambiguous_keys, capture, count_path_rows, count_rows, count_statement, references_outside_plan, shared_with_others,
 };
-pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan};
+pub use plan::{clear_plan, drop_done, has_plan, record_plan, reload_plan, unfinished_plans};
 pub use purge::purge_flagged_batch;
 pub use restore::{Held, Restoring};
 pub use sessions::{Flow, RestoreRun, TableRun, erase_table, restore_table};

@@ -410,6 +410,29 @@ async fn next_position(db: &dyn Backend, table: usize, request_id: &str) -> Resu
         .unwrap_or(0))
 }
 
+/// The requests whose plan in this database still holds chunks not done: erasures that did
+/// not finish (killed, failed, cancelled). Their key must outlive their window: the plan is
+/// sealed under it, and without the plan `resume` could not finish the rows it planned whose
+/// links to the person are gone. Plans of earlier releases (one key per entry) are not
+/// counted: they had no `done` column, so it cannot tell.
+pub async fn unfinished_plans(db: &dyn Backend) -> Result<Vec<String>, UserError> {
+    let d = db.dialect();
+    let mut st = d.statement();
+    st.push(&format!(
+        "SELECT DISTINCT request_id FROM {} WHERE key_hash = ",
+        d.store_table(StoreTable::Plan)
+    ))
+    .bind(Value::Bytes(Vec::new()))
+    .push(" AND NOT done ORDER BY request_id");
+    Ok(db
+        .query(st)
+        .await
+        .map_err(on_source(db, "cannot read the plan"))?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Value::text))
+        .collect())
+}
+
 /// Whether the request recorded a plan in this database (so its erasure may have begun).
 pub async fn has_plan(db: &dyn Backend, request_id: &str) -> Result<bool, UserError> {
     let d = db.dialect();

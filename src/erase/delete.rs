@@ -330,6 +330,7 @@ fn refuse_over_unfinished(
         } else if r.kind == "delete"
             && !matches!(r.state.as_str(), "completed" | "running" | "queued")
             && r.sealed_subjects.is_some()
+            && !purged(&r)
         {
             candidates.push(r);
         }
@@ -380,6 +381,13 @@ fn refuse_over_unfinished(
         }
     }
     Ok(())
+}
+
+/// Whether a purge destroyed the key of the request (a record that verifies says so): it can
+/// no longer be resumed, and a purge destroys only a request whose plan was done, so a new
+/// delete misses nothing it planned.
+fn purged(r: &crate::ledger::Request) -> bool {
+    r.damaged.is_none() && r.afterwards.as_ref().is_some_and(|a| a.purged_at.is_some())
 }
 
 /// Erase the plan, then record and report the completed request.
@@ -919,9 +927,11 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
     let mut data_key = None;
     for source in &sources {
         if let Some(stored) = engine::stored_request(source.backend(), &request_id).await? {
-            let wrapped = stored
-                .wrapped_key
-                .ok_or_else(|| UserError::runtime(format!("request {request_id} was purged; nothing to resume")))?;
+            let wrapped = stored.wrapped_key.ok_or_else(|| {
+                UserError::runtime(format!("request {request_id} was purged; nothing to resume")).with_hint(
+                    "its window closed with its plan done: run the same delete again to erase what is still live",
+                )
+            })?;
             let key = DataKey::unwrap(&wrapped, &identities)?;
             // Every source holds the same key: the one recorded, else the first one found.
             let expected = record

@@ -13,7 +13,7 @@ use crate::audit::{AuditLog, Event, Outcome, TableCount};
 use crate::cli::{Global, PurgeArgs};
 use crate::config::OnDelete;
 use crate::engine;
-use crate::error::UserError;
+use crate::error::{ExitKind, UserError};
 use crate::source::Database;
 
 /// Interrupted archive writes older than this are debris.
@@ -38,6 +38,9 @@ struct Summary {
     removed_archives: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     failures: Vec<String>,
+    /// Requests past their window left as they are: their erasure did not finish.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unfinished: Vec<String>,
 }
 
 /// One request purged (or, with `--dry-run`, that would be).
@@ -87,12 +90,26 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         ..Default::default()
     };
 
+    let mut sources = Vec::new();
     for source_config in config.databases() {
-        let result = match Database::open(source_config).await {
-            Ok(source) => purge_source(&source, args.dry_run, &mut summary).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
+        match Database::open(source_config).await {
+            Ok(source) => sources.push(source),
+            Err(e) => summary.failures.push(e.message),
+        }
+    }
+    // An erasure that did not finish keeps its key in every database, past its window: its
+    // plan is sealed under it, and `resume` needs the plan (and every database's key) to
+    // finish the rows it planned. Destroyed, the plan was lost, and the request could be
+    // neither resumed nor undone while its person stayed held against a new delete.
+    let mut unfinished = std::collections::BTreeSet::new();
+    for source in &sources {
+        match unfinished_plans(source).await {
+            Ok(ids) => unfinished.extend(ids),
+            Err(e) => summary.failures.push(e.message),
+        }
+    }
+    for source in &sources {
+        if let Err(e) = purge_source(source, args.dry_run, &unfinished, &mut summary).await {
             summary.failures.push(e.message);
         }
     }
@@ -113,8 +130,20 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     }
 
     let failed = !summary.failures.is_empty();
+    let left = if summary.unfinished.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{} {} request(s) whose erasure did not finish, sealed past the window until it does: {}",
+            if args.dry_run { "would leave" } else { "left" },
+            summary.unfinished.len(),
+            summary.unfinished.join(", ")
+        ))
+    };
     if failed {
         summary.state = "failed";
+    } else if left.is_some() {
+        summary.state = "incomplete";
     }
     if !args.dry_run {
         let ledger = crate::ledger::Ledger::open(audit.state())?;
@@ -128,7 +157,8 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
             })?;
         }
     }
-    running.finish(summary.state, summary.failures.first().cloned(), Vec::new())?;
+    let error = summary.failures.first().cloned().or_else(|| left.clone());
+    running.finish(summary.state, error.clone(), Vec::new())?;
     let mut details = serde_json::Map::new();
     details.insert("dry_run".into(), args.dry_run.into());
     details.insert("requests".into(), summary.requests.len().into());
@@ -145,11 +175,18 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     details.insert("rows".into(), summary.rows.into());
     details.insert("archives".into(), summary.archives.into());
     details.insert("audit_segments".into(), summary.audit_segments.into());
+    if !summary.unfinished.is_empty() {
+        details.insert("unfinished".into(), summary.unfinished.clone().into());
+    }
     audit.append(&Event {
-        action: if failed { "purge.failed" } else { "purge.completed" }.into(),
+        action: format!("purge.{}", summary.state),
         request_id: Some(run_id.clone()),
-        outcome: if failed { Outcome::Error } else { Outcome::Ok },
-        error: summary.failures.first().cloned(),
+        outcome: if summary.state == "completed" {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
+        error,
         details,
         ..Default::default()
     })?;
@@ -177,6 +214,9 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         for a in &summary.removed_archives {
             println!("  archive {a}");
         }
+        for id in &summary.unfinished {
+            println!("  left: request {id} (its erasure did not finish)");
+        }
     }
     if failed {
         return Err(UserError::runtime(format!(
@@ -184,10 +224,40 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
             summary.failures.join("; ")
         )));
     }
+    if let Some(left) = left {
+        let recovery = crate::follow_up::recovery_identity(&config.settings);
+        return Err(UserError {
+            kind: ExitKind::Flagged,
+            message: format!("purge {left}"),
+            hint: Some(format!(
+                "`{}` finishes it; the next purge destroys it",
+                crate::follow_up::command(
+                    global,
+                    &format!("resume {} --identity {recovery}", summary.unfinished[0])
+                )
+            )),
+            db: None,
+        });
+    }
     Ok(())
 }
 
-async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summary) -> Result<(), UserError> {
+/// The requests whose plan in `source` is not done (none where dsar has no tables yet).
+async fn unfinished_plans(source: &Database<'_>) -> Result<Vec<String>, UserError> {
+    if !engine::has_store(source.backend()).await? {
+        return Ok(Vec::new());
+    }
+    // A store of an earlier release gains the plan's `done` column (no entry changes).
+    engine::ensure_store(source.backend()).await?;
+    engine::unfinished_plans(source.backend()).await
+}
+
+async fn purge_source(
+    source: &Database<'_>,
+    dry_run: bool,
+    unfinished: &std::collections::BTreeSet<String>,
+    summary: &mut Summary,
+) -> Result<(), UserError> {
     if !engine::has_store(source.backend()).await? {
         return Ok(());
     }
@@ -199,6 +269,12 @@ async fn purge_source(source: &Database<'_>, dry_run: bool, summary: &mut Summar
     }
     let batch = i64::from(source.config().batch_rows);
     for request in engine::expired_requests(source.backend()).await? {
+        if unfinished.contains(&request.request_id) {
+            if !summary.unfinished.contains(&request.request_id) {
+                summary.unfinished.push(request.request_id);
+            }
+            continue;
+        }
         let mut purged = PurgedRequest {
             request_id: request.request_id.clone(),
             source: source.config().name.clone(),
