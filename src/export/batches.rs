@@ -38,18 +38,14 @@ pub(super) fn start_batch(
     // run is a resumed one, requested by the run that began it: logged as resumed, so the log
     // holds one `export.requested` per request, as it does one `delete.resumed` per resume.
     if run.is_none() {
-        audit.append_each(batch.len(), |i| {
-            let mut details = serde_json::Map::new();
-            details.insert("resumed".into(), true.into());
-            Cow::Owned(Event {
-                action: "export.resumed".into(),
-                request_id: Some(request_ids[i].clone()),
-                subject: hashes(key, &batch[i].ids),
-                outcome: Outcome::Ok,
-                details,
-                ..Default::default()
-            })
-        })?;
+        log_each(
+            audit,
+            key,
+            batch,
+            request_ids,
+            "export.resumed",
+            ("resumed", true.into()),
+        )?;
     }
     let mut running = Vec::with_capacity(batch.len());
     for (subject, id) in batch.iter().zip(request_ids) {
@@ -80,11 +76,24 @@ pub(super) fn log_requested(
     ids: &[String],
     queued_by: &str,
 ) -> Result<(), UserError> {
+    let detail = (crate::audit::QUEUED_BY, queued_by.into());
+    log_each(audit, key, people, ids, "export.requested", detail)
+}
+
+/// Log `action` for each of `people` (the request `ids[i]`, with its hashes), with one detail.
+fn log_each(
+    audit: &AuditLog,
+    key: &[u8],
+    people: &[Subject],
+    ids: &[String],
+    action: &str,
+    (name, value): (&str, serde_json::Value),
+) -> Result<(), UserError> {
     audit.append_each(people.len(), |i| {
         let mut details = serde_json::Map::new();
-        details.insert(crate::audit::QUEUED_BY.into(), queued_by.into());
+        details.insert(name.into(), value.clone());
         Cow::Owned(Event {
-            action: "export.requested".into(),
+            action: action.into(),
             request_id: Some(ids[i].clone()),
             subject: hashes(key, &people[i].ids),
             outcome: Outcome::Ok,
