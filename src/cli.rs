@@ -185,8 +185,8 @@ Examples:
 const PURGE_EXAMPLES: &str = "\
 Examples:
   dsar purge --dry-run -v        # what would go
-  dsar purge                     # from cron: silent on success, exit 1 and one line on failure;
-                                 # exit 3 naming a delete that did not finish: kept for `dsar resume`
+  dsar purge                     # from cron: silent on success, exit 1 and one line on failure,
+                                 # exit 3 naming a delete that did not finish (kept for resume)
   dsar purge --json              # one summary line for log collectors";
 
 const EXPORT_EXAMPLES: &str = "\

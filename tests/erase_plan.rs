@@ -570,6 +570,7 @@ on_every_kind!(
     an_unfinished_delete_holds_its_person_until_undone,
     a_delete_whose_plan_cannot_be_recorded_is_a_request_to_resume,
     an_unfinished_delete_outlives_its_window_until_it_is_resumed,
+    an_unfinished_delete_planned_by_an_earlier_release_outlives_its_window_too,
     a_purged_request_that_did_not_finish_holds_its_person_no_more,
     a_request_too_large_for_one_statement_is_refused_with_a_size_that_works,
     wide_rows_take_batches_of_about_a_mebibyte,
@@ -1738,24 +1739,109 @@ impl Store {
 fn an_unfinished_delete_outlives_its_window_until_it_is_resumed(kind: Kind) {
     let (store, _) = killed_once_the_customer_left(kind);
     let id = store.only_request();
+    // Another person's delete, completed: the same purge destroys it.
+    let other = store.delete("email=customer-3@example.com");
     let quarantined = store.quarantined("customer");
     store.close_windows();
     let (code, report, err) = store.purge();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains(&id) && err.contains("resume"), "{err}");
     assert_eq!(report["unfinished"], serde_json::json!([id]), "{report}");
+    let purged: Vec<&str> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
+    assert!(!purged.is_empty() && purged.iter().all(|r| *r == other), "{report}");
+    assert_eq!(
+        store.quarantined("customer"),
+        quarantined - 1,
+        "only the completed delete destroyed"
+    );
+    // The purge that left the unfinished one is what makes the other unrecoverable.
+    let certificate: serde_json::Value = serde_json::from_str(&stdout(&store.ws.dsar_ok(&[
+        "audit",
+        "certificate",
+        "--request",
+        &other,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(certificate["state"], "unrecoverable", "{certificate}");
+    let resumed = store
+        .ws
+        .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key"]);
+    assert!(
+        stdout(&resumed).contains("window closed") && !stdout(&resumed).contains("undo with"),
+        "past its window, a restore would be refused: {}",
+        stdout(&resumed)
+    );
+    // (Customer 3 is gone too: the totals `assert_customer_one_erased` checks do not hold.)
+    assert_eq!(store.customer_one_rows_left(), 0);
+    store.assert_sealed_once();
+    let (code, report, err) = store.purge();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        report["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["request_id"] == id.as_str()),
+        "{report}"
+    );
+    assert_eq!(store.count("SELECT count(*) FROM dsar.quarantine"), 0);
+    assert_eq!(store.count("SELECT count(*) FROM dsar.plan"), 0);
+}
+
+/// The same for a delete planned by an earlier release (one key per plan entry, no `done`
+/// column): an entry whose row has no quarantine entry is not done, as `resume` reads it.
+fn an_unfinished_delete_planned_by_an_earlier_release_outlives_its_window_too(kind: Kind) {
+    let (store, before) = killed_once_the_customer_left(kind);
+    let id = store.only_request();
+    store.rewrite_plan_one_key_per_row(&id);
+    store.close_windows();
+    let (code, report, err) = store.purge();
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(report["unfinished"], serde_json::json!([id]), "{report}");
     assert_eq!(report["requests"], serde_json::json!([]), "{report}");
-    assert_eq!(store.quarantined("customer"), quarantined, "nothing destroyed");
     store
         .ws
         .dsar_ok(&["resume", &id, "--yes", "--identity", "keys/recovery.key", "--quiet"]);
     store.assert_customer_one_erased();
     store.assert_sealed_once();
+    let (code, _, err) = store.purge();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(store.count("SELECT count(*) FROM dsar.quarantine"), 0);
+    assert!(store.dumps() != before);
+}
+
+/// A purge while one database of the map does not answer destroys no request anywhere (a
+/// request of both could have its plan not done in the silent one), says so (exit 1), and the
+/// next purge with every database answering does.
+#[test]
+fn a_purge_with_a_database_down_destroys_no_request() {
+    let store = Kind::Sqlite.store(MAP);
+    let id = store.delete("email=customer-3@example.com");
+    store.close_windows();
+    let map = std::fs::read_to_string(store.ws.path("sources.toml")).unwrap();
+    let down = format!(
+        "{map}\n[[sources]]\nname = \"down\"\nkind = \"postgres\"\nurl = \"postgres://dsar@127.0.0.1:1/nowhere\"\n\n\
+         [[sources.tables]]\ntable = \"public.people\"\nmatch = {{ email = \"email\" }}\n"
+    );
+    std::fs::write(store.ws.path("sources.toml"), down).unwrap();
+    let quarantined = store.quarantined("customer");
+    assert!(quarantined > 0);
+    let (code, report, err) = store.purge();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no request was purged"), "{err}");
+    assert_eq!(report["requests"], serde_json::json!([]), "{report}");
+    assert_eq!(store.quarantined("customer"), quarantined, "nothing destroyed");
+    std::fs::write(store.ws.path("sources.toml"), map).unwrap();
     let (code, report, err) = store.purge();
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(report["requests"][0]["request_id"], id.as_str(), "{report}");
-    assert_eq!(store.count("SELECT count(*) FROM dsar.quarantine"), 0);
-    assert_eq!(store.count("SELECT count(*) FROM dsar.plan"), 0);
+    assert_eq!(store.quarantined("customer"), 0);
 }
 
 /// A delete that failed before its plan was recorded, purged once its window closed: nothing

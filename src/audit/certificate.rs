@@ -4,7 +4,7 @@
 //! Everything in it comes from the audit log, after the whole chain verifies: the delete's
 //! `delete.completed` event (tables, counts, strategies, when, by whom, ticket, until when it
 //! is restorable), then what happened to that request since: a `restore.completed` (the erasure
-//! was undone) or the `purge.completed` that destroyed its quarantine key (unrecoverable since).
+//! was undone) or the purge that destroyed its quarantine key (unrecoverable since).
 //! Each event is cited by sequence number and hash, which `dsar audit verify` checks; with an
 //! anchor taken by `dsar audit head`, `audit verify --head` proves the log was not rewritten.
 
@@ -88,9 +88,10 @@ pub fn run(global: &Global, args: &AuditCertificateArgs) -> Result<(), UserError
     let whole_restore = restores.iter().any(|e| {
         text(e, "action") == "restore.completed" && e.get("details").and_then(|d| d.get("single_table")).is_none()
     });
-    // A dry run logs what it would purge: it destroyed nothing.
+    // A purge names in `request_ids` the requests it destroyed, however it ended (one that left
+    // an unfinished delete is `purge.incomplete`); a dry run destroyed nothing.
     let purged = later.iter().find(|e| {
-        text(e, "action") == "purge.completed"
+        text(e, "action").starts_with("purge.")
             && e.get("details").and_then(|d| d.get("dry_run")).and_then(Value::as_bool) != Some(true)
     });
     let flagged = erasure

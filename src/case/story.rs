@@ -189,10 +189,16 @@ fn summary(e: &Map<String, Value>) -> String {
             detail("was_due"),
             detail("reason")
         )),
-        "purge.completed" if details.and_then(|d| d.get("dry_run")).and_then(Value::as_bool) == Some(true) => {
+        // A purge is in the story because it names the request among those it destroyed,
+        // however the purge ended (`purge.incomplete` left another request unfinished).
+        a if a.starts_with("purge.")
+            && details.and_then(|d| d.get("dry_run")).and_then(Value::as_bool) == Some(true) =>
+        {
             parts.push("dry run: nothing destroyed".into())
         }
-        "purge.completed" => parts.push(format!("quarantine destroyed: unrecoverable since {}", text(e, "time"))),
+        a if a.starts_with("purge.") => {
+            parts.push(format!("quarantine destroyed: unrecoverable since {}", text(e, "time")))
+        }
         _ if rows > 0 => parts.push(format!("{rows} rows")),
         _ => {}
     }

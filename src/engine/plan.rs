@@ -413,17 +413,22 @@ async fn next_position(db: &dyn Backend, table: usize, request_id: &str) -> Resu
 /// The requests whose plan in this database still holds chunks not done: erasures that did
 /// not finish (killed, failed, cancelled). Their key must outlive their window: the plan is
 /// sealed under it, and without the plan `resume` could not finish the rows it planned whose
-/// links to the person are gone. Plans of earlier releases (one key per entry) are not
-/// counted: they had no `done` column, so it cannot tell.
+/// links to the person are gone. An entry of an earlier release's plan (one key each, found by
+/// its hash, from before plans had `done`) is not done while its row has no quarantine entry,
+/// as `resume` reads it.
 pub async fn unfinished_plans(db: &dyn Backend) -> Result<Vec<String>, UserError> {
     let d = db.dialect();
     let mut st = d.statement();
     st.push(&format!(
-        "SELECT DISTINCT request_id FROM {} WHERE key_hash = ",
+        "SELECT DISTINCT p.request_id FROM {} p WHERE NOT p.done AND (p.key_hash = ",
         d.store_table(StoreTable::Plan)
     ))
     .bind(Value::Bytes(Vec::new()))
-    .push(" AND NOT done ORDER BY request_id");
+    .push(&format!(
+        " OR NOT EXISTS (SELECT 1 FROM {} q WHERE q.request_id = p.request_id AND q.table_schema = p.table_schema \
+         AND q.table_name = p.table_name AND q.key_hash = p.key_hash)) ORDER BY p.request_id",
+        d.store_table(StoreTable::Quarantine)
+    ));
     Ok(db
         .query(st)
         .await

@@ -383,9 +383,11 @@ fn refuse_over_unfinished(
     Ok(())
 }
 
-/// Whether a purge destroyed the key of the request (a record that verifies says so): it can
-/// no longer be resumed, and a purge destroys only a request whose plan was done, so a new
-/// delete misses nothing it planned.
+/// Whether a purge destroyed the key of the request (a record that verifies says so): nothing
+/// of it can be resumed or restored any more, so it holds its person no longer. A purge leaves
+/// a request whose plan is not done in any database (and purges nothing while a database does
+/// not answer), so a new delete misses nothing it planned; a purge of an earlier release did
+/// not look.
 fn purged(r: &crate::ledger::Request) -> bool {
     r.damaged.is_none() && r.afterwards.as_ref().is_some_and(|a| a.purged_at.is_some())
 }
@@ -449,6 +451,10 @@ async fn erase_and_report(
     )?;
     run.audit.append(&completed)?;
     running.finish("completed", None, flagged.clone())?;
+    // A request resumed after its window closed (purge left it, unfinished) cannot be undone.
+    let undoable = restore_until
+        .as_deref()
+        .is_none_or(|until| until > crate::clock::now_rfc3339().as_str());
     print_report(
         run.global,
         run.request_id,
@@ -458,7 +464,7 @@ async fn erase_and_report(
         done,
         plan,
     );
-    if !run.global.json && !run.global.quiet {
+    if undoable && !run.global.json && !run.global.quiet {
         println!(
             "  undo with: {}",
             crate::follow_up::command(
@@ -929,7 +935,8 @@ pub async fn resume(global: &Global, record: &Request, identity: &std::path::Pat
         if let Some(stored) = engine::stored_request(source.backend(), &request_id).await? {
             let wrapped = stored.wrapped_key.ok_or_else(|| {
                 UserError::runtime(format!("request {request_id} was purged; nothing to resume")).with_hint(
-                    "its window closed with its plan done: run the same delete again to erase what is still live",
+                    "its key is destroyed, and with it what it quarantined and planned: run the same delete again \
+                     to erase what is still live",
                 )
             })?;
             let key = DataKey::unwrap(&wrapped, &identities)?;
@@ -1194,11 +1201,14 @@ fn print_report(
     if dry_run {
         println!("plan for a delete (dry run, nothing changed):");
     } else {
-        println!(
-            "deleted: request {request_id}, {} rows; restorable until {}",
-            shown.total_rows(),
-            restore_until.as_deref().unwrap_or("-")
-        );
+        let window = match restore_until.as_deref() {
+            // A request resumed after its window closed (purge left it, unfinished).
+            Some(until) if until < crate::clock::now_rfc3339().as_str() => {
+                format!("its recovery window closed at {until}: the next purge makes it final")
+            }
+            until => format!("restorable until {}", until.unwrap_or("-")),
+        };
+        println!("deleted: request {request_id}, {} rows; {window}", shown.total_rows());
     }
     print!("{}", shown.render());
 }

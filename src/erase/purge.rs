@@ -91,27 +91,58 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     };
 
     let mut sources = Vec::new();
+    let mut all_checked = true;
     for source_config in config.databases() {
         match Database::open(source_config).await {
             Ok(source) => sources.push(source),
-            Err(e) => summary.failures.push(e.message),
+            Err(e) => {
+                summary.failures.push(e.message);
+                all_checked = false;
+            }
         }
     }
     // An erasure that did not finish keeps its key in every database, past its window: its
     // plan is sealed under it, and `resume` needs the plan (and every database's key) to
     // finish the rows it planned. Destroyed, the plan was lost, and the request could be
-    // neither resumed nor undone while its person stayed held against a new delete.
+    // neither resumed nor undone while its person stayed held against a new delete. Asked of
+    // every database under its erasure lock (held until the purge ends), so no resume can
+    // record or take a plan between the question and the purge.
     let mut unfinished = std::collections::BTreeSet::new();
+    let mut stores = Vec::new();
     for source in &sources {
-        match unfinished_plans(source).await {
-            Ok(ids) => unfinished.extend(ids),
-            Err(e) => summary.failures.push(e.message),
+        match unfinished_plans(source, args.dry_run).await {
+            Ok(Some(ids)) => {
+                unfinished.extend(ids);
+                stores.push(source);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                summary.failures.push(e.message);
+                all_checked = false;
+            }
         }
     }
-    for source in &sources {
-        if let Err(e) = purge_source(source, args.dry_run, &unfinished, &mut summary).await {
-            summary.failures.push(e.message);
+    // What the ledger records as completed is done, whatever its plan still holds: entries of
+    // an earlier release's plan whose rows had gone before their batch, or chunks of a table
+    // taken out of the map since.
+    let ledger = crate::ledger::Ledger::open(audit.state())?;
+    ledger.each(|r| {
+        if r.kind == "delete" && r.state == "completed" && r.damaged.is_none() {
+            unfinished.remove(&r.request_id);
         }
+    })?;
+    if all_checked {
+        for source in stores {
+            if let Err(e) = purge_source(source, args.dry_run, &unfinished, &mut summary).await {
+                summary.failures.push(e.message);
+            }
+        }
+    } else {
+        // A request of several databases could have its plan not done in the one that did not
+        // answer: destroying its key elsewhere would leave it neither resumable nor undoable.
+        summary
+            .failures
+            .push("no request was purged: not every database could be asked which deletes did not finish".into());
     }
     if let Err(e) = expire_archives(
         &config.settings.export_dir,
@@ -142,7 +173,7 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     };
     if failed {
         summary.state = "failed";
-    } else if left.is_some() {
+    } else if left.is_some() && !args.dry_run {
         summary.state = "incomplete";
     }
     if !args.dry_run {
@@ -242,14 +273,19 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
     Ok(())
 }
 
-/// The requests whose plan in `source` is not done (none where dsar has no tables yet).
-async fn unfinished_plans(source: &Database<'_>) -> Result<Vec<String>, UserError> {
+/// Take `source`'s erasure lock (unless `dry_run`) and ask which requests' plans there are not
+/// done; `None` where dsar has no tables yet.
+async fn unfinished_plans(source: &Database<'_>, dry_run: bool) -> Result<Option<Vec<String>>, UserError> {
     if !engine::has_store(source.backend()).await? {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    // A store of an earlier release gains the plan's `done` column (no entry changes).
+    // A store of an earlier release learns what this one reads (a column added; no entry
+    // changes, so a dry run does it too).
     engine::ensure_store(source.backend()).await?;
-    engine::unfinished_plans(source.backend()).await
+    if !dry_run {
+        source.lock_for_erasure().await?;
+    }
+    engine::unfinished_plans(source.backend()).await.map(Some)
 }
 
 async fn purge_source(
@@ -258,15 +294,6 @@ async fn purge_source(
     unfinished: &std::collections::BTreeSet<String>,
     summary: &mut Summary,
 ) -> Result<(), UserError> {
-    if !engine::has_store(source.backend()).await? {
-        return Ok(());
-    }
-    // A store of an earlier release learns what this one reads (a column added; no entry
-    // changes, so a dry run does it too).
-    engine::ensure_store(source.backend()).await?;
-    if !dry_run {
-        source.lock_for_erasure().await?;
-    }
     let batch = i64::from(source.config().batch_rows);
     for request in engine::expired_requests(source.backend()).await? {
         if unfinished.contains(&request.request_id) {
