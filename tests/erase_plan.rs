@@ -1816,6 +1816,47 @@ fn an_unfinished_delete_planned_by_an_earlier_release_outlives_its_window_too(ki
     assert!(store.dumps() != before);
 }
 
+/// Purge holds back only what `resume` can finish: a killed delete whose ledger record was
+/// edited by hand (which `resume` refuses) is destroyed as before, rather than kept past its
+/// window for good with every purge exiting 3.
+#[test]
+fn a_purge_holds_back_no_delete_that_resume_would_refuse() {
+    let (store, _) = killed_once_the_customer_left(Kind::Sqlite);
+    let id = store.only_request();
+    let path = store.ws.state_dir().join(format!("requests/{id}.json"));
+    let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["reason"] = serde_json::json!("edited");
+    std::fs::write(&path, record.to_string()).unwrap();
+    store.close_windows();
+    let (code, report, err) = store.purge();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(report["requests"][0]["request_id"], id.as_str(), "{report}");
+    assert_eq!(store.count("SELECT count(*) FROM dsar.plan"), 0);
+}
+
+/// A purge that stops after it destroyed a request's key (here the quarantine refuses the
+/// deletes that follow) has already noted the request as purged in the ledger: a later purge
+/// that finds nothing left to destroy would not note it, and `status` would still offer a
+/// restore that cannot be.
+#[test]
+fn a_purge_notes_each_request_as_its_key_is_destroyed() {
+    let store = Kind::Sqlite.store(MAP);
+    let id = store.delete("email=customer-1@example.com");
+    store.close_windows();
+    store.exec(
+        "CREATE TRIGGER no_purge BEFORE DELETE ON dsar.quarantine BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+    );
+    let (code, _, err) = store.purge();
+    assert_eq!(code, Some(1), "{err}");
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&store.ws.dsar_ok(&["status", &id, "--json"]))).unwrap();
+    assert!(status["afterwards"]["purged_at"].is_string(), "{status}");
+    store.exec("DROP TRIGGER no_purge;");
+    let (code, _, err) = store.purge();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(store.count("SELECT count(*) FROM dsar.quarantine"), 0);
+}
+
 /// A purge while one database of the map does not answer destroys no request anywhere (a
 /// request of both could have its plan not done in the silent one), says so (exit 1), and the
 /// next purge with every database answering does.

@@ -122,18 +122,34 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
             }
         }
     }
-    // What the ledger records as completed is done, whatever its plan still holds: entries of
-    // an earlier release's plan whose rows had gone before their batch, or chunks of a table
-    // taken out of the map since.
+    // Held back only what `resume` can finish: a delete the ledger records, not completed (a
+    // completed one is done whatever its plan still holds: entries of an earlier release's plan
+    // whose rows had gone before their batch, chunks of a table taken out of the map since),
+    // not purged elsewhere, and a record that verifies. Anything else would be held past its
+    // window for good, every purge exiting 3, with nothing an operator could run to end it.
     let ledger = crate::ledger::Ledger::open(audit.state())?;
+    let mut resumable = std::collections::BTreeSet::new();
     ledger.each(|r| {
-        if r.kind == "delete" && r.state == "completed" && r.damaged.is_none() {
-            unfinished.remove(&r.request_id);
+        if unfinished.contains(&r.request_id)
+            && r.kind == "delete"
+            && r.state != "completed"
+            && r.damaged.is_none()
+            && r.sealed_subjects.is_some()
+            && r.afterwards.as_ref().is_none_or(|a| a.purged_at.is_none())
+        {
+            resumable.insert(r.request_id);
         }
     })?;
+    let unfinished = resumable;
+    let purger = Purger {
+        ledger: (!args.dry_run).then_some(&ledger),
+        run_id: &run_id,
+        dry_run: args.dry_run,
+        unfinished: &unfinished,
+    };
     if all_checked {
         for source in stores {
-            if let Err(e) = purge_source(source, args.dry_run, &unfinished, &mut summary).await {
+            if let Err(e) = purge_source(source, &purger, &mut summary).await {
                 summary.failures.push(e.message);
             }
         }
@@ -175,18 +191,6 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         summary.state = "failed";
     } else if left.is_some() && !args.dry_run {
         summary.state = "incomplete";
-    }
-    if !args.dry_run {
-        let ledger = crate::ledger::Ledger::open(audit.state())?;
-        for purged in &summary.requests {
-            // A request restored in full had nothing left to destroy: it stays "restored".
-            ledger.note_afterwards(&purged.request_id, |after| {
-                if after.restored_at.is_none() {
-                    after.purged_at.get_or_insert_with(crate::clock::now_rfc3339);
-                    after.purged_by.get_or_insert_with(|| run_id.clone());
-                }
-            })?;
-        }
     }
     let error = summary.failures.first().cloned().or_else(|| left.clone());
     running.finish(summary.state, error.clone(), Vec::new())?;
@@ -288,12 +292,18 @@ async fn unfinished_plans(source: &Database<'_>, dry_run: bool) -> Result<Option
     engine::unfinished_plans(source.backend()).await.map(Some)
 }
 
-async fn purge_source(
-    source: &Database<'_>,
+/// What every database's purge shares.
+struct Purger<'a> {
+    /// Where each destroyed request is noted as purged (none for a dry run).
+    ledger: Option<&'a crate::ledger::Ledger>,
+    run_id: &'a str,
     dry_run: bool,
-    unfinished: &std::collections::BTreeSet<String>,
-    summary: &mut Summary,
-) -> Result<(), UserError> {
+    /// Deletes that did not finish and that `resume` can finish: left as they are.
+    unfinished: &'a std::collections::BTreeSet<String>,
+}
+
+async fn purge_source(source: &Database<'_>, purger: &Purger<'_>, summary: &mut Summary) -> Result<(), UserError> {
+    let (dry_run, unfinished) = (purger.dry_run, purger.unfinished);
     let batch = i64::from(source.config().batch_rows);
     for request in engine::expired_requests(source.backend()).await? {
         if unfinished.contains(&request.request_id) {
@@ -322,6 +332,17 @@ async fn purge_source(
             purged.flagged_rows = request.flagged_rows as u64;
         } else {
             engine::shred_key(source.backend(), &request.request_id).await?;
+            // Noted at once, not when the run ends: a purge killed after this commit does not
+            // list the request again, and its record must say it can no longer be resumed.
+            if let Some(ledger) = purger.ledger {
+                // A request restored in full had nothing left to destroy: it stays "restored".
+                ledger.note_afterwards(&request.request_id, |after| {
+                    if after.restored_at.is_none() {
+                        after.purged_at.get_or_insert_with(crate::clock::now_rfc3339);
+                        after.purged_by.get_or_insert_with(|| purger.run_id.to_string());
+                    }
+                })?;
+            }
             engine::clear_plan(source.backend(), &request.request_id).await?;
             loop {
                 let n = engine::purge_flagged_batch(source.backend(), &request.request_id, batch).await?;
