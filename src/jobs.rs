@@ -202,7 +202,8 @@ pub async fn run_resume(global: &Global, args: &ResumeArgs) -> Result<(), UserEr
             crate::erase::purge::run_as(
                 global,
                 &PurgeArgs {
-                    dry_run: false,
+                    // A dry run resumed stays one: it was asked to change nothing.
+                    dry_run: record.dry_run,
                     case: Default::default(),
                 },
                 Some(&record.request_id),

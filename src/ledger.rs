@@ -77,6 +77,9 @@ pub struct Request {
     /// moved), so a missing entry is a removed file, not an older release.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registered: bool,
+    /// For purge: a dry run, which changed nothing; `resume` runs it again as one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// queued, running, completed, failed, cancelled; `failed (interrupted)` when read back
     /// from a process that died.
     pub state: String,
@@ -175,6 +178,7 @@ impl Request {
             target_request: None,
             reapplied_from: None,
             registered: false,
+            dry_run: false,
             state: "running".into(),
             operator: operator.to_string(),
             ticket: None,

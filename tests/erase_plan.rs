@@ -1878,7 +1878,21 @@ fn a_purge_with_a_database_down_destroys_no_request() {
     assert!(err.contains("no request was purged"), "{err}");
     assert_eq!(report["requests"], serde_json::json!([]), "{report}");
     assert_eq!(store.quarantined("customer"), quarantined, "nothing destroyed");
+    // A dry run that failed the same way, resumed once the database is back, is still a dry
+    // run: it destroys nothing.
+    let dry = store.ws.dsar(&["purge", "--dry-run", "--quiet"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
     std::fs::write(store.ws.path("sources.toml"), map).unwrap();
+    let jobs: serde_json::Value = serde_json::from_str(&stdout(&store.ws.dsar_ok(&["jobs", "--json"]))).unwrap();
+    let dry_id = jobs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "purge" && r["dry_run"] == true)
+        .map(|r| r["request_id"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("the dry run is on record: {jobs}"));
+    store.ws.dsar_ok(&["resume", &dry_id, "--quiet"]);
+    assert_eq!(store.quarantined("customer"), quarantined, "a dry run destroys nothing");
     let (code, report, err) = store.purge();
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(report["requests"][0]["request_id"], id.as_str(), "{report}");

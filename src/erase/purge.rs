@@ -76,12 +76,14 @@ pub async fn run_as(global: &Global, args: &PurgeArgs, resumed: Option<&str>) ->
         }
     }
     let run_id = resumed.map_or_else(crate::clock::new_request_id, str::to_string);
-    let mut running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start(
+    let mut running = crate::ledger::Ledger::for_runs(&audit, &config.notify)?.start_with(
+        None,
         &run_id,
         "purge",
         audit.operator(),
         None,
         Vec::new(),
+        |r| r.dry_run = args.dry_run,
     )?;
     let mut summary = Summary {
         state: "completed",
